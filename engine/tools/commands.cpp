@@ -1,0 +1,27 @@
+#include <cstdio>
+
+#include "engine/tools/cli.hpp"
+
+namespace llmd::cli {
+namespace {
+
+// One line per subcommand; keep sorted by name.
+const Command kCommands[] = {
+    {"gguf", "print a GGUF file's metadata and tensor table; 'gguf synth' writes a random-weight model", cmd_gguf},
+};
+
+}  // namespace
+
+std::span<const Command> engine_commands() { return kCommands; }
+
+int run_engine_command(int argc, char** argv) {
+  if (argc < 1) return 2;
+  std::string_view name = argv[0];
+  for (const auto& c : kCommands) {
+    if (c.name == name) return c.run(argc, argv);
+  }
+  std::fprintf(stderr, "llmd: unknown command '%.*s'\n", static_cast<int>(name.size()), name.data());
+  return 2;
+}
+
+}  // namespace llmd::cli
