@@ -1,0 +1,74 @@
+// Checking CUDA and cuBLASLt return codes. Every call goes through
+// DeviceHealth::check, which turns a failure into an llmd::Error and, when the
+// error is sticky (the context is corrupted: illegal address, launch failure,
+// ...), marks the device failed for good: a backend whose health is failed
+// refuses all further work, so the daemon can report it and restart.
+#pragma once
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include "engine/core/result.hpp"
+
+namespace llmd::engine::cuda {
+
+// Error codes.
+namespace errc {
+inline constexpr const char* kNoGpu = "no_gpu";             // no usable device (or no driver)
+inline constexpr const char* kCuda = "cuda_error";          // a call failed; the device is still usable
+inline constexpr const char* kCudaFatal = "cuda_fatal";     // sticky error: the backend is failed
+inline constexpr const char* kOutOfMemory = "cuda_out_of_memory";
+inline constexpr const char* kCublas = "cublas_error";
+inline constexpr const char* kUnsupported = "cuda_unsupported";
+inline constexpr const char* kBadBatch = "bad_batch";
+}  // namespace errc
+
+// True for errors after which the CUDA context can no longer be used.
+bool is_sticky_error(cudaError_t e);
+
+const char* cublas_status_name(cublasStatus_t s);
+
+class DeviceHealth {
+ public:
+  // ok_status() for cudaSuccess; otherwise an Error naming `what` (and marks
+  // the device failed when the error is sticky). Clears a non-sticky error
+  // from the runtime's per-thread state so later calls are unaffected.
+  Status check(cudaError_t e, const char* what);
+  Status check(cublasStatus_t s, const char* what);
+
+  bool healthy() const { return !failed_.load(std::memory_order_acquire); }
+  // The first fatal error's description ("" while healthy).
+  std::string failure() const;
+  // An Error for callers that find the device already failed.
+  Error failed_error() const;
+
+  // Marks the device failed (used by tests and by callers that detect a fatal
+  // condition themselves).
+  void mark_failed(const std::string& why);
+
+ private:
+  std::atomic<bool> failed_{false};
+  mutable std::mutex mu_;
+  std::string failure_;
+};
+
+}  // namespace llmd::engine::cuda
+
+// Returns from the enclosing function (whose result type is constructible from
+// llmd::Error) when a CUDA/cuBLAS call fails.
+#define LLMD_CUDA_TRY(health, expr)                                     \
+  do {                                                                  \
+    ::llmd::Status llmd_cuda_try_s_ = (health).check((expr), #expr);    \
+    if (!llmd_cuda_try_s_.ok()) return llmd_cuda_try_s_.take_error();   \
+  } while (0)
+
+// Same for an expression that yields an llmd::Status.
+#define LLMD_TRY_STATUS(expr)                                           \
+  do {                                                                  \
+    ::llmd::Status llmd_try_s_ = (expr);                                \
+    if (!llmd_try_s_.ok()) return llmd_try_s_.take_error();             \
+  } while (0)

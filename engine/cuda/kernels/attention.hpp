@@ -1,0 +1,82 @@
+// Attention over the paged KV-cache (layout in rope_kv.hpp). Causal: the query
+// of a token at position p sees keys 0..p of its sequence. Grouped-query
+// attention: query head h reads KV head h / (n_head / n_head_kv).
+//
+// Two kernels:
+//  - launch_attention_tokens: one query token per work item, the key range
+//    optionally split across blocks (flash-decoding) and merged by a second
+//    kernel. Used for decode tokens, and for every token when the tiled kernel
+//    does not apply (f32 cache, head dims other than 64/128).
+//  - launch_attention_prefill: tensor-core flash attention for chunks of
+//    consecutive query tokens of one sequence (tiles of 64 queries), f16 cache,
+//    head_dim 64 or 128.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "engine/cuda/dtype.hpp"
+
+namespace llmd::engine::cuda {
+
+struct AttnArgs {
+  const float* q = nullptr;  // [n_tokens][n_head][head_dim] f32, rotated, unscaled
+  const void* k_cache = nullptr;
+  const void* v_cache = nullptr;
+  DType kv_type = DType::f16;
+  const int32_t* pos = nullptr;           // [n_tokens]
+  const int32_t* seq = nullptr;           // [n_tokens] row of block_tables
+  const int32_t* block_tables = nullptr;  // [n_seqs][bt_stride]
+  int bt_stride = 0;
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;
+  int block_size = 16;
+  float scale = 1.0f;  // softmax scale, usually 1/sqrt(head_dim)
+  void* out = nullptr;  // [n_tokens][n_head][head_dim] of out_type
+  DType out_type = DType::f32;
+};
+
+constexpr int kAttnMaxGroup = 16;   // query heads per KV head supported
+constexpr int kAttnKeyTile = 64;    // keys per shared-memory tile (and split granularity)
+
+// Whether launch_attention_tokens supports a shape.
+bool attention_tokens_supported(int head_dim, int n_head, int n_head_kv);
+
+// How a token list is split: n_splits blocks per (token, kv head).
+struct AttnSplit {
+  int n_splits = 1;
+};
+// Splits for `n_items` tokens whose longest context is `max_ctx`, on a device
+// with `sm_count` multiprocessors, with room for at most `max_partials`
+// (item, split) partial results.
+AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm_count, int max_partials);
+
+// Attention for the tokens token_idx[0..n_items) (indices into q/pos/seq/out
+// rows; nullptr means 0..n_items-1). With n_splits > 1, `split_len` (device
+// pointer to one int: keys per split, a multiple of kAttnKeyTile, covering the
+// longest context) is read on the device so graphs can replay as contexts
+// grow; part_o [n_items*n_splits][n_head][head_dim] and part_ml
+// [n_items*n_splits][n_head][2] f32 hold the partial results.
+cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
+                                    const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream);
+
+// Host helper: the split length for a longest context of max_ctx keys.
+int attention_split_len(int max_ctx, int n_splits);
+
+// Work unit of the tiled prefill kernel: up to 64 consecutive query tokens of
+// one sequence.
+struct AttnTile {
+  int32_t tok0;  // first query's row in q/out
+  int32_t n_rows;  // 1..64
+  int32_t seq;   // row of block_tables
+  int32_t pos0;  // position of the first query
+};
+
+bool attention_prefill_supported(int head_dim, DType kv_type, DType out_type);
+
+// tiles: device array of n_tiles AttnTile (heaviest first for balance).
+cudaError_t launch_attention_prefill(const AttnArgs& a, const AttnTile* tiles, int n_tiles, cudaStream_t stream);
+
+}  // namespace llmd::engine::cuda

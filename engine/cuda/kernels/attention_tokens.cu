@@ -1,0 +1,264 @@
+// Per-token paged attention (decode), with optional split of the key range
+// across blocks and a merge kernel. See attention.hpp.
+#include <algorithm>
+
+#include "engine/cuda/kernels/attention.hpp"
+#include "engine/cuda/kernels/common.cuh"
+
+namespace llmd::engine::cuda {
+namespace {
+
+using namespace dev;
+
+// Block: max(128, head_dim) threads. Work item: one query token, one KV head
+// (all of its query heads), one split of the key range.
+//
+// Shared memory (floats): q [G][hd] pre-scaled | scores [G][kAttnKeyTile] |
+// running max [G] | running sum [G] | rescale factor [G].
+template <typename KT, typename OT>
+__global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int32_t* __restrict__ token_idx,
+                                                          const int32_t* __restrict__ split_len_p,
+                                                          float* __restrict__ part_o, float* __restrict__ part_ml) {
+  extern __shared__ float sm[];
+  const int item = blockIdx.x;
+  const int kvh = blockIdx.y;
+  const int split = blockIdx.z;
+  const int n_splits = gridDim.z;
+  const int t = token_idx ? token_idx[item] : item;
+  const int hd = a.head_dim;
+  const int G = a.n_head / a.n_head_kv;
+  const int ctx = a.pos[t] + 1;
+  int k_begin = 0;
+  int k_end = ctx;
+  if (n_splits > 1) {
+    const int sl = *split_len_p;
+    k_begin = split * sl;
+    k_end = min(ctx, k_begin + sl);
+  }
+
+  float* q_s = sm;
+  float* s_s = q_s + G * hd;
+  float* m_s = s_s + G * kAttnKeyTile;
+  float* l_s = m_s + G;
+  float* c_s = l_s + G;
+
+  const int tid = threadIdx.x;
+  const int n_warps = blockDim.x >> 5;
+  const float* qg = a.q + (static_cast<size_t>(t) * a.n_head + static_cast<size_t>(kvh) * G) * hd;
+  for (int i = tid; i < G * hd; i += blockDim.x) q_s[i] = qg[i] * a.scale;
+  if (tid < G) {
+    m_s[tid] = -INFINITY;
+    l_s[tid] = 0.0f;
+  }
+  __syncthreads();
+
+  const KT* kc = static_cast<const KT*>(a.k_cache);
+  const KT* vc = static_cast<const KT*>(a.v_cache);
+  const int32_t* bt = a.block_tables + static_cast<size_t>(a.seq[t]) * a.bt_stride;
+  const int bs = a.block_size;
+  const size_t head_stride = static_cast<size_t>(bs) * hd;  // elements of one (block, kv head)
+  const int lane = tid & 31;
+  const int warp = tid >> 5;
+  const int TL = hd >> 3;    // lanes per key row, each holding 8 elements
+  const int kpw = 32 / TL;   // key rows per warp step
+  const int team = lane / TL;
+  const int tl = lane - team * TL;
+
+  float acc[kAttnMaxGroup];
+#pragma unroll
+  for (int h = 0; h < kAttnMaxGroup; ++h) acc[h] = 0.0f;
+
+  for (int kt = k_begin; kt < k_end; kt += kAttnKeyTile) {
+    const int nk = min(kAttnKeyTile, k_end - kt);
+
+    // Scores: a team of TL lanes per key row; control flow is uniform per warp
+    // so the team reductions can use full-warp shuffles.
+#pragma unroll 4
+    for (int j0 = warp * kpw; j0 < nk; j0 += n_warps * kpw) {
+      const int j = j0 + team;
+      const bool valid = j < nk;
+      const int key = kt + (valid ? j : 0);
+      const int blk = bt[key / bs];
+      const KT* krow = kc + (static_cast<size_t>(blk) * a.n_head_kv + kvh) * head_stride +
+                       static_cast<size_t>(key % bs) * hd + tl * 8;
+      float kv[8];
+      load8(krow, kv);
+#pragma unroll
+      for (int h = 0; h < kAttnMaxGroup; ++h) {
+        if (h < G) {
+          const float* qh = q_s + h * hd + tl * 8;
+          float d = 0.0f;
+#pragma unroll
+          for (int i = 0; i < 8; ++i) d += kv[i] * qh[i];
+          for (int o = TL >> 1; o > 0; o >>= 1) d += __shfl_xor_sync(kFullMask, d, o);
+          if (valid && tl == 0) s_s[h * kAttnKeyTile + j] = d;
+        }
+      }
+    }
+    __syncthreads();
+
+    // Online softmax per query head: one warp per head.
+    for (int h = warp; h < G; h += n_warps) {
+      float* sh = s_s + h * kAttnKeyTile;
+      float mx = -INFINITY;
+      for (int j = lane; j < nk; j += 32) mx = fmaxf(mx, sh[j]);
+      mx = warp_max(mx);
+      const float m_old = m_s[h];
+      const float m_new = fmaxf(m_old, mx);
+      float sum = 0.0f;
+      for (int j = lane; j < nk; j += 32) {
+        const float p = expf(sh[j] - m_new);
+        sh[j] = p;
+        sum += p;
+      }
+      sum = warp_sum(sum);
+      if (lane == 0) {
+        const float c = expf(m_old - m_new);
+        c_s[h] = c;
+        l_s[h] = l_s[h] * c + sum;
+        m_s[h] = m_new;
+      }
+    }
+    __syncthreads();
+
+    // Weighted values: thread d owns output dimension d of every query head.
+#pragma unroll
+    for (int h = 0; h < kAttnMaxGroup; ++h) {
+      if (h < G) acc[h] *= c_s[h];
+    }
+    if (tid < hd) {
+#pragma unroll 4
+      for (int j = 0; j < nk; ++j) {
+        const int key = kt + j;
+        const int blk = bt[key / bs];
+        const float v = to_float(vc[(static_cast<size_t>(blk) * a.n_head_kv + kvh) * head_stride +
+                                    static_cast<size_t>(key % bs) * hd + tid]);
+#pragma unroll
+        for (int h = 0; h < kAttnMaxGroup; ++h) {
+          if (h < G) acc[h] += s_s[h * kAttnKeyTile + j] * v;
+        }
+      }
+    }
+    __syncthreads();
+  }
+
+  if (tid < hd) {
+#pragma unroll
+    for (int h = 0; h < kAttnMaxGroup; ++h) {
+      if (h < G) {
+        const int head = kvh * G + h;
+        if (n_splits == 1) {
+          OT* out = static_cast<OT*>(a.out);
+          out[(static_cast<size_t>(t) * a.n_head + head) * hd + tid] = from_float<OT>(acc[h] / l_s[h]);
+        } else {
+          const size_t pi = (static_cast<size_t>(item) * n_splits + split) * a.n_head + head;
+          part_o[pi * hd + tid] = acc[h];
+          if (tid == 0) {
+            part_ml[pi * 2] = m_s[h];
+            part_ml[pi * 2 + 1] = l_s[h];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Merges the splits of one (token, query head).
+template <typename OT>
+__global__ void attn_combine_kernel(const int32_t* __restrict__ token_idx, int n_splits, int n_head, int hd,
+                                    const float* __restrict__ part_o, const float* __restrict__ part_ml,
+                                    OT* __restrict__ out) {
+  const int item = blockIdx.x;
+  const int head = blockIdx.y;
+  const int t = token_idx ? token_idx[item] : item;
+  const size_t p0 = static_cast<size_t>(item) * n_splits * n_head + head;  // partial of split s: p0 + s*n_head
+  float m_max = -INFINITY;
+  for (int s = 0; s < n_splits; ++s) m_max = fmaxf(m_max, part_ml[(p0 + static_cast<size_t>(s) * n_head) * 2]);
+  float l = 0.0f;
+  for (int s = 0; s < n_splits; ++s) {
+    const size_t pi = p0 + static_cast<size_t>(s) * n_head;
+    l += part_ml[pi * 2 + 1] * expf(part_ml[pi * 2] - m_max);
+  }
+  const float inv_l = 1.0f / l;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float o = 0.0f;
+    for (int s = 0; s < n_splits; ++s) {
+      const size_t pi = p0 + static_cast<size_t>(s) * n_head;
+      o += part_o[pi * hd + d] * expf(part_ml[pi * 2] - m_max);
+    }
+    out[(static_cast<size_t>(t) * n_head + head) * hd + d] = from_float<OT>(o * inv_l);
+  }
+}
+
+template <typename KT, typename OT>
+cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
+                         const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
+  const int G = a.n_head / a.n_head_kv;
+  const int threads = a.head_dim > 128 ? 256 : 128;
+  const size_t smem = (static_cast<size_t>(G) * a.head_dim + static_cast<size_t>(G) * kAttnKeyTile + 3 * G) *
+                      sizeof(float);
+  const dim3 grid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head_kv),
+                  static_cast<unsigned>(n_splits));
+  attn_tokens_kernel<KT, OT><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml);
+  cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess || n_splits == 1) return e;
+  const dim3 cgrid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head));
+  attn_combine_kernel<OT><<<cgrid, a.head_dim > 128 ? 256 : 128, 0, stream>>>(
+      token_idx, n_splits, a.n_head, a.head_dim, part_o, part_ml, static_cast<OT*>(a.out));
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+bool attention_tokens_supported(int head_dim, int n_head, int n_head_kv) {
+  if (n_head_kv <= 0 || n_head % n_head_kv != 0 || n_head / n_head_kv > kAttnMaxGroup) return false;
+  switch (head_dim) {
+    case 8: case 16: case 32: case 64: case 128: case 256: return true;
+    default: return false;
+  }
+}
+
+AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm_count, int max_partials) {
+  AttnSplit s;
+  const long blocks = static_cast<long>(n_items) * n_head_kv;
+  const long target = 2L * std::max(sm_count, 1);
+  if (n_items <= 0 || blocks >= target) return s;
+  long n = (target + blocks - 1) / blocks;
+  if (max_ctx > 0) n = std::min<long>(n, (max_ctx + kAttnKeyTile - 1) / kAttnKeyTile);
+  n = std::min<long>(n, 32);
+  n = std::min<long>(n, max_partials / std::max(n_items, 1));
+  s.n_splits = static_cast<int>(std::max<long>(n, 1));
+  return s;
+}
+
+int attention_split_len(int max_ctx, int n_splits) {
+  if (n_splits <= 1) return std::max(max_ctx, 1);
+  int per = (max_ctx + n_splits - 1) / n_splits;
+  per = (per + kAttnKeyTile - 1) / kAttnKeyTile * kAttnKeyTile;
+  return std::max(per, kAttnKeyTile);
+}
+
+cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
+                                    const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
+  if (n_items <= 0) return cudaSuccess;
+  if (!attention_tokens_supported(a.head_dim, a.n_head, a.n_head_kv) || n_splits < 1 ||
+      (n_splits > 1 && (!split_len || !part_o || !part_ml))) {
+    return cudaErrorInvalidValue;
+  }
+  if (a.kv_type == DType::f16) {
+    switch (a.out_type) {
+      case DType::f32: return launch_typed<__half, float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
+      case DType::f16: return launch_typed<__half, __half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
+      case DType::bf16: return launch_typed<__half, __nv_bfloat16>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
+    }
+  } else if (a.kv_type == DType::f32) {
+    switch (a.out_type) {
+      case DType::f32: return launch_typed<float, float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
+      case DType::f16: return launch_typed<float, __half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
+      case DType::bf16: return launch_typed<float, __nv_bfloat16>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
+    }
+  }
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace llmd::engine::cuda

@@ -1,0 +1,153 @@
+#include "engine/cuda/kernels/common.cuh"
+#include "engine/cuda/kernels/elementwise.hpp"
+
+namespace llmd::engine::cuda {
+namespace {
+
+using namespace dev;
+
+constexpr int kThreads = 256;
+
+unsigned grid_for(size_t n, int threads) {
+  size_t blocks = (n + threads - 1) / threads;
+  if (blocks > 65535u * 16u) blocks = 65535u * 16u;  // grid-stride loops cover the rest
+  return static_cast<unsigned>(blocks < 1 ? 1 : blocks);
+}
+
+template <typename T>
+__global__ void embed_kernel(const T* __restrict__ table, const int32_t* __restrict__ tokens, int dim,
+                             float* __restrict__ out) {
+  const int t = blockIdx.x;
+  const T* row = table + static_cast<size_t>(tokens[t]) * dim;
+  float* o = out + static_cast<size_t>(t) * dim;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = to_float(row[i]);
+}
+
+template <typename TO>
+__global__ void rmsnorm_kernel(const float* __restrict__ x, const int32_t* __restrict__ rows, int dim,
+                               const float* __restrict__ w, float eps, TO* __restrict__ y) {
+  __shared__ float red[32];
+  const int r = blockIdx.x;
+  const int src = rows ? rows[r] : r;
+  const float* xr = x + static_cast<size_t>(src) * dim;
+  float ss = 0.0f;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+    const float v = xr[i];
+    ss += v * v;
+  }
+  ss = block_sum(ss, red);
+  const float scale = 1.0f / sqrtf(ss / static_cast<float>(dim) + eps);
+  TO* yr = y + static_cast<size_t>(r) * dim;
+  for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = from_float<TO>(xr[i] * scale * w[i]);
+}
+
+template <typename TI, typename TO>
+__global__ void swiglu_kernel(const TI* __restrict__ gu, int n_tokens, int ffn, TO* __restrict__ h) {
+  const size_t n = static_cast<size_t>(n_tokens) * ffn;
+  for (size_t idx = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; idx < n;
+       idx += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t t = idx / ffn;
+    const size_t i = idx - t * ffn;
+    const float g = to_float(gu[t * 2 * ffn + i]);
+    const float u = to_float(gu[t * 2 * ffn + ffn + i]);
+    h[idx] = from_float<TO>(g / (1.0f + expf(-g)) * u);
+  }
+}
+
+__global__ void add_kernel(float* __restrict__ y, const float* __restrict__ x, size_t n) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    y[i] += x[i];
+  }
+}
+
+template <typename TI, typename TO>
+__global__ void convert_kernel(const TI* __restrict__ src, TO* __restrict__ dst, size_t n) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    dst[i] = from_float<TO>(to_float(src[i]));
+  }
+}
+
+__global__ void fill_kernel(float* __restrict__ dst, size_t n, float v) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    dst[i] = v;
+  }
+}
+
+// Calls f(T{}) with T the C++ type of `t`.
+template <typename F>
+void dispatch(DType t, F&& f) {
+  switch (t) {
+    case DType::f32: f(float{}); break;
+    case DType::f16: f(__half{}); break;
+    case DType::bf16: f(__nv_bfloat16{}); break;
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_embed(const void* table, DType table_type, const int32_t* tokens, int n_tokens, int dim,
+                         float* out, cudaStream_t stream) {
+  if (n_tokens <= 0) return cudaSuccess;
+  dispatch(table_type, [&](auto tag) {
+    using T = decltype(tag);
+    embed_kernel<T><<<n_tokens, kThreads, 0, stream>>>(static_cast<const T*>(table), tokens, dim, out);
+  });
+  return cudaGetLastError();
+}
+
+cudaError_t launch_rmsnorm(const float* x, const int32_t* rows, int n_rows, int dim, const float* w, float eps,
+                           void* y, DType y_type, cudaStream_t stream) {
+  if (n_rows <= 0) return cudaSuccess;
+  const int threads = dim >= 1024 ? 512 : (dim >= 256 ? 256 : 64);
+  dispatch(y_type, [&](auto tag) {
+    using T = decltype(tag);
+    rmsnorm_kernel<T><<<n_rows, threads, 0, stream>>>(x, rows, dim, w, eps, static_cast<T*>(y));
+  });
+  return cudaGetLastError();
+}
+
+cudaError_t launch_swiglu(const void* gu, DType gu_type, int n_tokens, int ffn, void* h, DType h_type,
+                          cudaStream_t stream) {
+  const size_t n = static_cast<size_t>(n_tokens) * ffn;
+  if (n == 0) return cudaSuccess;
+  dispatch(gu_type, [&](auto ti) {
+    using TI = decltype(ti);
+    dispatch(h_type, [&](auto to) {
+      using TO = decltype(to);
+      swiglu_kernel<TI, TO><<<grid_for(n, kThreads), kThreads, 0, stream>>>(static_cast<const TI*>(gu), n_tokens,
+                                                                            ffn, static_cast<TO*>(h));
+    });
+  });
+  return cudaGetLastError();
+}
+
+cudaError_t launch_add_inplace(float* y, const float* x, size_t n, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  add_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(y, x, n);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_convert(const void* src, DType src_type, void* dst, DType dst_type, size_t n,
+                           cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  dispatch(src_type, [&](auto ti) {
+    using TI = decltype(ti);
+    dispatch(dst_type, [&](auto to) {
+      using TO = decltype(to);
+      convert_kernel<TI, TO><<<grid_for(n, kThreads), kThreads, 0, stream>>>(static_cast<const TI*>(src),
+                                                                             static_cast<TO*>(dst), n);
+    });
+  });
+  return cudaGetLastError();
+}
+
+cudaError_t launch_fill_f32(float* dst, size_t n, float value, cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  fill_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(dst, n, value);
+  return cudaGetLastError();
+}
+
+}  // namespace llmd::engine::cuda

@@ -1,0 +1,97 @@
+#include "engine/cuda/kernels/common.cuh"
+#include "engine/cuda/kernels/rope_kv.hpp"
+
+namespace llmd::engine::cuda {
+namespace {
+
+using namespace dev;
+
+// One block per token. Heads 0..n_head-1 are queries, the next n_head_kv keys;
+// both rotate. Values are copied.
+template <typename KT>
+__global__ void rope_kv_kernel(RopeKvArgs a) {
+  const int t = blockIdx.x;
+  const int hd = a.head_dim;
+  const int n_rot_heads = a.n_head + a.n_head_kv;
+  const int width = (a.n_head + 2 * a.n_head_kv) * hd;
+  const float* in = a.qkv + static_cast<size_t>(t) * width;
+  const int pos = a.pos[t];
+  const int blk = a.block_tables[static_cast<size_t>(a.seq[t]) * a.bt_stride + pos / a.block_size];
+  const int slot = pos % a.block_size;
+  KT* kc = static_cast<KT*>(a.k_cache);
+  KT* vc = static_cast<KT*>(a.v_cache);
+  const float fpos = static_cast<float>(pos);
+  const int half_rot = a.rope_dim / 2;
+
+  // Rotating pairs.
+  for (int idx = threadIdx.x; idx < n_rot_heads * half_rot; idx += blockDim.x) {
+    const int h = idx / half_rot;
+    const int i = idx - h * half_rot;
+    const int e0 = a.neox ? i : 2 * i;
+    const int e1 = a.neox ? i + half_rot : 2 * i + 1;
+    const int base = h * hd;
+    float x0 = in[base + e0];
+    float x1 = in[base + e1];
+    if (a.bias) {
+      x0 += a.bias[base + e0];
+      x1 += a.bias[base + e1];
+    }
+    float s, c;
+    sincosf(fpos * a.inv_freq[i], &s, &c);
+    const float y0 = x0 * c - x1 * s;
+    const float y1 = x0 * s + x1 * c;
+    if (h < a.n_head) {
+      float* q = a.q_out + (static_cast<size_t>(t) * a.n_head + h) * hd;
+      q[e0] = y0;
+      q[e1] = y1;
+    } else {
+      const int kvh = h - a.n_head;
+      KT* k = kc + ((static_cast<size_t>(blk) * a.n_head_kv + kvh) * a.block_size + slot) * hd;
+      k[e0] = from_float<KT>(y0);
+      k[e1] = from_float<KT>(y1);
+    }
+  }
+  // Dimensions past rope_dim pass through unrotated.
+  const int n_pass = hd - a.rope_dim;
+  for (int idx = threadIdx.x; idx < n_rot_heads * n_pass; idx += blockDim.x) {
+    const int h = idx / n_pass;
+    const int e = a.rope_dim + (idx - h * n_pass);
+    const int base = h * hd;
+    float x = in[base + e];
+    if (a.bias) x += a.bias[base + e];
+    if (h < a.n_head) {
+      a.q_out[(static_cast<size_t>(t) * a.n_head + h) * hd + e] = x;
+    } else {
+      const int kvh = h - a.n_head;
+      kc[((static_cast<size_t>(blk) * a.n_head_kv + kvh) * a.block_size + slot) * hd + e] = from_float<KT>(x);
+    }
+  }
+  // Values.
+  const int v_off = (a.n_head + a.n_head_kv) * hd;
+  for (int idx = threadIdx.x; idx < a.n_head_kv * hd; idx += blockDim.x) {
+    const int kvh = idx / hd;
+    const int e = idx - kvh * hd;
+    float x = in[v_off + idx];
+    if (a.bias) x += a.bias[v_off + idx];
+    vc[((static_cast<size_t>(blk) * a.n_head_kv + kvh) * a.block_size + slot) * hd + e] = from_float<KT>(x);
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream) {
+  if (a.n_tokens <= 0) return cudaSuccess;
+  if (a.rope_dim < 0 || a.rope_dim > a.head_dim || (a.rope_dim & 1) || a.block_size <= 0) {
+    return cudaErrorInvalidValue;
+  }
+  if (a.kv_type == DType::f16) {
+    rope_kv_kernel<__half><<<a.n_tokens, 256, 0, stream>>>(a);
+  } else if (a.kv_type == DType::f32) {
+    rope_kv_kernel<float><<<a.n_tokens, 256, 0, stream>>>(a);
+  } else {
+    return cudaErrorInvalidValue;
+  }
+  return cudaGetLastError();
+}
+
+}  // namespace llmd::engine::cuda

@@ -1,0 +1,40 @@
+// Rotary position embedding of the new tokens' queries and keys, and their
+// K/V written into the paged cache.
+//
+// KV-cache layout per layer (K and V alike):
+//   [n_blocks][n_head_kv][block_size][head_dim] of f16 or f32
+// so one block's tokens of one head are contiguous.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "engine/cuda/dtype.hpp"
+
+namespace llmd::engine::cuda {
+
+struct RopeKvArgs {
+  const float* qkv = nullptr;   // [n_tokens][(n_head + 2*n_head_kv) * head_dim]: q | k | v
+  const float* bias = nullptr;  // optional [(n_head + 2*n_head_kv) * head_dim], added first
+  const int32_t* pos = nullptr;  // [n_tokens] absolute position of each token
+  const int32_t* seq = nullptr;  // [n_tokens] row of block_tables of each token
+  const int32_t* block_tables = nullptr;  // [n_seqs][bt_stride] physical block ids
+  int bt_stride = 0;
+  const float* inv_freq = nullptr;  // [rope_dim/2] angle per position of pair i
+  float* q_out = nullptr;           // [n_tokens][n_head][head_dim] f32, rotated
+  void* k_cache = nullptr;          // this layer's K, layout above
+  void* v_cache = nullptr;          // this layer's V
+  DType kv_type = DType::f16;       // f16 or f32
+  int n_tokens = 0;
+  int n_head = 0;
+  int n_head_kv = 0;
+  int head_dim = 0;
+  int rope_dim = 0;     // leading dims of each head that rotate (even, <= head_dim)
+  int block_size = 16;  // tokens per KV block
+  bool neox = false;    // pairs (i, i + rope_dim/2) instead of (2i, 2i+1)
+};
+
+cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream);
+
+}  // namespace llmd::engine::cuda

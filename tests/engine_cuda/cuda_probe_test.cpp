@@ -1,0 +1,89 @@
+// Runs on every machine: a CUDA build without a usable device must say "no
+// GPU" cleanly (an Error, no abort); with a device it must describe it. Also
+// checks the error classification that decides when a backend is failed.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/cuda/cuda_status.hpp"
+#include "engine/cuda/device_info.hpp"
+
+namespace llmd::engine::cuda {
+namespace {
+
+TEST(CudaProbe, ReportsDevicesOrNoGpu) {
+  auto devs = list_devices();
+  if (!devs) {
+    EXPECT_EQ(devs.error().code, errc::kNoGpu);
+    EXPECT_EQ(devs.error().message.rfind("no GPU", 0), 0u) << devs.error().message;
+    std::printf("no device: %s\n", devs.error().message.c_str());
+    auto one = device_info(0);
+    ASSERT_FALSE(one.ok());
+    EXPECT_EQ(one.error().code, errc::kNoGpu);
+    return;
+  }
+  ASSERT_FALSE(devs->empty());
+  for (const auto& d : *devs) {
+    EXPECT_FALSE(d.name.empty());
+    EXPECT_GE(d.cc_major, 7);
+    EXPECT_GT(d.sm_count, 0);
+    EXPECT_GT(d.total_bytes, 0u);
+    std::printf("device %d: %s\n", d.index, describe(d).c_str());
+  }
+  auto missing = device_info(static_cast<int>(devs->size()));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, errc::kNoGpu);
+}
+
+TEST(CudaProbe, VersionsAreStrings) {
+  EXPECT_FALSE(cuda_runtime_version().empty());
+  EXPECT_FALSE(cuda_driver_version().empty());
+  std::printf("runtime %s, driver %s\n", cuda_runtime_version().c_str(), cuda_driver_version().c_str());
+}
+
+TEST(CudaHealth, StickyErrorsMarkTheDeviceFailed) {
+  DeviceHealth h;
+  EXPECT_TRUE(h.healthy());
+  EXPECT_TRUE(h.check(cudaSuccess, "nothing").ok());
+
+  Status s = h.check(cudaErrorInvalidValue, "cudaMemcpy");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, errc::kCuda);
+  EXPECT_NE(s.error().message.find("cudaMemcpy"), std::string::npos);
+  EXPECT_TRUE(h.healthy()) << "an invalid argument must not fail the device";
+
+  Status oom = h.check(cudaErrorMemoryAllocation, "cudaMalloc");
+  ASSERT_FALSE(oom.ok());
+  EXPECT_EQ(oom.error().code, errc::kOutOfMemory);
+  EXPECT_TRUE(h.healthy());
+
+  Status fatal = h.check(cudaErrorIllegalAddress, "kernel");
+  ASSERT_FALSE(fatal.ok());
+  EXPECT_EQ(fatal.error().code, errc::kCudaFatal);
+  EXPECT_FALSE(h.healthy());
+  EXPECT_NE(h.failure().find("kernel"), std::string::npos);
+  EXPECT_EQ(h.failed_error().code, errc::kCudaFatal);
+
+  // The first failure is kept.
+  (void)h.check(cudaErrorLaunchFailure, "second");
+  EXPECT_EQ(h.failure().find("second"), std::string::npos);
+}
+
+TEST(CudaHealth, NoDeviceIsNotFatal) {
+  DeviceHealth h;
+  Status s = h.check(cudaErrorNoDevice, "cudaSetDevice");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, errc::kNoGpu);
+  EXPECT_TRUE(h.healthy());
+}
+
+TEST(CudaHealth, CublasFailuresAreReported) {
+  DeviceHealth h;
+  Status s = h.check(CUBLAS_STATUS_NOT_SUPPORTED, "cublasLtMatmul");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("CUBLAS_STATUS_NOT_SUPPORTED"), std::string::npos);
+  EXPECT_TRUE(h.healthy());
+}
+
+}  // namespace
+}  // namespace llmd::engine::cuda
