@@ -59,6 +59,28 @@ void DeviceBuffer::reset() {
   bytes_ = 0;
 }
 
+Status PinnedBuffer::allocate(DeviceHealth& health, size_t bytes, const char* what) {
+  reset();
+  if (bytes == 0) return ok_status();
+  void* p = nullptr;
+  cudaError_t e = cudaMallocHost(&p, bytes);
+  if (e == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();
+    return Error(errc::kOutOfMemory, std::string("out of pinned host memory allocating ") + what + ": asked " +
+                                         gib(bytes));
+  }
+  LLMD_CUDA_TRY(health, e);
+  ptr_ = p;
+  bytes_ = bytes;
+  return ok_status();
+}
+
+void PinnedBuffer::reset() {
+  if (ptr_) (void)cudaFreeHost(ptr_);
+  ptr_ = nullptr;
+  bytes_ = 0;
+}
+
 DevicePool::~DevicePool() {
   for (auto& c : chunks_) (void)cudaFree(c.base);
 }

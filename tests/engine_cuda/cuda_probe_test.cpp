@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "engine/cuda/cuda_backend.hpp"
 #include "engine/cuda/cuda_status.hpp"
 #include "engine/cuda/device_info.hpp"
 
@@ -33,6 +34,31 @@ TEST(CudaProbe, ReportsDevicesOrNoGpu) {
   auto missing = device_info(static_cast<int>(devs->size()));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, errc::kNoGpu);
+}
+
+TEST(CudaProbe, BackendWithoutDeviceSaysNoGpu) {
+  // A tiny configuration: on a machine with a GPU this builds a real backend.
+  ModelConfig c;
+  c.arch_name = "llama";
+  c.n_vocab = 64;
+  c.n_embd = 64;
+  c.n_layer = 1;
+  c.n_head = 2;
+  c.n_head_kv = 1;
+  c.head_dim = 32;
+  c.n_ff = 128;
+  c.n_ctx_train = 128;
+  c.n_rot = 32;
+  auto be = CudaBackend::create_random(c, DType::bf16, 1, {});
+  if (!list_devices().ok()) {
+    ASSERT_FALSE(be.ok());
+    EXPECT_EQ(be.error().code, errc::kNoGpu);
+    EXPECT_EQ(be.error().message.rfind("no GPU", 0), 0u) << be.error().message;
+    return;
+  }
+  ASSERT_TRUE(be.ok()) << be.error().message;
+  EXPECT_TRUE((*be)->healthy());
+  EXPECT_EQ((*be)->name(), "cuda:0");
 }
 
 TEST(CudaProbe, VersionsAreStrings) {

@@ -130,19 +130,74 @@ TEST(CudaKernels, SwigluAddConvert) {
   EXPECT_EQ(rel_error(ref_cv, d_back.download()), 0.0);
 }
 
-// Reference rotation of one head vector.
-void rope_ref(const float* in, const float* bias, int hd, int rope_dim, bool neox, int pos,
-              const std::vector<float>& inv_freq, double* out) {
+TEST(CudaKernels, RandomFillIsDeterministicAndInRange) {
+  LLMD_REQUIRE_GPU();
+  const size_t n = 1 << 20;
+  DevArray<__nv_bfloat16> a(n), b(n), c(n);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  a.poison();
+  b.poison();
+  c.poison();
+  CUDA_OK(launch_fill_random(a.get(), DType::bf16, n, -0.5f, 0.5f, 42, nullptr));
+  CUDA_OK(launch_fill_random(b.get(), DType::bf16, n, -0.5f, 0.5f, 42, nullptr));
+  CUDA_OK(launch_fill_random(c.get(), DType::bf16, n, -0.5f, 0.5f, 43, nullptr));
+  CUDA_OK(cudaDeviceSynchronize());
+  const auto va = test::cuda::to_f32(a.download());
+  const auto vb = test::cuda::to_f32(b.download());
+  const auto vc = test::cuda::to_f32(c.download());
+  EXPECT_EQ(va, vb);
+  EXPECT_NE(va, vc);
+  double mean = 0, sq = 0;
+  for (float v : va) {
+    ASSERT_GE(v, -0.5f);
+    ASSERT_LE(v, 0.5f);
+    mean += v;
+    sq += static_cast<double>(v) * v;
+  }
+  mean /= n;
+  EXPECT_NEAR(mean, 0.0, 0.01);
+  EXPECT_NEAR(sq / n, 1.0 / 12.0, 0.01);  // variance of U(-0.5, 0.5)
+}
+
+// Reference rotation of one head vector with the table's cos/sin.
+void rope_ref(const float* in, const float* bias, int hd, int rope_dim, bool neox, const float* cs, double* out) {
   std::vector<double> x(hd);
   for (int e = 0; e < hd; ++e) x[e] = static_cast<double>(in[e]) + (bias ? bias[e] : 0.0f);
   for (int e = 0; e < hd; ++e) out[e] = x[e];
   for (int i = 0; i < rope_dim / 2; ++i) {
     const int e0 = neox ? i : 2 * i;
     const int e1 = neox ? i + rope_dim / 2 : 2 * i + 1;
-    const double th = static_cast<double>(static_cast<float>(pos) * inv_freq[i]);  // the angle as f32 computes it
-    out[e0] = x[e0] * std::cos(th) - x[e1] * std::sin(th);
-    out[e1] = x[e0] * std::sin(th) + x[e1] * std::cos(th);
+    const double c = cs[2 * i], sn = cs[2 * i + 1];
+    out[e0] = x[e0] * c - x[e1] * sn;
+    out[e1] = x[e0] * sn + x[e1] * c;
   }
+}
+
+TEST(CudaKernels, RopeTableMatchesDoublePrecision) {
+  LLMD_REQUIRE_GPU();
+  const int half = 64, n_pos = 8192;
+  std::vector<double> inv_freq(half);
+  for (int i = 0; i < half; ++i) inv_freq[i] = std::pow(500000.0, -2.0 * i / (2 * half)) / (i % 3 == 0 ? 8.0 : 1.0);
+  DevArray<double> d_freq(inv_freq);
+  DevArray<float> d_cs(static_cast<size_t>(n_pos) * half * 2);
+  ASSERT_TRUE(d_freq.ok() && d_cs.ok());
+  d_cs.poison();
+  CUDA_OK(launch_rope_table(d_freq.get(), half, n_pos, d_cs.get(), nullptr));
+  CUDA_OK(cudaDeviceSynchronize());
+  const auto cs = d_cs.download();
+  size_t off_by_more_than_ulp = 0, inexact = 0;
+  for (int p = 0; p < n_pos; ++p)
+    for (int i = 0; i < half; ++i) {
+      const double a = p * inv_freq[i];
+      const float want[2] = {static_cast<float>(std::cos(a)), static_cast<float>(std::sin(a))};
+      for (int k = 0; k < 2; ++k) {
+        const float got = cs[(static_cast<size_t>(p) * half + i) * 2 + k];
+        if (got != want[k]) ++inexact;
+        if (!(std::fabs(got - want[k]) <= std::fabs(std::nextafter(want[k], 2.0f) - want[k]))) ++off_by_more_than_ulp;
+      }
+    }
+  EXPECT_EQ(off_by_more_than_ulp, 0u);
+  EXPECT_LT(inexact, 20u) << "the table should equal the host's double-precision angles rounded to f32";
 }
 
 TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
@@ -170,13 +225,18 @@ TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
     std::shuffle(perm.begin(), perm.end(), rng.gen());
     std::vector<int32_t> bt(static_cast<size_t>(n_seqs) * bt_stride);
     for (size_t i = 0; i < bt.size(); ++i) bt[i] = perm[i];
-    std::vector<float> inv_freq(c.rope_dim / 2);
-    for (int i = 0; i < c.rope_dim / 2; ++i)
-      inv_freq[i] = static_cast<float>(std::pow(10000.0, -2.0 * i / c.rope_dim));
+    const int half = c.rope_dim / 2, n_pos = 128;
+    std::vector<float> table(static_cast<size_t>(n_pos) * half * 2);
+    for (int p = 0; p < n_pos; ++p)
+      for (int i = 0; i < half; ++i) {
+        const double a = p * std::pow(10000.0, -2.0 * i / c.rope_dim);
+        table[(static_cast<size_t>(p) * half + i) * 2] = static_cast<float>(std::cos(a));
+        table[(static_cast<size_t>(p) * half + i) * 2 + 1] = static_cast<float>(std::sin(a));
+      }
 
     const size_t cache_elems = static_cast<size_t>(n_blocks) * c.n_head_kv * c.bs * c.hd;
     const size_t esz = c.kv == DType::f16 ? 2 : 4;
-    DevArray<float> d_qkv(qkv), d_bias(bias), d_freq(inv_freq), d_q(static_cast<size_t>(n_tokens) * c.n_head * c.hd);
+    DevArray<float> d_qkv(qkv), d_bias(bias), d_freq(table), d_q(static_cast<size_t>(n_tokens) * c.n_head * c.hd);
     DevArray<int32_t> d_pos(pos), d_seq(seq), d_bt(bt);
     DevArray<uint8_t> d_k(cache_elems * esz), d_v(cache_elems * esz);
     ASSERT_TRUE(d_qkv.ok() && d_bias.ok() && d_freq.ok() && d_q.ok() && d_pos.ok() && d_seq.ok() && d_bt.ok() &&
@@ -191,7 +251,7 @@ TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
     a.seq = d_seq.get();
     a.block_tables = d_bt.get();
     a.bt_stride = bt_stride;
-    a.inv_freq = d_freq.get();
+    a.rope_cs = d_freq.get();
     a.q_out = d_q.get();
     a.k_cache = d_k.get();
     a.v_cache = d_v.get();
@@ -225,8 +285,8 @@ TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
     for (int t = 0; t < n_tokens; ++t) {
       const float* in = &qkv[static_cast<size_t>(t) * width];
       for (int h = 0; h < c.n_head; ++h) {
-        rope_ref(in + h * c.hd, c.bias ? &bias[h * c.hd] : nullptr, c.hd, c.rope_dim, c.neox, pos[t], inv_freq,
-                 head.data());
+        rope_ref(in + h * c.hd, c.bias ? &bias[h * c.hd] : nullptr, c.hd, c.rope_dim, c.neox,
+                 &table[static_cast<size_t>(pos[t]) * half * 2], head.data());
         for (int e = 0; e < c.hd; ++e) {
           ref_q.push_back(head[e]);
           got_q.push_back(q[(static_cast<size_t>(t) * c.n_head + h) * c.hd + e]);
@@ -236,8 +296,8 @@ TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
       const int slot = pos[t] % c.bs;
       for (int kvh = 0; kvh < c.n_head_kv; ++kvh) {
         const int hk = c.n_head + kvh;
-        rope_ref(in + hk * c.hd, c.bias ? &bias[hk * c.hd] : nullptr, c.hd, c.rope_dim, c.neox, pos[t], inv_freq,
-                 head.data());
+        rope_ref(in + hk * c.hd, c.bias ? &bias[hk * c.hd] : nullptr, c.hd, c.rope_dim, c.neox,
+                 &table[static_cast<size_t>(pos[t]) * half * 2], head.data());
         const size_t base = ((static_cast<size_t>(blk) * c.n_head_kv + kvh) * c.bs + slot) * c.hd;
         for (int e = 0; e < c.hd; ++e) {
           ref_kv.push_back(head[e]);
@@ -249,7 +309,7 @@ TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
         }
       }
     }
-    EXPECT_LT(rel_error(ref_q, got_q), 1e-5);
+    EXPECT_LT(rel_error(ref_q, got_q), 1e-6);
     EXPECT_LT(rel_error(ref_kv, got_kv), c.kv == DType::f16 ? 1e-3 : 1e-5);
     // Nothing outside the new tokens' slots was touched.
     size_t touched = 0;

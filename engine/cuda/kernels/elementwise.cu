@@ -76,6 +76,22 @@ __global__ void fill_kernel(float* __restrict__ dst, size_t n, float v) {
   }
 }
 
+__device__ __forceinline__ uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+template <typename T>
+__global__ void fill_random_kernel(T* __restrict__ dst, size_t n, float lo, float span, uint64_t seed) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const float u = static_cast<float>(mix64(seed ^ mix64(i)) >> 40) * (1.0f / 16777216.0f);
+    dst[i] = from_float<T>(lo + span * u);
+  }
+}
+
 // Calls f(T{}) with T the C++ type of `t`.
 template <typename F>
 void dispatch(DType t, F&& f) {
@@ -147,6 +163,16 @@ cudaError_t launch_convert(const void* src, DType src_type, void* dst, DType dst
 cudaError_t launch_fill_f32(float* dst, size_t n, float value, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
   fill_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(dst, n, value);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_fill_random(void* dst, DType dst_type, size_t n, float lo, float hi, uint64_t seed,
+                               cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  dispatch(dst_type, [&](auto tag) {
+    using T = decltype(tag);
+    fill_random_kernel<T><<<grid_for(n, kThreads), kThreads, 0, stream>>>(static_cast<T*>(dst), n, lo, hi - lo, seed);
+  });
   return cudaGetLastError();
 }
 

@@ -38,4 +38,9 @@ cudaError_t launch_convert(const void* src, DType src_type, void* dst, DType dst
 // Fills n floats with a value (poisoning outputs in tests, clearing buffers).
 cudaError_t launch_fill_f32(float* dst, size_t n, float value, cudaStream_t stream);
 
+// dst[i] = uniform in [lo, hi) from a counter-based hash of (seed, i), in
+// dst_type: deterministic random weights generated on the device.
+cudaError_t launch_fill_random(void* dst, DType dst_type, size_t n, float lo, float hi, uint64_t seed,
+                               cudaStream_t stream);
+
 }  // namespace llmd::engine::cuda

@@ -20,8 +20,8 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
   const int slot = pos % a.block_size;
   KT* kc = static_cast<KT*>(a.k_cache);
   KT* vc = static_cast<KT*>(a.v_cache);
-  const float fpos = static_cast<float>(pos);
   const int half_rot = a.rope_dim / 2;
+  const float* cs = a.rope_cs + static_cast<size_t>(pos) * half_rot * 2;
 
   // Rotating pairs.
   for (int idx = threadIdx.x; idx < n_rot_heads * half_rot; idx += blockDim.x) {
@@ -36,10 +36,11 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
       x0 += a.bias[base + e0];
       x1 += a.bias[base + e1];
     }
-    float s, c;
-    sincosf(fpos * a.inv_freq[i], &s, &c);
-    const float y0 = x0 * c - x1 * s;
-    const float y1 = x0 * s + x1 * c;
+    const float c = cs[2 * i];
+    const float s = cs[2 * i + 1];
+    // Separate roundings (no fused multiply-add), as the CPU backend computes it.
+    const float y0 = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+    const float y1 = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
     if (h < a.n_head) {
       float* q = a.q_out + (static_cast<size_t>(t) * a.n_head + h) * hd;
       q[e0] = y0;
@@ -77,7 +78,43 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
   }
 }
 
+__global__ void rope_table_kernel(const double* __restrict__ inv_freq, int half, int n_pos, float* __restrict__ cs) {
+  const size_t n = static_cast<size_t>(n_pos) * half;
+  for (size_t idx = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; idx < n;
+       idx += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t p = idx / half;
+    const int i = static_cast<int>(idx - p * half);
+    const double ang = static_cast<double>(p) * inv_freq[i];
+    cs[2 * idx] = static_cast<float>(cos(ang));
+    cs[2 * idx + 1] = static_cast<float>(sin(ang));
+  }
+}
+
+__global__ void copy_kv_block_kernel(char* pool, size_t half_bytes, size_t block_bytes, int src, int dst) {
+  char* half = pool + static_cast<size_t>(blockIdx.x) * half_bytes;
+  const uint4* from = reinterpret_cast<const uint4*>(half + static_cast<size_t>(src) * block_bytes);
+  uint4* to = reinterpret_cast<uint4*>(half + static_cast<size_t>(dst) * block_bytes);
+  for (size_t i = threadIdx.x; i < block_bytes / 16; i += blockDim.x) to[i] = from[i];
+}
+
 }  // namespace
+
+cudaError_t launch_copy_kv_block(void* pool, size_t half_bytes, int n_halves, size_t block_bytes, int src, int dst,
+                                 cudaStream_t stream) {
+  if (n_halves <= 0 || src == dst) return cudaSuccess;
+  if (block_bytes % 16 != 0) return cudaErrorInvalidValue;
+  copy_kv_block_kernel<<<n_halves, 256, 0, stream>>>(static_cast<char*>(pool), half_bytes, block_bytes, src, dst);
+  return cudaGetLastError();
+}
+
+cudaError_t launch_rope_table(const double* inv_freq, int half, int n_pos, float* cs, cudaStream_t stream) {
+  if (half <= 0 || n_pos <= 0) return cudaSuccess;
+  const size_t n = static_cast<size_t>(n_pos) * half;
+  size_t blocks = (n + 255) / 256;
+  if (blocks > 65535) blocks = 65535;
+  rope_table_kernel<<<static_cast<unsigned>(blocks), 256, 0, stream>>>(inv_freq, half, n_pos, cs);
+  return cudaGetLastError();
+}
 
 cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream) {
   if (a.n_tokens <= 0) return cudaSuccess;

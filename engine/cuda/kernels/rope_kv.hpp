@@ -21,7 +21,7 @@ struct RopeKvArgs {
   const int32_t* seq = nullptr;  // [n_tokens] row of block_tables of each token
   const int32_t* block_tables = nullptr;  // [n_seqs][bt_stride] physical block ids
   int bt_stride = 0;
-  const float* inv_freq = nullptr;  // [rope_dim/2] angle per position of pair i
+  const float* rope_cs = nullptr;  // [max_pos][rope_dim/2][2]: cos, sin of pos * inv_freq[i]
   float* q_out = nullptr;           // [n_tokens][n_head][head_dim] f32, rotated
   void* k_cache = nullptr;          // this layer's K, layout above
   void* v_cache = nullptr;          // this layer's V
@@ -36,5 +36,16 @@ struct RopeKvArgs {
 };
 
 cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream);
+
+// Fills the RoPE table: cs[p][i] = (cos, sin)(p * inv_freq[i]) computed in
+// double and rounded to f32, for p < n_pos, i < half.
+//   inv_freq [half] f64 (device); cs [n_pos][half][2] f32.
+// Copies physical block src to dst in every (layer, K|V) half of the pool.
+//   pool: n_halves consecutive halves of half_bytes, each [n_blocks][block_bytes];
+//   block_bytes a multiple of 16.
+cudaError_t launch_copy_kv_block(void* pool, size_t half_bytes, int n_halves, size_t block_bytes, int src, int dst,
+                                 cudaStream_t stream);
+
+cudaError_t launch_rope_table(const double* inv_freq, int half, int n_pos, float* cs, cudaStream_t stream);
 
 }  // namespace llmd::engine::cuda

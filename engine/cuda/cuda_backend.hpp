@@ -1,0 +1,97 @@
+// The CUDA implementation of Backend (engine/backend/backend.hpp).
+//
+// Weights are converted once into device memory (cuda_weights.hpp). A forward
+// step runs: embedding gather -> per layer [RMSNorm -> QKV projection -> RoPE
+// and K/V store into the paged cache -> paged attention -> output projection
+// added to the residual -> RMSNorm -> gate/up projection -> SwiGLU -> down
+// projection added to the residual] -> final RMSNorm of the rows whose logits
+// are wanted -> output projection. Projections use cuBLASLt (f32
+// accumulation); decode steps with few tokens use our weight-streaming GEMV
+// kernels instead. Decode steps (one token per sequence) are captured as CUDA
+// graphs per (batch size, logits rows, block-table width) and replayed.
+//
+// Every CUDA call is checked; a sticky device error (illegal address, ...)
+// marks the backend failed: healthy() turns false and every later call
+// returns an error with code "cuda_fatal".
+//
+// forward() is not reentrant: one engine loop drives a backend.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend/backend.hpp"
+#include "engine/core/result.hpp"
+#include "engine/cuda/device_info.hpp"
+#include "engine/cuda/dtype.hpp"
+#include "engine/model/model.hpp"
+
+namespace llmd::engine::cuda {
+
+struct CudaBackendOptions {
+  int device = 0;
+  int max_batch_tokens = 2048;  // tokens per internal step; larger batches are split
+  int max_seqs = 256;           // sequences per internal step
+  int max_context = 0;          // highest position + 1; 0 = the model's context length
+  bool cuda_graphs = true;      // replay decode steps as CUDA graphs
+  int gemv_max_tokens = 4;      // steps with at most this many tokens use the GEMV kernels
+};
+
+// Token choice on the device (bench and greedy serving): temperature 0 is
+// greedy; otherwise softmax(logits / temperature) over the top_k largest
+// (top_k 0 = all). Each row's draw is seeded from `seed` and a step counter.
+struct DeviceSampling {
+  float temperature = 0.0f;
+  int top_k = 0;
+  uint64_t seed = 0;
+};
+
+struct CudaBackendStats {
+  uint64_t steps = 0;           // internal steps run
+  uint64_t graph_replays = 0;   // of those, replayed from a captured graph
+  uint64_t graph_captures = 0;  // graphs captured
+  uint64_t tokens = 0;          // tokens processed
+};
+
+class CudaBackendImpl;
+
+class CudaBackend final : public Backend {
+ public:
+  // Uploads `model` to the device (the Model may be released afterwards).
+  // Error "no_gpu" when no device is usable.
+  static Result<std::unique_ptr<CudaBackend>> create(const Model& model, const CudaBackendOptions& opts);
+  // A model of configuration `cfg` with random weights of `weight_type`
+  // generated on the device (benchmarks of real shapes without a file).
+  static Result<std::unique_ptr<CudaBackend>> create_random(const ModelConfig& cfg, DType weight_type, uint64_t seed,
+                                                            const CudaBackendOptions& opts);
+  ~CudaBackend() override;
+
+  std::string name() const override;
+  Status init_kv(const KvCacheShape& shape) override;
+  uint64_t kv_block_bytes(const KvCacheShape& shape) const override;
+  Status forward(const ForwardBatch& batch, ForwardOutput* out) override;
+  Status copy_kv_block(int32_t src, int32_t dst) override;
+  bool healthy() const override;
+
+  // Like forward(), but picks one token per logits row on the device and
+  // returns only the ids (rows in the same order as forward's logits).
+  Status forward_sample(const ForwardBatch& batch, const DeviceSampling& sampling, std::vector<int32_t>* ids);
+
+  const DeviceInfo& device() const;
+  DType weight_type() const;
+  uint64_t weight_bytes() const;
+  CudaBackendStats stats() const;
+  // One line: device, weight type and size, options in effect.
+  std::string describe() const;
+
+ private:
+  explicit CudaBackend(std::unique_ptr<CudaBackendImpl> impl);
+  std::unique_ptr<CudaBackendImpl> impl_;
+};
+
+// The factory the engine tools call (mirrors make_cpu_backend).
+Result<std::unique_ptr<Backend>> make_cuda_backend(const Model& model, const CudaBackendOptions& opts);
+
+}  // namespace llmd::engine::cuda

@@ -1,0 +1,137 @@
+// Internals of CudaBackend (cuda_backend.hpp): device state and the forward
+// pass. Construction and the KV pool live in cuda_backend.cpp, the step
+// machinery in cuda_forward.cpp.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <tuple>
+#include <vector>
+
+#include "engine/cuda/cuda_backend.hpp"
+#include "engine/cuda/cuda_status.hpp"
+#include "engine/cuda/cuda_weights.hpp"
+#include "engine/cuda/device_pool.hpp"
+#include "engine/cuda/gemm_lt.hpp"
+#include "engine/cuda/step_plan.hpp"
+
+namespace llmd::engine::cuda {
+
+// Most (token, split) partial results of split attention per step.
+constexpr int kMaxAttnPartials = 2048;
+
+class CudaBackendImpl {
+ public:
+  CudaBackendImpl(const ModelConfig& cfg, const CudaBackendOptions& opts) : cfg_(cfg), opts_(opts) {}
+  ~CudaBackendImpl();
+
+  // Device, stream, cuBLASLt; then weights (from a model or random).
+  Status open_device();
+  Status load(const Model& model);
+  Status load_random(DType wtype, uint64_t seed);
+  // RoPE table and activation buffers (after the weights).
+  Status prepare(const std::vector<double>& inv_freq);
+
+  Status init_kv(const KvCacheShape& shape);
+  uint64_t kv_block_bytes(const KvCacheShape& shape) const;
+  Status copy_kv_block(int32_t src, int32_t dst);
+  // out and/or ids (one of them) receive the rows.
+  Status forward(const ForwardBatch& batch, ForwardOutput* out, const DeviceSampling* sampling,
+                 std::vector<int32_t>* ids);
+
+  const ModelConfig& config() const { return cfg_; }
+  const CudaBackendOptions& options() const { return opts_; }
+  DeviceHealth& health() { return health_; }
+  const DeviceHealth& health() const { return health_; }
+  const DeviceInfo& device() const { return dev_; }
+  const DeviceWeights& weights() const { return w_; }
+  CudaBackendStats stats() const { return stats_; }
+
+ private:
+  // Device pointers into the uploaded step inputs.
+  struct StepPtrs {
+    const int32_t* split_len;
+    const int32_t* tokens;
+    const int32_t* pos;
+    const int32_t* seq;
+    const int32_t* rows;
+    const int32_t* dlist;
+    const AttnTile* tiles;
+    const int32_t* block_tables;
+    const uint64_t* seeds;
+  };
+  struct GraphKey {
+    int n_tokens, n_rows, bt_stride, sample_mode, top_k;
+    float temperature;
+    bool operator<(const GraphKey& o) const {
+      return std::tie(n_tokens, n_rows, bt_stride, sample_mode, top_k, temperature) <
+             std::tie(o.n_tokens, o.n_rows, o.bt_stride, o.sample_mode, o.top_k, o.temperature);
+    }
+  };
+
+  PlanLimits limits() const;
+  Status run_step(const StepPlan& p, const DeviceSampling* sampling, float* logits_out, int32_t* ids_out,
+                  bool graphable);
+  // Launches the layers (and, with head_rows >= 0, the output head for rows
+  // [0, head_rows) plus sampling) on the stream.
+  Status enqueue_layers(const StepPlan& p, const StepPtrs& d, int n_splits);
+  Status enqueue_head(const StepPtrs& d, int row0, int n_rows, const DeviceSampling* sampling);
+  // y = x W^T (or +=), by GEMV for few tokens else cuBLASLt.
+  Status project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type, bool accumulate);
+  void clear_graphs();
+
+  ModelConfig cfg_;
+  CudaBackendOptions opts_;
+  DeviceInfo dev_;
+  DeviceHealth health_;
+  cudaStream_t stream_ = nullptr;
+  DevicePool pool_{&health_};
+  LtGemm gemm_{&health_};
+  DeviceWeights w_;
+  DType act_ = DType::bf16;  // element type of GEMM inputs (== w_.wtype)
+
+  // RoPE table [max_pos][n_rot/2][2].
+  float* rope_cs_ = nullptr;
+  int max_pos_ = 0;
+
+  // Activations for up to max_tokens tokens (buffer shapes in comments).
+  int max_tokens_ = 0;
+  int head_rows_ = 0;             // logits rows per head pass
+  float* x_ = nullptr;            // [T][n_embd] residual stream
+  void* xn_ = nullptr;            // [T][n_embd] normalized (act)
+  float* qkv_ = nullptr;          // [T][q_dim + 2 kv_dim]
+  float* q_ = nullptr;            // [T][q_dim] rotated queries
+  void* attn_ = nullptr;          // [T][q_dim] attention output (act)
+  void* gu_ = nullptr;            // [T][2 n_ff] gate|up (act)
+  void* h_ = nullptr;             // [T][n_ff] SwiGLU output (act)
+  float* logits_ = nullptr;       // [head_rows][n_vocab]
+  int32_t* ids_ = nullptr;        // [head_rows] sampled ids
+  float* part_o_ = nullptr;       // [kMaxAttnPartials][n_head][head_dim]
+  float* part_ml_ = nullptr;      // [kMaxAttnPartials][n_head][2]
+  void* gemm_ws_ = nullptr;
+  PinnedBuffer ids_host_;         // [head_rows] int32
+
+  // KV pool: [n_layer][K|V][n_blocks][n_head_kv][block_size][head_dim].
+  KvCacheShape kv_shape_;
+  DeviceBuffer kv_;
+  size_t kv_half_bytes_ = 0;      // one layer's K (or V) for all blocks
+  bool kv_ready_ = false;
+
+  // Step inputs: pinned host staging and device copy (int32 words).
+  PinnedBuffer in_host_;
+  DeviceBuffer in_dev_;
+  size_t in_cap_words_ = 0;
+
+  // Decode graphs.
+  std::map<GraphKey, cudaGraphExec_t> graphs_;
+  std::set<GraphKey> seen_;
+  bool graphs_ok_ = true;
+
+  CudaBackendStats stats_;
+  uint64_t sample_step_ = 0;
+};
+
+}  // namespace llmd::engine::cuda

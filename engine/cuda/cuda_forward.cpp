@@ -1,0 +1,312 @@
+// The forward step of the CUDA backend: planning, the per-layer launches,
+// the output head, device sampling and decode-graph capture/replay.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/core/log.hpp"
+#include "engine/cuda/cuda_backend_impl.hpp"
+#include "engine/cuda/kernels/attention.hpp"
+#include "engine/cuda/kernels/elementwise.hpp"
+#include "engine/cuda/kernels/gemv.hpp"
+#include "engine/cuda/kernels/rope_kv.hpp"
+#include "engine/cuda/kernels/sampling.hpp"
+
+namespace llmd::engine::cuda {
+namespace {
+
+uint64_t mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+int sample_mode(const DeviceSampling* s) {
+  if (!s) return 0;
+  return s->temperature > 0.0f ? 2 : 1;
+}
+
+}  // namespace
+
+PlanLimits CudaBackendImpl::limits() const {
+  PlanLimits lim;
+  lim.n_vocab = cfg_.n_vocab;
+  lim.max_pos = max_pos_;
+  lim.n_blocks = kv_shape_.n_blocks;
+  lim.block_size = kv_shape_.block_size;
+  lim.max_tokens = max_tokens_;
+  lim.max_seqs = opts_.max_seqs;
+  lim.tiled_attention = attention_prefill_supported(cfg_.head_dim, kv_shape_.dtype == KvDtype::f16 ? DType::f16 : DType::f32, act_);
+  return lim;
+}
+
+Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, const DeviceSampling* sampling,
+                                std::vector<int32_t>* ids) {
+  if (!health_.healthy()) return health_.failed_error();
+  if (!kv_ready_) return Error(errc::kBadBatch, "forward before init_kv");
+  if (sampling) {
+    if (sampling->temperature < 0.0f || !sample_topk_supported(sampling->top_k, cfg_.n_vocab)) {
+      return Error(errc::kUnsupported, "device sampling supports temperature >= 0 and top_k <= " +
+                                           std::to_string(kMaxDeviceTopK));
+    }
+  }
+  const PlanLimits lim = limits();
+  LLMD_TRY_STATUS(validate_batch(batch, lim));
+  LLMD_CUDA_TRY(health_, cudaSetDevice(dev_.index));
+
+  bool decode = !batch.seqs.empty() && static_cast<int>(batch.seqs.size()) <= opts_.max_seqs &&
+                static_cast<int>(batch.seqs.size()) <= max_tokens_;
+  for (const BatchSeq& s : batch.seqs) decode = decode && s.tokens.size() == 1;
+  const bool graphable = decode && opts_.cuda_graphs && graphs_ok_;
+  std::vector<StepPlan> steps = plan_steps(batch, lim, graphable);
+
+  size_t total_rows = 0;
+  for (const StepPlan& p : steps) total_rows += p.rows.size();
+  const size_t V = static_cast<size_t>(cfg_.n_vocab);
+  if (out) {
+    out->n_vocab = cfg_.n_vocab;
+    out->n_rows = static_cast<int32_t>(total_rows);
+    out->logits.resize(total_rows * V);
+  }
+  if (ids) ids->assign(total_rows, 0);
+
+  size_t row = 0;
+  for (const StepPlan& p : steps) {
+    LLMD_TRY_STATUS(run_step(p, sampling, out ? out->logits.data() + row * V : nullptr,
+                             ids ? ids->data() + row : nullptr, graphable && steps.size() == 1));
+    row += p.rows.size();
+  }
+  return ok_status();
+}
+
+Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampling, float* logits_out,
+                                 int32_t* ids_out, bool graphable) {
+  const StepLayout L = step_layout(p);
+  if (L.total > in_cap_words_) {
+    return Error(errc::kBadBatch, "step inputs exceed their buffer (" + std::to_string(L.total) + " > " +
+                                      std::to_string(in_cap_words_) + " words)");
+  }
+  const int n_dlist = static_cast<int>(p.dlist.size());
+  // Graph steps choose the split from the batch size only, so the captured
+  // grid stays valid as contexts grow (the split length is read on the device).
+  const AttnSplit split = choose_attention_split(n_dlist, cfg_.n_head_kv, graphable ? 0 : p.max_ctx, dev_.sm_count,
+                                                 kMaxAttnPartials);
+  const int split_len = attention_split_len(std::max(p.max_ctx, 1), split.n_splits);
+
+  std::vector<uint64_t> seeds;
+  if (sampling && sampling->temperature > 0.0f) {
+    ++sample_step_;
+    seeds.resize(p.rows.size());
+    for (size_t r = 0; r < seeds.size(); ++r) seeds[r] = mix64(sampling->seed ^ mix64(sample_step_ * 0x10001ull + r));
+  }
+  int32_t* host = in_host_.as<int32_t>();
+  write_step_inputs(p, L, split_len, seeds, host);
+  LLMD_CUDA_TRY(health_, cudaMemcpyAsync(in_dev_.get(), host, L.total * 4, cudaMemcpyHostToDevice, stream_));
+
+  const int32_t* dev = in_dev_.as<int32_t>();
+  StepPtrs d;
+  d.split_len = dev + L.split_len;
+  d.tokens = dev + L.tokens;
+  d.pos = dev + L.pos;
+  d.seq = dev + L.seq;
+  d.rows = dev + L.rows;
+  d.dlist = dev + L.dlist;
+  d.tiles = reinterpret_cast<const AttnTile*>(dev + L.tiles);
+  d.block_tables = dev + L.block_tables;
+  d.seeds = reinterpret_cast<const uint64_t*>(dev + L.seeds);
+
+  const int n_rows = static_cast<int>(p.rows.size());
+  const bool head_fits = n_rows <= head_rows_;
+  ++stats_.steps;
+  stats_.tokens += p.tokens.size();
+
+  bool launched = false;
+  if (graphable && head_fits) {
+    const GraphKey key{static_cast<int>(p.tokens.size()), n_rows, p.bt_stride, sample_mode(sampling),
+                       sampling ? sampling->top_k : 0, sampling ? sampling->temperature : 0.0f};
+    auto it = graphs_.find(key);
+    if (it == graphs_.end() && seen_.count(key)) {
+      // Second time this shape comes: capture it (the first run planned every
+      // GEMM and loaded every kernel outside capture).
+      cudaGraph_t graph = nullptr;
+      LLMD_CUDA_TRY(health_, cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+      Status st = enqueue_layers(p, d, split.n_splits);
+      if (st.ok()) st = enqueue_head(d, 0, n_rows, sampling);
+      const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+      if (!st.ok()) {
+        if (graph) (void)cudaGraphDestroy(graph);
+        return st;
+      }
+      cudaGraphExec_t exec = nullptr;
+      cudaError_t e = end;
+      if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
+      if (graph) (void)cudaGraphDestroy(graph);
+      if (e != cudaSuccess) {
+        Status cs = health_.check(e, "CUDA graph capture");
+        if (!health_.healthy()) return cs;
+        llmd::log::warnf("cuda: graph capture failed (%s); decode steps run without graphs",
+                         cs.error().message.c_str());
+        graphs_ok_ = false;
+      } else {
+        it = graphs_.emplace(key, exec).first;
+        ++stats_.graph_captures;
+      }
+    } else if (it == graphs_.end()) {
+      seen_.insert(key);
+    }
+    if (it != graphs_.end()) {
+      LLMD_CUDA_TRY(health_, cudaGraphLaunch(it->second, stream_));
+      ++stats_.graph_replays;
+      launched = true;
+    }
+  }
+
+  if (launched) {
+    if (ids_out) {
+      LLMD_CUDA_TRY(health_, cudaMemcpyAsync(ids_host_.get(), ids_, static_cast<size_t>(n_rows) * 4,
+                                             cudaMemcpyDeviceToHost, stream_));
+    } else if (logits_out && n_rows > 0) {
+      LLMD_CUDA_TRY(health_, cudaMemcpyAsync(logits_out, logits_, static_cast<size_t>(n_rows) * cfg_.n_vocab * 4,
+                                             cudaMemcpyDeviceToHost, stream_));
+    }
+    LLMD_CUDA_TRY(health_, cudaStreamSynchronize(stream_));
+    if (ids_out && n_rows > 0) std::memcpy(ids_out, ids_host_.get(), static_cast<size_t>(n_rows) * 4);
+    return ok_status();
+  }
+
+  // Eager: the layers, then the head in passes of at most head_rows_ rows.
+  LLMD_TRY_STATUS(enqueue_layers(p, d, split.n_splits));
+  for (int r0 = 0; r0 < n_rows; r0 += head_rows_) {
+    const int n = std::min(head_rows_, n_rows - r0);
+    LLMD_TRY_STATUS(enqueue_head(d, r0, n, sampling));
+    if (ids_out) {
+      LLMD_CUDA_TRY(health_, cudaMemcpyAsync(ids_host_.get(), ids_, static_cast<size_t>(n) * 4,
+                                             cudaMemcpyDeviceToHost, stream_));
+      LLMD_CUDA_TRY(health_, cudaStreamSynchronize(stream_));
+      std::memcpy(ids_out + r0, ids_host_.get(), static_cast<size_t>(n) * 4);
+    } else if (logits_out) {
+      // Pageable destination: returns once the copy is done, so the logits
+      // buffer can be reused by the next pass.
+      LLMD_CUDA_TRY(health_, cudaMemcpyAsync(logits_out + static_cast<size_t>(r0) * cfg_.n_vocab, logits_,
+                                             static_cast<size_t>(n) * cfg_.n_vocab * 4, cudaMemcpyDeviceToHost,
+                                             stream_));
+    }
+  }
+  LLMD_CUDA_TRY(health_, cudaStreamSynchronize(stream_));
+  return ok_status();
+}
+
+Status CudaBackendImpl::project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type,
+                                bool accumulate) {
+  if (y_type == DType::f32 && n <= opts_.gemv_max_tokens && gemv_supported(act_, k, n)) {
+    LLMD_CUDA_TRY(health_, launch_gemv(w, act_, x, n, m, k, y, accumulate ? GemvMode::accumulate : GemvMode::store,
+                                       stream_));
+    return ok_status();
+  }
+  GemmArgs g;
+  g.w = w;
+  g.w_type = act_;
+  g.x = x;
+  g.x_type = act_;
+  g.y = y;
+  g.y_type = y_type;
+  g.m = m;
+  g.n = n;
+  g.k = k;
+  g.accumulate = accumulate;
+  return gemm_.run(g, stream_);
+}
+
+Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int n_splits) {
+  const ModelConfig& c = cfg_;
+  const int T = static_cast<int>(p.tokens.size());
+  const int E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff;
+  const DType kv_type = kv_shape_.dtype == KvDtype::f16 ? DType::f16 : DType::f32;
+
+  LLMD_CUDA_TRY(health_, launch_embed(w_.tok_embd, w_.embd_type, d.tokens, T, E, x_, stream_));
+  for (int l = 0; l < c.n_layer; ++l) {
+    const DeviceLayer& Lw = w_.layers[static_cast<size_t>(l)];
+    char* kbase = static_cast<char*>(kv_.get()) + (2 * static_cast<size_t>(l)) * kv_half_bytes_;
+    char* vbase = kbase + kv_half_bytes_;
+
+    // Attention block.
+    LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
+    LLMD_TRY_STATUS(project(Lw.wqkv, Q + 2 * KV, E, xn_, T, qkv_, DType::f32, false));
+    RopeKvArgs r;
+    r.qkv = qkv_;
+    r.bias = Lw.bqkv;
+    r.pos = d.pos;
+    r.seq = d.seq;
+    r.block_tables = d.block_tables;
+    r.bt_stride = p.bt_stride;
+    r.rope_cs = rope_cs_;
+    r.q_out = q_;
+    r.k_cache = kbase;
+    r.v_cache = vbase;
+    r.kv_type = kv_type;
+    r.n_tokens = T;
+    r.n_head = c.n_head;
+    r.n_head_kv = c.n_head_kv;
+    r.head_dim = c.head_dim;
+    r.rope_dim = c.n_rot;
+    r.block_size = kv_shape_.block_size;
+    r.neox = c.rope_style == RopeStyle::neox;
+    LLMD_CUDA_TRY(health_, launch_rope_kv(r, stream_));
+
+    AttnArgs a;
+    a.q = q_;
+    a.k_cache = kbase;
+    a.v_cache = vbase;
+    a.kv_type = kv_type;
+    a.pos = d.pos;
+    a.seq = d.seq;
+    a.block_tables = d.block_tables;
+    a.bt_stride = p.bt_stride;
+    a.n_head = c.n_head;
+    a.n_head_kv = c.n_head_kv;
+    a.head_dim = c.head_dim;
+    a.block_size = kv_shape_.block_size;
+    a.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    a.out = attn_;
+    a.out_type = act_;
+    if (!p.dlist.empty()) {
+      LLMD_CUDA_TRY(health_, launch_attention_tokens(a, d.dlist, static_cast<int>(p.dlist.size()), n_splits,
+                                                     d.split_len, part_o_, part_ml_, stream_));
+    }
+    if (!p.tiles.empty()) {
+      LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_));
+    }
+    LLMD_TRY_STATUS(project(Lw.wo, E, Q, attn_, T, x_, DType::f32, true));
+
+    // Feed-forward block.
+    LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
+    if (T <= opts_.gemv_max_tokens && gemv_supported(act_, E, T)) {
+      LLMD_CUDA_TRY(health_, launch_gemv(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu, stream_));
+    } else {
+      LLMD_TRY_STATUS(project(Lw.wgu, 2 * F, E, xn_, T, gu_, act_, false));
+      LLMD_CUDA_TRY(health_, launch_swiglu(gu_, act_, T, F, h_, act_, stream_));
+    }
+    LLMD_TRY_STATUS(project(Lw.wdown, E, F, h_, T, x_, DType::f32, true));
+  }
+  return ok_status();
+}
+
+Status CudaBackendImpl::enqueue_head(const StepPtrs& d, int row0, int n_rows, const DeviceSampling* sampling) {
+  if (n_rows <= 0) return ok_status();
+  const ModelConfig& c = cfg_;
+  LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, d.rows + row0, n_rows, c.n_embd, w_.out_norm, c.rms_eps, xn_, act_,
+                                        stream_));
+  LLMD_TRY_STATUS(project(w_.out_w, c.n_vocab, c.n_embd, xn_, n_rows, logits_, DType::f32, false));
+  if (sampling) {
+    if (sampling->temperature > 0.0f) {
+      LLMD_CUDA_TRY(health_, launch_sample_topk(logits_, n_rows, c.n_vocab, sampling->top_k, sampling->temperature,
+                                                d.seeds + row0, ids_, stream_));
+    } else {
+      LLMD_CUDA_TRY(health_, launch_argmax(logits_, n_rows, c.n_vocab, ids_, stream_));
+    }
+  }
+  return ok_status();
+}
+
+}  // namespace llmd::engine::cuda
