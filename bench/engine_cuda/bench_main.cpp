@@ -1,0 +1,115 @@
+// llmd-cuda-bench: measures the device's ceilings (copy bandwidth, cuBLASLt
+// bf16 matrix rate), the CUDA kernels at Llama-3-8B shapes, and the CUDA
+// backend on a real-shape model; prints a table last, judged against the
+// targets (batch-1 decode >= 80% of the bandwidth limit, batch-64 decode
+// >= 3000 tok/s, prefill >= 60% of the matrix rate).
+//
+//   llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16]
+//                   [--prompt N] [--gen N] [--batch N] [--prefill N]
+//                   [--no-micro] [--no-model] [--no-graphs] [--json FILE]
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "bench/engine_cuda/bench_util.hpp"
+#include "bench/engine_cuda/model_bench.hpp"
+#include "engine/cuda/device_info.hpp"
+
+namespace llmd::bench {
+Ceilings run_micro(Report& rep, cudaStream_t s);
+}
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16] [--prompt N] [--gen N]\n"
+               "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs] [--json FILE]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace llmd::bench;
+  ModelBenchOptions mo;
+  bool micro = true, model = true;
+  std::string json_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    auto next_int = [&](int* out) {
+      const char* v = next();
+      if (!v) return false;
+      *out = std::atoi(v);
+      return *out > 0;
+    };
+    if (a == "--shape") {
+      const char* v = next();
+      if (!v) return usage();
+      mo.shape = v;
+    } else if (a == "--model") {
+      const char* v = next();
+      if (!v) return usage();
+      mo.file = v;
+    } else if (a == "--type") {
+      const char* v = next();
+      if (!v) return usage();
+      if (std::strcmp(v, "bf16") == 0) mo.type = llmd::engine::cuda::DType::bf16;
+      else if (std::strcmp(v, "f16") == 0) mo.type = llmd::engine::cuda::DType::f16;
+      else return usage();
+    } else if (a == "--prompt") {
+      if (!next_int(&mo.prompt)) return usage();
+    } else if (a == "--gen") {
+      if (!next_int(&mo.gen) || mo.gen < 16) return usage();
+    } else if (a == "--batch") {
+      if (!next_int(&mo.batch)) return usage();
+    } else if (a == "--prefill") {
+      if (!next_int(&mo.prefill)) return usage();
+    } else if (a == "--no-micro") {
+      micro = false;
+    } else if (a == "--no-model") {
+      model = false;
+    } else if (a == "--no-graphs") {
+      mo.graphs = false;
+    } else if (a == "--json") {
+      const char* v = next();
+      if (!v) return usage();
+      json_path = v;
+    } else {
+      return usage();
+    }
+  }
+
+  auto dev = llmd::engine::cuda::device_info(0);
+  if (!dev) {
+    std::fprintf(stderr, "llmd-cuda-bench: %s\n", dev.error().message.c_str());
+    return 1;
+  }
+  std::printf("device: %s; CUDA runtime %s, driver %s\n\n", llmd::engine::cuda::describe(*dev).c_str(),
+              llmd::engine::cuda::cuda_runtime_version().c_str(), llmd::engine::cuda::cuda_driver_version().c_str());
+  BENCH_CUDA(cudaSetDevice(0));
+  cudaStream_t s;
+  BENCH_CUDA(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+
+  Report rep;
+  Ceilings c;
+  if (micro) c = run_micro(rep, s);
+  if (model) run_model(rep, c, mo);
+
+  std::printf("\n== llmd-cuda-bench: %s\n", llmd::engine::cuda::describe(*dev).c_str());
+  std::printf("%-42s %12s %-9s %-30s %s\n", "metric", "value", "unit", "judged against", "");
+  for (const Row& r : rep.rows) {
+    std::printf("%-42s %12.1f %-9s %-30s %s\n", r.metric.c_str(), r.value, r.unit.c_str(), r.reference.c_str(),
+                r.verdict.c_str());
+  }
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << "{\"device\":\"" << dev->name << "\",\"results\":[";
+    for (size_t i = 0; i < rep.json.size(); ++i) out << (i ? "," : "") << rep.json[i];
+    out << "]}\n";
+  }
+  BENCH_CUDA(cudaStreamDestroy(s));
+  return 0;
+}

@@ -1,0 +1,279 @@
+// Device ceilings and kernels at Llama-3-8B shapes: copy bandwidth, cuBLASLt
+// bf16 rate (heuristic choice vs the best candidate), decode GEMV against
+// cuBLASLt, paged attention.
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "bench/engine_cuda/bench_util.hpp"
+#include "engine/cuda/device_pool.hpp"
+#include "engine/cuda/gemm_lt.hpp"
+#include "engine/cuda/kernels/attention.hpp"
+#include "engine/cuda/kernels/elementwise.hpp"
+#include "engine/cuda/kernels/gemv.hpp"
+
+namespace llmd::bench {
+
+using engine::cuda::DType;
+
+namespace {
+
+void* dalloc(size_t bytes) {
+  void* p = nullptr;
+  BENCH_CUDA(cudaMalloc(&p, bytes));
+  return p;
+}
+
+void fill(void* p, DType t, size_t n, float lo, float hi, uint64_t seed, cudaStream_t s) {
+  BENCH_CUDA(engine::cuda::launch_fill_random(p, t, n, lo, hi, seed, s));
+}
+
+double copy_bandwidth(cudaStream_t s) {
+  const size_t bytes = size_t{1} << 30;
+  void* a = dalloc(bytes);
+  void* b = dalloc(bytes);
+  fill(a, DType::f32, bytes / 4, -1, 1, 1, s);
+  const double ms = time_ms(s, 3, 20, [&] { BENCH_CUDA(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, s)); });
+  BENCH_CUDA(cudaFree(a));
+  BENCH_CUDA(cudaFree(b));
+  return 2.0 * bytes / (ms * 1e-3) / 1e9;
+}
+
+struct GemmShape {
+  const char* name;
+  int m, n, k;
+  DType y;
+  bool acc;
+};
+
+}  // namespace
+
+Ceilings run_micro(Report& rep, cudaStream_t s) {
+  Ceilings c;
+  engine::cuda::DeviceHealth health;
+  void* ws = dalloc(size_t{32} << 20);
+  engine::cuda::LtGemm gemm(&health);
+  if (!gemm.init(ws, size_t{32} << 20).ok()) {
+    std::fprintf(stderr, "llmd-cuda-bench: cuBLASLt init failed\n");
+    std::exit(1);
+  }
+
+  // --- Copy bandwidth ------------------------------------------------------
+  c.copy_gbs = copy_bandwidth(s);
+  std::printf("device-to-device copy: %.0f GB/s (bytes read + written)\n", c.copy_gbs);
+  rep.add({"device copy bandwidth (read+write)", c.copy_gbs, "GB/s", "", ""});
+  rep.add_json("{\"bench\":\"copy\",\"gbs\":" + std::to_string(c.copy_gbs) + "}");
+
+  // --- GEMM rate -----------------------------------------------------------
+  {
+    const int n = 8192;
+    const size_t el = static_cast<size_t>(n) * n;
+    void* a = dalloc(el * 2);
+    void* b = dalloc(el * 2);
+    void* y = dalloc(el * 2);
+    fill(a, DType::bf16, el, -1, 1, 2, s);
+    fill(b, DType::bf16, el, -1, 1, 3, s);
+    engine::cuda::GemmArgs g{a, DType::bf16, b, DType::bf16, y, DType::bf16, n, n, n, false};
+    auto cnt = gemm.candidate_count(g);
+    double best = 0;
+    int best_i = 0;
+    const int count = cnt.ok() ? *cnt : 0;
+    for (int i = 0; i < count; ++i) {
+      const double ms = time_ms(s, 2, 10, [&] {
+        if (!gemm.run_candidate(g, i, s).ok()) std::exit(1);
+      });
+      const double tf = 2.0 * n * n * static_cast<double>(n) / (ms * 1e-3) / 1e12;
+      std::printf("cuBLASLt bf16 %d^3 candidate %d: %.3f ms, %.0f TFLOP/s\n", n, i, ms, tf);
+      if (i == 0) c.gemm_tflops = tf;
+      if (tf > best) best = tf, best_i = i;
+    }
+    std::printf("cuBLASLt bf16 %d^3: heuristic %.0f TFLOP/s, best candidate #%d %.0f TFLOP/s\n", n, c.gemm_tflops,
+                best_i, best);
+    c.gemm_tflops = std::max(c.gemm_tflops, best);
+    rep.add({"cuBLASLt bf16 GEMM 8192^3 (random data)", c.gemm_tflops, "TFLOP/s", "", ""});
+    rep.add_json("{\"bench\":\"gemm8192\",\"tflops\":" + std::to_string(c.gemm_tflops) + "}");
+    BENCH_CUDA(cudaFree(a));
+    BENCH_CUDA(cudaFree(b));
+    BENCH_CUDA(cudaFree(y));
+  }
+
+  // --- Prefill GEMM shapes: heuristic vs best ------------------------------
+  const GemmShape shapes[] = {{"qkv", 6144, 2048, 4096, DType::f32, false},
+                              {"o", 4096, 2048, 4096, DType::f32, true},
+                              {"gate_up", 28672, 2048, 4096, DType::bf16, false},
+                              {"down", 4096, 2048, 14336, DType::f32, true},
+                              {"qkv b64", 6144, 64, 4096, DType::f32, false},
+                              {"gate_up b64", 28672, 64, 4096, DType::bf16, false},
+                              {"down b64", 4096, 64, 14336, DType::f32, true}};
+  std::printf("\nprefill/batch GEMMs (llama-3-8b shapes, bf16 in, f32 accumulate):\n");
+  std::printf("  %-12s %6s %6s %6s  %10s %10s  %s\n", "shape", "m", "n", "k", "heur TF/s", "best TF/s", "best#");
+  for (const GemmShape& sh : shapes) {
+    const size_t wn = static_cast<size_t>(sh.m) * sh.k, xn = static_cast<size_t>(sh.n) * sh.k,
+                 yn = static_cast<size_t>(sh.n) * sh.m;
+    void* w = dalloc(wn * 2);
+    void* x = dalloc(xn * 2);
+    void* y = dalloc(yn * 4);
+    fill(w, DType::bf16, wn, -0.02f, 0.02f, 4, s);
+    fill(x, DType::bf16, xn, -1, 1, 5, s);
+    fill(y, DType::f32, yn, -1, 1, 6, s);
+    engine::cuda::GemmArgs g{w, DType::bf16, x, DType::bf16, y, sh.y, sh.m, sh.n, sh.k, sh.acc};
+    auto cnt = gemm.candidate_count(g);
+    const int count = cnt.ok() ? *cnt : 0;
+    double heur = 0, best = 0;
+    int best_i = 0;
+    for (int i = 0; i < count; ++i) {
+      const double ms = time_ms(s, 2, 8, [&] {
+        if (!gemm.run_candidate(g, i, s).ok()) std::exit(1);
+      });
+      const double tf = 2.0 * sh.m * static_cast<double>(sh.n) * sh.k / (ms * 1e-3) / 1e12;
+      if (i == 0) heur = tf;
+      if (tf > best) best = tf, best_i = i;
+    }
+    std::printf("  %-12s %6d %6d %6d  %10.0f %10.0f  #%d of %d\n", sh.name, sh.m, sh.n, sh.k, heur, best, best_i, count);
+    rep.add_json("{\"bench\":\"gemm_shape\",\"name\":\"" + std::string(sh.name) + "\",\"heuristic_tflops\":" +
+                 std::to_string(heur) + ",\"best_tflops\":" + std::to_string(best) + "}");
+    BENCH_CUDA(cudaFree(w));
+    BENCH_CUDA(cudaFree(x));
+    BENCH_CUDA(cudaFree(y));
+  }
+
+  // --- Decode projections: GEMV kernel vs cuBLASLt ---------------------------
+  struct VShape {
+    const char* name;
+    int rows, k;
+    engine::cuda::GemvMode mode;
+  };
+  const VShape vshapes[] = {{"qkv", 6144, 4096, engine::cuda::GemvMode::store},
+                            {"o (+=)", 4096, 4096, engine::cuda::GemvMode::accumulate},
+                            {"gate_up swiglu", 14336, 4096, engine::cuda::GemvMode::swiglu},
+                            {"down (+=)", 4096, 14336, engine::cuda::GemvMode::accumulate},
+                            {"lm head", 128256, 4096, engine::cuda::GemvMode::store}};
+  std::printf("\ndecode projections (bf16 weights): GEMV kernel vs cuBLASLt, GB/s of weights read\n");
+  std::printf("  %-15s %4s  %9s %9s\n", "shape", "n", "GEMV", "cuBLASLt");
+  for (const VShape& v : vshapes) {
+    const int wrows = v.mode == engine::cuda::GemvMode::swiglu ? 2 * v.rows : v.rows;
+    const size_t wn = static_cast<size_t>(wrows) * v.k;
+    void* w = dalloc(wn * 2);
+    void* x = dalloc(static_cast<size_t>(16) * v.k * 2);
+    void* y = dalloc(static_cast<size_t>(16) * wrows * 4);
+    fill(w, DType::bf16, wn, -0.02f, 0.02f, 7, s);
+    fill(x, DType::bf16, static_cast<size_t>(16) * v.k, -1, 1, 8, s);
+    fill(y, DType::f32, static_cast<size_t>(16) * wrows, -1, 1, 9, s);
+    for (int n : {1, 2, 4, 8, 16}) {
+      double g_gbs = 0;
+      if (engine::cuda::gemv_supported(DType::bf16, v.k, n)) {
+        const double ms = time_ms(s, 3, 20, [&] {
+          BENCH_CUDA(engine::cuda::launch_gemv(w, DType::bf16, x, n, v.rows, v.k, y, v.mode, s));
+        });
+        g_gbs = static_cast<double>(wn) * 2 / (ms * 1e-3) / 1e9;
+      }
+      engine::cuda::GemmArgs g{w, DType::bf16, x, DType::bf16, y,
+                               v.mode == engine::cuda::GemvMode::swiglu ? DType::bf16 : DType::f32,
+                               wrows, n, v.k, v.mode == engine::cuda::GemvMode::accumulate};
+      const double ms = time_ms(s, 3, 20, [&] {
+        if (!gemm.run(g, s).ok()) std::exit(1);
+      });
+      const double l_gbs = static_cast<double>(wn) * 2 / (ms * 1e-3) / 1e9;
+      std::printf("  %-15s %4d  %9.0f %9.0f\n", v.name, n, g_gbs, l_gbs);
+      rep.add_json("{\"bench\":\"decode_proj\",\"name\":\"" + std::string(v.name) + "\",\"n\":" + std::to_string(n) +
+                   ",\"gemv_gbs\":" + std::to_string(g_gbs) + ",\"cublaslt_gbs\":" + std::to_string(l_gbs) + "}");
+    }
+    BENCH_CUDA(cudaFree(w));
+    BENCH_CUDA(cudaFree(x));
+    BENCH_CUDA(cudaFree(y));
+  }
+
+  // --- Attention -----------------------------------------------------------
+  {
+    const int H = 32, Hkv = 8, hd = 128, bs = 16;
+    const int n_ctx = 2048, n_seq = 64;
+    const int n_blocks = n_seq * (n_ctx / bs);
+    const size_t half = static_cast<size_t>(n_blocks) * Hkv * bs * hd;
+    void* kc = dalloc(half * 2);
+    void* vc = dalloc(half * 2);
+    fill(kc, DType::f16, half, -1, 1, 10, s);
+    fill(vc, DType::f16, half, -1, 1, 11, s);
+    const int T = n_ctx;  // rows of q for the prefill case
+    float* q = static_cast<float*>(dalloc(static_cast<size_t>(std::max(T, n_seq)) * H * hd * 4));
+    fill(q, DType::f32, static_cast<size_t>(std::max(T, n_seq)) * H * hd, -1, 1, 12, s);
+    void* out = dalloc(static_cast<size_t>(std::max(T, n_seq)) * H * hd * 2);
+    std::vector<int32_t> bt(static_cast<size_t>(n_seq) * (n_ctx / bs));
+    for (size_t i = 0; i < bt.size(); ++i) bt[i] = static_cast<int32_t>((i * 7919) % bt.size());
+    int32_t* d_bt = static_cast<int32_t*>(dalloc(bt.size() * 4));
+    BENCH_CUDA(cudaMemcpy(d_bt, bt.data(), bt.size() * 4, cudaMemcpyHostToDevice));
+    // Prefill: one sequence of 2048 new tokens.
+    std::vector<int32_t> pos(static_cast<size_t>(T)), seq(static_cast<size_t>(T), 0);
+    for (int i = 0; i < T; ++i) pos[static_cast<size_t>(i)] = i;
+    std::vector<engine::cuda::AttnTile> tiles;
+    for (int i = T - 64; i >= 0; i -= 64) tiles.push_back({i, 64, 0, i});
+    int32_t* d_pos = static_cast<int32_t*>(dalloc(static_cast<size_t>(T) * 4));
+    int32_t* d_seq = static_cast<int32_t*>(dalloc(static_cast<size_t>(T) * 4));
+    auto* d_tiles = static_cast<engine::cuda::AttnTile*>(dalloc(tiles.size() * sizeof(engine::cuda::AttnTile)));
+    BENCH_CUDA(cudaMemcpy(d_pos, pos.data(), pos.size() * 4, cudaMemcpyHostToDevice));
+    BENCH_CUDA(cudaMemcpy(d_seq, seq.data(), seq.size() * 4, cudaMemcpyHostToDevice));
+    BENCH_CUDA(cudaMemcpy(d_tiles, tiles.data(), tiles.size() * sizeof(engine::cuda::AttnTile), cudaMemcpyHostToDevice));
+    engine::cuda::AttnArgs a;
+    a.q = q;
+    a.k_cache = kc;
+    a.v_cache = vc;
+    a.kv_type = DType::f16;
+    a.pos = d_pos;
+    a.seq = d_seq;
+    a.block_tables = d_bt;
+    a.bt_stride = n_ctx / bs;
+    a.n_head = H;
+    a.n_head_kv = Hkv;
+    a.head_dim = hd;
+    a.block_size = bs;
+    a.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    a.out = out;
+    a.out_type = DType::bf16;
+    const double ms = time_ms(s, 2, 10, [&] {
+      BENCH_CUDA(engine::cuda::launch_attention_prefill(a, d_tiles, static_cast<int>(tiles.size()), s));
+    });
+    const double flops = 4.0 * hd * H * (static_cast<double>(T) * (T + 1) / 2);
+    std::printf("\nprefill attention, %d tokens, %d/%d heads, hd %d: %.3f ms, %.0f TFLOP/s (causal FLOPs)\n", T, H,
+                Hkv, hd, ms, flops / (ms * 1e-3) / 1e12);
+    rep.add_json("{\"bench\":\"attn_prefill\",\"ms\":" + std::to_string(ms) + ",\"tflops\":" +
+                 std::to_string(flops / (ms * 1e-3) / 1e12) + "}");
+
+    // Decode: n_seq sequences, each one token at position ctx-1.
+    for (int b : {1, 64}) {
+      for (int ctx : {512, 2048}) {
+        std::vector<int32_t> dpos(static_cast<size_t>(b), ctx - 1), dseq(static_cast<size_t>(b));
+        for (int i = 0; i < b; ++i) dseq[static_cast<size_t>(i)] = i;
+        BENCH_CUDA(cudaMemcpy(d_pos, dpos.data(), dpos.size() * 4, cudaMemcpyHostToDevice));
+        BENCH_CUDA(cudaMemcpy(d_seq, dseq.data(), dseq.size() * 4, cudaMemcpyHostToDevice));
+        int sms = 0;
+        BENCH_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+        const auto split = engine::cuda::choose_attention_split(b, Hkv, 0, sms, 2048);
+        const int32_t sl = engine::cuda::attention_split_len(ctx, split.n_splits);
+        int32_t* d_sl = static_cast<int32_t*>(dalloc(4));
+        BENCH_CUDA(cudaMemcpy(d_sl, &sl, 4, cudaMemcpyHostToDevice));
+        float* po = static_cast<float*>(dalloc(static_cast<size_t>(2048) * H * hd * 4));
+        float* pml = static_cast<float*>(dalloc(static_cast<size_t>(2048) * H * 2 * 4));
+        const double dms = time_ms(s, 3, 20, [&] {
+          BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, b, split.n_splits, d_sl, po, pml, s));
+        });
+        const double bytes = 2.0 * b * ctx * Hkv * hd * 2;
+        std::printf("decode attention, batch %d, context %d, %d splits: %.1f us, %.0f GB/s of K/V\n", b, ctx,
+                    split.n_splits, dms * 1e3, bytes / (dms * 1e-3) / 1e9);
+        rep.add_json("{\"bench\":\"attn_decode\",\"batch\":" + std::to_string(b) + ",\"ctx\":" + std::to_string(ctx) +
+                     ",\"us\":" + std::to_string(dms * 1e3) + "}");
+        BENCH_CUDA(cudaFree(d_sl));
+        BENCH_CUDA(cudaFree(po));
+        BENCH_CUDA(cudaFree(pml));
+      }
+    }
+    for (void* p : {static_cast<void*>(kc), vc, static_cast<void*>(q), out, static_cast<void*>(d_bt),
+                    static_cast<void*>(d_pos), static_cast<void*>(d_seq), static_cast<void*>(d_tiles)}) {
+      BENCH_CUDA(cudaFree(p));
+    }
+  }
+  BENCH_CUDA(cudaFree(ws));
+  std::printf("\n");
+  return c;
+}
+
+}  // namespace llmd::bench

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# One-call check of the CUDA backend on a GPU machine: builds the engine with
+# CUDA for the local GPU, runs the `gpu`/`cuda` tests and the benchmarks, and
+# prints a short table last. Full logs go to $OUT (default: gpu-check-out/).
+#
+#   scripts/gpu-check.sh --prepare   # on a machine with the build dependencies:
+#                                    # copies into .gpu-carry/ what a bare GPU
+#                                    # machine lacks (GoogleTest sources, the
+#                                    # reference models of ../shared)
+#   scripts/gpu-check.sh             # on the GPU machine (repository root)
+#
+# Options for the GPU run:
+#   --arch SM        CUDA architecture to build for (default: the GPU's, else 90)
+#   --jobs N         build parallelism (default: nproc)
+#   --skip-tests / --skip-bench
+#   --bench-args "..."  extra arguments for llmd-cuda-bench
+#   --cmake-arg ARG  an extra configure argument (repeatable)
+#
+# Each stage has a time limit and its own log; a failed stage is reported and
+# the later stages still run where they can. Exit status: 0 when every stage
+# passed, 1 otherwise.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+CARRY="$ROOT/.gpu-carry"
+
+# ---------------------------------------------------------------------------
+# --prepare
+# ---------------------------------------------------------------------------
+if [ "${1:-}" = "--prepare" ]; then
+  set -e
+  shared="${LLMD_SHARED_DIR:-$ROOT/../shared}"
+  gtest_src="${LLMD_GTEST_SOURCE:-/usr/src/googletest}"
+  rm -rf "$CARRY"
+  mkdir -p "$CARRY/shared/models"
+  if [ -f "$gtest_src/CMakeLists.txt" ]; then
+    cp -r "$gtest_src" "$CARRY/googletest"
+    echo "prepare: GoogleTest sources from $gtest_src"
+  else
+    echo "prepare: no GoogleTest sources at $gtest_src (install libgtest-dev); the GPU machine must have GoogleTest" >&2
+  fi
+  found=0
+  for f in "$shared"/models/stories260K.*; do
+    [ -f "$f" ] || continue
+    cp "$f" "$CARRY/shared/models/"
+    found=1
+  done
+  if [ "$found" = 1 ]; then
+    echo "prepare: reference models from $shared/models"
+  else
+    echo "prepare: no reference models under $shared/models; the stories260K tests will skip" >&2
+  fi
+  du -sh "$CARRY" | sed 's/^/prepare: carry size /'
+  echo "prepare: run the check with carry=[\".gpu-carry\"] and command: scripts/gpu-check.sh"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# GPU run
+# ---------------------------------------------------------------------------
+ARCH=""
+JOBS=$(nproc 2>/dev/null || echo 8)
+RUN_TESTS=1
+RUN_BENCH=1
+BENCH_ARGS=""
+EXTRA_CMAKE=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --arch) ARCH="$2"; shift 2 ;;
+    --jobs) JOBS="$2"; shift 2 ;;
+    --skip-tests) RUN_TESTS=0; shift ;;
+    --skip-bench) RUN_BENCH=0; shift ;;
+    --bench-args) BENCH_ARGS="$2"; shift 2 ;;
+    --cmake-arg) EXTRA_CMAKE+=("$2"); shift 2 ;;
+    *) echo "usage: scripts/gpu-check.sh [--prepare] [--arch SM] [--jobs N] [--skip-tests] [--skip-bench]" \
+            "[--bench-args ARGS] [--cmake-arg ARG]" >&2
+       exit 2 ;;
+  esac
+done
+
+OUT="${OUT:-$ROOT/gpu-check-out}"
+mkdir -p "$OUT"
+BUILD="$ROOT/build-gpu"
+T_START=$(date +%s)
+STAGES=()
+STATUS=()
+SECS=()
+NOTES=()
+FAILED=0
+
+# stage NAME LOG LIMIT_S CMD...: runs CMD with its output in LOG, records the result.
+stage() {
+  local name=$1 log=$2 limit=$3
+  shift 3
+  local t0 rc
+  t0=$(date +%s)
+  echo "== $name (limit ${limit}s, log $(basename "$log"))"
+  timeout --kill-after=10 "$limit" "$@" >>"$log" 2>&1
+  rc=$?
+  STAGES+=("$name")
+  SECS+=($(( $(date +%s) - t0 )))
+  if [ $rc -eq 0 ]; then
+    STATUS+=("ok")
+  elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+    STATUS+=("TIMEOUT")
+    FAILED=1
+  else
+    STATUS+=("FAIL($rc)")
+    FAILED=1
+  fi
+  NOTES+=("")
+  return $rc
+}
+note() { NOTES[${#NOTES[@]} - 1]="$1"; }
+
+# --- environment --------------------------------------------------------------
+ENV_LOG="$OUT/env.txt"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(uname -a)"
+  echo "cpus: $(nproc)"
+  echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo '?') $(git status --porcelain 2>/dev/null | wc -l) changed files"
+  echo "--- nvidia-smi"
+  nvidia-smi 2>&1 || echo "nvidia-smi failed"
+  echo "--- nvcc"
+  (command -v nvcc || ls /usr/local/cuda/bin/nvcc) 2>&1
+  (nvcc --version || /usr/local/cuda/bin/nvcc --version) 2>&1 | tail -2
+  echo "--- cmake / ninja / c++"
+  cmake --version 2>&1 | head -1
+  (ninja --version 2>&1 || echo "no ninja") | head -1
+  (c++ --version 2>&1 || echo "no c++") | head -1
+} >"$ENV_LOG" 2>&1
+GPU_LINE=$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm,power.draw,power.limit \
+  --format=csv,noheader 2>/dev/null | head -1)
+echo "gpu: ${GPU_LINE:-none found}"
+if [ -z "$ARCH" ]; then
+  cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+  ARCH=${cap:-90}
+fi
+echo "build: sm_$ARCH, $JOBS jobs; logs in $OUT"
+
+# --- configure -------------------------------------------------------------------
+GEN=()
+command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
+NVCC_ARG=()
+if ! command -v nvcc >/dev/null 2>&1 && [ -x /usr/local/cuda/bin/nvcc ]; then
+  NVCC_ARG=(-DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc)
+fi
+GTEST_ARG=()
+[ -f "$CARRY/googletest/CMakeLists.txt" ] && GTEST_ARG=(-DLLMD_GTEST_SOURCE_DIR="$CARRY/googletest")
+BUILD_LOG="$OUT/build.log"
+: >"$BUILD_LOG"
+stage configure "$BUILD_LOG" 180 cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMD_ENGINE_ONLY=ON -DLLMD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
+  -DCMAKE_POLICY_VERSION_MINIMUM=3.5 "${NVCC_ARG[@]}" "${GTEST_ARG[@]}" "${EXTRA_CMAKE[@]}"
+CONFIGURED=$?
+
+# --- build -----------------------------------------------------------------------
+# Only what the check runs: the CUDA tests, the benchmark and the llmd tool.
+TARGETS=(llmd-cuda-bench llmd_cuda_probe_test llmd_cuda_kernels_test llmd_cuda_attention_test
+         llmd_cuda_gemm_test llmd_cuda_backend_test)
+BUILT=1
+if [ $CONFIGURED -eq 0 ]; then
+  KEEP=()
+  [ ${#GEN[@]} -gt 0 ] && KEEP=(-- -k 0)
+  stage build "$BUILD_LOG" 360 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" "${KEEP[@]}"
+  BUILT=$?
+  warnings=$(grep -c -i "warning" "$BUILD_LOG" || true)
+  note "$warnings warning lines"
+  if [ $BUILT -ne 0 ]; then
+    echo "-- build errors (first 40 lines):"
+    grep -E "error|Error" "$BUILD_LOG" | head -40
+  fi
+else
+  echo "-- configure failed; last lines:"
+  tail -30 "$BUILD_LOG"
+fi
+
+# --- tests -----------------------------------------------------------------------
+TEST_LOG="$OUT/tests.log"
+: >"$TEST_LOG"
+if [ $RUN_TESTS -eq 1 ] && [ $CONFIGURED -eq 0 ]; then
+  export LLMD_SHARED_DIR="${LLMD_SHARED_DIR:-$CARRY/shared}"
+  [ -d "$LLMD_SHARED_DIR" ] || export LLMD_SHARED_DIR="$ROOT/../shared"
+  stage tests "$TEST_LOG" 240 ctest --test-dir "$BUILD" -L "gpu|cuda" --output-on-failure --timeout 200
+  summary=$(grep -E "tests passed|tests failed" "$TEST_LOG" | tail -1)
+  note "${summary:-no summary}"
+  echo "-- test results:"
+  grep -E "^ *[0-9]+/[0-9]+ Test +#" "$TEST_LOG" | sed -e 's/^ *//' -e 's/ \.\.\.*/ /' | head -80
+  echo "-- measured errors and notes from the tests:"
+  grep -E "relative error|worst relative|relative difference|^device [0-9]|no device|runtime [0-9]" "$TEST_LOG" | head -60
+  if grep -qE ": Failure$|\[  FAILED  \]|\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception" "$TEST_LOG"; then
+    echo "-- failures (first 80 lines):"
+    grep -E -A6 "Failure$|: Failure|\[  FAILED  \]" "$TEST_LOG" | head -80
+  fi
+fi
+
+# --- benchmarks --------------------------------------------------------------------
+BENCH_LOG="$OUT/bench.log"
+: >"$BENCH_LOG"
+if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
+  # shellcheck disable=SC2086
+  stage bench "$BENCH_LOG" 240 "$BUILD/bin/llmd-cuda-bench" --json "$OUT/bench.json" $BENCH_ARGS
+  echo "-- benchmark details:"
+  sed -n '/^== llmd-cuda-bench/q;p' "$BENCH_LOG" | grep -v "candidate" | tail -60
+elif [ $RUN_BENCH -eq 1 ]; then
+  STAGES+=("bench"); STATUS+=("NOT RUN"); SECS+=(0); NOTES+=("llmd-cuda-bench was not built"); FAILED=1
+fi
+
+# --- summary -------------------------------------------------------------------------
+{
+  echo
+  echo "== gpu-check summary: ${GPU_LINE:-no GPU seen}; sm_$ARCH; total $(( $(date +%s) - T_START ))s; logs in $OUT"
+  printf "%-10s %-10s %6s  %s\n" "stage" "status" "secs" "note"
+  for i in "${!STAGES[@]}"; do
+    printf "%-10s %-10s %6s  %s\n" "${STAGES[$i]}" "${STATUS[$i]}" "${SECS[$i]}" "${NOTES[$i]}"
+  done
+  if [ -s "$BENCH_LOG" ]; then
+    sed -n '/^== llmd-cuda-bench/,$p' "$BENCH_LOG"
+  fi
+} | tee "$OUT/summary.txt"
+exit $FAILED
