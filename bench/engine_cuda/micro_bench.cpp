@@ -101,10 +101,10 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
   // --- Prefill GEMM shapes: heuristic vs best ------------------------------
   const GemmShape shapes[] = {{"qkv", 6144, 2048, 4096, DType::f32, false},
                               {"o", 4096, 2048, 4096, DType::f32, true},
-                              {"gate_up", 28672, 2048, 4096, DType::bf16, false},
+                              {"gate_up", 28672, 2048, 4096, DType::f32, false},
                               {"down", 4096, 2048, 14336, DType::f32, true},
                               {"qkv b64", 6144, 64, 4096, DType::f32, false},
-                              {"gate_up b64", 28672, 64, 4096, DType::bf16, false},
+                              {"gate_up b64", 28672, 64, 4096, DType::f32, false},
                               {"down b64", 4096, 64, 14336, DType::f32, true}};
   std::printf("\nprefill/batch GEMMs (llama-3-8b shapes, bf16 in, f32 accumulate):\n");
   std::printf("  %-12s %6s %6s %6s  %10s %10s  %s\n", "shape", "m", "n", "k", "heur TF/s", "best TF/s", "best#");
@@ -169,7 +169,7 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
         g_gbs = static_cast<double>(wn) * 2 / (ms * 1e-3) / 1e9;
       }
       engine::cuda::GemmArgs g{w, DType::bf16, x, DType::bf16, y,
-                               v.mode == engine::cuda::GemvMode::swiglu ? DType::bf16 : DType::f32,
+                               DType::f32,
                                wrows, n, v.k, v.mode == engine::cuda::GemvMode::accumulate};
       const double ms = time_ms(s, 3, 20, [&] {
         if (!gemm.run(g, s).ok()) std::exit(1);

@@ -129,7 +129,7 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
   LLMD_TRY_STATUS(get(T * (Q + 2 * KV) * 4, "QKV activations", reinterpret_cast<void**>(&qkv_)));
   LLMD_TRY_STATUS(get(T * Q * 4, "queries", reinterpret_cast<void**>(&q_)));
   LLMD_TRY_STATUS(get(T * Q * a, "attention output", &attn_));
-  LLMD_TRY_STATUS(get(T * 2 * F * a, "gate/up activations", &gu_));
+  LLMD_TRY_STATUS(get(T * 2 * F * 4, "gate/up activations", reinterpret_cast<void**>(&gu_)));
   LLMD_TRY_STATUS(get(T * F * a, "FFN activations", &h_));
   LLMD_TRY_STATUS(get(static_cast<size_t>(head_rows_) * V * 4, "logits", reinterpret_cast<void**>(&logits_)));
   LLMD_TRY_STATUS(get(static_cast<size_t>(head_rows_) * 4, "sampled ids", reinterpret_cast<void**>(&ids_)));

@@ -73,8 +73,10 @@ class CudaBackendImpl {
   };
 
   PlanLimits limits() const;
+  // `decode`: every sequence of the batch brings one token and the batch is
+  // this single step (graph-eligible shapes).
   Status run_step(const StepPlan& p, const DeviceSampling* sampling, float* logits_out, int32_t* ids_out,
-                  bool graphable);
+                  bool decode);
   // Launches the layers (and, with head_rows >= 0, the output head for rows
   // [0, head_rows) plus sampling) on the stream.
   Status enqueue_layers(const StepPlan& p, const StepPtrs& d, int n_splits);
@@ -105,7 +107,7 @@ class CudaBackendImpl {
   float* qkv_ = nullptr;          // [T][q_dim + 2 kv_dim]
   float* q_ = nullptr;            // [T][q_dim] rotated queries
   void* attn_ = nullptr;          // [T][q_dim] attention output (act)
-  void* gu_ = nullptr;            // [T][2 n_ff] gate|up (act)
+  float* gu_ = nullptr;           // [T][2 n_ff] gate|up
   void* h_ = nullptr;             // [T][n_ff] SwiGLU output (act)
   float* logits_ = nullptr;       // [head_rows][n_vocab]
   int32_t* ids_ = nullptr;        // [head_rows] sampled ids

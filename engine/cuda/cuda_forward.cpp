@@ -58,8 +58,9 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
   bool decode = !batch.seqs.empty() && static_cast<int>(batch.seqs.size()) <= opts_.max_seqs &&
                 static_cast<int>(batch.seqs.size()) <= max_tokens_;
   for (const BatchSeq& s : batch.seqs) decode = decode && s.tokens.size() == 1;
-  const bool graphable = decode && opts_.cuda_graphs && graphs_ok_;
-  std::vector<StepPlan> steps = plan_steps(batch, lim, graphable);
+  // Decode batches get the same shapes (block-table stride, attention split)
+  // with or without graphs, so replayed and eager steps compute identically.
+  std::vector<StepPlan> steps = plan_steps(batch, lim, decode);
 
   size_t total_rows = 0;
   for (const StepPlan& p : steps) total_rows += p.rows.size();
@@ -74,23 +75,23 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
   size_t row = 0;
   for (const StepPlan& p : steps) {
     LLMD_TRY_STATUS(run_step(p, sampling, out ? out->logits.data() + row * V : nullptr,
-                             ids ? ids->data() + row : nullptr, graphable && steps.size() == 1));
+                             ids ? ids->data() + row : nullptr, decode && steps.size() == 1));
     row += p.rows.size();
   }
   return ok_status();
 }
 
 Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampling, float* logits_out,
-                                 int32_t* ids_out, bool graphable) {
+                                 int32_t* ids_out, bool decode) {
   const StepLayout L = step_layout(p);
   if (L.total > in_cap_words_) {
     return Error(errc::kBadBatch, "step inputs exceed their buffer (" + std::to_string(L.total) + " > " +
                                       std::to_string(in_cap_words_) + " words)");
   }
   const int n_dlist = static_cast<int>(p.dlist.size());
-  // Graph steps choose the split from the batch size only, so the captured
+  // Decode steps choose the split from the batch size only, so a captured
   // grid stays valid as contexts grow (the split length is read on the device).
-  const AttnSplit split = choose_attention_split(n_dlist, cfg_.n_head_kv, graphable ? 0 : p.max_ctx, dev_.sm_count,
+  const AttnSplit split = choose_attention_split(n_dlist, cfg_.n_head_kv, decode ? 0 : p.max_ctx, dev_.sm_count,
                                                  kMaxAttnPartials);
   const int split_len = attention_split_len(std::max(p.max_ctx, 1), split.n_splits);
 
@@ -122,7 +123,7 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
   stats_.tokens += p.tokens.size();
 
   bool launched = false;
-  if (graphable && head_fits) {
+  if (decode && head_fits && opts_.cuda_graphs && graphs_ok_) {
     const GraphKey key{static_cast<int>(p.tokens.size()), n_rows, p.bt_stride, sample_mode(sampling),
                        sampling ? sampling->top_k : 0, sampling ? sampling->temperature : 0.0f};
     auto it = graphs_.find(key);
@@ -284,8 +285,8 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
     if (T <= opts_.gemv_max_tokens && gemv_supported(act_, E, T)) {
       LLMD_CUDA_TRY(health_, launch_gemv(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu, stream_));
     } else {
-      LLMD_TRY_STATUS(project(Lw.wgu, 2 * F, E, xn_, T, gu_, act_, false));
-      LLMD_CUDA_TRY(health_, launch_swiglu(gu_, act_, T, F, h_, act_, stream_));
+      LLMD_TRY_STATUS(project(Lw.wgu, 2 * F, E, xn_, T, gu_, DType::f32, false));
+      LLMD_CUDA_TRY(health_, launch_swiglu(gu_, DType::f32, T, F, h_, act_, stream_));
     }
     LLMD_TRY_STATUS(project(Lw.wdown, E, F, h_, T, x_, DType::f32, true));
   }
