@@ -17,8 +17,9 @@
 #   --cmake-arg ARG  an extra configure argument (repeatable)
 #
 # Each stage has a time limit and its own log; a failed stage is reported and
-# the later stages still run where they can. Exit status: 0 when every stage
-# passed, 1 otherwise.
+# the later stages still run where they can. The whole run keeps within
+# GPU_CHECK_BUDGET seconds (default 540) so its summary is always printed.
+# Exit status: 0 when every stage passed, 1 otherwise.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -82,6 +83,7 @@ OUT="${OUT:-$ROOT/gpu-check-out}"
 mkdir -p "$OUT"
 BUILD="$ROOT/build-gpu"
 T_START=$(date +%s)
+DEADLINE=$(( T_START + ${GPU_CHECK_BUDGET:-540} ))
 STAGES=()
 STATUS=()
 SECS=()
@@ -92,8 +94,15 @@ FAILED=0
 stage() {
   local name=$1 log=$2 limit=$3
   shift 3
-  local t0 rc
+  local t0 rc left
   t0=$(date +%s)
+  left=$(( DEADLINE - t0 - 15 ))
+  if [ "$left" -lt 20 ]; then
+    echo "== $name: not run, the time budget is spent"
+    STAGES+=("$name"); STATUS+=("NOT RUN"); SECS+=(0); NOTES+=("time budget spent"); FAILED=1
+    return 124
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
   echo "== $name (limit ${limit}s, log $(basename "$log"))"
   timeout --kill-after=10 "$limit" "$@" >>"$log" 2>&1
   rc=$?
@@ -150,7 +159,7 @@ GTEST_ARG=()
 [ -f "$CARRY/googletest/CMakeLists.txt" ] && GTEST_ARG=(-DLLMD_GTEST_SOURCE_DIR="$CARRY/googletest")
 BUILD_LOG="$OUT/build.log"
 : >"$BUILD_LOG"
-stage configure "$BUILD_LOG" 180 cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" \
+stage configure "$BUILD_LOG" 90 cmake -S "$ROOT" -B "$BUILD" "${GEN[@]}" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMD_ENGINE_ONLY=ON -DLLMD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
   -DCMAKE_POLICY_VERSION_MINIMUM=3.5 "${NVCC_ARG[@]}" "${GTEST_ARG[@]}" "${EXTRA_CMAKE[@]}"
 CONFIGURED=$?
@@ -163,7 +172,7 @@ BUILT=1
 if [ $CONFIGURED -eq 0 ]; then
   KEEP=()
   [ ${#GEN[@]} -gt 0 ] && KEEP=(-- -k 0)
-  stage build "$BUILD_LOG" 360 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" "${KEEP[@]}"
+  stage build "$BUILD_LOG" 330 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" "${KEEP[@]}"
   BUILT=$?
   warnings=$(grep -c -i "warning" "$BUILD_LOG" || true)
   note "$warnings warning lines"
@@ -182,7 +191,7 @@ TEST_LOG="$OUT/tests.log"
 if [ $RUN_TESTS -eq 1 ] && [ $CONFIGURED -eq 0 ]; then
   export LLMD_SHARED_DIR="${LLMD_SHARED_DIR:-$CARRY/shared}"
   [ -d "$LLMD_SHARED_DIR" ] || export LLMD_SHARED_DIR="$ROOT/../shared"
-  stage tests "$TEST_LOG" 240 ctest --test-dir "$BUILD" -L "gpu|cuda" --output-on-failure --timeout 200
+  stage tests "$TEST_LOG" 180 ctest --test-dir "$BUILD" -L "gpu|cuda" --output-on-failure --timeout 200
   summary=$(grep -E "tests passed|tests failed" "$TEST_LOG" | tail -1)
   note "${summary:-no summary}"
   echo "-- test results:"
@@ -200,7 +209,7 @@ BENCH_LOG="$OUT/bench.log"
 : >"$BENCH_LOG"
 if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
   # shellcheck disable=SC2086
-  stage bench "$BENCH_LOG" 240 "$BUILD/bin/llmd-cuda-bench" --json "$OUT/bench.json" $BENCH_ARGS
+  stage bench "$BENCH_LOG" 150 "$BUILD/bin/llmd-cuda-bench" --json "$OUT/bench.json" $BENCH_ARGS
   echo "-- benchmark details:"
   sed -n '/^== llmd-cuda-bench/q;p' "$BENCH_LOG" | grep -v "candidate" | tail -60
 elif [ $RUN_BENCH -eq 1 ]; then

@@ -10,12 +10,22 @@ namespace {
 
 using namespace dev;
 
+// Output element types are a run-time choice (stores are a small part of the
+// work), which keeps the number of kernel instantiations down.
+__device__ __forceinline__ void store_out(void* out, DType t, size_t i, float v) {
+  switch (t) {
+    case DType::f32: static_cast<float*>(out)[i] = v; break;
+    case DType::f16: static_cast<__half*>(out)[i] = __float2half_rn(v); break;
+    case DType::bf16: static_cast<__nv_bfloat16*>(out)[i] = __float2bfloat16_rn(v); break;
+  }
+}
+
 // Block: max(128, head_dim) threads. Work item: one query token, one KV head
 // (all of its query heads), one split of the key range.
 //
 // Shared memory (floats): q [G][hd] pre-scaled | scores [G][kAttnKeyTile] |
 // running max [G] | running sum [G] | rescale factor [G].
-template <typename KT, typename OT>
+template <typename KT>
 __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int32_t* __restrict__ token_idx,
                                                           const int32_t* __restrict__ split_len_p,
                                                           float* __restrict__ part_o, float* __restrict__ part_ml) {
@@ -148,8 +158,7 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
       if (h < G) {
         const int head = kvh * G + h;
         if (n_splits == 1) {
-          OT* out = static_cast<OT*>(a.out);
-          out[(static_cast<size_t>(t) * a.n_head + head) * hd + tid] = from_float<OT>(acc[h] / l_s[h]);
+          store_out(a.out, a.out_type, (static_cast<size_t>(t) * a.n_head + head) * hd + tid, acc[h] / l_s[h]);
         } else {
           const size_t pi = (static_cast<size_t>(item) * n_splits + split) * a.n_head + head;
           part_o[pi * hd + tid] = acc[h];
@@ -164,10 +173,9 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
 }
 
 // Merges the splits of one (token, query head).
-template <typename OT>
 __global__ void attn_combine_kernel(const int32_t* __restrict__ token_idx, int n_splits, int n_head, int hd,
-                                    const float* __restrict__ part_o, const float* __restrict__ part_ml,
-                                    OT* __restrict__ out) {
+                                    const float* __restrict__ part_o, const float* __restrict__ part_ml, void* out,
+                                    DType out_type) {
   const int item = blockIdx.x;
   const int head = blockIdx.y;
   const int t = token_idx ? token_idx[item] : item;
@@ -186,11 +194,11 @@ __global__ void attn_combine_kernel(const int32_t* __restrict__ token_idx, int n
       const size_t pi = p0 + static_cast<size_t>(s) * n_head;
       o += part_o[pi * hd + d] * expf(part_ml[pi * 2] - m_max);
     }
-    out[(static_cast<size_t>(t) * n_head + head) * hd + d] = from_float<OT>(o * inv_l);
+    store_out(out, out_type, (static_cast<size_t>(t) * n_head + head) * hd + d, o * inv_l);
   }
 }
 
-template <typename KT, typename OT>
+template <typename KT>
 cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
                          const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
   const int G = a.n_head / a.n_head_kv;
@@ -199,12 +207,12 @@ cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_item
                       sizeof(float);
   const dim3 grid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head_kv),
                   static_cast<unsigned>(n_splits));
-  attn_tokens_kernel<KT, OT><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml);
+  attn_tokens_kernel<KT><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || n_splits == 1) return e;
   const dim3 cgrid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head));
-  attn_combine_kernel<OT><<<cgrid, a.head_dim > 128 ? 256 : 128, 0, stream>>>(
-      token_idx, n_splits, a.n_head, a.head_dim, part_o, part_ml, static_cast<OT*>(a.out));
+  attn_combine_kernel<<<cgrid, a.head_dim > 128 ? 256 : 128, 0, stream>>>(token_idx, n_splits, a.n_head, a.head_dim,
+                                                                          part_o, part_ml, a.out, a.out_type);
   return cudaGetLastError();
 }
 
@@ -245,18 +253,12 @@ cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx,
       (n_splits > 1 && (!split_len || !part_o || !part_ml))) {
     return cudaErrorInvalidValue;
   }
+  if (a.out_type != DType::f32 && a.out_type != DType::f16 && a.out_type != DType::bf16) return cudaErrorInvalidValue;
   if (a.kv_type == DType::f16) {
-    switch (a.out_type) {
-      case DType::f32: return launch_typed<__half, float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
-      case DType::f16: return launch_typed<__half, __half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
-      case DType::bf16: return launch_typed<__half, __nv_bfloat16>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
-    }
-  } else if (a.kv_type == DType::f32) {
-    switch (a.out_type) {
-      case DType::f32: return launch_typed<float, float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
-      case DType::f16: return launch_typed<float, __half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
-      case DType::bf16: return launch_typed<float, __nv_bfloat16>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
-    }
+    return launch_typed<__half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
+  }
+  if (a.kv_type == DType::f32) {
+    return launch_typed<float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
   }
   return cudaErrorInvalidValue;
 }
