@@ -79,6 +79,11 @@ struct Report {
 struct Ceilings {
   double copy_gbs = 0;     // device-to-device copy, bytes read + written per second / 1e9
   double gemm_tflops = 0;  // cuBLASLt bf16 8192^3
+  // Llama-3-8B parts, for the model benchmark's time breakdown (0 = not measured):
+  double prefill_layer_gemm_ms = 0;  // qkv + o + gate_up + down at 2048 tokens (heuristic choice)
+  double prefill_attention_ms = 0;   // one layer's causal attention over 2048 tokens
+  double decode_layer_gemv_ms = 0;   // qkv + o + gate_up/SwiGLU + down GEMVs at batch 1
+  double decode_head_gemv_ms = 0;    // output head GEMV at batch 1
 };
 
 }  // namespace llmd::bench

@@ -131,6 +131,7 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
       if (tf > best) best = tf, best_i = i;
     }
     std::printf("  %-12s %6d %6d %6d  %10.0f %10.0f  #%d of %d\n", sh.name, sh.m, sh.n, sh.k, heur, best, best_i, count);
+    if (sh.n == 2048 && heur > 0) c.prefill_layer_gemm_ms += 2.0 * sh.m * static_cast<double>(sh.n) * sh.k / (heur * 1e12) * 1e3;
     rep.add_json("{\"bench\":\"gemm_shape\",\"name\":\"" + std::string(sh.name) + "\",\"heuristic_tflops\":" +
                  std::to_string(heur) + ",\"best_tflops\":" + std::to_string(best) + "}");
     BENCH_CUDA(cudaFree(w));
@@ -167,6 +168,10 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
           BENCH_CUDA(engine::cuda::launch_gemv(w, DType::bf16, x, n, v.rows, v.k, y, v.mode, s));
         });
         g_gbs = static_cast<double>(wn) * 2 / (ms * 1e-3) / 1e9;
+        if (n == 1) {
+          if (v.rows == 128256) c.decode_head_gemv_ms = ms;
+          else c.decode_layer_gemv_ms += ms;
+        }
       }
       engine::cuda::GemmArgs g{w, DType::bf16, x, DType::bf16, y,
                                DType::f32,
@@ -232,6 +237,7 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
     const double ms = time_ms(s, 2, 10, [&] {
       BENCH_CUDA(engine::cuda::launch_attention_prefill(a, d_tiles, static_cast<int>(tiles.size()), s));
     });
+    c.prefill_attention_ms = ms;
     const double flops = 4.0 * hd * H * (static_cast<double>(T) * (T + 1) / 2);
     std::printf("\nprefill attention, %d tokens, %d/%d heads, hd %d: %.3f ms, %.0f TFLOP/s (causal FLOPs)\n", T, H,
                 Hkv, hd, ms, flops / (ms * 1e-3) / 1e12);

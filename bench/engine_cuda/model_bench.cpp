@@ -148,6 +148,12 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
     const double ratio = ceil.gemm_tflops > 0 ? tflops / ceil.gemm_tflops : 0;
     std::printf("prefill %d tokens: %.1f ms, %.0f tok/s, %.0f TFLOP/s = %.0f%% of the cuBLASLt rate\n", o.prefill,
                 t * 1e3, n / t, tflops, ratio * 100);
+    if (ceil.prefill_layer_gemm_ms > 0 && o.prefill == 2048 && cfg.n_embd == 4096 && cfg.n_ff == 14336) {
+      const double gemms = ceil.prefill_layer_gemm_ms * cfg.n_layer, attn = ceil.prefill_attention_ms * cfg.n_layer;
+      std::printf("  parts measured alone: GEMMs %.1f ms + attention %.1f ms = %.1f ms; the rest (norms, RoPE, SwiGLU, "
+                  "head, launches) %.1f ms\n",
+                  gemms, attn, gemms + attn, t * 1e3 - gemms - attn);
+    }
     rep.add({"prefill " + std::to_string(o.prefill) + " tokens", n / t, "tok/s", "", ""});
     rep.add({"prefill " + std::to_string(o.prefill) + " matrix rate", tflops, "TFLOP/s",
              ">= 60% of " + fmt("%.0f", ceil.gemm_tflops) + " (" + fmt("%.0f%%", ratio * 100) + ")",
@@ -197,6 +203,11 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
     std::printf("decode batch 1: %.1f tok/s (device argmax), %.1f tok/s (logits to host); bandwidth limit %.1f tok/s "
                 "(%.2f GB per token at %.0f GB/s) -> %.0f%%\n",
                 tps, tps_host, limit, step_bytes / 1e9, ceil.copy_gbs, ratio * 100);
+    if (ceil.decode_layer_gemv_ms > 0 && cfg.n_embd == 4096 && cfg.n_ff == 14336) {
+      const double parts = ceil.decode_layer_gemv_ms * cfg.n_layer + ceil.decode_head_gemv_ms;
+      std::printf("  parts measured alone: GEMVs %.2f ms per token; the rest (norms, RoPE, attention, launches) %.2f ms\n",
+                  parts, 1e3 / tps - parts);
+    }
     rep.add({"decode batch 1", tps, "tok/s",
              ">= 80% of " + fmt("%.0f", limit) + " (" + fmt("%.0f%%", ratio * 100) + ")", ratio >= 0.8 ? "PASS" : "MISS"});
     rep.add({"decode batch 1, logits to host", tps_host, "tok/s", "", ""});

@@ -6,7 +6,7 @@ namespace {
 
 using namespace dev;
 
-constexpr int kWarps = 8;     // rows per block
+constexpr int kWarps = 4;     // rows per block (small blocks balance the SMs)
 constexpr int kUnroll = 4;    // 16-byte weight loads in flight per lane (per matrix)
 
 __device__ __forceinline__ uint4 load_stream(const void* p) {
