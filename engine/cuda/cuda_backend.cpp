@@ -150,11 +150,11 @@ uint64_t CudaBackendImpl::kv_block_bytes(const KvCacheShape& shape) const {
 
 Status CudaBackendImpl::init_kv(const KvCacheShape& shape) {
   if (!health_.healthy()) return health_.failed_error();
-  if (shape.dtype == KvDtype::q8_0) {
-    return Error(errc::kUnsupported, "the CUDA backend keeps the KV-cache in f16 or f32, not q8_0");
+  if (shape.dtype != KvDtype::f16 && shape.dtype != KvDtype::f32) {
+    return Error(errc::kKvUnsupportedDtype, "the CUDA backend keeps the KV-cache in f16 or f32, not q8_0");
   }
   if (shape.n_blocks <= 0 || shape.block_size <= 0 || shape.block_size > 4096) {
-    return Error(errc::kUnsupported, "bad KV pool shape: " + std::to_string(shape.n_blocks) + " blocks of " +
+    return Error(errc::kKvBadShape, "bad KV pool shape: " + std::to_string(shape.n_blocks) + " blocks of " +
                                          std::to_string(shape.block_size) + " tokens");
   }
   LLMD_CUDA_TRY(health_, cudaSetDevice(dev_.index));
@@ -183,9 +183,9 @@ Status CudaBackendImpl::init_kv(const KvCacheShape& shape) {
 
 Status CudaBackendImpl::copy_kv_block(int32_t src, int32_t dst) {
   if (!health_.healthy()) return health_.failed_error();
-  if (!kv_ready_) return Error(errc::kBadBatch, "copy_kv_block before init_kv");
+  if (!kv_ready_) return Error(errc::kKvNotInitialized, "copy_kv_block before init_kv");
   if (src < 0 || dst < 0 || src >= kv_shape_.n_blocks || dst >= kv_shape_.n_blocks) {
-    return Error(errc::kBadBatch, "copy_kv_block: block " + std::to_string(src < 0 || src >= kv_shape_.n_blocks ? src : dst) +
+    return Error(errc::kKvBadBlock, "copy_kv_block: block " + std::to_string(src < 0 || src >= kv_shape_.n_blocks ? src : dst) +
                                       " out of range");
   }
   LLMD_CUDA_TRY(health_, cudaSetDevice(dev_.index));

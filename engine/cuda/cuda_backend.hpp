@@ -14,6 +14,15 @@
 // marks the backend failed: healthy() turns false and every later call
 // returns an error with code "cuda_fatal".
 //
+// A sequence's logits do not depend on the rest of the batch beyond
+// floating-point rounding (steps of few tokens use the GEMV kernels, larger
+// ones cuBLASLt, so bits may differ); a decode step replayed from a graph
+// computes exactly what the same step computes without one.
+//
+// KV block layout (f16 or f32): the pool is [n_layer][K|V][n_blocks] of
+// [n_head_kv][block_size][head_dim], so one block of one layer's K (or V) is
+// contiguous and copy_kv_block copies 2 * n_layer pieces.
+//
 // forward() is not reentrant: one engine loop drives a backend.
 #pragma once
 

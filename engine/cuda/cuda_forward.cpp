@@ -44,7 +44,7 @@ PlanLimits CudaBackendImpl::limits() const {
 Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, const DeviceSampling* sampling,
                                 std::vector<int32_t>* ids) {
   if (!health_.healthy()) return health_.failed_error();
-  if (!kv_ready_) return Error(errc::kBadBatch, "forward before init_kv");
+  if (!kv_ready_) return Error(errc::kKvNotInitialized, "forward before init_kv");
   if (sampling) {
     if (sampling->temperature < 0.0f || !sample_topk_supported(sampling->top_k, cfg_.n_vocab)) {
       return Error(errc::kUnsupported, "device sampling supports temperature >= 0 and top_k <= " +

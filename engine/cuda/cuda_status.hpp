@@ -21,10 +21,15 @@ namespace errc {
 inline constexpr const char* kNoGpu = "no_gpu";             // no usable device (or no driver)
 inline constexpr const char* kCuda = "cuda_error";          // a call failed; the device is still usable
 inline constexpr const char* kCudaFatal = "cuda_fatal";     // sticky error: the backend is failed
-inline constexpr const char* kOutOfMemory = "cuda_out_of_memory";
+inline constexpr const char* kOutOfMemory = "out_of_memory";
 inline constexpr const char* kCublas = "cublas_error";
 inline constexpr const char* kUnsupported = "cuda_unsupported";
-inline constexpr const char* kBadBatch = "bad_batch";
+// Codes of the Backend contract (engine/backend/backend.hpp).
+inline constexpr const char* kBadBatch = "forward_bad_batch";
+inline constexpr const char* kKvNotInitialized = "kv_not_initialized";
+inline constexpr const char* kKvBadShape = "kv_bad_shape";
+inline constexpr const char* kKvUnsupportedDtype = "kv_unsupported_dtype";
+inline constexpr const char* kKvBadBlock = "kv_bad_block";
 }  // namespace errc
 
 // True for errors after which the CUDA context can no longer be used.

@@ -460,13 +460,18 @@ TEST(CudaErrors, BadInputsAreRejectedAndTheBackendStaysHealthy) {
   ForwardOutput out;
   const std::vector<int32_t> ok_tokens = {1, 2, 3};
   b.seqs.push_back(seq_of(ok_tokens, 0, {0}, LogitsMode::last));
-  EXPECT_FALSE(be->forward(b, &out).ok()) << "forward before init_kv";
-  EXPECT_FALSE(be->init_kv({.n_blocks = 4, .block_size = 16, .dtype = KvDtype::q8_0}).ok());
+  auto code = [](const Status& st) { return st.ok() ? std::string("ok") : st.error().code; };
+  EXPECT_EQ(code(be->forward(b, &out)), "kv_not_initialized");
+  EXPECT_EQ(code(be->copy_kv_block(0, 1)), "kv_not_initialized");
+  EXPECT_EQ(code(be->init_kv({.n_blocks = 4, .block_size = 16, .dtype = KvDtype::q8_0})), "kv_unsupported_dtype");
+  EXPECT_EQ(code(be->init_kv({.n_blocks = 0, .block_size = 16, .dtype = KvDtype::f16})), "kv_bad_shape");
+  EXPECT_EQ(be->kv_block_bytes({.n_blocks = 4, .block_size = 16, .dtype = KvDtype::q8_0}), 0u);
   ASSERT_TRUE(be->init_kv({.n_blocks = 4, .block_size = 16, .dtype = KvDtype::f16}).ok());
   ASSERT_TRUE(be->forward(b, &out).ok());
+  EXPECT_EQ(code(be->copy_kv_block(0, 4)), "kv_bad_block");
   const std::vector<int32_t> bad_token = {1, 100000};
   b.seqs[0] = seq_of(bad_token, 0, {0}, LogitsMode::last);
-  EXPECT_FALSE(be->forward(b, &out).ok());
+  EXPECT_EQ(code(be->forward(b, &out)), "forward_bad_batch");
   b.seqs[0] = seq_of(ok_tokens, 0, {4}, LogitsMode::last);  // block out of range
   EXPECT_FALSE(be->forward(b, &out).ok());
   b.seqs[0] = seq_of(ok_tokens, 15, {0}, LogitsMode::last);  // table too short
