@@ -1,5 +1,6 @@
 #include "engine/tokenizer/special_partition.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -28,12 +29,12 @@ void SpecialPartitioner::partition(std::string_view text, bool parse_special,
   const auto& list = vocab_.special_tokens();
   auto is_control = [&](int32_t id) { return (vocab_.attr(id) & (token_attr::kControl | token_attr::kUnknown)) != 0; };
   auto allowed = [&](int32_t id) { return parse_special || !is_control(id); };
-  // A control token may not be taken from literal text.
+  // A control token may not be taken from literal text. The ranges come in
+  // order and do not overlap, so their ends are sorted too.
   auto in_literal = [&](size_t pos, size_t len) {
-    for (const auto& [b, e] : literal) {
-      if (pos < e && b < pos + len) return true;
-    }
-    return false;
+    auto it = std::partition_point(literal.begin(), literal.end(),
+                                   [&](const std::pair<size_t, size_t>& r) { return r.second <= pos; });
+    return it != literal.end() && it->first < pos + len;
   };
 
   // One pass over the text to learn which special tokens occur at all.

@@ -28,7 +28,8 @@ class SpecialPartitioner {
 
   // Splits `text` into raw-text fragments and special tokens, in order.
   // Control/unknown tokens overlapping a `literal` range [begin, end) are
-  // left as text even when parse_special is set.
+  // left as text even when parse_special is set. The ranges must be sorted
+  // and must not overlap.
   void partition(std::string_view text, bool parse_special, std::span<const std::pair<size_t, size_t>> literal,
                  std::vector<Fragment>* out) const;
 

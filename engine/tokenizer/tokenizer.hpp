@@ -53,7 +53,8 @@ class Tokenizer {
   // invalid UTF-8 is kept byte for byte where the vocabulary can express it.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
   // As above, but special-token text inside the byte ranges [begin, end) of
-  // `literal` is never parsed (message content in a chat prompt); the rest
+  // `literal` (sorted, not overlapping) is never parsed as control tokens
+  // (message content in a chat prompt); the rest
   // of the tokenization runs over the whole text as usual.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special,
                               std::span<const std::pair<size_t, size_t>> literal) const;

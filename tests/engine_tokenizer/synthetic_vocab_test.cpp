@@ -3,6 +3,7 @@
 // metadata errors, and lossless byte handling.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "engine/tokenizer/regex_splitter.hpp"
@@ -126,6 +127,20 @@ TEST(ByteBpe, SpecialAndUserDefinedTokens) {
   DecodeOptions plain;
   plain.render_special = false;
   EXPECT_EQ(tok->decode(Ids{bos, 'x', tool, end}, plain), "x<tool>");
+
+  // Literal ranges: control-token text inside them stays text.
+  const std::string text = "<|end|>a<|end|>";
+  const std::vector<std::pair<size_t, size_t>> first{{0, 7}}, part{{5, 6}}, none{};
+  Ids lit = tok->encode(text, false, true, first);
+  EXPECT_EQ(std::count(lit.begin(), lit.end(), end), 1);
+  EXPECT_EQ(lit.back(), end);
+  EXPECT_EQ(tok->decode(lit), text);
+  lit = tok->encode(text, false, true, part);  // overlapping a range is enough
+  EXPECT_EQ(std::count(lit.begin(), lit.end(), end), 1);
+  EXPECT_EQ(lit.back(), end);
+  EXPECT_EQ(tok->encode(text, false, true, none), (Ids{end, 'a', end}));
+  // User-defined tokens are matched inside literal text too (as without parsing).
+  EXPECT_EQ(tok->encode("<tool>", false, true, std::vector<std::pair<size_t, size_t>>{{0, 6}}), (Ids{tool}));
 }
 
 // SentencePiece vocabulary with byte fallback.
