@@ -1,5 +1,8 @@
 // Microseconds per Sampler::sample() for common parameter sets on
-// vocabulary-sized rows. Prints a table; `--quick` runs fewer repetitions.
+// vocabulary-sized rows. Prints a table.
+//   llmd-bench-sampler [--quick] [--case TEXT]
+// --quick runs fewer repetitions; --case runs only the cases whose name
+// contains TEXT.
 //
 // Rows: "peaked" is a model-like row (logits ~ N(0, 2.5) with a dozen
 // plausible tokens 12..18 above the bulk), "flat" a worst case for top-p
@@ -97,7 +100,18 @@ std::vector<Case> cases() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else if (std::strcmp(argv[i], "--case") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: llmd-bench-sampler [--quick] [--case TEXT]\n");
+      return 2;
+    }
+  }
   const int reps = quick ? 3 : 7, samples = quick ? 50 : 200;
   const size_t vocabs[] = {32000, 128256};
   // A generation history for the penalties: 1024 prompt + 512 generated ids.
@@ -108,6 +122,7 @@ int main(int argc, char** argv) {
 
   std::printf("%-32s %12s %12s\n", "case (us per sample, best of runs)", "vocab 32000", "vocab 128256");
   for (const Case& c : cases()) {
+    if (!only.empty() && std::string(c.name).find(only) == std::string::npos) continue;
     std::printf("%-32s", c.name);
     for (const size_t n : vocabs) {
       const std::vector<float> row = c.flat ? flat_row(n, 7) : peaked_row(n, 7);

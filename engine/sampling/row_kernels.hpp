@@ -57,6 +57,13 @@ double exp_sum(std::span<const float> x, float shift, float scale);
 double exp_weights(std::span<const float> x, float shift, float scale, float floor, std::span<float> w,
                    std::vector<double>* block_sums);
 
+// The first index i ≥ from with x[i] ≥ t (find_at_least) or x[i] > t
+// (find_greater); x.size() when there is none. Scans eight entries at a time,
+// so visiting every match of a rare condition costs about one vector compare
+// per eight entries.
+size_t find_at_least(std::span<const float> x, size_t from, float t);
+size_t find_greater(std::span<const float> x, size_t from, float t);
+
 // Truncates dense weights in place: w[i] stays only when w[i] ≥ floor and
 // token i is ordered no later than (last_weight, last_id) in order (weight
 // desc, id asc); the others become 0. Returns the new Σ w and refills

@@ -33,12 +33,6 @@ uint64_t random_seed() {
   return (static_cast<uint64_t>(device()) << 32) ^ static_cast<uint64_t>(device());
 }
 
-// First id with the largest value.
-int32_t argmax(std::span<const float> x, float max) {
-  for (size_t i = 0; i < x.size(); ++i)
-    if (x[i] == max) return static_cast<int32_t>(i);
-  return 0;
-}
 
 // The last token of [begin, end) with positive weight, or -1.
 int32_t last_positive(std::span<const float> w, size_t begin, size_t end) {
@@ -110,7 +104,7 @@ SampledToken Sampler::sample(std::span<const float> logits_in, std::span<const i
   if (max == -std::numeric_limits<float>::infinity()) {
     out.id = 0;  // every token impossible: nothing sensible to draw
   } else if (greedy) {
-    out.id = argmax(logits, max);
+    out.id = static_cast<int32_t>(find_at_least(logits, 0, max));  // first id with the largest logit
   } else {
     const float inv_t = 1.0f / params_.temperature;
     const bool plain_t = params_.temperature == 1.0f;

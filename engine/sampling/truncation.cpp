@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstddef>
 
+#include "engine/sampling/row_kernels.hpp"
+
 namespace llmd::engine {
 namespace {
 
@@ -65,8 +67,7 @@ void top_k_candidates(std::span<const float> values, int32_t k, std::vector<Cand
   // entry enters only when its value is strictly greater than the front's.
   std::make_heap(out->begin(), out->end(), before);
   float worst = out->front().weight;
-  for (size_t i = keep; i < n; ++i) {
-    if (!(values[i] > worst)) continue;
+  for (size_t i = find_greater(values, keep, worst); i < n; i = find_greater(values, i + 1, worst)) {
     std::pop_heap(out->begin(), out->end(), before);
     out->back() = {static_cast<int32_t>(i), values[i]};
     std::push_heap(out->begin(), out->end(), before);
@@ -136,11 +137,10 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
   std::vector<Candidate>& cands = scratch->cands;
   cands.clear();
   double mass = 0.0;
-  for (size_t i = 0; i < weights.size() && cands.size() <= kOptimisticMax; ++i) {
-    if (weights[i] >= kOptimisticThreshold) {
-      cands.push_back({static_cast<int32_t>(i), weights[i]});
-      mass += weights[i];
-    }
+  for (size_t i = find_at_least(weights, 0, kOptimisticThreshold); i < weights.size() && cands.size() <= kOptimisticMax;
+       i = find_at_least(weights, i + 1, kOptimisticThreshold)) {
+    cands.push_back({static_cast<int32_t>(i), weights[i]});
+    mass += weights[i];
   }
   if (cands.size() <= kOptimisticMax && mass >= target) return nucleus_end(&cands, target);
 
