@@ -6,6 +6,9 @@
 #include <cstring>
 #include <limits>
 
+// Same bits on every build: no fused multiply-add (see row_kernels.hpp).
+#pragma GCC optimize("fp-contract=off")
+
 namespace llmd::engine {
 namespace {
 

@@ -18,6 +18,12 @@ inline constexpr float kExpCutoff = -87.0f;
 // Rows are summed in blocks of this many entries (block_sums of exp_weights).
 inline constexpr size_t kRowBlock = 1024;
 
+// Fused multiply-add would round differently from separate operations; the
+// kernels must compute the same bits whatever -march the project is built
+// with, so contraction is switched off for them (here and in row_kernels.cpp).
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+
 // exp(x) for x <= 0 (a logit minus the row's maximum): relative error below
 // 2e-7, exactly 1 at 0 and exactly 0 below kExpCutoff (so also for -inf).
 // Range reduction x = n·ln2 + r with |r| <= ln2/2, a degree-7 polynomial for
@@ -39,6 +45,8 @@ inline float exp_nonpositive(float x) {
   const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);  // 2^n
   return x < kExpCutoff ? 0.0f : p * scale;
 }
+
+#pragma GCC pop_options
 
 // dst[i] = src[i], with NaN replaced by -inf and +inf by the largest finite float.
 void copy_sanitized(std::span<const float> src, std::span<float> dst);
