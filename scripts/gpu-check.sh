@@ -166,7 +166,7 @@ CONFIGURED=$?
 
 # --- build -----------------------------------------------------------------------
 # Only what the check runs: the CUDA tests, the benchmark and the llmd tool.
-TARGETS=(llmd-cuda-bench llmd_cuda_probe_test llmd_cuda_kernels_test llmd_cuda_attention_test
+TARGETS=(llmd llmd-cuda-bench llmd_cuda_probe_test llmd_cuda_kernels_test llmd_cuda_attention_test
          llmd_cuda_gemm_test llmd_cuda_backend_test)
 BUILT=1
 if [ $CONFIGURED -eq 0 ]; then
@@ -201,6 +201,26 @@ if [ $RUN_TESTS -eq 1 ] && [ $CONFIGURED -eq 0 ]; then
   if grep -qE ": Failure$|\[  FAILED  \]|\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception" "$TEST_LOG"; then
     echo "-- failures (first 80 lines):"
     grep -E -A6 "Failure$|: Failure|\[  FAILED  \]" "$TEST_LOG" | head -80
+  fi
+fi
+
+# --- the llmd tool on both backends ----------------------------------------------------
+CLI_LOG="$OUT/tests.log"
+STORIES="${LLMD_SHARED_DIR:-$CARRY/shared}/models/stories260K.gguf"
+if [ $RUN_TESTS -eq 1 ] && [ -x "$BUILD/bin/llmd" ] && [ -f "$STORIES" ]; then
+  echo "== llmd generate --backend cuda|cpu (stories260K, 64 greedy tokens)" | tee -a "$CLI_LOG"
+  gen() { timeout 60 "$BUILD/bin/llmd" generate -m "$STORIES" -p "Once upon a time" -n 64 --ids --backend "$1" 2>>"$CLI_LOG"; }
+  t0=$(date +%s)
+  cuda_ids=$(gen cuda)
+  cuda_rc=$?
+  cpu_ids=$(gen cpu)
+  echo "cuda ($cuda_rc): $cuda_ids" | tee -a "$CLI_LOG"
+  echo "cpu:      $cpu_ids" | tee -a "$CLI_LOG"
+  STAGES+=("cli"); SECS+=($(( $(date +%s) - t0 ))); NOTES+=("llmd generate --backend cuda vs cpu")
+  if [ $cuda_rc -eq 0 ] && [ -n "$cuda_ids" ] && [ "$cuda_ids" = "$cpu_ids" ]; then
+    STATUS+=("ok")
+  else
+    STATUS+=("FAIL"); FAILED=1
   fi
 fi
 

@@ -21,6 +21,7 @@ Result<std::unique_ptr<engine::Backend>> make_backend(const engine::Model& model
   if (choice.name == "cpu") {
     engine::CpuBackendOptions o;
     o.threads = choice.threads;
+    o.isa = choice.isa;
     return engine::make_cpu_backend(model, o);
   }
   if (choice.name == "cuda" || choice.name.rfind("cuda:", 0) == 0) {

@@ -16,6 +16,7 @@ namespace llmd::cli {
 struct BackendChoice {
   std::string name = "cpu";  // "cpu", "cuda", "cuda:N"
   int threads = 0;           // CPU threads (0 = all)
+  std::string isa;           // CPU kernel variant ("" = best available)
   int max_batch_tokens = 0;  // CUDA: tokens per step (0 = default)
 };
 

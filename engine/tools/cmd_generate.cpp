@@ -1,6 +1,7 @@
 // llmd generate: loads a GGUF model on the CPU backend and continues a prompt.
 //
 //   llmd generate -m FILE -p TEXT -n N [--temp T] [--seed S] [--threads K] [--ids]
+//                 [--backend cpu|cuda[:N]]
 //                 [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]
 //                 [--special] [--ignore-eos] [--isa NAME]
 //
@@ -22,6 +23,7 @@
 #include "engine/model/model.hpp"
 #include "engine/sampling/sampler.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
+#include "engine/tools/backend_select.hpp"
 #include "engine/tools/cli.hpp"
 
 namespace llmd::cli {
@@ -37,6 +39,7 @@ int usage() {
                "  --top-k K, --top-p P, --min-p P, --repeat-penalty R   sampling filters (default off)\n"
                "  --seed S              random seed for sampling (default 0)\n"
                "  --threads K           CPU threads (default: all cores)\n"
+               "  --backend NAME        cpu (default), cuda or cuda:N\n"
                "  --ids                 print generated token ids on one line instead of text\n"
                "  --special             read special-token text in the prompt as those tokens\n"
                "  --ignore-eos          keep generating after an end-of-generation token\n"
@@ -67,7 +70,7 @@ double seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_cloc
 }  // namespace
 
 int cmd_generate(int argc, char** argv) {
-  std::string model_path, prompt, isa;
+  std::string model_path, prompt, isa, backend_name = "cpu";
   bool have_prompt = false, print_ids = false, special = false, ignore_eos = false;
   int n_predict = -1, threads = 0;
   engine::SamplingParams sp;
@@ -101,6 +104,7 @@ int cmd_generate(int argc, char** argv) {
       else if (a == "--min-p") ok = parse_float(v, &sp.min_p);
       else if (a == "--repeat-penalty") ok = parse_float(v, &sp.repetition_penalty);
       else if (a == "--isa") isa = v;
+      else if (a == "--backend") backend_name = v;
       else if (a == "--seed") {
         char* end = nullptr;
         const unsigned long long s = std::strtoull(v, &end, 10);
@@ -149,7 +153,7 @@ int cmd_generate(int argc, char** argv) {
       return 1;
     }
   }
-  auto backend = engine::make_cpu_backend(**model, {.threads = threads, .isa = isa});
+  auto backend = make_backend(**model, {.name = backend_name, .threads = threads, .isa = isa});
   if (!backend) {
     std::fprintf(stderr, "llmd generate: %s\n", backend.error().message.c_str());
     return 1;
