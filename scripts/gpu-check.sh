@@ -167,7 +167,7 @@ CONFIGURED=$?
 # --- build -----------------------------------------------------------------------
 # Only what the check runs: the CUDA tests, the benchmark and the llmd tool.
 TARGETS=(llmd llmd-cuda-bench llmd_cuda_probe_test llmd_cuda_kernels_test llmd_cuda_attention_test
-         llmd_cuda_gemm_test llmd_cuda_backend_test)
+         llmd_cuda_gemm_test llmd_cuda_backend_test llmd_cuda_fault_test)
 BUILT=1
 if [ $CONFIGURED -eq 0 ]; then
   KEEP=()
