@@ -5,6 +5,26 @@
 // A backend owns the model's weights in its memory and the physical storage of
 // the paged KV-cache. Which KV block belongs to which sequence is decided above
 // it (engine/kv): a forward step receives, for each sequence, its block table.
+//
+// Contract shared by every backend:
+//  - A KV block holds block_size consecutive positions of one sequence, K and V
+//    of every layer; its byte layout is the backend's own (see the backend's
+//    header). Position p of a sequence lives in block_table[p / block_size] at
+//    slot p % block_size.
+//  - forward() validates the whole batch before computing anything and fails
+//    with "forward_bad_batch" (empty chunk, negative position, a block table
+//    too short for pos + tokens or naming a block outside the pool, a token id
+//    outside the vocabulary) or "kv_not_initialized"; the KV contents are then
+//    unchanged. Blocks written by one sequence of a batch must not be read or
+//    written by another sequence of the same batch (shared prefix blocks are
+//    read-only; copy_kv_block makes a private copy first).
+//  - A batch may be of any size: backends cut large ones into steps they can
+//    hold, transparently.
+//  - Results are per sequence: a sequence's logits do not depend on what else
+//    is in the batch, how its prompt was split into chunks, or the thread
+//    count (the CPU backend guarantees identical bits).
+//  - A backend is driven by one thread at a time (the engine loop); calls are
+//    not reentrant.
 #pragma once
 
 #include <cstdint>
@@ -62,9 +82,11 @@ class Backend {
   virtual std::string name() const = 0;
 
   // Allocates the KV storage of a pool; may be called again to resize (which
-  // discards the cache contents).
+  // discards the cache contents). Errors: "kv_bad_shape", "kv_unsupported_dtype"
+  // (a backend need not support every KvDtype), "out_of_memory".
   virtual Status init_kv(const KvCacheShape& shape) = 0;
-  // Bytes one KV block takes in this backend (for memory budgets).
+  // Bytes one KV block takes in this backend (for memory budgets); 0 when the
+  // shape is not supported.
   virtual uint64_t kv_block_bytes(const KvCacheShape& shape) const = 0;
 
   // Runs one step: writes K/V of the new tokens into their blocks, attends over
@@ -73,7 +95,7 @@ class Backend {
   virtual Status forward(const ForwardBatch& batch, ForwardOutput* out) = 0;
 
   // Copies the K/V contents of one physical block to another (copy-on-write of
-  // a shared partial block).
+  // a shared partial block). Errors: "kv_not_initialized", "kv_bad_block".
   virtual Status copy_kv_block(int32_t src, int32_t dst) = 0;
 
   // False once an unrecoverable device error happened (the daemon then stops

@@ -1,6 +1,7 @@
 // The CPU backend's class (internal to engine/cpu; use make_cpu_backend).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <span>
 #include <string>
@@ -65,6 +66,8 @@ class CpuBackend final : public Backend {
   Status run_step(std::span<const Piece> pieces, float* logits);
   void attention(int layer, std::span<const Piece> pieces);
   Status ensure_scratch(int64_t tokens, int64_t max_keys);
+  // Longest sequence accepted: 4x the training context (at least 32768).
+  int64_t max_positions() const { return int64_t{4} * std::max<int64_t>(cfg_.n_ctx_train, 32768); }
 
   const Model& model_;
   const ModelConfig& cfg_;

@@ -9,6 +9,7 @@
 //   cos_, sin_ [T][n_rot / 2]    RoPE rotation of each token's position
 #include <algorithm>
 #include <cmath>
+#include <new>
 
 #include "engine/cpu/cpu_backend_impl.hpp"
 #include "engine/quant/dequantize.hpp"
@@ -24,7 +25,7 @@ void grow(std::vector<T>& v, size_t n) {
 
 }  // namespace
 
-Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) {
+Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) try {
   const size_t T = static_cast<size_t>(tokens);
   const size_t E = static_cast<size_t>(cfg_.n_embd);
   const size_t QKV = static_cast<size_t>(cfg_.q_dim() + 2 * cfg_.kv_dim());
@@ -51,6 +52,9 @@ Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) {
   attn_scratch_.resize(static_cast<size_t>(pool_.size()));
   for (auto& s : attn_scratch_) grow(s, per_thread);
   return ok_status();
+} catch (const std::bad_alloc&) {
+  return Error("out_of_memory", "cannot allocate work buffers for " + std::to_string(tokens) + " tokens and " +
+                                    std::to_string(max_keys) + " keys");
 }
 
 void CpuBackend::quantize(ActInput& in) {
@@ -150,7 +154,9 @@ Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
     if (s.tokens.empty()) return Error("forward_bad_batch", where + " has no tokens");
     if (s.pos < 0) return Error("forward_bad_batch", where + " has a negative position");
     const int64_t end = static_cast<int64_t>(s.pos) + static_cast<int64_t>(s.tokens.size());
-    if (end > (int64_t{1} << 30)) return Error("forward_bad_batch", where + " is too long");
+    if (end > max_positions())
+      return Error("forward_bad_batch", where + " reaches position " + std::to_string(end) + ", beyond the " +
+                                            std::to_string(max_positions()) + " this model is served with");
     const int64_t need = (end + bs - 1) / bs;
     if (static_cast<int64_t>(s.block_table.size()) < need)
       return Error("forward_bad_batch", where + " needs " + std::to_string(need) + " KV blocks, its table has " +

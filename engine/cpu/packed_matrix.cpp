@@ -1,5 +1,6 @@
 #include "engine/cpu/packed_matrix.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -104,6 +105,26 @@ void decode_row(GgmlType type, const uint8_t* src, int64_t cols, RowLevels* out)
   }
 }
 
+// Writes dst[k][lane] = row[lane][k] for 16 rows of `cols` elements of T
+// (absent rows stay zero); rows may be unaligned.
+template <typename T>
+void transpose_rows(const uint8_t* const* rows, int64_t cols, uint8_t* dst) {
+  T tile[kRowGroup][64];
+  for (int64_t k0 = 0; k0 < cols; k0 += 64) {
+    const int64_t n = std::min<int64_t>(64, cols - k0);
+    for (int lane = 0; lane < kRowGroup; ++lane) {
+      if (rows[lane]) {
+        std::memcpy(tile[lane], rows[lane] + k0 * static_cast<int64_t>(sizeof(T)), static_cast<size_t>(n) * sizeof(T));
+      } else {
+        std::memset(tile[lane], 0, sizeof tile[lane]);
+      }
+    }
+    T* out = reinterpret_cast<T*>(dst) + k0 * kRowGroup;
+    for (int64_t k = 0; k < n; ++k)
+      for (int lane = 0; lane < kRowGroup; ++lane) out[k * kRowGroup + lane] = tile[lane][k];
+  }
+}
+
 }  // namespace
 
 PackFormat pack_format_for(GgmlType type) {
@@ -188,10 +209,10 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
         GgmlType type = GgmlType::F32;
         if (g * kRowGroup + lane < rows) src[lane] = source_row(g * kRowGroup + lane, &type);
       }
-      uint8_t* dst = group;
-      for (int64_t k = 0; k < cols; ++k) {
-        for (int lane = 0; lane < kRowGroup; ++lane, dst += elt)
-          if (src[lane]) std::memcpy(dst, src[lane] + k * elt, elt);
+      if (elt == 4) {
+        transpose_rows<uint32_t>(src, cols, group);
+      } else {
+        transpose_rows<uint16_t>(src, cols, group);
       }
       return;
     }

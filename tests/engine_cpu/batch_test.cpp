@@ -198,6 +198,7 @@ TEST_F(BadBatch, InvalidBatchesAreRejected) {
   expect_bad(run({1, 2}, 0, {-1}), "KV block -1");
   expect_bad(run({1, 512}, 0, {0}), "token id 512");
   expect_bad(run({-3}, 0, {0}), "token id -3");
+  expect_bad(run({1}, 1 << 30, std::vector<int32_t>(4, 0)), "beyond");
   // A good batch still works afterwards.
   EXPECT_TRUE(run({1, 2, 3}, 0, {2}).ok());
 }

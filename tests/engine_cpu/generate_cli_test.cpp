@@ -107,7 +107,7 @@ TEST(GenerateCli, BadArgumentsAndModels) {
   EXPECT_EQ(run_llmd("generate -m " + model + " -p hi -n 3 --temp 7 2>/dev/null").status, 2);
   EXPECT_EQ(run_llmd("generate -m " + model + " -p hi -n 3 --isa nonsense 2>/dev/null").status, 1);
   // A GGUF that is not a model.
-  const std::string not_model = temp_path("llmd-vocab-only.gguf");
+  const std::string not_model = temp_path("vocab-only.gguf");
   {
     gguf::GgufWriter w;
     w.set_string("general.architecture", "bert");

@@ -12,19 +12,37 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "engine/synth/synth_model.hpp"
 #include "tests/support/shared_data.hpp"
 
 namespace llmd::test {
 
-inline std::string temp_path(const std::string& name) {
-  return (std::filesystem::path(::testing::TempDir()) / name).string();
+// Files this test process created; removed when it exits. Names carry the
+// process id, so tests running in parallel never share a file.
+inline std::vector<std::string>& created_files() {
+  struct Files {
+    std::vector<std::string> paths;
+    ~Files() {
+      for (const auto& p : paths) std::remove(p.c_str());
+    }
+  };
+  static Files f;
+  return f.paths;
 }
 
-// Writes a synthetic model of `shape` and `type` (cached per name within a run).
+inline std::string temp_path(const std::string& name) {
+  const std::string p = (std::filesystem::path(::testing::TempDir()) /
+                         ("llmd-" + std::to_string(::getpid()) + "-" + name)).string();
+  created_files().push_back(p);
+  return p;
+}
+
+// Writes a synthetic model of `shape` and `type`.
 inline std::string synth_model_file(const engine::synth::SynthShape& shape, const std::string& type,
                                     uint64_t seed = 1) {
-  const std::string path = temp_path("llmd-" + shape.name + "-" + type + "-" + std::to_string(seed) + ".gguf");
+  const std::string path = temp_path(shape.name + "-" + type + "-" + std::to_string(seed) + ".gguf");
   engine::synth::SynthOptions opts;
   opts.type = type;
   opts.seed = seed;
