@@ -2,6 +2,7 @@
 //
 //   llmd-bench -m FILE [--threads K] [--prompt 128] [--gen 32] [--batch B]
 //              [--reps R] [--isa scalar|avx2|avx512] [--kv f16|f32] [--json]
+//              [--backend cpu|cuda[:N]]
 //
 // Prefill times one forward step over --prompt tokens; decode times --gen
 // single-token steps after it (greedy). With --batch B > 1 it also times
@@ -21,6 +22,7 @@
 #include "engine/cpu/cpu_features.hpp"
 #include "engine/cpu/thread_pool.hpp"
 #include "engine/model/model.hpp"
+#include "engine/tools/backend_select.hpp"
 
 using namespace llmd;
 using namespace llmd::engine;
@@ -42,7 +44,7 @@ double process_cpu_s() {
 void usage() {
   std::fprintf(stderr,
                "usage: llmd-bench -m FILE [--threads K] [--prompt N] [--gen N] [--batch B] [--reps R]\n"
-               "                  [--isa scalar|avx2|avx512] [--kv f16|f32] [--json]\n");
+               "                  [--isa scalar|avx2|avx512] [--kv f16|f32] [--json] [--backend cpu|cuda[:N]]\n");
 }
 
 int32_t argmax(std::span<const float> v) {
@@ -52,7 +54,7 @@ int32_t argmax(std::span<const float> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string path, isa, kv = "f16";
+  std::string path, isa, kv = "f16", backend_name = "cpu";
   int threads = 0, prompt = 128, gen = 32, batch = 1, reps = 3;
   bool json = false;
   for (int i = 1; i < argc; ++i) {
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
     else if (a == "--isa") isa = next();
     else if (a == "--kv") kv = next();
     else if (a == "--json") json = true;
+    else if (a == "--backend") backend_name = next();
     else {
       usage();
       return 2;
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const ModelConfig& cfg = (*model)->config();
-  auto backend = make_cpu_backend(**model, {.threads = threads, .isa = isa});
+  auto backend = cli::make_backend(**model, {.name = backend_name, .threads = threads, .isa = isa});
   if (!backend) {
     std::fprintf(stderr, "llmd-bench: %s\n", backend.error().message.c_str());
     return 1;
@@ -179,7 +182,8 @@ int main(int argc, char** argv) {
   }
 
   const int n_threads = threads > 0 ? threads : cpu::ThreadPool::available_cores();
-  const char* kernels = isa.empty() ? cpu::isa_name(cpu::default_isa()) : isa.c_str();
+  const bool on_cpu = backend_name == "cpu";
+  const std::string kernels = !on_cpu ? be.name() : isa.empty() ? cpu::isa_name(cpu::default_isa()) : isa;
   const double prefill_tok_s = prompt / best_prefill;
   const double decode_tok_s = gen / best_decode;
   const double batch_tok_s = batch > 1 ? static_cast<double>(batch) * gen / best_batch : 0.0;
@@ -188,13 +192,13 @@ int main(int argc, char** argv) {
         "{\"model\":\"%s\",\"arch\":\"%s\",\"weights_gib\":%.3f,\"threads\":%d,\"kernels\":\"%s\",\"kv\":\"%s\","
         "\"prompt\":%d,\"gen\":%d,\"load_s\":%.3f,\"prefill_tok_s\":%.2f,\"decode_tok_s\":%.2f",
         path.c_str(), cfg.arch_name.c_str(), static_cast<double>((*model)->weight_bytes()) / (1 << 30), n_threads,
-        kernels, kv.c_str(), prompt, gen, load_s, prefill_tok_s, decode_tok_s);
+        kernels.c_str(), kv.c_str(), prompt, gen, load_s, prefill_tok_s, decode_tok_s);
     if (batch > 1) std::printf(",\"batch\":%d,\"batch_decode_tok_s\":%.2f", batch, batch_tok_s);
     std::printf("}\n");
   } else {
     std::printf("model      %s (%s, %.2f GiB of weights)\n", path.c_str(), cfg.arch_name.c_str(),
                 static_cast<double>((*model)->weight_bytes()) / (1 << 30));
-    std::printf("threads    %d   kernels %s   kv %s   load %.2f s   best of %d\n", n_threads, kernels, kv.c_str(),
+    std::printf("threads    %d   kernels %s   kv %s   load %.2f s   best of %d\n", n_threads, kernels.c_str(), kv.c_str(),
                 load_s, reps);
     // cpu%: process CPU time over wall time; well below threads x 100 means
     // the machine was busy with other work during the run.
