@@ -191,13 +191,14 @@ TEST_LOG="$OUT/tests.log"
 if [ $RUN_TESTS -eq 1 ] && [ $CONFIGURED -eq 0 ]; then
   export LLMD_SHARED_DIR="${LLMD_SHARED_DIR:-$CARRY/shared}"
   [ -d "$LLMD_SHARED_DIR" ] || export LLMD_SHARED_DIR="$ROOT/../shared"
-  stage tests "$TEST_LOG" 180 ctest --test-dir "$BUILD" -L "gpu|cuda" --output-on-failure --timeout 200
+  # -V keeps the output of passing tests too (their measured errors).
+  stage tests "$TEST_LOG" 180 ctest --test-dir "$BUILD" -L "gpu|cuda" -V --timeout 200
   summary=$(grep -E "tests passed|tests failed" "$TEST_LOG" | tail -1)
   note "${summary:-no summary}"
   echo "-- test results:"
   grep -E "^ *[0-9]+/[0-9]+ Test +#" "$TEST_LOG" | sed -e 's/^ *//' -e 's/ \.\.\.*/ /' | head -80
   echo "-- measured errors and notes from the tests:"
-  grep -E "relative error|worst relative|relative difference|^device [0-9]|no device|runtime [0-9]" "$TEST_LOG" | head -60
+  grep -E "relative error|worst relative|relative difference|device [0-9]+: |no device|runtime [0-9]|fault: " "$TEST_LOG" | head -80
   if grep -qE ": Failure$|\[  FAILED  \]|\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception" "$TEST_LOG"; then
     echo "-- failures (first 80 lines):"
     grep -E -A6 "Failure$|: Failure|\[  FAILED  \]" "$TEST_LOG" | head -80
