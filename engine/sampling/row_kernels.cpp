@@ -130,6 +130,23 @@ LLMD_ROW_KERNEL size_t find_greater(std::span<const float> x, size_t from, float
   return find_first<false>(x, from, t);
 }
 
+LLMD_ROW_KERNEL bool indices_at_least(std::span<const float> x, float t, size_t max_count,
+                                      std::vector<int32_t>* ids) {
+  const size_t n = x.size();
+  const V8f vt = splat(t);
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const V8f v = load(x.data() + i);
+    if (!any_lane(v >= vt)) continue;
+    for (size_t l = 0; l < kLanes; ++l)
+      if (v[l] >= t) ids->push_back(static_cast<int32_t>(i + l));
+    if (ids->size() > max_count) return false;
+  }
+  for (; i < n; ++i)
+    if (x[i] >= t) ids->push_back(static_cast<int32_t>(i));
+  return ids->size() <= max_count;
+}
+
 LLMD_ROW_KERNEL void copy_sanitized(std::span<const float> src, std::span<float> dst) {
   assert(src.size() == dst.size());
   const size_t n = src.size();

@@ -72,6 +72,10 @@ double exp_weights(std::span<const float> x, float shift, float scale, float flo
 size_t find_at_least(std::span<const float> x, size_t from, float t);
 size_t find_greater(std::span<const float> x, size_t from, float t);
 
+// Appends to *ids, in order, the indices i with x[i] ≥ t, stopping once more
+// than max_count were found. Returns false when it stopped early.
+bool indices_at_least(std::span<const float> x, float t, size_t max_count, std::vector<int32_t>* ids);
+
 // Truncates dense weights in place: w[i] stays only when w[i] ≥ floor and
 // token i is ordered no later than (last_weight, last_id) in order (weight
 // desc, id asc); the others become 0. Returns the new Σ w and refills

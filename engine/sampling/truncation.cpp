@@ -136,13 +136,15 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
   double target = static_cast<double>(top_p) * total;
   std::vector<Candidate>& cands = scratch->cands;
   cands.clear();
-  double mass = 0.0;
-  for (size_t i = find_at_least(weights, 0, kOptimisticThreshold); i < weights.size() && cands.size() <= kOptimisticMax;
-       i = find_at_least(weights, i + 1, kOptimisticThreshold)) {
-    cands.push_back({static_cast<int32_t>(i), weights[i]});
-    mass += weights[i];
+  scratch->ids.clear();
+  if (indices_at_least(weights, kOptimisticThreshold, kOptimisticMax, &scratch->ids)) {
+    double mass = 0.0;
+    for (const int32_t id : scratch->ids) {
+      cands.push_back({id, weights[id]});
+      mass += weights[id];
+    }
+    if (mass >= target) return nucleus_end(&cands, target);
   }
-  if (cands.size() <= kOptimisticMax && mass >= target) return nucleus_end(&cands, target);
 
   // Level 1 straight over the row, without listing every token first.
   std::vector<double>& hist = scratch->histogram;

@@ -50,6 +50,7 @@ Candidate nucleus_end(std::vector<Candidate>* cands, double target);
 
 // Reused memory for top_p_end.
 struct TopPScratch {
+  std::vector<int32_t> ids;
   std::vector<Candidate> cands;
   std::vector<double> histogram;
 };
