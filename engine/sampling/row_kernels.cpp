@@ -40,7 +40,7 @@ LLMD_LANES V8f splat(float x) { return V8f{} + x; }
 // exp_nonpositive on eight lanes, operation for operation.
 LLMD_LANES void exp_lanes(const V8f& x, V8f* out) {
   const V8f cutoff = splat(kExpCutoff);
-  const V8f xc = x < cutoff ? cutoff : x;
+  const V8f xc = x >= cutoff ? (x < V8f{} ? x : V8f{}) : cutoff;
   const V8f n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   V8f r = xc - n * 0.693145751953125f;
   r = r - n * 1.428606765330187045e-06f;
@@ -54,7 +54,7 @@ LLMD_LANES void exp_lanes(const V8f& x, V8f* out) {
   const V8i bits = (__builtin_convertvector(n, V8i) + 127) << 23;
   V8f scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  *out = x < cutoff ? V8f{} : p * scale;
+  *out = x >= cutoff ? p * scale : V8f{};
 }
 
 LLMD_LANES float lane_sum(const V8f& v) {

@@ -54,8 +54,9 @@ struct SampledToken {
 
 class Sampler {
  public:
-  // params should have passed validate() for the model's vocabulary; the
-  // sampler does not re-check them (out-of-vocabulary ids are ignored).
+  // params should have passed validate() for the model's vocabulary. Values
+  // outside the ranges give unspecified tokens but stay safe: no crash, no
+  // undefined behaviour, out-of-vocabulary ids ignored.
   explicit Sampler(SamplingParams params);
 
   // logits: one row of n_vocab floats (n_vocab > 0). prompt / generated: the

@@ -38,6 +38,9 @@ TEST(ExpNonpositive, ExactPointsAndCutoff) {
   EXPECT_EQ(exp_nonpositive(-87.01f), 0.0f);
   EXPECT_EQ(exp_nonpositive(-1000.0f), 0.0f);
   EXPECT_EQ(exp_nonpositive(-kInf), 0.0f);
+  EXPECT_EQ(exp_nonpositive(5.0f), 1.0f);  // outside the domain: defined, not UB
+  EXPECT_EQ(exp_nonpositive(kInf), 1.0f);
+  EXPECT_EQ(exp_nonpositive(std::numeric_limits<float>::quiet_NaN()), 0.0f);
   EXPECT_GT(exp_nonpositive(-87.0f), 0.0f);
   EXPECT_TRUE(std::isnormal(exp_nonpositive(-87.0f)));
 }
