@@ -22,9 +22,14 @@ using V8f = float __attribute__((vector_size(32)));
 using V8i = int32_t __attribute__((vector_size(32)));
 constexpr size_t kLanes = 8;
 
-// Runs the function once per CPU feature level: "avx2" where supported, the
-// baseline otherwise. Neither enables FMA, which would change results.
+// On x86-64 each kernel is built twice and the loader picks one per CPU:
+// "avx2" where supported, the baseline otherwise. Neither enables FMA, which
+// would change results. Elsewhere the compiler's baseline is used.
+#if defined(__x86_64__)
 #define LLMD_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define LLMD_ROW_KERNEL
+#endif
 #define LLMD_LANES __attribute__((always_inline)) inline
 
 LLMD_LANES V8f load(const float* p) {
