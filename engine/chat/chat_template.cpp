@@ -41,7 +41,11 @@ Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile&
     return t;
   }
 
-  const std::string jinja = file.get_string("tokenizer.chat_template").value_or("");
+  const gguf::GgufValue* v = file.find("tokenizer.chat_template");
+  if (v && !v->as_string()) {
+    log::warnf("chat template: %s: tokenizer.chat_template is not a string; ignored", file.name().c_str());
+  }
+  const std::string jinja = v && v->as_string() ? *v->as_string() : std::string();
   if (jinja.find_first_not_of(" \t\r\n") == std::string::npos) {
     log::noticef("chat template: %s has no tokenizer.chat_template; using the plain default (BOS%s, then the message "
                  "contents separated by blank lines); set %s to choose another",
