@@ -134,8 +134,6 @@ Status Vocab::read_tokens(const gguf::GgufFile& f) {
   }
 
   tokens_.resize(n);
-  index_.reserve(n);
-  size_t n_duplicates = 0;
   for (size_t i = 0; i < n; ++i) {
     TokenData& t = tokens_[i];
     t.text = (*texts)[i];
@@ -153,10 +151,11 @@ Status Vocab::read_tokens(const gguf::GgufFile& f) {
       }
     }
   }
-  // The map holds views into the texts, so it is built once they are final.
-  for (size_t i = 0; i < n; ++i) {
-    if (!index_.emplace(tokens_[i].text, static_cast<int32_t>(i)).second) ++n_duplicates;
-  }
+  // The index holds views into the texts, so it is built once they are final.
+  std::vector<std::string_view> views(n);
+  for (size_t i = 0; i < n; ++i) views[i] = tokens_[i].text;
+  index_.build(std::move(views));
+  const size_t n_duplicates = index_.duplicates();
   if (n_duplicates) {
     log::warnf("tokenizer: %s: %zu token texts appear more than once; the first id of each is used", f.name().c_str(),
                n_duplicates);
