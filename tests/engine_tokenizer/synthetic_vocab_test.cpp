@@ -263,6 +263,16 @@ TEST(Metadata, ByteBpeWithoutPcre2IsAClearError) {
   EXPECT_EQ(build_error(v.writer()).code, "tokenizer_no_regex");
 }
 
+TEST(Metadata, DuplicateTokenTextsKeepTheFirstId) {
+  auto w = spm_writer({{"\xE2\x96\x81" "a", -1}, {"\xE2\x96\x81" "a", -1}, {"b", -1}});
+  auto tok = build(w);
+  ASSERT_TRUE(tok);
+  EXPECT_EQ(tok->encode("a", false, false), (Ids{kFirst}));
+  EXPECT_EQ(tok->vocab().find("b"), kFirst + 2);
+  EXPECT_EQ(tok->vocab().find("absent"), -1);
+  EXPECT_EQ(tok->vocab().find(""), -1);
+}
+
 TEST(Metadata, OutOfRangeSpecialIdsAreIgnored) {
   auto w = spm_writer({{"a"}});
   w.set_u32("tokenizer.ggml.padding_token_id", 0xFFFFFFFFu);
