@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <limits>
 
 #include "engine/core/log.hpp"
@@ -138,7 +139,8 @@ Status Vocab::read_tokens(const gguf::GgufFile& f) {
     TokenData& t = tokens_[i];
     t.text = (*texts)[i];
     if (t.text.empty()) t.text = "[EMPTY_" + std::to_string(i) + "]";
-    if (!scores.empty()) t.score = scores[i];
+    // A NaN score would break the ordering of merges: treat it as the lowest.
+    if (!scores.empty()) t.score = std::isnan(scores[i]) ? -std::numeric_limits<float>::infinity() : scores[i];
     if (!types.empty()) {
       switch (types[i]) {
         case 1: t.attr = token_attr::kNormal; break;
