@@ -7,7 +7,9 @@ namespace {
 
 // One line per subcommand; keep sorted by name.
 const Command kCommands[] = {
+    {"detokenize", "read token ids from stdin and print the text they decode to (-m FILE)", cmd_detokenize},
     {"gguf", "print a GGUF file's metadata and tensor table; 'gguf synth' writes a random-weight model", cmd_gguf},
+    {"tokenize", "print the token ids of the text on stdin (-m FILE [--bos] [--special])", cmd_tokenize},
 };
 
 }  // namespace

@@ -1,0 +1,16 @@
+// Deterministic English-like text for tokenizer benchmarks: sentences drawn
+// from a list of common English words with a Zipf-like frequency plus a long
+// tail of rare words made of common syllables, with capitals, punctuation,
+// numbers, quotes, contractions and paragraph breaks, so that word-length,
+// character and repetition statistics resemble prose.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace llmd::bench {
+
+std::string english_text(size_t n_bytes, uint64_t seed = 42);
+
+}  // namespace llmd::bench
