@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "daemon/app/app.hpp"
+#include "engine/core/log.hpp"
 #include "engine/tools/cli.hpp"
 
 #ifndef LLMD_VERSION
@@ -73,7 +74,15 @@ int main_entry(int argc, char** argv, const AppHooks& hooks) {
     if (!is_serve) return check_config(config, hooks);
     auto cfg = config::load_file(config);
     if (!cfg) {
-      std::fprintf(stderr, "llmd: invalid configuration:\n%s\n", cfg.error().message.c_str());
+      // One error line per problem, so that journald records each at error level.
+      log::errorf("invalid configuration, not starting:");
+      const std::string& text = cfg.error().message;
+      for (size_t start = 0; start < text.size();) {
+        size_t eol = text.find('\n', start);
+        if (eol == std::string::npos) eol = text.size();
+        log::errorf("%s", text.substr(start, eol - start).c_str());
+        start = eol + 1;
+      }
       return kExitConfig;
     }
     return serve(*cfg, hooks);

@@ -147,6 +147,10 @@ struct Server::Impl {
       if (!std::filesystem::is_socket(st)) {
         return Error("listen_failed", "cannot listen on " + path.string() + ": a file that is not a socket is there");
       }
+      local::socket probe(*ioc);
+      error_code pec;
+      probe.connect(local::endpoint(path.string()), pec);
+      if (!pec) return Error("listen_failed", "cannot listen on " + path.string() + ": another process serves it");
       std::filesystem::remove(path, fec);  // left behind by an earlier run
     }
     error_code ec;

@@ -2,9 +2,13 @@
 // limit, idle timeout, the unix-socket listener, /readyz and draining.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <mutex>
 
@@ -133,6 +137,34 @@ TEST(HttpConnection, UnixSocketListenerSpeaksPlainHttp) {
     EXPECT_EQ(r->body, R"({"status":"ok"})");
   }
   EXPECT_FALSE(std::filesystem::exists(sock));  // removed at stop
+}
+
+TEST(HttpConnection, UnixSocketReplacesAStaleFileButNotALiveListener) {
+  TempDir dir;
+  const auto path = dir / "llmd.sock";
+  {
+    // A socket file left behind by a process that is gone.
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ::close(fd);
+  }
+  auto with_socket = [&](config::Config& c) { c.server.unix_socket = path; };
+  TestServer first(with_socket);
+  auto c = Conn::unix_socket(path.string());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(get(*c, "/healthz")->status, 200);
+
+  config::Config cfg = test_config(dir);
+  with_socket(cfg);
+  auto second = http::Server::create(cfg);
+  ASSERT_TRUE(second);
+  Status st = (*second)->start();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message, "cannot listen on " + path.string() + ": another process serves it");
+  EXPECT_EQ(get(*c, "/healthz")->status, 200);  // the first one is untouched
 }
 
 TEST(HttpConnection, ReadyzFollowsReadinessAndDrain) {
