@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "daemon/http/exchange.hpp"
@@ -132,6 +133,31 @@ TEST_F(HttpInputTest, MalformedRequestsGet400) {
     EXPECT_EQ(r->status, 400);
     expect_error_body(*r, "invalid_http_request");
   }
+  EXPECT_EQ(handled.load(), 0);
+}
+
+TEST_F(HttpInputTest, RandomBytesGetAnAnswerOrAClose) {
+  std::mt19937 rng(1234);
+  const std::string prefixes[] = {"", "GET / HTTP/1.1\r\n", "POST /echo HTTP/1.1\r\nHost: x\r\n",
+                                  "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"};
+  for (int i = 0; i < 40; ++i) {
+    SCOPED_TRACE(i);
+    auto c = connect();
+    ASSERT_TRUE(c);
+    c->set_timeout(5s);
+    std::string junk = prefixes[i % 4];
+    std::uniform_int_distribution<int> byte(0, 255), len(1, 3000);
+    for (int n = len(rng); n > 0; --n) junk += static_cast<char>(byte(rng));
+    junk += "\r\n\r\n";
+    c->send(junk);
+    // Whatever arrives must be an HTTP error or a close; never a hang of the server.
+    auto r = read_head(*c);
+    if (r) {
+      EXPECT_GE(r->status, 400) << "status " << r->status;
+    }
+  }
+  auto ok = connect();
+  EXPECT_EQ(get(*ok, "/healthz")->status, 200);
   EXPECT_EQ(handled.load(), 0);
 }
 
