@@ -212,8 +212,6 @@ Result<RecoveryReport> close_interrupted_usage(Database& db, int64_t now_ms) {
 }
 
 Result<TeamBudgetStatus> team_budget_status(Database& db, int64_t team_id, int64_t now_ms) {
-  auto tx = Transaction::begin(db, Transaction::Mode::deferred);
-  if (!tx) return tx.take_error();
   TeamBudgetStatus status;
   Periods p = periods_at(now_ms);
   status.day.period = p.day;

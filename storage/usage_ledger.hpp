@@ -84,7 +84,8 @@ struct RecoveryReport {
 
 Result<RecoveryReport> close_interrupted_usage(Database& db, int64_t now_ms);
 
-// The budget counters of a team for the periods containing `now_ms`.
+// The budget counters of a team for the periods containing `now_ms` (call it
+// inside a transaction for one consistent snapshot).
 struct TeamBudgetStatus {
   BudgetState day;
   BudgetState month;
