@@ -48,10 +48,13 @@ Result<std::unique_ptr<AuthService>> AuthService::open(const AuthServiceOptions&
   }
   auto admin_db = storage::open_database(svc->database_path_, options.database);
   if (!admin_db) return admin_db.take_error();
+  auto reader_db = storage::open_database(svc->database_path_, options.database);
+  if (!reader_db) return reader_db.take_error();
 
   svc->ledger_worker_ = std::make_shared<storage::DbWorker>(std::move(*ledger_db), "llmd-ledger");
   svc->admin_worker_ = std::make_shared<storage::DbWorker>(std::move(*admin_db), "llmd-admin-db");
-  svc->authenticator_ = std::make_unique<Authenticator>(svc->ledger_worker_, clock, options.authenticator);
+  svc->authenticator_ =
+      std::make_unique<Authenticator>(std::move(*reader_db), svc->ledger_worker_, clock, options.authenticator);
   svc->admissions_ = std::make_unique<AdmissionControl>(svc->ledger_worker_, clock, options.admission);
   Authenticator* authn = svc->authenticator_.get();
   svc->admin_ = std::make_unique<AdminService>(clock, [authn](const std::optional<std::string>& key_id) {

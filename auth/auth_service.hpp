@@ -1,13 +1,16 @@
 // AuthService: everything auth and the ledger need at run time, opened from the
 // state directory.
 //
-// Threads and connections (the hot path never waits on SQLite):
+// Threads and connections (the hot path never waits on a SQLite write):
 //   - in memory, on the caller's thread: header parsing, key format and checksum,
 //     cached verification (hash + CRYPTO_memcmp), rate-limit buckets, the
 //     concurrency cap;
+//   - a read connection, on the caller's thread under a mutex: the key lookup on
+//     a cache miss (one primary-key read; in WAL mode a reader never waits for a
+//     writer), at most once per key id per cache TTL;
 //   - the "ledger" DbWorker (one thread, one connection, the only writer on the
-//     request path): key lookups on cache misses, budget reservations and
-//     settlements, one short IMMEDIATE transaction each, in arrival order;
+//     request path): budget reservations and settlements, one short IMMEDIATE
+//     transaction each, in arrival order, and last-use stamps;
 //   - the "admin" DbWorker (its own thread and connection): admin changes,
 //     usage reports and the audit log, so a long report never delays admissions
 //     (WAL lets it read while the ledger writes).

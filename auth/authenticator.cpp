@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
-#include <future>
 #include <string>
 
 #include "auth/credentials.hpp"
@@ -41,9 +40,10 @@ CachedKey to_cached(const std::optional<storage::KeyCredentials>& found) {
 
 }  // namespace
 
-Authenticator::Authenticator(std::shared_ptr<storage::DbWorker> worker, const Clock& clock,
-                             const AuthenticatorOptions& options)
-    : worker_(std::move(worker)),
+Authenticator::Authenticator(std::unique_ptr<storage::Database> reader, std::shared_ptr<storage::DbWorker> ledger,
+                             const Clock& clock, const AuthenticatorOptions& options)
+    : reader_(std::move(reader)),
+      ledger_(std::move(ledger)),
       clock_(clock),
       options_(options),
       cache_(std::clamp<int64_t>(options.cache_ttl_ms, 0, 5000), options.cache_max_entries) {}
@@ -70,7 +70,7 @@ AuthResult Authenticator::verify(const CachedKey& entry, const SecretHash& prese
   }
   r.principal = entry.principal;
   if (cache_.due_for_touch(key_id, clock_.steady_ms(), options_.last_used_interval_ms)) {
-    worker_->post([row = entry.principal->key_row, now](storage::Database& db) {
+    ledger_->post([row = entry.principal->key_row, now](storage::Database& db) {
       if (auto st = storage::touch_key(db, row, now); !st) {
         log::warnf("auth: cannot record key use: %s", st.error().message.c_str());
       }
@@ -79,54 +79,39 @@ AuthResult Authenticator::verify(const CachedKey& entry, const SecretHash& prese
   return r;
 }
 
-void Authenticator::authenticate(std::optional<std::string_view> authorization,
-                                 std::optional<std::string_view> x_api_key, Callback done) {
+AuthResult Authenticator::authenticate(std::optional<std::string_view> authorization,
+                                       std::optional<std::string_view> x_api_key) {
   Credentials cred = extract_credentials(authorization, x_api_key);
-  if (cred.status == CredentialStatus::missing) {
-    done(AuthResult{nullptr, missing_key_denial()});
-    return;
-  }
+  if (cred.status == CredentialStatus::missing) return AuthResult{nullptr, missing_key_denial()};
   if (cred.status == CredentialStatus::malformed) {
     log::debugf("auth: refused a malformed credential header");
-    done(AuthResult{nullptr, invalid_key_denial()});
-    return;
+    return AuthResult{nullptr, invalid_key_denial()};
   }
-  authenticate_key(cred.key, std::move(done));
+  return authenticate_key(cred.key);
 }
 
-void Authenticator::authenticate_key(std::string_view presented_key, Callback done) {
+AuthResult Authenticator::authenticate_key(std::string_view presented_key) {
   std::optional<ParsedKey> parsed = parse_api_key(presented_key);
   if (!parsed) {
     log::debugf("auth: refused a malformed API key (%zu bytes)", presented_key.size());
-    done(AuthResult{nullptr, invalid_key_denial()});
-    return;
+    return AuthResult{nullptr, invalid_key_denial()};
   }
-  // From here on only the key id and the hash of the secret travel.
+  // From here on only the key id and the hash of the secret are used.
   SecretHash presented = hash_secret(parsed->secret);
   std::string key_id(parsed->key_id);
-  if (auto hit = cache_.get(key_id, clock_.steady_ms())) {
-    done(verify(*hit, presented, key_id));
-    return;
-  }
-  worker_->post([this, key_id = std::move(key_id), presented, done = std::move(done)](storage::Database& db) {
-    auto found = storage::load_key_credentials(db, key_id);
-    if (!found) {
-      log::errorf("auth: key lookup failed: %s", found.error().message.c_str());
-      done(AuthResult{nullptr, internal_denial()});
-      return;
-    }
-    CachedKey entry = to_cached(*found);
-    cache_.put(key_id, entry, clock_.steady_ms());
-    done(verify(entry, presented, key_id));
-  });
-}
+  if (auto hit = cache_.get(key_id, clock_.steady_ms())) return verify(*hit, presented, key_id);
 
-AuthResult Authenticator::authenticate_blocking(std::optional<std::string_view> authorization,
-                                                std::optional<std::string_view> x_api_key) {
-  auto promise = std::make_shared<std::promise<AuthResult>>();
-  auto future = promise->get_future();
-  authenticate(authorization, x_api_key, [promise](AuthResult r) { promise->set_value(std::move(r)); });
-  return future.get();
+  Result<std::optional<storage::KeyCredentials>> found = [&] {
+    std::lock_guard lock(reader_mu_);
+    return storage::load_key_credentials(*reader_, key_id);
+  }();
+  if (!found) {
+    log::errorf("auth: key lookup failed: %s", found.error().message.c_str());
+    return AuthResult{nullptr, internal_denial()};
+  }
+  CachedKey entry = to_cached(*found);
+  cache_.put(key_id, entry, clock_.steady_ms());
+  return verify(entry, presented, key_id);
 }
 
 std::optional<Denial> require_role(const Principal& principal, Role need) {

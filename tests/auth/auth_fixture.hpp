@@ -48,7 +48,7 @@ class AuthFixture : public ::testing::Test {
 
   auth::AuthResult auth_bearer(const std::string& key) {
     std::string header = "Bearer " + key;
-    return svc_->authenticator().authenticate_blocking(header, std::nullopt);
+    return svc_->authenticator().authenticate(header, std::nullopt);
   }
 
   std::shared_ptr<const auth::Principal> principal_for(const std::string& key) {

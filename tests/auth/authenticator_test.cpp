@@ -28,13 +28,13 @@ TEST_F(Authn, ValidKeyByBearerAndXApiKey) {
   EXPECT_DOUBLE_EQ(a.principal->weight, 3);
   EXPECT_EQ(a.principal->role, Role::admin);
   EXPECT_EQ(a.principal->key_id, k.record.key_id);
-  auto b = svc_->authenticator().authenticate_blocking(std::nullopt, k.key);
+  auto b = svc_->authenticator().authenticate(std::nullopt, k.key);
   ASSERT_TRUE(b.ok());
   EXPECT_EQ(b.principal->key_row, a.principal->key_row);
 }
 
 TEST_F(Authn, MissingKeyIs401) {
-  auto r = svc_->authenticator().authenticate_blocking(std::nullopt, std::nullopt);
+  auto r = svc_->authenticator().authenticate(std::nullopt, std::nullopt);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.denial->http_status, 401);
   EXPECT_EQ(r.denial->code, "invalid_api_key");
@@ -69,7 +69,7 @@ TEST_F(Authn, StoredHashPresentedAsKeyIs401) {
   for (const std::string& attempt :
        {hash_hex, as_secret, "llmd_" + k.record.key_id + "_" + hash_hex,
         std::string(reinterpret_cast<const char*>(stored.data()), stored.size())}) {
-    auto r = svc_->authenticator().authenticate_blocking(std::nullopt, attempt);
+    auto r = svc_->authenticator().authenticate(std::nullopt, attempt);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.denial->http_status, 401);
   }
@@ -167,10 +167,10 @@ TEST_F(Authn, HostileAndRandomInputIsRefusedWithoutErrors) {
   log::set_level(log::Level::debug);
   testing::internal::CaptureStderr();
   for (const std::string& s : inputs) {
-    auto a = svc_->authenticator().authenticate_blocking(std::nullopt, s);
+    auto a = svc_->authenticator().authenticate(std::nullopt, s);
     ASSERT_FALSE(a.ok());
     EXPECT_EQ(a.denial->http_status, 401);
-    auto b = svc_->authenticator().authenticate_blocking("Bearer " + s, std::nullopt);
+    auto b = svc_->authenticator().authenticate("Bearer " + s, std::nullopt);
     ASSERT_FALSE(b.ok());
     EXPECT_EQ(b.denial->http_status, 401);
   }

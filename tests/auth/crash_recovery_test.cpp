@@ -40,7 +40,7 @@ TEST_F(CrashRecovery, KilledProcessLeavesNoOpenRowsOrReservationsAfterRestart) {
     KeySpec spec{"t", "k", Role::user, std::nullopt, std::nullopt, std::nullopt};
     auto key = (*svc)->call_admin([&](storage::Database& db) { return (*svc)->admin().create_key(db, "local:test", spec); });
     if (!team.ok() || !key.ok()) ::_exit(11);
-    auto p = (*svc)->authenticator().authenticate_blocking(std::nullopt, key->key);
+    auto p = (*svc)->authenticator().authenticate(std::nullopt, key->key);
     if (!p.ok()) ::_exit(12);
     std::vector<AdmissionResult> held;
     for (int i = 0; i < 20; ++i) {

@@ -29,8 +29,8 @@ TEST_F(Secrets, NeverLoggedNorEchoed) {
   std::string wrong = assemble_api_key(user.record.key_id, std::string(kSecretLength, 'Z'));
   secrets.push_back(std::string(parse_api_key(wrong)->secret));
   collect(auth_bearer(wrong));
-  collect(svc_->authenticator().authenticate_blocking("Basic " + user.key, std::nullopt));
-  collect(svc_->authenticator().authenticate_blocking("Bearer " + user.key, admin.key));
+  collect(svc_->authenticator().authenticate("Basic " + user.key, std::nullopt));
+  collect(svc_->authenticator().authenticate("Bearer " + user.key, admin.key));
   auto p = principal_for(user.key);
   auto a = admit(p, 5, 5);
   a.admission.finish({});
