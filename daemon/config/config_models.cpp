@@ -55,7 +55,8 @@ void parse_model(Section& s, Config& c) {
   if (s.get_uint("context_length", 0, 1u << 24, n)) m.context_length = static_cast<std::uint32_t>(n);
   if (s.get_uint("max_sequences", 1, 4096, n)) m.max_sequences = static_cast<std::uint32_t>(n);
   if (s.get_uint("threads", 0, 1024, n)) m.threads = static_cast<unsigned>(n);
-  if (s.get_path("chat_template", m.chat_template)) {
+  std::string tmpl;
+  if (s.get_string("chat_template", tmpl) && !tmpl.empty() && s.get_path("chat_template", m.chat_template)) {
     std::string reason = unreadable_reason(m.chat_template);
     if (!reason.empty()) s.error("chat_template", "cannot read '" + m.chat_template.string() + "': " + reason);
   }

@@ -110,12 +110,13 @@ void parse_paths(Section& s, Config& c) {
   if (!s.get_path_array("model_dirs", dirs)) return;
   c.paths.model_dirs.clear();
   for (const auto& d : dirs) {
+    // A folder that does not exist yet is fine (no model can be in it).
     std::error_code ec;
-    if (!std::filesystem::is_directory(d, ec)) {
+    if (std::filesystem::exists(d, ec) && !std::filesystem::is_directory(d, ec)) {
       s.error("model_dirs", "'" + d.string() + "' is not a directory");
       continue;
     }
-    c.paths.model_dirs.push_back(std::filesystem::canonical(d, ec));
+    c.paths.model_dirs.push_back(std::filesystem::weakly_canonical(d, ec));
     if (ec) s.error("model_dirs", "cannot resolve '" + d.string() + "': " + ec.message());
   }
 }

@@ -49,7 +49,9 @@ void Session::start() {
 void Session::drain() {
   net::post(strand_, [self = shared_from_this()] {
     self->draining_ = true;
-    if (self->phase_ == Phase::idle) self->begin_close(false);
+    // An idle connection closes now, unless the client's next request is
+    // already on its way (bytes waiting in the kernel): that one is served.
+    if (self->phase_ == Phase::idle && self->t_->available() == 0) self->begin_close(false);
   });
 }
 
@@ -75,6 +77,7 @@ void Session::on_handshake(error_code ec) {
 
 void Session::next_request(bool first) {
   cur_ = Current{};
+  cur_.id = new_request_id();  // replaced by the client's own once the headers are in
   request_.reset();
   exchange_.reset();
   parser_.emplace();
@@ -82,7 +85,8 @@ void Session::next_request(bool first) {
   parser_->body_limit(boost::none);  // the route decides, once the headers are in
 
   if (!first && buffer_.size() == 0) {
-    if (stopping()) {
+    // Draining: close, unless the client's next request is already arriving.
+    if (stopping() && t_->available() == 0) {
       begin_close(false);
       return;
     }
@@ -186,7 +190,7 @@ bool Session::on_header() {
   cur_.method = std::string(msg.method_string());
   cur_.keep_alive = msg.keep_alive();
   std::string_view rid = msg["x-request-id"];
-  cur_.id = acceptable_request_id(rid) ? std::string(rid) : new_request_id();
+  if (acceptable_request_id(rid)) cur_.id = std::string(rid);
   std::string_view target = msg.target();
   cur_.path = std::string(target.substr(0, target.find('?')));
 
@@ -212,16 +216,6 @@ bool Session::on_header() {
     return false;
   }
   cur_.route = m.route;
-
-  const std::size_t limit = m.route->options.body_limit.value_or(core_.limits.body_bytes);
-  auto length = parser_->content_length();
-  if (length && *length > limit) {
-    answer_early(error_response(413, "request body of " + std::to_string(*length) + " bytes exceeds the limit of " +
-                                         std::to_string(limit) + " bytes",
-                                "request_too_large"));
-    return false;
-  }
-  parser_->body_limit(limit);
 
   Request req;
   req.method = cur_.method;
@@ -250,6 +244,16 @@ bool Session::on_header() {
       return false;
     }
   }
+
+  const std::size_t limit = m.route->options.body_limit.value_or(core_.limits.body_bytes);
+  auto length = parser_->content_length();
+  if (length && *length > limit) {
+    answer_early(error_response(413, "request body of " + std::to_string(*length) + " bytes exceeds the limit of " +
+                                         std::to_string(limit) + " bytes",
+                                "request_too_large"));
+    return false;
+  }
+  parser_->body_limit(limit);
 
   bool has_body = parser_->chunked() || (length && *length > 0);
   request_ = std::move(req);

@@ -12,8 +12,12 @@ namespace net = boost::asio;
 using boost::system::error_code;
 
 namespace {
-constexpr std::chrono::milliseconds kCloseTimeout{2000};  // TLS shutdown or lingering close
-constexpr std::size_t kLingerMax = 1024 * 1024;            // bytes read and dropped at most
+// TLS close: our close_notify goes out at once; the peer's answer is waited
+// for only briefly (the standard does not require waiting for it at all).
+constexpr std::chrono::milliseconds kShutdownTimeout{250};
+// Lingering close after an error: time for the client to read our answer.
+constexpr std::chrono::milliseconds kLingerTimeout{2000};
+constexpr std::size_t kLingerMax = 1024 * 1024;  // bytes read and dropped at most
 }  // namespace
 
 void Session::send_whole(Response r) {
@@ -157,7 +161,7 @@ void Session::finish_exchange() {
     auto ex = std::move(exchange_);
     ex->finish(cur_.abandoned ? Outcome::abandoned : Outcome::completed);
   }
-  if (cur_.close_after || cur_.framing == Framing::close || stopping()) {
+  if (cur_.close_after || cur_.framing == Framing::close) {
     begin_close(cur_.linger);
     return;
   }
@@ -208,7 +212,7 @@ void Session::begin_close(bool linger) {
   if (phase_ == Phase::closing || phase_ == Phase::closed) return;
   phase_ = Phase::closing;
   close_linger_ = linger;
-  arm(kCloseTimeout);
+  arm(linger ? kLingerTimeout : kShutdownTimeout);
   if (reading_) {
     t_->cancel();  // on_read continues the close once the read has returned
     return;

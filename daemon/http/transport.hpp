@@ -42,6 +42,8 @@ class Transport {
   virtual void shutdown_send() = 0;
   virtual void read_raw(boost::asio::mutable_buffer buf, IoCallback cb) = 0;
 
+  // Bytes received by the kernel and not read yet (encrypted bytes for TLS).
+  virtual std::size_t available() = 0;
   // Cancels pending reads and writes (they complete with operation_aborted).
   virtual void cancel() = 0;
   virtual void close() = 0;

@@ -29,6 +29,11 @@ class TlsTransport final : public Transport {
   void read_raw(net::mutable_buffer buf, IoCallback cb) override {
     stream_.next_layer().async_read_some(buf, std::move(cb));
   }
+  std::size_t available() override {
+    boost::system::error_code ec;
+    std::size_t n = stream_.next_layer().available(ec);
+    return ec ? 0 : n;
+  }
   void cancel() override {
     boost::system::error_code ec;
     stream_.next_layer().cancel(ec);

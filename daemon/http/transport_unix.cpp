@@ -31,6 +31,11 @@ class UnixTransport final : public Transport {
     socket_.shutdown(local::socket::shutdown_send, ec);
   }
   void read_raw(net::mutable_buffer buf, IoCallback cb) override { socket_.async_read_some(buf, std::move(cb)); }
+  std::size_t available() override {
+    boost::system::error_code ec;
+    std::size_t n = socket_.available(ec);
+    return ec ? 0 : n;
+  }
   void cancel() override {
     boost::system::error_code ec;
     socket_.cancel(ec);
