@@ -75,6 +75,8 @@ class AdminService {
   Result<std::vector<storage::UsageSummary>> usage(storage::Database& db, const storage::UsageQuery& query);
   Result<std::vector<storage::AuditEntry>> audit(storage::Database& db, const storage::AuditQuery& query);
 
+  int64_t now_ms() const { return clock_.wall_ms(); }
+
  private:
   void invalidate(const std::optional<std::string>& key_id) {
     if (invalidate_) invalidate_(key_id);
