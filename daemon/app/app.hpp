@@ -13,10 +13,18 @@
 
 namespace llmd::daemon {
 
+// What the API routes run on. Null members mean "not opened": check-config
+// registers the routes only to check them.
+struct Services {
+  auth::AuthService* auth = nullptr;  // keys, limits, budgets, usage ledger, admin operations
+};
+
 // Extension points of the serve path. The production binary passes none; the
-// test daemon adds debug routes through install_routes.
+// test daemons add debug routes through install_routes (or
+// install_service_routes when they need the services).
 struct AppHooks {
   std::function<Status(http::Server&, const config::Config&)> install_routes;
+  std::function<Status(http::Server&, const config::Config&, const Services&)> install_service_routes;
 };
 
 // Exit codes.
@@ -27,12 +35,6 @@ inline constexpr int kExitConfig = 78;   // invalid configuration (EX_CONFIG); s
 
 // argv[0] is the program name.
 int main_entry(int argc, char** argv, const AppHooks& hooks = {});
-
-// What the API routes run on. Null members mean "not opened": check-config
-// registers the routes only to check them.
-struct Services {
-  auth::AuthService* auth = nullptr;  // keys, limits, budgets, usage ledger, admin operations
-};
 
 // The server with every route registered (built-ins, API, hooks) and, when
 // `services.auth` is set, the authentication hook; not started.

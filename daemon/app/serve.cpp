@@ -71,6 +71,9 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
   if (hooks.install_routes) {
     if (Status st = hooks.install_routes(**server, cfg); !st) return st.take_error();
   }
+  if (hooks.install_service_routes) {
+    if (Status st = hooks.install_service_routes(**server, cfg, services); !st) return st.take_error();
+  }
   return server;
 }
 
