@@ -8,6 +8,7 @@
 #include "storage/migrations.hpp"
 #include "storage/usage_ledger.hpp"
 #include "tests/admin_api/api_fixture.hpp"
+#include "tests/daemon/kit/conn.hpp"
 
 namespace llmd::test {
 namespace {
@@ -91,6 +92,41 @@ TEST_F(Limits, FiftyConcurrentAgainstABudgetForOneAdmitExactlyOne) {
   ASSERT_TRUE(check.ok());
   EXPECT_TRUE(check->consistent());
   EXPECT_EQ(check->open_rows, 0);
+}
+
+TEST_F(Limits, AClientThatGoesAwayIsChargedForWhatWasProduced) {
+  std::string key = make_team_and_key("flaky", R"("daily_token_budget":100000)");
+  {
+    std::string error;
+    auto conn = Conn::tls(port_, {}, &error);
+    ASSERT_TRUE(conn) << error;
+    std::string body = R"({"prompt_tokens":20,"max_tokens":500,"completion_tokens":60,"hold_ms":20000})";
+    ASSERT_TRUE(conn->send("POST /test/admit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key +
+                           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                           "\r\n\r\n" + body));
+    int in_flight = 0;
+    for (int i = 0; i < 200 && in_flight == 0; ++i) {
+      auto usage = call_json("GET", "/admin/v1/usage?team=flaky", admin_key_);
+      auto& rows = usage.at("data").as_array();
+      in_flight = rows.empty() ? 0 : static_cast<int>(rows[0].at("in_flight").as_int64());
+      if (in_flight == 0) std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(in_flight, 1);
+  }  // the client closes the connection mid-request
+  int cancelled = 0;
+  boost::json::value row;
+  for (int i = 0; i < 200 && cancelled == 0; ++i) {
+    auto usage = call_json("GET", "/admin/v1/usage?team=flaky", admin_key_);
+    row = usage.at("data").as_array().at(0);
+    cancelled = static_cast<int>(row.at("cancelled").as_int64());
+    if (cancelled == 0) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(cancelled, 1);
+  EXPECT_EQ(row.at("completion_tokens").as_int64(), 30);  // what the test route had produced
+  EXPECT_EQ(row.at("total_tokens").as_int64(), 50);
+  auto team = call_json("GET", "/admin/v1/teams/flaky", admin_key_);
+  EXPECT_EQ(team.at("today").at("reserved").as_int64(), 0);
+  EXPECT_EQ(team.at("today").at("used").as_int64(), 50);
 }
 
 TEST_F(Limits, TeamsAreHeldToTheirModels) {
