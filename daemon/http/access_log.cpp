@@ -51,9 +51,11 @@ void write_access_log(const AccessRecord& r) {
     line += " outcome=";
     line += r.outcome;
   }
-  if (!r.context.empty()) {
+  std::string_view context = r.context;
+  while (!context.empty() && context.front() == ' ') context.remove_prefix(1);
+  if (!context.empty()) {
     line += ' ';
-    for (char c : r.context) line += (c == '\n' || c == '\r') ? ' ' : c;
+    for (char c : context) line += (c == '\n' || c == '\r') ? ' ' : c;
   }
   log::write(log::Level::info, line);
 }

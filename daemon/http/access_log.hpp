@@ -18,7 +18,7 @@ struct AccessRecord {
   std::chrono::steady_clock::duration elapsed{};
   std::string_view id;
   std::string_view outcome;  // empty when completed normally
-  std::string_view context;  // Request::log_context
+  std::string_view context;  // Request::log_context and Exchange::log_field()s
 };
 
 void write_access_log(const AccessRecord& r);

@@ -36,6 +36,7 @@ bool Exchange::write(std::string_view bytes) { return state_->write(bytes); }
 bool Exchange::end_stream() { return state_->end_stream(); }
 void Exchange::on_done(std::function<void(Outcome)> fn) { state_->on_done(std::move(fn)); }
 bool Exchange::aborted() const { return state_->aborted(); }
+void Exchange::log_field(std::string_view key, std::string_view value) { state_->log_field(key, value); }
 
 // ---------------------------------------------------------------- state
 
@@ -128,6 +129,23 @@ ExchangeState::Taken ExchangeState::take() {
   t.overflow = overflow_;
   t.abandoned = abandoned_;
   return t;
+}
+
+void ExchangeState::log_field(std::string_view key, std::string_view value) {
+  auto clean = [](std::string_view in, std::string& out) {
+    for (char c : in) out += (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '=') ? '_' : c;
+  };
+  std::lock_guard lock(mu_);
+  if (log_fields_.size() > 1024) return;
+  log_fields_ += ' ';
+  clean(key, log_fields_);
+  log_fields_ += '=';
+  clean(value, log_fields_);
+}
+
+std::string ExchangeState::log_fields() {
+  std::lock_guard lock(mu_);
+  return log_fields_;
 }
 
 void ExchangeState::written(std::size_t bytes) {

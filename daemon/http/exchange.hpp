@@ -75,6 +75,11 @@ class Exchange {
   // True once the response can no longer be delivered.
   bool aborted() const;
 
+  // Adds " key=value" to this request's access-log line (for example the
+  // model). Spaces and control characters in `value` become '_'. Never log
+  // secrets.
+  void log_field(std::string_view key, std::string_view value);
+
  private:
   std::shared_ptr<detail::ExchangeState> state_;
 };

@@ -41,6 +41,7 @@ class ExchangeState : public std::enable_shared_from_this<ExchangeState> {
   void abandon();  // the last handle went away
   void on_done(std::function<void(Outcome)> fn);
   bool aborted() const { return aborted_.load(std::memory_order_acquire); }
+  void log_field(std::string_view key, std::string_view value);
 
   // ---- session side (its strand) ----
   struct Taken {
@@ -54,6 +55,8 @@ class ExchangeState : public std::enable_shared_from_this<ExchangeState> {
   Taken take();
   // Stream body bytes that reached the socket (frees buffer space).
   void written(std::size_t bytes);
+  // The fields added with log_field(), " key=value" each.
+  std::string log_fields();
   // Ends the exchange: runs on_done once. Later calls do nothing.
   void finish(Outcome outcome);
 
@@ -78,6 +81,7 @@ class ExchangeState : public std::enable_shared_from_this<ExchangeState> {
   bool done_ = false;
   Outcome outcome_ = Outcome::completed;
   std::function<void(Outcome)> on_done_;
+  std::string log_fields_;
   std::atomic<bool> aborted_{false};
 };
 

@@ -198,6 +198,10 @@ bool Session::on_header() {
     answer_early(error_response(505, "only HTTP/1.0 and HTTP/1.1 are supported", "http_version_not_supported"));
     return false;
   }
+  if (cur_.version == 11 && msg.find(bhttp::field::host) == msg.end()) {
+    answer_early(error_response(400, "HTTP/1.1 requests need a Host header", "invalid_http_request"));
+    return false;
+  }
   if (target.empty() || target.front() != '/') {
     answer_early(error_response(400, "the request target must be an absolute path", "invalid_http_request"));
     return false;

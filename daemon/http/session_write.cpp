@@ -151,7 +151,9 @@ void Session::log_access(std::string_view outcome) {
                                                          : std::chrono::steady_clock::now() - cur_.start;
   r.id = cur_.id;
   r.outcome = outcome;
-  r.context = cur_.log_context;
+  std::string context = cur_.log_context;
+  if (exchange_) context += exchange_->log_fields();
+  r.context = context;
   write_access_log(r);
 }
 

@@ -118,6 +118,7 @@ TEST_F(HttpInputTest, MalformedRequestsGet400) {
       "GET /healthz HTTP/1.1 extra\r\nHost: x\r\n\r\n",
       "G\x01T /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
       "GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n",
+      "GET /healthz HTTP/1.1\r\nUser-Agent: no host\r\n\r\n",
       "GET http://example.com/healthz HTTP/1.1\r\nHost: x\r\n\r\n",
       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",

@@ -49,7 +49,8 @@ TEST(Process, SigtermLetsTheSlowRequestFinishThenExitsZero) {
   auto idle = Conn::tls(d.port);
   ASSERT_TRUE(idle);
   ASSERT_EQ(get(*idle, "/healthz")->status, 200);
-  ASSERT_TRUE(slow->send("GET /test/slow?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(slow->send("GET /test/slow?ms=1500&api_key=sk-in-query HTTP/1.1\r\nHost: x\r\n"
+                         "Authorization: Bearer sk-secret-value\r\nX-Api-Key: sk-other-secret\r\n\r\n"));
   ASSERT_TRUE(d.child->wait_for_output("test: slow request", 20s)) << d.child->output();
 
   d.child->signal(SIGTERM);
@@ -67,6 +68,10 @@ TEST(Process, SigtermLetsTheSlowRequestFinishThenExitsZero) {
   EXPECT_NE(out.find("<5>Terminated received: draining"), std::string::npos) << out;
   EXPECT_NE(out.find("access remote=127.0.0.1:"), std::string::npos) << out;
   EXPECT_NE(out.find("path=/test/slow status=200"), std::string::npos) << out;
+  EXPECT_NE(out.find(" slept_ms=1500"), std::string::npos) << out;  // a handler's log field
+  // Credentials and query strings never reach the log.
+  EXPECT_EQ(out.find("sk-"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Bearer"), std::string::npos) << out;
   EXPECT_NE(out.find("<5>stopped"), std::string::npos) << out;
   EXPECT_EQ(out.find("drain incomplete"), std::string::npos) << out;
 }

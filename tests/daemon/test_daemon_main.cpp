@@ -30,6 +30,7 @@ Status install_test_routes(http::Server& server, const config::Config&) {
   Status st = server.router().add("GET", "/test/slow", open, [](http::ExchangePtr ex) {
     long ms = query_number(ex->request(), "ms", 1000);
     log::noticef("test: slow request %s started (%ld ms)", ex->request().id.c_str(), ms);
+    ex->log_field("slept_ms", std::to_string(ms));
     std::thread([ex, ms] {
       std::this_thread::sleep_for(std::chrono::milliseconds(ms));
       ex->respond(http::Response::json(200, "{\"slept_ms\":" + std::to_string(ms) + "}"));
