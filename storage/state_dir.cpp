@@ -32,7 +32,11 @@ Status ensure_private_dir(const std::string& dir) {
   }
   if (!S_ISDIR(st.st_mode)) return Error("state_dir_invalid", dir + " is not a directory");
   if (st.st_uid != ::geteuid()) {
-    return Error("state_dir_invalid", "state directory " + dir + " is owned by another user");
+    // root may work in a service user's directory (llmd bootstrap-admin under
+    // systemd's DynamicUser); it must already be private.
+    if (::geteuid() == 0 && (st.st_mode & 077) == 0) return ok_status();
+    return Error("state_dir_invalid", "state directory " + dir + " is owned by another user" +
+                                          (::geteuid() == 0 ? " and open to others" : ""));
   }
   if ((st.st_mode & 0777) != 0700 && ::chmod(dir.c_str(), 0700) != 0) {
     return Error("state_dir_invalid", "cannot set mode 0700 on " + dir + ": " + errno_text());

@@ -9,7 +9,8 @@
 namespace llmd::storage {
 
 // Creates `dir` (and missing parents) with mode 0700; an existing directory owned
-// by us is narrowed to 0700. Fails when it is not a directory or not ours.
+// by us is narrowed to 0700. Fails when it is not a directory or not ours (root
+// may use another user's directory that is already private).
 Status ensure_private_dir(const std::string& dir);
 
 // The ledger's file inside the state directory.
