@@ -20,7 +20,7 @@ Admission::~Admission() {
   if (valid()) {
     FinishedUsage usage;
     usage.status = storage::UsageStatus::cancelled;
-    usage.completion_tokens = progress_;
+    usage.completion_tokens = progress_.load(std::memory_order_relaxed);
     finish(usage);
   }
 }
@@ -31,7 +31,8 @@ Admission::Admission(Admission&& other) noexcept
       usage_id_(other.usage_id_),
       prompt_tokens_(other.prompt_tokens_),
       reserved_tokens_(other.reserved_tokens_),
-      progress_(other.progress_) {}
+      progress_(other.progress_.load()),
+      finished_(other.finished_.load()) {}
 
 Admission& Admission::operator=(Admission&& other) noexcept {
   if (this != &other) {
@@ -41,15 +42,15 @@ Admission& Admission::operator=(Admission&& other) noexcept {
     usage_id_ = other.usage_id_;
     prompt_tokens_ = other.prompt_tokens_;
     reserved_tokens_ = other.reserved_tokens_;
-    progress_ = other.progress_;
+    progress_ = other.progress_.load();
+    finished_ = other.finished_.load();
   }
   return *this;
 }
 
 void Admission::finish(const FinishedUsage& usage) {
-  if (!valid()) return;
-  std::shared_ptr<detail::AdmissionShared> shared = std::move(shared_);
-  shared_.reset();
+  if (shared_ == nullptr || finished_.exchange(true)) return;
+  std::shared_ptr<detail::AdmissionShared> shared = shared_;
 
   storage::Settlement s;
   s.usage_id = usage_id_;

@@ -10,9 +10,12 @@
 // record_progress(). Settling never blocks: the ledger write is posted to the
 // ledger's DbWorker.
 //
-// Move-only; finish() and record_progress() are for the owning thread.
+// Move-only. record_progress() and finish() may be called from different threads
+// (the engine's and the connection's); the first finish() wins, later ones are
+// ignored. Moving or destroying must not race with them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -45,7 +48,8 @@ class Admission {
   Admission(const Admission&) = delete;
   Admission& operator=(const Admission&) = delete;
 
-  bool valid() const { return shared_ != nullptr; }
+  // Admitted and not yet finished.
+  bool valid() const { return shared_ != nullptr && !finished_.load(); }
   explicit operator bool() const { return valid(); }
 
   const Principal& principal() const { return *principal_; }
@@ -56,7 +60,7 @@ class Admission {
   int64_t reserved_tokens() const { return reserved_tokens_; }
 
   // Completion tokens produced so far; charged if the request ends without finish().
-  void record_progress(int64_t completion_tokens) { progress_ = completion_tokens; }
+  void record_progress(int64_t completion_tokens) { progress_.store(completion_tokens, std::memory_order_relaxed); }
 
   // Settles the request (once; later calls are ignored).
   void finish(const FinishedUsage& usage);
@@ -67,7 +71,8 @@ class Admission {
   int64_t usage_id_ = 0;
   int64_t prompt_tokens_ = 0;
   int64_t reserved_tokens_ = 0;
-  int64_t progress_ = 0;
+  std::atomic<int64_t> progress_{0};
+  std::atomic<bool> finished_{false};
 };
 
 }  // namespace llmd::auth

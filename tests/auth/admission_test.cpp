@@ -194,6 +194,23 @@ TEST_F(Admit, FinishRecordsRealCountsOnce) {
             1);
 }
 
+TEST_F(Admit, RacingFinishesSettleOnce) {
+  make_team("t");
+  auto p = principal_for(make_key("t").key);
+  for (int i = 0; i < 50; ++i) {
+    auto a = admit(p, 10, 10);
+    ASSERT_TRUE(a.admitted());
+    a.admission.record_progress(3);
+    std::thread engine([&] { a.admission.finish({storage::UsageStatus::ok, std::nullopt, 7, 0, std::nullopt}); });
+    a.admission.finish({storage::UsageStatus::cancelled, std::nullopt, 3, 0, std::nullopt});
+    engine.join();
+  }
+  drain_ledger();
+  EXPECT_EQ(scalar("SELECT count(*) FROM usage WHERE status != 'open'"), 50);
+  EXPECT_EQ(svc_->admissions().in_flight(p->team_id), 0);
+  EXPECT_TRUE(ledger_check().consistent());
+}
+
 TEST_F(Admit, BudgetRenewsAtUtcMidnightAndRetryAfterSaysWhen) {
   storage::TeamLimits l;
   l.daily_token_budget = 100;
