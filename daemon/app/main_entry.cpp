@@ -96,11 +96,9 @@ int check_config(const std::filesystem::path& file, const AppHooks& hooks) {
     std::fprintf(stderr, "%s\n", server.error().message.c_str());
     return kExitFailure;
   }
-  for (const auto& limit : cfg->limits.route_body_bytes) {
-    if (!(*server)->router().set_body_limit(limit.route, limit.bytes)) {
-      std::fprintf(stderr, "%s: limits.route_body_bytes: no route '%s'\n", limit.origin.c_str(), limit.route.c_str());
-      return kExitFailure;
-    }
+  if (Status st = (*server)->apply_route_limits(); !st) {
+    std::fprintf(stderr, "%s\n", st.error().message.c_str());
+    return kExitFailure;
   }
   std::printf("%s: ok\n", file.c_str());
   return kExitOk;

@@ -44,7 +44,9 @@ void parse_root(const toml::table& root, Config& c, Diagnostics& d) {
       d.error(n->source().begin.line, std::string(t.name) + " must be a table: write [" + std::string(t.name) + "]");
       continue;
     }
-    Section s(*n->as_table(), std::string(t.name), "[" + std::string(t.name) + "]", d);
+    std::string title = "[";  // (appends: GCC 12 -O3 misreports "literal" + std::string)
+    title.append(t.name).append("]");
+    Section s(*n->as_table(), std::string(t.name), title, d);
     t.parse(s, c);
     s.finish();
   }

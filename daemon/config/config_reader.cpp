@@ -23,7 +23,7 @@ std::string Diagnostics::text() const {
   for (const Entry* e : sorted) {
     if (!out.empty()) out += '\n';
     out += file_;
-    if (e->line > 0) out += ":" + std::to_string(e->line);
+    if (e->line > 0) out.append(":").append(std::to_string(e->line));
     out += ": ";
     out += e->message;
   }

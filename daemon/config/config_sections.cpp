@@ -113,7 +113,9 @@ void parse_paths(Section& s, Config& c) {
     // A folder that does not exist yet is fine (no model can be in it).
     std::error_code ec;
     if (std::filesystem::exists(d, ec) && !std::filesystem::is_directory(d, ec)) {
-      s.error("model_dirs", "'" + d.string() + "' is not a directory");
+      std::string msg = "'";
+      msg.append(d.string()).append("' is not a directory");
+      s.error("model_dirs", std::move(msg));
       continue;
     }
     c.paths.model_dirs.push_back(std::filesystem::weakly_canonical(d, ec));

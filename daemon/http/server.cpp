@@ -93,8 +93,9 @@ struct Server::Impl {
         error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         auto ep = socket.remote_endpoint(ignored);
-        std::string remote = ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
-                                                  : ep.address().to_string() + ":" + std::to_string(ep.port());
+        std::string remote = ep.address().to_string();
+        if (ep.address().is_v6()) remote = std::string("[").append(remote).append("]");
+        remote.append(":").append(std::to_string(ep.port()));
         auto s = std::make_shared<detail::Session>(core, detail::make_tls_transport(std::move(socket), *tls),
                                                    std::move(remote));
         s->start();
@@ -236,14 +237,19 @@ Router& Server::router() { return impl_->core.router; }
 
 void Server::set_authenticator(Authenticator authenticator) { impl_->core.authenticator = std::move(authenticator); }
 
-Status Server::start() {
-  Impl& m = *impl_;
-  if (m.started) return Error("server_started", "the server is already started");
-  for (const auto& limit : m.cfg.limits.route_body_bytes) {
-    if (!m.core.router.set_body_limit(limit.route, limit.bytes)) {
+Status Server::apply_route_limits() {
+  for (const auto& limit : impl_->cfg.limits.route_body_bytes) {
+    if (!impl_->core.router.set_body_limit(limit.route, limit.bytes)) {
       return Error("config_invalid", limit.origin + ": limits.route_body_bytes: no route '" + limit.route + "'");
     }
   }
+  return ok_status();
+}
+
+Status Server::start() {
+  Impl& m = *impl_;
+  if (m.started) return Error("server_started", "the server is already started");
+  if (Status st = apply_route_limits(); !st) return st;
   if (Status st = m.listen_tcp(); !st) return st;
   if (!m.cfg.server.unix_socket.empty()) {
     if (Status st = m.listen_unix(); !st) return st;

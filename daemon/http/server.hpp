@@ -44,8 +44,11 @@ class Server {
   Router& router();
   void set_authenticator(Authenticator authenticator);
 
-  // Applies [limits] route_body_bytes (each must name a registered route),
-  // binds the listeners and starts the I/O threads.
+  // Applies [limits] route_body_bytes: each must name a registered route.
+  // start() calls it; `llmd check-config` calls it alone.
+  Status apply_route_limits();
+
+  // apply_route_limits(), then binds the listeners and starts the I/O threads.
   Status start();
 
   std::uint16_t port() const;  // the bound TCP port, after start()

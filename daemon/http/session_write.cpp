@@ -87,6 +87,10 @@ void Session::pump(const std::shared_ptr<ExchangeState>& st) {
     start_write(WriteKind::stream);
     return;
   }
+  if (cur_.stream_ended) {  // a close-delimited stream ends with no bytes to write
+    finish_exchange();
+    return;
+  }
   if (t.abandoned) {
     cur_.abandoned = true;
     if (cur_.stream) {

@@ -142,10 +142,28 @@ TEST_F(ExchangeTest, StreamToHttp10ClientEndsWithTheConnection) {
   ASSERT_TRUE(c->send("GET /park HTTP/1.0\r\n\r\n"));
   auto ex = parking.take();
   ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  ASSERT_TRUE(http::sse::begin(*ex));
+  ASSERT_TRUE(http::sse::send_data(*ex, "a"));
+  ASSERT_TRUE(read_head(*c));
+  EXPECT_EQ(c->read_exact(9), std::optional<std::string>("data: a\n\n"));
+  ASSERT_TRUE(ex->end_stream());  // the end alone, with no bytes left to carry it
+  EXPECT_EQ(done.wait(), http::Outcome::completed);
+  EXPECT_EQ(c->read_to_eof(), "");
+  EXPECT_FALSE(c->timed_out()) << "the connection did not close at the end of the stream";
+}
+
+TEST_F(ExchangeTest, StreamToHttp10ClientInOneGo) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.0\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
   ASSERT_TRUE(http::sse::begin(*ex));
   ASSERT_TRUE(http::sse::send_data(*ex, "a"));
   ASSERT_TRUE(http::sse::send_done(*ex));
   auto r = read_reply(*c);
+  EXPECT_FALSE(c->timed_out());
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->chunked);
   EXPECT_EQ(r->header("connection"), "close");

@@ -139,9 +139,13 @@ long Conn::recv_some(char* buf, std::size_t n) {
     if (r > 0) return r;
     int err = SSL_get_error(ssl_, r);
     ERR_clear_error();
+    if (err == SSL_ERROR_WANT_READ || (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+      timed_out_ = true;  // SO_RCVTIMEO expired
+    }
     return err == SSL_ERROR_ZERO_RETURN ? 0 : -1;
   }
   long r = ::recv(fd_, buf, n, 0);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) timed_out_ = true;
   return r < 0 ? -1 : r;
 }
 

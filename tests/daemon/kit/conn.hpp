@@ -51,6 +51,9 @@ class Conn {
   std::optional<std::string> read_exact(std::size_t n);
   std::string read_to_eof();
 
+  // True once a read has given up at the timeout (rather than seeing the end).
+  bool timed_out() const { return timed_out_; }
+
   std::string protocol() const;  // "TLSv1.3", or "" without TLS
   std::string cipher() const;
   std::string alpn() const;
@@ -65,6 +68,7 @@ class Conn {
   SSL_CTX* ctx_ = nullptr;
   SSL* ssl_ = nullptr;
   std::string in_;
+  bool timed_out_ = false;
 };
 
 struct Reply {
