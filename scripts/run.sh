@@ -19,7 +19,7 @@ scripts/setup.sh
 build=build/release
 echo "== build ($build, Release)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLMD_BUILD_TESTS=OFF --log-level=WARNING
-cmake --build "$build" -j "$(nproc)" --target llmd
+cmake --build "$build" -j "$(nproc)" --target llmd llmctl
 
 state=${LLMD_STATE:-$root/.state}
 mkdir -p "$state"
@@ -59,8 +59,14 @@ state_dir = "$state"
 model_dirs = ["models"]
 TOML
 
+# ---- The first admin key, made on the first start only (kept in $state/admin.key).
+echo
+scripts/bootstrap-admin.sh "$build/bin/llmd" "$state/llmd.toml" "$state/admin.key"
+
 echo
 echo "llmd: serving https://127.0.0.1:$port (state in $state)"
 echo "      try: curl -k https://127.0.0.1:$port/healthz"
+echo "      admin: export LLMD_URL=https://127.0.0.1:$port LLMD_CACERT=$state/tls/cert.pem"
+echo "             $build/bin/llmctl teams list"
 echo
 exec "$build/bin/llmd" serve --config "$state/llmd.toml"

@@ -21,6 +21,8 @@ void usage(std::FILE* out) {
   std::fprintf(out,
                "usage: llmd [serve] [--config FILE]     run the server (default config %s)\n"
                "       llmd check-config [--config FILE] validate a config file and its TLS files\n"
+               "       llmd bootstrap-admin [--config FILE] [--team NAME] [--name NAME] [--force]\n"
+               "                                         create the first admin key and print it once\n"
                "       llmd COMMAND [ARGS]               engine commands:\n",
                kDefaultConfig);
   for (const auto& c : cli::engine_commands()) {
@@ -62,6 +64,8 @@ int main_entry(int argc, char** argv, const AppHooks& hooks) {
     std::printf("llmd %s\n", LLMD_VERSION);
     return kExitOk;
   }
+
+  if (cmd == "bootstrap-admin") return bootstrap_admin(argc - 1, argv + 1);
 
   std::string config = kDefaultConfig;
   bool is_serve = cmd == "serve" || cmd.rfind("-", 0) == 0;  // "llmd --config F" means serve

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "daemon/access/access.hpp"
+#include "daemon/admin/admin_routes.hpp"
 #include "daemon/app/app.hpp"
 #include "daemon/system/notify.hpp"
 #include "engine/core/log.hpp"
@@ -59,12 +61,18 @@ class Watchdog {
 
 }  // namespace
 
-Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, const AppHooks& hooks) {
+Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, const AppHooks& hooks,
+                                                   const Services& services) {
   auto server = http::Server::create(cfg);
   if (!server) return server;
+  if (services.auth) (*server)->set_authenticator(access::make_auth_hook(*services.auth));
   // The OpenAI and admin API routes register here.
+  if (Status st = admin::install_admin_routes((*server)->router(), services.auth); !st) return st.take_error();
   if (hooks.install_routes) {
     if (Status st = hooks.install_routes(**server, cfg); !st) return st.take_error();
+  }
+  if (hooks.install_service_routes) {
+    if (Status st = hooks.install_service_routes(**server, cfg, services); !st) return st.take_error();
   }
   return server;
 }
@@ -82,7 +90,15 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   ::signal(SIGPIPE, SIG_IGN);
 
   Notifier notifier;
-  auto built = build_server(cfg, hooks);
+  auto auth = open_auth(cfg, true);
+  if (!auth) {
+    log::errorf("%s", auth.error().message.c_str());
+    notifier.status("failed: " + auth.error().message);
+    return kExitFailure;
+  }
+  Services services;
+  services.auth = auth->get();
+  auto built = build_server(cfg, hooks, services);
   if (!built) {
     log::errorf("%s", built.error().message.c_str());
     notifier.status("failed: " + built.error().message);
@@ -132,6 +148,7 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   }
   if (!drained) log::warnf("drain incomplete: closing %zu connection(s)", server.connections());
   server.stop();
+  (*auth)->stop();  // settles what the last requests left queued
   log::noticef("stopped");
   return kExitOk;
 }

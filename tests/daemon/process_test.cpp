@@ -175,6 +175,8 @@ TEST(Process, PortInUseFailsClearly) {
   ASSERT_NE(first.port, 0) << first.child->output();
   std::string cfg = base_config(dir);
   cfg.replace(cfg.find("port = 0"), 8, "port = " + std::to_string(first.port));
+  // Its own state directory: a shared one is refused before the port is tried.
+  cfg.replace(cfg.find("state_dir = \".\""), 15, "state_dir = \"second\"");
   write_file(dir / "second.toml", cfg);
   auto second = run_command({LLMD_BIN, "serve", "--config", (dir / "second.toml").string()});
   EXPECT_EQ(second.status, 1);
