@@ -32,6 +32,12 @@ constexpr std::string_view kWords[] = {
     "explained", "discovered", "considered", "continued", "returned", "received", "described", "followed",
 };
 
+// Syllables for the long tail of rarer words (names, technical terms,
+// inflections) that a word list of common words lacks.
+constexpr std::string_view kSyllables[] = {"con", "tri", "ment", "ab", "ing", "er", "pro", "ta", "vi", "lo",
+                                           "ex", "tion", "al", "ly", "ous", "per", "im", "na", "ro", "sta",
+                                           "ble", "ic", "en", "un", "re", "de", "ca", "mi", "ster", "ful"};
+
 constexpr std::string_view kCapitalized[] = {"London", "Mary", "John", "America", "Paris", "Thomas", "Europe",
                                               "Monday", "Elizabeth", "Chicago", "Robert", "December"};
 
@@ -79,13 +85,25 @@ std::string english_text(size_t n_bytes, uint64_t seed) {
     for (size_t i = 0; i < len; ++i) {
       std::string w;
       const size_t r = rng.below(100);
-      if (r < 3) w = kCapitalized[rng.below(sizeof kCapitalized / sizeof kCapitalized[0])];
-      else if (r < 5) w = std::to_string(rng.below(r == 3 ? 2025 : 100));
-      else w = word();
+      if (r < 3) {
+        w = kCapitalized[rng.below(sizeof kCapitalized / sizeof kCapitalized[0])];
+      } else if (r < 5) {
+        w = std::to_string(rng.below(r == 3 ? 2025 : 100));
+      } else if (r < 13) {
+        // About one word in twelve is rare: mostly unseen before.
+        const size_t n = 2 + rng.below(3);
+        for (size_t k = 0; k < n; ++k) w += kSyllables[rng.below(sizeof kSyllables / sizeof kSyllables[0])];
+      } else {
+        w = word();
+      }
       if (i == 0 && !w.empty() && w[0] >= 'a' && w[0] <= 'z') w[0] = static_cast<char>(w[0] - 'a' + 'A');
       if (i > 0) out += ' ';
       out += w;
-      if (rng.below(40) == 0 && w.size() > 2) out += rng.below(2) ? "'s" : "n't";
+      if (rng.below(40) == 0 && w.size() > 2) {
+        const bool aux = w == "could" || w == "would" || w == "should" || w == "was" || w == "were" || w == "has" ||
+                         w == "have" || w == "had" || w == "is" || w == "are" || w == "do";
+        out += aux ? "n't" : "'s";
+      }
       if (i + 1 < len && rng.below(9) == 0) out += rng.below(5) ? "," : (rng.below(2) ? ";" : " -");
     }
     const size_t end = rng.below(20);

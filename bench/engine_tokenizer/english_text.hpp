@@ -1,7 +1,8 @@
 // Deterministic English-like text for tokenizer benchmarks: sentences drawn
-// from a list of common English words with a Zipf-like frequency, with
-// capitals, punctuation, numbers, quotes, contractions and paragraph breaks,
-// so that word-length and character statistics resemble prose.
+// from a list of common English words with a Zipf-like frequency plus a long
+// tail of rare words made of common syllables, with capitals, punctuation,
+// numbers, quotes, contractions and paragraph breaks, so that word-length,
+// character and repetition statistics resemble prose.
 #pragma once
 
 #include <cstddef>

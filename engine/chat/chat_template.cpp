@@ -3,6 +3,7 @@
 #include "engine/chat/builtin_templates.hpp"
 #include "engine/chat/template_recognizer.hpp"
 #include "engine/core/log.hpp"
+#include "engine/tokenizer/pre_tokenizer.hpp"
 
 namespace llmd::engine {
 namespace {
@@ -28,8 +29,15 @@ Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile&
   TemplateEnv env;
   env.bos_token = token_text(file, "tokenizer.ggml.bos_token_id");
   env.eos_token = token_text(file, "tokenizer.ggml.eos_token_id");
+  // Whether the tokenizer adds BOS to plain text: the file's flag, else the
+  // default of its tokenizer kind and pre-tokenizer family (as Tokenizer does).
   const std::string model = file.get_string("tokenizer.ggml.model").value_or("");
-  env.add_bos = file.get_bool("tokenizer.ggml.add_bos_token").value_or(model == "llama");
+  bool default_bos = model == "llama";
+  if (model == "gpt2") {
+    const PreTokenizerRules* rules = find_pre_tokenizer(file.get_string("tokenizer.ggml.pre").value_or(""));
+    if (rules && rules->add_bos) default_bos = *rules->add_bos;
+  }
+  env.add_bos = file.get_bool("tokenizer.ggml.add_bos_token").value_or(default_bos);
   if (env.bos_token.empty()) env.add_bos = false;
 
   if (!override_name.empty()) {
@@ -41,7 +49,11 @@ Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile&
     return t;
   }
 
-  const std::string jinja = file.get_string("tokenizer.chat_template").value_or("");
+  const gguf::GgufValue* v = file.find("tokenizer.chat_template");
+  if (v && !v->as_string()) {
+    log::warnf("chat template: %s: tokenizer.chat_template is not a string; ignored", file.name().c_str());
+  }
+  const std::string jinja = v && v->as_string() ? *v->as_string() : std::string();
   if (jinja.find_first_not_of(" \t\r\n") == std::string::npos) {
     log::noticef("chat template: %s has no tokenizer.chat_template; using the plain default (BOS%s, then the message "
                  "contents separated by blank lines); set %s to choose another",

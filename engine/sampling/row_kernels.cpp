@@ -22,9 +22,14 @@ using V8f = float __attribute__((vector_size(32)));
 using V8i = int32_t __attribute__((vector_size(32)));
 constexpr size_t kLanes = 8;
 
-// Runs the function once per CPU feature level: "avx2" where supported, the
-// baseline otherwise. Neither enables FMA, which would change results.
+// On x86-64 each kernel is built twice and the loader picks one per CPU:
+// "avx2" where supported, the baseline otherwise. Neither enables FMA, which
+// would change results. Elsewhere the compiler's baseline is used.
+#if defined(__x86_64__)
 #define LLMD_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define LLMD_ROW_KERNEL
+#endif
 #define LLMD_LANES __attribute__((always_inline)) inline
 
 LLMD_LANES V8f load(const float* p) {
@@ -40,7 +45,7 @@ LLMD_LANES V8f splat(float x) { return V8f{} + x; }
 // exp_nonpositive on eight lanes, operation for operation.
 LLMD_LANES void exp_lanes(const V8f& x, V8f* out) {
   const V8f cutoff = splat(kExpCutoff);
-  const V8f xc = x < cutoff ? cutoff : x;
+  const V8f xc = x >= cutoff ? (x < V8f{} ? x : V8f{}) : cutoff;
   const V8f n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   V8f r = xc - n * 0.693145751953125f;
   r = r - n * 1.428606765330187045e-06f;
@@ -54,7 +59,7 @@ LLMD_LANES void exp_lanes(const V8f& x, V8f* out) {
   const V8i bits = (__builtin_convertvector(n, V8i) + 127) << 23;
   V8f scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  *out = x < cutoff ? V8f{} : p * scale;
+  *out = x >= cutoff ? p * scale : V8f{};
 }
 
 LLMD_LANES float lane_sum(const V8f& v) {
@@ -128,6 +133,23 @@ LLMD_ROW_KERNEL size_t find_at_least(std::span<const float> x, size_t from, floa
 
 LLMD_ROW_KERNEL size_t find_greater(std::span<const float> x, size_t from, float t) {
   return find_first<false>(x, from, t);
+}
+
+LLMD_ROW_KERNEL bool indices_at_least(std::span<const float> x, float t, size_t max_count,
+                                      std::vector<int32_t>* ids) {
+  const size_t n = x.size();
+  const V8f vt = splat(t);
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const V8f v = load(x.data() + i);
+    if (!any_lane(v >= vt)) continue;
+    for (size_t l = 0; l < kLanes; ++l)
+      if (v[l] >= t) ids->push_back(static_cast<int32_t>(i + l));
+    if (ids->size() > max_count) return false;
+  }
+  for (; i < n; ++i)
+    if (x[i] >= t) ids->push_back(static_cast<int32_t>(i));
+  return ids->size() <= max_count;
 }
 
 LLMD_ROW_KERNEL void copy_sanitized(std::span<const float> src, std::span<float> dst) {

@@ -44,7 +44,7 @@ bool narrow_to_bucket(std::vector<Candidate>* cands, double* target, const Radix
   for (const Candidate& c : *cands) (*hist)[radix_key(c.weight, level)] += c.weight;
   double above = 0.0;
   for (size_t b = hist->size(); b-- > 0;) {
-    if (above + (*hist)[b] >= *target) {
+    if ((*hist)[b] > 0.0 && above + (*hist)[b] >= *target) {
       std::erase_if(*cands, [&](const Candidate& c) { return radix_key(c.weight, level) != b; });
       *target -= above;
       return true;
@@ -91,6 +91,7 @@ void keep_top_p_prefix(std::vector<Candidate>* cands, double total, float top_p)
 
 Candidate nucleus_end(std::vector<Candidate>* cands, double target) {
   std::vector<Candidate>& c = *cands;
+  if (c.empty()) return {-1, 0.0f};
   size_t lo = 0, hi = c.size();
   double mass = 0.0;  // weight of the candidates ordered before c[lo, hi)
   // Quickselect by weight: split the range around a pivot, then continue in
@@ -136,13 +137,15 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
   double target = static_cast<double>(top_p) * total;
   std::vector<Candidate>& cands = scratch->cands;
   cands.clear();
-  double mass = 0.0;
-  for (size_t i = find_at_least(weights, 0, kOptimisticThreshold); i < weights.size() && cands.size() <= kOptimisticMax;
-       i = find_at_least(weights, i + 1, kOptimisticThreshold)) {
-    cands.push_back({static_cast<int32_t>(i), weights[i]});
-    mass += weights[i];
+  scratch->ids.clear();
+  if (indices_at_least(weights, kOptimisticThreshold, kOptimisticMax, &scratch->ids) && !scratch->ids.empty()) {
+    double mass = 0.0;
+    for (const int32_t id : scratch->ids) {
+      cands.push_back({id, weights[id]});
+      mass += weights[id];
+    }
+    if (mass >= target) return nucleus_end(&cands, target);
   }
-  if (cands.size() <= kOptimisticMax && mass >= target) return nucleus_end(&cands, target);
 
   // Level 1 straight over the row, without listing every token first.
   std::vector<double>& hist = scratch->histogram;
@@ -152,7 +155,7 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
   double above = 0.0;
   size_t b = hist.size() - 1;
   for (; b > 0; --b) {
-    if (above + hist[b] >= target) break;
+    if (hist[b] > 0.0 && above + hist[b] >= target) break;  // a bucket with tokens in it
     above += hist[b];
   }
   if (b == 0) return std::nullopt;  // the running sum never reaches the target: keep everything
@@ -162,6 +165,7 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
     if (radix_key(weights[i], first) == b) cands.push_back({static_cast<int32_t>(i), weights[i]});
   for (size_t level = 1; level < std::size(kLevels) && cands.size() > kSmallBucket; ++level)
     if (!narrow_to_bucket(&cands, &target, kLevels[level], &hist)) break;
+  if (cands.empty()) return std::nullopt;  // unreachable: bucket b has positive weight
   return nucleus_end(&cands, target);
 }
 

@@ -40,7 +40,7 @@ Result<std::unique_ptr<BpeEncoder>> BpeEncoder::create(const Vocab& vocab, const
     const int32_t a = enc->intern(left);
     const int32_t b = enc->intern(right);
     const int32_t r = enc->intern(left + right);
-    enc->merges_.emplace(key(a, b), Merge{static_cast<int32_t>(i), r});  // the first rank of a pair wins
+    enc->merges_.insert(a, b, PairMap::Value{static_cast<int32_t>(i), r});  // the first rank of a pair wins
   }
   if (n_bad) log::warnf("tokenizer: %s: %zu merges are not of the form 'left right'; ignored", file.name().c_str(), n_bad);
 
@@ -166,9 +166,9 @@ void BpeEncoder::encode_piece(std::string_view piece, std::string* scratch, std:
     if (l < 0 || r < 0) return;
     const int32_t a = sym[static_cast<size_t>(l)].id, b = sym[static_cast<size_t>(r)].id;
     if (a < 0 || b < 0) return;
-    auto it = merges_.find(key(a, b));
-    if (it == merges_.end()) return;
-    queue.push(Pair{it->second.rank, l, r, a, b, it->second.result});
+    const PairMap::Value* m = merges_.find(a, b);
+    if (!m) return;
+    queue.push(Pair{m->rank, l, r, a, b, m->result});
   };
   for (int32_t i = 0; i + 1 < static_cast<int32_t>(sym.size()); ++i) try_pair(i, i + 1);
 

@@ -1,7 +1,9 @@
 #include "engine/tokenizer/spm_encoder.hpp"
 
 #include <cstdio>
+#include <cstring>
 #include <queue>
+#include <unordered_map>
 
 namespace llmd::engine {
 namespace {
@@ -64,15 +66,43 @@ void SpmEncoder::encode(std::string_view text, std::vector<int32_t>* out) const 
     return;
   }
   // Cut before every U+2581 that follows another character.
+  std::vector<std::string_view> chunks;
   const size_t m = kSpaceMark.size();
   size_t start = 0;
-  for (size_t pos = 1; pos + m <= text.size(); ++pos) {
-    if (text.compare(pos, m, kSpaceMark) != 0) continue;
-    if (pos >= m && text.compare(pos - m, m, kSpaceMark) == 0) continue;
-    encode_chunk(text.substr(start, pos - start), out);
-    start = pos;
+  for (size_t pos = 1; pos + m <= text.size();) {
+    const void* hit = std::memchr(text.data() + pos, kSpaceMark[0], text.size() - pos);
+    if (!hit) break;
+    pos = static_cast<size_t>(static_cast<const char*>(hit) - text.data());
+    if (pos + m > text.size()) break;
+    if (text.compare(pos, m, kSpaceMark) == 0 && !(pos >= m && text.compare(pos - m, m, kSpaceMark) == 0)) {
+      chunks.push_back(text.substr(start, pos - start));
+      start = pos;
+    }
+    ++pos;
   }
-  encode_chunk(text.substr(start), out);
+  chunks.push_back(text.substr(start));
+  if (chunks.size() < 256) {
+    for (std::string_view c : chunks) encode_chunk(c, out);
+    return;
+  }
+  // Long texts repeat their words: remember each distinct word's ids for the
+  // length of this call.
+  struct Span {
+    uint32_t begin, end;
+  };
+  std::unordered_map<std::string_view, Span> seen;
+  seen.reserve(chunks.size() / 4);
+  std::vector<int32_t> ids;
+  for (std::string_view c : chunks) {
+    if (auto it = seen.find(c); it != seen.end()) {
+      out->insert(out->end(), ids.begin() + it->second.begin, ids.begin() + it->second.end);
+      continue;
+    }
+    const auto begin = static_cast<uint32_t>(ids.size());
+    encode_chunk(c, &ids);
+    out->insert(out->end(), ids.begin() + begin, ids.end());
+    seen.emplace(c, Span{begin, static_cast<uint32_t>(ids.size())});
+  }
 }
 
 void SpmEncoder::encode_chunk(std::string_view text, std::vector<int32_t>* out) const {

@@ -1,7 +1,9 @@
 // Incremental, UTF-8-safe decoding for streaming: push() returns the text
 // that the ids so far determine, never half a code point; finish() returns
 // what is left. The concatenation of all push() results and finish() equals
-// Tokenizer::decode() of all the ids (with the same DecodeOptions).
+// Tokenizer::decode() of all the ids (with the same DecodeOptions). One
+// decoder per stream; the Tokenizer must outlive it. After finish() the
+// decoder starts a new stream.
 #pragma once
 
 #include <cstdint>

@@ -54,8 +54,8 @@ class Tokenizer {
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
   // As above, but special-token text inside the byte ranges [begin, end) of
   // `literal` (sorted, not overlapping) is never parsed as control tokens
-  // (message content in a chat prompt); the rest
-  // of the tokenization runs over the whole text as usual.
+  // (message content in a chat prompt); the rest of the tokenization runs
+  // over the whole text as usual.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special,
                               std::span<const std::pair<size_t, size_t>> literal) const;
 

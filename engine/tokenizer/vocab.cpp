@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <limits>
 
 #include "engine/core/log.hpp"
@@ -134,13 +135,12 @@ Status Vocab::read_tokens(const gguf::GgufFile& f) {
   }
 
   tokens_.resize(n);
-  index_.reserve(n);
-  size_t n_duplicates = 0;
   for (size_t i = 0; i < n; ++i) {
     TokenData& t = tokens_[i];
     t.text = (*texts)[i];
     if (t.text.empty()) t.text = "[EMPTY_" + std::to_string(i) + "]";
-    if (!scores.empty()) t.score = scores[i];
+    // A NaN score would break the ordering of merges: treat it as the lowest.
+    if (!scores.empty()) t.score = std::isnan(scores[i]) ? -std::numeric_limits<float>::infinity() : scores[i];
     if (!types.empty()) {
       switch (types[i]) {
         case 1: t.attr = token_attr::kNormal; break;
@@ -153,10 +153,11 @@ Status Vocab::read_tokens(const gguf::GgufFile& f) {
       }
     }
   }
-  // The map holds views into the texts, so it is built once they are final.
-  for (size_t i = 0; i < n; ++i) {
-    if (!index_.emplace(tokens_[i].text, static_cast<int32_t>(i)).second) ++n_duplicates;
-  }
+  // The index holds views into the texts, so it is built once they are final.
+  std::vector<std::string_view> views(n);
+  for (size_t i = 0; i < n; ++i) views[i] = tokens_[i].text;
+  index_.build(std::move(views));
+  const size_t n_duplicates = index_.duplicates();
   if (n_duplicates) {
     log::warnf("tokenizer: %s: %zu token texts appear more than once; the first id of each is used", f.name().c_str(),
                n_duplicates);

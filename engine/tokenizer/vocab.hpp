@@ -7,11 +7,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "engine/core/result.hpp"
 #include "engine/gguf/gguf_reader.hpp"
+#include "engine/tokenizer/flat_hash.hpp"
 
 namespace llmd::engine {
 
@@ -61,10 +61,7 @@ class Vocab {
   uint32_t attr(int32_t id) const { return tokens_[static_cast<size_t>(id)].attr; }
 
   // Id of the token whose text is exactly `text`, or -1.
-  int32_t find(std::string_view text) const {
-    auto it = index_.find(text);
-    return it == index_.end() ? -1 : it->second;
-  }
+  int32_t find(std::string_view text) const { return index_.find(text); }
 
   // Special ids (-1 when absent).
   int32_t bos_id() const { return bos_; }
@@ -104,7 +101,7 @@ class Vocab {
   VocabKind kind_ = VocabKind::kSentencePiece;
   std::string model_, pre_, name_;
   std::vector<TokenData> tokens_;
-  std::unordered_map<std::string_view, int32_t> index_;  // views into tokens_[i].text
+  StringIndex index_;  // views into tokens_[i].text
 
   int32_t bos_ = -1, eos_ = -1, eot_ = -1, eom_ = -1, unk_ = -1, pad_ = -1, sep_ = -1;
   int32_t fim_pad_ = -1, fim_rep_ = -1, fim_sep_ = -1;

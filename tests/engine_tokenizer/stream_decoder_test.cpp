@@ -6,6 +6,7 @@
 #include <random>
 
 #include "engine/gguf/gguf_reader.hpp"
+#include "engine/tokenizer/byte_unicode.hpp"
 #include "engine/tokenizer/regex_splitter.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "engine/tokenizer/utf8.hpp"
@@ -74,6 +75,42 @@ TEST_P(StreamVocab, PiecesConcatenateToTheFullDecode) {
   const Ids ids = (*tok)->encode(text, false, false);
   EXPECT_EQ(stream(**tok, ids), text);
   EXPECT_EQ((*tok)->decode(ids), text);
+
+  // Arbitrary bytes (ill-formed UTF-8, NULs, special-token text) never break
+  // encoding; on valid UTF-8, byte-level vocabularies that have a token for
+  // every byte keep every byte (Falcon's lacks a few control bytes).
+  bool all_bytes = (*tok)->kind() == VocabKind::kByteBpe;
+  for (int b = 0; b < 256 && all_bytes; ++b) {
+    all_bytes = (*tok)->vocab().find(byte_unicode::encoded(static_cast<uint8_t>(b))) >= 0;
+  }
+  std::mt19937 rng(99);
+  const std::string pieces[] = {"<|eot_id|>", "<s>", "</s>", "\xF0\x9F", "\xC3", " ", "\n", "a", std::string(1, '\0'), "<"};
+  for (int round = 0; round < 100; ++round) {
+    const bool valid_only = round % 2 == 0;
+    std::string bytes;
+    const int n = static_cast<int>(rng() % 64);
+    for (int i = 0; i < n; ++i) {
+      if (valid_only) {
+        uint32_t cp = rng() % 3 ? rng() % 0x80 : rng() % 0x3000;
+        if (cp >= 0xD800 && cp < 0xE000) cp = 'x';
+        utf8::append(bytes, cp);
+      } else if (rng() % 3 == 0) {
+        bytes += pieces[rng() % std::size(pieces)];
+      } else {
+        bytes += static_cast<char>(rng() & 0xFF);
+      }
+    }
+    for (bool special : {false, true}) {
+      const Ids got = (*tok)->encode(bytes, true, special);
+      for (int32_t id : got) ASSERT_TRUE(id >= 0 && id < (*tok)->n_vocab());
+      EXPECT_TRUE(utf8::is_valid((*tok)->decode(got)));
+      if (valid_only && all_bytes && !special) {
+        std::string raw;
+        for (size_t i = (*tok)->add_bos() ? 1 : 0; i < got.size(); ++i) raw += (*tok)->token_piece(got[i]);
+        EXPECT_EQ(raw, bytes) << "round " << round;
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Shared, StreamVocab,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "engine/tokenizer/regex_splitter.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
@@ -261,6 +262,25 @@ TEST(Metadata, ByteBpeWithoutPcre2IsAClearError) {
   if (RegexSplitter::available()) GTEST_SKIP() << "this build has PCRE2";
   ByteBpeVocab v;
   EXPECT_EQ(build_error(v.writer()).code, "tokenizer_no_regex");
+}
+
+TEST(Metadata, NanScoresDoNotBreakMerging) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  auto w = spm_writer({{"\xE2\x96\x81", nan}, {"a", nan}, {"b", -1}, {"ab", nan}, {"\xE2\x96\x81" "a", -2}});
+  auto tok = build(w);
+  ASSERT_TRUE(tok);
+  // "▁a" (-2) beats "ab" (NaN, read as the lowest score).
+  EXPECT_EQ(tok->encode("ab", false, false), (Ids{kFirst + 4, kFirst + 2}));
+}
+
+TEST(Metadata, DuplicateTokenTextsKeepTheFirstId) {
+  auto w = spm_writer({{"\xE2\x96\x81" "a", -1}, {"\xE2\x96\x81" "a", -1}, {"b", -1}});
+  auto tok = build(w);
+  ASSERT_TRUE(tok);
+  EXPECT_EQ(tok->encode("a", false, false), (Ids{kFirst}));
+  EXPECT_EQ(tok->vocab().find("b"), kFirst + 2);
+  EXPECT_EQ(tok->vocab().find("absent"), -1);
+  EXPECT_EQ(tok->vocab().find(""), -1);
 }
 
 TEST(Metadata, OutOfRangeSpecialIdsAreIgnored) {

@@ -70,6 +70,20 @@ TEST(LlamaSpm, SpecialTokensOnlyWhenAsked) {
   EXPECT_EQ(tok->decode(literal), "<s>Hello");
   EXPECT_TRUE(tok->is_eog(2));
   EXPECT_EQ(tok->eog_ids().size(), 1u);
+
+  // A long text (words remembered within the call) gives the same ids for
+  // the same sentence wherever it stands.
+  const std::string sentence = "The quick brown fox jumps over the lazy dog, again and  again.\n";
+  const Ids one = tok->encode(sentence + sentence, false, false);
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += sentence;
+  const Ids many = tok->encode(text, false, false);
+  EXPECT_EQ(tok->decode(many), text);
+  ASSERT_GT(many.size(), one.size());
+  // Tokens of the second copy inside `one` repeat through `many`.
+  const Ids first = tok->encode(sentence, false, false);
+  const Ids tail(one.begin() + static_cast<std::ptrdiff_t>(first.size()), one.end());
+  EXPECT_EQ(Ids(many.end() - static_cast<std::ptrdiff_t>(tail.size()), many.end()), tail);
 }
 
 TEST(Phi3, ChatTokensSwallowTheNewlineAfterThem) {

@@ -1,0 +1,21 @@
+// State shared by AdmissionControl and the Admissions it hands out, kept alive by
+// whichever of them lives longest.
+#pragma once
+
+#include <memory>
+
+#include "auth/clock.hpp"
+#include "auth/rate_limiter.hpp"
+#include "storage/db_worker.hpp"
+
+namespace llmd::auth::detail {
+
+struct AdmissionShared {
+  AdmissionShared(std::shared_ptr<storage::DbWorker> w, const Clock& c) : ledger(std::move(w)), clock(c), limiter(c) {}
+
+  std::shared_ptr<storage::DbWorker> ledger;
+  const Clock& clock;
+  RateLimiter limiter;
+};
+
+}  // namespace llmd::auth::detail

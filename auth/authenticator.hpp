@@ -1,0 +1,75 @@
+// Authenticator: turns the API key of a request into a Principal, or a 401.
+//
+//   1. find the key in the headers (credentials.hpp);
+//   2. check its format and checksum (api_key.hpp): typos and garbage stop here,
+//      before any lookup;
+//   3. hash the secret and look the key id up in the KeyCache, or else read it
+//      from the database and cache the answer (at most ttl, 5 s);
+//   4. compare the hashes with CRYPTO_memcmp, then check revocation, expiry and the
+//      team. Only a caller holding the right secret learns that a key is revoked
+//      or expired; everyone else hears "Invalid API key".
+//
+// Synchronous, for the HTTP server's authentication hook on the I/O thread: a
+// cache hit touches no database; a miss is one primary-key read on a dedicated
+// read connection (WAL: readers never wait for the ledger's writes),
+// tens of microseconds, at most once per key id per TTL. The one write
+// (last_used_at, at most once a minute per key) is posted to the ledger thread.
+// Keys and secrets are never logged; the public key id may be.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "auth/clock.hpp"
+#include "auth/denial.hpp"
+#include "auth/key_cache.hpp"
+#include "auth/principal.hpp"
+#include "auth/role.hpp"
+#include "storage/db_worker.hpp"
+
+namespace llmd::auth {
+
+struct AuthResult {
+  std::shared_ptr<const Principal> principal;  // set when authenticated
+  std::optional<Denial> denial;                // set otherwise
+  bool ok() const { return principal != nullptr; }
+};
+
+struct AuthenticatorOptions {
+  int64_t cache_ttl_ms = 5000;          // at most 5000: revocation must bite within 5 s
+  size_t cache_max_entries = 100000;
+  int64_t last_used_interval_ms = 60000;  // how often last_used_at is written per key
+};
+
+class Authenticator {
+ public:
+  // `reader` is used for key lookups (serialised by a mutex); `ledger` receives
+  // the last-use updates.
+  Authenticator(std::unique_ptr<storage::Database> reader, std::shared_ptr<storage::DbWorker> ledger,
+                const Clock& clock, const AuthenticatorOptions& options = {});
+
+  // Pass each header's value when present.
+  AuthResult authenticate(std::optional<std::string_view> authorization, std::optional<std::string_view> x_api_key);
+  AuthResult authenticate_key(std::string_view presented_key);
+
+  // Drop cached knowledge at once (after a revocation, rotation or team change).
+  void forget(std::string_view key_id) { cache_.forget(key_id); }
+  void forget_all() { cache_.forget_all(); }
+
+ private:
+  AuthResult verify(const CachedKey& entry, const SecretHash& presented, std::string_view key_id);
+
+  std::mutex reader_mu_;
+  std::unique_ptr<storage::Database> reader_;
+  std::shared_ptr<storage::DbWorker> ledger_;
+  const Clock& clock_;
+  AuthenticatorOptions options_;
+  KeyCache cache_;
+};
+
+// A 403 unless the principal's role allows `need`.
+std::optional<Denial> require_role(const Principal& principal, Role need);
+
+}  // namespace llmd::auth

@@ -1,0 +1,156 @@
+// `llmd serve`: start the HTTPS server, tell systemd, feed the watchdog, and
+// on SIGTERM/SIGINT drain: stop accepting, /readyz 503, let in-flight requests
+// finish up to [server] drain_timeout_s, exit 0.
+//
+// Threads: this (main) thread waits for signals with sigtimedwait() and sends
+// WATCHDOG=1; the server's I/O threads serve connections. Signals are blocked
+// before any thread starts, so only this thread ever receives them.
+#include <signal.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+
+#include "daemon/access/access.hpp"
+#include "daemon/admin/admin_routes.hpp"
+#include "daemon/app/app.hpp"
+#include "daemon/system/notify.hpp"
+#include "engine/core/log.hpp"
+
+#ifndef LLMD_VERSION
+#define LLMD_VERSION "dev"
+#endif
+
+namespace llmd::daemon {
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Waits up to `timeout` for one of `set`; returns the signal or 0.
+int wait_signal(const sigset_t& set, std::chrono::microseconds timeout) {
+  if (timeout < 0us) timeout = 0us;
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(timeout.count() / 1000000);
+  ts.tv_nsec = static_cast<long>((timeout.count() % 1000000) * 1000);
+  int sig = ::sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;
+}
+
+// WATCHDOG=1 only while the I/O threads still run what is posted to them.
+class Watchdog {
+ public:
+  Watchdog(Notifier& notifier, http::Server& server) : notifier_(notifier), server_(server) {}
+
+  std::chrono::microseconds tick_interval() const { return notifier_.watchdog_interval().value_or(1s); }
+
+  void tick() {
+    if (!notifier_.watchdog_interval()) return;
+    if (alive_->exchange(false)) notifier_.watchdog();
+    server_.post([alive = alive_] { alive->store(true); });
+  }
+
+ private:
+  Notifier& notifier_;
+  http::Server& server_;
+  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
+};
+
+}  // namespace
+
+Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, const AppHooks& hooks,
+                                                   const Services& services) {
+  auto server = http::Server::create(cfg);
+  if (!server) return server;
+  if (services.auth) (*server)->set_authenticator(access::make_auth_hook(*services.auth));
+  // The OpenAI and admin API routes register here.
+  if (Status st = admin::install_admin_routes((*server)->router(), services.auth); !st) return st.take_error();
+  if (hooks.install_routes) {
+    if (Status st = hooks.install_routes(**server, cfg); !st) return st.take_error();
+  }
+  if (hooks.install_service_routes) {
+    if (Status st = hooks.install_service_routes(**server, cfg, services); !st) return st.take_error();
+  }
+  return server;
+}
+
+int serve(const config::Config& cfg, const AppHooks& hooks) {
+  log::set_level(cfg.log.level);
+  log::noticef("llmd %s starting with %s", LLMD_VERSION, cfg.file.c_str());
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Notifier notifier;
+  auto auth = open_auth(cfg, true);
+  if (!auth) {
+    log::errorf("%s", auth.error().message.c_str());
+    notifier.status("failed: " + auth.error().message);
+    return kExitFailure;
+  }
+  Services services;
+  services.auth = auth->get();
+  auto built = build_server(cfg, hooks, services);
+  if (!built) {
+    log::errorf("%s", built.error().message.c_str());
+    notifier.status("failed: " + built.error().message);
+    return kExitConfig;
+  }
+  http::Server& server = **built;
+  if (Status st = server.start(); !st) {
+    log::errorf("%s", st.error().message.c_str());
+    notifier.status("failed: " + st.error().message);
+    return st.error().code == "config_invalid" ? kExitConfig : kExitFailure;
+  }
+
+  // Models load here, before readiness.
+  server.set_ready(true);
+  notifier.ready("serving " + server.url());
+  log::noticef("ready: serving %s", server.url().c_str());
+
+  Watchdog watchdog(notifier, server);
+  int sig = 0;
+  while (true) {
+    watchdog.tick();
+    sig = wait_signal(signals, watchdog.tick_interval());
+    if (sig == SIGTERM || sig == SIGINT) break;
+    if (sig == SIGHUP) log::warnf("SIGHUP ignored: reloading is not supported; restart llmd to apply changes");
+  }
+
+  log::noticef("%s received: draining (up to %.1f s)", strsignal(sig), cfg.server.drain_timeout.count() / 1000.0);
+  notifier.stopping("draining");
+  server.begin_drain();
+  const auto deadline = Clock::now() + cfg.server.drain_timeout;
+  bool drained = false;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto slice = std::min<std::chrono::milliseconds>(
+        left, std::chrono::duration_cast<std::chrono::milliseconds>(watchdog.tick_interval()));
+    if (server.wait_idle(std::max(slice, 0ms))) {
+      drained = true;
+      break;
+    }
+    if (Clock::now() >= deadline) break;
+    watchdog.tick();
+    int again = wait_signal(signals, 0us);
+    if (again == SIGTERM || again == SIGINT) {
+      log::warnf("second %s: stopping without waiting for in-flight requests", strsignal(again));
+      break;
+    }
+  }
+  if (!drained) log::warnf("drain incomplete: closing %zu connection(s)", server.connections());
+  server.stop();
+  (*auth)->stop();  // settles what the last requests left queued
+  log::noticef("stopped");
+  return kExitOk;
+}
+
+}  // namespace llmd::daemon

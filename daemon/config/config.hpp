@@ -1,0 +1,95 @@
+// llmd's configuration: the typed result of parsing and validating the TOML
+// file (etc/llmd.toml documents every key). Loading rejects unknown keys,
+// wrong types and bad values with "file:line: message" lines.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "engine/core/log.hpp"
+#include "engine/core/result.hpp"
+
+namespace llmd::config {
+
+using std::chrono::milliseconds;
+
+struct ServerConfig {
+  std::string address = "127.0.0.1";       // IPv4 or IPv6 literal
+  std::uint16_t port = 8443;               // 0 = any free port (logged and sent in STATUS=)
+  unsigned io_threads = 2;                 // HTTP I/O threads
+  std::filesystem::path unix_socket;       // plain-HTTP listener on a unix socket; empty = off
+  unsigned unix_socket_mode = 0660;
+  milliseconds drain_timeout{30000};       // SIGTERM: how long in-flight requests may finish
+};
+
+struct TlsConfig {
+  std::filesystem::path cert_file;  // PEM certificate chain, leaf first
+  std::filesystem::path key_file;   // PEM private key
+  std::string cert_origin;          // "file:line" of the key, for later error messages
+  std::string key_origin;
+};
+
+struct RouteBodyLimit {
+  std::string route;      // a route pattern, e.g. "/v1/chat/completions"
+  std::size_t bytes = 0;
+  std::string origin;     // "file:line"
+};
+
+struct LimitsConfig {
+  std::size_t header_bytes = 16 * 1024;           // request line + headers; more -> 431
+  std::size_t body_bytes = 1024 * 1024;           // default request body limit; more -> 413
+  std::vector<RouteBodyLimit> route_body_bytes;   // per-route overrides
+  milliseconds handshake_timeout{10000};
+  milliseconds header_timeout{10000};   // first byte of a request to the end of its headers
+  milliseconds body_timeout{60000};     // end of headers to the end of the body
+  milliseconds idle_timeout{60000};     // keep-alive wait for the next request
+  milliseconds write_timeout{60000};    // one write to the client may take this long
+  std::size_t max_connections = 1024;
+  std::size_t stream_buffer_bytes = 4 * 1024 * 1024;  // per streamed response; more -> aborted
+};
+
+struct LogConfig {
+  log::Level level = log::Level::info;
+  bool access_log = true;  // one line per request at level info
+};
+
+struct PathsConfig {
+  std::filesystem::path state_dir = "/var/lib/llmd";   // database, generated keys
+  std::vector<std::filesystem::path> model_dirs;       // model files must live below one of these
+};
+
+// One [[models]] entry.
+struct ModelConfig {
+  std::string name;                       // the id clients send as "model"
+  std::filesystem::path path;             // GGUF file, canonical, inside a model directory
+  std::vector<std::string> aliases;       // further ids that resolve to this model
+  std::uint32_t context_length = 0;       // 0 = the model's own
+  std::uint32_t max_sequences = 16;       // concurrent sequences in the batch
+  std::filesystem::path chat_template;    // Jinja file overriding the GGUF's template; empty = none
+  unsigned threads = 0;                   // CPU threads; 0 = automatic
+  std::string origin;                     // "file:line" of the [[models]] header
+};
+
+struct Config {
+  std::filesystem::path file;  // where it was loaded from
+  ServerConfig server;
+  TlsConfig tls;
+  LimitsConfig limits;
+  LogConfig log;
+  PathsConfig paths;
+  std::vector<ModelConfig> models;
+};
+
+// Reads, parses and validates a config file. On failure the error message holds
+// one line per problem ("file:line: message"), in file order.
+Result<Config> load_file(const std::filesystem::path& file);
+
+// Same for text already in memory; `file` names it in messages and anchors
+// relative paths (they resolve against its directory).
+Result<Config> load_text(std::string_view text, const std::filesystem::path& file);
+
+}  // namespace llmd::config

@@ -1,0 +1,82 @@
+// The HTTPS front end: TLS listener (and an optional plain-HTTP unix-socket
+// listener), N I/O threads, one strand per connection, the router, the
+// authentication hook, /healthz and /readyz, drain and stop. The network
+// stack stays inside server.cpp and session.cpp; this header is light.
+//
+// Life cycle: create() -> router().add(...) / set_authenticator(...) ->
+// start() -> set_ready(true) -> ... -> begin_drain() -> wait_idle() -> stop().
+// Whoever posts into exchanges from other threads (the engine) must stop
+// doing so before the Server is destroyed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/config/config.hpp"
+#include "daemon/http/exchange.hpp"
+#include "daemon/http/message.hpp"
+#include "daemon/http/router.hpp"
+#include "engine/core/result.hpp"
+
+namespace llmd::http {
+
+// Runs on the I/O thread for every route with options.auth, after the headers
+// and before the body is read (an unauthenticated client cannot make the
+// server read a large body). Return a response (401, 403, 429, ...) to refuse
+// the request, or nullopt to let it through; it may set request.principal and
+// request.log_context. It must be quick: no network I/O, at most a brief
+// cached database lookup.
+using Authenticator = std::function<std::optional<Response>(Request&, const RouteOptions&)>;
+
+class Server {
+ public:
+  // Builds the TLS context and the built-in routes; binds nothing yet.
+  static Result<std::unique_ptr<Server>> create(const config::Config& cfg);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Register routes before start().
+  Router& router();
+  void set_authenticator(Authenticator authenticator);
+
+  // Applies [limits] route_body_bytes: each must name a registered route.
+  // start() calls it; `llmd check-config` calls it alone.
+  Status apply_route_limits();
+
+  // apply_route_limits(), then binds the listeners and starts the I/O threads.
+  Status start();
+
+  std::uint16_t port() const;  // the bound TCP port, after start()
+  std::string url() const;     // "https://127.0.0.1:8443"
+
+  // /readyz answers 200 only while ready and not draining.
+  void set_ready(bool ready);
+  bool ready() const;
+
+  // Stops accepting, makes /readyz answer 503, closes idle connections and
+  // lets in-flight requests finish (their connections close afterwards).
+  void begin_drain();
+  bool draining() const;
+  // Waits until no connection is left, up to `timeout`. True when none is.
+  bool wait_idle(std::chrono::milliseconds timeout);
+
+  // Closes every connection (aborting what is in flight), stops the threads.
+  void stop();
+
+  std::size_t connections() const;
+
+  // Runs `fn` on an I/O thread (the watchdog uses it to prove they are alive).
+  void post(std::function<void()> fn);
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llmd::http

@@ -1,0 +1,63 @@
+// What every connection of one server shares: limits, router, authenticator,
+// readiness and the registry of live sessions. Internal to http/.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/config/config.hpp"
+#include "daemon/http/router.hpp"
+#include "daemon/http/server.hpp"
+
+namespace llmd::http::detail {
+
+class Session;
+
+struct ServerCore {
+  config::LimitsConfig limits;
+  bool access_log = true;
+  Router router;
+  Authenticator authenticator;
+  std::function<void(std::function<void()>)> offload;  // runs work on the worker pool
+
+  std::atomic<bool> ready{false};
+  std::atomic<bool> draining{false};
+
+  std::atomic<std::size_t> connections{0};
+  std::mutex mu;
+  std::condition_variable idle_cv;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::uint64_t next_session = 0;
+
+  std::uint64_t add_session(std::weak_ptr<Session> s) {
+    std::lock_guard lock(mu);
+    connections.fetch_add(1);
+    std::uint64_t id = ++next_session;
+    sessions.emplace(id, std::move(s));
+    return id;
+  }
+
+  void remove_session(std::uint64_t id) {
+    std::lock_guard lock(mu);
+    sessions.erase(id);
+    connections.fetch_sub(1);
+    idle_cv.notify_all();
+  }
+
+  std::vector<std::shared_ptr<Session>> live_sessions() {
+    std::lock_guard lock(mu);
+    std::vector<std::shared_ptr<Session>> out;
+    for (auto& [id, weak] : sessions) {
+      if (auto s = weak.lock()) out.push_back(std::move(s));
+    }
+    return out;
+  }
+};
+
+}  // namespace llmd::http::detail

@@ -1,0 +1,312 @@
+// Session: reading and parsing requests, routing, authentication, handler
+// dispatch. Writing, timers and closing are in session_write.cpp.
+#include "daemon/http/session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <exception>
+
+#include "daemon/http/request_id.hpp"
+#include "engine/core/log.hpp"
+
+namespace llmd::http::detail {
+
+namespace net = boost::asio;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+constexpr std::size_t kReadChunk = 16 * 1024;
+
+std::string clip(std::string_view s, std::size_t n = 200) {
+  return s.size() <= n ? std::string(s) : std::string(s.substr(0, n)) + "...";
+}
+}  // namespace
+
+Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote)
+    : core_(core),
+      t_(std::move(transport)),
+      strand_(t_->executor()),
+      timer_(strand_),
+      remote_(std::move(remote)),
+      buffer_(core.limits.header_bytes + kReadChunk) {}
+
+Session::~Session() {
+  if (exchange_) exchange_->finish(Outcome::shutdown);
+  if (id_ != 0) core_.remove_session(id_);
+}
+
+void Session::start() {
+  id_ = core_.add_session(weak_from_this());
+  net::post(strand_, [self = shared_from_this()] {
+    if (self->phase_ == Phase::closed) return;
+    self->arm(self->core_.limits.handshake_timeout);
+    self->t_->handshake([self](error_code ec) { self->on_handshake(ec); });
+  });
+}
+
+void Session::drain() {
+  net::post(strand_, [self = shared_from_this()] {
+    self->draining_ = true;
+    // An idle connection closes now, unless the client's next request is
+    // already on its way (bytes waiting in the kernel): that one is served.
+    if (self->phase_ == Phase::idle && self->t_->available() == 0) self->begin_close(false);
+  });
+}
+
+void Session::abort() {
+  net::post(strand_, [self = shared_from_this()] { self->close(Outcome::shutdown); });
+}
+
+void Session::exchange_changed(std::shared_ptr<ExchangeState> state) {
+  net::post(strand_, [self = shared_from_this(), state = std::move(state)] { self->pump(state); });
+}
+
+bool Session::stopping() const { return draining_ || core_.draining.load(std::memory_order_relaxed); }
+
+void Session::on_handshake(error_code ec) {
+  if (phase_ != Phase::handshake) return;
+  if (ec) {
+    log::debugf("TLS handshake with %s failed: %s", remote_.c_str(), ec.message().c_str());
+    close(Outcome::client_gone);
+    return;
+  }
+  next_request(true);
+}
+
+void Session::next_request(bool first) {
+  cur_ = Current{};
+  cur_.id = new_request_id();  // replaced by the client's own once the headers are in
+  request_.reset();
+  exchange_.reset();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(core_.limits.header_bytes));
+  parser_->body_limit(boost::none);  // the route decides, once the headers are in
+
+  if (!first && buffer_.size() == 0) {
+    // Draining: close, unless the client's next request is already arriving.
+    if (stopping() && t_->available() == 0) {
+      begin_close(false);
+      return;
+    }
+    phase_ = Phase::idle;
+    arm(core_.limits.idle_timeout);
+    read();  // a read may already be in flight: it completes into the idle phase
+    return;
+  }
+  phase_ = Phase::header;
+  cur_.start = std::chrono::steady_clock::now();
+  arm(core_.limits.header_timeout);
+  parse();
+}
+
+void Session::read() {
+  if (reading_ || phase_ == Phase::closing || phase_ == Phase::closed) return;
+  std::size_t room = buffer_.max_size() - buffer_.size();
+  if (room == 0) return;
+  reading_ = true;
+  t_->read_some(buffer_.prepare(std::min(room, kReadChunk)),
+                [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); });
+}
+
+void Session::on_read(error_code ec, std::size_t n) {
+  reading_ = false;
+  if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::closing) {
+    continue_close();
+    return;
+  }
+  if (ec) {
+    if (phase_ == Phase::handling) {
+      log::debugf("client %s went away during request %s", remote_.c_str(), cur_.id.c_str());
+    } else if (phase_ == Phase::header || phase_ == Phase::body) {
+      log::debugf("client %s closed the connection mid-request", remote_.c_str());
+    }
+    close(Outcome::client_gone);
+    return;
+  }
+  buffer_.commit(n);
+  switch (phase_) {
+    case Phase::idle:
+      phase_ = Phase::header;
+      cur_.start = std::chrono::steady_clock::now();
+      arm(core_.limits.header_timeout);
+      parse();
+      return;
+    case Phase::header:
+    case Phase::body:
+      parse();
+      return;
+    default:
+      // Handling: the client pipelined its next request. Keep the bytes for
+      // later and stop watching (reads must not run while the buffer is in use).
+      return;
+  }
+}
+
+void Session::parse() {
+  while (phase_ == Phase::header || phase_ == Phase::body) {
+    if (buffer_.size() == 0) {
+      read();
+      return;
+    }
+    error_code ec;
+    std::size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == bhttp::error::need_more) {
+      read();
+      return;
+    }
+    if (ec) {
+      on_parse_error(ec);
+      return;
+    }
+    if (phase_ == Phase::header && parser_->is_header_done() && !on_header()) return;
+    if (parser_->is_done()) {
+      on_request();
+      return;
+    }
+  }
+}
+
+void Session::on_parse_error(error_code ec) {
+  if (ec == bhttp::error::header_limit) {
+    answer_early(error_response(431, "request headers exceed " + std::to_string(core_.limits.header_bytes) + " bytes",
+                                "request_headers_too_large"));
+  } else if (ec == bhttp::error::body_limit) {
+    std::size_t limit = cur_.route && cur_.route->options.body_limit ? *cur_.route->options.body_limit
+                                                                     : core_.limits.body_bytes;
+    answer_early(error_response(413, "request body exceeds " + std::to_string(limit) + " bytes",
+                                "request_too_large"));
+  } else {
+    answer_early(error_response(400, "malformed HTTP request: " + ec.message(), "invalid_http_request"));
+  }
+}
+
+bool Session::on_header() {
+  const auto& msg = parser_->get();
+  cur_.version = static_cast<int>(msg.version());
+  cur_.method = std::string(msg.method_string());
+  cur_.keep_alive = msg.keep_alive();
+  std::string_view rid = msg["x-request-id"];
+  if (acceptable_request_id(rid)) cur_.id = std::string(rid);
+  std::string_view target = msg.target();
+  cur_.path = std::string(target.substr(0, target.find('?')));
+
+  if (cur_.version != 10 && cur_.version != 11) {
+    answer_early(error_response(505, "only HTTP/1.0 and HTTP/1.1 are supported", "http_version_not_supported"));
+    return false;
+  }
+  if (cur_.version == 11 && msg.find(bhttp::field::host) == msg.end()) {
+    answer_early(error_response(400, "HTTP/1.1 requests need a Host header", "invalid_http_request"));
+    return false;
+  }
+  if (target.empty() || target.front() != '/') {
+    answer_early(error_response(400, "the request target must be an absolute path", "invalid_http_request"));
+    return false;
+  }
+
+  auto m = core_.router.match(cur_.method, cur_.path);
+  if (m.kind == Router::MatchKind::not_found) {
+    answer_early(error_response(404, "no such route: " + clip(cur_.method, 16) + " " + clip(cur_.path), "not_found"));
+    return false;
+  }
+  if (m.kind == Router::MatchKind::method_not_allowed) {
+    Response r = error_response(405, "method " + clip(cur_.method, 16) + " is not allowed on " + clip(cur_.path),
+                                "method_not_allowed");
+    r.headers.set("allow", m.allow);
+    answer_early(std::move(r));
+    return false;
+  }
+  cur_.route = m.route;
+
+  Request req;
+  req.method = cur_.method;
+  req.target = std::string(target);
+  req.path = cur_.path;
+  if (auto q = target.find('?'); q != std::string_view::npos) req.query = std::string(target.substr(q + 1));
+  req.version = cur_.version;
+  for (const auto& field : msg) req.headers.add(field.name_string(), field.value());
+  req.params = std::move(m.params);
+  req.route = m.route->pattern;
+  req.id = cur_.id;
+  req.remote = remote_;
+  req.received = cur_.start;
+
+  if (m.route->options.auth && core_.authenticator) {
+    std::optional<Response> denied;
+    try {
+      denied = core_.authenticator(req, m.route->options);
+    } catch (const std::exception& e) {
+      log::errorf("authenticator failed for request %s: %s", cur_.id.c_str(), e.what());
+      denied = error_response(500, "internal error while authenticating", "internal_error");
+    }
+    cur_.log_context = req.log_context;
+    if (denied) {
+      answer_early(std::move(*denied));
+      return false;
+    }
+  }
+
+  const std::size_t limit = m.route->options.body_limit.value_or(core_.limits.body_bytes);
+  auto length = parser_->content_length();
+  if (length && *length > limit) {
+    answer_early(error_response(413, "request body of " + std::to_string(*length) + " bytes exceeds the limit of " +
+                                         std::to_string(limit) + " bytes",
+                                "request_too_large"));
+    return false;
+  }
+  parser_->body_limit(limit);
+
+  bool has_body = parser_->chunked() || (length && *length > 0);
+  request_ = std::move(req);
+  if (has_body) {
+    phase_ = Phase::body;
+    arm(core_.limits.body_timeout);
+    if (cur_.version == 11 && iequals(msg[bhttp::field::expect], "100-continue")) send_continue();
+  }
+  parser_->eager(true);
+  return true;
+}
+
+void Session::on_request() {
+  disarm();
+  phase_ = Phase::handling;
+  cur_.keep_alive = parser_->keep_alive();
+  Request req = std::move(*request_);
+  request_.reset();
+  req.body = std::move(parser_->get().body());
+
+  auto state = std::make_shared<ExchangeState>(std::move(req), core_.limits.stream_buffer_bytes,
+                                               std::weak_ptr<ExchangeSink>(shared_from_this()));
+  exchange_ = state;
+  if (buffer_.size() == 0) read();  // notices a client that goes away while we work
+
+  const Route* route = cur_.route;
+  auto invoke = [route, id = cur_.id](ExchangePtr ex) {
+    try {
+      route->handler(ex);
+    } catch (const std::exception& e) {
+      log::errorf("handler for %s failed on request %s: %s", route->pattern.c_str(), id.c_str(), e.what());
+      ex->respond_error(500, "internal error", "internal_error");
+    }
+  };
+  auto handle = std::make_shared<Exchange>(std::move(state));
+  if (route->options.offload && core_.offload) {
+    core_.offload([invoke, handle]() mutable { invoke(std::move(handle)); });
+  } else {
+    invoke(std::move(handle));
+  }
+}
+
+void Session::answer_early(Response r) {
+  disarm();
+  bool complete = parser_ && parser_->is_done();
+  cur_.linger = !complete;
+  cur_.close_after = cur_.close_after || !complete;
+  phase_ = Phase::handling;
+  send_whole(std::move(r));
+}
+
+}  // namespace llmd::http::detail

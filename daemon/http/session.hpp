@@ -1,0 +1,118 @@
+// One client connection: TLS handshake, HTTP/1.1 requests parsed with Beast's
+// parser under explicit limits and timeouts, routing and authentication, the
+// handler call, and the single write in flight that carries whole responses or
+// streamed chunks. Everything runs on the connection's strand; other threads
+// reach it only through post(). Internal to http/.
+//
+// Phases:  handshake -> header -> [body] -> handling -> idle -> header ...
+//          any -> closing (TLS shutdown or lingering close) -> closed
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/http/exchange_state.hpp"
+#include "daemon/http/server_core.hpp"
+#include "daemon/http/transport.hpp"
+#include "daemon/http/wire.hpp"
+
+namespace llmd::http::detail {
+
+class Session final : public ExchangeSink, public std::enable_shared_from_this<Session> {
+ public:
+  Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote);
+  ~Session() override;
+
+  // Thread-safe: each posts onto the connection's strand.
+  void start();
+  void drain();  // finish the current request, then close
+  void abort();  // close now (server stop)
+  void exchange_changed(std::shared_ptr<ExchangeState> state) override;
+
+ private:
+  enum class Phase { handshake, idle, header, body, handling, closing, closed };
+  enum class WriteKind { interim, response, stream };
+
+  // What the access log and the response framing need about the current request.
+  struct Current {
+    std::string method = "-";
+    std::string path;
+    std::string id;
+    std::string log_context;
+    int version = 11;
+    bool keep_alive = true;
+    std::chrono::steady_clock::time_point start{};
+    const Route* route = nullptr;
+    int status = 0;
+    std::size_t body_bytes = 0;
+    bool stream = false;
+    bool stream_ended = false;
+    Framing framing = Framing::length;
+    bool close_after = false;  // the connection closes after this response
+    bool linger = false;       // request bytes may be left unread: lingering close
+    bool abandoned = false;
+  };
+
+  void on_handshake(boost::system::error_code ec);
+  void next_request(bool first);
+  void read();
+  void on_read(boost::system::error_code ec, std::size_t n);
+  void parse();
+  void on_parse_error(boost::system::error_code ec);
+  bool on_header();
+  void on_request();
+  void answer_early(Response r);
+  void send_whole(Response r);
+  void send_continue();
+  void pump(const std::shared_ptr<ExchangeState>& st);
+  void start_write(WriteKind kind);
+  void on_write(boost::system::error_code ec, std::size_t n);
+  void finish_exchange();
+  void log_access(std::string_view outcome);
+
+  void arm(std::chrono::milliseconds d);
+  void disarm();
+  void on_timer();
+
+  void begin_close(bool linger);
+  void continue_close();
+  void linger_read();
+  void close(Outcome why);
+  bool stopping() const;
+
+  ServerCore& core_;
+  std::unique_ptr<Transport> t_;
+  boost::asio::any_io_executor strand_;
+  boost::asio::steady_timer timer_;
+  std::string remote_;
+  std::uint64_t id_ = 0;
+
+  Phase phase_ = Phase::handshake;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool draining_ = false;
+  bool close_linger_ = false;
+  WriteKind write_kind_ = WriteKind::response;
+  std::string out_;                  // the bytes of the write in flight
+  std::size_t out_body_bytes_ = 0;   // stream body bytes in out_
+  std::optional<Response> deferred_; // an answer waiting for the interim write
+
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  std::optional<Request> request_;   // headers, filled in on_header
+  Current cur_;
+  std::shared_ptr<ExchangeState> exchange_;
+
+  std::array<char, 4096> linger_buf_{};
+  std::size_t lingered_ = 0;
+};
+
+}  // namespace llmd::http::detail

@@ -1,0 +1,263 @@
+// Session: the write side (whole responses, streams, one write in flight),
+// timers and closing.
+#include <boost/asio/buffer.hpp>
+
+#include "daemon/http/access_log.hpp"
+#include "daemon/http/session.hpp"
+#include "engine/core/log.hpp"
+
+namespace llmd::http::detail {
+
+namespace net = boost::asio;
+using boost::system::error_code;
+
+namespace {
+// TLS close: our close_notify goes out at once; the peer's answer is waited
+// for only briefly (the standard does not require waiting for it at all).
+constexpr std::chrono::milliseconds kShutdownTimeout{250};
+// Lingering close after an error: time for the client to read our answer.
+constexpr std::chrono::milliseconds kLingerTimeout{2000};
+constexpr std::size_t kLingerMax = 1024 * 1024;  // bytes read and dropped at most
+}  // namespace
+
+void Session::send_whole(Response r) {
+  if (writing_) {  // the interim "100 Continue" is still on its way
+    deferred_ = std::move(r);
+    return;
+  }
+  bool keep = !cur_.close_after && cur_.keep_alive && !stopping();
+  cur_.close_after = !keep;
+  cur_.status = r.status;
+  cur_.body_bytes = status_has_body(r.status) ? r.body.size() : 0;
+  out_.clear();
+  out_body_bytes_ = 0;
+  append_response(out_, r, cur_.version, cur_.id, keep);
+  start_write(WriteKind::response);
+}
+
+void Session::send_continue() {
+  if (writing_) return;
+  out_ = "HTTP/1.1 100 Continue\r\n\r\n";
+  start_write(WriteKind::interim);
+}
+
+void Session::pump(const std::shared_ptr<ExchangeState>& st) {
+  if (phase_ != Phase::handling || st != exchange_ || writing_) return;
+  ExchangeState::Taken t = st->take();
+  if (t.overflow) {
+    log::warnf("aborting the stream of request %s: client %s reads too slowly (buffer limit %zu bytes)",
+               cur_.id.c_str(), remote_.c_str(), core_.limits.stream_buffer_bytes);
+    close(Outcome::overflow);
+    return;
+  }
+  if (t.whole) {
+    send_whole(std::move(*t.whole));
+    return;
+  }
+  out_.clear();
+  out_body_bytes_ = 0;
+  if (t.head) {
+    cur_.stream = true;
+    cur_.status = t.head->first;
+    cur_.framing = cur_.version >= 11 ? Framing::chunked : Framing::close;
+    bool keep = cur_.framing == Framing::chunked && cur_.keep_alive && !stopping();
+    cur_.close_after = !keep;
+    Head h;
+    h.status = cur_.status;
+    h.request_version = cur_.version;
+    h.request_id = cur_.id;
+    h.framing = cur_.framing;
+    h.keep_alive = keep;
+    append_head(out_, h, t.head->second);
+  }
+  if (cur_.stream && !t.bytes.empty()) {
+    if (cur_.framing == Framing::chunked) {
+      append_chunk(out_, t.bytes);
+    } else {
+      out_ += t.bytes;
+    }
+    out_body_bytes_ = t.bytes.size();
+    cur_.body_bytes += t.bytes.size();
+  }
+  if (cur_.stream && t.end) {
+    if (cur_.framing == Framing::chunked) append_last_chunk(out_);
+    cur_.stream_ended = true;
+  }
+  if (!out_.empty()) {
+    start_write(WriteKind::stream);
+    return;
+  }
+  if (cur_.stream_ended) {  // a close-delimited stream ends with no bytes to write
+    finish_exchange();
+    return;
+  }
+  if (t.abandoned) {
+    cur_.abandoned = true;
+    if (cur_.stream) {
+      log::errorf("request %s: the stream was dropped before its end", cur_.id.c_str());
+      close(Outcome::abandoned);
+    } else {
+      log::errorf("request %s: dropped without an answer", cur_.id.c_str());
+      send_whole(error_response(500, "the server dropped this request without an answer", "internal_error"));
+    }
+  }
+}
+
+void Session::start_write(WriteKind kind) {
+  writing_ = true;
+  write_kind_ = kind;
+  if (phase_ == Phase::handling) arm(core_.limits.write_timeout);
+  t_->write(net::buffer(out_), [self = shared_from_this()](error_code ec, std::size_t n) { self->on_write(ec, n); });
+}
+
+void Session::on_write(error_code ec, std::size_t) {
+  writing_ = false;
+  if (phase_ == Phase::closed) return;
+  if (ec) {
+    log::debugf("write to %s failed: %s", remote_.c_str(), ec.message().c_str());
+    close(Outcome::client_gone);
+    return;
+  }
+  if (phase_ == Phase::handling) disarm();
+  switch (write_kind_) {
+    case WriteKind::interim:
+      if (deferred_) {
+        Response r = std::move(*deferred_);
+        deferred_.reset();
+        send_whole(std::move(r));
+      } else if (phase_ == Phase::handling && exchange_) {
+        pump(exchange_);  // the answer may have arrived meanwhile
+      }
+      return;
+    case WriteKind::response:
+      finish_exchange();
+      return;
+    case WriteKind::stream:
+      if (exchange_ && out_body_bytes_ > 0) exchange_->written(out_body_bytes_);
+      if (cur_.stream_ended) {
+        finish_exchange();
+      } else if (exchange_) {
+        pump(exchange_);
+      }
+      return;
+  }
+}
+
+void Session::log_access(std::string_view outcome) {
+  if (!core_.access_log) return;
+  AccessRecord r;
+  r.remote = remote_;
+  r.method = cur_.method;
+  r.path = cur_.path;
+  r.status = cur_.status;
+  r.bytes = cur_.body_bytes;
+  r.elapsed = cur_.start.time_since_epoch().count() == 0 ? std::chrono::steady_clock::duration{}
+                                                         : std::chrono::steady_clock::now() - cur_.start;
+  r.id = cur_.id;
+  r.outcome = outcome;
+  std::string context = cur_.log_context;
+  if (exchange_) context += exchange_->log_fields();
+  r.context = context;
+  write_access_log(r);
+}
+
+void Session::finish_exchange() {
+  log_access(cur_.abandoned ? "abandoned" : "");
+  if (exchange_) {
+    auto ex = std::move(exchange_);
+    ex->finish(cur_.abandoned ? Outcome::abandoned : Outcome::completed);
+  }
+  if (cur_.close_after || cur_.framing == Framing::close) {
+    begin_close(cur_.linger);
+    return;
+  }
+  next_request(false);
+}
+
+// ---------------------------------------------------------------- timers
+
+void Session::arm(std::chrono::milliseconds d) {
+  timer_.expires_after(d);
+  timer_.async_wait([self = shared_from_this()](error_code ec) {
+    if (!ec) self->on_timer();
+  });
+}
+
+void Session::disarm() { timer_.expires_at(net::steady_timer::time_point::max()); }
+
+void Session::on_timer() {
+  if (timer_.expiry() > net::steady_timer::clock_type::now()) return;  // re-armed meanwhile
+  switch (phase_) {
+    case Phase::handshake:
+      log::debugf("closing %s: no TLS handshake within the timeout", remote_.c_str());
+      break;
+    case Phase::idle:
+      break;  // an idle keep-alive connection: nothing to report
+    case Phase::header:
+      log::infof("closing %s: request headers not complete within %.1f s", remote_.c_str(),
+                 core_.limits.header_timeout.count() / 1000.0);
+      break;
+    case Phase::body:
+      log::infof("closing %s: request body not complete within %.1f s", remote_.c_str(),
+                 core_.limits.body_timeout.count() / 1000.0);
+      break;
+    case Phase::handling:
+      log::infof("closing %s: a write did not complete within %.1f s", remote_.c_str(),
+                 core_.limits.write_timeout.count() / 1000.0);
+      break;
+    case Phase::closing:
+    case Phase::closed:
+      break;
+  }
+  close(Outcome::timeout);
+}
+
+// ---------------------------------------------------------------- closing
+
+void Session::begin_close(bool linger) {
+  if (phase_ == Phase::closing || phase_ == Phase::closed) return;
+  phase_ = Phase::closing;
+  close_linger_ = linger;
+  arm(linger ? kLingerTimeout : kShutdownTimeout);
+  if (reading_) {
+    t_->cancel();  // on_read continues the close once the read has returned
+    return;
+  }
+  continue_close();
+}
+
+void Session::continue_close() {
+  if (phase_ != Phase::closing) return;
+  if (close_linger_) {
+    t_->shutdown_send();
+    linger_read();
+  } else {
+    t_->shutdown([self = shared_from_this()](error_code) { self->close(Outcome::completed); });
+  }
+}
+
+void Session::linger_read() {
+  t_->read_raw(net::buffer(linger_buf_), [self = shared_from_this()](error_code ec, std::size_t n) {
+    if (self->phase_ != Phase::closing) return;
+    self->lingered_ += n;
+    if (ec || self->lingered_ > kLingerMax) {
+      self->close(Outcome::completed);
+      return;
+    }
+    self->linger_read();
+  });
+}
+
+void Session::close(Outcome why) {
+  if (phase_ == Phase::closed) return;
+  phase_ = Phase::closed;
+  timer_.cancel();
+  t_->close();
+  if (exchange_) {
+    log_access(to_string(why));
+    auto ex = std::move(exchange_);
+    ex->finish(why);
+  }
+}
+
+}  // namespace llmd::http::detail

@@ -1,0 +1,114 @@
+#include "storage/database.hpp"
+
+#include <sqlite3.h>
+
+#include <string>
+
+namespace llmd::storage {
+
+Result<std::unique_ptr<Database>> Database::open(const std::string& path,
+                                                 const DatabaseOptions& options) {
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    sqlite3_close_v2(raw);
+    return Error("storage_error", "cannot open database " + path + ": " + why);
+  }
+  std::unique_ptr<Database> db(new Database(raw, path));
+  sqlite3_extended_result_codes(raw, 1);
+  if (auto st = db->configure(options); !st) return st.take_error();
+  return db;
+}
+
+Database::~Database() {
+  for (auto& [text, cached] : cache_) sqlite3_finalize(cached.stmt);
+  cache_.clear();
+  // Closing the last connection checkpoints the WAL into the main file.
+  sqlite3_close_v2(db_);
+}
+
+Status Database::configure(const DatabaseOptions& options) {
+  // Defensive mode: no writes to the schema through PRAGMAs, no corrupting tricks.
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DML, 0, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
+  int fk = 0;
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_FKEY, 1, &fk);
+  if (fk != 1) return Error("storage_error", "SQLite was built without foreign key support");
+  sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
+
+  {
+    auto st = prepare("PRAGMA journal_mode = WAL");
+    if (!st) return st.take_error();
+    auto row = st->step();
+    if (!row) return row.take_error();
+    std::string mode = *row ? st->column_text(0) : "";
+    if (mode != "wal") {
+      return Error("storage_error", "cannot switch " + path_ + " to WAL journal mode (got '" + mode + "')");
+    }
+  }
+  {
+    auto st = options.synchronous == Synchronous::full ? prepare("PRAGMA synchronous = FULL")
+                                                       : prepare("PRAGMA synchronous = NORMAL");
+    if (!st) return st.take_error();
+    if (auto r = st->run(); !r) return r;
+  }
+  return ok_status();
+}
+
+Result<Statement> Database::prepare(Sql sql) {
+  auto it = cache_.find(sql.c_str());
+  if (it != cache_.end() && !it->second.busy) {
+    it->second.busy = true;
+    return Statement(this, it->second.stmt, &it->second.busy);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK || stmt == nullptr) {
+    sqlite3_finalize(stmt);
+    return error_for(rc == SQLITE_OK ? SQLITE_MISUSE : rc, "prepare");
+  }
+  if (it != cache_.end()) return Statement(this, stmt, nullptr);  // cached one is in use: a private copy
+  auto [pos, inserted] = cache_.emplace(sql.c_str(), Cached{stmt, true});
+  return Statement(this, stmt, &pos->second.busy);
+}
+
+Status Database::run_script(Sql script) {
+  const char* tail = script.c_str();
+  while (tail && *tail) {
+    sqlite3_stmt* stmt = nullptr;
+    const char* next = nullptr;
+    int rc = sqlite3_prepare_v2(db_, tail, -1, &stmt, &next);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return error_for(rc, "prepare script");
+    }
+    tail = next;
+    if (stmt == nullptr) continue;  // whitespace or a comment
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    }
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE) return error_for(rc, "run script");
+  }
+  return ok_status();
+}
+
+int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+int Database::changes() const { return sqlite3_changes(db_); }
+
+Error Database::error_for(int rc, const char* what) const {
+  int primary = rc & 0xff;
+  const char* code = "storage_error";
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = "storage_busy";
+  else if (primary == SQLITE_CONSTRAINT) code = "storage_constraint";
+  std::string msg = std::string("database ") + what + " failed: " + sqlite3_errmsg(db_);
+  return Error(code, std::move(msg));
+}
+
+Error Database::last_error(const char* what) const { return error_for(sqlite3_extended_errcode(db_), what); }
+
+}  // namespace llmd::storage

@@ -1,0 +1,73 @@
+// Database: one SQLite connection, configured for llmd (WAL journal, foreign keys,
+// busy timeout, defensive mode), that runs only prepared statements made from
+// compile-time SQL (see sql.hpp).
+//
+// A connection belongs to one thread at a time (it is opened in SQLite's
+// multi-thread mode); the DbWorker gives each connection its own thread.
+// Prepared statements are cached per connection, keyed by their SQL text.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "engine/core/result.hpp"
+#include "storage/sql.hpp"
+#include "storage/statement.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace llmd::storage {
+
+// How hard SQLite pushes each commit to disk. In WAL mode `normal` survives a
+// crash of the process (kill -9) but may lose the last commits on power loss;
+// `full` survives power loss at the price of one fsync per commit.
+enum class Synchronous { normal, full };
+
+struct DatabaseOptions {
+  std::chrono::milliseconds busy_timeout{5000};
+  Synchronous synchronous = Synchronous::normal;
+};
+
+class Database {
+ public:
+  // Opens (creating if needed) the database file at `path` and configures it.
+  static Result<std::unique_ptr<Database>> open(const std::string& path,
+                                                const DatabaseOptions& options = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Borrows the cached prepared statement for `sql` (preparing it on first use).
+  Result<Statement> prepare(Sql sql);
+
+  // Runs every statement in a constant script (used for schema migrations).
+  Status run_script(Sql script);
+
+  int64_t last_insert_rowid() const;
+  int changes() const;
+  const std::string& path() const { return path_; }
+  sqlite3* handle() { return db_; }
+
+  // An Error for the connection's most recent failure (code storage_error,
+  // storage_busy or storage_constraint) that names `what`.
+  Error last_error(const char* what) const;
+  Error error_for(int rc, const char* what) const;
+
+ private:
+  Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status configure(const DatabaseOptions& options);
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool busy = false;  // borrowed by a live Statement
+  };
+  std::unordered_map<const char*, Cached> cache_;
+};
+
+}  // namespace llmd::storage

@@ -1,0 +1,385 @@
+// The handler side: answers and streams from other threads, disconnect
+// notification, the bounded stream buffer, dropped exchanges, the
+// authentication hook and offloaded handlers.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "daemon/http/exchange.hpp"
+#include "daemon/http/sse_stream.hpp"
+#include "tests/daemon/kit/conn.hpp"
+#include "tests/daemon/kit/test_server.hpp"
+
+namespace llmd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Exchanges handed over by the /park route, as an engine would receive them.
+class Parking {
+ public:
+  void park(http::ExchangePtr ex) {
+    std::lock_guard lock(mu_);
+    parked_.push_back(std::move(ex));
+    cv_.notify_all();
+  }
+  http::ExchangePtr take(std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return !parked_.empty(); })) return nullptr;
+    auto ex = parked_.front();
+    parked_.erase(parked_.begin());
+    return ex;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<http::ExchangePtr> parked_;
+};
+
+// Records the outcome reported by on_done.
+struct DoneProbe {
+  std::promise<http::Outcome> promise;
+  std::future<http::Outcome> future = promise.get_future();
+  std::function<void(http::Outcome)> callback() {
+    return [this](http::Outcome o) { promise.set_value(o); };
+  }
+  std::optional<http::Outcome> wait(std::chrono::milliseconds t = 10s) {
+    if (future.wait_for(t) != std::future_status::ready) return std::nullopt;
+    return future.get();
+  }
+};
+
+class ExchangeTest : public ::testing::Test {
+ protected:
+  explicit ExchangeTest(std::function<void(config::Config&)> adjust = {})
+      : srv(std::move(adjust), [this](http::Server& s) {
+          route(s, "GET", "/park", {}, [this](http::ExchangePtr ex) { parking.park(std::move(ex)); });
+          route(s, "GET", "/drop", {}, [](http::ExchangePtr) {});
+          route(s, "GET", "/throw", {}, [](http::ExchangePtr) { throw std::runtime_error("boom"); });
+        }) {}
+
+  std::unique_ptr<Conn> connect() {
+    auto c = Conn::tls(srv.port());
+    EXPECT_TRUE(c);
+    return c;
+  }
+
+  Parking parking;
+  TestServer srv;
+};
+
+TEST_F(ExchangeTest, AnswersFromAnotherThread) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  EXPECT_EQ(ex->request().path, "/park");
+  EXPECT_EQ(ex->request().query_param("x"), std::optional<std::string>("1"));
+  EXPECT_EQ(ex->request().remote.rfind("127.0.0.1:", 0), 0u);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  std::thread engine([ex] {
+    std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(ex->respond(http::Response::json(201, R"({"ok":1})")));
+    EXPECT_FALSE(ex->respond(http::Response::json(200, "{}")));  // only once
+  });
+  auto r = read_reply(*c);
+  engine.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, R"({"ok":1})");
+  EXPECT_EQ(done.wait(), http::Outcome::completed);
+  EXPECT_FALSE(ex->aborted());
+}
+
+TEST_F(ExchangeTest, StreamsServerSentEventsFromAnotherThread) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  std::thread engine([ex] {
+    ASSERT_TRUE(http::sse::begin(*ex));
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(http::sse::send_data(*ex, "{\"token\":" + std::to_string(i) + "}"));
+    ASSERT_TRUE(http::sse::send_done(*ex));
+    EXPECT_FALSE(ex->write("late"));
+  });
+  auto head = read_head(*c);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->chunked);
+  EXPECT_EQ(head->header("content-type"), "text/event-stream; charset=utf-8");
+  EXPECT_EQ(head->header("cache-control"), "no-cache");
+  EXPECT_FALSE(head->header("x-request-id").empty());
+  std::string body;
+  while (true) {
+    auto chunk = read_chunk(*c);
+    ASSERT_TRUE(chunk);
+    if (chunk->empty()) break;
+    body += *chunk;
+  }
+  engine.join();
+  std::string expected;
+  for (int i = 0; i < 200; ++i) expected += "data: {\"token\":" + std::to_string(i) + "}\n\n";
+  expected += "data: [DONE]\n\n";
+  EXPECT_EQ(body, expected);
+  EXPECT_EQ(done.wait(), http::Outcome::completed);
+  // The connection carries the next request.
+  auto r = get(*c, "/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ExchangeTest, StreamToHttp10ClientEndsWithTheConnection) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.0\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  ASSERT_TRUE(http::sse::begin(*ex));
+  ASSERT_TRUE(http::sse::send_data(*ex, "a"));
+  ASSERT_TRUE(read_head(*c));
+  EXPECT_EQ(c->read_exact(9), std::optional<std::string>("data: a\n\n"));
+  ASSERT_TRUE(ex->end_stream());  // the end alone, with no bytes left to carry it
+  EXPECT_EQ(done.wait(), http::Outcome::completed);
+  EXPECT_EQ(c->read_to_eof(), "");
+  EXPECT_FALSE(c->timed_out()) << "the connection did not close at the end of the stream";
+}
+
+TEST_F(ExchangeTest, StreamToHttp10ClientInOneGo) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.0\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  ASSERT_TRUE(http::sse::begin(*ex));
+  ASSERT_TRUE(http::sse::send_data(*ex, "a"));
+  ASSERT_TRUE(http::sse::send_done(*ex));
+  auto r = read_reply(*c);
+  EXPECT_FALSE(c->timed_out());
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->chunked);
+  EXPECT_EQ(r->header("connection"), "close");
+  EXPECT_EQ(r->body, "data: a\n\ndata: [DONE]\n\n");
+}
+
+TEST_F(ExchangeTest, ClientDisconnectIsReportedWhileTheHandlerWorks) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  c.reset();  // the client goes away before any answer
+  EXPECT_EQ(done.wait(), http::Outcome::client_gone);
+  EXPECT_TRUE(ex->aborted());
+  EXPECT_FALSE(ex->respond(http::Response::json(200, "{}")));
+  DoneProbe late;  // registering after the end reports at once
+  ex->on_done(late.callback());
+  EXPECT_EQ(late.wait(0ms), http::Outcome::client_gone);
+}
+
+TEST_F(ExchangeTest, ClientDisconnectMidStreamStopsTheProducer) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  ASSERT_TRUE(http::sse::begin(*ex));
+  ASSERT_TRUE(http::sse::send_data(*ex, "first"));
+  ASSERT_TRUE(read_head(*c));
+  ASSERT_EQ(read_chunk(*c), std::optional<std::string>("data: first\n\n"));
+  c.reset();
+  EXPECT_EQ(done.wait(), http::Outcome::client_gone);
+  EXPECT_FALSE(http::sse::send_data(*ex, "more"));
+}
+
+class SmallStreamBuffer : public ExchangeTest {
+ protected:
+  SmallStreamBuffer() : ExchangeTest([](config::Config& c) { c.limits.stream_buffer_bytes = 64 * 1024; }) {}
+};
+
+TEST_F(SmallStreamBuffer, SlowReaderOverflowsAndTheProducerNeverBlocks) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  ASSERT_TRUE(http::sse::begin(*ex));
+  // The client reads nothing. Every write returns at once; once the socket
+  // buffers and the 64 KiB stream buffer are full, the stream is aborted.
+  const std::string event = http::sse::format_event("", std::string(1000, 'x'));
+  std::size_t accepted = 0;
+  bool refused = false;
+  for (int i = 0; i < 200000 && !refused; ++i) {
+    if (ex->write(event)) {
+      accepted += event.size();
+    } else {
+      refused = true;
+    }
+  }
+  EXPECT_TRUE(refused) << "accepted " << accepted << " bytes without reading";
+  EXPECT_EQ(done.wait(), http::Outcome::overflow);
+  EXPECT_TRUE(ex->aborted());
+  EXPECT_TRUE(c->wait_closed(10s));
+  // Others are served.
+  auto other = connect();
+  EXPECT_EQ(get(*other, "/healthz")->status, 200);
+}
+
+TEST_F(ExchangeTest, DroppedExchangeAnswers500) {
+  auto c = connect();
+  auto r = get(*c, "/drop");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_NE(r->body.find("\"code\":\"internal_error\""), std::string::npos);
+  r = get(*c, "/throw");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(r->body.find("boom"), std::string::npos);  // internals stay in the log
+  EXPECT_EQ(get(*c, "/healthz")->status, 200);
+}
+
+TEST_F(ExchangeTest, DroppedStreamClosesTheConnection) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  {
+    auto ex = parking.take();
+    ASSERT_TRUE(ex);
+    ASSERT_TRUE(http::sse::begin(*ex));
+    ASSERT_TRUE(http::sse::send_data(*ex, "partial"));
+  }  // dropped mid-stream
+  ASSERT_TRUE(read_head(*c));
+  EXPECT_EQ(read_chunk(*c), std::optional<std::string>("data: partial\n\n"));
+  EXPECT_EQ(read_chunk(*c), std::nullopt);  // truncated: no last chunk
+}
+
+TEST_F(ExchangeTest, StopAbortsInFlightExchanges) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  srv.server().stop();
+  EXPECT_EQ(done.wait(), http::Outcome::shutdown);
+  EXPECT_FALSE(ex->respond(http::Response::json(200, "{}")));
+}
+
+// ---------------------------------------------------------------- auth hook
+
+struct TestPrincipal : http::Principal {
+  std::string team;
+  bool admin = false;
+};
+
+TEST(AuthHook, RunsBeforeTheHandlerAndBeforeTheBody) {
+  std::atomic<int> checks{0};
+  std::mutex mu;
+  std::string seen_team;
+  TestServer srv({}, [&](http::Server& s) {
+    s.set_authenticator([&](http::Request& req, const http::RouteOptions& route) -> std::optional<http::Response> {
+      ++checks;
+      std::string_view auth = req.header("authorization");
+      auto p = std::make_shared<TestPrincipal>();
+      if (auth == "Bearer user") {
+        p->team = "blue";
+      } else if (auth == "Bearer admin") {
+        p->team = "ops";
+        p->admin = true;
+      } else {
+        return http::error_response(401, "missing or invalid API key", "invalid_api_key");
+      }
+      if (route.admin && !p->admin) return http::error_response(403, "admin role required", "forbidden");
+      req.principal = p;
+      req.log_context = "team=" + p->team;
+      return std::nullopt;
+    });
+    route(s, "POST", "/v1/thing", {}, [&](http::ExchangePtr ex) {
+      const auto* p = ex->request().principal_as<TestPrincipal>();
+      {
+        std::lock_guard lock(mu);
+        seen_team = p ? p->team : "";
+      }
+      ex->respond(http::Response::json(200, "{}"));
+    });
+    http::RouteOptions admin;
+    admin.admin = true;
+    route(s, "DELETE", "/admin/v1/keys/{id}", admin, [](http::ExchangePtr ex) {
+      ex->respond(http::Response::json(200, "{\"revoked\":\"" + std::string(ex->request().param("id")) + "\"}"));
+    });
+  });
+
+  auto c = Conn::tls(srv.port());
+  ASSERT_TRUE(c);
+  // Exempt routes never reach the authenticator.
+  EXPECT_EQ(get(*c, "/healthz")->status, 200);
+  EXPECT_EQ(get(*c, "/readyz")->status, 200);
+  EXPECT_EQ(checks.load(), 0);
+
+  // No key: 401 at once, without waiting for the announced 10 MB body.
+  ASSERT_TRUE(c->send("POST /v1/thing HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n"));
+  auto r = read_reply(*c);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_NE(r->body.find("\"type\":\"authentication_error\""), std::string::npos);
+  EXPECT_NE(r->body.find("\"code\":\"invalid_api_key\""), std::string::npos);
+
+  auto u = Conn::tls(srv.port());
+  ASSERT_TRUE(u->send("POST /v1/thing HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer user\r\nContent-Length: 2\r\n\r\n{}"));
+  r = read_reply(*u);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(seen_team, "blue");
+  }
+  ASSERT_TRUE(u->send("DELETE /admin/v1/keys/k1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer user\r\n\r\n"));
+  r = read_reply(*u);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_NE(r->body.find("\"type\":\"permission_error\""), std::string::npos);
+  ASSERT_TRUE(u->send("DELETE /admin/v1/keys/k1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer admin\r\n\r\n"));
+  r = read_reply(*u);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, R"({"revoked":"k1"})");
+}
+
+TEST(Offload, BlockingHandlersDoNotStallTheIoThread) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> waited_out{false};
+  TestServer srv([](config::Config& c) { c.server.io_threads = 1; },
+                 [&](http::Server& s) {
+                   http::RouteOptions o;
+                   o.offload = true;
+                   route(s, "GET", "/blocking", o, [&, released](http::ExchangePtr ex) {
+                     // Stands in for a slow database call.
+                     if (released.wait_for(10s) != std::future_status::ready) waited_out = true;
+                     ex->respond(http::Response::json(200, "{}"));
+                   });
+                 });
+  auto blocked = Conn::tls(srv.port());
+  ASSERT_TRUE(blocked->send("GET /blocking HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto c = Conn::tls(srv.port());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(get(*c, "/healthz")->status, 200);  // served by the single I/O thread meanwhile
+  release.set_value();
+  auto r = read_reply(*blocked);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_FALSE(waited_out.load());
+}
+
+}  // namespace
+}  // namespace llmd::test

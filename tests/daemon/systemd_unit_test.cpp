@@ -1,0 +1,82 @@
+// systemd/llmd.service, checked by `systemd-analyze verify` against a private
+// root that holds the distribution's units and the built llmd as /usr/bin/llmd,
+// so the unit is verified unchanged on a machine where llmd is not installed.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/daemon/kit/child.hpp"
+#include "tests/daemon/kit/files.hpp"
+
+namespace llmd::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kUnit = fs::path(LLMD_SOURCE_DIR) / "systemd" / "llmd.service";
+
+std::string find_systemd_analyze() {
+  for (const char* p : {"/usr/bin/systemd-analyze", "/bin/systemd-analyze"}) {
+    if (fs::exists(p)) return p;
+  }
+  return "";
+}
+
+// A root with the system's unit files, /usr/bin/llmd and the unit text under test.
+class UnitRoot {
+ public:
+  explicit UnitRoot(const std::string& unit_text) {
+    fs::path units = fs::exists("/usr/lib/systemd/system") ? "/usr/lib/systemd/system" : "/lib/systemd/system";
+    fs::create_directories(root() / "usr/lib/systemd");
+    fs::copy(units, root() / "usr/lib/systemd/system", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    fs::create_directories(root() / "usr/bin");
+    fs::copy_file(LLMD_BIN, root() / "usr/bin/llmd");
+    fs::create_directories(root() / "etc/systemd/system");
+    write_file(root() / "etc/systemd/system/llmd.service", unit_text);
+  }
+  fs::path root() const { return dir_.path() / "root"; }
+
+  RunResult verify() const {
+    return run_command({find_systemd_analyze(), "verify", "--man=no", "--root=" + root().string(),
+                        "/etc/systemd/system/llmd.service"});
+  }
+
+ private:
+  TempDir dir_;
+};
+
+TEST(SystemdUnit, DeclaresTheServiceContract) {
+  std::string unit = read_file(kUnit);
+  for (const char* line : {"Type=notify\n", "ExecStart=/usr/bin/llmd serve --config /etc/llmd/llmd.toml\n",
+                           "Restart=on-failure\n", "NotifyAccess=main\n"}) {
+    EXPECT_NE(unit.find(line), std::string::npos) << line;
+  }
+  EXPECT_NE(unit.find("\nWatchdogSec="), std::string::npos);
+}
+
+TEST(SystemdUnit, SystemdAnalyzeVerifyAcceptsIt) {
+  ASSERT_FALSE(find_systemd_analyze().empty()) << "systemd-analyze is missing (scripts/setup.sh installs systemd)";
+  UnitRoot good(read_file(kUnit));
+  auto r = good.verify();
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "") << "systemd-analyze has remarks";
+}
+
+TEST(SystemdUnit, VerifyCatchesMistakes) {
+  // The same check rejects a unit whose binary is missing or that has a typo,
+  // so the test above means something.
+  ASSERT_FALSE(find_systemd_analyze().empty());
+  std::string unit = read_file(kUnit);
+  std::string missing = unit;
+  missing.replace(missing.find("/usr/bin/llmd serve"), 13, "/usr/bin/llmdx");
+  auto r = UnitRoot(missing).verify();
+  EXPECT_NE(r.status, 0) << r.output;
+
+  std::string typo = unit;
+  typo.replace(typo.find("Type=notify"), 11, "Type=notifi");
+  r = UnitRoot(typo).verify();
+  EXPECT_NE(r.output.find("Failed to parse service type"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace llmd::test
