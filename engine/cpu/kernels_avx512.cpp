@@ -245,13 +245,13 @@ constexpr void fill_row(TileFn* row, std::integer_sequence<int, NC...>) {
 template <PackFormat F>
 struct TileTable {
   static constexpr int kNc = (F == PackFormat::f32 || F == PackFormat::f16 || F == PackFormat::bf16) ? kNcFloat : kNcInt;
-  TileFn fn[kRgFew][kNcFloat > kNcInt ? kNcFloat : kNcInt] = {};
-  constexpr TileTable() {
-    fill_row<F, 1>(fn[0], std::make_integer_sequence<int, kNc>{});
-    fill_row<F, 2>(fn[1], std::make_integer_sequence<int, kNc>{});
-    fill_row<F, 3>(fn[2], std::make_integer_sequence<int, kNc>{});
-    fill_row<F, 4>(fn[3], std::make_integer_sequence<int, kNc>{});
+  static constexpr int kRg = kRgFew > kRgMany ? kRgFew : kRgMany;
+  TileFn fn[kRg][kNcFloat > kNcInt ? kNcFloat : kNcInt] = {};
+  template <int... RG>
+  constexpr void fill(std::integer_sequence<int, RG...>) {
+    ((fill_row<F, RG + 1>(fn[RG], std::make_integer_sequence<int, kNc>{})), ...);
   }
+  constexpr TileTable() { fill(std::make_integer_sequence<int, kRg>{}); }
 };
 
 template <PackFormat F>
