@@ -125,7 +125,7 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const PackedView& w = *t.w;
   const ActQ8& a = *t.xq;
   constexpr int BS = F == PackFormat::i8_b16_f32 ? 16 : 32;
-  constexpr bool AFF = F == PackFormat::u8_b32_aff;
+  constexpr bool AFF = F == PackFormat::u8_b32_aff || F == PackFormat::u4_b32_aff;
   constexpr int H = 2 * RG;
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
@@ -159,7 +159,14 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
       __m256i wv[H], aw[H];
 #pragma GCC unroll 16
       for (int h = 0; h < H; ++h) {
-        const __m256i u = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + (b * (BS / 4) + q) * 64 + (h % 2) * 32));
+        __m256i u;
+        if constexpr (F == PackFormat::u4_b32_aff) {
+          // Chunks 2p and 2p + 1 share a line: low and high nibbles.
+          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + (b * (BS / 8) + q / 2) * 64 + (h % 2) * 32));
+          u = _mm256_and_si256(q % 2 == 0 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
+        } else {
+          u = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + (b * (BS / 4) + q) * 64 + (h % 2) * 32));
+        }
         wv[h] = AFF ? u : _mm256_xor_si256(u, flip);  // signed level (u - 128), or u < 32 as is
         aw[h] = _mm256_abs_epi8(wv[h]);                // |w| <= 128 read as unsigned
       }
@@ -268,6 +275,7 @@ void gemm(const GemmTask& t) {
     case PackFormat::i8_b32_f16: gemm_format<PackFormat::i8_b32_f16>(t); break;
     case PackFormat::i8_b16_f32: gemm_format<PackFormat::i8_b16_f32>(t); break;
     case PackFormat::u8_b32_aff: gemm_format<PackFormat::u8_b32_aff>(t); break;
+    case PackFormat::u4_b32_aff: gemm_format<PackFormat::u4_b32_aff>(t); break;
   }
 }
 

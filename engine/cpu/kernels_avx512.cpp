@@ -118,6 +118,25 @@ void float_tile(const GemmTask& t, int64_t g, int64_t c) {
   }
 }
 
+// Byte offset of 4-input chunk q of block b in a group's quants, and the
+// chunk's 16 x 4 levels (u4 formats keep chunks 2p and 2p + 1 in the low and
+// high nibbles of one 64-byte line).
+template <PackFormat F, int BS>
+constexpr int64_t chunk_offset(int64_t b, int q) {
+  return F == PackFormat::u4_b32_aff ? (b * (BS / 8) + q / 2) * 64 : (b * (BS / 4) + q) * 64;
+}
+
+template <PackFormat F, int BS>
+inline __m512i load_chunk(const uint8_t* group, int64_t b, int q) {
+  const __m512i v = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + chunk_offset<F, BS>(b, q)));
+  if constexpr (F == PackFormat::u4_b32_aff) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    return q % 2 == 0 ? _mm512_and_si512(v, low4) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+  } else {
+    return v;
+  }
+}
+
 // Two passes per 4-input chunk (activation levels q and r) share each weight
 // load: hi += u * q, lo += u * r; a block's integer dot is 256 * hi + lo.
 template <PackFormat F, int RG, int NC>
@@ -125,7 +144,7 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const PackedView& w = *t.w;
   const ActQ8& a = *t.xq;
   constexpr int BS = F == PackFormat::i8_b16_f32 ? 16 : 32;
-  constexpr bool AFF = F == PackFormat::u8_b32_aff;
+  constexpr bool AFF = F == PackFormat::u8_b32_aff || F == PackFormat::u4_b32_aff;
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
   const int8_t* xq[NC];
@@ -167,13 +186,14 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     for (int q = 0; q < BS / 4; ++q) {
       __m512i wv[RG];
       if constexpr (NC <= kPrefetchCols) {
+        if (F != PackFormat::u4_b32_aff || q % 2 == 0) {
 #pragma GCC unroll 32
-        for (int r = 0; r < RG; ++r)
-          _mm_prefetch(reinterpret_cast<const char*>(gp[r] + (b * (BS / 4) + q) * 64 + kPrefetchAhead), _MM_HINT_T1);
+          for (int r = 0; r < RG; ++r)
+            _mm_prefetch(reinterpret_cast<const char*>(gp[r] + chunk_offset<F, BS>(b, q) + kPrefetchAhead), _MM_HINT_T1);
+        }
       }
 #pragma GCC unroll 32
-      for (int r = 0; r < RG; ++r)
-        wv[r] = _mm512_load_si512(reinterpret_cast<const __m512i*>(gp[r] + (b * (BS / 4) + q) * 64));
+      for (int r = 0; r < RG; ++r) wv[r] = load_chunk<F, BS>(gp[r], b, q);
 #pragma GCC unroll 32
       for (int j = 0; j < NC; ++j) {
         const __m512i xh = _mm512_set1_epi32(load_i32(xq[j] + b * BS + q * 4));
@@ -277,6 +297,7 @@ void gemm(const GemmTask& t) {
     case PackFormat::i8_b32_f16: gemm_format<PackFormat::i8_b32_f16>(t); break;
     case PackFormat::i8_b16_f32: gemm_format<PackFormat::i8_b16_f32>(t); break;
     case PackFormat::u8_b32_aff: gemm_format<PackFormat::u8_b32_aff>(t); break;
+    case PackFormat::u4_b32_aff: gemm_format<PackFormat::u4_b32_aff>(t); break;
   }
 }
 

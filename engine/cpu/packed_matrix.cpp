@@ -36,12 +36,15 @@ void decode_row(GgmlType type, const uint8_t* src, int64_t cols, RowLevels* out)
       break;
     }
     case GgmlType::Q4_0: {
+      // value = d * (q - 8): affine with scale d and min -8 d.
       const auto* b = reinterpret_cast<const BlockQ4_0*>(src);
       for (int64_t i = 0; i < cols / 32; ++i) {
-        out->scale_f16[static_cast<size_t>(i)] = b[i].d;
+        const float d = f16_to_f32(b[i].d);
+        out->scale[static_cast<size_t>(i)] = d;
+        out->min[static_cast<size_t>(i)] = -8.0f * d;
         for (int j = 0; j < 16; ++j) {
-          u[i * 32 + j] = static_cast<uint8_t>((b[i].qs[j] & 0x0f) + 120);
-          u[i * 32 + j + 16] = static_cast<uint8_t>((b[i].qs[j] >> 4) + 120);
+          u[i * 32 + j] = static_cast<uint8_t>(b[i].qs[j] & 0x0f);
+          u[i * 32 + j + 16] = static_cast<uint8_t>(b[i].qs[j] >> 4);
         }
       }
       break;
@@ -131,11 +134,11 @@ PackFormat pack_format_for(GgmlType type) {
   switch (type) {
     case GgmlType::F16: return PackFormat::f16;
     case GgmlType::BF16: return PackFormat::bf16;
-    case GgmlType::Q8_0:
-    case GgmlType::Q4_0: return PackFormat::i8_b32_f16;
+    case GgmlType::Q8_0: return PackFormat::i8_b32_f16;
     case GgmlType::Q6_K: return PackFormat::i8_b16_f32;
-    case GgmlType::Q4_K:
     case GgmlType::Q5_K: return PackFormat::u8_b32_aff;
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_K: return PackFormat::u4_b32_aff;
     default: return PackFormat::f32;
   }
 }
@@ -148,6 +151,7 @@ const char* pack_format_name(PackFormat f) {
     case PackFormat::i8_b32_f16: return "i8/32/f16";
     case PackFormat::i8_b16_f32: return "i8/16/f32";
     case PackFormat::u8_b32_aff: return "u8/32/affine";
+    case PackFormat::u4_b32_aff: return "u4/32/affine";
   }
   return "?";
 }
@@ -169,6 +173,8 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
   v.groups = (rows + kRowGroup - 1) / kRowGroup;
   v.cols = cols;
   const bool is_float = fmt == PackFormat::f32 || fmt == PackFormat::f16 || fmt == PackFormat::bf16;
+  const bool affine = fmt == PackFormat::u8_b32_aff || fmt == PackFormat::u4_b32_aff;
+  const bool nibbles = fmt == PackFormat::u4_b32_aff;
   if (is_float) {
     const uint64_t elt = fmt == PackFormat::f32 ? 4 : 2;
     v.group_bytes = round_up(static_cast<uint64_t>(cols) * kRowGroup * elt, 64);
@@ -176,11 +182,11 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     v.block = fmt == PackFormat::i8_b16_f32 ? 16 : 32;
     if (cols % v.block != 0) return Error("pack_bad_shape", parts[0]->name + ": row length is not a whole block");
     const uint64_t nb = static_cast<uint64_t>(cols / v.block);
-    const uint64_t quants = nb * static_cast<uint64_t>(v.block) * kRowGroup;
+    const uint64_t quants = nb * static_cast<uint64_t>(v.block) * kRowGroup / (nibbles ? 2 : 1);
     const uint64_t scale_elt = fmt == PackFormat::i8_b32_f16 ? 2 : 4;
     v.scales_offset = round_up(quants, 64);
     v.mins_offset = round_up(v.scales_offset + nb * kRowGroup * scale_elt, 64);
-    v.group_bytes = fmt == PackFormat::u8_b32_aff ? round_up(v.mins_offset + nb * kRowGroup * 4, 64) : v.mins_offset;
+    v.group_bytes = affine ? round_up(v.mins_offset + nb * kRowGroup * 4, 64) : v.mins_offset;
   }
   if (Status st = m.buf_.allocate(v.group_bytes * static_cast<uint64_t>(v.groups)); !st) return st.take_error();
   v.data = m.buf_.data();
@@ -220,7 +226,7 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     std::vector<RowLevels> lv(kRowGroup);
     for (int lane = 0; lane < kRowGroup; ++lane) {
       RowLevels& L = lv[static_cast<size_t>(lane)];
-      L.u.assign(static_cast<size_t>(cols), fmt == PackFormat::u8_b32_aff ? 0 : 128);  // padding rows: zero weights
+      L.u.assign(static_cast<size_t>(cols), affine ? 0 : 128);  // padding rows: zero weights
       L.scale_f16.assign(static_cast<size_t>(nb), 0);
       L.scale.assign(static_cast<size_t>(nb), 0.0f);
       L.min.assign(static_cast<size_t>(nb), 0.0f);
@@ -230,11 +236,21 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
       const uint8_t* src = source_row(r, &type);
       decode_row(type, src, cols, &L);
     }
-    // Quants: chunk k4 of 4 inputs, lane  ->  (k4 * 16 + lane) * 4.
     uint8_t* dst = group;
-    for (int64_t k4 = 0; k4 < cols / 4; ++k4) {
-      for (int lane = 0; lane < kRowGroup; ++lane, dst += 4)
-        std::memcpy(dst, lv[static_cast<size_t>(lane)].u.data() + k4 * 4, 4);
+    if (nibbles) {
+      // Pair p of 8 inputs, lane, byte e  ->  level(8p + e) | level(8p + 4 + e) << 4.
+      for (int64_t p = 0; p < cols / 8; ++p) {
+        for (int lane = 0; lane < kRowGroup; ++lane) {
+          const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + p * 8;
+          for (int e = 0; e < 4; ++e) *dst++ = static_cast<uint8_t>(u[e] | (u[e + 4] << 4));
+        }
+      }
+    } else {
+      // Quants: chunk k4 of 4 inputs, lane  ->  (k4 * 16 + lane) * 4.
+      for (int64_t k4 = 0; k4 < cols / 4; ++k4) {
+        for (int lane = 0; lane < kRowGroup; ++lane, dst += 4)
+          std::memcpy(dst, lv[static_cast<size_t>(lane)].u.data() + k4 * 4, 4);
+      }
     }
     for (int64_t b = 0; b < nb; ++b) {
       for (int lane = 0; lane < kRowGroup; ++lane) {
@@ -244,7 +260,7 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
         } else {
           std::memcpy(group + v.scales_offset + (b * kRowGroup + lane) * 4, &L.scale[static_cast<size_t>(b)], 4);
         }
-        if (fmt == PackFormat::u8_b32_aff)
+        if (affine)
           std::memcpy(group + v.mins_offset + (b * kRowGroup + lane) * 4, &L.min[static_cast<size_t>(b)], 4);
       }
     }
