@@ -125,7 +125,7 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const PackedView& w = *t.w;
   const ActQ8& a = *t.xq;
   constexpr int BS = F == PackFormat::i8_b16_f32 ? 16 : 32;
-  constexpr bool AFF = F == PackFormat::u8_b32_aff || F == PackFormat::u4_b32_aff;
+  constexpr bool AFF = F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff;
   constexpr int H = 2 * RG;
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
@@ -160,10 +160,17 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
 #pragma GCC unroll 16
       for (int h = 0; h < H; ++h) {
         __m256i u;
-        if constexpr (F == PackFormat::u4_b32_aff) {
+        if constexpr (F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff) {
           // Chunks 2p and 2p + 1 share a line: low and high nibbles.
-          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + (b * (BS / 8) + q / 2) * 64 + (h % 2) * 32));
+          const int64_t base = F == PackFormat::u5_b32_aff ? b * 5 * 64 : b * (BS / 8) * 64;
+          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + base + (q / 2) * 64 + (h % 2) * 32));
           u = _mm256_and_si256(q % 2 == 0 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
+          if constexpr (F == PackFormat::u5_b32_aff) {
+            // Bit q of the fifth-bit line, moved to bit 4.
+            const __m256i hb = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + base + 256 + (h % 2) * 32));
+            const __m256i moved = q <= 4 ? _mm256_slli_epi16(hb, 4 - q) : _mm256_srli_epi16(hb, q - 4);
+            u = _mm256_or_si256(u, _mm256_and_si256(moved, _mm256_set1_epi8(0x10)));
+          }
         } else {
           u = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + (b * (BS / 4) + q) * 64 + (h % 2) * 32));
         }
@@ -274,8 +281,8 @@ void gemm(const GemmTask& t) {
     case PackFormat::bf16: gemm_format<PackFormat::bf16>(t); break;
     case PackFormat::i8_b32_f16: gemm_format<PackFormat::i8_b32_f16>(t); break;
     case PackFormat::i8_b16_f32: gemm_format<PackFormat::i8_b16_f32>(t); break;
-    case PackFormat::u8_b32_aff: gemm_format<PackFormat::u8_b32_aff>(t); break;
     case PackFormat::u4_b32_aff: gemm_format<PackFormat::u4_b32_aff>(t); break;
+    case PackFormat::u5_b32_aff: gemm_format<PackFormat::u5_b32_aff>(t); break;
   }
 }
 

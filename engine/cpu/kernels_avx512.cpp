@@ -123,15 +123,24 @@ void float_tile(const GemmTask& t, int64_t g, int64_t c) {
 // high nibbles of one 64-byte line).
 template <PackFormat F, int BS>
 constexpr int64_t chunk_offset(int64_t b, int q) {
-  return F == PackFormat::u4_b32_aff ? (b * (BS / 8) + q / 2) * 64 : (b * (BS / 4) + q) * 64;
+  if (F == PackFormat::u4_b32_aff) return (b * (BS / 8) + q / 2) * 64;
+  if (F == PackFormat::u5_b32_aff) return b * 5 * 64 + (q / 2) * 64;
+  return (b * (BS / 4) + q) * 64;
 }
 
 template <PackFormat F, int BS>
 inline __m512i load_chunk(const uint8_t* group, int64_t b, int q) {
   const __m512i v = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + chunk_offset<F, BS>(b, q)));
-  if constexpr (F == PackFormat::u4_b32_aff) {
+  if constexpr (F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff) {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
-    return q % 2 == 0 ? _mm512_and_si512(v, low4) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    __m512i u = q % 2 == 0 ? _mm512_and_si512(v, low4) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    if constexpr (F == PackFormat::u5_b32_aff) {
+      // Bit q of each byte of the block's fifth line, moved to bit 4.
+      const __m512i h = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + b * 5 * 64 + 256));
+      const __m512i moved = q <= 4 ? _mm512_slli_epi16(h, 4 - q) : _mm512_srli_epi16(h, q - 4);
+      u = _mm512_or_si512(u, _mm512_and_si512(moved, _mm512_set1_epi8(0x10)));
+    }
+    return u;
   } else {
     return v;
   }
@@ -144,7 +153,7 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const PackedView& w = *t.w;
   const ActQ8& a = *t.xq;
   constexpr int BS = F == PackFormat::i8_b16_f32 ? 16 : 32;
-  constexpr bool AFF = F == PackFormat::u8_b32_aff || F == PackFormat::u4_b32_aff;
+  constexpr bool AFF = F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff;
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
   const int8_t* xq[NC];
@@ -186,7 +195,7 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     for (int q = 0; q < BS / 4; ++q) {
       __m512i wv[RG];
       if constexpr (NC <= kPrefetchCols) {
-        if (F != PackFormat::u4_b32_aff || q % 2 == 0) {
+        if ((F != PackFormat::u4_b32_aff && F != PackFormat::u5_b32_aff) || q % 2 == 0) {
 #pragma GCC unroll 32
           for (int r = 0; r < RG; ++r)
             _mm_prefetch(reinterpret_cast<const char*>(gp[r] + chunk_offset<F, BS>(b, q) + kPrefetchAhead), _MM_HINT_T1);
@@ -296,8 +305,8 @@ void gemm(const GemmTask& t) {
     case PackFormat::bf16: gemm_format<PackFormat::bf16>(t); break;
     case PackFormat::i8_b32_f16: gemm_format<PackFormat::i8_b32_f16>(t); break;
     case PackFormat::i8_b16_f32: gemm_format<PackFormat::i8_b16_f32>(t); break;
-    case PackFormat::u8_b32_aff: gemm_format<PackFormat::u8_b32_aff>(t); break;
     case PackFormat::u4_b32_aff: gemm_format<PackFormat::u4_b32_aff>(t); break;
+    case PackFormat::u5_b32_aff: gemm_format<PackFormat::u5_b32_aff>(t); break;
   }
 }
 

@@ -136,7 +136,7 @@ PackFormat pack_format_for(GgmlType type) {
     case GgmlType::BF16: return PackFormat::bf16;
     case GgmlType::Q8_0: return PackFormat::i8_b32_f16;
     case GgmlType::Q6_K: return PackFormat::i8_b16_f32;
-    case GgmlType::Q5_K: return PackFormat::u8_b32_aff;
+    case GgmlType::Q5_K: return PackFormat::u5_b32_aff;
     case GgmlType::Q4_0:
     case GgmlType::Q4_K: return PackFormat::u4_b32_aff;
     default: return PackFormat::f32;
@@ -150,8 +150,8 @@ const char* pack_format_name(PackFormat f) {
     case PackFormat::bf16: return "bf16";
     case PackFormat::i8_b32_f16: return "i8/32/f16";
     case PackFormat::i8_b16_f32: return "i8/16/f32";
-    case PackFormat::u8_b32_aff: return "u8/32/affine";
     case PackFormat::u4_b32_aff: return "u4/32/affine";
+    case PackFormat::u5_b32_aff: return "u5/32/affine";
   }
   return "?";
 }
@@ -173,8 +173,9 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
   v.groups = (rows + kRowGroup - 1) / kRowGroup;
   v.cols = cols;
   const bool is_float = fmt == PackFormat::f32 || fmt == PackFormat::f16 || fmt == PackFormat::bf16;
-  const bool affine = fmt == PackFormat::u8_b32_aff || fmt == PackFormat::u4_b32_aff;
+  const bool affine = fmt == PackFormat::u4_b32_aff || fmt == PackFormat::u5_b32_aff;
   const bool nibbles = fmt == PackFormat::u4_b32_aff;
+  const bool five = fmt == PackFormat::u5_b32_aff;
   if (is_float) {
     const uint64_t elt = fmt == PackFormat::f32 ? 4 : 2;
     v.group_bytes = round_up(static_cast<uint64_t>(cols) * kRowGroup * elt, 64);
@@ -182,7 +183,7 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     v.block = fmt == PackFormat::i8_b16_f32 ? 16 : 32;
     if (cols % v.block != 0) return Error("pack_bad_shape", parts[0]->name + ": row length is not a whole block");
     const uint64_t nb = static_cast<uint64_t>(cols / v.block);
-    const uint64_t quants = nb * static_cast<uint64_t>(v.block) * kRowGroup / (nibbles ? 2 : 1);
+    const uint64_t quants = five ? nb * 5 * 64 : nb * static_cast<uint64_t>(v.block) * kRowGroup / (nibbles ? 2 : 1);
     const uint64_t scale_elt = fmt == PackFormat::i8_b32_f16 ? 2 : 4;
     v.scales_offset = round_up(quants, 64);
     v.mins_offset = round_up(v.scales_offset + nb * kRowGroup * scale_elt, 64);
@@ -237,7 +238,25 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
       decode_row(type, src, cols, &L);
     }
     uint8_t* dst = group;
-    if (nibbles) {
+    if (five) {
+      // Per block: pairs 0..3 as nibbles, then the fifth-bit line.
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int p = 0; p < 4; ++p) {
+          for (int lane = 0; lane < kRowGroup; ++lane) {
+            const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + b * 32 + p * 8;
+            for (int e = 0; e < 4; ++e) *dst++ = static_cast<uint8_t>((u[e] & 15) | ((u[e + 4] & 15) << 4));
+          }
+        }
+        for (int lane = 0; lane < kRowGroup; ++lane) {
+          const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + b * 32;
+          for (int e = 0; e < 4; ++e) {
+            uint8_t bits = 0;
+            for (int q = 0; q < 8; ++q) bits = static_cast<uint8_t>(bits | (((u[q * 4 + e] >> 4) & 1) << q));
+            *dst++ = bits;
+          }
+        }
+      }
+    } else if (nibbles) {
       // Pair p of 8 inputs, lane, byte e  ->  level(8p + e) | level(8p + 4 + e) << 4.
       for (int64_t p = 0; p < cols / 8; ++p) {
         for (int lane = 0; lane < kRowGroup; ++lane) {
