@@ -125,15 +125,27 @@ template <PackFormat F, int BS>
 constexpr int64_t chunk_offset(int64_t b, int q) {
   if (F == PackFormat::u4_b32_aff) return (b * (BS / 8) + q / 2) * 64;
   if (F == PackFormat::u5_b32_aff) return b * 5 * 64 + (q / 2) * 64;
+  if (F == PackFormat::i6_b16) return b * 3 * 64 + (q / 2) * 64;
   return (b * (BS / 4) + q) * 64;
+}
+
+template <PackFormat F>
+constexpr bool nibble_format() {
+  return F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff || F == PackFormat::i6_b16;
 }
 
 template <PackFormat F, int BS>
 inline __m512i load_chunk(const uint8_t* group, int64_t b, int q) {
   const __m512i v = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + chunk_offset<F, BS>(b, q)));
-  if constexpr (F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff) {
+  if constexpr (nibble_format<F>()) {
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     __m512i u = q % 2 == 0 ? _mm512_and_si512(v, low4) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    if constexpr (F == PackFormat::i6_b16) {
+      // Bits 2q, 2q+1 of each byte of the block's third line, moved to bits 4, 5.
+      const __m512i h = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + b * 3 * 64 + 128));
+      const __m512i moved = q <= 2 ? _mm512_slli_epi16(h, 4 - 2 * q) : _mm512_srli_epi16(h, 2 * q - 4);
+      u = _mm512_or_si512(u, _mm512_and_si512(moved, _mm512_set1_epi8(0x30)));
+    }
     if constexpr (F == PackFormat::u5_b32_aff) {
       // Bit q of each byte of the block's fifth line, moved to bit 4.
       const __m512i h = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + b * 5 * 64 + 256));
@@ -152,7 +164,7 @@ template <PackFormat F, int RG, int NC>
 void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const PackedView& w = *t.w;
   const ActQ8& a = *t.xq;
-  constexpr int BS = F == PackFormat::i8_b16_f32 ? 16 : 32;
+  constexpr int BS = F == PackFormat::i6_b16 ? 16 : 32;
   constexpr bool AFF = F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff;
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
@@ -178,7 +190,9 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     __m512i hi[RG][NC], lo[RG][NC];
 #pragma GCC unroll 32
     for (int j = 0; j < NC; ++j) {
-      const __m512i init = AFF ? _mm512_setzero_si512() : _mm512_set1_epi32(corr[j][b]);
+      // Offset levels: -128 * sum(x) corrects u - 128 (i6: -32 * sum(x) for u - 32).
+      const __m512i init = AFF ? _mm512_setzero_si512()
+                               : _mm512_set1_epi32(F == PackFormat::i6_b16 ? corr[j][b] / 4 : corr[j][b]);
 #pragma GCC unroll 32
       for (int r = 0; r < RG; ++r) {
         hi[r][j] = _mm512_setzero_si512();
@@ -188,14 +202,17 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     if constexpr (NC <= kPrefetchCols) {
 #pragma GCC unroll 32
       for (int r = 0; r < RG; ++r) {
-        if (b % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(gp[r] + w.scales_offset + b * 64 + kPrefetchAhead / 8), _MM_HINT_T1);
+        // Scale bytes per block: f16 x 16 rows, int8 x 16 (i6), f32 x 16.
+        constexpr int64_t kSb = F == PackFormat::i8_b32_f16 ? 32 : F == PackFormat::i6_b16 ? 16 : 64;
+        if ((b * kSb) % 64 == 0)
+          _mm_prefetch(reinterpret_cast<const char*>(gp[r] + w.scales_offset + b * kSb + kPrefetchAhead / 8), _MM_HINT_T1);
       }
     }
 #pragma GCC unroll 8
     for (int q = 0; q < BS / 4; ++q) {
       __m512i wv[RG];
       if constexpr (NC <= kPrefetchCols) {
-        if ((F != PackFormat::u4_b32_aff && F != PackFormat::u5_b32_aff) || q % 2 == 0) {
+        if (!nibble_format<F>() || q % 2 == 0) {
 #pragma GCC unroll 32
           for (int r = 0; r < RG; ++r)
             _mm_prefetch(reinterpret_cast<const char*>(gp[r] + chunk_offset<F, BS>(b, q) + kPrefetchAhead), _MM_HINT_T1);
@@ -219,6 +236,10 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     for (int r = 0; r < RG; ++r) {
       if constexpr (F == PackFormat::i8_b32_f16) {
         sc[r] = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(gp[r] + w.scales_offset + b * 32)));
+      } else if constexpr (F == PackFormat::i6_b16) {
+        const __m512 d = _mm512_load_ps(reinterpret_cast<const float*>(gp[r] + w.mins_offset + (b / 16) * 64));
+        const __m128i s8 = _mm_load_si128(reinterpret_cast<const __m128i*>(gp[r] + w.scales_offset + b * 16));
+        sc[r] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(s8)));
       } else {
         sc[r] = _mm512_load_ps(reinterpret_cast<const float*>(gp[r] + w.scales_offset + b * 64));
       }
@@ -304,7 +325,7 @@ void gemm(const GemmTask& t) {
     case PackFormat::f16: gemm_format<PackFormat::f16>(t); break;
     case PackFormat::bf16: gemm_format<PackFormat::bf16>(t); break;
     case PackFormat::i8_b32_f16: gemm_format<PackFormat::i8_b32_f16>(t); break;
-    case PackFormat::i8_b16_f32: gemm_format<PackFormat::i8_b16_f32>(t); break;
+    case PackFormat::i6_b16: gemm_format<PackFormat::i6_b16>(t); break;
     case PackFormat::u4_b32_aff: gemm_format<PackFormat::u4_b32_aff>(t); break;
     case PackFormat::u5_b32_aff: gemm_format<PackFormat::u5_b32_aff>(t); break;
   }

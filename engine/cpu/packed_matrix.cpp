@@ -21,6 +21,8 @@ struct RowLevels {
   std::vector<uint16_t> scale_f16;
   std::vector<float> scale;
   std::vector<float> min;
+  std::vector<int8_t> sc8;     // q6_K sub-scales, one per 16
+  std::vector<float> dsuper;   // q6_K super-block scales, one per 256
 };
 
 void decode_row(GgmlType type, const uint8_t* src, int64_t cols, RowLevels* out) {
@@ -52,18 +54,17 @@ void decode_row(GgmlType type, const uint8_t* src, int64_t cols, RowLevels* out)
     case GgmlType::Q6_K: {
       const auto* b = reinterpret_cast<const BlockQ6_K*>(src);
       for (int64_t i = 0; i < cols / kQK_K; ++i) {
-        const float d = f16_to_f32(b[i].d);
-        for (int s = 0; s < 16; ++s) out->scale[static_cast<size_t>(i * 16 + s)] = d * static_cast<float>(b[i].scales[s]);
+        out->dsuper[static_cast<size_t>(i)] = f16_to_f32(b[i].d);
+        for (int s = 0; s < 16; ++s) out->sc8[static_cast<size_t>(i * 16 + s)] = b[i].scales[s];
         uint8_t* y = u + i * kQK_K;
         for (int n = 0; n < 2; ++n, y += 128) {
           const uint8_t* ql = b[i].ql + 64 * n;
           const uint8_t* qh = b[i].qh + 32 * n;
           for (int l = 0; l < 32; ++l) {
-            // level - 32 + 128
-            y[l] = static_cast<uint8_t>(((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) + 96);
-            y[l + 32] = static_cast<uint8_t>(((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) + 96);
-            y[l + 64] = static_cast<uint8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) + 96);
-            y[l + 96] = static_cast<uint8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) + 96);
+            y[l] = static_cast<uint8_t>((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4));
+            y[l + 32] = static_cast<uint8_t>((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4));
+            y[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+            y[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
           }
         }
       }
@@ -135,7 +136,7 @@ PackFormat pack_format_for(GgmlType type) {
     case GgmlType::F16: return PackFormat::f16;
     case GgmlType::BF16: return PackFormat::bf16;
     case GgmlType::Q8_0: return PackFormat::i8_b32_f16;
-    case GgmlType::Q6_K: return PackFormat::i8_b16_f32;
+    case GgmlType::Q6_K: return PackFormat::i6_b16;
     case GgmlType::Q5_K: return PackFormat::u5_b32_aff;
     case GgmlType::Q4_0:
     case GgmlType::Q4_K: return PackFormat::u4_b32_aff;
@@ -149,7 +150,7 @@ const char* pack_format_name(PackFormat f) {
     case PackFormat::f16: return "f16";
     case PackFormat::bf16: return "bf16";
     case PackFormat::i8_b32_f16: return "i8/32/f16";
-    case PackFormat::i8_b16_f32: return "i8/16/f32";
+    case PackFormat::i6_b16: return "i6/16";
     case PackFormat::u4_b32_aff: return "u4/32/affine";
     case PackFormat::u5_b32_aff: return "u5/32/affine";
   }
@@ -176,18 +177,20 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
   const bool affine = fmt == PackFormat::u4_b32_aff || fmt == PackFormat::u5_b32_aff;
   const bool nibbles = fmt == PackFormat::u4_b32_aff;
   const bool five = fmt == PackFormat::u5_b32_aff;
+  const bool six = fmt == PackFormat::i6_b16;
   if (is_float) {
     const uint64_t elt = fmt == PackFormat::f32 ? 4 : 2;
     v.group_bytes = round_up(static_cast<uint64_t>(cols) * kRowGroup * elt, 64);
   } else {
-    v.block = fmt == PackFormat::i8_b16_f32 ? 16 : 32;
+    v.block = fmt == PackFormat::i6_b16 ? 16 : 32;
     if (cols % v.block != 0) return Error("pack_bad_shape", parts[0]->name + ": row length is not a whole block");
     const uint64_t nb = static_cast<uint64_t>(cols / v.block);
-    const uint64_t quants = five ? nb * 5 * 64 : nb * static_cast<uint64_t>(v.block) * kRowGroup / (nibbles ? 2 : 1);
-    const uint64_t scale_elt = fmt == PackFormat::i8_b32_f16 ? 2 : 4;
+    const uint64_t quants = five ? nb * 5 * 64 : six ? nb * 3 * 64 : nb * static_cast<uint64_t>(v.block) * kRowGroup / (nibbles ? 2 : 1);
+    const uint64_t scale_elt = fmt == PackFormat::i8_b32_f16 ? 2 : six ? 1 : 4;
     v.scales_offset = round_up(quants, 64);
     v.mins_offset = round_up(v.scales_offset + nb * kRowGroup * scale_elt, 64);
-    v.group_bytes = affine ? round_up(v.mins_offset + nb * kRowGroup * 4, 64) : v.mins_offset;
+    const uint64_t mins_bytes = affine ? nb * kRowGroup * 4 : six ? nb / 16 * kRowGroup * 4 : 0;
+    v.group_bytes = round_up(v.mins_offset + mins_bytes, 64);
   }
   if (Status st = m.buf_.allocate(v.group_bytes * static_cast<uint64_t>(v.groups)); !st) return st.take_error();
   v.data = m.buf_.data();
@@ -227,7 +230,9 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     std::vector<RowLevels> lv(kRowGroup);
     for (int lane = 0; lane < kRowGroup; ++lane) {
       RowLevels& L = lv[static_cast<size_t>(lane)];
-      L.u.assign(static_cast<size_t>(cols), affine ? 0 : 128);  // padding rows: zero weights
+      L.u.assign(static_cast<size_t>(cols), affine ? 0 : six ? 32 : 128);  // padding rows: zero weights
+      L.sc8.assign(static_cast<size_t>(nb), 0);
+      L.dsuper.assign(static_cast<size_t>(cols / 256 + 1), 0.0f);
       L.scale_f16.assign(static_cast<size_t>(nb), 0);
       L.scale.assign(static_cast<size_t>(nb), 0.0f);
       L.min.assign(static_cast<size_t>(nb), 0.0f);
@@ -238,7 +243,25 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
       decode_row(type, src, cols, &L);
     }
     uint8_t* dst = group;
-    if (five) {
+    if (six) {
+      // Per block of 16: pairs 0 and 1 as nibbles, then the line of top two bits.
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int p = 0; p < 2; ++p) {
+          for (int lane = 0; lane < kRowGroup; ++lane) {
+            const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + b * 16 + p * 8;
+            for (int e = 0; e < 4; ++e) *dst++ = static_cast<uint8_t>((u[e] & 15) | ((u[e + 4] & 15) << 4));
+          }
+        }
+        for (int lane = 0; lane < kRowGroup; ++lane) {
+          const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + b * 16;
+          for (int e = 0; e < 4; ++e) {
+            uint8_t bits = 0;
+            for (int q = 0; q < 4; ++q) bits = static_cast<uint8_t>(bits | (((u[q * 4 + e] >> 4) & 3) << (2 * q)));
+            *dst++ = bits;
+          }
+        }
+      }
+    } else if (five) {
       // Per block: pairs 0..3 as nibbles, then the fifth-bit line.
       for (int64_t b = 0; b < nb; ++b) {
         for (int p = 0; p < 4; ++p) {
@@ -270,6 +293,17 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
         for (int lane = 0; lane < kRowGroup; ++lane, dst += 4)
           std::memcpy(dst, lv[static_cast<size_t>(lane)].u.data() + k4 * 4, 4);
       }
+    }
+    if (six) {
+      for (int64_t b = 0; b < nb; ++b)
+        for (int lane = 0; lane < kRowGroup; ++lane)
+          group[v.scales_offset + static_cast<uint64_t>(b * kRowGroup + lane)] =
+              static_cast<uint8_t>(lv[static_cast<size_t>(lane)].sc8[static_cast<size_t>(b)]);
+      for (int64_t sb = 0; sb < nb / 16; ++sb)
+        for (int lane = 0; lane < kRowGroup; ++lane)
+          std::memcpy(group + v.mins_offset + (sb * kRowGroup + lane) * 4,
+                      &lv[static_cast<size_t>(lane)].dsuper[static_cast<size_t>(sb)], 4);
+      return;
     }
     for (int64_t b = 0; b < nb; ++b) {
       for (int lane = 0; lane < kRowGroup; ++lane) {
