@@ -47,6 +47,23 @@ void usage() {
                "                  [--isa scalar|avx2|avx512] [--kv f16|f32] [--json] [--backend cpu|cuda[:N]]\n");
 }
 
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 int32_t argmax(std::span<const float> v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
@@ -191,7 +208,7 @@ int main(int argc, char** argv) {
     std::printf(
         "{\"model\":\"%s\",\"arch\":\"%s\",\"weights_gib\":%.3f,\"threads\":%d,\"kernels\":\"%s\",\"kv\":\"%s\","
         "\"prompt\":%d,\"gen\":%d,\"load_s\":%.3f,\"prefill_tok_s\":%.2f,\"decode_tok_s\":%.2f",
-        path.c_str(), cfg.arch_name.c_str(), static_cast<double>((*model)->weight_bytes()) / (1 << 30), n_threads,
+        json_escape(path).c_str(), json_escape(cfg.arch_name).c_str(), static_cast<double>((*model)->weight_bytes()) / (1 << 30), n_threads,
         kernels.c_str(), kv.c_str(), prompt, gen, load_s, prefill_tok_s, decode_tok_s);
     if (batch > 1) std::printf(",\"batch\":%d,\"batch_decode_tok_s\":%.2f", batch, batch_tok_s);
     std::printf("}\n");

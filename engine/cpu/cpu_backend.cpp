@@ -1,5 +1,10 @@
 #include "engine/cpu/cpu_backend.hpp"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+
 #include "engine/core/log.hpp"
 #include "engine/cpu/cpu_backend_impl.hpp"
 #include "engine/cpu/cpu_features.hpp"
@@ -30,6 +35,19 @@ Status CpuBackend::pack_linear(std::span<const WeightView* const> parts, Linear*
 }
 
 namespace {
+
+// The file pages of a tensor that has been packed are no longer needed in this
+// process: drop them from its page tables (they stay in the page cache and
+// fault back in if read again), so resident memory counts the packed copy only.
+void release_file_pages(const WeightView& w) {
+  const long page = sysconf(_SC_PAGESIZE);
+  if (page <= 0 || !w.data) return;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(w.data);
+  const uintptr_t end = begin + w.row_bytes * static_cast<uint64_t>(w.rows);
+  const uintptr_t first = (begin + static_cast<uintptr_t>(page) - 1) / static_cast<uintptr_t>(page) * static_cast<uintptr_t>(page);
+  const uintptr_t last = end / static_cast<uintptr_t>(page) * static_cast<uintptr_t>(page);
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
 
 Status to_floats(const WeightView& w, std::vector<float>* out) {
   out->resize(static_cast<size_t>(w.cols));
@@ -64,11 +82,15 @@ Status CpuBackend::load_weights() {
     LLMD_TRY(pack_linear(gu, &L.gate_up));
     const WeightView* down[] = {&w.w_down};
     LLMD_TRY(pack_linear(down, &L.down));
+    for (const WeightView* v : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) release_file_pages(*v);
   }
   LLMD_TRY(to_floats(model_.output_norm(), &output_norm_));
   const WeightView* out[] = {&model_.output()};
   LLMD_TRY(pack_linear(out, &output_));
 #undef LLMD_TRY
+  // Token embeddings are read from the file at every step; the rest lives in
+  // packed form now.
+  if (!cfg_.tied_output) release_file_pages(model_.output());
   return ok_status();
 }
 

@@ -176,7 +176,11 @@ Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
   }
   out->n_rows = static_cast<int32_t>(n_rows);
   out->n_vocab = cfg_.n_vocab;
-  out->logits.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(cfg_.n_vocab));
+  try {
+    out->logits.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(cfg_.n_vocab));
+  } catch (const std::bad_alloc&) {
+    return Error("out_of_memory", "cannot allocate logits for " + std::to_string(n_rows) + " rows");
+  }
 
   // Cut the batch into steps of at most kMaxStepTokens tokens.
   std::vector<Piece> pieces;

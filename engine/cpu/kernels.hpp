@@ -11,10 +11,18 @@
 //   float formats  f32/f16/bf16: per group [cols][16] elements.
 //   int formats: per group, quants then scales then mins, each region 64-byte aligned:
 //     quants [cols/block][block/4][16 rows][4 bytes]   (u8 levels, 4 consecutive inputs per row)
-//     scales [cols/block][16] (f16 or f32),  mins [cols/block][16] f32 (affine only)
-//   i8_b32_f16 : value = scale * (u - 128), block 32, f16 scales   (q8_0, q4_0)
-//   i8_b16_f32 : value = scale * (u - 128), block 16, f32 scales   (q6_K)
-//   u8_b32_aff : value = scale * u + min,  block 32, f32 scales/mins (q4_K, q5_K)
+//       u4 formats hold two 4-input chunks per 64 bytes instead: byte (row, e) of
+//       pair p is level(chunk 2p) | level(chunk 2p+1) << 4   ([cols/block][block/8][16][4])
+//       u5: per block the 4 nibble lines of u4, then one line whose bit q of
+//       byte (row, e) is the fifth bit (16) of chunk q's level  ([cols/32][5][16][4])
+//       i6: per block of 16 the 2 nibble lines, then one line whose bits 2q, 2q+1
+//       of byte (row, e) are the top two bits of chunk q's level  ([cols/16][3][16][4])
+//     scales [cols/block][16] (f16 or f32; i6: int8),  mins [cols/block][16] f32 (affine only;
+//     i6: the f32 super-block scale d, [cols/256][16])
+//   i8_b32_f16 : value = scale * (u - 128), block 32, f16 scales   (q8_0)
+//   i6_b16     : value = d * sc * (u - 32), u < 64, block 16, int8 sc, f32 d per 256   (q6_K)
+//   u4_b32_aff : value = scale * u + min,  u < 16 in nibbles, block 32, f32 scales/mins (q4_K, q4_0)
+//   u5_b32_aff : value = scale * u + min,  u < 32 (nibble + bit plane), block 32, f32 scales/mins (q5_K)
 // Rows past `rows` in the last group are zero.
 #pragma once
 
@@ -25,7 +33,7 @@ namespace llmd::engine::cpu {
 constexpr int kRowGroup = 16;
 constexpr int kActBlock = 32;  // activation quantization block
 
-enum class PackFormat : uint8_t { f32, f16, bf16, i8_b32_f16, i8_b16_f32, u8_b32_aff };
+enum class PackFormat : uint8_t { f32, f16, bf16, i8_b32_f16, i6_b16, u4_b32_aff, u5_b32_aff };
 
 struct PackedView {
   PackFormat format = PackFormat::f32;

@@ -124,8 +124,8 @@ template <PackFormat F, int RG, int NC>
 void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const PackedView& w = *t.w;
   const ActQ8& a = *t.xq;
-  constexpr int BS = F == PackFormat::i8_b16_f32 ? 16 : 32;
-  constexpr bool AFF = F == PackFormat::u8_b32_aff;
+  constexpr int BS = F == PackFormat::i6_b16 ? 16 : 32;
+  constexpr bool AFF = F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff;
   constexpr int H = 2 * RG;
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
@@ -159,8 +159,29 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
       __m256i wv[H], aw[H];
 #pragma GCC unroll 16
       for (int h = 0; h < H; ++h) {
-        const __m256i u = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + (b * (BS / 4) + q) * 64 + (h % 2) * 32));
-        wv[h] = AFF ? u : _mm256_xor_si256(u, flip);  // signed level (u - 128), or u < 32 as is
+        __m256i u;
+        if constexpr (F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff || F == PackFormat::i6_b16) {
+          // Chunks 2p and 2p + 1 share a line: low and high nibbles.
+          const int64_t base = F == PackFormat::u5_b32_aff ? b * 5 * 64 : F == PackFormat::i6_b16 ? b * 3 * 64 : b * (BS / 8) * 64;
+          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + base + (q / 2) * 64 + (h % 2) * 32));
+          u = _mm256_and_si256(q % 2 == 0 ? v : _mm256_srli_epi16(v, 4), _mm256_set1_epi8(0x0f));
+          if constexpr (F == PackFormat::i6_b16) {
+            // Bits 2q, 2q+1 of the third line, moved to bits 4, 5.
+            const __m256i hb = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + base + 128 + (h % 2) * 32));
+            const __m256i moved = q <= 2 ? _mm256_slli_epi16(hb, 4 - 2 * q) : _mm256_srli_epi16(hb, 2 * q - 4);
+            u = _mm256_or_si256(u, _mm256_and_si256(moved, _mm256_set1_epi8(0x30)));
+          }
+          if constexpr (F == PackFormat::u5_b32_aff) {
+            // Bit q of the fifth-bit line, moved to bit 4.
+            const __m256i hb = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + base + 256 + (h % 2) * 32));
+            const __m256i moved = q <= 4 ? _mm256_slli_epi16(hb, 4 - q) : _mm256_srli_epi16(hb, q - 4);
+            u = _mm256_or_si256(u, _mm256_and_si256(moved, _mm256_set1_epi8(0x10)));
+          }
+        } else {
+          u = _mm256_load_si256(reinterpret_cast<const __m256i*>(gp[h / 2] + (b * (BS / 4) + q) * 64 + (h % 2) * 32));
+        }
+        // Signed level: u - 128, u - 32 (i6), or u < 32 as is (affine).
+        wv[h] = AFF ? u : F == PackFormat::i6_b16 ? _mm256_sub_epi8(u, _mm256_set1_epi8(32)) : _mm256_xor_si256(u, flip);
         aw[h] = _mm256_abs_epi8(wv[h]);                // |w| <= 128 read as unsigned
       }
 #pragma GCC unroll 16
@@ -182,6 +203,10 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     for (int h = 0; h < H; ++h) {
       if constexpr (F == PackFormat::i8_b32_f16) {
         sc[h] = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(gp[h / 2] + w.scales_offset + b * 32 + (h % 2) * 16)));
+      } else if constexpr (F == PackFormat::i6_b16) {
+        const __m256 d = _mm256_load_ps(reinterpret_cast<const float*>(gp[h / 2] + w.mins_offset + (b / 16) * 64 + (h % 2) * 32));
+        const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(gp[h / 2] + w.scales_offset + b * 16 + (h % 2) * 8));
+        sc[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s8)));
       } else {
         sc[h] = _mm256_load_ps(reinterpret_cast<const float*>(gp[h / 2] + w.scales_offset + b * 64 + (h % 2) * 32));
       }
@@ -266,8 +291,9 @@ void gemm(const GemmTask& t) {
     case PackFormat::f16: gemm_format<PackFormat::f16>(t); break;
     case PackFormat::bf16: gemm_format<PackFormat::bf16>(t); break;
     case PackFormat::i8_b32_f16: gemm_format<PackFormat::i8_b32_f16>(t); break;
-    case PackFormat::i8_b16_f32: gemm_format<PackFormat::i8_b16_f32>(t); break;
-    case PackFormat::u8_b32_aff: gemm_format<PackFormat::u8_b32_aff>(t); break;
+    case PackFormat::i6_b16: gemm_format<PackFormat::i6_b16>(t); break;
+    case PackFormat::u4_b32_aff: gemm_format<PackFormat::u4_b32_aff>(t); break;
+    case PackFormat::u5_b32_aff: gemm_format<PackFormat::u5_b32_aff>(t); break;
   }
 }
 

@@ -118,14 +118,54 @@ void float_tile(const GemmTask& t, int64_t g, int64_t c) {
   }
 }
 
+// Byte offset of 4-input chunk q of block b in a group's quants, and the
+// chunk's 16 x 4 levels (u4 formats keep chunks 2p and 2p + 1 in the low and
+// high nibbles of one 64-byte line).
+template <PackFormat F, int BS>
+constexpr int64_t chunk_offset(int64_t b, int q) {
+  if (F == PackFormat::u4_b32_aff) return (b * (BS / 8) + q / 2) * 64;
+  if (F == PackFormat::u5_b32_aff) return b * 5 * 64 + (q / 2) * 64;
+  if (F == PackFormat::i6_b16) return b * 3 * 64 + (q / 2) * 64;
+  return (b * (BS / 4) + q) * 64;
+}
+
+template <PackFormat F>
+constexpr bool nibble_format() {
+  return F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff || F == PackFormat::i6_b16;
+}
+
+template <PackFormat F, int BS>
+inline __m512i load_chunk(const uint8_t* group, int64_t b, int q) {
+  const __m512i v = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + chunk_offset<F, BS>(b, q)));
+  if constexpr (nibble_format<F>()) {
+    const __m512i low4 = _mm512_set1_epi8(0x0f);
+    __m512i u = q % 2 == 0 ? _mm512_and_si512(v, low4) : _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+    if constexpr (F == PackFormat::i6_b16) {
+      // Bits 2q, 2q+1 of each byte of the block's third line, moved to bits 4, 5.
+      const __m512i h = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + b * 3 * 64 + 128));
+      const __m512i moved = q <= 2 ? _mm512_slli_epi16(h, 4 - 2 * q) : _mm512_srli_epi16(h, 2 * q - 4);
+      u = _mm512_or_si512(u, _mm512_and_si512(moved, _mm512_set1_epi8(0x30)));
+    }
+    if constexpr (F == PackFormat::u5_b32_aff) {
+      // Bit q of each byte of the block's fifth line, moved to bit 4.
+      const __m512i h = _mm512_load_si512(reinterpret_cast<const __m512i*>(group + b * 5 * 64 + 256));
+      const __m512i moved = q <= 4 ? _mm512_slli_epi16(h, 4 - q) : _mm512_srli_epi16(h, q - 4);
+      u = _mm512_or_si512(u, _mm512_and_si512(moved, _mm512_set1_epi8(0x10)));
+    }
+    return u;
+  } else {
+    return v;
+  }
+}
+
 // Two passes per 4-input chunk (activation levels q and r) share each weight
 // load: hi += u * q, lo += u * r; a block's integer dot is 256 * hi + lo.
 template <PackFormat F, int RG, int NC>
 void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const PackedView& w = *t.w;
   const ActQ8& a = *t.xq;
-  constexpr int BS = F == PackFormat::i8_b16_f32 ? 16 : 32;
-  constexpr bool AFF = F == PackFormat::u8_b32_aff;
+  constexpr int BS = F == PackFormat::i6_b16 ? 16 : 32;
+  constexpr bool AFF = F == PackFormat::u4_b32_aff || F == PackFormat::u5_b32_aff;
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
   const int8_t* xq[NC];
@@ -150,7 +190,9 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     __m512i hi[RG][NC], lo[RG][NC];
 #pragma GCC unroll 32
     for (int j = 0; j < NC; ++j) {
-      const __m512i init = AFF ? _mm512_setzero_si512() : _mm512_set1_epi32(corr[j][b]);
+      // Offset levels: -128 * sum(x) corrects u - 128 (i6: -32 * sum(x) for u - 32).
+      const __m512i init = AFF ? _mm512_setzero_si512()
+                               : _mm512_set1_epi32(F == PackFormat::i6_b16 ? corr[j][b] / 4 : corr[j][b]);
 #pragma GCC unroll 32
       for (int r = 0; r < RG; ++r) {
         hi[r][j] = _mm512_setzero_si512();
@@ -160,20 +202,24 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     if constexpr (NC <= kPrefetchCols) {
 #pragma GCC unroll 32
       for (int r = 0; r < RG; ++r) {
-        if (b % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(gp[r] + w.scales_offset + b * 64 + kPrefetchAhead / 8), _MM_HINT_T1);
+        // Scale bytes per block: f16 x 16 rows, int8 x 16 (i6), f32 x 16.
+        constexpr int64_t kSb = F == PackFormat::i8_b32_f16 ? 32 : F == PackFormat::i6_b16 ? 16 : 64;
+        if ((b * kSb) % 64 == 0)
+          _mm_prefetch(reinterpret_cast<const char*>(gp[r] + w.scales_offset + b * kSb + kPrefetchAhead / 8), _MM_HINT_T1);
       }
     }
 #pragma GCC unroll 8
     for (int q = 0; q < BS / 4; ++q) {
       __m512i wv[RG];
       if constexpr (NC <= kPrefetchCols) {
+        if (!nibble_format<F>() || q % 2 == 0) {
 #pragma GCC unroll 32
-        for (int r = 0; r < RG; ++r)
-          _mm_prefetch(reinterpret_cast<const char*>(gp[r] + (b * (BS / 4) + q) * 64 + kPrefetchAhead), _MM_HINT_T1);
+          for (int r = 0; r < RG; ++r)
+            _mm_prefetch(reinterpret_cast<const char*>(gp[r] + chunk_offset<F, BS>(b, q) + kPrefetchAhead), _MM_HINT_T1);
+        }
       }
 #pragma GCC unroll 32
-      for (int r = 0; r < RG; ++r)
-        wv[r] = _mm512_load_si512(reinterpret_cast<const __m512i*>(gp[r] + (b * (BS / 4) + q) * 64));
+      for (int r = 0; r < RG; ++r) wv[r] = load_chunk<F, BS>(gp[r], b, q);
 #pragma GCC unroll 32
       for (int j = 0; j < NC; ++j) {
         const __m512i xh = _mm512_set1_epi32(load_i32(xq[j] + b * BS + q * 4));
@@ -190,6 +236,10 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     for (int r = 0; r < RG; ++r) {
       if constexpr (F == PackFormat::i8_b32_f16) {
         sc[r] = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(gp[r] + w.scales_offset + b * 32)));
+      } else if constexpr (F == PackFormat::i6_b16) {
+        const __m512 d = _mm512_load_ps(reinterpret_cast<const float*>(gp[r] + w.mins_offset + (b / 16) * 64));
+        const __m128i s8 = _mm_load_si128(reinterpret_cast<const __m128i*>(gp[r] + w.scales_offset + b * 16));
+        sc[r] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(s8)));
       } else {
         sc[r] = _mm512_load_ps(reinterpret_cast<const float*>(gp[r] + w.scales_offset + b * 64));
       }
@@ -245,13 +295,13 @@ constexpr void fill_row(TileFn* row, std::integer_sequence<int, NC...>) {
 template <PackFormat F>
 struct TileTable {
   static constexpr int kNc = (F == PackFormat::f32 || F == PackFormat::f16 || F == PackFormat::bf16) ? kNcFloat : kNcInt;
-  TileFn fn[kRgFew][kNcFloat > kNcInt ? kNcFloat : kNcInt] = {};
-  constexpr TileTable() {
-    fill_row<F, 1>(fn[0], std::make_integer_sequence<int, kNc>{});
-    fill_row<F, 2>(fn[1], std::make_integer_sequence<int, kNc>{});
-    fill_row<F, 3>(fn[2], std::make_integer_sequence<int, kNc>{});
-    fill_row<F, 4>(fn[3], std::make_integer_sequence<int, kNc>{});
+  static constexpr int kRg = kRgFew > kRgMany ? kRgFew : kRgMany;
+  TileFn fn[kRg][kNcFloat > kNcInt ? kNcFloat : kNcInt] = {};
+  template <int... RG>
+  constexpr void fill(std::integer_sequence<int, RG...>) {
+    ((fill_row<F, RG + 1>(fn[RG], std::make_integer_sequence<int, kNc>{})), ...);
   }
+  constexpr TileTable() { fill(std::make_integer_sequence<int, kRg>{}); }
 };
 
 template <PackFormat F>
@@ -275,8 +325,9 @@ void gemm(const GemmTask& t) {
     case PackFormat::f16: gemm_format<PackFormat::f16>(t); break;
     case PackFormat::bf16: gemm_format<PackFormat::bf16>(t); break;
     case PackFormat::i8_b32_f16: gemm_format<PackFormat::i8_b32_f16>(t); break;
-    case PackFormat::i8_b16_f32: gemm_format<PackFormat::i8_b16_f32>(t); break;
-    case PackFormat::u8_b32_aff: gemm_format<PackFormat::u8_b32_aff>(t); break;
+    case PackFormat::i6_b16: gemm_format<PackFormat::i6_b16>(t); break;
+    case PackFormat::u4_b32_aff: gemm_format<PackFormat::u4_b32_aff>(t); break;
+    case PackFormat::u5_b32_aff: gemm_format<PackFormat::u5_b32_aff>(t); break;
   }
 }
 

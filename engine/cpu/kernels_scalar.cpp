@@ -55,7 +55,10 @@ void gemm_int(const GemmTask& t) {
   const ActQ8& a = *t.xq;
   const int bs = w.block;
   const int64_t nb = w.cols / bs;
-  const bool affine = w.format == PackFormat::u8_b32_aff;
+  const bool affine = w.format == PackFormat::u4_b32_aff || w.format == PackFormat::u5_b32_aff;
+  const bool nibbles = w.format == PackFormat::u4_b32_aff;
+  const bool five = w.format == PackFormat::u5_b32_aff;
+  const bool six = w.format == PackFormat::i6_b16;
   for (int64_t g = t.g0; g < t.g1; ++g) {
     const uint8_t* group = w.data + static_cast<uint64_t>(g) * w.group_bytes;
     const uint8_t* quants = group;
@@ -72,11 +75,21 @@ void gemm_int(const GemmTask& t) {
       for (int lane = 0; lane < lanes; ++lane) {
         float acc = 0.0f;
         for (int64_t b = 0; b < nb; ++b) {
-          int32_t hi = 0, lo = affine ? 0 : corr[b];
-          const uint8_t* qb = quants + b * bs * kRowGroup;
+          // Offset levels: -128 * sum(x) corrects u - 128 (i6: -32 * sum(x) for u - 32).
+          int32_t hi = 0, lo = affine ? 0 : six ? corr[b] / 4 : corr[b];
+          const uint8_t* qb = five ? quants + b * 5 * 64
+                              : six ? quants + b * 3 * 64
+                                    : quants + b * bs * kRowGroup / (nibbles ? 2 : 1);
           for (int j = 0; j < bs / 4; ++j) {
             for (int e = 0; e < 4; ++e) {
-              const int32_t u = qb[(j * kRowGroup + lane) * 4 + e];
+              int32_t u;
+              if (nibbles || five || six) {
+                u = (qb[((j / 2) * kRowGroup + lane) * 4 + e] >> (4 * (j % 2))) & 15;
+                if (five) u |= ((qb[(4 * kRowGroup + lane) * 4 + e] >> j) & 1) << 4;
+                if (six) u |= ((qb[(2 * kRowGroup + lane) * 4 + e] >> (2 * j)) & 3) << 4;
+              } else {
+                u = qb[(j * kRowGroup + lane) * 4 + e];
+              }
               hi += u * xq[b * bs + j * 4 + e];
               lo += u * xr[b * bs + j * 4 + e];
             }
@@ -87,6 +100,10 @@ void gemm_int(const GemmTask& t) {
             uint16_t h;
             std::memcpy(&h, scales + (b * kRowGroup + lane) * 2, 2);
             s = f16_to_f32(h);
+          } else if (six) {
+            float d;
+            std::memcpy(&d, group + w.mins_offset + ((b / 16) * kRowGroup + lane) * 4, 4);
+            s = d * static_cast<float>(static_cast<int8_t>(scales[b * kRowGroup + lane]));
           } else {
             std::memcpy(&s, scales + (b * kRowGroup + lane) * 4, 4);
           }

@@ -21,6 +21,8 @@ struct RowLevels {
   std::vector<uint16_t> scale_f16;
   std::vector<float> scale;
   std::vector<float> min;
+  std::vector<int8_t> sc8;     // q6_K sub-scales, one per 16
+  std::vector<float> dsuper;   // q6_K super-block scales, one per 256
 };
 
 void decode_row(GgmlType type, const uint8_t* src, int64_t cols, RowLevels* out) {
@@ -36,12 +38,15 @@ void decode_row(GgmlType type, const uint8_t* src, int64_t cols, RowLevels* out)
       break;
     }
     case GgmlType::Q4_0: {
+      // value = d * (q - 8): affine with scale d and min -8 d.
       const auto* b = reinterpret_cast<const BlockQ4_0*>(src);
       for (int64_t i = 0; i < cols / 32; ++i) {
-        out->scale_f16[static_cast<size_t>(i)] = b[i].d;
+        const float d = f16_to_f32(b[i].d);
+        out->scale[static_cast<size_t>(i)] = d;
+        out->min[static_cast<size_t>(i)] = -8.0f * d;
         for (int j = 0; j < 16; ++j) {
-          u[i * 32 + j] = static_cast<uint8_t>((b[i].qs[j] & 0x0f) + 120);
-          u[i * 32 + j + 16] = static_cast<uint8_t>((b[i].qs[j] >> 4) + 120);
+          u[i * 32 + j] = static_cast<uint8_t>(b[i].qs[j] & 0x0f);
+          u[i * 32 + j + 16] = static_cast<uint8_t>(b[i].qs[j] >> 4);
         }
       }
       break;
@@ -49,18 +54,17 @@ void decode_row(GgmlType type, const uint8_t* src, int64_t cols, RowLevels* out)
     case GgmlType::Q6_K: {
       const auto* b = reinterpret_cast<const BlockQ6_K*>(src);
       for (int64_t i = 0; i < cols / kQK_K; ++i) {
-        const float d = f16_to_f32(b[i].d);
-        for (int s = 0; s < 16; ++s) out->scale[static_cast<size_t>(i * 16 + s)] = d * static_cast<float>(b[i].scales[s]);
+        out->dsuper[static_cast<size_t>(i)] = f16_to_f32(b[i].d);
+        for (int s = 0; s < 16; ++s) out->sc8[static_cast<size_t>(i * 16 + s)] = b[i].scales[s];
         uint8_t* y = u + i * kQK_K;
         for (int n = 0; n < 2; ++n, y += 128) {
           const uint8_t* ql = b[i].ql + 64 * n;
           const uint8_t* qh = b[i].qh + 32 * n;
           for (int l = 0; l < 32; ++l) {
-            // level - 32 + 128
-            y[l] = static_cast<uint8_t>(((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4)) + 96);
-            y[l + 32] = static_cast<uint8_t>(((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4)) + 96);
-            y[l + 64] = static_cast<uint8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) + 96);
-            y[l + 96] = static_cast<uint8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) + 96);
+            y[l] = static_cast<uint8_t>((ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4));
+            y[l + 32] = static_cast<uint8_t>((ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4));
+            y[l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+            y[l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
           }
         }
       }
@@ -131,11 +135,11 @@ PackFormat pack_format_for(GgmlType type) {
   switch (type) {
     case GgmlType::F16: return PackFormat::f16;
     case GgmlType::BF16: return PackFormat::bf16;
-    case GgmlType::Q8_0:
-    case GgmlType::Q4_0: return PackFormat::i8_b32_f16;
-    case GgmlType::Q6_K: return PackFormat::i8_b16_f32;
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K: return PackFormat::u8_b32_aff;
+    case GgmlType::Q8_0: return PackFormat::i8_b32_f16;
+    case GgmlType::Q6_K: return PackFormat::i6_b16;
+    case GgmlType::Q5_K: return PackFormat::u5_b32_aff;
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_K: return PackFormat::u4_b32_aff;
     default: return PackFormat::f32;
   }
 }
@@ -146,8 +150,9 @@ const char* pack_format_name(PackFormat f) {
     case PackFormat::f16: return "f16";
     case PackFormat::bf16: return "bf16";
     case PackFormat::i8_b32_f16: return "i8/32/f16";
-    case PackFormat::i8_b16_f32: return "i8/16/f32";
-    case PackFormat::u8_b32_aff: return "u8/32/affine";
+    case PackFormat::i6_b16: return "i6/16";
+    case PackFormat::u4_b32_aff: return "u4/32/affine";
+    case PackFormat::u5_b32_aff: return "u5/32/affine";
   }
   return "?";
 }
@@ -169,18 +174,23 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
   v.groups = (rows + kRowGroup - 1) / kRowGroup;
   v.cols = cols;
   const bool is_float = fmt == PackFormat::f32 || fmt == PackFormat::f16 || fmt == PackFormat::bf16;
+  const bool affine = fmt == PackFormat::u4_b32_aff || fmt == PackFormat::u5_b32_aff;
+  const bool nibbles = fmt == PackFormat::u4_b32_aff;
+  const bool five = fmt == PackFormat::u5_b32_aff;
+  const bool six = fmt == PackFormat::i6_b16;
   if (is_float) {
     const uint64_t elt = fmt == PackFormat::f32 ? 4 : 2;
     v.group_bytes = round_up(static_cast<uint64_t>(cols) * kRowGroup * elt, 64);
   } else {
-    v.block = fmt == PackFormat::i8_b16_f32 ? 16 : 32;
+    v.block = fmt == PackFormat::i6_b16 ? 16 : 32;
     if (cols % v.block != 0) return Error("pack_bad_shape", parts[0]->name + ": row length is not a whole block");
     const uint64_t nb = static_cast<uint64_t>(cols / v.block);
-    const uint64_t quants = nb * static_cast<uint64_t>(v.block) * kRowGroup;
-    const uint64_t scale_elt = fmt == PackFormat::i8_b32_f16 ? 2 : 4;
+    const uint64_t quants = five ? nb * 5 * 64 : six ? nb * 3 * 64 : nb * static_cast<uint64_t>(v.block) * kRowGroup / (nibbles ? 2 : 1);
+    const uint64_t scale_elt = fmt == PackFormat::i8_b32_f16 ? 2 : six ? 1 : 4;
     v.scales_offset = round_up(quants, 64);
     v.mins_offset = round_up(v.scales_offset + nb * kRowGroup * scale_elt, 64);
-    v.group_bytes = fmt == PackFormat::u8_b32_aff ? round_up(v.mins_offset + nb * kRowGroup * 4, 64) : v.mins_offset;
+    const uint64_t mins_bytes = affine ? nb * kRowGroup * 4 : six ? nb / 16 * kRowGroup * 4 : 0;
+    v.group_bytes = round_up(v.mins_offset + mins_bytes, 64);
   }
   if (Status st = m.buf_.allocate(v.group_bytes * static_cast<uint64_t>(v.groups)); !st) return st.take_error();
   v.data = m.buf_.data();
@@ -220,7 +230,9 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     std::vector<RowLevels> lv(kRowGroup);
     for (int lane = 0; lane < kRowGroup; ++lane) {
       RowLevels& L = lv[static_cast<size_t>(lane)];
-      L.u.assign(static_cast<size_t>(cols), fmt == PackFormat::u8_b32_aff ? 0 : 128);  // padding rows: zero weights
+      L.u.assign(static_cast<size_t>(cols), affine ? 0 : six ? 32 : 128);  // padding rows: zero weights
+      L.sc8.assign(static_cast<size_t>(nb), 0);
+      L.dsuper.assign(static_cast<size_t>(cols / 256 + 1), 0.0f);
       L.scale_f16.assign(static_cast<size_t>(nb), 0);
       L.scale.assign(static_cast<size_t>(nb), 0.0f);
       L.min.assign(static_cast<size_t>(nb), 0.0f);
@@ -230,11 +242,68 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
       const uint8_t* src = source_row(r, &type);
       decode_row(type, src, cols, &L);
     }
-    // Quants: chunk k4 of 4 inputs, lane  ->  (k4 * 16 + lane) * 4.
     uint8_t* dst = group;
-    for (int64_t k4 = 0; k4 < cols / 4; ++k4) {
-      for (int lane = 0; lane < kRowGroup; ++lane, dst += 4)
-        std::memcpy(dst, lv[static_cast<size_t>(lane)].u.data() + k4 * 4, 4);
+    if (six) {
+      // Per block of 16: pairs 0 and 1 as nibbles, then the line of top two bits.
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int p = 0; p < 2; ++p) {
+          for (int lane = 0; lane < kRowGroup; ++lane) {
+            const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + b * 16 + p * 8;
+            for (int e = 0; e < 4; ++e) *dst++ = static_cast<uint8_t>((u[e] & 15) | ((u[e + 4] & 15) << 4));
+          }
+        }
+        for (int lane = 0; lane < kRowGroup; ++lane) {
+          const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + b * 16;
+          for (int e = 0; e < 4; ++e) {
+            uint8_t bits = 0;
+            for (int q = 0; q < 4; ++q) bits = static_cast<uint8_t>(bits | (((u[q * 4 + e] >> 4) & 3) << (2 * q)));
+            *dst++ = bits;
+          }
+        }
+      }
+    } else if (five) {
+      // Per block: pairs 0..3 as nibbles, then the fifth-bit line.
+      for (int64_t b = 0; b < nb; ++b) {
+        for (int p = 0; p < 4; ++p) {
+          for (int lane = 0; lane < kRowGroup; ++lane) {
+            const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + b * 32 + p * 8;
+            for (int e = 0; e < 4; ++e) *dst++ = static_cast<uint8_t>((u[e] & 15) | ((u[e + 4] & 15) << 4));
+          }
+        }
+        for (int lane = 0; lane < kRowGroup; ++lane) {
+          const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + b * 32;
+          for (int e = 0; e < 4; ++e) {
+            uint8_t bits = 0;
+            for (int q = 0; q < 8; ++q) bits = static_cast<uint8_t>(bits | (((u[q * 4 + e] >> 4) & 1) << q));
+            *dst++ = bits;
+          }
+        }
+      }
+    } else if (nibbles) {
+      // Pair p of 8 inputs, lane, byte e  ->  level(8p + e) | level(8p + 4 + e) << 4.
+      for (int64_t p = 0; p < cols / 8; ++p) {
+        for (int lane = 0; lane < kRowGroup; ++lane) {
+          const uint8_t* u = lv[static_cast<size_t>(lane)].u.data() + p * 8;
+          for (int e = 0; e < 4; ++e) *dst++ = static_cast<uint8_t>(u[e] | (u[e + 4] << 4));
+        }
+      }
+    } else {
+      // Quants: chunk k4 of 4 inputs, lane  ->  (k4 * 16 + lane) * 4.
+      for (int64_t k4 = 0; k4 < cols / 4; ++k4) {
+        for (int lane = 0; lane < kRowGroup; ++lane, dst += 4)
+          std::memcpy(dst, lv[static_cast<size_t>(lane)].u.data() + k4 * 4, 4);
+      }
+    }
+    if (six) {
+      for (int64_t b = 0; b < nb; ++b)
+        for (int lane = 0; lane < kRowGroup; ++lane)
+          group[v.scales_offset + static_cast<uint64_t>(b * kRowGroup + lane)] =
+              static_cast<uint8_t>(lv[static_cast<size_t>(lane)].sc8[static_cast<size_t>(b)]);
+      for (int64_t sb = 0; sb < nb / 16; ++sb)
+        for (int lane = 0; lane < kRowGroup; ++lane)
+          std::memcpy(group + v.mins_offset + (sb * kRowGroup + lane) * 4,
+                      &lv[static_cast<size_t>(lane)].dsuper[static_cast<size_t>(sb)], 4);
+      return;
     }
     for (int64_t b = 0; b < nb; ++b) {
       for (int lane = 0; lane < kRowGroup; ++lane) {
@@ -244,7 +313,7 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
         } else {
           std::memcpy(group + v.scales_offset + (b * kRowGroup + lane) * 4, &L.scale[static_cast<size_t>(b)], 4);
         }
-        if (fmt == PackFormat::u8_b32_aff)
+        if (affine)
           std::memcpy(group + v.mins_offset + (b * kRowGroup + lane) * 4, &L.min[static_cast<size_t>(b)], 4);
       }
     }

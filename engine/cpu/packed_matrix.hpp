@@ -4,9 +4,10 @@
 //
 //   GGUF type        packed format   exact?
 //   f32 / f16 / bf16 same element    yes
-//   q8_0, q4_0       i8_b32_f16      yes (levels and f16 scales kept)
-//   q6_K             i8_b16_f32      yes (d * sub-scale is exact in f32)
-//   q4_K, q5_K       u8_b32_aff      yes (d * sc and dmin * m are exact in f32)
+//   q8_0             i8_b32_f16      yes (levels and f16 scales kept)        8.5 bits/weight
+//   q6_K             i6_b16          yes (d and the int8 sub-scales kept)    6.6 bits/weight
+//   q5_K             u5_b32_aff      yes (d * sc and dmin * m are exact)     7 bits/weight
+//   q4_K, q4_0       u4_b32_aff      yes (q4_0: scale d, min -8 d)          6 bits/weight
 #pragma once
 
 #include <span>

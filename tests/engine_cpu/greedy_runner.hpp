@@ -1,4 +1,4 @@
-// Test helper: runs a backend over one sequence with a trivial block table.
+// Test utility: runs a backend over one sequence with a trivial block table.
 #pragma once
 
 #include <gtest/gtest.h>

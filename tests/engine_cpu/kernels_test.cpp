@@ -152,11 +152,26 @@ INSTANTIATE_TEST_SUITE_P(Types, Gemm,
                          [](const auto& info) { return std::string(gguf::ggml_type_name(info.param)); });
 
 TEST(Gemm, StacksPartsOfOneFormat) {
-  Quantized a = make_weights(GgmlType::Q8_0, 20, 64, 1), b = make_weights(GgmlType::Q4_0, 13, 64, 2);
+  // q4_0 and q4_K share the packed nibble format: stacked, each part keeps its values.
+  Quantized a = make_weights(GgmlType::Q4_0, 20, 256, 1), b = make_weights(GgmlType::Q4_K, 13, 256, 2);
   const WeightView* parts[] = {&a.view, &b.view};
   auto packed = PackedMatrix::pack(parts, nullptr);
-  ASSERT_TRUE(packed.ok());
+  ASSERT_TRUE(packed.ok()) << packed.error().message;
   EXPECT_EQ(packed->rows(), 33);
+  const KernelTable& k = default_kernels();
+  const Acts A = make_acts(k, 1, 256, 9);
+  std::vector<float> y(33);
+  gemm(k, *packed, A, 256, 0, packed->view().groups, 0, 1, y);
+  double err = 0, norm = 0;
+  for (int64_t r = 0; r < 33; ++r) {
+    const std::vector<float>& w = r < 20 ? a.dequant : b.dequant;
+    const int64_t row = r < 20 ? r : r - 20;
+    double want = 0;
+    for (int64_t i = 0; i < 256; ++i) want += static_cast<double>(w[static_cast<size_t>(row * 256 + i)]) * A.x[static_cast<size_t>(i)];
+    err += (y[static_cast<size_t>(r)] - want) * (y[static_cast<size_t>(r)] - want);
+    norm += want * want;
+  }
+  EXPECT_LE(std::sqrt(err / norm), 1e-4);
   Quantized c = make_weights(GgmlType::Q6_K, 4, 256, 3), d = make_weights(GgmlType::Q4_K, 4, 256, 4);
   const WeightView* mixed[] = {&c.view, &d.view};
   EXPECT_FALSE(PackedMatrix::pack(mixed, nullptr).ok());

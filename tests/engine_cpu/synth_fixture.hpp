@@ -1,4 +1,4 @@
-// Test helpers: synthetic models written to the test's temporary folder, and
+// Test utilities: synthetic models written to the test's temporary folder, and
 // the float64 numpy reference forward pass (reference_forward.py).
 #pragma once
 

@@ -1,5 +1,5 @@
 // ThreadPool: every task runs exactly once per job, thread ids are in range,
-// and many short jobs in a row (as a decode step issues) complete, also with
+// and many short jobs in a row (as a decode step runs) complete, also with
 // more threads than cores.
 #include <gtest/gtest.h>
 
