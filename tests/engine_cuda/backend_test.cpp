@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -61,11 +62,19 @@ int32_t argmax(std::span<const float> v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
 }
 
-BatchSeq seq_of(const std::vector<int32_t>& tokens, int32_t pos, const std::vector<int32_t>& table, LogitsMode m) {
+// A BatchSeq only points at its arrays: keep a copy of each alive for the rest
+// of the test process, so that temporaries passed here never dangle.
+std::span<const int32_t> kept(std::vector<int32_t> v) {
+  static std::deque<std::vector<int32_t>> store;
+  store.push_back(std::move(v));
+  return store.back();
+}
+
+BatchSeq seq_of(std::vector<int32_t> tokens, int32_t pos, std::vector<int32_t> table, LogitsMode m) {
   BatchSeq s;
-  s.tokens = tokens;
+  s.tokens = kept(std::move(tokens));
   s.pos = pos;
-  s.block_table = table;
+  s.block_table = kept(std::move(table));
   s.logits = m;
   return s;
 }

@@ -213,7 +213,8 @@ TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
                         Case{14, 2, 64, 64, 32, true, true, DType::f16}, Case{4, 2, 64, 32, 8, true, false, DType::f32}}) {
     SCOPED_TRACE("heads " + std::to_string(c.n_head) + "/" + std::to_string(c.n_head_kv) + " hd " +
                  std::to_string(c.hd) + (c.neox ? " neox" : " norm"));
-    const int n_tokens = 7, n_seqs = 2, n_blocks = 64, bt_stride = 8;
+    // bt_stride blocks cover position 100 at the smallest block size (8).
+    const int n_tokens = 7, n_seqs = 2, n_blocks = 64, bt_stride = 16;
     const int width = (c.n_head + 2 * c.n_head_kv) * c.hd;
     std::vector<float> qkv = rng.normal_vec(static_cast<size_t>(n_tokens) * width);
     std::vector<float> bias = rng.normal_vec(width, 0.5f);
