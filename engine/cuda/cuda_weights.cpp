@@ -175,10 +175,11 @@ void* offset_rows(void* base, int64_t rows, int64_t cols, DType t) {
 
 DType choose_weight_type(const Model& model) {
   const ModelConfig& c = model.config();
-  bool all_f32 = true, all_f16 = true;
+  bool all_f32 = true, any_f32 = false, any_bf16 = false;
   auto see = [&](const WeightView& v) {
     all_f32 = all_f32 && is_matrix_type(v.type, GgmlType::F32);
-    all_f16 = all_f16 && is_matrix_type(v.type, GgmlType::F16);
+    any_f32 = any_f32 || is_matrix_type(v.type, GgmlType::F32);
+    any_bf16 = any_bf16 || is_matrix_type(v.type, GgmlType::BF16);
   };
   see(model.output());
   for (int l = 0; l < c.n_layer; ++l) {
@@ -186,7 +187,10 @@ DType choose_weight_type(const Model& model) {
     for (const WeightView* v : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) see(*v);
   }
   if (all_f32) return DType::f32;
-  if (all_f16) return DType::f16;
+  // F16 and the block-quantized types compute in f16: its 11-bit significand
+  // keeps a dequantized weight (scale x small integer) far closer than bf16's 8
+  // bits would. BF16 weights stay bf16, and so do mixes with F32 (range).
+  if (!any_bf16 && !any_f32) return DType::f16;
   return DType::bf16;
 }
 

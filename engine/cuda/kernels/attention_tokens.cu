@@ -23,9 +23,16 @@ __device__ __forceinline__ void store_out(void* out, DType t, size_t i, float v)
 // Block: max(128, head_dim) threads. Work item: one query token, one KV head
 // (all of its query heads), one split of the key range.
 //
+// DPL (value dims per lane) = head_dim / 32 when head_dim >= 32: each warp then
+// takes every n_warps-th key of a tile and each lane accumulates DPL output
+// dims of it, so many value rows are in flight at once; the warps' partial sums
+// are added at the end. DPL = 0 (head_dim < 32): thread d owns output dim d and
+// walks the keys in order.
+//
 // Shared memory (floats): q [G][hd] pre-scaled | scores [G][kAttnKeyTile] |
-// running max [G] | running sum [G] | rescale factor [G].
-template <typename KT>
+// running max [G] | running sum [G] | rescale factor [G] | (DPL > 0) warp
+// partials [n_warps][hd].
+template <typename KT, int DPL>
 __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int32_t* __restrict__ token_idx,
                                                           const int32_t* __restrict__ split_len_p,
                                                           float* __restrict__ part_o, float* __restrict__ part_ml) {
@@ -74,9 +81,15 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
   const int team = lane / TL;
   const int tl = lane - team * TL;
 
-  float acc[kAttnMaxGroup];
+  constexpr int kD = DPL > 0 ? DPL : 1;
+  float acc[kAttnMaxGroup];       // DPL == 0
+  float accv[kAttnMaxGroup][kD];  // DPL > 0
 #pragma unroll
-  for (int h = 0; h < kAttnMaxGroup; ++h) acc[h] = 0.0f;
+  for (int h = 0; h < kAttnMaxGroup; ++h) {
+    acc[h] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kD; ++i) accv[h][i] = 0.0f;
+  }
 
   for (int kt = k_begin; kt < k_end; kt += kAttnKeyTile) {
     const int nk = min(kAttnKeyTile, k_end - kt);
@@ -131,6 +144,36 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
     }
     __syncthreads();
 
+    if constexpr (DPL > 0) {
+      // Weighted values: warp w takes keys w, w + n_warps, ...; lane l owns
+      // dims [l * DPL, (l + 1) * DPL) of every query head.
+#pragma unroll
+      for (int h = 0; h < kAttnMaxGroup; ++h) {
+        if (h < G) {
+          const float c = c_s[h];
+#pragma unroll
+          for (int i = 0; i < DPL; ++i) accv[h][i] *= c;
+        }
+      }
+#pragma unroll 2
+      for (int j = warp; j < nk; j += n_warps) {
+        const int key = kt + j;
+        const int blk = bt[key / bs];
+        const KT* vrow = vc + (static_cast<size_t>(blk) * a.n_head_kv + kvh) * head_stride +
+                         static_cast<size_t>(key % bs) * hd + lane * DPL;
+        float v[DPL];
+#pragma unroll
+        for (int i = 0; i < DPL; ++i) v[i] = to_float(vrow[i]);
+#pragma unroll
+        for (int h = 0; h < kAttnMaxGroup; ++h) {
+          if (h < G) {
+            const float p = s_s[h * kAttnKeyTile + j];
+#pragma unroll
+            for (int i = 0; i < DPL; ++i) accv[h][i] += p * v[i];
+          }
+        }
+      }
+    } else {
     // Weighted values: thread d owns output dimension d of every query head.
 #pragma unroll
     for (int h = 0; h < kAttnMaxGroup; ++h) {
@@ -149,7 +192,26 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
         }
       }
     }
+    }
     __syncthreads();
+  }
+
+  if constexpr (DPL > 0) {
+    // Add up the warps' partial sums, one query head at a time.
+    float* red = c_s + G;
+#pragma unroll
+    for (int h = 0; h < kAttnMaxGroup; ++h) {
+      if (h >= G) break;
+#pragma unroll
+      for (int i = 0; i < DPL; ++i) red[warp * hd + lane * DPL + i] = accv[h][i];
+      __syncthreads();
+      if (tid < hd) {
+        float o = 0.0f;
+        for (int w = 0; w < n_warps; ++w) o += red[w * hd + tid];
+        acc[h] = o;
+      }
+      __syncthreads();
+    }
   }
 
   if (tid < hd) {
@@ -203,11 +265,20 @@ cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_item
                          const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
   const int G = a.n_head / a.n_head_kv;
   const int threads = a.head_dim > 128 ? 256 : 128;
-  const size_t smem = (static_cast<size_t>(G) * a.head_dim + static_cast<size_t>(G) * kAttnKeyTile + 3 * G) *
-                      sizeof(float);
+  const int dpl = a.head_dim >= 32 ? a.head_dim / 32 : 0;
+  size_t smem = (static_cast<size_t>(G) * a.head_dim + static_cast<size_t>(G) * kAttnKeyTile + 3 * G) *
+                sizeof(float);
+  if (dpl > 0) smem += static_cast<size_t>(threads / 32) * a.head_dim * sizeof(float);
   const dim3 grid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head_kv),
                   static_cast<unsigned>(n_splits));
-  attn_tokens_kernel<KT><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml);
+  switch (dpl) {
+    case 0: attn_tokens_kernel<KT, 0><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
+    case 1: attn_tokens_kernel<KT, 1><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
+    case 2: attn_tokens_kernel<KT, 2><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
+    case 4: attn_tokens_kernel<KT, 4><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
+    case 8: attn_tokens_kernel<KT, 8><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
+    default: return cudaErrorInvalidValue;
+  }
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || n_splits == 1) return e;
   const dim3 cgrid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head));
