@@ -292,17 +292,29 @@ TEST(CudaSynthetic, EveryWeightTypeMatchesFloat64Reference) {
       Status st = be->forward(b, &out);
       ASSERT_TRUE(st.ok()) << st.error().message;
       ASSERT_EQ(out.n_rows, static_cast<int32_t>(n_pre));
-      double worst = 0;
-      for (size_t r = 0; r < n_pre; ++r) worst = std::max(worst, row_rel_error(want[r], out.row(static_cast<int32_t>(r))));
+      // ||out - ref|| / ||ref|| over every checked logit (the figure the
+      // requirement names), and the worst single row as a looser guard.
+      double worst = 0, err2 = 0, ref2 = 0;
+      auto account = [&](const std::vector<double>& ref, std::span<const float> got) {
+        worst = std::max(worst, row_rel_error(ref, got));
+        for (size_t i = 0; i < ref.size(); ++i) {
+          const double d = static_cast<double>(got[i]) - ref[i];
+          err2 += d * d;
+          ref2 += ref[i] * ref[i];
+        }
+      };
+      for (size_t r = 0; r < n_pre; ++r) account(want[r], out.row(static_cast<int32_t>(r)));
       for (size_t t = n_pre; t < tokens.size(); ++t) {
         b.seqs[0] = seq_of({tokens[t]}, static_cast<int32_t>(t), table, LogitsMode::last);
         st = be->forward(b, &out);
         ASSERT_TRUE(st.ok()) << st.error().message;
-        worst = std::max(worst, row_rel_error(want[t], out.row(0)));
+        account(want[t], out.row(0));
       }
-      std::printf("%-15s %-5s weights %-4s worst relative error %.2e\n", shape, type, dtype_name(be->weight_type()),
-                  worst);
-      EXPECT_LT(worst, 1e-2);
+      const double rel = std::sqrt(err2 / ref2);
+      std::printf("%-15s %-5s weights %-4s relative error %.2e (worst row %.2e)\n", shape, type,
+                  dtype_name(be->weight_type()), rel, worst);
+      EXPECT_LE(rel, 1e-2);
+      EXPECT_LT(worst, 2e-2);
     }
   }
 }
@@ -383,7 +395,10 @@ void check_mixed_batch(const std::string& type, double tol) {
 
 TEST(CudaBatch, MixedBatchOf64EqualsOneByOne) {
   LLMD_REQUIRE_GPU();
-  check_mixed_batch("f32", 1e-4);
+  // The KV cache is f16 and prefill chunks attend with f16 tensor-core tiles,
+  // while decode tokens attend in f32: a sequence whose tokens take the other
+  // path in the batch than alone differs by f16 rounding of attention inputs.
+  check_mixed_batch("f32", 1e-3);
   check_mixed_batch("bf16", 1e-2);
 }
 
