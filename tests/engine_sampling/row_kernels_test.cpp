@@ -1,0 +1,102 @@
+#include "engine/sampling/row_kernels.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "engine/sampling/rng.hpp"
+
+namespace llmd::engine {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+std::vector<float> random_row(size_t n, uint64_t seed, float lo, float hi) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = lo + static_cast<float>(rng.uniform()) * (hi - lo);
+  return v;
+}
+
+TEST(ExpNonpositive, RelativeErrorBelow2e7) {
+  double worst = 0.0;
+  for (double x = -87.0; x <= 0.0; x += 1.0 / 4096.0) {
+    const auto xf = static_cast<float>(x);
+    const double want = std::exp(static_cast<double>(xf));
+    worst = std::max(worst, std::fabs(exp_nonpositive(xf) - want) / want);
+  }
+  EXPECT_LT(worst, 2e-7);
+}
+
+TEST(ExpNonpositive, ExactPointsAndCutoff) {
+  EXPECT_EQ(exp_nonpositive(0.0f), 1.0f);
+  EXPECT_EQ(exp_nonpositive(-0.0f), 1.0f);
+  EXPECT_EQ(exp_nonpositive(-87.01f), 0.0f);
+  EXPECT_EQ(exp_nonpositive(-1000.0f), 0.0f);
+  EXPECT_EQ(exp_nonpositive(-kInf), 0.0f);
+  EXPECT_GT(exp_nonpositive(-87.0f), 0.0f);
+  EXPECT_TRUE(std::isnormal(exp_nonpositive(-87.0f)));
+}
+
+// The vector kernel must give the scalar function's value bit for bit, on
+// whichever instruction set this machine selected, for every row length.
+TEST(ExpWeights, BitIdenticalToScalarWithBlockSums) {
+  for (size_t n : {0u, 1u, 7u, 8u, 9u, 1023u, 1024u, 1025u, 5003u}) {
+    std::vector<float> x = random_row(n, n + 1, -30.0f, 5.0f);
+    if (n > 3) x[3] = -kInf;
+    const float shift = max_value(x);
+    for (const float scale : {1.0f, 1.0f / 0.7f}) {
+      for (const float floor : {0.0f, 0.01f}) {
+        std::vector<float> w(n, -1.0f);
+        std::vector<double> blocks;
+        const double total = exp_weights(x, shift, scale, floor, w, &blocks);
+        double want_total = 0.0, blocks_total = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+          float want = exp_nonpositive((x[i] - shift) * scale);
+          if (want < floor) want = 0.0f;
+          ASSERT_EQ(std::memcmp(&w[i], &want, sizeof want), 0) << "n=" << n << " i=" << i;
+          want_total += want;
+        }
+        for (const double b : blocks) blocks_total += b;
+        EXPECT_EQ(blocks.size(), (n + kRowBlock - 1) / kRowBlock);
+        EXPECT_EQ(total, blocks_total);
+        EXPECT_NEAR(total, want_total, 1e-5 * std::max(1.0, want_total));
+        if (floor == 0.0f) {
+          EXPECT_EQ(exp_sum(x, shift, scale), total);
+        }
+      }
+    }
+  }
+}
+
+TEST(MaxValue, MatchesMaxElement) {
+  EXPECT_EQ(max_value({}), -kInf);
+  for (size_t n = 1; n < 40; ++n) {
+    std::vector<float> x = random_row(n, 100 + n, -5.0f, 5.0f);
+    EXPECT_EQ(max_value(x), *std::max_element(x.begin(), x.end())) << n;
+    x.back() = 99.0f;
+    EXPECT_EQ(max_value(x), 99.0f);
+  }
+}
+
+TEST(CopySanitized, ReplacesNanAndInfinity) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x = random_row(21, 5, -3.0f, 3.0f);
+  x[0] = nan;
+  x[9] = kInf;
+  x[17] = -kInf;
+  x[20] = nan;
+  std::vector<float> y(x.size());
+  copy_sanitized(x, y);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float want = i == 0 || i == 20 ? -kInf : i == 9 ? std::numeric_limits<float>::max() : x[i];
+    EXPECT_EQ(y[i], want) << i;
+  }
+}
+
+}  // namespace
+}  // namespace llmd::engine
