@@ -57,6 +57,35 @@ TEST_F(RequestOptions, ChoicesShareThePromptBlocks) {
   EXPECT_EQ(s->stats().kv_blocks_used, 0);
 }
 
+TEST_F(RequestOptions, ChoicesUnderMemoryPressureStillMatch) {
+  // Four blocks for a 40-token prompt (three blocks) and three choices: at
+  // the fork only one choice gets a tail block; the other waits and
+  // recomputes, and growth forces preemptions.
+  std::vector<int32_t> prompt = m_->encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day");
+  prompt.resize(40);
+  const auto alone = generate_alone(*m_, prompt, 20);
+  SchedulerConfig cfg;
+  cfg.kv_blocks = 4;
+  cfg.max_seqs = 3;
+  cfg.max_choices = 3;
+  auto s = sched(cfg);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->max_context(), 64);
+  auto rec = std::make_shared<Recorder>(3);
+  auto req = greedy_request(prompt, 20, rec);
+  req.n = 3;
+  ASSERT_TRUE(s->submit(std::move(req)));
+  ASSERT_TRUE(s->step());
+  EXPECT_EQ(s->stats().running, 2);
+  EXPECT_EQ(s->stats().waiting, 1);
+  run_to_idle(*s);
+  ASSERT_TRUE(rec->done());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rec->choice(i).ids, alone) << "choice " << i;
+  EXPECT_GT(s->stats().preemptions, 0u);
+  EXPECT_EQ(s->stats().kv_blocks_used, 0);
+  EXPECT_EQ(rec->protocol_errors(), 0);
+}
+
 TEST_F(RequestOptions, SeededChoicesEqualSingleRequestsWithSeedPlusIndex) {
   const auto prompt = m_->encode("The little dog");
   auto s = sched();
@@ -136,19 +165,27 @@ TEST_F(RequestOptions, StopStringsEndTheChoiceAndNeverShow) {
 }
 
 TEST_F(RequestOptions, EndOfGenerationAndLimits) {
-  // Without ignore_eos the story ends at the model's EOS.
+  // A logit bias makes the end-of-sequence token certain: the choice ends at
+  // once, the token counts as generated but is not part of the output.
   auto s = sched();
+  const int32_t eos_id = m_->tokenizer->eos_id();
+  ASSERT_GE(eos_id, 0);
+  ASSERT_TRUE(m_->tokenizer->is_eog(eos_id));
   GenerationRequest r;
   r.prompt = m_->encode("Once upon a time");
   r.sampling.temperature = 0.0f;
+  r.sampling.logit_bias = {{eos_id, 100.0f}};
+  r.max_tokens = 10;
   auto eos = run(*s, r);
-  const auto& c = eos->choice();
-  if (c.finish == FinishReason::eos) {
-    EXPECT_EQ(eos->usage().completion_tokens, static_cast<int32_t>(c.ids.size()) + 1);
-    for (int32_t id : c.ids) EXPECT_FALSE(m_->tokenizer->is_eog(id));
-  } else {
-    EXPECT_EQ(c.finish, FinishReason::length);  // ran to the context limit instead
-  }
+  EXPECT_EQ(eos->choice().finish, FinishReason::eos);
+  EXPECT_TRUE(eos->choice().ids.empty());
+  EXPECT_EQ(eos->usage().completion_tokens, 1);
+  // With ignore_eos it keeps going to max_tokens.
+  r.ignore_eos = true;
+  auto past = run(*s, r);
+  EXPECT_EQ(past->choice().finish, FinishReason::length);
+  EXPECT_EQ(past->choice().ids, std::vector<int32_t>(10, eos_id));
+  EXPECT_EQ(past->usage().completion_tokens, 10);
 
   // max_tokens 0 runs to the (configured) context limit.
   SchedulerConfig cfg;
@@ -210,9 +247,9 @@ TEST_F(RequestOptions, SubmitErrors) {
   run_to_idle(*s);
   EXPECT_EQ(queued("c"), "ok");  // admitted requests leave the queue
   run_to_idle(*s);
-  for (auto& x : recs) {
-    if (x->choice().events > 0) EXPECT_TRUE(x->done());
-  }
+  int done = 0;
+  for (auto& x : recs) done += x->done() ? 1 : 0;
+  EXPECT_EQ(done, 4);  // every accepted request, none of the refused ones
   const auto st = s->stats();
   EXPECT_EQ(st.requests_rejected, 12u);
   EXPECT_EQ(st.requests_finished, 4u);
