@@ -2,39 +2,50 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <limits>
+
+// Same bits on every build: no fused multiply-add (see row_kernels.hpp).
+#pragma GCC optimize("fp-contract=off")
 
 namespace llmd::engine {
 namespace {
 
 // Eight floats / int32s. On the SSE2 build GCC splits each operation in two
-// halves; the AVX2 clone does it in one register. The helpers below that take
-// or return them are inline and local to this file, so the ABI note GCC gives
-// for 32-byte vectors without AVX (-Wpsabi) concerns no real interface.
+// halves; the AVX2 clone does it in one register. Every helper that takes or
+// returns them is always inlined (LLMD_LANES), also at -O0: each clone then
+// has its own copy, and no call passes a 32-byte vector between code built for
+// different instruction sets (the ABI difference -Wpsabi warns about).
 #pragma GCC diagnostic ignored "-Wpsabi"
 using V8f = float __attribute__((vector_size(32)));
 using V8i = int32_t __attribute__((vector_size(32)));
 constexpr size_t kLanes = 8;
 
-// Runs the function once per CPU feature level: "avx2" where supported, the
-// baseline otherwise. Neither enables FMA, which would change results.
+// On x86-64 each kernel is built twice and the loader picks one per CPU:
+// "avx2" where supported, the baseline otherwise. Neither enables FMA, which
+// would change results. Elsewhere the compiler's baseline is used.
+#if defined(__x86_64__)
 #define LLMD_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define LLMD_ROW_KERNEL
+#endif
+#define LLMD_LANES __attribute__((always_inline)) inline
 
-inline V8f load(const float* p) {
+LLMD_LANES V8f load(const float* p) {
   V8f v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
 
-inline void store(float* p, const V8f& v) { std::memcpy(p, &v, sizeof v); }
+LLMD_LANES void store(float* p, const V8f& v) { std::memcpy(p, &v, sizeof v); }
 
-inline V8f splat(float x) { return V8f{} + x; }
+LLMD_LANES V8f splat(float x) { return V8f{} + x; }
 
 // exp_nonpositive on eight lanes, operation for operation.
-__attribute__((always_inline)) inline void exp_lanes(const V8f& x, V8f* out) {
+LLMD_LANES void exp_lanes(const V8f& x, V8f* out) {
   const V8f cutoff = splat(kExpCutoff);
-  const V8f xc = x < cutoff ? cutoff : x;
+  const V8f xc = x >= cutoff ? (x < V8f{} ? x : V8f{}) : cutoff;
   const V8f n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   V8f r = xc - n * 0.693145751953125f;
   r = r - n * 1.428606765330187045e-06f;
@@ -48,10 +59,10 @@ __attribute__((always_inline)) inline void exp_lanes(const V8f& x, V8f* out) {
   const V8i bits = (__builtin_convertvector(n, V8i) + 127) << 23;
   V8f scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  *out = x < cutoff ? V8f{} : p * scale;
+  *out = x >= cutoff ? p * scale : V8f{};
 }
 
-inline float lane_sum(const V8f& v) {
+LLMD_LANES float lane_sum(const V8f& v) {
   float s = 0.0f;
   for (size_t i = 0; i < kLanes; ++i) s += v[i];
   return s;
@@ -60,7 +71,7 @@ inline float lane_sum(const V8f& v) {
 // The shared body of exp_sum and exp_weights: per block, eight lane sums in
 // float, then the block total in double.
 template <bool kStore>
-__attribute__((always_inline)) inline double exp_blocks(std::span<const float> x, float shift, float scale,
+LLMD_LANES double exp_blocks(std::span<const float> x, float shift, float scale,
                                                          float floor, float* w, std::vector<double>* block_sums) {
   const size_t n = x.size();
   const float* src = x.data();
@@ -90,7 +101,56 @@ __attribute__((always_inline)) inline double exp_blocks(std::span<const float> x
   return total;
 }
 
+LLMD_LANES bool any_lane(const V8i& mask) {
+  uint64_t words[4];
+  std::memcpy(words, &mask, sizeof words);
+  return (words[0] | words[1] | words[2] | words[3]) != 0;
+}
+
+template <bool kOrEqual>
+LLMD_LANES size_t find_first(std::span<const float> x, size_t from, float t) {
+  const size_t n = x.size();
+  const V8f vt = splat(t);
+  auto hit = [t](float v) { return kOrEqual ? v >= t : v > t; };
+  size_t i = from;
+  for (; i < n && i % kLanes != 0; ++i)
+    if (hit(x[i])) return i;
+  for (; i + kLanes <= n; i += kLanes) {
+    const V8f v = load(x.data() + i);
+    const V8i mask = kOrEqual ? (v >= vt) : (v > vt);
+    if (any_lane(mask)) break;
+  }
+  for (; i < n; ++i)
+    if (hit(x[i])) return i;
+  return n;
+}
+
 }  // namespace
+
+LLMD_ROW_KERNEL size_t find_at_least(std::span<const float> x, size_t from, float t) {
+  return find_first<true>(x, from, t);
+}
+
+LLMD_ROW_KERNEL size_t find_greater(std::span<const float> x, size_t from, float t) {
+  return find_first<false>(x, from, t);
+}
+
+LLMD_ROW_KERNEL bool indices_at_least(std::span<const float> x, float t, size_t max_count,
+                                      std::vector<int32_t>* ids) {
+  const size_t n = x.size();
+  const V8f vt = splat(t);
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    const V8f v = load(x.data() + i);
+    if (!any_lane(v >= vt)) continue;
+    for (size_t l = 0; l < kLanes; ++l)
+      if (v[l] >= t) ids->push_back(static_cast<int32_t>(i + l));
+    if (ids->size() > max_count) return false;
+  }
+  for (; i < n; ++i)
+    if (x[i] >= t) ids->push_back(static_cast<int32_t>(i));
+  return ids->size() <= max_count;
+}
 
 LLMD_ROW_KERNEL void copy_sanitized(std::span<const float> src, std::span<float> dst) {
   assert(src.size() == dst.size());

@@ -1,9 +1,12 @@
 #include "engine/sampling/sampler.hpp"
 
+#include <sys/random.h>
+
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <optional>
-#include <random>
 
 #include "engine/sampling/logit_processors.hpp"
 #include "engine/sampling/row_kernels.hpp"
@@ -28,16 +31,16 @@ Workspace& workspace() {
   return ws;
 }
 
+// A seed for requests without one: 8 bytes from the kernel's random source,
+// mixed with the clock and a counter so that two samplers never share a seed
+// even if that source fails.
 uint64_t random_seed() {
-  std::random_device device;
-  return (static_cast<uint64_t>(device()) << 32) ^ static_cast<uint64_t>(device());
-}
-
-// First id with the largest value.
-int32_t argmax(std::span<const float> x, float max) {
-  for (size_t i = 0; i < x.size(); ++i)
-    if (x[i] == max) return static_cast<int32_t>(i);
-  return 0;
+  static std::atomic<uint64_t> counter{0};
+  uint64_t entropy = 0;
+  if (getrandom(&entropy, sizeof entropy, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof entropy)) entropy = 0;
+  const auto now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  uint64_t x = entropy ^ now ^ (counter.fetch_add(1, std::memory_order_relaxed) * 0x9e3779b97f4a7c15ULL);
+  return Rng::splitmix64(&x);
 }
 
 // The last token of [begin, end) with positive weight, or -1.
@@ -102,7 +105,10 @@ SampledToken Sampler::sample(std::span<const float> logits_in, std::span<const i
   copy_sanitized(logits_in, logits);
   apply_logit_processors(logits, params_, prompt, generated, &ws.penalties);
   const float max = max_value(logits);
-  const bool greedy = params_.temperature == 0.0f;
+  // Greedy also when 1/T is not finite (T subnormal or NaN), so that scaled
+  // logits are never NaN.
+  const float inv_t = 1.0f / params_.temperature;
+  const bool greedy = !(params_.temperature > 0.0f) || !std::isfinite(inv_t);
   const double u = greedy ? 0.0 : rng_.uniform();  // exactly one draw per non-greedy sample
 
   // Σ exp(l - max): the softmax normalizer, when a path computes it for free.
@@ -110,9 +116,8 @@ SampledToken Sampler::sample(std::span<const float> logits_in, std::span<const i
   if (max == -std::numeric_limits<float>::infinity()) {
     out.id = 0;  // every token impossible: nothing sensible to draw
   } else if (greedy) {
-    out.id = argmax(logits, max);
+    out.id = static_cast<int32_t>(find_at_least(logits, 0, max));  // first id with the largest logit
   } else {
-    const float inv_t = 1.0f / params_.temperature;
     const bool plain_t = params_.temperature == 1.0f;
     const auto k = static_cast<size_t>(params_.top_k);
     const bool use_top_k = k > 0 && k < n, use_top_p = params_.top_p < 1.0f;

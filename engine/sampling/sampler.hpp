@@ -13,8 +13,9 @@
 //   2. temperature == 0: greedy — the id of the largest processed logit, ties
 //      to the lowest id. Truncation cannot change the argmax, so it is skipped,
 //      and no random number is used.
-//   3. Temperature T > 0: weights w_i = exp((l_i - max) / T), i.e. the
-//      distribution softmax(l / T) unnormalized, with the best token at w = 1.
+//   3. Temperature T > 0: weights w_i = exp((l_i - max) · (1/T)), i.e. the
+//      distribution softmax(l / T) unnormalized, with the best token at w = 1
+//      (exp as computed by exp_nonpositive in row_kernels.hpp).
 //   4. Truncation (truncation.hpp), each on what the previous step kept:
 //      top-k (by logit), then top-p (on the top-k set renormalized), then min-p
 //      (w_i ≥ min_p, relative to the most likely token).
@@ -32,8 +33,10 @@
 //
 // Reproducibility: the same seed, params and inputs give the same tokens on
 // every build and x86-64 machine (the RNG and all arithmetic are fixed; see
-// rng.hpp and row_kernels.hpp). A request that needs several independent
-// streams (n > 1) should give each its own seed, e.g. seed + index.
+// rng.hpp and row_kernels.hpp), whatever the thread or batch. A request that
+// needs several independent streams (n > 1) should give each its own seed,
+// e.g. seed + index. Inputs mean the logits bit for bit: a backend whose
+// logits change with batch composition changes sampled tokens too.
 #pragma once
 
 #include <cstdint>
@@ -54,8 +57,9 @@ struct SampledToken {
 
 class Sampler {
  public:
-  // params should have passed validate() for the model's vocabulary; the
-  // sampler does not re-check them (out-of-vocabulary ids are ignored).
+  // params should have passed validate() for the model's vocabulary. Values
+  // outside the ranges give unspecified tokens but stay safe: no crash, no
+  // undefined behaviour, out-of-vocabulary ids ignored.
   explicit Sampler(SamplingParams params);
 
   // logits: one row of n_vocab floats (n_vocab > 0). prompt / generated: the

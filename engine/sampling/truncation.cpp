@@ -4,6 +4,8 @@
 #include <bit>
 #include <cstddef>
 
+#include "engine/sampling/row_kernels.hpp"
+
 namespace llmd::engine {
 namespace {
 
@@ -42,7 +44,7 @@ bool narrow_to_bucket(std::vector<Candidate>* cands, double* target, const Radix
   for (const Candidate& c : *cands) (*hist)[radix_key(c.weight, level)] += c.weight;
   double above = 0.0;
   for (size_t b = hist->size(); b-- > 0;) {
-    if (above + (*hist)[b] >= *target) {
+    if ((*hist)[b] > 0.0 && above + (*hist)[b] >= *target) {
       std::erase_if(*cands, [&](const Candidate& c) { return radix_key(c.weight, level) != b; });
       *target -= above;
       return true;
@@ -65,8 +67,7 @@ void top_k_candidates(std::span<const float> values, int32_t k, std::vector<Cand
   // entry enters only when its value is strictly greater than the front's.
   std::make_heap(out->begin(), out->end(), before);
   float worst = out->front().weight;
-  for (size_t i = keep; i < n; ++i) {
-    if (!(values[i] > worst)) continue;
+  for (size_t i = find_greater(values, keep, worst); i < n; i = find_greater(values, i + 1, worst)) {
     std::pop_heap(out->begin(), out->end(), before);
     out->back() = {static_cast<int32_t>(i), values[i]};
     std::push_heap(out->begin(), out->end(), before);
@@ -90,6 +91,7 @@ void keep_top_p_prefix(std::vector<Candidate>* cands, double total, float top_p)
 
 Candidate nucleus_end(std::vector<Candidate>* cands, double target) {
   std::vector<Candidate>& c = *cands;
+  if (c.empty()) return {-1, 0.0f};
   size_t lo = 0, hi = c.size();
   double mass = 0.0;  // weight of the candidates ordered before c[lo, hi)
   // Quickselect by weight: split the range around a pivot, then continue in
@@ -135,14 +137,15 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
   double target = static_cast<double>(top_p) * total;
   std::vector<Candidate>& cands = scratch->cands;
   cands.clear();
-  double mass = 0.0;
-  for (size_t i = 0; i < weights.size() && cands.size() <= kOptimisticMax; ++i) {
-    if (weights[i] >= kOptimisticThreshold) {
-      cands.push_back({static_cast<int32_t>(i), weights[i]});
-      mass += weights[i];
+  scratch->ids.clear();
+  if (indices_at_least(weights, kOptimisticThreshold, kOptimisticMax, &scratch->ids) && !scratch->ids.empty()) {
+    double mass = 0.0;
+    for (const int32_t id : scratch->ids) {
+      cands.push_back({id, weights[id]});
+      mass += weights[id];
     }
+    if (mass >= target) return nucleus_end(&cands, target);
   }
-  if (cands.size() <= kOptimisticMax && mass >= target) return nucleus_end(&cands, target);
 
   // Level 1 straight over the row, without listing every token first.
   std::vector<double>& hist = scratch->histogram;
@@ -152,7 +155,7 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
   double above = 0.0;
   size_t b = hist.size() - 1;
   for (; b > 0; --b) {
-    if (above + hist[b] >= target) break;
+    if (hist[b] > 0.0 && above + hist[b] >= target) break;  // a bucket with tokens in it
     above += hist[b];
   }
   if (b == 0) return std::nullopt;  // the running sum never reaches the target: keep everything
@@ -162,6 +165,7 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
     if (radix_key(weights[i], first) == b) cands.push_back({static_cast<int32_t>(i), weights[i]});
   for (size_t level = 1; level < std::size(kLevels) && cands.size() > kSmallBucket; ++level)
     if (!narrow_to_bucket(&cands, &target, kLevels[level], &hist)) break;
+  if (cands.empty()) return std::nullopt;  // unreachable: bucket b has positive weight
   return nucleus_end(&cands, target);
 }
 

@@ -45,11 +45,13 @@ void keep_top_p_prefix(std::vector<Candidate>* cands, double total, float top_p)
 
 // The candidate at which the running weight sum, in order (weight desc, id
 // asc), first reaches target: the last token of the nucleus. The last one in
-// that order when the sum never reaches target. Permutes *cands (not empty).
+// that order when the sum never reaches target; {-1, 0} when there are no
+// candidates. Permutes *cands.
 Candidate nucleus_end(std::vector<Candidate>* cands, double target);
 
 // Reused memory for top_p_end.
 struct TopPScratch {
+  std::vector<int32_t> ids;
   std::vector<Candidate> cands;
   std::vector<double> histogram;
 };

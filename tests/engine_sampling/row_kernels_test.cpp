@@ -38,6 +38,9 @@ TEST(ExpNonpositive, ExactPointsAndCutoff) {
   EXPECT_EQ(exp_nonpositive(-87.01f), 0.0f);
   EXPECT_EQ(exp_nonpositive(-1000.0f), 0.0f);
   EXPECT_EQ(exp_nonpositive(-kInf), 0.0f);
+  EXPECT_EQ(exp_nonpositive(5.0f), 1.0f);  // outside the domain: defined, not UB
+  EXPECT_EQ(exp_nonpositive(kInf), 1.0f);
+  EXPECT_EQ(exp_nonpositive(std::numeric_limits<float>::quiet_NaN()), 0.0f);
   EXPECT_GT(exp_nonpositive(-87.0f), 0.0f);
   EXPECT_TRUE(std::isnormal(exp_nonpositive(-87.0f)));
 }
@@ -80,6 +83,35 @@ TEST(MaxValue, MatchesMaxElement) {
     EXPECT_EQ(max_value(x), *std::max_element(x.begin(), x.end())) << n;
     x.back() = 99.0f;
     EXPECT_EQ(max_value(x), 99.0f);
+  }
+}
+
+TEST(FindAndCollect, MatchScalarScans) {
+  for (size_t n : {0u, 1u, 7u, 8u, 9u, 31u, 1000u}) {
+    const std::vector<float> x = random_row(n, 200 + n, 0.0f, 1.0f);
+    for (const float t : {0.0f, 0.5f, 0.97f, 2.0f}) {
+      std::vector<int32_t> at_least;
+      for (size_t i = 0; i < n; ++i)
+        if (x[i] >= t) at_least.push_back(static_cast<int32_t>(i));
+      for (size_t from = 0; from <= n; from += 3) {
+        size_t want_ge = n, want_gt = n;
+        for (size_t i = n; i-- > from;) {
+          if (x[i] >= t) want_ge = i;
+          if (x[i] > t) want_gt = i;
+        }
+        EXPECT_EQ(find_at_least(x, from, t), want_ge) << n << " " << t << " " << from;
+        EXPECT_EQ(find_greater(x, from, t), want_gt) << n << " " << t << " " << from;
+      }
+      std::vector<int32_t> got;
+      EXPECT_TRUE(indices_at_least(x, t, n, &got));
+      EXPECT_EQ(got, at_least);
+      if (at_least.size() > 2) {
+        got.clear();
+        EXPECT_FALSE(indices_at_least(x, t, 2, &got));
+        ASSERT_GE(got.size(), 3u);
+        EXPECT_TRUE(std::equal(got.begin(), got.end(), at_least.begin()));
+      }
+    }
   }
 }
 

@@ -135,6 +135,23 @@ TEST(TopP, NucleusEndMatchesSortedScan) {
   }
 }
 
+// Out-of-range top_p (which validate() rejects) must not read outside the
+// candidates: the nucleus is then the best token alone, or every token.
+TEST(TopP, OutOfRangeTopPIsSafe) {
+  TopPScratch scratch;
+  std::vector<float> flat(3000, 0.5f);
+  flat[1234] = 1.0f;
+  const double total = 0.5 * 2999 + 1.0;
+  for (const float top_p : {-1.0f, 0.0f}) {
+    const std::optional<Candidate> end = top_p_end(flat, total, top_p, &scratch);
+    ASSERT_TRUE(end.has_value());
+    EXPECT_EQ(end->id, 1234);
+  }
+  EXPECT_FALSE(top_p_end(flat, total, 2.0f, &scratch).has_value());
+  std::vector<Candidate> none;
+  EXPECT_EQ(nucleus_end(&none, 1.0).id, -1);
+}
+
 TEST(MinP, KeepsOrderDropsBelow) {
   std::vector<Candidate> c = {{0, 1.0f}, {7, 0.05f}, {2, 0.2f}, {5, 0.1f}};
   keep_at_least(&c, 0.1f);
