@@ -79,7 +79,7 @@ class CpuBackend final : public Backend {
   // Scratch, sized for the largest step so far.
   int64_t cap_tokens_ = 0;
   std::vector<float> x_, xn_, qkv_, att_, gu_, h_, cos_, sin_;
-  std::vector<int8_t> aq_;
+  std::vector<int8_t> aq_, ar_;
   std::vector<float> ad_, aqsum_;
   std::vector<int32_t> acorr16_, acorr32_;
   std::vector<int32_t> row_pos_;

@@ -39,6 +39,7 @@ Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) {
   grow(cos_, T * static_cast<size_t>(cfg_.n_rot / 2));
   grow(sin_, T * static_cast<size_t>(cfg_.n_rot / 2));
   grow(aq_, T * K_max);
+  grow(ar_, T * K_max);
   grow(ad_, T * K_max / kActBlock);
   grow(aqsum_, T * K_max / kActBlock);
   grow(acorr32_, T * K_max / kActBlock);
@@ -59,6 +60,7 @@ void CpuBackend::quantize(ActInput& in) {
   q.rows = in.rows;
   q.cols = K;
   q.q = aq_.data();
+  q.r = ar_.data();
   q.d = ad_.data();
   q.corr16 = acorr16_.data();
   q.corr32 = acorr32_.data();
@@ -68,7 +70,7 @@ void CpuBackend::quantize(ActInput& in) {
   q.corr16_stride = K / 16;
   q.corr32_stride = K / kActBlock;
   auto row = [&](int64_t r, int) {
-    k_.quantize_row(in.x + r * K, K, aq_.data() + r * K, ad_.data() + r * (K / kActBlock),
+    k_.quantize_row(in.x + r * K, K, aq_.data() + r * K, ar_.data() + r * K, ad_.data() + r * (K / kActBlock),
                     acorr16_.data() + r * (K / 16), acorr32_.data() + r * (K / kActBlock),
                     aqsum_.data() + r * (K / kActBlock));
   };

@@ -39,19 +39,26 @@ struct PackedView {
   const uint8_t* data = nullptr;  // 64-byte aligned
 };
 
-// Activations quantized to int8 for the int formats, one row per token:
-//   q[r][K] = round(x / d), d[r][K/32] = max|x| / 127 per 32 inputs,
-//   corr16[r][K/16] = -128 * sum(q) over 16 inputs, corr32[r][K/32] likewise over 32,
-//   qsum32[r][K/32] = d * sum(q) over 32 inputs (the float sum of the quantized block).
+// Activations quantized for the int formats, one row per token, in two int8
+// levels per value: x ~= d * (q + r / 256) with q = round(x / d), d = max|x| / 127
+// per 32 inputs, and r the rounded residual (|r| <= 127). A dot product runs
+// both levels through the integer units; the pair keeps activations to about
+// 15 bits, so quantized weights are computed with float-like accuracy.
+//   q[row][K], r[row][K]       the two levels
+//   d[row][K/32]               scale of q (r has d / 256)
+//   corr16[row][K/16]          -128 * sum(256 q + r) over 16 inputs (offset of the u8 weight levels)
+//   corr32[row][K/32]          the same over 32 inputs
+//   qsum32[row][K/32]          d * sum(q + r / 256) over 32 inputs (for affine weights' mins)
 struct ActQ8 {
   int64_t rows = 0;
   int64_t cols = 0;
   const int8_t* q = nullptr;
+  const int8_t* r = nullptr;
   const float* d = nullptr;
   const int32_t* corr16 = nullptr;
   const int32_t* corr32 = nullptr;
   const float* qsum32 = nullptr;
-  // Row strides in elements (q: bytes).
+  // Row strides in elements (q and r: bytes).
   int64_t q_stride = 0, d_stride = 0, corr16_stride = 0, corr32_stride = 0;
 };
 
@@ -95,8 +102,8 @@ struct KernelTable {
   const char* name;
   void (*gemm)(const GemmTask& task);
   // Quantizes one row of `cols` floats (a multiple of 32) as ActQ8 describes.
-  void (*quantize_row)(const float* x, int64_t cols, int8_t* q, float* d, int32_t* corr16, int32_t* corr32,
-                       float* qsum32);
+  void (*quantize_row)(const float* x, int64_t cols, int8_t* q, int8_t* r, float* d, int32_t* corr16,
+                       int32_t* corr32, float* qsum32);
   void (*attention)(const AttnTask& task);
   // out[i] = silu(gate[i]) * up[i]
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);

@@ -130,10 +130,12 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
   const int8_t* xq[NC];
+  const int8_t* xr[NC];
   const float* xd[NC];
   const float* qsum[NC];
   for (int j = 0; j < NC; ++j) {
     xq[j] = a.q + (c + j) * a.q_stride;
+    xr[j] = a.r + (c + j) * a.q_stride;
     xd[j] = a.d + (c + j) * a.d_stride;
     qsum[j] = a.qsum32 + (c + j) * a.d_stride;
   }
@@ -146,11 +148,12 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     for (int j = 0; j < NC; ++j) acc[h][j] = _mm256_setzero_ps();
   const int64_t nb = w.cols / BS;
   for (int64_t b = 0; b < nb; ++b) {
-    __m256i is[H][NC];
+    // Signed weight levels need no offset correction here.
+    __m256i hi[H][NC], lo[H][NC];
 #pragma GCC unroll 16
     for (int h = 0; h < H; ++h)
 #pragma GCC unroll 16
-      for (int j = 0; j < NC; ++j) is[h][j] = _mm256_setzero_si256();
+      for (int j = 0; j < NC; ++j) hi[h][j] = lo[h][j] = _mm256_setzero_si256();
 #pragma GCC unroll 8
     for (int q = 0; q < BS / 4; ++q) {
       __m256i wv[H], aw[H];
@@ -162,12 +165,15 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
       }
 #pragma GCC unroll 16
       for (int j = 0; j < NC; ++j) {
-        const __m256i xb = _mm256_set1_epi32(load_i32(xq[j] + b * BS + q * 4));
+        const __m256i xh = _mm256_set1_epi32(load_i32(xq[j] + b * BS + q * 4));
+        const __m256i xl = _mm256_set1_epi32(load_i32(xr[j] + b * BS + q * 4));
 #pragma GCC unroll 16
         for (int h = 0; h < H; ++h) {
           // |w| * (x * sign(w)): pair sums stay within 2 * 128 * 127.
-          const __m256i p16 = _mm256_maddubs_epi16(aw[h], _mm256_sign_epi8(xb, wv[h]));
-          is[h][j] = _mm256_add_epi32(is[h][j], _mm256_madd_epi16(p16, ones16));
+          const __m256i ph = _mm256_maddubs_epi16(aw[h], _mm256_sign_epi8(xh, wv[h]));
+          const __m256i pl = _mm256_maddubs_epi16(aw[h], _mm256_sign_epi8(xl, wv[h]));
+          hi[h][j] = _mm256_add_epi32(hi[h][j], _mm256_madd_epi16(ph, ones16));
+          lo[h][j] = _mm256_add_epi32(lo[h][j], _mm256_madd_epi16(pl, ones16));
         }
       }
     }
@@ -182,10 +188,12 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     }
 #pragma GCC unroll 16
     for (int j = 0; j < NC; ++j) {
-      const __m256 dx = _mm256_set1_ps(xd[j][b * BS / kActBlock]);
+      const __m256 dx = _mm256_set1_ps(xd[j][b * BS / kActBlock] * (1.0f / 256.0f));
 #pragma GCC unroll 16
-      for (int h = 0; h < H; ++h)
-        acc[h][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(is[h][j]), _mm256_mul_ps(sc[h], dx), acc[h][j]);
+      for (int h = 0; h < H; ++h) {
+        const __m256i isum = _mm256_add_epi32(_mm256_slli_epi32(hi[h][j], 8), lo[h][j]);
+        acc[h][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(sc[h], dx), acc[h][j]);
+      }
     }
     if constexpr (AFF) {
 #pragma GCC unroll 16
@@ -267,9 +275,21 @@ void gemm(const GemmTask& t) {
 // Activation quantization
 // ----------------------------------------------------------------------------
 
-void quantize_row(const float* x, int64_t cols, int8_t* q, float* d, int32_t* corr16, int32_t* corr32,
+// Packs 32 int32 lanes (four vectors in order) to 32 int8 with saturation.
+inline __m256i pack32(const __m256i v[4]) {
+  const __m256i p01 = _mm256_packs_epi32(v[0], v[1]);  // interleaved by 128-bit halves
+  const __m256i p23 = _mm256_packs_epi32(v[2], v[3]);
+  const __m256i p = _mm256_packs_epi16(p01, p23);
+  return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+void quantize_row(const float* x, int64_t cols, int8_t* q, int8_t* r, float* d, int32_t* corr16, int32_t* corr32,
                   float* qsum32) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 k256 = _mm256_set1_ps(256.0f);
+  const __m256 lim = _mm256_set1_ps(127.0f);
+  const __m256 nlim = _mm256_set1_ps(-127.0f);
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   for (int64_t b = 0; b < cols / kActBlock; ++b) {
     __m256 v[4];
     __m256 mx = _mm256_setzero_ps();
@@ -280,21 +300,23 @@ void quantize_row(const float* x, int64_t cols, int8_t* q, float* d, int32_t* co
     const float amax = hmax(mx);
     const float scale = amax / 127.0f;
     const __m256 inv = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-    __m256i qi[4];
-    for (int i = 0; i < 4; ++i) qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inv));
-    const int32_t s0 = hsum_i32(_mm256_add_epi32(qi[0], qi[1]));
-    const int32_t s1 = hsum_i32(_mm256_add_epi32(qi[2], qi[3]));
-    // Pack 32 int32 to 32 int8 in order.
-    const __m256i p01 = _mm256_packs_epi32(qi[0], qi[1]);  // lanes interleaved by 128-bit halves
-    const __m256i p23 = _mm256_packs_epi32(qi[2], qi[3]);
-    const __m256i p = _mm256_packs_epi16(p01, p23);
-    const __m256i ordered = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * 32), ordered);
+    __m256i qi[4], ri[4];
+    for (int i = 0; i < 4; ++i) {
+      const __m256 s = _mm256_mul_ps(v[i], inv);
+      const __m256 hi = _mm256_round_ps(s, kRound);
+      const __m256 lo = _mm256_max_ps(_mm256_min_ps(_mm256_round_ps(_mm256_mul_ps(_mm256_sub_ps(s, hi), k256), kRound), lim), nlim);
+      qi[i] = _mm256_cvtps_epi32(hi);
+      ri[i] = _mm256_cvtps_epi32(lo);
+    }
+    const int32_t q0 = hsum_i32(_mm256_add_epi32(qi[0], qi[1])), q1 = hsum_i32(_mm256_add_epi32(qi[2], qi[3]));
+    const int32_t r0 = hsum_i32(_mm256_add_epi32(ri[0], ri[1])), r1 = hsum_i32(_mm256_add_epi32(ri[2], ri[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * 32), pack32(qi));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(r + b * 32), pack32(ri));
     d[b] = scale;
-    corr16[2 * b] = -128 * s0;
-    corr16[2 * b + 1] = -128 * s1;
-    corr32[b] = -128 * (s0 + s1);
-    qsum32[b] = scale * static_cast<float>(s0 + s1);
+    corr16[2 * b] = -128 * (256 * q0 + r0);
+    corr16[2 * b + 1] = -128 * (256 * q1 + r1);
+    corr32[b] = corr16[2 * b] + corr16[2 * b + 1];
+    qsum32[b] = scale * (static_cast<float>(q0 + q1) + static_cast<float>(r0 + r1) * (1.0f / 256.0f));
   }
 }
 

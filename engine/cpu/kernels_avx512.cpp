@@ -9,6 +9,10 @@
 
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512VNNI__)
 
+// GCC 12 reports the deliberately undefined pass-through operand of its own
+// AVX-512 intrinsics (_mm512_undefined_ps) as maybe-uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include <immintrin.h>
 
 #include <cstring>
@@ -101,6 +105,8 @@ void float_tile(const GemmTask& t, int64_t g, int64_t c) {
   }
 }
 
+// Two passes per 4-input chunk (activation levels q and r) share each weight
+// load: hi += u * q, lo += u * r; a block's integer dot is 256 * hi + lo.
 template <PackFormat F, int RG, int NC>
 void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const PackedView& w = *t.w;
@@ -110,11 +116,13 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
   const uint8_t* gp[RG];
   for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
   const int8_t* xq[NC];
+  const int8_t* xr[NC];
   const float* xd[NC];
   const int32_t* corr[NC];
   const float* qsum[NC];
   for (int j = 0; j < NC; ++j) {
     xq[j] = a.q + (c + j) * a.q_stride;
+    xr[j] = a.r + (c + j) * a.q_stride;
     xd[j] = a.d + (c + j) * a.d_stride;
     corr[j] = BS == 16 ? a.corr16 + (c + j) * a.corr16_stride : a.corr32 + (c + j) * a.corr32_stride;
     qsum[j] = a.qsum32 + (c + j) * a.d_stride;
@@ -126,12 +134,15 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     for (int j = 0; j < NC; ++j) acc[r][j] = _mm512_setzero_ps();
   const int64_t nb = w.cols / BS;
   for (int64_t b = 0; b < nb; ++b) {
-    __m512i is[RG][NC];
+    __m512i hi[RG][NC], lo[RG][NC];
 #pragma GCC unroll 32
     for (int j = 0; j < NC; ++j) {
       const __m512i init = AFF ? _mm512_setzero_si512() : _mm512_set1_epi32(corr[j][b]);
 #pragma GCC unroll 32
-      for (int r = 0; r < RG; ++r) is[r][j] = init;
+      for (int r = 0; r < RG; ++r) {
+        hi[r][j] = _mm512_setzero_si512();
+        lo[r][j] = init;
+      }
     }
 #pragma GCC unroll 8
     for (int q = 0; q < BS / 4; ++q) {
@@ -141,9 +152,13 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
         wv[r] = _mm512_load_si512(reinterpret_cast<const __m512i*>(gp[r] + (b * (BS / 4) + q) * 64));
 #pragma GCC unroll 32
       for (int j = 0; j < NC; ++j) {
-        const __m512i xb = _mm512_set1_epi32(load_i32(xq[j] + b * BS + q * 4));
+        const __m512i xh = _mm512_set1_epi32(load_i32(xq[j] + b * BS + q * 4));
+        const __m512i xl = _mm512_set1_epi32(load_i32(xr[j] + b * BS + q * 4));
 #pragma GCC unroll 32
-        for (int r = 0; r < RG; ++r) is[r][j] = _mm512_dpbusd_epi32(is[r][j], wv[r], xb);
+        for (int r = 0; r < RG; ++r) {
+          hi[r][j] = _mm512_dpbusd_epi32(hi[r][j], wv[r], xh);
+          lo[r][j] = _mm512_dpbusd_epi32(lo[r][j], wv[r], xl);
+        }
       }
     }
     __m512 sc[RG];
@@ -157,10 +172,12 @@ void int_tile(const GemmTask& t, int64_t g, int64_t c) {
     }
 #pragma GCC unroll 32
     for (int j = 0; j < NC; ++j) {
-      const __m512 dx = _mm512_set1_ps(xd[j][b * BS / kActBlock]);
+      const __m512 dx = _mm512_set1_ps(xd[j][b * BS / kActBlock] * (1.0f / 256.0f));
 #pragma GCC unroll 32
-      for (int r = 0; r < RG; ++r)
-        acc[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(is[r][j]), _mm512_mul_ps(sc[r], dx), acc[r][j]);
+      for (int r = 0; r < RG; ++r) {
+        const __m512i isum = _mm512_add_epi32(_mm512_slli_epi32(hi[r][j], 8), lo[r][j]);
+        acc[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(sc[r], dx), acc[r][j]);
+      }
     }
     if constexpr (AFF) {
 #pragma GCC unroll 32
@@ -243,25 +260,38 @@ void gemm(const GemmTask& t) {
 // Activation quantization
 // ----------------------------------------------------------------------------
 
-void quantize_row(const float* x, int64_t cols, int8_t* q, float* d, int32_t* corr16, int32_t* corr32,
+void quantize_row(const float* x, int64_t cols, int8_t* q, int8_t* r, float* d, int32_t* corr16, int32_t* corr32,
                   float* qsum32) {
   const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  const __m512 k256 = _mm512_set1_ps(256.0f);
+  const __m512 lim = _mm512_set1_ps(127.0f);
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
   for (int64_t b = 0; b < cols / kActBlock; ++b) {
     const __m512 x0 = _mm512_loadu_ps(x + b * 32);
     const __m512 x1 = _mm512_loadu_ps(x + b * 32 + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, sign), _mm512_and_ps(x1, sign)));
     const float scale = amax / 127.0f;
     const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
-    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, inv));
-    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, inv));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32), _mm512_cvtsepi32_epi8(q0));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32 + 16), _mm512_cvtsepi32_epi8(q1));
-    const int32_t s0 = _mm512_reduce_add_epi32(q0), s1 = _mm512_reduce_add_epi32(q1);
+    int32_t s[2], sq = 0, sr = 0;
+    for (int h = 0; h < 2; ++h) {
+      const __m512 v = _mm512_mul_ps(h ? x1 : x0, inv);
+      const __m512 hi = _mm512_roundscale_ps(v, kRound);
+      __m512 lo = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, hi), k256), kRound);
+      lo = _mm512_max_ps(_mm512_min_ps(lo, lim), _mm512_sub_ps(_mm512_setzero_ps(), lim));
+      const __m512i qi = _mm512_cvtps_epi32(hi);
+      const __m512i ri = _mm512_cvtps_epi32(lo);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32 + h * 16), _mm512_cvtsepi32_epi8(qi));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(r + b * 32 + h * 16), _mm512_cvtsepi32_epi8(ri));
+      const int32_t a = _mm512_reduce_add_epi32(qi), c = _mm512_reduce_add_epi32(ri);
+      s[h] = 256 * a + c;
+      sq += a;
+      sr += c;
+    }
     d[b] = scale;
-    corr16[2 * b] = -128 * s0;
-    corr16[2 * b + 1] = -128 * s1;
-    corr32[b] = -128 * (s0 + s1);
-    qsum32[b] = scale * static_cast<float>(s0 + s1);
+    corr16[2 * b] = -128 * s[0];
+    corr16[2 * b + 1] = -128 * s[1];
+    corr32[b] = -128 * (s[0] + s[1]);
+    qsum32[b] = scale * (static_cast<float>(sq) + static_cast<float>(sr) * (1.0f / 256.0f));
   }
 }
 

@@ -64,6 +64,7 @@ void gemm_int(const GemmTask& t) {
     const int lanes = static_cast<int>(w.rows - g * kRowGroup < kRowGroup ? w.rows - g * kRowGroup : kRowGroup);
     for (int64_t c = t.c0; c < t.c1; ++c) {
       const int8_t* xq = a.q + c * a.q_stride;
+      const int8_t* xr = a.r + c * a.q_stride;
       const float* xd = a.d + c * a.d_stride;
       const int32_t* corr = bs == 16 ? a.corr16 + c * a.corr16_stride : a.corr32 + c * a.corr32_stride;
       const float* qsum = a.qsum32 + c * a.d_stride;
@@ -71,11 +72,16 @@ void gemm_int(const GemmTask& t) {
       for (int lane = 0; lane < lanes; ++lane) {
         float acc = 0.0f;
         for (int64_t b = 0; b < nb; ++b) {
-          int32_t isum = affine ? 0 : corr[b];
+          int32_t hi = 0, lo = affine ? 0 : corr[b];
           const uint8_t* qb = quants + b * bs * kRowGroup;
-          for (int j = 0; j < bs / 4; ++j)
-            for (int e = 0; e < 4; ++e)
-              isum += static_cast<int32_t>(qb[(j * kRowGroup + lane) * 4 + e]) * xq[b * bs + j * 4 + e];
+          for (int j = 0; j < bs / 4; ++j) {
+            for (int e = 0; e < 4; ++e) {
+              const int32_t u = qb[(j * kRowGroup + lane) * 4 + e];
+              hi += u * xq[b * bs + j * 4 + e];
+              lo += u * xr[b * bs + j * 4 + e];
+            }
+          }
+          const int32_t isum = hi * 256 + lo;
           float s;
           if (w.format == PackFormat::i8_b32_f16) {
             uint16_t h;
@@ -84,7 +90,7 @@ void gemm_int(const GemmTask& t) {
           } else {
             std::memcpy(&s, scales + (b * kRowGroup + lane) * 4, 4);
           }
-          const float dx = xd[b * bs / kActBlock];
+          const float dx = xd[b * bs / kActBlock] * (1.0f / 256.0f);
           acc += static_cast<float>(isum) * (s * dx);
           if (affine) acc += mins[b * kRowGroup + lane] * qsum[b];
         }
@@ -101,7 +107,7 @@ void gemm(const GemmTask& t) {
     gemm_int(t);
 }
 
-void quantize_row(const float* x, int64_t cols, int8_t* q, float* d, int32_t* corr16, int32_t* corr32,
+void quantize_row(const float* x, int64_t cols, int8_t* q, int8_t* r, float* d, int32_t* corr16, int32_t* corr32,
                   float* qsum32) {
   for (int64_t b = 0; b < cols / kActBlock; ++b) {
     const float* xb = x + b * kActBlock;
@@ -110,16 +116,22 @@ void quantize_row(const float* x, int64_t cols, int8_t* q, float* d, int32_t* co
     const float scale = amax / 127.0f;
     const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
     int32_t s[2] = {0, 0};
+    int32_t sq = 0, sr = 0;
     for (int i = 0; i < kActBlock; ++i) {
-      const int v = static_cast<int>(std::nearbyint(xb[i] * inv));
-      q[b * kActBlock + i] = static_cast<int8_t>(v);
-      s[i / 16] += v;
+      const float v = xb[i] * inv;
+      const float hi = std::nearbyint(v);
+      const float lo = std::fmin(127.0f, std::fmax(-127.0f, std::nearbyint((v - hi) * 256.0f)));
+      q[b * kActBlock + i] = static_cast<int8_t>(hi);
+      r[b * kActBlock + i] = static_cast<int8_t>(lo);
+      s[i / 16] += 256 * static_cast<int32_t>(hi) + static_cast<int32_t>(lo);
+      sq += static_cast<int32_t>(hi);
+      sr += static_cast<int32_t>(lo);
     }
     d[b] = scale;
     corr16[2 * b] = -128 * s[0];
     corr16[2 * b + 1] = -128 * s[1];
     corr32[b] = -128 * (s[0] + s[1]);
-    qsum32[b] = scale * static_cast<float>(s[0] + s[1]);
+    qsum32[b] = scale * (static_cast<float>(sq) + static_cast<float>(sr) * (1.0f / 256.0f));
   }
 }
 

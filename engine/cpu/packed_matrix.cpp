@@ -177,46 +177,54 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     return nullptr;
   };
 
+  const int64_t nb = is_float ? 0 : cols / v.block;
   auto pack_group = [&](int64_t g, int) {
     uint8_t* group = base + static_cast<uint64_t>(g) * v.group_bytes;
-    RowLevels lv;
-    if (!is_float) {
-      const size_t nb = static_cast<size_t>(cols / v.block);
-      lv.u.resize(static_cast<size_t>(cols));
-      lv.scale_f16.resize(nb);
-      lv.scale.resize(nb);
-      lv.min.resize(nb);
-    }
-    for (int lane = 0; lane < kRowGroup; ++lane) {
-      const int64_t r = g * kRowGroup + lane;
-      if (r >= rows) {
-        if (!is_float && fmt != PackFormat::u8_b32_aff) {
-          // Zero weights: level 128 (scale stays 0 anyway).
-          for (int64_t k = 0; k < cols; ++k) group[(k / 4 * kRowGroup + lane) * 4 + k % 4] = 128;
-        }
-        continue;
+    if (is_float) {
+      // [cols][16] elements: gather one input column of the 16 rows at a time.
+      const uint64_t elt = fmt == PackFormat::f32 ? 4 : 2;
+      const uint8_t* src[kRowGroup] = {};
+      for (int lane = 0; lane < kRowGroup; ++lane) {
+        GgmlType type = GgmlType::F32;
+        if (g * kRowGroup + lane < rows) src[lane] = source_row(g * kRowGroup + lane, &type);
       }
+      uint8_t* dst = group;
+      for (int64_t k = 0; k < cols; ++k) {
+        for (int lane = 0; lane < kRowGroup; ++lane, dst += elt)
+          if (src[lane]) std::memcpy(dst, src[lane] + k * elt, elt);
+      }
+      return;
+    }
+    // Decode the 16 rows, then write the group front to back.
+    std::vector<RowLevels> lv(kRowGroup);
+    for (int lane = 0; lane < kRowGroup; ++lane) {
+      RowLevels& L = lv[static_cast<size_t>(lane)];
+      L.u.assign(static_cast<size_t>(cols), fmt == PackFormat::u8_b32_aff ? 0 : 128);  // padding rows: zero weights
+      L.scale_f16.assign(static_cast<size_t>(nb), 0);
+      L.scale.assign(static_cast<size_t>(nb), 0.0f);
+      L.min.assign(static_cast<size_t>(nb), 0.0f);
+      const int64_t r = g * kRowGroup + lane;
+      if (r >= rows) continue;
       GgmlType type = GgmlType::F32;
       const uint8_t* src = source_row(r, &type);
-      if (is_float) {
-        const uint64_t elt = fmt == PackFormat::f32 ? 4 : 2;
-        for (int64_t k = 0; k < cols; ++k)
-          std::memcpy(group + (static_cast<uint64_t>(k) * kRowGroup + lane) * elt, src + k * elt, elt);
-        continue;
-      }
-      decode_row(type, src, cols, &lv);
-      // Quants: block b, chunk j (4 inputs), lane, byte e  ->  ((b*block/4 + j) * 16 + lane) * 4 + e,
-      // which for consecutive k is ((k/4) * 16 + lane) * 4 + k%4.
-      for (int64_t k = 0; k < cols; ++k) group[(k / 4 * kRowGroup + lane) * 4 + k % 4] = lv.u[static_cast<size_t>(k)];
-      const int64_t nb = cols / v.block;
-      for (int64_t b = 0; b < nb; ++b) {
+      decode_row(type, src, cols, &L);
+    }
+    // Quants: chunk k4 of 4 inputs, lane  ->  (k4 * 16 + lane) * 4.
+    uint8_t* dst = group;
+    for (int64_t k4 = 0; k4 < cols / 4; ++k4) {
+      for (int lane = 0; lane < kRowGroup; ++lane, dst += 4)
+        std::memcpy(dst, lv[static_cast<size_t>(lane)].u.data() + k4 * 4, 4);
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      for (int lane = 0; lane < kRowGroup; ++lane) {
+        const RowLevels& L = lv[static_cast<size_t>(lane)];
         if (fmt == PackFormat::i8_b32_f16) {
-          std::memcpy(group + v.scales_offset + (b * kRowGroup + lane) * 2, &lv.scale_f16[static_cast<size_t>(b)], 2);
+          std::memcpy(group + v.scales_offset + (b * kRowGroup + lane) * 2, &L.scale_f16[static_cast<size_t>(b)], 2);
         } else {
-          std::memcpy(group + v.scales_offset + (b * kRowGroup + lane) * 4, &lv.scale[static_cast<size_t>(b)], 4);
+          std::memcpy(group + v.scales_offset + (b * kRowGroup + lane) * 4, &L.scale[static_cast<size_t>(b)], 4);
         }
         if (fmt == PackFormat::u8_b32_aff)
-          std::memcpy(group + v.mins_offset + (b * kRowGroup + lane) * 4, &lv.min[static_cast<size_t>(b)], 4);
+          std::memcpy(group + v.mins_offset + (b * kRowGroup + lane) * 4, &L.min[static_cast<size_t>(b)], 4);
       }
     }
   };

@@ -17,6 +17,10 @@ namespace {
 // How long an idle worker spins before sleeping.
 constexpr auto kSpin = std::chrono::microseconds(200);
 
+constexpr uint64_t pack(uint64_t tag, uint64_t n, uint64_t next) { return (tag << 48) | (n << 24) | next; }
+constexpr uint64_t count_of(uint64_t s) { return (s >> 24) & 0xffffff; }
+constexpr uint64_t next_of(uint64_t s) { return s & 0xffffff; }
+
 }  // namespace
 
 int ThreadPool::available_cores() {
@@ -36,48 +40,50 @@ ThreadPool::ThreadPool(int n_threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  stop_.store(true);
+  generation_.fetch_add(1);
   generation_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
 void ThreadPool::work(int thread) {
+  uint64_t s = state_.load(std::memory_order_acquire);
   for (;;) {
-    const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_tasks_) break;
-    fn_(ctx_, task, thread);
+    if (next_of(s) >= count_of(s)) return;
+    // A successful claim names a task of the job that is live right now; its
+    // fn_ / ctx_ stay valid until that task (among others) has completed.
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    fn_(ctx_, static_cast<int64_t>(next_of(s)), thread);
+    completed_.fetch_add(1, std::memory_order_acq_rel);
+    s = state_.load(std::memory_order_acquire);
   }
 }
 
 void ThreadPool::run_impl(int64_t n_tasks, TaskFn fn, void* ctx) {
-  if (n_threads_ == 1 || n_tasks == 1) {
+  if (n_threads_ == 1 || n_tasks == 1 || n_tasks > kMaxTasks) {
     for (int64_t i = 0; i < n_tasks; ++i) fn(ctx, i, 0);
     return;
   }
   fn_ = fn;
   ctx_ = ctx;
-  n_tasks_ = n_tasks;
-  next_task_.store(0, std::memory_order_relaxed);
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
+  completed_.store(0, std::memory_order_relaxed);
+  tag_ = (tag_ + 1) & 0xffff;
+  state_.store(pack(tag_, static_cast<uint64_t>(n_tasks), 0), std::memory_order_release);
   // Sequentially consistent: a worker that registers as a sleeper either sees
   // the new generation in wait() or is seen here and woken.
   generation_.fetch_add(1);
   if (sleepers_.load() > 0) generation_.notify_all();
   work(0);
-  // Wait for the workers to finish their last task.
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+  for (int spins = 0; completed_.load(std::memory_order_acquire) != n_tasks; ++spins) {
     if (spins < 20000) {
       LLMD_CPU_RELAX();
     } else {
-      std::this_thread::yield();  // a worker was descheduled: give it the core
+      std::this_thread::yield();  // a worker holding a task was descheduled
     }
   }
 }
 
 void ThreadPool::worker_loop(int id) {
-  // Generation 0 is the pool's start; a job may already be posted before this
-  // thread first runs, so do not read the current value here.
   uint32_t seen = 0;
   for (;;) {
     // Spin for a while, then sleep until the generation changes.
@@ -94,9 +100,8 @@ void ThreadPool::worker_loop(int id) {
       gen = generation_.load(std::memory_order_acquire);
     }
     seen = gen;
-    if (stop_.load(std::memory_order_acquire)) return;
+    if (stop_.load()) return;
     work(id);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 

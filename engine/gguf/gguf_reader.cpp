@@ -1,5 +1,6 @@
 #include "engine/gguf/gguf_reader.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace llmd::gguf {
@@ -38,18 +39,38 @@ class Cursor {
     return {};
   }
 
-  Status read_string(std::string* out, const std::string& field) {
+  // A length that cannot fit in the whole file is "too long"; one that fits
+  // the file but runs past its end means the file is truncated.
+  // `index` >= 0 names element `index` of the array `field` (the name is
+  // only built when there is an error to report).
+  Status read_string(std::string* out, const std::string& field, int64_t index = -1) {
     uint64_t at = pos_;
     uint64_t len = 0;
-    if (auto s = read(&len, field + " length"); !s) return s;
+    if (remaining() >= sizeof len) {
+      std::memcpy(&len, base_ + pos_, sizeof len);
+      pos_ += sizeof len;
+    } else if (auto s = read(&len, element(field, index) + " length"); !s) {
+      return s;
+    }
+    if (len > size_) {
+      return fail(errc::kStringTooLong, element(field, index), at,
+                  "string length " + std::to_string(len) + " exceeds the file size of " + std::to_string(size_) +
+                      " bytes");
+    }
     if (len > remaining()) {
-      return fail(errc::kStringTooLong, field, at,
-                  "string length " + std::to_string(len) + " exceeds the " + std::to_string(remaining()) +
-                      " bytes left in the file");
+      return fail(errc::kTruncated, element(field, index), at,
+                  "string of " + std::to_string(len) + " bytes runs past the end of the file (" +
+                      std::to_string(remaining()) + " bytes left)");
     }
     out->assign(reinterpret_cast<const char*>(base_ + pos_), len);
     pos_ += len;
     return {};
+  }
+
+  uint64_t size() const { return size_; }
+
+  static std::string element(const std::string& field, int64_t index) {
+    return index < 0 ? field : field + "[" + std::to_string(index) + "]";
   }
 
  private:
@@ -86,11 +107,16 @@ Status read_array(Cursor& c, const std::string& field, int depth, GgufValue* out
   arr.elem = static_cast<GgufType>(elem_id);
   uint64_t count_at = c.pos();
   if (auto s = c.read(&arr.count, field + " element count"); !s) return s;
-  uint64_t min_size = min_encoded_size(arr.elem);
-  if (arr.count > c.remaining() / min_size) {
+  const uint64_t min_size = min_encoded_size(arr.elem);
+  if (arr.count > c.size() / min_size) {
     return c.fail(errc::kCountTooLarge, field + " element count", count_at,
-                  "count " + std::to_string(arr.count) + " cannot fit in the " + std::to_string(c.remaining()) +
-                      " bytes left in the file");
+                  "count " + std::to_string(arr.count) + " of " + std::string(gguf_type_name(arr.elem)) +
+                      " elements cannot fit in a file of " + std::to_string(c.size()) + " bytes");
+  }
+  if (arr.count * min_size > c.remaining()) {
+    return c.fail(errc::kTruncated, field + " elements", c.pos(),
+                  std::to_string(arr.count) + " elements need at least " + std::to_string(arr.count * min_size) +
+                      " bytes, file ends after " + std::to_string(c.remaining()));
   }
   size_t scalar = gguf_scalar_size(arr.elem);
   if (scalar) {
@@ -99,7 +125,7 @@ Status read_array(Cursor& c, const std::string& field, int depth, GgufValue* out
   } else if (arr.elem == GgufType::STRING) {
     arr.strings.resize(arr.count);
     for (uint64_t i = 0; i < arr.count; ++i) {
-      if (auto s = c.read_string(&arr.strings[i], field + "[" + std::to_string(i) + "]"); !s) return s;
+      if (auto s = c.read_string(&arr.strings[i], field, static_cast<int64_t>(i)); !s) return s;
     }
   } else {
     arr.arrays.resize(arr.count);
@@ -170,17 +196,19 @@ Status GgufFile::parse() {
   if (auto s = c.read(&n_kv, "metadata count"); !s) return s;
   // Each metadata entry takes at least 13 bytes (key length, type, 1-byte value);
   // each tensor info at least 32 (name length, n_dims, one dim, type, offset).
-  if (n_kv > c.remaining() / 13) {
+  // A count that could not fit in the whole file is corrupt; one that merely
+  // runs past the end is caught as truncation while reading.
+  if (n_kv > size_ / 13) {
     return c.fail(errc::kCountTooLarge, "metadata count", 16,
                   "count " + std::to_string(n_kv) + " cannot fit in a file of " + std::to_string(size_) + " bytes");
   }
-  if (n_tensors > c.remaining() / 32) {
+  if (n_tensors > size_ / 32) {
     return c.fail(errc::kCountTooLarge, "tensor count", 8,
                   "count " + std::to_string(n_tensors) + " cannot fit in a file of " + std::to_string(size_) +
                       " bytes");
   }
 
-  kvs_.reserve(n_kv);
+  kvs_.reserve(std::min<uint64_t>(n_kv, 4096));
   for (uint64_t i = 0; i < n_kv; ++i) {
     GgufKv kv;
     kv.offset = c.pos();
@@ -215,7 +243,7 @@ Status GgufFile::parse() {
     alignment_ = al;
   }
 
-  tensors_.reserve(n_tensors);
+  tensors_.reserve(std::min<uint64_t>(n_tensors, 4096));
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo t;
     t.info_offset = c.pos();

@@ -105,9 +105,11 @@ Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vecto
   uint64_t rows = 1;
   for (size_t i = 1; i < dims.size(); ++i) {
     if (dims[i] == 0) return Error("gguf_zero_dim", "tensor '" + name + "' has a zero dimension");
+    if (dims[i] > UINT64_MAX / rows) return Error("gguf_dim_overflow", "tensor '" + name + "': shape overflows");
     rows *= dims[i];
   }
   auto row = ggml_row_bytes(type, dims[0]);
+  if (row && *row > UINT64_MAX / rows) return Error("gguf_dim_overflow", "tensor '" + name + "': size overflows");
   if (dims[0] == 0 || !row) {
     return Error("gguf_bad_tensor_shape", "tensor '" + name + "': row length " + std::to_string(dims[0]) +
                                               " does not fit the block size of " +

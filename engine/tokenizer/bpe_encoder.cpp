@@ -88,7 +88,29 @@ void BpeEncoder::encode(std::string_view text, std::vector<int32_t>* out) const 
   std::vector<std::string_view> pieces;
   splitter_->split(text, &pieces);
   std::string scratch;
-  for (std::string_view p : pieces) encode_piece(p, &scratch, out);
+  if (pieces.size() < 256) {
+    for (std::string_view p : pieces) encode_piece(p, &scratch, out);
+    return;
+  }
+  // Long texts repeat their words: remember each distinct piece's ids for
+  // the length of this call (the encoder itself stays stateless).
+  struct Span {
+    uint32_t begin, end;
+  };
+  std::unordered_map<std::string_view, Span> seen;
+  seen.reserve(pieces.size() / 4);
+  std::vector<int32_t> ids;
+  for (std::string_view p : pieces) {
+    if (auto it = seen.find(p); it != seen.end()) {
+      out->insert(out->end(), ids.begin() + it->second.begin, ids.begin() + it->second.end);
+      continue;
+    }
+    const auto begin = static_cast<uint32_t>(ids.size());
+    encode_piece(p, &scratch, &ids);
+    const auto end = static_cast<uint32_t>(ids.size());
+    out->insert(out->end(), ids.begin() + begin, ids.end());
+    seen.emplace(p, Span{begin, end});
+  }
 }
 
 namespace {

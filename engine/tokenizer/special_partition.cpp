@@ -1,5 +1,6 @@
 #include "engine/tokenizer/special_partition.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
@@ -18,14 +19,22 @@ SpecialPartitioner::SpecialPartitioner(const Vocab& vocab) : vocab_(vocab) {
   }
 }
 
-void SpecialPartitioner::partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const {
+void SpecialPartitioner::partition(std::string_view text, bool parse_special,
+                                   std::span<const std::pair<size_t, size_t>> literal,
+                                   std::vector<Fragment>* out) const {
   out->clear();
   if (text.empty()) return;
   out->push_back(Fragment{-1, 0, text.size()});
 
   const auto& list = vocab_.special_tokens();
-  auto allowed = [&](int32_t id) {
-    return parse_special || !(vocab_.attr(id) & (token_attr::kControl | token_attr::kUnknown));
+  auto is_control = [&](int32_t id) { return (vocab_.attr(id) & (token_attr::kControl | token_attr::kUnknown)) != 0; };
+  auto allowed = [&](int32_t id) { return parse_special || !is_control(id); };
+  // A control token may not be taken from literal text. The ranges come in
+  // order and do not overlap, so their ends are sorted too.
+  auto in_literal = [&](size_t pos, size_t len) {
+    auto it = std::partition_point(literal.begin(), literal.end(),
+                                   [&](const std::pair<size_t, size_t>& r) { return r.second <= pos; });
+    return it != literal.end() && it->first < pos + len;
   };
 
   // One pass over the text to learn which special tokens occur at all.
@@ -51,6 +60,7 @@ void SpecialPartitioner::partition(std::string_view text, bool parse_special, st
     const int32_t id = list[idx];
     const std::string& tok = vocab_.token(id).text;
     const uint32_t attr = vocab_.attr(id);
+    const bool check_literal = !literal.empty() && is_control(id);
     next.clear();
     for (const Fragment& f : *out) {
       if (f.token >= 0) {
@@ -58,11 +68,16 @@ void SpecialPartitioner::partition(std::string_view text, bool parse_special, st
         continue;
       }
       size_t base = f.offset, len = f.length;
+      size_t search = base;
       while (true) {
-        const size_t match = text.substr(0, base + len).find(tok, base);
+        const size_t match = text.substr(0, base + len).find(tok, search);
         if (match == std::string_view::npos) {
           if (len > 0) next.push_back(Fragment{-1, base, len});
           break;
+        }
+        if (check_literal && in_literal(match, tok.size())) {
+          search = match + 1;  // text, not the token: look further on
+          continue;
         }
         size_t left_len = match - base;
         if (attr & token_attr::kLstrip) {
@@ -80,6 +95,7 @@ void SpecialPartitioner::partition(std::string_view text, bool parse_special, st
         }
         base = right;
         len = right_len;
+        search = base;
         if (len == 0) break;
       }
     }

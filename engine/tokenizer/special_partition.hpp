@@ -7,6 +7,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -25,7 +27,11 @@ class SpecialPartitioner {
   explicit SpecialPartitioner(const Vocab& vocab);
 
   // Splits `text` into raw-text fragments and special tokens, in order.
-  void partition(std::string_view text, bool parse_special, std::vector<Fragment>* out) const;
+  // Control/unknown tokens overlapping a `literal` range [begin, end) are
+  // left as text even when parse_special is set. The ranges must be sorted
+  // and must not overlap.
+  void partition(std::string_view text, bool parse_special, std::span<const std::pair<size_t, size_t>> literal,
+                 std::vector<Fragment>* out) const;
 
  private:
   const Vocab& vocab_;

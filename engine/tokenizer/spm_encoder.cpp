@@ -6,6 +6,8 @@
 namespace llmd::engine {
 namespace {
 
+constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581
+
 struct Symbol {
   int32_t prev;
   int32_t next;
@@ -48,9 +50,32 @@ SpmEncoder::SpmEncoder(const Vocab& vocab) : vocab_(vocab) {
     if (id < 0) id = vocab_.unk_id();
     byte_token_[static_cast<size_t>(b)] = id;
   }
+  words_independent_ = true;
+  for (int32_t id = 0; id < vocab_.size() && words_independent_; ++id) {
+    std::string_view t = vocab_.token(id).text;
+    while (t.substr(0, kSpaceMark.size()) == kSpaceMark) t.remove_prefix(kSpaceMark.size());
+    if (t.find(kSpaceMark) != std::string_view::npos) words_independent_ = false;
+  }
 }
 
 void SpmEncoder::encode(std::string_view text, std::vector<int32_t>* out) const {
+  if (!words_independent_) {
+    encode_chunk(text, out);
+    return;
+  }
+  // Cut before every U+2581 that follows another character.
+  const size_t m = kSpaceMark.size();
+  size_t start = 0;
+  for (size_t pos = 1; pos + m <= text.size(); ++pos) {
+    if (text.compare(pos, m, kSpaceMark) != 0) continue;
+    if (pos >= m && text.compare(pos - m, m, kSpaceMark) == 0) continue;
+    encode_chunk(text.substr(start, pos - start), out);
+    start = pos;
+  }
+  encode_chunk(text.substr(start), out);
+}
+
+void SpmEncoder::encode_chunk(std::string_view text, std::vector<int32_t>* out) const {
   if (text.empty()) return;
   std::vector<Symbol> sym;
   sym.reserve(text.size());

@@ -22,8 +22,14 @@ class SpmEncoder {
   void encode(std::string_view text, std::vector<int32_t>* out) const;
 
  private:
+  void encode_chunk(std::string_view text, std::vector<int32_t>* out) const;
+
   const Vocab& vocab_;
   std::array<int32_t, 256> byte_token_{};  // token for each byte value, -1 if none
+  // True when no token has a U+2581 after another character (all vocabularies
+  // trained with whitespace splitting): then no merge can cross the start of
+  // a space-led word, and words can be encoded one by one with the same result.
+  bool words_independent_ = false;
 };
 
 }  // namespace llmd::engine

@@ -114,9 +114,14 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& fi
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special) const {
+  return encode(text, add_special, parse_special, {});
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special, bool parse_special,
+                                       std::span<const std::pair<size_t, size_t>> literal) const {
   std::vector<int32_t> out;
   std::vector<Fragment> frags;
-  partitioner_->partition(text, parse_special, &frags);
+  partitioner_->partition(text, parse_special, literal, &frags);
   const Vocab& v = *vocab_;
   if (add_special && v.add_bos()) out.push_back(v.bos_id());
 

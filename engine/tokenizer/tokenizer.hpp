@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "engine/core/result.hpp"
@@ -51,6 +52,12 @@ class Tokenizer {
   // User-defined tokens are always recognised. Any bytes are accepted;
   // invalid UTF-8 is kept byte for byte where the vocabulary can express it.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
+  // As above, but special-token text inside the byte ranges [begin, end) of
+  // `literal` (sorted, not overlapping) is never parsed as control tokens
+  // (message content in a chat prompt); the rest
+  // of the tokenization runs over the whole text as usual.
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special,
+                              std::span<const std::pair<size_t, size_t>> literal) const;
 
   // Full decode; special tokens rendered as their text. The result is valid
   // UTF-8 (ill-formed byte sequences become U+FFFD).

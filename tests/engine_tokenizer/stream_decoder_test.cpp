@@ -1,0 +1,112 @@
+// Streaming decode: every piece pushed out is valid UTF-8 (never half a code
+// point), and the pieces plus finish() always equal the full decode, for
+// random id sequences over every reference vocabulary and for real text.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "engine/gguf/gguf_reader.hpp"
+#include "engine/tokenizer/regex_splitter.hpp"
+#include "engine/tokenizer/tokenizer.hpp"
+#include "engine/tokenizer/utf8.hpp"
+#include "tests/engine_tokenizer/synthetic_vocab.hpp"
+#include "tests/support/shared_data.hpp"
+
+namespace llmd::engine {
+namespace {
+
+using Ids = std::vector<int32_t>;
+
+// Decodes `ids` through a StreamDecoder, checking every piece on the way.
+std::string stream(const Tokenizer& tok, const Ids& ids, const DecodeOptions& opt = {}) {
+  StreamDecoder dec(tok, opt);
+  std::string all;
+  for (int32_t id : ids) {
+    const std::string piece = dec.push(id);
+    size_t bad = 0;
+    EXPECT_TRUE(utf8::is_valid(piece, &bad)) << "piece for id " << id << " is not valid UTF-8 at " << bad;
+    all += piece;
+  }
+  const std::string tail = dec.finish();
+  EXPECT_TRUE(utf8::is_valid(tail));
+  return all + tail;
+}
+
+void check_random_sequences(const Tokenizer& tok, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> any(0, tok.n_vocab() - 1);
+  // Byte tokens (and byte-level pieces) are where code points get split, so
+  // draw many of them.
+  std::vector<int32_t> partial;
+  for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+    const std::string_view p = tok.token_piece(id);
+    if (!p.empty() && !utf8::is_valid(p)) partial.push_back(id);
+  }
+  for (int round = 0; round < 200; ++round) {
+    Ids ids;
+    const int n = 1 + static_cast<int>(rng() % 40);
+    for (int i = 0; i < n; ++i) {
+      if (!partial.empty() && rng() % 2) ids.push_back(partial[rng() % partial.size()]);
+      else ids.push_back(any(rng));
+    }
+    ASSERT_EQ(stream(tok, ids), tok.decode(ids)) << "round " << round;
+    DecodeOptions raw;
+    raw.render_special = false;
+    raw.strip_leading_space = false;
+    ASSERT_EQ(stream(tok, ids, raw), tok.decode(ids, raw)) << "round " << round;
+  }
+}
+
+class StreamVocab : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(StreamVocab, PiecesConcatenateToTheFullDecode) {
+  const std::string rel = std::string("vocab/") + GetParam();
+  LLMD_REQUIRE_SHARED_FILE(rel);
+  auto file = gguf::GgufFile::open(test::shared_file(rel).string());
+  ASSERT_TRUE(file.ok());
+  auto tok = Tokenizer::from_gguf(**file);
+  if (!tok && tok.error().code == "tokenizer_no_regex") GTEST_SKIP() << "built without PCRE2";
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  check_random_sequences(**tok, 1234);
+
+  // Real text with multi-byte characters split across tokens.
+  const std::string text = "Emoji 🦙🚀😶‍🌫️ and Ünïcödé, 我想在apple工作, нещо на Български, ក​ាន់";
+  const Ids ids = (*tok)->encode(text, false, false);
+  EXPECT_EQ(stream(**tok, ids), text);
+  EXPECT_EQ((*tok)->decode(ids), text);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shared, StreamVocab,
+                         ::testing::Values("ggml-vocab-llama-spm.gguf", "ggml-vocab-phi-3.gguf",
+                                           "ggml-vocab-gpt-2.gguf", "ggml-vocab-llama-bpe.gguf",
+                                           "ggml-vocab-qwen2.gguf", "ggml-vocab-deepseek-coder.gguf",
+                                           "ggml-vocab-falcon.gguf"));
+
+TEST(StreamDecoder, HoldsBackAnIncompleteCodePoint) {
+  if (!RegexSplitter::available()) GTEST_SKIP() << "built without PCRE2";
+  test::ByteBpeVocab v;
+  auto f = test::to_file(v.writer());
+  ASSERT_TRUE(f);
+  auto tok = Tokenizer::from_gguf(*f);
+  ASSERT_TRUE(tok.ok());
+  // Byte tokens are ids 0..255 here: push "😀" (F0 9F 98 80) one byte at a time.
+  StreamDecoder dec(**tok);
+  EXPECT_EQ(dec.push(0xF0), "");
+  EXPECT_EQ(dec.push(0x9F), "");
+  EXPECT_EQ(dec.push(0x98), "");
+  EXPECT_EQ(dec.push(0x80), "\xF0\x9F\x98\x80");
+  EXPECT_EQ(dec.push('a'), "a");
+  // A sequence cut short by a plain byte becomes U+FFFD, then the byte.
+  EXPECT_EQ(dec.push(0xE2), "");
+  EXPECT_EQ(dec.push('b'), "\xEF\xBF\xBD" "b");
+  // finish() flushes what is held back.
+  EXPECT_EQ(dec.push(0xC3), "");
+  EXPECT_EQ(dec.finish(), "\xEF\xBF\xBD");
+  // Ids outside the vocabulary contribute nothing.
+  EXPECT_EQ(dec.push(-5), "");
+  EXPECT_EQ(dec.push(1 << 30), "");
+  EXPECT_EQ(dec.finish(), "");
+}
+
+}  // namespace
+}  // namespace llmd::engine
