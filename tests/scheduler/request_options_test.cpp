@@ -265,3 +265,49 @@ TEST_F(RequestOptions, SubmitErrors) {
 
 }  // namespace
 }  // namespace llmd::scheduler::test
+
+namespace llmd::scheduler::test {
+namespace {
+
+TEST(SchedulerConfigCheck, BadSettingsAreRefusedWithAClearError) {
+  LLMD_REQUIRE_SHARED_FILE(kStoriesRel);
+  auto m = load_model(::llmd::test::shared_file(kStoriesRel));
+  ASSERT_TRUE(m);
+  auto error_of = [&](SchedulerConfig c, ModelLimits limits) {
+    auto s = Scheduler::create(*m->backend, *m->tokenizer, limits, c);
+    return s ? std::string("ok") : s.error().code + ": " + s.error().message;
+  };
+  const ModelLimits ok = m->limits();
+  SchedulerConfig c;
+  EXPECT_EQ(error_of(c, ok), "ok");
+  c.max_seqs = 0;
+  EXPECT_NE(error_of(c, ok).find("max_seqs"), std::string::npos);
+  c = {};
+  c.max_batched_tokens = 4;
+  c.max_seqs = 8;
+  EXPECT_NE(error_of(c, ok).find("max_batched_tokens"), std::string::npos);
+  c = {};
+  c.max_choices = 100;
+  EXPECT_NE(error_of(c, ok).find("max_choices"), std::string::npos);
+  c = {};
+  c.block_size = 0;
+  EXPECT_NE(error_of(c, ok).find("block_size"), std::string::npos);
+  c = {};
+  c.kv_blocks = -1;
+  EXPECT_NE(error_of(c, ok).find("kv_blocks"), std::string::npos);
+  c = {};
+  c.weights.prompt_token = -1;
+  EXPECT_NE(error_of(c, ok).find("weights"), std::string::npos);
+  c = {};
+  EXPECT_NE(error_of(c, ModelLimits{1, ok.n_vocab}).find("context"), std::string::npos);
+  // A memory budget sizes the pool from the backend's block size.
+  c = {};
+  c.kv_bytes = m->backend->kv_block_bytes(engine::KvCacheShape{0, 16, engine::KvDtype::f16}) * 10;
+  auto s = Scheduler::create(*m->backend, *m->tokenizer, ok, c);
+  ASSERT_TRUE(s);
+  EXPECT_EQ((*s)->stats().kv_blocks_total, 10);
+  EXPECT_EQ((*s)->max_context(), 160);
+}
+
+}  // namespace
+}  // namespace llmd::scheduler::test
