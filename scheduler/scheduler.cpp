@@ -95,6 +95,7 @@ void Scheduler::start() {
 }
 
 void Scheduler::stop() {
+  std::lock_guard stop_lk(stop_mu_);  // one stopper at a time
   bool join = false;
   {
     std::lock_guard lk(mu_);

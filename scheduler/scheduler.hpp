@@ -147,6 +147,7 @@ class Scheduler {
   mutable std::mutex stats_mu_;
   SchedulerStats stats_;
 
+  std::mutex stop_mu_;
   std::thread thread_;
   bool started_ = false;
 };
