@@ -12,6 +12,8 @@
 //   llmd-bench-batch [-m FILE] [--threads 2] [--seqs 8] [--prompt 32] [--gen 64]
 //                    [--prefix 1000] [--reps 3] [--shape tinyllama-1.1b] [--type q8_0]
 //                    [--model-dir DIR]
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -107,6 +109,14 @@ std::string ensure_model(const Options& o) {
 }
 
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// CPU seconds this process used (all threads).
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
 
 struct Counter {
   int tokens = 0;
@@ -204,6 +214,8 @@ class Bench {
   }
 
   void run() {
+    const auto wall0 = Clock::now();
+    const double cpu0 = process_cpu_seconds();
     double single = 0, batched = 0;
     for (int r = 0; r < o_.reps; ++r) {
       single = std::max(single, decode_rate(1));
@@ -234,6 +246,9 @@ class Bench {
     std::printf("| prefix-cache TTFT speedup | %.1fx (target >= 5x) |\n", warm > 0 ? cold / warm : 0.0);
     std::printf("| steps / preemptions | %llu / %llu |\n", static_cast<unsigned long long>(st.steps),
                 static_cast<unsigned long long>(st.preemptions));
+    // Close to the thread count when the machine was ours for the whole run.
+    std::printf("| CPU cores used on average | %.2f of %d threads |\n",
+                (process_cpu_seconds() - cpu0) / seconds(wall0, Clock::now()), o_.threads);
   }
 
  private:
