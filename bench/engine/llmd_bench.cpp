@@ -1,0 +1,188 @@
+// llmd-bench: prefill and decode throughput of a GGUF model on the CPU backend.
+//
+//   llmd-bench -m FILE [--threads K] [--prompt 128] [--gen 32] [--batch B]
+//              [--reps R] [--isa scalar|avx2|avx512] [--kv f16|f32] [--json]
+//
+// Prefill times one forward step over --prompt tokens; decode times --gen
+// single-token steps after it (greedy). With --batch B > 1 it also times
+// decode steps of B sequences at once (aggregate tokens/s). Each figure is the
+// best of --reps runs. Token ids are fixed pseudo-random values.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "engine/cpu/cpu_backend.hpp"
+#include "engine/cpu/cpu_features.hpp"
+#include "engine/cpu/thread_pool.hpp"
+#include "engine/model/model.hpp"
+
+using namespace llmd;
+using namespace llmd::engine;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: llmd-bench -m FILE [--threads K] [--prompt N] [--gen N] [--batch B] [--reps R]\n"
+               "                  [--isa scalar|avx2|avx512] [--kv f16|f32] [--json]\n");
+}
+
+int32_t argmax(std::span<const float> v) {
+  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string path, isa, kv = "f16";
+  int threads = 0, prompt = 128, gen = 32, batch = 1, reps = 3;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        usage();
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "-m" || a == "--model") path = next();
+    else if (a == "--threads" || a == "-t") threads = std::atoi(next());
+    else if (a == "--prompt") prompt = std::atoi(next());
+    else if (a == "--gen") gen = std::atoi(next());
+    else if (a == "--batch") batch = std::atoi(next());
+    else if (a == "--reps") reps = std::atoi(next());
+    else if (a == "--isa") isa = next();
+    else if (a == "--kv") kv = next();
+    else if (a == "--json") json = true;
+    else {
+      usage();
+      return 2;
+    }
+  }
+  if (path.empty() || prompt < 1 || gen < 1 || batch < 1 || reps < 1 || (kv != "f16" && kv != "f32")) {
+    usage();
+    return 2;
+  }
+
+  auto t0 = Clock::now();
+  auto model = Model::load(path);
+  if (!model) {
+    std::fprintf(stderr, "llmd-bench: %s\n", model.error().message.c_str());
+    return 1;
+  }
+  const ModelConfig& cfg = (*model)->config();
+  auto backend = make_cpu_backend(**model, {.threads = threads, .isa = isa});
+  if (!backend) {
+    std::fprintf(stderr, "llmd-bench: %s\n", backend.error().message.c_str());
+    return 1;
+  }
+  const double load_s = seconds_since(t0);
+  Backend& be = **backend;
+  const int block = 16;
+  const int per_seq = (prompt + gen + block) / block + 1;
+  if (Status st = be.init_kv({.n_blocks = per_seq * std::max(batch, 1), .block_size = block,
+                              .dtype = kv == "f32" ? KvDtype::f32 : KvDtype::f16});
+      !st) {
+    std::fprintf(stderr, "llmd-bench: %s\n", st.error().message.c_str());
+    return 1;
+  }
+
+  std::vector<std::vector<int32_t>> tables(static_cast<size_t>(batch));
+  for (int s = 0; s < batch; ++s) {
+    tables[static_cast<size_t>(s)].resize(static_cast<size_t>(per_seq));
+    std::iota(tables[static_cast<size_t>(s)].begin(), tables[static_cast<size_t>(s)].end(), s * per_seq);
+  }
+  std::vector<int32_t> ids(static_cast<size_t>(prompt));
+  uint32_t x = 12345;
+  for (auto& id : ids) {
+    x = x * 1664525u + 1013904223u;
+    id = static_cast<int32_t>((x >> 8) % static_cast<uint32_t>(cfg.n_vocab));
+  }
+
+  auto step = [&](ForwardBatch& b, ForwardOutput& out) {
+    if (Status st = be.forward(b, &out); !st) {
+      std::fprintf(stderr, "llmd-bench: %s\n", st.error().message.c_str());
+      std::exit(1);
+    }
+  };
+
+  double best_prefill = 1e30, best_decode = 1e30, best_batch = 1e30;
+  ForwardOutput out;
+  for (int rep = 0; rep < reps; ++rep) {
+    // Prefill of sequence 0.
+    ForwardBatch pb;
+    pb.seqs.push_back({ids, 0, tables[0], LogitsMode::last});
+    auto tp = Clock::now();
+    step(pb, out);
+    best_prefill = std::min(best_prefill, seconds_since(tp));
+    // Decode after it.
+    int32_t tok = argmax(out.row(0));
+    std::vector<int32_t> one(1);
+    auto td = Clock::now();
+    for (int i = 0; i < gen; ++i) {
+      one[0] = tok;
+      ForwardBatch db;
+      db.seqs.push_back({one, prompt + i, tables[0], LogitsMode::last});
+      step(db, out);
+      tok = argmax(out.row(0));
+    }
+    best_decode = std::min(best_decode, seconds_since(td));
+    if (batch > 1) {
+      // B sequences: prefill each (untimed), then decode all together.
+      ForwardBatch bp;
+      for (int s = 0; s < batch; ++s) bp.seqs.push_back({ids, 0, tables[static_cast<size_t>(s)], LogitsMode::last});
+      step(bp, out);
+      std::vector<std::vector<int32_t>> toks(static_cast<size_t>(batch), std::vector<int32_t>(1));
+      for (int s = 0; s < batch; ++s) toks[static_cast<size_t>(s)][0] = argmax(out.row(s));
+      auto tb = Clock::now();
+      for (int i = 0; i < gen; ++i) {
+        ForwardBatch db;
+        for (int s = 0; s < batch; ++s)
+          db.seqs.push_back({toks[static_cast<size_t>(s)], prompt + i, tables[static_cast<size_t>(s)], LogitsMode::last});
+        step(db, out);
+        for (int s = 0; s < batch; ++s) toks[static_cast<size_t>(s)][0] = argmax(out.row(s));
+      }
+      best_batch = std::min(best_batch, seconds_since(tb));
+    }
+  }
+
+  const int n_threads = threads > 0 ? threads : cpu::ThreadPool::available_cores();
+  const char* kernels = isa.empty() ? cpu::isa_name(cpu::default_isa()) : isa.c_str();
+  const double prefill_tok_s = prompt / best_prefill;
+  const double decode_tok_s = gen / best_decode;
+  const double batch_tok_s = batch > 1 ? static_cast<double>(batch) * gen / best_batch : 0.0;
+  if (json) {
+    std::printf(
+        "{\"model\":\"%s\",\"arch\":\"%s\",\"weights_gib\":%.3f,\"threads\":%d,\"kernels\":\"%s\",\"kv\":\"%s\","
+        "\"prompt\":%d,\"gen\":%d,\"load_s\":%.3f,\"prefill_tok_s\":%.2f,\"decode_tok_s\":%.2f",
+        path.c_str(), cfg.arch_name.c_str(), static_cast<double>((*model)->weight_bytes()) / (1 << 30), n_threads,
+        kernels, kv.c_str(), prompt, gen, load_s, prefill_tok_s, decode_tok_s);
+    if (batch > 1) std::printf(",\"batch\":%d,\"batch_decode_tok_s\":%.2f", batch, batch_tok_s);
+    std::printf("}\n");
+  } else {
+    std::printf("model      %s (%s, %.2f GiB of weights)\n", path.c_str(), cfg.arch_name.c_str(),
+                static_cast<double>((*model)->weight_bytes()) / (1 << 30));
+    std::printf("threads    %d   kernels %s   kv %s   load %.2f s   best of %d\n", n_threads, kernels, kv.c_str(),
+                load_s, reps);
+    std::printf("%-28s %12s %12s\n", "test", "tokens/s", "ms/token");
+    std::printf("%-28s %12.2f %12.2f\n", ("prefill " + std::to_string(prompt)).c_str(), prefill_tok_s,
+                1000.0 / prefill_tok_s);
+    std::printf("%-28s %12.2f %12.2f\n", ("decode " + std::to_string(gen)).c_str(), decode_tok_s,
+                1000.0 / decode_tok_s);
+    if (batch > 1) {
+      std::printf("%-28s %12.2f %12.2f\n", ("decode " + std::to_string(gen) + " x " + std::to_string(batch) + " seqs").c_str(),
+                  batch_tok_s, 1000.0 / batch_tok_s);
+    }
+  }
+  return 0;
+}

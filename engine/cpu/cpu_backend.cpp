@@ -1,0 +1,105 @@
+#include "engine/cpu/cpu_backend.hpp"
+
+#include "engine/core/log.hpp"
+#include "engine/cpu/cpu_backend_impl.hpp"
+#include "engine/cpu/cpu_features.hpp"
+#include "engine/quant/dequantize.hpp"
+
+namespace llmd::engine {
+
+namespace cpu {
+
+CpuBackend::CpuBackend(const Model& model, const KernelTable& kernels, int threads)
+    : model_(model), cfg_(model.config()), k_(kernels), pool_(threads) {}
+
+Status CpuBackend::pack_linear(std::span<const WeightView* const> parts, Linear* out) {
+  out->parts.clear();
+  out->rows = 0;
+  // Stack consecutive parts that share a packed format.
+  size_t i = 0;
+  while (i < parts.size()) {
+    size_t j = i + 1;
+    while (j < parts.size() && pack_format_for(parts[j]->type) == pack_format_for(parts[i]->type)) ++j;
+    auto m = PackedMatrix::pack(parts.subspan(i, j - i), &pool_);
+    if (!m) return m.take_error();
+    out->rows += m->rows();
+    out->parts.push_back(std::move(*m));
+    i = j;
+  }
+  return ok_status();
+}
+
+namespace {
+
+Status to_floats(const WeightView& w, std::vector<float>* out) {
+  out->resize(static_cast<size_t>(w.cols));
+  if (!quant::dequantize_row(w.type, w.data, out->data(), w.cols))
+    return Error("model_unsupported_type", "cannot read " + w.name);
+  return ok_status();
+}
+
+}  // namespace
+
+Status CpuBackend::load_weights() {
+#define LLMD_TRY(expr)                     \
+  do {                                     \
+    if (Status st_ = (expr); !st_) return st_; \
+  } while (0)
+  layers_.resize(static_cast<size_t>(cfg_.n_layer));
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    const LayerWeights& w = model_.layer(l);
+    Layer& L = layers_[static_cast<size_t>(l)];
+    LLMD_TRY(to_floats(w.attn_norm, &L.attn_norm));
+    LLMD_TRY(to_floats(w.ffn_norm, &L.ffn_norm));
+    if (cfg_.qkv_bias) {
+      LLMD_TRY(to_floats(w.bq, &L.bq));
+      LLMD_TRY(to_floats(w.bk, &L.bk));
+      LLMD_TRY(to_floats(w.bv, &L.bv));
+    }
+    const WeightView* qkv[] = {&w.wq, &w.wk, &w.wv};
+    LLMD_TRY(pack_linear(qkv, &L.qkv));
+    const WeightView* wo[] = {&w.wo};
+    LLMD_TRY(pack_linear(wo, &L.wo));
+    const WeightView* gu[] = {&w.w_gate, &w.w_up};
+    LLMD_TRY(pack_linear(gu, &L.gate_up));
+    const WeightView* down[] = {&w.w_down};
+    LLMD_TRY(pack_linear(down, &L.down));
+  }
+  LLMD_TRY(to_floats(model_.output_norm(), &output_norm_));
+  const WeightView* out[] = {&model_.output()};
+  LLMD_TRY(pack_linear(out, &output_));
+#undef LLMD_TRY
+  return ok_status();
+}
+
+Status CpuBackend::init_kv(const KvCacheShape& shape) { return kv_.init(cfg_, shape); }
+
+uint64_t CpuBackend::kv_block_bytes(const KvCacheShape& shape) const { return CpuKvCache::block_bytes(cfg_, shape); }
+
+Status CpuBackend::copy_kv_block(int32_t src, int32_t dst) {
+  if (!kv_.ready()) return Error("kv_not_initialized", "the KV-cache has not been initialized");
+  if (src < 0 || dst < 0 || src >= kv_.n_blocks() || dst >= kv_.n_blocks())
+    return Error("kv_bad_block", "KV block index out of range (pool has " + std::to_string(kv_.n_blocks()) + ")");
+  kv_.copy_block(src, dst);
+  return ok_status();
+}
+
+}  // namespace cpu
+
+Result<std::unique_ptr<Backend>> make_cpu_backend(const Model& model, const CpuBackendOptions& opts) {
+  const cpu::KernelTable* kernels = &cpu::default_kernels();
+  if (!opts.isa.empty()) {
+    kernels = nullptr;
+    for (cpu::CpuIsa isa : cpu::available_isas())
+      if (opts.isa == cpu::isa_name(isa)) kernels = &cpu::kernels_for(isa);
+    if (!kernels) return Error("cpu_isa_unavailable", "this CPU cannot run the '" + opts.isa + "' kernels");
+  }
+  if (opts.threads < 0 || opts.threads > 1024)
+    return Error("cpu_bad_threads", "thread count must be in [0, 1024], got " + std::to_string(opts.threads));
+  auto backend = std::make_unique<cpu::CpuBackend>(model, *kernels, opts.threads);
+  if (Status st = backend->load_weights(); !st) return st.take_error();
+  log::debugf("cpu backend: %s kernels, model %s", kernels->name, model.config().arch_name.c_str());
+  return std::unique_ptr<Backend>(std::move(backend));
+}
+
+}  // namespace llmd::engine

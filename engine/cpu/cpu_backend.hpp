@@ -1,0 +1,33 @@
+// The CPU implementation of Backend (engine/backend/backend.hpp).
+//
+// At creation the model's weights are converted into the kernels' packed
+// layout (packed_matrix.hpp); Q, K, V and gate, up are stacked when their
+// types allow, so a step makes one pass over each. Activations are f32; for
+// quantized weights they are quantized to int8 per 32 values for the integer
+// dot products. Every weight pass covers all tokens of the batch (GEMM over
+// the batch rows), and each output is computed by the same operations whatever
+// the batch, so a sequence's results equal running it alone, bit for bit.
+//
+// The Model must outlive the backend (token embeddings are read from its file
+// mapping). forward() is not reentrant; one engine loop drives a backend.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/backend/backend.hpp"
+#include "engine/core/result.hpp"
+#include "engine/model/model.hpp"
+
+namespace llmd::engine {
+
+struct CpuBackendOptions {
+  int threads = 0;  // 0 = all cores this process may use
+  // Kernel variant: "" = the best this CPU supports (the LLMD_CPU_ISA
+  // environment variable may name a lower one), or "scalar", "avx2", "avx512".
+  std::string isa;
+};
+
+Result<std::unique_ptr<Backend>> make_cpu_backend(const Model& model, const CpuBackendOptions& opts);
+
+}  // namespace llmd::engine

@@ -1,0 +1,92 @@
+// The CPU backend's class (internal to engine/cpu; use make_cpu_backend).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/cpu/cpu_backend.hpp"
+#include "engine/cpu/kernels.hpp"
+#include "engine/cpu/kv_cache.hpp"
+#include "engine/cpu/packed_matrix.hpp"
+#include "engine/cpu/thread_pool.hpp"
+
+namespace llmd::engine::cpu {
+
+// Largest number of tokens one internal step processes; bigger batches are
+// cut into several steps (a long prefill chunk continues over its own KV).
+constexpr int64_t kMaxStepTokens = 512;
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const Model& model, const KernelTable& kernels, int threads);
+
+  Status load_weights();
+
+  std::string name() const override { return "cpu"; }
+  Status init_kv(const KvCacheShape& shape) override;
+  uint64_t kv_block_bytes(const KvCacheShape& shape) const override;
+  Status forward(const ForwardBatch& batch, ForwardOutput* out) override;
+  Status copy_kv_block(int32_t src, int32_t dst) override;
+
+ private:
+  // A linear layer: one stacked matrix, or parts computed into column ranges.
+  struct Linear {
+    std::vector<PackedMatrix> parts;  // outputs concatenated in order
+    int64_t rows = 0;
+  };
+  struct Layer {
+    std::vector<float> attn_norm, ffn_norm, bq, bk, bv;
+    Linear qkv, wo, gate_up, down;
+  };
+  // A piece of one sequence processed in a step.
+  struct Piece {
+    const BatchSeq* seq = nullptr;
+    int32_t offset = 0;  // first token of the sequence's chunk in this piece
+    int32_t n = 0;
+    int32_t pos = 0;
+    bool logits_all = false;
+    bool logits_last = false;  // this piece ends the sequence's chunk and wants its last row
+  };
+  // Activations that feed linear layers: f32 rows, quantized on first use by int formats.
+  struct ActInput {
+    const float* x = nullptr;
+    int64_t rows = 0;
+    int64_t stride = 0;
+    bool quantized = false;
+    ActQ8 q;
+  };
+
+  Status pack_linear(std::span<const WeightView* const> parts, Linear* out);
+  void linear(const Linear& l, ActInput& in, float* y, int64_t y_stride, bool accumulate);
+  void quantize(ActInput& in);
+  void rms_norm(const float* x, const std::vector<float>& w, float* y, int64_t rows);
+  Status run_step(std::span<const Piece> pieces, float* logits);
+  void attention(int layer, std::span<const Piece> pieces);
+  Status ensure_scratch(int64_t tokens, int64_t max_keys);
+
+  const Model& model_;
+  const ModelConfig& cfg_;
+  const KernelTable& k_;
+  ThreadPool pool_;
+  CpuKvCache kv_;
+
+  std::vector<Layer> layers_;
+  std::vector<float> output_norm_;
+  Linear output_;
+
+  // Scratch, sized for the largest step so far.
+  int64_t cap_tokens_ = 0;
+  std::vector<float> x_, xn_, qkv_, att_, gu_, h_, cos_, sin_;
+  std::vector<int8_t> aq_, ar_;
+  std::vector<float> ad_, aqsum_;
+  std::vector<int32_t> acorr16_, acorr32_;
+  std::vector<int32_t> row_pos_;
+  std::vector<int32_t> row_piece_;
+  std::vector<std::vector<float>> attn_scratch_;  // per thread
+  std::vector<const void*> tiles_;                // per (piece, kv head): K tiles then V tiles
+  std::vector<size_t> tiles_offset_;
+};
+
+}  // namespace llmd::engine::cpu

@@ -1,0 +1,373 @@
+// CpuBackend::forward: one step of the Llama-family transformer over a batch of
+// sequences with a paged KV-cache. Buffer shapes (T = tokens in the step):
+//   x_    [T][n_embd]            residual stream
+//   xn_   [T][n_embd]            normalized input of a linear layer
+//   qkv_  [T][q_dim + 2 kv_dim]  queries, keys, values (after bias and RoPE)
+//   att_  [T][q_dim]             attention output
+//   gu_   [T][2 n_ff]            gate and up projections
+//   h_    [T][n_ff]              silu(gate) * up
+//   cos_, sin_ [T][n_rot / 2]    RoPE rotation of each token's position
+#include <algorithm>
+#include <cmath>
+
+#include "engine/cpu/cpu_backend_impl.hpp"
+#include "engine/quant/dequantize.hpp"
+
+namespace llmd::engine::cpu {
+
+namespace {
+
+template <typename T>
+void grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+}
+
+}  // namespace
+
+Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) {
+  const size_t T = static_cast<size_t>(tokens);
+  const size_t E = static_cast<size_t>(cfg_.n_embd);
+  const size_t QKV = static_cast<size_t>(cfg_.q_dim() + 2 * cfg_.kv_dim());
+  const size_t F = static_cast<size_t>(cfg_.n_ff);
+  const size_t K_max = std::max({E, F, static_cast<size_t>(cfg_.q_dim())});
+  grow(x_, T * E);
+  grow(xn_, T * K_max);
+  grow(qkv_, T * QKV);
+  grow(att_, T * static_cast<size_t>(cfg_.q_dim()));
+  grow(gu_, T * 2 * F);
+  grow(h_, T * F);
+  grow(cos_, T * static_cast<size_t>(cfg_.n_rot / 2));
+  grow(sin_, T * static_cast<size_t>(cfg_.n_rot / 2));
+  grow(aq_, T * K_max);
+  grow(ar_, T * K_max);
+  grow(ad_, T * K_max / kActBlock);
+  grow(aqsum_, T * K_max / kActBlock);
+  grow(acorr32_, T * K_max / kActBlock);
+  grow(acorr16_, T * K_max / 16);
+  grow(row_pos_, T);
+  grow(row_piece_, T);
+  const size_t g = static_cast<size_t>(cfg_.gqa_group());
+  const size_t per_thread = g * static_cast<size_t>(max_keys) + g * static_cast<size_t>(cfg_.head_dim) + 64;
+  attn_scratch_.resize(static_cast<size_t>(pool_.size()));
+  for (auto& s : attn_scratch_) grow(s, per_thread);
+  return ok_status();
+}
+
+void CpuBackend::quantize(ActInput& in) {
+  if (in.quantized) return;
+  const int64_t K = in.stride;  // inputs are dense rows
+  ActQ8& q = in.q;
+  q.rows = in.rows;
+  q.cols = K;
+  q.q = aq_.data();
+  q.r = ar_.data();
+  q.d = ad_.data();
+  q.corr16 = acorr16_.data();
+  q.corr32 = acorr32_.data();
+  q.qsum32 = aqsum_.data();
+  q.q_stride = K;
+  q.d_stride = K / kActBlock;
+  q.corr16_stride = K / 16;
+  q.corr32_stride = K / kActBlock;
+  auto row = [&](int64_t r, int) {
+    k_.quantize_row(in.x + r * K, K, aq_.data() + r * K, ar_.data() + r * K, ad_.data() + r * (K / kActBlock),
+                    acorr16_.data() + r * (K / 16), acorr32_.data() + r * (K / kActBlock),
+                    aqsum_.data() + r * (K / kActBlock));
+  };
+  if (in.rows >= 8) {
+    pool_.run(in.rows, row);
+  } else {
+    for (int64_t r = 0; r < in.rows; ++r) row(r, 0);
+  }
+  in.quantized = true;
+}
+
+void CpuBackend::linear(const Linear& l, ActInput& in, float* y, int64_t y_stride, bool accumulate) {
+  int64_t col = 0;
+  for (const PackedMatrix& m : l.parts) {
+    const PackedView& w = m.view();
+    GemmTask base;
+    base.w = &w;
+    base.c0 = 0;
+    base.c1 = in.rows;
+    base.y = y + col;
+    base.y_stride = y_stride;
+    base.accumulate = accumulate;
+    const bool is_float = w.format == PackFormat::f32 || w.format == PackFormat::f16 || w.format == PackFormat::bf16;
+    if (is_float) {
+      base.x = in.x;
+      base.x_stride = in.stride;
+    } else {
+      quantize(in);
+      base.xq = &in.q;
+    }
+    // Row groups per task: enough tasks for dynamic balance, whole tiles of 4 groups.
+    const int64_t target = static_cast<int64_t>(pool_.size()) * 8;
+    int64_t per = (w.groups + target - 1) / target;
+    per = std::max<int64_t>(4, (per + 3) / 4 * 4);
+    const int64_t n_tasks = (w.groups + per - 1) / per;
+    pool_.run(n_tasks, [&](int64_t task, int) {
+      GemmTask t = base;
+      t.g0 = task * per;
+      t.g1 = std::min(w.groups, t.g0 + per);
+      k_.gemm(t);
+    });
+    col += m.rows();
+  }
+}
+
+void CpuBackend::rms_norm(const float* x, const std::vector<float>& w, float* y, int64_t rows) {
+  const int64_t E = cfg_.n_embd;
+  const float eps = cfg_.rms_eps;
+  auto row = [&](int64_t r, int) {
+    const float* xr = x + r * E;
+    float* yr = y + r * E;
+    float part[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= E; i += 8)
+      for (int k = 0; k < 8; ++k) part[k] += xr[i + k] * xr[i + k];
+    for (; i < E; ++i) part[0] += xr[i] * xr[i];
+    float ss = 0.0f;
+    for (float p : part) ss += p;
+    const float scale = 1.0f / std::sqrt(ss / static_cast<float>(E) + eps);
+    for (int64_t j = 0; j < E; ++j) yr[j] = xr[j] * scale * w[static_cast<size_t>(j)];
+  };
+  if (rows >= 16) {
+    pool_.run(rows, row);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) row(r, 0);
+  }
+}
+
+Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
+  if (!out) return Error("forward_bad_batch", "no output given");
+  if (!kv_.ready()) return Error("kv_not_initialized", "init_kv() must be called before forward()");
+  const int32_t bs = kv_.block_size();
+  int64_t n_rows = 0;
+  for (size_t i = 0; i < batch.seqs.size(); ++i) {
+    const BatchSeq& s = batch.seqs[i];
+    const std::string where = "sequence " + std::to_string(i) + " of the batch";
+    if (s.tokens.empty()) return Error("forward_bad_batch", where + " has no tokens");
+    if (s.pos < 0) return Error("forward_bad_batch", where + " has a negative position");
+    const int64_t end = static_cast<int64_t>(s.pos) + static_cast<int64_t>(s.tokens.size());
+    if (end > (int64_t{1} << 30)) return Error("forward_bad_batch", where + " is too long");
+    const int64_t need = (end + bs - 1) / bs;
+    if (static_cast<int64_t>(s.block_table.size()) < need)
+      return Error("forward_bad_batch", where + " needs " + std::to_string(need) + " KV blocks, its table has " +
+                                            std::to_string(s.block_table.size()));
+    for (int64_t b = 0; b < need; ++b) {
+      const int32_t id = s.block_table[static_cast<size_t>(b)];
+      if (id < 0 || id >= kv_.n_blocks())
+        return Error("forward_bad_batch", where + " refers to KV block " + std::to_string(id) +
+                                              " outside the pool of " + std::to_string(kv_.n_blocks()));
+    }
+    for (int32_t t : s.tokens)
+      if (t < 0 || t >= cfg_.n_vocab)
+        return Error("forward_bad_batch", where + " has token id " + std::to_string(t) + " outside the vocabulary of " +
+                                              std::to_string(cfg_.n_vocab));
+    if (s.logits == LogitsMode::last) n_rows += 1;
+    if (s.logits == LogitsMode::all) n_rows += static_cast<int64_t>(s.tokens.size());
+  }
+  out->n_rows = static_cast<int32_t>(n_rows);
+  out->n_vocab = cfg_.n_vocab;
+  out->logits.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(cfg_.n_vocab));
+
+  // Cut the batch into steps of at most kMaxStepTokens tokens.
+  std::vector<Piece> pieces;
+  int64_t step_tokens = 0;
+  float* logits = out->logits.data();
+  auto flush = [&]() -> Status {
+    if (pieces.empty()) return ok_status();
+    if (Status st = run_step(pieces, logits); !st) return st;
+    for (const Piece& p : pieces) logits += (p.logits_all ? p.n : p.logits_last ? 1 : 0) * int64_t{cfg_.n_vocab};
+    pieces.clear();
+    step_tokens = 0;
+    return ok_status();
+  };
+  for (const BatchSeq& s : batch.seqs) {
+    int32_t off = 0;
+    const int32_t n = static_cast<int32_t>(s.tokens.size());
+    while (off < n) {
+      if (step_tokens == kMaxStepTokens)
+        if (Status st = flush(); !st) return st;
+      const int32_t take = static_cast<int32_t>(std::min<int64_t>(n - off, kMaxStepTokens - step_tokens));
+      Piece p;
+      p.seq = &s;
+      p.offset = off;
+      p.n = take;
+      p.pos = s.pos + off;
+      p.logits_all = s.logits == LogitsMode::all;
+      p.logits_last = s.logits == LogitsMode::last && off + take == n;
+      pieces.push_back(p);
+      step_tokens += take;
+      off += take;
+    }
+  }
+  return flush();
+}
+
+Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
+  const ModelConfig& c = cfg_;
+  int64_t T = 0, max_keys = 0;
+  for (const Piece& p : pieces) {
+    T += p.n;
+    const int64_t keys = static_cast<int64_t>(p.pos) + p.n;
+    max_keys = std::max(max_keys, (keys + kv_.block_size() - 1) / kv_.block_size() * kv_.block_size());
+  }
+  if (Status st = ensure_scratch(T, max_keys); !st) return st;
+  const int64_t E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), QKV = Q + 2 * KV, F = c.n_ff;
+  const int half = c.n_rot / 2;
+
+  // Per-row position, piece and RoPE angles; token embeddings.
+  {
+    int64_t r = 0;
+    for (size_t pi = 0; pi < pieces.size(); ++pi) {
+      for (int32_t i = 0; i < pieces[pi].n; ++i, ++r) {
+        row_pos_[static_cast<size_t>(r)] = pieces[pi].pos + i;
+        row_piece_[static_cast<size_t>(r)] = static_cast<int32_t>(pi);
+      }
+    }
+    const std::vector<double>& inv_freq = model_.rope_inv_freq();
+    for (int64_t row = 0; row < T; ++row) {
+      const double pos = row_pos_[static_cast<size_t>(row)];
+      for (int i = 0; i < half; ++i) {
+        const double a = pos * inv_freq[static_cast<size_t>(i)];
+        cos_[static_cast<size_t>(row * half + i)] = static_cast<float>(std::cos(a));
+        sin_[static_cast<size_t>(row * half + i)] = static_cast<float>(std::sin(a));
+      }
+    }
+    const WeightView& embd = model_.token_embd();
+    r = 0;
+    for (const Piece& p : pieces) {
+      for (int32_t i = 0; i < p.n; ++i, ++r) {
+        const int32_t tok = p.seq->tokens[static_cast<size_t>(p.offset + i)];
+        quant::dequantize_row(embd.type, embd.row(tok), x_.data() + r * E, E);
+      }
+    }
+  }
+
+  const bool adjacent = c.rope_style == RopeStyle::adjacent;
+  auto rope = [&](float* v, int64_t row) {
+    const float* cs = cos_.data() + row * half;
+    const float* sn = sin_.data() + row * half;
+    for (int i = 0; i < half; ++i) {
+      const int i0 = adjacent ? 2 * i : i;
+      const int i1 = adjacent ? 2 * i + 1 : i + half;
+      const float x0 = v[i0], x1 = v[i1];
+      v[i0] = x0 * cs[i] - x1 * sn[i];
+      v[i1] = x0 * sn[i] + x1 * cs[i];
+    }
+  };
+
+  for (int l = 0; l < c.n_layer; ++l) {
+    const Layer& L = layers_[static_cast<size_t>(l)];
+    // Attention block.
+    rms_norm(x_.data(), L.attn_norm, xn_.data(), T);
+    ActInput in{xn_.data(), T, E};
+    linear(L.qkv, in, qkv_.data(), QKV, false);
+    auto post_qkv = [&](int64_t r, int) {
+      float* row = qkv_.data() + r * QKV;
+      if (c.qkv_bias) {
+        for (int64_t i = 0; i < Q; ++i) row[i] += L.bq[static_cast<size_t>(i)];
+        for (int64_t i = 0; i < KV; ++i) row[Q + i] += L.bk[static_cast<size_t>(i)];
+        for (int64_t i = 0; i < KV; ++i) row[Q + KV + i] += L.bv[static_cast<size_t>(i)];
+      }
+      for (int h = 0; h < c.n_head; ++h) rope(row + static_cast<int64_t>(h) * c.head_dim, r);
+      for (int h = 0; h < c.n_head_kv; ++h) rope(row + Q + static_cast<int64_t>(h) * c.head_dim, r);
+      const Piece& p = pieces[static_cast<size_t>(row_piece_[static_cast<size_t>(r)])];
+      const int32_t pos = row_pos_[static_cast<size_t>(r)];
+      const int32_t block = p.seq->block_table[static_cast<size_t>(pos / kv_.block_size())];
+      kv_.write(block, pos % kv_.block_size(), l, row + Q, row + Q + KV);
+    };
+    if (T >= 16) {
+      pool_.run(T, post_qkv);
+    } else {
+      for (int64_t r = 0; r < T; ++r) post_qkv(r, 0);
+    }
+    attention(l, pieces);
+    ActInput ain{att_.data(), T, Q};
+    linear(L.wo, ain, x_.data(), E, true);
+
+    // Feed-forward block.
+    rms_norm(x_.data(), L.ffn_norm, xn_.data(), T);
+    ActInput fin{xn_.data(), T, E};
+    linear(L.gate_up, fin, gu_.data(), 2 * F, false);
+    auto act = [&](int64_t r, int) {
+      k_.silu_mul(gu_.data() + r * 2 * F, gu_.data() + r * 2 * F + F, h_.data() + r * F, F);
+    };
+    if (T >= 16) {
+      pool_.run(T, act);
+    } else {
+      for (int64_t r = 0; r < T; ++r) act(r, 0);
+    }
+    ActInput hin{h_.data(), T, F};
+    linear(L.down, hin, x_.data(), E, true);
+  }
+
+  // Logits of the requested rows.
+  int64_t n_out = 0;
+  {
+    int64_t r = 0;
+    for (const Piece& p : pieces) {
+      for (int32_t i = 0; i < p.n; ++i, ++r) {
+        if (p.logits_all || (p.logits_last && i == p.n - 1)) {
+          std::copy_n(x_.data() + r * E, E, att_.data() + n_out * E);  // att_ is free now: gather rows there
+          ++n_out;
+        }
+      }
+    }
+  }
+  if (n_out > 0) {
+    rms_norm(att_.data(), output_norm_, xn_.data(), n_out);
+    ActInput oin{xn_.data(), n_out, E};
+    linear(output_, oin, logits, c.n_vocab, false);
+  }
+  return ok_status();
+}
+
+void CpuBackend::attention(int layer, std::span<const Piece> pieces) {
+  const ModelConfig& c = cfg_;
+  const int32_t bs = kv_.block_size();
+  const int g = c.gqa_group();
+  const int64_t Q = c.q_dim(), KV = c.kv_dim(), QKV = Q + 2 * KV;
+  // Tile pointers of every (piece, kv head): K tiles then V tiles.
+  tiles_.clear();
+  tiles_offset_.clear();
+  for (const Piece& p : pieces) {
+    const int32_t n_blocks = (p.pos + p.n + bs - 1) / bs;
+    for (int h = 0; h < c.n_head_kv; ++h) {
+      tiles_offset_.push_back(tiles_.size());
+      for (int32_t b = 0; b < n_blocks; ++b)
+        tiles_.push_back(kv_.k_tile(p.seq->block_table[static_cast<size_t>(b)], layer, h));
+      for (int32_t b = 0; b < n_blocks; ++b)
+        tiles_.push_back(kv_.v_tile(p.seq->block_table[static_cast<size_t>(b)], layer, h));
+    }
+  }
+  // One task per (token row, kv head).
+  int64_t T = 0;
+  for (const Piece& p : pieces) T += p.n;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  pool_.run(T * c.n_head_kv, [&](int64_t task, int thread) {
+    const int64_t r = task / c.n_head_kv;
+    const int h = static_cast<int>(task % c.n_head_kv);
+    const int32_t pi = row_piece_[static_cast<size_t>(r)];
+    const Piece& p = pieces[static_cast<size_t>(pi)];
+    const int32_t n_blocks = (p.pos + p.n + bs - 1) / bs;
+    const size_t off = tiles_offset_[static_cast<size_t>(pi) * static_cast<size_t>(c.n_head_kv) + static_cast<size_t>(h)];
+    AttnTask t;
+    t.q = qkv_.data() + r * QKV + static_cast<int64_t>(h) * g * c.head_dim;
+    t.g = g;
+    t.head_dim = c.head_dim;
+    t.n_keys = row_pos_[static_cast<size_t>(r)] + 1;
+    t.block_size = bs;
+    t.elem = kv_.elem();
+    t.k_tiles = tiles_.data() + off;
+    t.v_tiles = tiles_.data() + off + static_cast<size_t>(n_blocks);
+    t.scale = scale;
+    t.scratch = attn_scratch_[static_cast<size_t>(thread)].data();
+    t.out = att_.data() + r * Q + static_cast<int64_t>(h) * g * c.head_dim;
+    k_.attention(t);
+  });
+}
+
+}  // namespace llmd::engine::cpu

@@ -1,0 +1,457 @@
+// AVX-512 kernels (F, BW, VL, DQ, VNNI). Compiled with AVX-512 flags and used
+// only when cpu_features detects them. Everything here has internal linkage
+// except kernel_table_avx512(); see kernels.hpp for the layouts.
+//
+// Int formats use VPDPBUSD: each 32-bit lane (one weight row) accumulates
+// u8 weight levels x s8 activations over 4 inputs per instruction; the
+// "-128 * sum(x)" correction of the offset levels seeds the accumulator.
+#include "engine/cpu/kernels.hpp"
+
+#if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512VNNI__)
+
+// GCC 12 reports the deliberately undefined pass-through operand of its own
+// AVX-512 intrinsics (_mm512_undefined_ps) as maybe-uninitialized.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <immintrin.h>
+
+#include <cstring>
+#include <utility>
+
+namespace llmd::engine::cpu {
+namespace {
+
+// ----------------------------------------------------------------------------
+// Helpers
+// ----------------------------------------------------------------------------
+
+inline __mmask16 lane_mask(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
+
+inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// exp(x) for float lanes, relative error ~1e-7 over the range used (x <= 88).
+inline __m512 exp512(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-100.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// ----------------------------------------------------------------------------
+// GEMM over packed weights
+// ----------------------------------------------------------------------------
+
+template <PackFormat F>
+inline __m512 load_w16(const uint8_t* p) {
+  if constexpr (F == PackFormat::f32) {
+    return _mm512_load_ps(reinterpret_cast<const float*>(p));
+  } else if constexpr (F == PackFormat::f16) {
+    return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+  } else {
+    const __m512i w = _mm512_cvtepu16_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+  }
+}
+
+inline void store_out(float* y, __m512 v, int64_t lanes, bool accumulate) {
+  const __mmask16 m = lane_mask(lanes);
+  if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
+  _mm512_mask_storeu_ps(y, m, v);
+}
+
+// RG consecutive row groups starting at g, NC activation rows starting at c.
+template <PackFormat F, int RG, int NC>
+void float_tile(const GemmTask& t, int64_t g, int64_t c) {
+  const PackedView& w = *t.w;
+  constexpr int64_t elt = F == PackFormat::f32 ? 4 : 2;
+  const uint8_t* gp[RG];
+  for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
+  const float* xp[NC];
+  for (int j = 0; j < NC; ++j) xp[j] = t.x + (c + j) * t.x_stride;
+  __m512 acc[RG][NC];
+#pragma GCC unroll 32
+  for (int r = 0; r < RG; ++r)
+#pragma GCC unroll 32
+    for (int j = 0; j < NC; ++j) acc[r][j] = _mm512_setzero_ps();
+  const int64_t K = w.cols;
+  for (int64_t k = 0; k < K; ++k) {
+    __m512 wv[RG];
+#pragma GCC unroll 32
+    for (int r = 0; r < RG; ++r) wv[r] = load_w16<F>(gp[r] + k * kRowGroup * elt);
+#pragma GCC unroll 32
+    for (int j = 0; j < NC; ++j) {
+      const __m512 xb = _mm512_set1_ps(xp[j][k]);
+#pragma GCC unroll 32
+      for (int r = 0; r < RG; ++r) acc[r][j] = _mm512_fmadd_ps(wv[r], xb, acc[r][j]);
+    }
+  }
+  for (int r = 0; r < RG; ++r) {
+    const int64_t lanes = w.rows - (g + r) * kRowGroup;
+    for (int j = 0; j < NC; ++j) store_out(t.y + (c + j) * t.y_stride + (g + r) * kRowGroup, acc[r][j], lanes, t.accumulate);
+  }
+}
+
+// Two passes per 4-input chunk (activation levels q and r) share each weight
+// load: hi += u * q, lo += u * r; a block's integer dot is 256 * hi + lo.
+template <PackFormat F, int RG, int NC>
+void int_tile(const GemmTask& t, int64_t g, int64_t c) {
+  const PackedView& w = *t.w;
+  const ActQ8& a = *t.xq;
+  constexpr int BS = F == PackFormat::i8_b16_f32 ? 16 : 32;
+  constexpr bool AFF = F == PackFormat::u8_b32_aff;
+  const uint8_t* gp[RG];
+  for (int r = 0; r < RG; ++r) gp[r] = w.data + static_cast<uint64_t>(g + r) * w.group_bytes;
+  const int8_t* xq[NC];
+  const int8_t* xr[NC];
+  const float* xd[NC];
+  const int32_t* corr[NC];
+  const float* qsum[NC];
+  for (int j = 0; j < NC; ++j) {
+    xq[j] = a.q + (c + j) * a.q_stride;
+    xr[j] = a.r + (c + j) * a.q_stride;
+    xd[j] = a.d + (c + j) * a.d_stride;
+    corr[j] = BS == 16 ? a.corr16 + (c + j) * a.corr16_stride : a.corr32 + (c + j) * a.corr32_stride;
+    qsum[j] = a.qsum32 + (c + j) * a.d_stride;
+  }
+  __m512 acc[RG][NC];
+#pragma GCC unroll 32
+  for (int r = 0; r < RG; ++r)
+#pragma GCC unroll 32
+    for (int j = 0; j < NC; ++j) acc[r][j] = _mm512_setzero_ps();
+  const int64_t nb = w.cols / BS;
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i hi[RG][NC], lo[RG][NC];
+#pragma GCC unroll 32
+    for (int j = 0; j < NC; ++j) {
+      const __m512i init = AFF ? _mm512_setzero_si512() : _mm512_set1_epi32(corr[j][b]);
+#pragma GCC unroll 32
+      for (int r = 0; r < RG; ++r) {
+        hi[r][j] = _mm512_setzero_si512();
+        lo[r][j] = init;
+      }
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < BS / 4; ++q) {
+      __m512i wv[RG];
+#pragma GCC unroll 32
+      for (int r = 0; r < RG; ++r)
+        wv[r] = _mm512_load_si512(reinterpret_cast<const __m512i*>(gp[r] + (b * (BS / 4) + q) * 64));
+#pragma GCC unroll 32
+      for (int j = 0; j < NC; ++j) {
+        const __m512i xh = _mm512_set1_epi32(load_i32(xq[j] + b * BS + q * 4));
+        const __m512i xl = _mm512_set1_epi32(load_i32(xr[j] + b * BS + q * 4));
+#pragma GCC unroll 32
+        for (int r = 0; r < RG; ++r) {
+          hi[r][j] = _mm512_dpbusd_epi32(hi[r][j], wv[r], xh);
+          lo[r][j] = _mm512_dpbusd_epi32(lo[r][j], wv[r], xl);
+        }
+      }
+    }
+    __m512 sc[RG];
+#pragma GCC unroll 32
+    for (int r = 0; r < RG; ++r) {
+      if constexpr (F == PackFormat::i8_b32_f16) {
+        sc[r] = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(gp[r] + w.scales_offset + b * 32)));
+      } else {
+        sc[r] = _mm512_load_ps(reinterpret_cast<const float*>(gp[r] + w.scales_offset + b * 64));
+      }
+    }
+#pragma GCC unroll 32
+    for (int j = 0; j < NC; ++j) {
+      const __m512 dx = _mm512_set1_ps(xd[j][b * BS / kActBlock] * (1.0f / 256.0f));
+#pragma GCC unroll 32
+      for (int r = 0; r < RG; ++r) {
+        const __m512i isum = _mm512_add_epi32(_mm512_slli_epi32(hi[r][j], 8), lo[r][j]);
+        acc[r][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(sc[r], dx), acc[r][j]);
+      }
+    }
+    if constexpr (AFF) {
+#pragma GCC unroll 32
+      for (int r = 0; r < RG; ++r) {
+        const __m512 mn = _mm512_load_ps(reinterpret_cast<const float*>(gp[r] + w.mins_offset + b * 64));
+#pragma GCC unroll 32
+        for (int j = 0; j < NC; ++j) acc[r][j] = _mm512_fmadd_ps(mn, _mm512_set1_ps(qsum[j][b]), acc[r][j]);
+      }
+    }
+  }
+  for (int r = 0; r < RG; ++r) {
+    const int64_t lanes = w.rows - (g + r) * kRowGroup;
+    for (int j = 0; j < NC; ++j) store_out(t.y + (c + j) * t.y_stride + (g + r) * kRowGroup, acc[r][j], lanes, t.accumulate);
+  }
+}
+
+using TileFn = void (*)(const GemmTask&, int64_t, int64_t);
+
+// Tile shapes: decode-like calls (few activation rows) take many row groups at
+// once for memory parallelism; prefill calls take a wide column tile so each
+// weight load feeds many FMAs / dot products.
+constexpr int kFewCols = 3;
+constexpr int kRgFew = 4;
+constexpr int kRgMany = 2;
+constexpr int kNcFloat = 8;
+constexpr int kNcInt = 4;
+
+template <PackFormat F, int RG, int NC>
+constexpr TileFn tile_fn() {
+  if constexpr (F == PackFormat::f32 || F == PackFormat::f16 || F == PackFormat::bf16)
+    return &float_tile<F, RG, NC>;
+  else
+    return &int_tile<F, RG, NC>;
+}
+
+template <PackFormat F, int RG, int... NC>
+constexpr void fill_row(TileFn* row, std::integer_sequence<int, NC...>) {
+  ((row[NC] = tile_fn<F, RG, NC + 1>()), ...);
+}
+
+template <PackFormat F>
+struct TileTable {
+  static constexpr int kNc = (F == PackFormat::f32 || F == PackFormat::f16 || F == PackFormat::bf16) ? kNcFloat : kNcInt;
+  TileFn fn[kRgFew][kNcFloat > kNcInt ? kNcFloat : kNcInt] = {};
+  constexpr TileTable() {
+    fill_row<F, 1>(fn[0], std::make_integer_sequence<int, kNc>{});
+    fill_row<F, 2>(fn[1], std::make_integer_sequence<int, kNc>{});
+    fill_row<F, 3>(fn[2], std::make_integer_sequence<int, kNc>{});
+    fill_row<F, 4>(fn[3], std::make_integer_sequence<int, kNc>{});
+  }
+};
+
+template <PackFormat F>
+void gemm_format(const GemmTask& t) {
+  static constexpr TileTable<F> table;
+  const int64_t n = t.c1 - t.c0;
+  const int rg_step = n <= kFewCols ? kRgFew : kRgMany;
+  const int nc_step = TileTable<F>::kNc;
+  for (int64_t g = t.g0; g < t.g1; g += rg_step) {
+    const int rg = static_cast<int>(t.g1 - g < rg_step ? t.g1 - g : rg_step);
+    for (int64_t c = t.c0; c < t.c1; c += nc_step) {
+      const int nc = static_cast<int>(t.c1 - c < nc_step ? t.c1 - c : nc_step);
+      table.fn[rg - 1][nc - 1](t, g, c);
+    }
+  }
+}
+
+void gemm(const GemmTask& t) {
+  switch (t.w->format) {
+    case PackFormat::f32: gemm_format<PackFormat::f32>(t); break;
+    case PackFormat::f16: gemm_format<PackFormat::f16>(t); break;
+    case PackFormat::bf16: gemm_format<PackFormat::bf16>(t); break;
+    case PackFormat::i8_b32_f16: gemm_format<PackFormat::i8_b32_f16>(t); break;
+    case PackFormat::i8_b16_f32: gemm_format<PackFormat::i8_b16_f32>(t); break;
+    case PackFormat::u8_b32_aff: gemm_format<PackFormat::u8_b32_aff>(t); break;
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Activation quantization
+// ----------------------------------------------------------------------------
+
+void quantize_row(const float* x, int64_t cols, int8_t* q, int8_t* r, float* d, int32_t* corr16, int32_t* corr32,
+                  float* qsum32) {
+  const __m512 sign = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  const __m512 k256 = _mm512_set1_ps(256.0f);
+  const __m512 lim = _mm512_set1_ps(127.0f);
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  for (int64_t b = 0; b < cols / kActBlock; ++b) {
+    const __m512 x0 = _mm512_loadu_ps(x + b * 32);
+    const __m512 x1 = _mm512_loadu_ps(x + b * 32 + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, sign), _mm512_and_ps(x1, sign)));
+    const float scale = amax / 127.0f;
+    const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+    int32_t s[2], sq = 0, sr = 0;
+    for (int h = 0; h < 2; ++h) {
+      const __m512 v = _mm512_mul_ps(h ? x1 : x0, inv);
+      const __m512 hi = _mm512_roundscale_ps(v, kRound);
+      __m512 lo = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_sub_ps(v, hi), k256), kRound);
+      lo = _mm512_max_ps(_mm512_min_ps(lo, lim), _mm512_sub_ps(_mm512_setzero_ps(), lim));
+      const __m512i qi = _mm512_cvtps_epi32(hi);
+      const __m512i ri = _mm512_cvtps_epi32(lo);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + b * 32 + h * 16), _mm512_cvtsepi32_epi8(qi));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(r + b * 32 + h * 16), _mm512_cvtsepi32_epi8(ri));
+      const int32_t a = _mm512_reduce_add_epi32(qi), c = _mm512_reduce_add_epi32(ri);
+      s[h] = 256 * a + c;
+      sq += a;
+      sr += c;
+    }
+    d[b] = scale;
+    corr16[2 * b] = -128 * s[0];
+    corr16[2 * b + 1] = -128 * s[1];
+    corr32[b] = -128 * (s[0] + s[1]);
+    qsum32[b] = scale * (static_cast<float>(sq) + static_cast<float>(sr) * (1.0f / 256.0f));
+  }
+}
+
+// ----------------------------------------------------------------------------
+// Paged attention
+// ----------------------------------------------------------------------------
+
+template <KvElem E>
+inline __m512 load_kv16(const void* base, int64_t i, __mmask16 m) {
+  if constexpr (E == KvElem::f32) {
+    return _mm512_maskz_loadu_ps(m, static_cast<const float*>(base) + i);
+  } else {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(base) + i));
+  }
+}
+
+constexpr int kMaxHeadsAtOnce = 8;
+
+// NV: vectors of 16 per head (head_dim <= 16 * NV).
+template <KvElem E, int NV>
+void attention_impl(const AttnTask& t) {
+  const int bs = t.block_size, hd = t.head_dim;
+  const int n_blocks = (t.n_keys + bs - 1) / bs;
+  const int ld = n_blocks * bs;
+  float* scores = t.scratch;  // [g][ld]
+  const __mmask16 tail = lane_mask(hd - (NV - 1) * 16);
+
+  // 1. Scores: with keys stored transposed, 16 keys of a block take one FMA per
+  //    dimension and head, with no horizontal sums.
+  for (int h0 = 0; h0 < t.g; h0 += kMaxHeadsAtOnce) {
+    const int hn = t.g - h0 < kMaxHeadsAtOnce ? t.g - h0 : kMaxHeadsAtOnce;
+    for (int b = 0; b < n_blocks; ++b) {
+      const void* kt = t.k_tiles[b];
+      for (int s0 = 0; s0 < bs; s0 += 16) {
+        const int valid = t.n_keys - b * bs - s0;
+        if (valid <= 0) break;
+        const __mmask16 m = lane_mask(bs - s0 < 16 ? bs - s0 : 16);
+        __m512 acc[kMaxHeadsAtOnce];
+        for (int h = 0; h < kMaxHeadsAtOnce; ++h) acc[h] = _mm512_setzero_ps();
+        for (int d = 0; d < hd; ++d) {
+          const __m512 kv = load_kv16<E>(kt, static_cast<int64_t>(d) * bs + s0, m);
+#pragma GCC unroll 8
+          for (int h = 0; h < kMaxHeadsAtOnce; ++h) {
+            if (h < hn) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(t.q[(h0 + h) * hd + d]), kv, acc[h]);
+          }
+        }
+        const __mmask16 vm = lane_mask(valid < 16 ? valid : 16) & m;
+        for (int h = 0; h < hn; ++h)
+          _mm512_mask_storeu_ps(scores + (h0 + h) * ld + b * bs + s0, vm, _mm512_mul_ps(acc[h], _mm512_set1_ps(t.scale)));
+      }
+    }
+  }
+
+  // 2. Softmax per head (unnormalized; divided at the end).
+  float inv_sum[64];
+  float* inv = t.g <= 64 ? inv_sum : scores + t.g * ld;  // scratch holds g * head_dim more floats
+  for (int h = 0; h < t.g; ++h) {
+    float* s = scores + h * ld;
+    __m512 mx = _mm512_set1_ps(-__builtin_inff());
+    int j = 0;
+    for (; j + 16 <= t.n_keys; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j));
+    if (j < t.n_keys) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), lane_mask(t.n_keys - j), s + j));
+    const __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (j = 0; j + 16 <= t.n_keys; j += 16) {
+      const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), vmax));
+      _mm512_storeu_ps(s + j, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    if (j < t.n_keys) {
+      const __mmask16 m = lane_mask(t.n_keys - j);
+      const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), vmax));
+      _mm512_mask_storeu_ps(s + j, m, e);
+      sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
+    }
+    inv[h] = 1.0f / _mm512_reduce_add_ps(sum);
+  }
+
+  // 3. Weighted sum of values, a few heads at a time so their outputs stay in registers.
+  constexpr int kHc = NV >= 16 ? 1 : 16 / NV;
+  for (int h0 = 0; h0 < t.g; h0 += kHc) {
+    const int hn = t.g - h0 < kHc ? t.g - h0 : kHc;
+    __m512 o[kHc][NV];
+#pragma GCC unroll 16
+    for (int h = 0; h < kHc; ++h)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) o[h][v] = _mm512_setzero_ps();
+    for (int j = 0; j < t.n_keys; ++j) {
+      const void* vt = t.v_tiles[j / bs];
+      const int64_t base = static_cast<int64_t>(j % bs) * hd;
+      __m512 vv[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) vv[v] = load_kv16<E>(vt, base + v * 16, v == NV - 1 ? tail : static_cast<__mmask16>(0xffff));
+#pragma GCC unroll 16
+      for (int h = 0; h < kHc; ++h) {
+        if (h < hn) {
+          const __m512 p = _mm512_set1_ps(scores[(h0 + h) * ld + j]);
+#pragma GCC unroll 8
+          for (int v = 0; v < NV; ++v) o[h][v] = _mm512_fmadd_ps(p, vv[v], o[h][v]);
+        }
+      }
+    }
+    for (int h = 0; h < hn; ++h) {
+      const __m512 s = _mm512_set1_ps(inv[h0 + h]);
+      for (int v = 0; v < NV; ++v)
+        _mm512_mask_storeu_ps(t.out + (h0 + h) * hd + v * 16, v == NV - 1 ? tail : static_cast<__mmask16>(0xffff),
+                              _mm512_mul_ps(o[h][v], s));
+    }
+  }
+}
+
+template <KvElem E>
+void attention_elem(const AttnTask& t) {
+  switch ((t.head_dim + 15) / 16) {
+    case 1: attention_impl<E, 1>(t); break;
+    case 2: attention_impl<E, 2>(t); break;
+    case 3: attention_impl<E, 3>(t); break;
+    case 4: attention_impl<E, 4>(t); break;
+    case 5: attention_impl<E, 5>(t); break;
+    case 6: attention_impl<E, 6>(t); break;
+    case 7: attention_impl<E, 7>(t); break;
+    case 8: attention_impl<E, 8>(t); break;
+    default: kernel_table_scalar()->attention(t); break;
+  }
+}
+
+void attention(const AttnTask& t) {
+  if (t.g > 64) {
+    kernel_table_scalar()->attention(t);
+  } else if (t.elem == KvElem::f32) {
+    attention_elem<KvElem::f32>(t);
+  } else {
+    attention_elem<KvElem::f16>(t);
+  }
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (; i < n; i += 16) {
+    const __mmask16 m = lane_mask(n - i);
+    const __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+    const __m512 u = _mm512_maskz_loadu_ps(m, up + i);
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_div_ps(g, _mm512_add_ps(one, e)), u));
+  }
+}
+
+const KernelTable kTable = {"avx512", gemm, quantize_row, attention, silu_mul};
+
+}  // namespace
+
+const KernelTable* kernel_table_avx512() { return &kTable; }
+
+}  // namespace llmd::engine::cpu
+
+#else
+
+namespace llmd::engine::cpu {
+const KernelTable* kernel_table_avx512() { return nullptr; }
+}  // namespace llmd::engine::cpu
+
+#endif

@@ -1,0 +1,44 @@
+// A weight matrix converted from its GGUF type into the CPU kernels' packed
+// layout (kernels.hpp). Several matrices of one packed format and row length
+// can be stacked into one (Q, K and V; gate and up) so one pass computes them.
+//
+//   GGUF type        packed format   exact?
+//   f32 / f16 / bf16 same element    yes
+//   q8_0, q4_0       i8_b32_f16      yes (levels and f16 scales kept)
+//   q6_K             i8_b16_f32      yes (d * sub-scale is exact in f32)
+//   q4_K, q5_K       u8_b32_aff      yes (d * sc and dmin * m are exact in f32)
+#pragma once
+
+#include <span>
+
+#include "engine/core/result.hpp"
+#include "engine/cpu/aligned_buffer.hpp"
+#include "engine/cpu/kernels.hpp"
+#include "engine/cpu/thread_pool.hpp"
+#include "engine/model/model.hpp"
+
+namespace llmd::engine::cpu {
+
+PackFormat pack_format_for(gguf::GgmlType type);
+const char* pack_format_name(PackFormat f);
+
+class PackedMatrix {
+ public:
+  PackedMatrix() = default;
+  PackedMatrix(PackedMatrix&&) = default;
+  PackedMatrix& operator=(PackedMatrix&&) = default;
+
+  // Stacks `parts` (all with the same cols and packed format) row-wise.
+  static Result<PackedMatrix> pack(std::span<const WeightView* const> parts, ThreadPool* pool);
+
+  const PackedView& view() const { return view_; }
+  int64_t rows() const { return view_.rows; }
+  int64_t cols() const { return view_.cols; }
+  uint64_t bytes() const { return buf_.size(); }
+
+ private:
+  PackedView view_;
+  AlignedBuffer buf_;
+};
+
+}  // namespace llmd::engine::cpu

@@ -1,0 +1,542 @@
+#include "scheduler/scheduler.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "engine/core/log.hpp"
+#include "engine/sampling/sampling_params.hpp"
+#include "engine/tokenizer/tokenizer.hpp"
+
+namespace llmd::scheduler {
+namespace {
+
+std::string fmt(const char* f, auto... args) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, f, args...);
+  return buf;
+}
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string_view to_string(FinishReason r) {
+  switch (r) {
+    case FinishReason::none: return "";
+    case FinishReason::stop: return "stop";
+    case FinishReason::length: return "length";
+    case FinishReason::eos: return "eos";
+    case FinishReason::abort: return "abort";
+    case FinishReason::error: return "error";
+  }
+  return "";
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::create(engine::Backend& backend, const engine::Tokenizer& tokenizer,
+                                                     const ModelLimits& model, const SchedulerConfig& c) {
+  auto bad = [](std::string m) { return Error("invalid_config", std::move(m)); };
+  if (model.n_ctx < 2) return bad(fmt("model context length must be at least 2 (got %d)", model.n_ctx));
+  if (model.n_vocab < 1) return bad(fmt("model vocabulary size must be positive (got %d)", model.n_vocab));
+  if (c.max_seqs < 1) return bad(fmt("max_seqs must be at least 1 (got %d)", c.max_seqs));
+  if (c.max_batched_tokens < c.max_seqs)
+    return bad(fmt("max_batched_tokens (%d) must be at least max_seqs (%d)", c.max_batched_tokens, c.max_seqs));
+  if (c.max_choices < 1 || c.max_choices > c.max_seqs)
+    return bad(fmt("max_choices must be between 1 and max_seqs (%d) (got %d)", c.max_seqs, c.max_choices));
+  if (c.block_size < 1 || c.block_size > 1024) return bad(fmt("block_size must be 1..1024 (got %d)", c.block_size));
+  if (c.kv_blocks < 0) return bad(fmt("kv_blocks must not be negative (got %d)", c.kv_blocks));
+  if (c.max_context < 0) return bad(fmt("max_context must not be negative (got %d)", c.max_context));
+  if (c.max_waiting < 1 || c.max_waiting_per_team < 1) return bad("max_waiting and max_waiting_per_team must be positive");
+  if (!(c.weights.prompt_token >= 0) || !(c.weights.completion_token >= 0) || !std::isfinite(c.weights.prompt_token) ||
+      !std::isfinite(c.weights.completion_token))
+    return bad("fair-share token weights must be finite and non-negative");
+
+  engine::KvCacheShape shape{0, c.block_size, c.kv_dtype};
+  const int64_t per_seq_blocks = (static_cast<int64_t>(model.n_ctx) + c.block_size - 1) / c.block_size;
+  int64_t n_blocks = c.kv_blocks;
+  if (n_blocks == 0 && c.kv_bytes > 0) {
+    const uint64_t block_bytes = backend.kv_block_bytes(shape);
+    if (block_bytes == 0) return bad("the backend reports a KV block size of 0 bytes");
+    n_blocks = static_cast<int64_t>(c.kv_bytes / block_bytes);
+  } else if (n_blocks == 0) {
+    n_blocks = per_seq_blocks * c.max_seqs;
+  }
+  n_blocks = std::min<int64_t>(n_blocks, INT32_MAX / std::max(c.block_size, 1));
+  const int64_t pool_tokens = n_blocks * c.block_size;
+  if (pool_tokens < 2) return bad(fmt("the KV pool holds %lld tokens; at least 2 are needed", static_cast<long long>(pool_tokens)));
+  int64_t max_context = c.max_context > 0 ? std::min(c.max_context, model.n_ctx) : model.n_ctx;
+  max_context = std::min(max_context, pool_tokens);
+
+  shape.n_blocks = static_cast<int32_t>(n_blocks);
+  if (Status st = backend.init_kv(shape); !st) return st.take_error();
+  return std::unique_ptr<Scheduler>(
+      new Scheduler(backend, tokenizer, model, c, static_cast<int32_t>(n_blocks), static_cast<int32_t>(max_context)));
+}
+
+Scheduler::Scheduler(engine::Backend& backend, const engine::Tokenizer& tokenizer, const ModelLimits& model,
+                     const SchedulerConfig& config, int32_t n_blocks, int32_t max_context)
+    : backend_(backend),
+      tokenizer_(tokenizer),
+      model_(model),
+      config_(config),
+      max_context_(max_context),
+      kv_(n_blocks, config.block_size),
+      fair_(config.weights),
+      planner_(config_, kv_, fair_, running_) {
+  rate_window_start_ns_ = now_ns();
+  publish_stats(nullptr);
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::start() {
+  std::lock_guard lk(mu_);
+  if (started_ || stopping_) return;
+  started_ = true;
+  thread_ = std::thread([this] { loop(); });
+  // Thread names are at most 15 bytes.
+  const std::string name = ("llmd-" + config_.name).substr(0, 15);
+  pthread_setname_np(thread_.native_handle(), name.c_str());
+}
+
+void Scheduler::stop() {
+  bool join = false;
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+    join = thread_.joinable();
+  }
+  cv_.notify_all();
+  if (join) {
+    thread_.join();
+  } else {
+    // Never started (or driven by step()): end everything on this thread.
+    drain_inbox();
+    fail_all(Error("shutting_down", "the model is being unloaded"));
+    publish_stats(nullptr);
+  }
+}
+
+void Scheduler::loop() {
+  for (;;) {
+    const bool worked = step();
+    std::unique_lock lk(mu_);
+    if (stopping_) break;
+    if (!worked) cv_.wait(lk, [this] { return stopping_ || !inbox_.empty() || !aborts_.empty(); });
+    if (stopping_) break;
+  }
+  drain_inbox();
+  fail_all(Error("shutting_down", "the model is being unloaded"));
+  publish_stats(nullptr);
+}
+
+Status Scheduler::check(const GenerationRequest& r) const {
+  auto invalid = [](std::string m) { return Error("invalid_request", std::move(m)); };
+  if (!r.on_event) return invalid("on_event must be set");
+  if (r.prompt.empty()) return invalid("prompt must contain at least one token");
+  for (size_t i = 0; i < r.prompt.size(); ++i) {
+    if (r.prompt[i] < 0 || r.prompt[i] >= model_.n_vocab)
+      return invalid(fmt("prompt token %d at position %zu is outside the vocabulary (0..%d)", r.prompt[i], i,
+                         model_.n_vocab - 1));
+  }
+  if (r.n < 1 || r.n > config_.max_choices)
+    return invalid(fmt("n must be between 1 and %d (got %d)", config_.max_choices, r.n));
+  if (r.max_tokens < 0) return invalid(fmt("max_tokens must not be negative (got %d)", r.max_tokens));
+  if (!(r.team_weight > 0) || !std::isfinite(r.team_weight))
+    return invalid("team_weight must be a positive finite number");
+  for (int32_t id : r.stop_token_ids) {
+    if (id < 0 || id >= model_.n_vocab) return invalid(fmt("stop token id %d is outside the vocabulary", id));
+  }
+  const auto n_prompt = static_cast<int64_t>(r.prompt.size());
+  if (n_prompt >= max_context_) {
+    return Error("context_length_exceeded",
+                 fmt("This model's maximum context length is %d tokens, but the prompt has %lld tokens "
+                     "(at least one more is needed for the completion).",
+                     max_context_, static_cast<long long>(n_prompt)));
+  }
+  if (r.max_tokens > 0 && n_prompt + r.max_tokens > max_context_) {
+    return Error("context_length_exceeded",
+                 fmt("This model's maximum context length is %d tokens. However, you requested %lld tokens "
+                     "(%lld in the prompt, %d for the completion).",
+                     max_context_, static_cast<long long>(n_prompt + r.max_tokens), static_cast<long long>(n_prompt),
+                     r.max_tokens));
+  }
+  if (Status st = engine::validate(r.sampling, model_.n_vocab); !st) return st;
+  return ok_status();
+}
+
+Result<RequestId> Scheduler::submit(GenerationRequest request) {
+  if (Status st = check(request); !st) {
+    std::lock_guard lk(mu_);
+    ++rejected_;
+    return st.take_error();
+  }
+  auto r = std::make_unique<RequestState>();
+  r->root = engine::kv::hash_salt(request.cache_salt);
+  r->usage.prompt_tokens = static_cast<int32_t>(request.prompt.size());
+  r->unfinished = request.n;
+  r->forked = request.n == 1;
+  for (int32_t i = 0; i < request.n; ++i) {
+    auto s = std::make_unique<Sequence>();
+    s->req = r.get();
+    s->choice = i;
+    s->table.root = r->root;
+    s->prompt_len = static_cast<int32_t>(request.prompt.size());
+    engine::SamplingParams sp = request.sampling;
+    if (sp.seed) sp.seed = *sp.seed + static_cast<uint64_t>(i);
+    s->sampler.emplace(std::move(sp));
+    s->text = std::make_unique<ChoiceStream>(tokenizer_, request.stop);
+    if (i == 0) {
+      s->tokens = request.prompt;
+      s->state = SeqState::waiting;
+    } else {
+      s->state = SeqState::unborn;
+    }
+    r->choices.push_back(std::move(s));
+  }
+  r->params = std::move(request);
+
+  std::lock_guard lk(mu_);
+  if (stopping_) {
+    ++rejected_;
+    return Error("shutting_down", "the model is being unloaded");
+  }
+  if (failed_) {
+    ++rejected_;
+    return Error("backend_failed", "the model's backend failed; the server needs a restart");
+  }
+  int32_t& team_queued = queued_[r->params.team];
+  if (queued_total_ >= config_.max_waiting || team_queued >= config_.max_waiting_per_team) {
+    ++rejected_;
+    return Error("queue_full", fmt("too many requests are waiting for this model (%s); retry in %d s",
+                                   queued_total_ >= config_.max_waiting ? "all teams" : "this team",
+                                   retry_after_s_.load()));
+  }
+  ++team_queued;
+  ++queued_total_;
+  ++submitted_;
+  const RequestId id = next_id_.fetch_add(1);
+  r->id = id;
+  inbox_.push_back(std::move(r));
+  cv_.notify_one();
+  return id;
+}
+
+void Scheduler::abort(RequestId id) {
+  {
+    std::lock_guard lk(mu_);
+    aborts_.push_back(id);
+  }
+  cv_.notify_one();
+}
+
+void Scheduler::drain_inbox() {
+  std::vector<std::unique_ptr<RequestState>> in;
+  std::vector<RequestId> ab;
+  {
+    std::lock_guard lk(mu_);
+    in.swap(inbox_);
+    ab.swap(aborts_);
+    for (const auto& [team, n] : left_queue_) {
+      queued_[team] -= n;
+      queued_total_ -= n;
+      if (queued_[team] == 0) queued_.erase(team);
+    }
+  }
+  left_queue_.clear();
+  for (auto& r : in) {
+    RequestState* p = r.get();
+    requests_.emplace(p->id, std::move(r));
+    fair_.push_back(p->params.team, p->params.team_weight, p->choices[0]->handle());
+  }
+  for (RequestId id : ab) {
+    auto it = requests_.find(id);
+    if (it != requests_.end()) end_request(it->second.get(), FinishReason::abort, nullptr);
+  }
+}
+
+bool Scheduler::step() {
+  drain_inbox();
+  StepPlan plan = planner_.plan();
+  for (Sequence* s : plan.admitted) {
+    prefix_query_tokens_ += static_cast<uint64_t>(s->size());
+    note_left_queue(s->req);
+  }
+  const bool worked = !plan.empty();
+  if (worked) run_plan(plan);
+  for (RequestState* r : done_) requests_.erase(r->id);
+  done_.clear();
+  publish_stats(worked ? &plan : nullptr);
+  return worked;
+}
+
+void Scheduler::run_plan(const StepPlan& plan) {
+  engine::ForwardBatch batch;
+  batch.seqs.reserve(plan.seqs.size());
+  std::vector<bool> wants_logits;
+  wants_logits.reserve(plan.seqs.size());
+  for (const PlannedSeq& p : plan.seqs) {
+    Sequence* s = p.seq;
+    engine::BatchSeq b;
+    b.tokens = std::span<const int32_t>(s->tokens).subspan(static_cast<size_t>(s->num_computed),
+                                                           static_cast<size_t>(p.n_tokens));
+    b.pos = s->num_computed;
+    b.block_table = s->table.span();
+    const bool last = s->num_computed + p.n_tokens == s->size();
+    b.logits = last ? engine::LogitsMode::last : engine::LogitsMode::none;
+    wants_logits.push_back(last);
+    batch.seqs.push_back(b);
+  }
+
+  engine::ForwardOutput out;
+  if (Status st = backend_.forward(batch, &out); !st) {
+    log::errorf("scheduler %s: forward step failed: %s", config_.name.c_str(), st.error().message.c_str());
+    const Error err("engine_error", "the model failed to compute this request: " + st.error().message);
+    if (!backend_.healthy()) {
+      fail_all(Error("backend_failed", "the model's backend failed: " + st.error().message));
+      return;
+    }
+    for (const PlannedSeq& p : plan.seqs) {
+      if (p.seq->state != SeqState::finished) end_request(p.seq->req, FinishReason::error, &err);
+    }
+    return;
+  }
+
+  int32_t row = 0;
+  for (size_t i = 0; i < plan.seqs.size(); ++i) {
+    Sequence* s = plan.seqs[i].seq;
+    const int32_t r = wants_logits[i] ? row++ : -1;
+    if (s->state != SeqState::running) continue;
+    s->num_computed += plan.seqs[i].n_tokens;
+    kv_.commit(s->table, s->tokens, s->num_computed);
+    if (r >= 0) {
+      if (r >= out.n_rows || out.n_vocab != model_.n_vocab) {
+        const Error err("engine_error", "the backend returned fewer logits than asked for");
+        end_request(s->req, FinishReason::error, &err);
+        continue;
+      }
+      sample_and_emit(s, out.row(r));
+    }
+  }
+}
+
+void Scheduler::sample_and_emit(Sequence* s, std::span<const float> logits) {
+  engine::SampledToken t = s->sampler->sample(logits, s->prompt(), s->completion());
+  // The other choices of the request share the prompt just computed: fork
+  // them before this one's token can end it and release its blocks.
+  if (!s->req->forked) fork_choices(s, logits);
+  accept_token(s, t);
+}
+
+void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
+  RequestState* r = leader->req;
+  r->forked = true;
+  const std::string& team = r->params.team;
+  for (size_t i = 1; i < r->choices.size(); ++i) {
+    Sequence* c = r->choices[i].get();
+    if (c->state != SeqState::unborn) continue;
+    c->tokens.assign(leader->tokens.begin(), leader->tokens.begin() + leader->prompt_len);
+    engine::kv::BlockCopy copy;
+    bool shared = kv_.fork(leader->table, leader->num_computed, c->table, &copy);
+    if (shared && copy.src >= 0) {
+      if (Status st = backend_.copy_kv_block(copy.src, copy.dst); !st) {
+        log::warnf("scheduler %s: KV block copy failed (%s); the choice will recompute", config_.name.c_str(),
+                     st.error().message.c_str());
+        kv_.release(c->table);
+        shared = false;
+      }
+    }
+    if (shared) {
+      c->state = SeqState::running;
+      c->num_computed = leader->num_computed;
+      c->admit_order = planner_.next_admit_order();
+      running_.push_back(c);
+      fair_.on_forked(team, 1);
+    } else {
+      // No block for its tail: it waits and recomputes (mostly from the cache).
+      c->state = SeqState::waiting;
+      c->num_computed = 0;
+      fair_.push_front(team, c->handle());
+    }
+    engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion());
+    accept_token(c, t);
+  }
+}
+
+void Scheduler::accept_token(Sequence* s, const engine::SampledToken& t) {
+  RequestState* r = s->req;
+  s->tokens.push_back(t.id);
+  s->decoding = s->state == SeqState::running;
+  ++r->usage.completion_tokens;
+  const GenerationRequest& p = r->params;
+  if (!p.ignore_eos && tokenizer_.is_eog(t.id)) {
+    finish_seq(s, FinishReason::eos);
+    return;
+  }
+  if (std::find(p.stop_token_ids.begin(), p.stop_token_ids.end(), t.id) != p.stop_token_ids.end()) {
+    finish_seq(s, FinishReason::stop);
+    return;
+  }
+  s->pending_tokens.push_back(GeneratedToken{t.id, t.logprob, t.top_logprobs});
+  ChoiceText text = s->text->push(t.id);
+  s->pending_text += text.text;
+  if (text.stopped) {
+    finish_seq(s, FinishReason::stop, text.stop_index);
+    return;
+  }
+  if ((p.max_tokens > 0 && s->generated() >= p.max_tokens) || s->size() >= max_context_) {
+    finish_seq(s, FinishReason::length);
+    return;
+  }
+  emit(s, FinishReason::none, -1, nullptr);
+}
+
+void Scheduler::finish_seq(Sequence* s, FinishReason reason, int32_t stop_index, const Error* error) {
+  RequestState* r = s->req;
+  const std::string& team = r->params.team;
+  switch (s->state) {
+    case SeqState::running:
+      kv_.release(s->table);
+      running_.erase(std::find(running_.begin(), running_.end(), s));
+      fair_.on_finished(team);
+      break;
+    case SeqState::waiting:
+      fair_.remove(team, s->handle());
+      break;
+    case SeqState::unborn:
+    case SeqState::finished:
+      break;
+  }
+  if (s->state == SeqState::finished) return;
+  s->state = SeqState::finished;
+  note_left_queue(r);
+  // Held-back text is real output unless a stop string ended the choice or
+  // nobody is listening any more.
+  if (reason == FinishReason::eos || reason == FinishReason::length ||
+      (reason == FinishReason::stop && stop_index < 0)) {
+    s->pending_text += s->text->finish();
+  }
+  --r->unfinished;
+  emit(s, reason, stop_index, error);
+  if (r->unfinished == 0) {
+    done_.push_back(r);
+    ++finished_;
+    if (reason == FinishReason::abort) ++aborted_;
+  }
+}
+
+void Scheduler::end_request(RequestState* r, FinishReason reason, const Error* error) {
+  for (auto& c : r->choices) {
+    if (c->state != SeqState::finished) finish_seq(c.get(), reason, -1, error);
+  }
+}
+
+void Scheduler::emit(Sequence* s, FinishReason finish, int32_t stop_index, const Error* error) {
+  RequestState* r = s->req;
+  StreamEvent ev;
+  ev.request = r->id;
+  ev.choice = s->choice;
+  ev.tokens = std::move(s->pending_tokens);
+  ev.text = std::move(s->pending_text);
+  s->pending_tokens.clear();
+  s->pending_text.clear();
+  ev.finish = finish;
+  ev.stop_index = stop_index;
+  ev.done = finish != FinishReason::none && r->unfinished == 0;
+  ev.usage = r->usage;
+  if (error) ev.error = *error;
+  r->params.on_event(std::move(ev));
+}
+
+void Scheduler::fail_all(const Error& error) {
+  const FinishReason reason = error.code == "shutting_down" ? FinishReason::abort : FinishReason::error;
+  if (error.code == "backend_failed") {
+    std::lock_guard lk(mu_);
+    failed_ = true;
+  }
+  std::vector<RequestState*> all;
+  all.reserve(requests_.size());
+  for (auto& [id, r] : requests_) all.push_back(r.get());
+  std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  for (RequestState* r : all) end_request(r, reason, reason == FinishReason::error ? &error : nullptr);
+  for (RequestState* r : done_) requests_.erase(r->id);
+  done_.clear();
+}
+
+void Scheduler::note_left_queue(RequestState* r) {
+  if (r->admitted) return;
+  r->admitted = true;
+  ++left_queue_[r->params.team];
+}
+
+void Scheduler::publish_stats(const StepPlan* plan) {
+  if (plan) {
+    ++steps_;
+    tokens_processed_ += static_cast<uint64_t>(plan->n_tokens);
+    preemptions_ += plan->preempted.size();
+    batch_seqs_sum_ += plan->seqs.size();
+    ++histogram_[SchedulerStats::histogram_bucket(static_cast<int32_t>(plan->seqs.size()))];
+  }
+
+  // Retry-After hint: how long the current queue takes at the recent rate.
+  const int64_t t = now_ns();
+  const double window_s = static_cast<double>(t - rate_window_start_ns_) * 1e-9;
+  if (window_s >= 1.0) {
+    const double rate = static_cast<double>(finished_ - rate_window_finished_) / window_s;
+    finish_rate_ = finish_rate_ == 0 ? rate : 0.7 * finish_rate_ + 0.3 * rate;
+    rate_window_start_ns_ = t;
+    rate_window_finished_ = finished_;
+  }
+  uint64_t submitted, rejected;
+  int32_t queued;
+  {
+    std::lock_guard lk(mu_);
+    submitted = submitted_;
+    rejected = rejected_;
+    queued = queued_total_;
+  }
+  const double eta = static_cast<double>(queued) / std::max(finish_rate_, 0.05);
+  retry_after_s_.store(static_cast<int32_t>(std::clamp(std::ceil(eta), 1.0, 60.0)), std::memory_order_relaxed);
+
+  std::lock_guard lk(stats_mu_);
+  SchedulerStats& s = stats_;
+  const auto& pool = kv_.pool();
+  s.kv_blocks_total = pool.n_blocks();
+  s.kv_blocks_used = pool.num_used();
+  s.kv_blocks_cached = pool.num_cached();
+  s.kv_blocks_evictable = pool.num_evictable();
+  s.kv_block_size = pool.block_size();
+  s.kv_evictions = pool.num_evictions();
+  s.prefix_hit_tokens = kv_.prefix_hit_tokens();
+  s.prefix_query_tokens = prefix_query_tokens_;
+  s.steps = steps_;
+  s.tokens_processed = tokens_processed_;
+  s.preemptions = preemptions_;
+  if (plan) {
+    s.last_batch_seqs = static_cast<int32_t>(plan->seqs.size());
+    s.last_batch_tokens = plan->n_tokens;
+  }
+  s.batch_seqs_sum = batch_seqs_sum_;
+  s.batch_seqs_histogram = histogram_;
+  s.requests_submitted = submitted;
+  s.requests_rejected = rejected;
+  s.requests_finished = finished_;
+  s.requests_aborted = aborted_;
+  s.waiting = fair_.waiting();
+  s.running = static_cast<int32_t>(running_.size());
+  s.teams = fair_.counters();
+}
+
+SchedulerStats Scheduler::stats() const {
+  std::lock_guard lk(stats_mu_);
+  return stats_;
+}
+
+}  // namespace llmd::scheduler

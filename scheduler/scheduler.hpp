@@ -1,0 +1,155 @@
+// The continuous-batching loop of one loaded model.
+//
+// One Scheduler per model (per backend): it owns the model's paged KV-cache
+// bookkeeping and runs every step on its own thread, so the engine never waits
+// on callers. Any thread may submit() and abort(); both only post to an inbox
+// that the loop drains at the start of each step. Each step:
+//
+//   drain inbox and aborts → plan (StepPlanner) → Backend::forward → sample,
+//   detokenize, match stops → stream events → release finished sequences
+//
+// A request finishes on an end-of-generation token, a stop string or stop id,
+// max_tokens, or the context limit; an aborted one frees its blocks at the
+// next step. A failed forward ends the requests in that batch with an error;
+// a backend that reports itself unhealthy ends all of them and the scheduler
+// refuses new work ("backend_failed").
+//
+// Tests and benchmarks may instead drive the loop from their own thread with
+// step() (never together with start()).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/backend/backend.hpp"
+#include "engine/core/result.hpp"
+#include "engine/kv/kv_cache_manager.hpp"
+#include "scheduler/fair_queue.hpp"
+#include "scheduler/request.hpp"
+#include "scheduler/scheduler_config.hpp"
+#include "scheduler/scheduler_stats.hpp"
+#include "scheduler/sequence.hpp"
+#include "scheduler/step_planner.hpp"
+
+namespace llmd::engine {
+class Tokenizer;
+}
+
+namespace llmd::scheduler {
+
+class Scheduler {
+ public:
+  // Checks the configuration, sizes the KV pool and has the backend allocate
+  // it. The backend and tokenizer must outlive the scheduler; nothing else may
+  // run forward() on the backend meanwhile.
+  static Result<std::unique_ptr<Scheduler>> create(engine::Backend& backend, const engine::Tokenizer& tokenizer,
+                                                   const ModelLimits& model, const SchedulerConfig& config);
+  ~Scheduler();  // stop()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Starts the loop thread.
+  void start();
+  // Stops the loop: requests still queued or running end with
+  // FinishReason::abort (their sinks get `done`); later submits are refused
+  // with "shutting_down". Idempotent; call from any thread but the loop's.
+  void stop();
+
+  // Accepts a request (thread-safe, never blocks on the engine). Errors, with
+  // their code:
+  //   invalid_request          empty prompt, id out of vocabulary, bad n,
+  //                            max_tokens, weight, missing sink; message names the field
+  //   invalid_parameter        sampling parameters (engine::validate)
+  //   context_length_exceeded  prompt (+ max_tokens) longer than max_context()
+  //   queue_full               too many waiting requests (all, or this team's);
+  //                            retry after retry_after_seconds()
+  //   shutting_down, backend_failed
+  Result<RequestId> submit(GenerationRequest request);
+
+  // Ends a request with FinishReason::abort at the next step and frees its
+  // blocks. Thread-safe, never blocks; unknown or finished ids are ignored.
+  void abort(RequestId id);
+
+  // A hint for Retry-After when submit() says queue_full: seconds until the
+  // queue has likely drained enough (1..60).
+  int32_t retry_after_seconds() const { return retry_after_s_.load(std::memory_order_relaxed); }
+
+  SchedulerStats stats() const;
+  const SchedulerConfig& config() const { return config_; }
+  // Longest sequence (prompt + completion) this scheduler serves.
+  int32_t max_context() const { return max_context_; }
+  int32_t n_vocab() const { return model_.n_vocab; }
+
+  // Runs one step on the caller's thread (when start() was not called).
+  // Returns false when there was nothing to do.
+  bool step();
+
+ private:
+  Scheduler(engine::Backend& backend, const engine::Tokenizer& tokenizer, const ModelLimits& model,
+            const SchedulerConfig& config, int32_t n_blocks, int32_t max_context);
+
+  void loop();
+  Status check(const GenerationRequest& r) const;
+
+  // Engine-thread parts of a step.
+  void drain_inbox();
+  void run_plan(const StepPlan& plan);
+  void sample_and_emit(Sequence* s, std::span<const float> logits);
+  void fork_choices(Sequence* leader, std::span<const float> logits);
+  void accept_token(Sequence* s, const engine::SampledToken& t);
+  void finish_seq(Sequence* s, FinishReason reason, int32_t stop_index = -1, const Error* error = nullptr);
+  void end_request(RequestState* r, FinishReason reason, const Error* error);
+  void emit(Sequence* s, FinishReason finish, int32_t stop_index, const Error* error);
+  void fail_all(const Error& error);
+  void publish_stats(const StepPlan* plan);
+  void note_left_queue(RequestState* r);
+
+  engine::Backend& backend_;
+  const engine::Tokenizer& tokenizer_;
+  const ModelLimits model_;
+  const SchedulerConfig config_;
+  const int32_t max_context_;
+
+  // Engine-thread state.
+  engine::kv::KvCacheManager kv_;
+  FairQueue fair_;
+  std::vector<Sequence*> running_;
+  StepPlanner planner_;
+  std::unordered_map<RequestId, std::unique_ptr<RequestState>> requests_;
+  std::vector<RequestState*> done_;  // ended this step, destroyed after emitting
+  std::unordered_map<std::string, int32_t> left_queue_;  // per team, applied to queued_ once a step
+  uint64_t steps_ = 0, tokens_processed_ = 0, preemptions_ = 0, batch_seqs_sum_ = 0;
+  uint64_t finished_ = 0, aborted_ = 0, prefix_query_tokens_ = 0;
+  std::array<uint64_t, 8> histogram_{};
+  double finish_rate_ = 0;  // requests per second, smoothed
+  int64_t rate_window_start_ns_ = 0;
+  uint64_t rate_window_finished_ = 0;
+
+  // Shared with submitting threads.
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<RequestState>> inbox_;
+  std::vector<RequestId> aborts_;
+  std::unordered_map<std::string, int32_t> queued_;  // per team: accepted, not yet admitted or ended
+  int32_t queued_total_ = 0;
+  uint64_t submitted_ = 0, rejected_ = 0;
+  bool stopping_ = false;
+  bool failed_ = false;
+  std::atomic<RequestId> next_id_{1};
+  std::atomic<int32_t> retry_after_s_{1};
+
+  mutable std::mutex stats_mu_;
+  SchedulerStats stats_;
+
+  std::thread thread_;
+  bool started_ = false;
+};
+
+}  // namespace llmd::scheduler

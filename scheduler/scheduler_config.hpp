@@ -1,0 +1,47 @@
+// Settings of one model's scheduler loop.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "engine/backend/backend.hpp"
+#include "scheduler/fair_queue.hpp"
+
+namespace llmd::scheduler {
+
+// What the scheduler must know about the model it drives.
+struct ModelLimits {
+  int32_t n_ctx = 0;    // context length (tokens per sequence)
+  int32_t n_vocab = 0;  // logits row length; prompt ids must be below it
+};
+
+struct SchedulerConfig {
+  std::string name = "model";     // for logs and the thread name
+
+  // Batching: every step processes at most this many tokens and sequences.
+  int32_t max_batched_tokens = 512;
+  int32_t max_seqs = 16;
+  int32_t max_choices = 4;         // largest n a request may ask for (<= max_seqs)
+
+  // Paged KV-cache: kv_blocks blocks of block_size tokens. With kv_blocks = 0
+  // the pool is sized from kv_bytes (the backend says what a block costs), or,
+  // when that is 0 too, to hold max_seqs full contexts.
+  int32_t block_size = 16;
+  int32_t kv_blocks = 0;
+  uint64_t kv_bytes = 0;
+  engine::KvDtype kv_dtype = engine::KvDtype::f16;
+
+  // Context limit used for admission and for stopping (0 → the model's n_ctx).
+  // It is further capped by what the pool can hold for a single sequence.
+  int32_t max_context = 0;
+
+  // Admission queue: requests accepted but not yet running. Beyond these,
+  // submit() answers "queue_full".
+  int32_t max_waiting = 1024;
+  int32_t max_waiting_per_team = 256;
+
+  // Fair share: charge per processed prompt / completion token.
+  FairShareWeights weights;
+};
+
+}  // namespace llmd::scheduler

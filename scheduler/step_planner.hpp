@@ -1,0 +1,74 @@
+// Chooses the work of one engine step (continuous batching).
+//
+// There are no prefill and decode phases, only sequences with tokens still to
+// compute. Under a token budget (max_batched_tokens) and a sequence limit
+// (max_seqs) a step takes, in this order:
+//   1. every running sequence that is decoding (one token each);
+//   2. running sequences still computing their prompt (or recomputing after a
+//      preemption), a chunk each, oldest first;
+//   3. waiting sequences, admitted one at a time from the backlogged team with
+//      the least weighted service (FairQueue), each with a first chunk that
+//      reuses its longest cached prefix. Admission stops at the first request
+//      that does not fit (no skipping ahead of the fair order), and nothing is
+//      admitted in a step that had to preempt.
+// When a running sequence needs a block and none is free, the most recently
+// admitted sequence of the team with the most service is preempted: its blocks
+// are released and it goes back to the front of its team's queue.
+//
+// Tokens are charged to their team's fair-share counter as they are planned.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/kv/kv_cache_manager.hpp"
+#include "scheduler/fair_queue.hpp"
+#include "scheduler/scheduler_config.hpp"
+#include "scheduler/sequence.hpp"
+
+namespace llmd::scheduler {
+
+struct PlannedSeq {
+  Sequence* seq = nullptr;
+  int32_t n_tokens = 0;  // tokens[num_computed, num_computed + n_tokens) this step
+};
+
+struct StepPlan {
+  std::vector<PlannedSeq> seqs;
+  int32_t n_tokens = 0;
+  std::vector<Sequence*> preempted;  // running sequences sent back to waiting
+  std::vector<Sequence*> admitted;   // waiting sequences that started running
+  bool empty() const { return seqs.empty(); }
+};
+
+class StepPlanner {
+ public:
+  StepPlanner(const SchedulerConfig& config, engine::kv::KvCacheManager& kv, FairQueue& fair,
+              std::vector<Sequence*>& running)
+      : config_(config), kv_(kv), fair_(fair), running_(running) {}
+
+  StepPlan plan();
+
+  // Order stamp for sequences that start running outside plan() (forks).
+  uint64_t next_admit_order() { return ++admit_counter_; }
+
+ private:
+  // Makes room for `seq` to cover n_tokens, preempting as needed; false when
+  // `seq` itself was preempted.
+  bool reserve_or_preempt(Sequence* seq, int32_t n_tokens, StepPlan& plan);
+  Sequence* pick_victim() const;
+  // Sequence slots taken: running ones plus the choices that running, not yet
+  // forked requests will add.
+  int32_t occupied_slots() const;
+  void preempt(Sequence* victim, StepPlan& plan);
+  void admit(StepPlan& plan);
+
+  const SchedulerConfig& config_;
+  engine::kv::KvCacheManager& kv_;
+  FairQueue& fair_;
+  std::vector<Sequence*>& running_;
+  uint64_t admit_counter_ = 0;
+  int32_t budget_ = 0;  // tokens left in the step being planned
+};
+
+}  // namespace llmd::scheduler
