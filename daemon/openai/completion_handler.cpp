@@ -134,7 +134,8 @@ void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::Exc
   if (auto e = parse_completion_request(endpoint, ex->request().body, &req)) return respond(*ex, *e);
   const ServedModel* m = ctx.models->find(req.model);
   auto caller = access::caller_of(ex->request());
-  if (!m || (caller && !caller->may_use_model(m->id))) return respond_model_not_found(*ex, req.model);
+  if (!m) return respond_model_not_found(*ex, req.model);
+  // A model the caller's team may not use is refused by admission (403 model_not_allowed).
   ex->log_field("model", m->id);
 
   GenerationPlan plan;

@@ -1,5 +1,6 @@
 #include "daemon/openai/routes.hpp"
 
+#include "auth/denial.hpp"
 #include "daemon/access/access.hpp"
 #include "daemon/http/exchange.hpp"
 #include "daemon/openai/json_text.hpp"
@@ -47,7 +48,12 @@ void handle_list_models(const ApiContext& ctx, const http::ExchangePtr& ex) {
 void handle_get_model(const ApiContext& ctx, const http::ExchangePtr& ex) {
   const std::string id(ex->request().param("id"));
   const ServedModel* m = ctx.models->find(id);
-  if (!m || !visible_to(ex->request(), *m)) return respond_model_not_found(*ex, id);
+  if (!m) return respond_model_not_found(*ex, id);
+  if (!visible_to(ex->request(), *m)) {
+    auto caller = access::caller_of(ex->request());
+    ex->respond(access::denial_response(auth::model_not_allowed_denial(m->id, caller->team)));
+    return;
+  }
   std::string out;
   append_model(out, *m, id);
   ex->respond(http::Response::json(200, std::move(out)));

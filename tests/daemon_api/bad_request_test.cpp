@@ -193,3 +193,28 @@ TEST_F(BadRequestTest, StatsNeedTheAdminRole) {
 
 }  // namespace
 }  // namespace llmd::test
+
+namespace llmd::test {
+namespace {
+
+TEST(AllowedModels, ATeamSeesAndUsesOnlyItsModels) {
+  ApiServer server;
+  ASSERT_TRUE(server.ok());
+  const std::string& admin = server.admin_key();
+  ASSERT_EQ(server.call("POST", "/admin/v1/teams", R"({"name":"narrow","allowed_models":["other"]})", &admin).status, 201);
+  auto key = server.call("POST", "/admin/v1/keys", R"({"team":"narrow","name":"k","role":"user"})", &admin);
+  ASSERT_EQ(key.status, 201) << key.body;
+  const std::string k(boost::json::parse(key.body).at("key").as_string());
+  auto list = server.call("GET", "/v1/models", "", &k);
+  EXPECT_EQ(list.status, 200);
+  EXPECT_EQ(list.body, R"({"object":"list","data":[]})");
+  EXPECT_EQ(server.call("GET", "/v1/models/synth", "", &k).status, 403);
+  auto res = server.call("POST", "/v1/chat/completions", chat(R"("max_tokens":2)"), &k);
+  EXPECT_EQ(res.status, 403) << res.body;
+  EXPECT_NE(res.body.find("model_not_allowed"), std::string::npos) << res.body;
+  // The default team may use every model.
+  EXPECT_EQ(server.call("POST", "/v1/chat/completions", chat(R"("max_tokens":2)")).status, 200);
+}
+
+}  // namespace
+}  // namespace llmd::test
