@@ -8,8 +8,8 @@
 #include <cstdio>
 
 #include "engine/core/log.hpp"
-#include "engine/sampling/sampling_params.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
+#include "scheduler/validation.hpp"
 
 namespace llmd::scheduler {
 namespace {
@@ -41,21 +41,8 @@ std::string_view to_string(FinishReason r) {
 
 Result<std::unique_ptr<Scheduler>> Scheduler::create(engine::Backend& backend, const engine::Tokenizer& tokenizer,
                                                      const ModelLimits& model, const SchedulerConfig& c) {
+  if (Status st = check_config(model, c); !st) return st.take_error();
   auto bad = [](std::string m) { return Error("invalid_config", std::move(m)); };
-  if (model.n_ctx < 2) return bad(fmt("model context length must be at least 2 (got %d)", model.n_ctx));
-  if (model.n_vocab < 1) return bad(fmt("model vocabulary size must be positive (got %d)", model.n_vocab));
-  if (c.max_seqs < 1) return bad(fmt("max_seqs must be at least 1 (got %d)", c.max_seqs));
-  if (c.max_batched_tokens < c.max_seqs)
-    return bad(fmt("max_batched_tokens (%d) must be at least max_seqs (%d)", c.max_batched_tokens, c.max_seqs));
-  if (c.max_choices < 1 || c.max_choices > c.max_seqs)
-    return bad(fmt("max_choices must be between 1 and max_seqs (%d) (got %d)", c.max_seqs, c.max_choices));
-  if (c.block_size < 1 || c.block_size > 1024) return bad(fmt("block_size must be 1..1024 (got %d)", c.block_size));
-  if (c.kv_blocks < 0) return bad(fmt("kv_blocks must not be negative (got %d)", c.kv_blocks));
-  if (c.max_context < 0) return bad(fmt("max_context must not be negative (got %d)", c.max_context));
-  if (c.max_waiting < 1 || c.max_waiting_per_team < 1) return bad("max_waiting and max_waiting_per_team must be positive");
-  if (!(c.weights.prompt_token >= 0) || !(c.weights.completion_token >= 0) || !std::isfinite(c.weights.prompt_token) ||
-      !std::isfinite(c.weights.completion_token))
-    return bad("fair-share token weights must be finite and non-negative");
 
   engine::KvCacheShape shape{0, c.block_size, c.kv_dtype};
   const int64_t per_seq_blocks = (static_cast<int64_t>(model.n_ctx) + c.block_size - 1) / c.block_size;
@@ -69,7 +56,9 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(engine::Backend& backend, c
   }
   n_blocks = std::min<int64_t>(n_blocks, INT32_MAX / std::max(c.block_size, 1));
   const int64_t pool_tokens = n_blocks * c.block_size;
-  if (pool_tokens < 2) return bad(fmt("the KV pool holds %lld tokens; at least 2 are needed", static_cast<long long>(pool_tokens)));
+  if (pool_tokens < 2) {
+    return bad(fmt("the KV pool holds %lld tokens; at least 2 are needed", static_cast<long long>(pool_tokens)));
+  }
   int64_t max_context = c.max_context > 0 ? std::min(c.max_context, model.n_ctx) : model.n_ctx;
   max_context = std::min(max_context, pool_tokens);
 
@@ -137,43 +126,8 @@ void Scheduler::loop() {
   publish_stats(nullptr);
 }
 
-Status Scheduler::check(const GenerationRequest& r) const {
-  auto invalid = [](std::string m) { return Error("invalid_request", std::move(m)); };
-  if (!r.on_event) return invalid("on_event must be set");
-  if (r.prompt.empty()) return invalid("prompt must contain at least one token");
-  for (size_t i = 0; i < r.prompt.size(); ++i) {
-    if (r.prompt[i] < 0 || r.prompt[i] >= model_.n_vocab)
-      return invalid(fmt("prompt token %d at position %zu is outside the vocabulary (0..%d)", r.prompt[i], i,
-                         model_.n_vocab - 1));
-  }
-  if (r.n < 1 || r.n > config_.max_choices)
-    return invalid(fmt("n must be between 1 and %d (got %d)", config_.max_choices, r.n));
-  if (r.max_tokens < 0) return invalid(fmt("max_tokens must not be negative (got %d)", r.max_tokens));
-  if (!(r.team_weight > 0) || !std::isfinite(r.team_weight))
-    return invalid("team_weight must be a positive finite number");
-  for (int32_t id : r.stop_token_ids) {
-    if (id < 0 || id >= model_.n_vocab) return invalid(fmt("stop token id %d is outside the vocabulary", id));
-  }
-  const auto n_prompt = static_cast<int64_t>(r.prompt.size());
-  if (n_prompt >= max_context_) {
-    return Error("context_length_exceeded",
-                 fmt("This model's maximum context length is %d tokens, but the prompt has %lld tokens "
-                     "(at least one more is needed for the completion).",
-                     max_context_, static_cast<long long>(n_prompt)));
-  }
-  if (r.max_tokens > 0 && n_prompt + r.max_tokens > max_context_) {
-    return Error("context_length_exceeded",
-                 fmt("This model's maximum context length is %d tokens. However, you requested %lld tokens "
-                     "(%lld in the prompt, %d for the completion).",
-                     max_context_, static_cast<long long>(n_prompt + r.max_tokens), static_cast<long long>(n_prompt),
-                     r.max_tokens));
-  }
-  if (Status st = engine::validate(r.sampling, model_.n_vocab); !st) return st;
-  return ok_status();
-}
-
 Result<RequestId> Scheduler::submit(GenerationRequest request) {
-  if (Status st = check(request); !st) {
+  if (Status st = check_request(request, model_, config_, max_context_); !st) {
     std::lock_guard lk(mu_);
     ++rejected_;
     return st.take_error();

@@ -96,7 +96,6 @@ class Scheduler {
             const SchedulerConfig& config, int32_t n_blocks, int32_t max_context);
 
   void loop();
-  Status check(const GenerationRequest& r) const;
 
   // Engine-thread parts of a step.
   void drain_inbox();
