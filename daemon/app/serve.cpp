@@ -69,7 +69,9 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
   if (services.auth) (*server)->set_authenticator(access::make_auth_hook(*services.auth));
   // The OpenAI and admin API routes register here.
   if (Status st = admin::install_admin_routes((*server)->router(), services.auth); !st) return st.take_error();
-  if (Status st = openai::install_openai_routes((*server)->router(), {services.models, services.auth}); !st) {
+  if (Status st = openai::install_openai_routes((*server)->router(),
+                                                {services.models, services.auth, cfg.api.stream_interval});
+      !st) {
     return st.take_error();
   }
   if (hooks.install_routes) {

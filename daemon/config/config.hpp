@@ -62,6 +62,14 @@ struct PathsConfig {
   std::vector<std::filesystem::path> model_dirs;       // model files must live below one of these
 };
 
+// [api]: the OpenAI API.
+struct ApiConfig {
+  // Streamed text goes out at most this often per response: tokens produced
+  // meanwhile travel together in one write (the first token and the end are
+  // sent at once). 0 sends every token as it comes.
+  milliseconds stream_interval{10};
+};
+
 // Context length served when [[models]] context_length is 0 and the model's
 // own is longer (KV memory grows with it; configure more explicitly).
 inline constexpr std::uint32_t kDefaultContextCap = 8192;
@@ -89,6 +97,7 @@ struct Config {
   LimitsConfig limits;
   LogConfig log;
   PathsConfig paths;
+  ApiConfig api;
   std::vector<ModelConfig> models;
 };
 

@@ -152,6 +152,7 @@ void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::Exc
   plan.stream = req.stream;
   plan.include_usage = req.include_usage;
   plan.logprobs = req.logprobs;
+  plan.stream_interval = ctx.stream_interval;
 
   // The caller's team: fair share, and prefix-cache blocks shared only within it.
   scheduler::GenerationRequest& r = plan.request;

@@ -174,6 +174,19 @@ void Generation::send(std::string bytes, bool last) {
       return;
     }
   }
+  if (plan_.stream_interval.count() > 0 && !last) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_write_ < plan_.stream_interval) {
+      unsent_ += bytes;
+      return;
+    }
+    last_write_ = now;
+  }
+  if (!unsent_.empty()) {
+    unsent_ += bytes;
+    bytes = std::move(unsent_);
+    unsent_.clear();
+  }
   if (!ex_->write(bytes)) {
     abort_all();
     return;

@@ -10,6 +10,12 @@
 // (the admission callback) starts the stream once every prompt is accepted;
 // events that arrive before that are held and sent right after the headers.
 //
+// Streamed text is written at most every plan.stream_interval: chunks made
+// meanwhile wait in `unsent_` and go out with the next event's, as one write
+// (the first text and the end are written at once). A request whose
+// sequences stall (preempted for lack of KV blocks) sends what it holds when
+// it resumes.
+//
 // Usage is settled on the admission once, when the last scheduler request is
 // done: ok with the real counts, cancelled (charging what was produced) when
 // the client went away, error when the engine failed.
@@ -44,6 +50,7 @@ struct GenerationPlan {
   std::vector<std::string> echo;              // completions with echo: the text each prompt's choices start with
   scheduler::GenerationRequest request;       // everything but prompt and on_event
   http::Headers headers;                      // added to the response (x-ratelimit-*)
+  std::chrono::milliseconds stream_interval{0};  // streamed text is written at most this often
 };
 
 class Generation : public std::enable_shared_from_this<Generation> {
@@ -88,6 +95,8 @@ class Generation : public std::enable_shared_from_this<Generation> {
   bool first_event_seen_ = false;
   std::chrono::steady_clock::time_point submitted_at_;
   std::chrono::steady_clock::time_point first_event_at_;
+  std::string unsent_;                                // stream bytes held for the next write
+  std::chrono::steady_clock::time_point last_write_;  // of stream bytes
 
   // Scheduler requests not yet done (prompts never submitted are subtracted):
   // whoever brings it to 0 finishes the request.

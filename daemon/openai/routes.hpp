@@ -11,6 +11,8 @@
 // (tools that only check routes) every request runs as team "default".
 #pragma once
 
+#include <chrono>
+
 #include "auth/auth_service.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/openai/api_request.hpp"
@@ -22,6 +24,7 @@ namespace llmd::openai {
 struct ApiContext {
   const ModelRegistry* models = nullptr;  // must outlive the server
   auth::AuthService* auth = nullptr;
+  std::chrono::milliseconds stream_interval{0};  // [api] stream_interval_s
 };
 
 Status install_openai_routes(http::Router& router, const ApiContext& ctx);

@@ -42,7 +42,7 @@ void ApiServer::start(const ApiServerOptions& options) {
   write_file(dir_ / "llmd.toml",
              "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = 5\n"
              "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
-             "[limits]\n" + options.limits +
+             "[limits]\n" + options.limits + "[api]\n" + options.api +
              "[log]\nlevel = \"info\"\n"
              "[paths]\nstate_dir = \"state\"\nmodel_dirs = [\".\"]\n"
              "[[models]]\nname = \"synth\"\npath = \"synth.gguf\"\naliases = [\"test/synth\"]\nthreads = 1\n"

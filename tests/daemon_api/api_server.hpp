@@ -28,6 +28,7 @@ struct ApiServerOptions {
   int max_sequences = 32;
   std::string models_extra;      // more keys for the [[models]] table ("max_sequences = 1\n")
   std::string limits;            // the [limits] table's keys
+  std::string api;               // the [api] table's keys
 };
 
 class ApiServer {

@@ -70,3 +70,24 @@ TEST_F(ModelConfig, ChoicesBeyondTheBatchAreRefused) {
 
 }  // namespace
 }  // namespace llmd::test
+
+namespace llmd::test {
+namespace {
+
+TEST(ApiConfig, StreamInterval) {
+  TempDir dir;
+  write_file(dir / "c.pem", "x");
+  write_file(dir / "k.pem", "x");
+  const std::string tls = "[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n";
+  auto def = config::load_text(tls, dir / "llmd.toml");
+  ASSERT_TRUE(def) << def.error().message;
+  EXPECT_EQ(def->api.stream_interval, std::chrono::milliseconds(10));
+  auto off = config::load_text(tls + "[api]\nstream_interval_s = 0\n", dir / "llmd.toml");
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_EQ(off->api.stream_interval, std::chrono::milliseconds(0));
+  EXPECT_FALSE(config::load_text(tls + "[api]\nstream_interval_s = 5\n", dir / "llmd.toml"));
+  EXPECT_FALSE(config::load_text(tls + "[api]\nstream_interval = 1\n", dir / "llmd.toml"));
+}
+
+}  // namespace
+}  // namespace llmd::test
