@@ -130,6 +130,7 @@ std::string completion_id(Endpoint e) {
 }  // namespace
 
 void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex) {
+  if (respond_if_loading(ctx, *ex)) return;
   CompletionRequest req;
   if (auto e = parse_completion_request(endpoint, ex->request().body, &req)) return respond(*ex, *e);
   const ServedModel* m = ctx.models->find(req.model);

@@ -56,6 +56,8 @@ class ModelRegistry {
   // Makes the loaded models visible to lookups.
   void publish() { ready_.store(true, std::memory_order_release); }
 
+  // True once load() (or publish()) has made the models visible.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
   // By name or alias; null when unknown (or not loaded yet).
   const ServedModel* find(std::string_view id) const;
   // Every model in config order (empty until loaded).

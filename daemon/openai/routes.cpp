@@ -32,7 +32,16 @@ void respond_model_not_found(http::Exchange& ex, std::string_view id) {
                    "model_not_found", "model");
 }
 
+bool respond_if_loading(const ApiContext& ctx, http::Exchange& ex) {
+  if (ctx.models->ready()) return false;
+  http::Response r = http::error_response(503, "llmd is starting: the models are still loading.", "models_loading");
+  r.headers.set("retry-after", "1");
+  ex.respond(std::move(r));
+  return true;
+}
+
 void handle_list_models(const ApiContext& ctx, const http::ExchangePtr& ex) {
+  if (respond_if_loading(ctx, *ex)) return;
   std::string out = "{\"object\":\"list\",\"data\":[";
   bool first = true;
   for (const ServedModel* m : ctx.models->list()) {
@@ -46,6 +55,7 @@ void handle_list_models(const ApiContext& ctx, const http::ExchangePtr& ex) {
 }
 
 void handle_get_model(const ApiContext& ctx, const http::ExchangePtr& ex) {
+  if (respond_if_loading(ctx, *ex)) return;
   const std::string id(ex->request().param("id"));
   const ServedModel* m = ctx.models->find(id);
   if (!m) return respond_model_not_found(*ex, id);

@@ -35,6 +35,9 @@ void handle_get_model(const ApiContext& ctx, const http::ExchangePtr& ex);
 void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex);
 void handle_stats(const ApiContext& ctx, const http::ExchangePtr& ex);
 
+// 503 models_loading (Retry-After: 1) while the models load; false once they have.
+bool respond_if_loading(const ApiContext& ctx, http::Exchange& ex);
+
 // 404 model_not_found for `id`.
 void respond_model_not_found(http::Exchange& ex, std::string_view id);
 
