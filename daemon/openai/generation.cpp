@@ -118,11 +118,7 @@ void Generation::on_event(size_t prompt, scheduler::StreamEvent&& ev) {
   const size_t index = prompt * static_cast<size_t>(plan_.request.n) + static_cast<size_t>(ev.choice);
   Choice& c = choices_[index];
   usage_[prompt] = ev.usage;
-  if (admission_.valid()) {
-    int64_t produced = 0;
-    for (const auto& u : usage_) produced += u.completion_tokens;
-    admission_.record_progress(produced);
-  }
+  if (admission_.valid()) admission_.record_progress(total_usage().completion_tokens);
   if (ev.finish == scheduler::FinishReason::abort && !cancelled_.load()) shut_down_ = true;
   if (ev.finish == scheduler::FinishReason::error && !engine_failed_) {
     engine_failed_ = true;
@@ -208,16 +204,24 @@ void Generation::on_exchange_done(http::Outcome outcome) {
   if (outcome != http::Outcome::completed) abort_all();
 }
 
-void Generation::finish_request() {
+scheduler::Usage Generation::total_usage() const {
   scheduler::Usage total;
   for (const auto& u : usage_) {
     total.prompt_tokens += u.prompt_tokens;
     total.completion_tokens += u.completion_tokens;
     total.cached_tokens += u.cached_tokens;
   }
-  if (answered_) return settle(storage::UsageStatus::error);
-  if (cancelled_.load()) return settle(storage::UsageStatus::cancelled);
+  return total;
+}
+
+void Generation::finish_request() {
+  const scheduler::Usage total = total_usage();
+  if (answered_) return settle(storage::UsageStatus::error, total);
+  if (cancelled_.load()) return settle(storage::UsageStatus::cancelled, total);
+  // Settled before the answer goes out, so the access log and the ledger
+  // have it when the client does.
   if (engine_failed_ || shut_down_) {
+    settle(engine_failed_ ? storage::UsageStatus::error : storage::UsageStatus::cancelled, total);
     const std::string message = engine_failed_ ? "The model failed while generating: " + error_message_
                                                : std::string("The server is shutting down; retry the request.");
     if (plan_.stream) {
@@ -225,48 +229,44 @@ void Generation::finish_request() {
       ChunkWriter::error(out, message, "server_error");
       send(std::move(out), true);
     } else {
-      ex_->respond(http::error_response(engine_failed_ ? 500 : 503, message, engine_failed_ ? "engine_error" : "shutting_down"));
+      ex_->respond(http::error_response(engine_failed_ ? 500 : 503, message,
+                                        engine_failed_ ? "engine_error" : "shutting_down"));
     }
-    return settle(engine_failed_ ? storage::UsageStatus::error : storage::UsageStatus::cancelled);
+    return;
   }
 
+  settle(storage::UsageStatus::ok, total);
   if (plan_.stream) {
     std::string out;
     if (plan_.include_usage) chunks_.usage(out, total);
     out += ChunkWriter::kDone;
     send(std::move(out), true);
-  } else {
-    std::vector<ChoiceResult> results(choices_.size());
-    for (size_t i = 0; i < choices_.size(); ++i) {
-      Choice& c = choices_[i];
-      ChoiceResult& r = results[i];
-      r.text = std::move(c.text);
-      r.finish_reason = finish_reason_name(c.finish);
-      if (plan_.logprobs) {
-        if (plan_.meta.endpoint == Endpoint::chat) {
-          r.logprobs = "{\"content\":[";
-          logprob_writer_.chat_entries(r.logprobs, c.tokens, true);
-          r.logprobs += "],\"refusal\":null}";
-        } else {
-          logprob_writer_.completion_object(r.logprobs, c.tokens, &c.text_offset);
-        }
+    return;
+  }
+  std::vector<ChoiceResult> results(choices_.size());
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    Choice& c = choices_[i];
+    ChoiceResult& r = results[i];
+    r.text = std::move(c.text);
+    r.finish_reason = finish_reason_name(c.finish);
+    if (plan_.logprobs) {
+      if (plan_.meta.endpoint == Endpoint::chat) {
+        r.logprobs = "{\"content\":[";
+        logprob_writer_.chat_entries(r.logprobs, c.tokens, true);
+        r.logprobs += "],\"refusal\":null}";
+      } else {
+        logprob_writer_.completion_object(r.logprobs, c.tokens, &c.text_offset);
       }
     }
-    http::Response resp = http::Response::json(200, whole_response(plan_.meta, results, total));
-    for (const auto& [name, value] : plan_.headers.fields()) resp.headers.set(name, value);
-    ex_->respond(std::move(resp));
   }
-  settle(storage::UsageStatus::ok);
+  http::Response resp = http::Response::json(200, whole_response(plan_.meta, results, total));
+  for (const auto& [name, value] : plan_.headers.fields()) resp.headers.set(name, value);
+  ex_->respond(std::move(resp));
 }
 
-void Generation::settle(storage::UsageStatus status) {
+void Generation::settle(storage::UsageStatus status, const scheduler::Usage& total) {
+  ex_->log_field("tokens", std::to_string(total.prompt_tokens) + "+" + std::to_string(total.completion_tokens));
   if (!admission_.valid()) return;
-  scheduler::Usage total;
-  for (const auto& u : usage_) {
-    total.prompt_tokens += u.prompt_tokens;
-    total.completion_tokens += u.completion_tokens;
-    total.cached_tokens += u.cached_tokens;
-  }
   auth::FinishedUsage f;
   f.status = status;
   // Prompts refused or dropped before the engine saw them are not charged.

@@ -78,7 +78,8 @@ class Generation : public std::enable_shared_from_this<Generation> {
   void finish_request();
   void send(std::string bytes, bool last);
   void abort_all();
-  void settle(storage::UsageStatus status);
+  scheduler::Usage total_usage() const;
+  void settle(storage::UsageStatus status, const scheduler::Usage& total);
 
   const http::ExchangePtr ex_;
   GenerationPlan plan_;
