@@ -20,6 +20,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   exit 77
 fi
 
+llmd=$(cd "$(dirname "$llmd")" && pwd)/$(basename "$llmd")
 mkdir -p "$work"
 cp "$src/package.json" "$src/package-lock.json" "$src"/*.mjs "$work/"
 cd "$work"

@@ -134,8 +134,11 @@ TEST(Disconnect, ACancelledStreamIsChargedForWhatItProduced) {
 TEST(Disconnect, ASlowReaderIsBufferedUpToTheBoundThenAborted) {
   // A small stream buffer, and a client that stops reading with a small
   // receive window: the server's queue for it overflows and the stream ends.
+  // 16 choices of 500 tokens with 20 alternatives each make ~10 MB, more than
+  // the kernel's socket buffers can absorb (the server's send buffer grows to 4 MB).
   ApiServerOptions opts;
   opts.limits = "stream_buffer_bytes = 16384\n";
+  opts.models_extra = "max_choices = 16\n";
   ApiServer server(opts);
   ASSERT_TRUE(server.ok());
   std::string error;
@@ -145,7 +148,7 @@ TEST(Disconnect, ASlowReaderIsBufferedUpToTheBoundThenAborted) {
   ::setsockopt(c->fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
   ASSERT_TRUE(c->send(http_post("/v1/chat/completions",
                                 R"({"model":"synth","messages":[{"role":"user","content":"Hi"}],"max_tokens":500,)"
-                                R"("ignore_eos":true,"stream":true,"logprobs":true,"top_logprobs":20,"n":4})",
+                                R"("ignore_eos":true,"stream":true,"logprobs":true,"top_logprobs":20,"n":16})",
                                 server.user_key())));
   // Not reading: the request is aborted and its blocks freed while the client
   // still holds the connection open.
