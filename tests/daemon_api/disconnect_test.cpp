@@ -67,7 +67,7 @@ TEST(Disconnect, TwentyStreamsDroppedMidwayFreeTheirBlocksWithinASecond) {
   for (auto& c : conns) ASSERT_NO_FATAL_FAILURE(read_events(*c, 3));
   auto busy = server.model_stats();
   EXPECT_EQ(counter(busy, "requests", "running"), 20);
-  EXPECT_GT(counter(busy, "kv_cache", "blocks_used"), 20);
+  EXPECT_GE(counter(busy, "kv_cache", "blocks_used"), 20);  // at least one block each
   const int64_t aborted_before = counter(busy, "requests", "aborted");
 
   const auto dropped = Clock::now();
