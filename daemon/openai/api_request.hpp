@@ -45,7 +45,7 @@ struct CompletionRequest {
   bool echo = false;                          // completions: the prompt text starts each choice
 
   std::optional<int64_t> max_tokens;          // per choice; unset: chat until the context limit, completions 16
-  int32_t n = 1;
+  int32_t n = 1;                              // >= 1; the model's max_choices is checked later
   std::vector<std::string> stop;              // up to 4, none empty
   engine::SamplingParams sampling;            // temperature, top_p, penalties, seed (logit_bias ids unchecked)
   std::vector<std::pair<int64_t, float>> logit_bias;  // token id (unchecked) and bias
@@ -61,9 +61,8 @@ inline constexpr int32_t kMaxPrompts = 64;       // strings or id lists in one c
 inline constexpr int32_t kDefaultCompletionMaxTokens = 16;
 inline constexpr int32_t kJsonMaxDepth = 64;
 
-// Parses a request body for `endpoint`. `max_n` is the model-independent
-// upper bound for n (the model's own bound is checked later); nullopt on
-// success with `out` filled.
+// Parses a request body for `endpoint`: nullopt on success with `out` filled,
+// else the 400 to answer.
 std::optional<ApiError> parse_completion_request(Endpoint endpoint, std::string_view body, CompletionRequest* out);
 
 }  // namespace llmd::openai

@@ -11,7 +11,6 @@ namespace llmd::openai {
 namespace {
 
 constexpr int64_t kMaxInt32 = INT32_MAX;
-constexpr int64_t kMaxChoicesAnyModel = 128;  // the config's bound; the model's own is checked later
 
 std::optional<ApiError> parse_sampling(const RequestFields& f, CompletionRequest* r) {
   engine::SamplingParams& sp = r->sampling;
@@ -87,7 +86,7 @@ std::optional<ApiError> parse_fields(const boost::json::object& obj, CompletionR
     if (auto e = f.get_int("max_completion_tokens", 1, kMaxInt32, r->max_tokens)) return e;
   }
   int64_t n = 1;
-  if (auto e = f.get_int("n", 1, kMaxChoicesAnyModel, n)) return e;
+  if (auto e = f.get_int("n", 1, kMaxInt32, n)) return e;  // the model's own bound is checked later
   r->n = static_cast<int32_t>(n);
   if (const boost::json::value* v = f.find("stop")) {
     if (auto e = detail::parse_stop(*v, &r->stop)) return e;
