@@ -3,6 +3,9 @@
 # directory: a self-signed TLS certificate and a generated config.
 #   LLMD_PORT   HTTPS port (default 8443)
 #   LLMD_STATE  state directory (default .state at the repository root; git-ignored)
+#   LLMD_MODEL  GGUF model file to serve; without it a small synthetic model
+#               (random weights, made with `llmd gguf synth`) is written and served
+#   LLMD_MODEL_NAME  the model id clients send (default: the file name without .gguf)
 # Ctrl-C stops it gracefully (in-flight requests finish first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +38,28 @@ if [ ! -s "$state/tls/cert.pem" ] || [ ! -s "$state/tls/key.pem" ]; then
   echo "run: made a self-signed certificate in $state/tls"
 fi
 
-# ---- Models: files placed in $state/models may be served ([[models]] below).
+# ---- Model: LLMD_MODEL, or a small synthetic one written by llmd itself.
 mkdir -p "$state/models"
+if [ -n "${LLMD_MODEL:-}" ]; then
+  if [ ! -f "$LLMD_MODEL" ]; then
+    echo "run: LLMD_MODEL='$LLMD_MODEL' is not a file" >&2
+    exit 2
+  fi
+  model=$(cd "$(dirname "$LLMD_MODEL")" && pwd)/$(basename "$LLMD_MODEL")
+  model_dir=$(dirname "$model")
+  default_name=$(basename "$model" .gguf)
+else
+  model=$state/models/synthetic-test-llama.gguf
+  model_dir=$state/models
+  default_name=synthetic
+  if [ ! -s "$model" ]; then
+    "$build/bin/llmd" gguf synth --shape test-llama --type f16 -o "$model" >/dev/null
+  fi
+  echo "run: LLMD_MODEL is not set: serving a small synthetic model with random weights ($model);"
+  echo "     its answers are gibberish. Serve a real model with LLMD_MODEL=/path/to/model.gguf scripts/run.sh"
+fi
+# Model ids allow A-Z a-z 0-9 . _ - : /
+model_name=${LLMD_MODEL_NAME:-$(printf '%s' "$default_name" | tr -c 'A-Za-z0-9._:/-' '-')}
 
 # ---- Configuration: rewritten on every start (change this script, not the file).
 cat > "$state/llmd.toml" <<TOML
@@ -56,7 +79,11 @@ level = "info"
 
 [paths]
 state_dir = "$state"
-model_dirs = ["models"]
+model_dirs = ["$model_dir"]
+
+[[models]]
+name = "$model_name"
+path = "$model"
 TOML
 
 # ---- The first admin key, made on the first start only (kept in $state/admin.key).
@@ -65,6 +92,7 @@ scripts/bootstrap-admin.sh "$build/bin/llmd" "$state/llmd.toml" "$state/admin.ke
 
 echo
 echo "llmd: serving https://127.0.0.1:$port (state in $state)"
+echo "      model: $model_name ($model)"
 echo "      try: curl -k https://127.0.0.1:$port/healthz"
 echo "      admin: export LLMD_URL=https://127.0.0.1:$port LLMD_CACERT=$state/tls/cert.pem"
 echo "             $build/bin/llmctl teams list"

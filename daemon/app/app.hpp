@@ -9,6 +9,7 @@
 #include "auth/auth_service.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/http/server.hpp"
+#include "daemon/openai/model_registry.hpp"
 #include "engine/core/result.hpp"
 
 namespace llmd::daemon {
@@ -17,6 +18,7 @@ namespace llmd::daemon {
 // registers the routes only to check them.
 struct Services {
   auth::AuthService* auth = nullptr;  // keys, limits, budgets, usage ledger, admin operations
+  const openai::ModelRegistry* models = nullptr;  // the served models (loaded after the server starts)
 };
 
 // Extension points of the serve path. The production binary passes none; the

@@ -16,6 +16,7 @@
 #include "daemon/access/access.hpp"
 #include "daemon/admin/admin_routes.hpp"
 #include "daemon/app/app.hpp"
+#include "daemon/openai/routes.hpp"
 #include "daemon/system/notify.hpp"
 #include "engine/core/log.hpp"
 
@@ -68,6 +69,11 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
   if (services.auth) (*server)->set_authenticator(access::make_auth_hook(*services.auth));
   // The OpenAI and admin API routes register here.
   if (Status st = admin::install_admin_routes((*server)->router(), services.auth); !st) return st.take_error();
+  if (Status st = openai::install_openai_routes((*server)->router(),
+                                                {services.models, services.auth, cfg.api.stream_interval});
+      !st) {
+    return st.take_error();
+  }
   if (hooks.install_routes) {
     if (Status st = hooks.install_routes(**server, cfg); !st) return st.take_error();
   }
@@ -98,6 +104,8 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   }
   Services services;
   services.auth = auth->get();
+  openai::ModelRegistry models;  // outlives the server; its schedulers stop before the server goes
+  services.models = &models;
   auto built = build_server(cfg, hooks, services);
   if (!built) {
     log::errorf("%s", built.error().message.c_str());
@@ -112,6 +120,15 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   }
 
   // Models load here, before readiness.
+  notifier.status("loading models");
+  if (Status st = models.load(cfg.models); !st) {
+    log::errorf("%s", st.error().message.c_str());
+    notifier.status("failed: " + st.error().message);
+    server.stop();
+    models.stop();
+    (*auth)->stop();
+    return kExitConfig;
+  }
   server.set_ready(true);
   notifier.ready("serving " + server.url());
   log::noticef("ready: serving %s", server.url().c_str());
@@ -148,6 +165,7 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   }
   if (!drained) log::warnf("drain incomplete: closing %zu connection(s)", server.connections());
   server.stop();
+  models.stop();    // requests still running end; nothing posts to the server after this
   (*auth)->stop();  // settles what the last requests left queued
   log::noticef("stopped");
   return kExitOk;

@@ -62,13 +62,29 @@ struct PathsConfig {
   std::vector<std::filesystem::path> model_dirs;       // model files must live below one of these
 };
 
+// [api]: the OpenAI API.
+struct ApiConfig {
+  // Streamed text goes out at most this often per response: tokens produced
+  // meanwhile travel together in one write (the first token and the end are
+  // sent at once). 0 sends every token as it comes.
+  milliseconds stream_interval{10};
+};
+
+// Context length served when [[models]] context_length is 0 and the model's
+// own is longer (KV memory grows with it; configure more explicitly).
+inline constexpr std::uint32_t kDefaultContextCap = 8192;
+
 // One [[models]] entry.
 struct ModelConfig {
   std::string name;                       // the id clients send as "model"
   std::filesystem::path path;             // GGUF file, canonical, inside a model directory
   std::vector<std::string> aliases;       // further ids that resolve to this model
-  std::uint32_t context_length = 0;       // 0 = the model's own
+  std::uint32_t context_length = 0;       // 0 = the model's own, at most kDefaultContextCap
   std::uint32_t max_sequences = 16;       // concurrent sequences in the batch
+  std::uint32_t max_choices = 4;          // largest "n" a request may ask for (<= max_sequences)
+  std::uint32_t max_waiting = 256;        // requests queued before 503 + Retry-After
+  std::uint64_t kv_cache_bytes = 0;       // KV-cache memory; 0 = room for max_sequences full contexts
+  std::string chat_template_name;         // built-in template overriding the GGUF's ("chatml", ...); empty = none
   std::filesystem::path chat_template;    // Jinja file overriding the GGUF's template; empty = none
   unsigned threads = 0;                   // CPU threads; 0 = automatic
   std::string origin;                     // "file:line" of the [[models]] header
@@ -81,6 +97,7 @@ struct Config {
   LimitsConfig limits;
   LogConfig log;
   PathsConfig paths;
+  ApiConfig api;
   std::vector<ModelConfig> models;
 };
 

@@ -24,7 +24,7 @@ struct TableSection {
 // In parse order: later sections may read earlier ones ([[models]] reads [paths]).
 constexpr TableSection kTables[] = {
     {"server", detail::parse_server}, {"tls", detail::parse_tls},     {"limits", detail::parse_limits},
-    {"log", detail::parse_log},       {"paths", detail::parse_paths},
+    {"log", detail::parse_log},       {"paths", detail::parse_paths},  {"api", detail::parse_api},
 };
 
 constexpr TableSection kArrays[] = {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "daemon/config/config_sections.hpp"
+#include "engine/chat/builtin_templates.hpp"
 
 namespace llmd::config::detail {
 
@@ -55,10 +56,25 @@ void parse_model(Section& s, Config& c) {
   if (s.get_uint("context_length", 0, 1u << 24, n)) m.context_length = static_cast<std::uint32_t>(n);
   if (s.get_uint("max_sequences", 1, 4096, n)) m.max_sequences = static_cast<std::uint32_t>(n);
   if (s.get_uint("threads", 0, 1024, n)) m.threads = static_cast<unsigned>(n);
+  if (s.get_uint("max_choices", 1, 128, n)) m.max_choices = static_cast<std::uint32_t>(n);
+  if (s.get_uint("max_waiting", 1, 1u << 20, n)) m.max_waiting = static_cast<std::uint32_t>(n);
+  if (s.get_uint("kv_cache_bytes", 0, std::uint64_t{1} << 50, n)) m.kv_cache_bytes = n;
+  if (m.max_choices > m.max_sequences) {
+    s.error("max_choices", "must not exceed max_sequences (" + std::to_string(m.max_sequences) + ")");
+  }
+  // chat_template: a built-in template's name ("chatml", "llama-3", ...) or a
+  // Jinja file that is recognised as one of them when the model loads.
   std::string tmpl;
-  if (s.get_string("chat_template", tmpl) && !tmpl.empty() && s.get_path("chat_template", m.chat_template)) {
+  if (s.get_string("chat_template", tmpl) && !tmpl.empty() && engine::make_builtin_chat_template(tmpl, {})) {
+    m.chat_template_name = tmpl;
+  } else if (!tmpl.empty() && s.get_path("chat_template", m.chat_template)) {
     std::string reason = unreadable_reason(m.chat_template);
-    if (!reason.empty()) s.error("chat_template", "cannot read '" + m.chat_template.string() + "': " + reason);
+    if (!reason.empty()) {
+      std::string names;
+      for (const auto& b : engine::builtin_chat_template_names()) names += (names.empty() ? "" : ", ") + b;
+      s.error("chat_template", "cannot read '" + m.chat_template.string() + "': " + reason +
+                                   " (a Jinja file, or a built-in template: " + names + ")");
+    }
   }
 
   std::filesystem::path path;

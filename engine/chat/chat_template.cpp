@@ -23,9 +23,7 @@ std::string excerpt(std::string_view t) {
   return s;
 }
 
-}  // namespace
-
-Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile& file, std::string_view override_name) {
+TemplateEnv template_env(const gguf::GgufFile& file) {
   TemplateEnv env;
   env.bos_token = token_text(file, "tokenizer.ggml.bos_token_id");
   env.eos_token = token_text(file, "tokenizer.ggml.eos_token_id");
@@ -39,7 +37,30 @@ Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile&
   }
   env.add_bos = file.get_bool("tokenizer.ggml.add_bos_token").value_or(default_bos);
   if (env.bos_token.empty()) env.add_bos = false;
+  return env;
+}
 
+// A Jinja template recognised as a built-in; `what` names its source in messages.
+Result<std::unique_ptr<ChatTemplate>> recognised(const gguf::GgufFile& file, const TemplateEnv& env,
+                                                 std::string_view jinja, const std::string& what) {
+  const chat::Recognition r = chat::recognise_template(jinja);
+  if (r.name.empty()) {
+    std::string names;
+    for (const auto& n : builtin_chat_template_names()) names += (names.empty() ? "" : ", ") + n;
+    return Error("chat_template_unrecognised",
+                 what + " is " + r.why + " (begins \"" + excerpt(jinja) +
+                     "\"), which no built-in template reproduces; set " + std::string(kChatTemplateConfigKey) +
+                     " for this model to one of: " + names);
+  }
+  auto t = make_builtin_chat_template(r.name, env, r.options);
+  if (t) log::infof("chat template: %s: %s recognised as '%s'", file.name().c_str(), what.c_str(), r.name.c_str());
+  return t;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile& file, std::string_view override_name) {
+  const TemplateEnv env = template_env(file);
   if (!override_name.empty()) {
     auto t = make_builtin_chat_template(override_name, env);
     if (!t) {
@@ -60,18 +81,12 @@ Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile&
                  file.name().c_str(), env.add_bos ? "" : " not added", std::string(kChatTemplateConfigKey).c_str());
     return make_builtin_chat_template("plain", env);
   }
-  const chat::Recognition r = chat::recognise_template(jinja);
-  if (r.name.empty()) {
-    std::string names;
-    for (const auto& n : builtin_chat_template_names()) names += (names.empty() ? "" : ", ") + n;
-    return Error("chat_template_unrecognised",
-                 "GGUF " + file.name() + ": tokenizer.chat_template is " + r.why + " (begins \"" + excerpt(jinja) +
-                     "\"), which no built-in template reproduces; set " + std::string(kChatTemplateConfigKey) +
-                     " for this model to one of: " + names);
-  }
-  auto t = make_builtin_chat_template(r.name, env, r.options);
-  if (t) log::infof("chat template: %s: recognised as '%s'", file.name().c_str(), r.name.c_str());
-  return t;
+  return recognised(file, env, jinja, "GGUF " + file.name() + ": tokenizer.chat_template");
+}
+
+Result<std::unique_ptr<ChatTemplate>> select_chat_template_from_jinja(const gguf::GgufFile& file, std::string_view jinja,
+                                                                     std::string_view source) {
+  return recognised(file, template_env(file), jinja, std::string(source));
 }
 
 }  // namespace llmd::engine

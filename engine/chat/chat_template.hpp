@@ -72,4 +72,10 @@ inline constexpr std::string_view kChatTemplateConfigKey = "models[].chat_templa
 // the file's tokenizer metadata.
 Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile& file, std::string_view override_name);
 
+// The template of a model whose configuration names a Jinja file instead:
+// `jinja` (the file's text) is recognised as one of the built-ins, with the
+// BOS/EOS texts of `file`; `source` names the file in messages.
+Result<std::unique_ptr<ChatTemplate>> select_chat_template_from_jinja(const gguf::GgufFile& file, std::string_view jinja,
+                                                                     std::string_view source);
+
 }  // namespace llmd::engine

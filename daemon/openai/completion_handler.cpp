@@ -1,0 +1,179 @@
+// POST /v1/chat/completions and POST /v1/completions: parse and validate,
+// resolve the model, build the prompt tokens, check them against the context,
+// admit (limits and budgets), then hand the request to a Generation.
+#include <chrono>
+
+#include "daemon/access/access.hpp"
+#include "daemon/http/exchange.hpp"
+#include "daemon/http/request_id.hpp"
+#include "daemon/openai/generation.hpp"
+#include "daemon/openai/routes.hpp"
+#include "engine/chat/prompt_tokens.hpp"
+
+namespace llmd::openai {
+namespace {
+
+void respond(http::Exchange& ex, const ApiError& e) { ex.respond_error(e.status, e.message, e.code, e.param); }
+
+ApiError context_error(std::string message, std::string_view param) {
+  return ApiError{400, std::move(message), "context_length_exceeded", std::string(param)};
+}
+
+// The prompts as token ids (and, for echo, as text).
+std::optional<ApiError> build_prompts(const ServedModel& m, CompletionRequest& req, GenerationPlan* plan) {
+  const engine::Tokenizer& tok = *m.tokenizer;
+  if (req.endpoint == Endpoint::chat) {
+    auto rendered = m.chat_template->render_prompt(req.messages, /*add_generation_prompt=*/true);
+    if (!rendered) return ApiError{400, rendered.error().message, "invalid_value", "messages"};
+    plan->prompts.push_back(engine::tokenize_prompt(tok, *rendered));
+    if (plan->prompts.back().empty()) return ApiError{400, "The messages render to an empty prompt.", "invalid_value", "messages"};
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < req.prompts.size(); ++i) {
+    PromptInput& p = req.prompts[i];
+    const std::string param = req.prompts.size() == 1 ? "prompt" : "prompt[" + std::to_string(i) + "]";
+    std::vector<int32_t> ids;
+    if (p.is_ids) {
+      ids.reserve(p.ids.size());
+      for (int64_t id : p.ids) {
+        if (id >= m.n_vocab) {
+          return ApiError{400,
+                          "Token id " + std::to_string(id) + " is outside the vocabulary of model '" + m.id + "' (0.." +
+                              std::to_string(m.n_vocab - 1) + ").",
+                          "invalid_value", param};
+        }
+        ids.push_back(static_cast<int32_t>(id));
+      }
+      if (req.echo) plan->echo.push_back(tok.decode(ids, {.render_special = false, .strip_leading_space = true}));
+    } else {
+      // The whole prompt is the caller's own text: special-token text in it
+      // ("<|im_start|>") is read as those tokens, as a raw prompt intends.
+      ids = tok.encode(p.text, /*add_special=*/true, /*parse_special=*/true);
+      if (req.echo) plan->echo.push_back(std::move(p.text));
+    }
+    if (ids.empty()) return ApiError{400, "'" + param + "' encodes to no tokens.", "invalid_value", param};
+    plan->prompts.push_back(std::move(ids));
+  }
+  return std::nullopt;
+}
+
+// Model-dependent checks, and the scheduler request without its prompt.
+std::optional<ApiError> build_request(const ServedModel& m, const CompletionRequest& req, GenerationPlan* plan,
+                                      int64_t* reserve_tokens) {
+  if (req.n > m.max_choices) {
+    return ApiError{400,
+                    "Invalid 'n': this server allows at most " + std::to_string(m.max_choices) + " choices for model '" +
+                        m.id + "' (got " + std::to_string(req.n) + ").",
+                    "invalid_value", "n"};
+  }
+  scheduler::GenerationRequest& r = plan->request;
+  r.sampling = req.sampling;
+  for (const auto& [id, bias] : req.logit_bias) {
+    if (id >= m.n_vocab) {
+      return ApiError{400,
+                      "Invalid 'logit_bias': token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+                          std::to_string(m.n_vocab - 1) + ").",
+                      "invalid_value", "logit_bias"};
+    }
+    r.sampling.logit_bias.emplace_back(static_cast<int32_t>(id), bias);
+  }
+  if (Status st = engine::validate(r.sampling, m.n_vocab); !st) {
+    const std::string& msg = st.error().message;
+    return ApiError{400, msg, "invalid_value", msg.substr(0, msg.find(' '))};
+  }
+  r.n = req.n;
+  r.stop = req.stop;
+  r.ignore_eos = req.ignore_eos;
+
+  const std::string_view prompt_param = req.endpoint == Endpoint::chat ? "messages" : "prompt";
+  int64_t longest = 0;
+  for (const auto& p : plan->prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(p.size()));
+  if (longest >= m.max_context) {
+    return context_error("This model's maximum context length is " + std::to_string(m.max_context) +
+                             " tokens, but the prompt has " + std::to_string(longest) +
+                             " tokens (at least one more is needed for the completion).",
+                         prompt_param);
+  }
+  int64_t max_tokens = 0;  // 0: until the context limit
+  if (req.max_tokens) {
+    max_tokens = *req.max_tokens;
+  } else if (req.endpoint == Endpoint::completions) {
+    max_tokens = kDefaultCompletionMaxTokens;
+  }
+  if (max_tokens > 0 && longest + max_tokens > m.max_context) {
+    if (!req.max_tokens) {
+      max_tokens = m.max_context - longest;  // only the completions default: shorten it
+    } else {
+      return context_error("This model's maximum context length is " + std::to_string(m.max_context) +
+                               " tokens. However, you requested " + std::to_string(longest + max_tokens) +
+                               " tokens (" + std::to_string(longest) + " in the prompt, " +
+                               std::to_string(max_tokens) + " for the completion). Please reduce the prompt or " +
+                               "the completion length.",
+                           "max_tokens");
+    }
+  }
+  r.max_tokens = static_cast<int32_t>(max_tokens);
+  // The most the request may produce, reserved against the budgets.
+  int64_t per_choice_budget = 0;
+  for (const auto& p : plan->prompts) {
+    per_choice_budget += max_tokens > 0 ? max_tokens : m.max_context - static_cast<int64_t>(p.size());
+  }
+  *reserve_tokens = per_choice_budget * req.n;
+  return std::nullopt;
+}
+
+std::string completion_id(Endpoint e) {
+  std::string rid = http::new_request_id();  // "req_" + 16 hex digits
+  return (e == Endpoint::chat ? "chatcmpl-" : "cmpl-") + rid.substr(rid.find('_') + 1);
+}
+
+}  // namespace
+
+void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex) {
+  if (respond_if_loading(ctx, *ex)) return;
+  CompletionRequest req;
+  if (auto e = parse_completion_request(endpoint, ex->request().body, &req)) return respond(*ex, *e);
+  const ServedModel* m = ctx.models->find(req.model);
+  auto caller = access::caller_of(ex->request());
+  if (!m) return respond_model_not_found(*ex, req.model);
+  // A model the caller's team may not use is refused by admission (403 model_not_allowed).
+  ex->log_field("model", m->id);
+
+  GenerationPlan plan;
+  plan.model = m;
+  if (auto e = build_prompts(*m, req, &plan)) return respond(*ex, *e);
+  int64_t reserve = 0;
+  if (auto e = build_request(*m, req, &plan, &reserve)) return respond(*ex, *e);
+  plan.meta.endpoint = endpoint;
+  plan.meta.id = completion_id(endpoint);
+  plan.meta.created = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  plan.meta.model = m->id;
+  plan.meta.fingerprint = m->fingerprint;
+  plan.stream = req.stream;
+  plan.include_usage = req.include_usage;
+  plan.logprobs = req.logprobs;
+  plan.stream_interval = ctx.stream_interval;
+
+  // The caller's team: fair share, and prefix-cache blocks shared only within it.
+  scheduler::GenerationRequest& r = plan.request;
+  if (caller) {
+    r.team = caller->team;
+    r.team_weight = caller->weight;
+    r.cache_salt = "team:" + std::to_string(caller->team_id);
+  }
+  if (!ctx.auth) return Generation::start(ex, std::move(plan), auth::Admission());
+
+  int64_t prompt_tokens = 0;
+  for (const auto& p : plan.prompts) prompt_tokens += static_cast<int64_t>(p.size());
+  auth::AdmissionRequest admission{m->id, prompt_tokens, reserve, ex->request().id};
+  // Runs on the ledger's thread (or at once when refused in memory): submit() only queues.
+  auto shared_plan = std::make_shared<GenerationPlan>(std::move(plan));
+  access::admit(*ctx.auth, ex, std::move(admission),
+                [ex, shared_plan](auth::Admission admitted, http::Headers headers) {
+                  for (const auto& [name, value] : headers.fields()) shared_plan->headers.set(name, value);
+                  Generation::start(ex, std::move(*shared_plan), std::move(admitted));
+                });
+}
+
+}  // namespace llmd::openai

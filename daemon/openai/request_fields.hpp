@@ -1,0 +1,44 @@
+// Typed, range-checked reads of a JSON request object's fields, each failure
+// an ApiError (400) whose `param` names the field. A field that is absent or
+// null leaves the output unchanged: OpenAI clients send null for "unset".
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/openai/api_request.hpp"
+
+namespace llmd::openai {
+
+// The JSON type of a value in words ("a string", "an array", ...), for messages.
+std::string_view json_type_name(const boost::json::value& v);
+
+ApiError invalid_param(std::string_view param, std::string message);
+ApiError wrong_type(std::string_view param, std::string_view expected, const boost::json::value& got);
+
+// An integer value (a number with no fraction part), or nullopt when it is not one.
+std::optional<int64_t> json_integer(const boost::json::value& v);
+
+class RequestFields {
+ public:
+  explicit RequestFields(const boost::json::object& obj) : obj_(obj) {}
+
+  // The value of `key`, null when absent or JSON null.
+  const boost::json::value* find(std::string_view key) const;
+
+  std::optional<ApiError> get_bool(std::string_view key, bool& out) const;
+  std::optional<ApiError> get_string(std::string_view key, std::string& out) const;
+  std::optional<ApiError> get_int(std::string_view key, int64_t min, int64_t max, int64_t& out) const;
+  std::optional<ApiError> get_int(std::string_view key, int64_t min, int64_t max, std::optional<int64_t>& out) const;
+  std::optional<ApiError> get_float(std::string_view key, double min, double max, float& out) const;
+
+ private:
+  const boost::json::object& obj_;
+};
+
+}  // namespace llmd::openai

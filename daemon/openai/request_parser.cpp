@@ -1,0 +1,135 @@
+// parse_completion_request: the body of /v1/chat/completions or
+// /v1/completions into a CompletionRequest.
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+
+#include "daemon/openai/api_request.hpp"
+#include "daemon/openai/request_fields.hpp"
+#include "daemon/openai/request_parts.hpp"
+
+namespace llmd::openai {
+namespace {
+
+constexpr int64_t kMaxInt32 = INT32_MAX;
+
+std::optional<ApiError> parse_sampling(const RequestFields& f, CompletionRequest* r) {
+  engine::SamplingParams& sp = r->sampling;
+  if (auto e = f.get_float("temperature", 0.0, engine::kMaxTemperature, sp.temperature)) return e;
+  if (auto e = f.get_float("top_p", 0.0, 1.0, sp.top_p)) return e;
+  // top_p = 0 keeps only the most likely token (the smallest positive nucleus).
+  if (sp.top_p == 0.0f) sp.top_p = 1e-9f;
+  if (auto e = f.get_float("presence_penalty", -2.0, 2.0, sp.presence_penalty)) return e;
+  if (auto e = f.get_float("frequency_penalty", -2.0, 2.0, sp.frequency_penalty)) return e;
+  // Extensions many OpenAI-compatible servers accept.
+  int64_t top_k = 0;
+  if (auto e = f.get_int("top_k", -1, kMaxInt32, top_k)) return e;
+  sp.top_k = top_k < 0 ? 0 : static_cast<int32_t>(top_k);
+  if (auto e = f.get_float("min_p", 0.0, 1.0, sp.min_p)) return e;
+  if (auto e = f.get_float("repetition_penalty", 0.01, engine::kMaxRepetitionPenalty, sp.repetition_penalty)) return e;
+
+  std::optional<int64_t> seed;
+  if (auto e = f.get_int("seed", INT64_MIN, INT64_MAX, seed)) return e;
+  if (seed) sp.seed = static_cast<uint64_t>(*seed);
+  if (const boost::json::value* v = f.find("logit_bias")) {
+    if (auto e = detail::parse_logit_bias(*v, &r->logit_bias)) return e;
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_logprobs(const RequestFields& f, CompletionRequest* r) {
+  if (r->endpoint == Endpoint::chat) {
+    if (auto e = f.get_bool("logprobs", r->logprobs)) return e;
+    int64_t top = 0;
+    if (auto e = f.get_int("top_logprobs", 0, engine::kMaxTopLogprobs, top)) return e;
+    if (f.find("top_logprobs") && !r->logprobs) {
+      return ApiError{400, "'top_logprobs' requires 'logprobs' to be true.", "invalid_value", "top_logprobs"};
+    }
+    r->top_logprobs = static_cast<int32_t>(top);
+  } else {
+    // Completions: "logprobs" is the number of alternatives (0 = just the sampled token).
+    std::optional<int64_t> n;
+    if (auto e = f.get_int("logprobs", 0, engine::kMaxTopLogprobs, n)) return e;
+    if (n) {
+      r->logprobs = true;
+      r->top_logprobs = static_cast<int32_t>(*n);
+    }
+  }
+  r->sampling.logprobs = r->logprobs;
+  r->sampling.n_logprobs = r->top_logprobs;
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_fields(const boost::json::object& obj, CompletionRequest* r) {
+  RequestFields f(obj);
+  const boost::json::value* model = obj.if_contains("model");
+  if (!model || model->is_null()) return ApiError{400, "Missing required parameter: 'model'.", "missing_required_parameter", "model"};
+  if (!model->is_string()) return wrong_type("model", "a string", *model);
+  r->model = std::string(model->get_string());
+
+  if (r->endpoint == Endpoint::chat) {
+    const boost::json::value* messages = obj.if_contains("messages");
+    if (!messages || messages->is_null()) {
+      return ApiError{400, "Missing required parameter: 'messages'.", "missing_required_parameter", "messages"};
+    }
+    if (auto e = detail::parse_messages(*messages, &r->messages)) return e;
+  } else {
+    const boost::json::value* prompt = obj.if_contains("prompt");
+    if (!prompt || prompt->is_null()) {
+      return ApiError{400, "Missing required parameter: 'prompt'.", "missing_required_parameter", "prompt"};
+    }
+    if (auto e = detail::parse_prompt(*prompt, &r->prompts)) return e;
+    if (auto e = f.get_bool("echo", r->echo)) return e;
+  }
+
+  if (auto e = f.get_int("max_tokens", 1, kMaxInt32, r->max_tokens)) return e;
+  if (r->endpoint == Endpoint::chat) {
+    if (auto e = f.get_int("max_completion_tokens", 1, kMaxInt32, r->max_tokens)) return e;
+  }
+  int64_t n = 1;
+  if (auto e = f.get_int("n", 1, kMaxInt32, n)) return e;  // the model's own bound is checked later
+  r->n = static_cast<int32_t>(n);
+  if (const boost::json::value* v = f.find("stop")) {
+    if (auto e = detail::parse_stop(*v, &r->stop)) return e;
+  }
+  if (auto e = parse_sampling(f, r)) return e;
+  if (auto e = parse_logprobs(f, r)) return e;
+
+  if (auto e = f.get_bool("stream", r->stream)) return e;
+  if (const boost::json::value* so = f.find("stream_options")) {
+    if (!so->is_object()) return wrong_type("stream_options", "an object", *so);
+    RequestFields opts(so->get_object());
+    bool usage = false;
+    if (auto e = opts.get_bool("include_usage", usage)) {
+      e->param = "stream_options.include_usage";
+      return e;
+    }
+    r->include_usage = usage && r->stream;
+  }
+  std::string user;
+  if (auto e = f.get_string("user", user)) return e;
+  if (auto e = f.get_bool("ignore_eos", r->ignore_eos)) return e;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<ApiError> parse_completion_request(Endpoint endpoint, std::string_view body, CompletionRequest* out) {
+  boost::json::parse_options opts;
+  opts.max_depth = kJsonMaxDepth;
+  std::error_code ec;
+  boost::json::value doc = boost::json::parse(body, ec, {}, opts);
+  if (ec) {
+    return ApiError{400,
+                    "We could not parse the JSON body of your request (" + ec.message() +
+                        "). The body must be a JSON object in UTF-8.",
+                    "invalid_json", ""};
+  }
+  if (!doc.is_object()) {
+    return ApiError{400, "The request body must be a JSON object, not " + std::string(json_type_name(doc)) + ".",
+                    "invalid_json", ""};
+  }
+  out->endpoint = endpoint;
+  return parse_fields(doc.get_object(), out);
+}
+
+}  // namespace llmd::openai

@@ -1,0 +1,27 @@
+// Parsers of the structured fields of a completion request: chat messages,
+// completion prompts, stop strings and logit_bias. Internal to openai/.
+#pragma once
+
+#include <boost/json/value.hpp>
+
+#include <optional>
+
+#include "daemon/openai/api_request.hpp"
+
+namespace llmd::openai::detail {
+
+// "messages": a non-empty array of {role, content}; content a string or an
+// array of {"type": "text", "text": ...} parts.
+std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<engine::ChatMessage>* out);
+
+// "prompt": a string, an array of strings, an array of token ids, or an
+// array of arrays of token ids; nothing empty.
+std::optional<ApiError> parse_prompt(const boost::json::value& v, std::vector<PromptInput>* out);
+
+// "stop": a string or an array of at most kMaxStopStrings strings.
+std::optional<ApiError> parse_stop(const boost::json::value& v, std::vector<std::string>* out);
+
+// "logit_bias": {"<token id>": bias in [-100, 100], ...}.
+std::optional<ApiError> parse_logit_bias(const boost::json::value& v, std::vector<std::pair<int64_t, float>>* out);
+
+}  // namespace llmd::openai::detail

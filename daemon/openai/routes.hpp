@@ -1,0 +1,44 @@
+// The OpenAI API routes and the engine statistics route:
+//
+//   GET  /v1/models                 the models this caller may use
+//   GET  /v1/models/{id...}         one of them (ids may contain '/')
+//   POST /v1/chat/completions       chat, streamed or whole
+//   POST /v1/completions            text completion, streamed or whole
+//   GET  /admin/v1/stats            per-model scheduler and KV-cache counters (admin role)
+//
+// With `auth` set, completions pass admission (rate limits, budgets) and the
+// caller's team drives fair share and prefix-cache isolation; without it
+// (tools that only check routes) every request runs as team "default".
+#pragma once
+
+#include <chrono>
+
+#include "auth/auth_service.hpp"
+#include "daemon/http/router.hpp"
+#include "daemon/openai/api_request.hpp"
+#include "daemon/openai/model_registry.hpp"
+#include "engine/core/result.hpp"
+
+namespace llmd::openai {
+
+struct ApiContext {
+  const ModelRegistry* models = nullptr;  // must outlive the server
+  auth::AuthService* auth = nullptr;
+  std::chrono::milliseconds stream_interval{0};  // [api] stream_interval_s
+};
+
+Status install_openai_routes(http::Router& router, const ApiContext& ctx);
+
+// Handlers (routes.cpp, completion_handler.cpp, stats_route.cpp).
+void handle_list_models(const ApiContext& ctx, const http::ExchangePtr& ex);
+void handle_get_model(const ApiContext& ctx, const http::ExchangePtr& ex);
+void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex);
+void handle_stats(const ApiContext& ctx, const http::ExchangePtr& ex);
+
+// 503 models_loading (Retry-After: 1) while the models load; false once they have.
+bool respond_if_loading(const ApiContext& ctx, http::Exchange& ex);
+
+// 404 model_not_found for `id`.
+void respond_model_not_found(http::Exchange& ex, std::string_view id);
+
+}  // namespace llmd::openai

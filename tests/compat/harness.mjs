@@ -1,0 +1,97 @@
+// Starts a real llmd over TLS for the compatibility tests: a config in the
+// work folder (whose self-signed certificate the driver made and handed to
+// Node through NODE_EXTRA_CA_CERTS), the first admin key from
+// `llmd bootstrap-admin`, and a team with a user key made through the admin API.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const MODEL_ID = 'stories260K';
+export const MODEL_ALIAS = 'org/stories260K';
+
+function waitFor(child, output, pattern, ms) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`llmd did not get ready in ${ms} ms:\n${output.text}`)), ms);
+    const check = () => {
+      const m = output.text.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    };
+    child.stderr.on('data', check);
+    child.stdout.on('data', check);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`llmd exited with ${code}:\n${output.text}`));
+    });
+    check();
+  });
+}
+
+async function adminCall(url, key, method, route, body) {
+  const res = await fetch(url + route, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${route}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+export async function startServer() {
+  const dir = process.env.LLMD_COMPAT_DIR;
+  const llmd = process.env.LLMD_BIN;
+  const model = process.env.LLMD_MODEL;
+  const config = path.join(dir, 'llmd.toml');
+  fs.writeFileSync(config, [
+    '[server]', 'address = "127.0.0.1"', 'port = 0', 'io_threads = 2', 'drain_timeout_s = 5',
+    '[tls]', 'cert_file = "cert.pem"', 'key_file = "key.pem"',
+    '[log]', 'level = "info"',
+    '[paths]', 'state_dir = "state"', `model_dirs = [${JSON.stringify(path.dirname(model))}]`,
+    '[[models]]', `name = "${MODEL_ID}"`, `path = ${JSON.stringify(model)}`, `aliases = ["${MODEL_ALIAS}"]`,
+    'max_sequences = 8', 'max_choices = 4', 'threads = 1', '',
+  ].join('\n'));
+  const boot = execFileSync(llmd, ['bootstrap-admin', '--config', config], { encoding: 'utf8' });
+  const adminKey = boot.match(/llmd_[A-Za-z0-9_]+/)?.[0];
+  if (!adminKey) throw new Error(`bootstrap-admin printed no key: ${boot}`);
+
+  const child = spawn(llmd, ['serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { text: '' };
+  child.stdout.on('data', (d) => { output.text += d; });
+  child.stderr.on('data', (d) => { output.text += d; });
+  const m = await waitFor(child, output, /ready: serving https:\/\/127\.0\.0\.1:(\d+)/, 30000);
+  const url = `https://127.0.0.1:${m[1]}`;
+
+  await adminCall(url, adminKey, 'POST', '/admin/v1/teams', { name: 'compat', weight: 1 });
+  const key = await adminCall(url, adminKey, 'POST', '/admin/v1/keys', { team: 'compat', name: 'node', role: 'user' });
+
+  return {
+    url,
+    baseURL: `${url}/v1`,
+    adminKey,
+    userKey: key.key,
+    logs: () => output.text,
+    admin: (method, route, body) => adminCall(url, adminKey, method, route, body),
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+// `llmd generate` on the same model: greedy continuation of `prompt`.
+export function generate(prompt, n) {
+  return execFileSync(process.env.LLMD_BIN, ['generate', '-m', process.env.LLMD_MODEL, '-p', prompt, '-n', String(n),
+    '--threads', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).replace(/\n$/, '');
+}
+
+// `llmd tokenize --bos`: the number of tokens a completion prompt takes.
+export function countTokens(text) {
+  const out = execFileSync(process.env.LLMD_BIN, ['tokenize', '-m', process.env.LLMD_MODEL, '--bos'],
+    { input: text, encoding: 'utf8' });
+  return out.trim().split(/\s+/).filter(Boolean).length;
+}

@@ -1,0 +1,169 @@
+// The API layer's own pieces, without a server: JSON text (always valid, even
+// for ill-formed model bytes and infinite log-probabilities), the chunk and
+// response shapes, and request parsing defaults.
+#include <gtest/gtest.h>
+
+#include <boost/json/parse.hpp>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "daemon/openai/api_request.hpp"
+#include "daemon/openai/json_text.hpp"
+#include "daemon/openai/response_json.hpp"
+
+namespace llmd::openai {
+namespace {
+
+boost::json::value parse(const std::string& s) {
+  std::error_code ec;
+  boost::json::value v = boost::json::parse(s, ec);  // rejects invalid UTF-8
+  EXPECT_FALSE(ec) << s;
+  return v;
+}
+
+// The JSON of one "data: {...}\n\n" event.
+boost::json::value event(const std::string& s) {
+  EXPECT_EQ(s.rfind("data: ", 0), 0u) << s;
+  EXPECT_EQ(s.substr(s.size() - 2), "\n\n") << s;
+  return parse(s.substr(6, s.size() - 8));
+}
+
+TEST(JsonText, IllFormedUtf8BecomesReplacementCharacters) {
+  std::string out;
+  append_json_string(out, std::string("a\xff" "b\xc3", 4));
+  EXPECT_EQ(out, "\"a\xef\xbf\xbd" "b\xef\xbf\xbd\"");
+  EXPECT_EQ(parse(out).as_string(), "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+}
+
+TEST(JsonText, ControlCharactersQuotesAndBackslashesAreEscaped) {
+  std::string raw = "q\"b\\n\n\t\x01\x1f" "end \xe2\x82\xac";
+  std::string out;
+  append_json_string(out, raw);
+  EXPECT_EQ(out, "\"q\\\"b\\\\n\\n\\t\\u0001\\u001fend \xe2\x82\xac\"");
+  EXPECT_EQ(parse(out).as_string(), raw);
+}
+
+TEST(JsonText, LogprobsAreAlwaysFiniteNumbers) {
+  for (float v : {-std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()}) {
+    std::string out;
+    append_logprob(out, v);
+    EXPECT_EQ(out, "-9999");
+  }
+  std::string out;
+  append_logprob(out, -0.125f);
+  EXPECT_EQ(out, "-0.125");
+  out.clear();
+  append_json_float(out, std::numeric_limits<float>::infinity());
+  EXPECT_EQ(out, "0");
+  out.clear();
+  append_json_bytes(out, "\xff" "A");
+  EXPECT_EQ(out, "[255,65]");
+}
+
+ResponseMeta meta(Endpoint e) { return ResponseMeta{e, "chatcmpl-1", 1700000000, "m", "fp_x"}; }
+
+TEST(ChunkWriter, ChatChunksHaveOpenAIsShape) {
+  ChunkWriter w(meta(Endpoint::chat), /*include_usage=*/true);
+  std::string role, text, finish, usage;
+  w.role(role, 0);
+  w.text(text, 1, "hi \xff", nullptr);
+  w.finish(finish, 1, "length");
+  w.usage(usage, scheduler::Usage{5, 7, 2});
+
+  auto r = event(role).as_object();
+  EXPECT_EQ(r.at("object").as_string(), "chat.completion.chunk");
+  EXPECT_EQ(r.at("system_fingerprint").as_string(), "fp_x");
+  EXPECT_TRUE(r.at("usage").is_null());
+  const auto& c0 = r.at("choices").as_array().at(0).as_object();
+  EXPECT_EQ(c0.at("delta").at("role").as_string(), "assistant");
+  EXPECT_EQ(c0.at("delta").at("content").as_string(), "");
+  EXPECT_TRUE(c0.at("finish_reason").is_null());
+
+  auto t = event(text).as_object();
+  const auto& c1 = t.at("choices").as_array().at(0).as_object();
+  EXPECT_EQ(c1.at("index").as_int64(), 1);
+  EXPECT_EQ(c1.at("delta").at("content").as_string(), "hi \xef\xbf\xbd");
+  EXPECT_TRUE(c1.at("logprobs").is_null());
+
+  auto f = event(finish).as_object();
+  const auto& c2 = f.at("choices").as_array().at(0).as_object();
+  EXPECT_TRUE(c2.at("delta").as_object().empty());
+  EXPECT_EQ(c2.at("finish_reason").as_string(), "length");
+
+  auto u = event(usage).as_object();
+  EXPECT_TRUE(u.at("choices").as_array().empty());
+  EXPECT_EQ(u.at("usage").at("prompt_tokens").as_int64(), 5);
+  EXPECT_EQ(u.at("usage").at("completion_tokens").as_int64(), 7);
+  EXPECT_EQ(u.at("usage").at("total_tokens").as_int64(), 12);
+  EXPECT_EQ(u.at("usage").at("prompt_tokens_details").at("cached_tokens").as_int64(), 2);
+}
+
+TEST(ChunkWriter, CompletionChunksAndNoUsageField) {
+  ChunkWriter w(meta(Endpoint::completions), /*include_usage=*/false);
+  std::string text;
+  w.text(text, 0, "abc", nullptr);
+  auto t = event(text).as_object();
+  EXPECT_EQ(t.at("object").as_string(), "text_completion");
+  EXPECT_FALSE(t.contains("usage"));
+  EXPECT_EQ(t.at("choices").as_array().at(0).at("text").as_string(), "abc");
+  std::string err;
+  ChunkWriter::error(err, "boom \xff", "server_error");
+  EXPECT_EQ(event(err).at("error").at("message").as_string(), "boom \xef\xbf\xbd");
+}
+
+TEST(WholeResponse, ChatAndCompletionBodies) {
+  ChoiceResult choices[2] = {{"one", "stop", ""}, {"two", "length", "{\"content\":[],\"refusal\":null}"}};
+  auto chat = parse(whole_response(meta(Endpoint::chat), choices, {3, 4, 0})).as_object();
+  EXPECT_EQ(chat.at("object").as_string(), "chat.completion");
+  const auto& arr = chat.at("choices").as_array();
+  ASSERT_EQ(arr.size(), 2u);
+  EXPECT_EQ(arr[0].at("message").at("content").as_string(), "one");
+  EXPECT_EQ(arr[0].at("message").at("role").as_string(), "assistant");
+  EXPECT_TRUE(arr[0].at("logprobs").is_null());
+  EXPECT_EQ(arr[1].at("index").as_int64(), 1);
+  EXPECT_EQ(arr[1].at("finish_reason").as_string(), "length");
+  EXPECT_TRUE(arr[1].at("logprobs").at("content").as_array().empty());
+  EXPECT_EQ(chat.at("usage").at("total_tokens").as_int64(), 7);
+
+  auto cmpl = parse(whole_response(meta(Endpoint::completions), choices, {3, 4, 0})).as_object();
+  EXPECT_EQ(cmpl.at("object").as_string(), "text_completion");
+  EXPECT_EQ(cmpl.at("choices").as_array()[1].at("text").as_string(), "two");
+}
+
+TEST(RequestParsing, DefaultsAndNormalisations) {
+  CompletionRequest r;
+  auto e = parse_completion_request(
+      Endpoint::chat,
+      R"({"model":"m","messages":[{"role":"developer","content":"sys"},{"role":"user","content":[)"
+      R"({"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"assistant","content":null}],)"
+      R"("top_p":0,"seed":-1,"stop":"","stream_options":{"include_usage":true},"tools":[{"x":1}],)"
+      R"("response_format":{"type":"text"},"max_tokens":5,"max_completion_tokens":7})",
+      &r);
+  ASSERT_FALSE(e) << e->message;
+  ASSERT_EQ(r.messages.size(), 3u);
+  EXPECT_EQ(r.messages[0].role, "system");
+  EXPECT_EQ(r.messages[1].content, "ab");
+  EXPECT_EQ(r.messages[2].content, "");
+  EXPECT_GT(r.sampling.top_p, 0.0f);
+  EXPECT_LT(r.sampling.top_p, 1e-6f);
+  EXPECT_EQ(r.sampling.seed, std::optional<uint64_t>(UINT64_MAX));
+  EXPECT_TRUE(r.stop.empty());
+  EXPECT_FALSE(r.include_usage);  // only with stream
+  EXPECT_EQ(r.max_tokens, std::optional<int64_t>(7));
+  EXPECT_EQ(r.sampling.temperature, 1.0f);
+
+  CompletionRequest c;
+  e = parse_completion_request(Endpoint::completions, R"({"model":"m","prompt":[[1,2],[3]],"logprobs":0,"n":null})", &c);
+  ASSERT_FALSE(e) << e->message;
+  ASSERT_EQ(c.prompts.size(), 2u);
+  EXPECT_TRUE(c.prompts[0].is_ids);
+  EXPECT_EQ(c.prompts[1].ids, std::vector<int64_t>{3});
+  EXPECT_TRUE(c.logprobs);
+  EXPECT_EQ(c.top_logprobs, 0);
+  EXPECT_EQ(c.n, 1);
+}
+
+}  // namespace
+}  // namespace llmd::openai

@@ -1,0 +1,131 @@
+#include "tests/daemon_api/api_server.hpp"
+
+#include <signal.h>
+
+#include <boost/json/parse.hpp>
+
+#include <regex>
+#include <thread>
+
+#include "engine/synth/synth_model.hpp"
+#include "engine/synth/synth_shapes.hpp"
+
+namespace llmd::test {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string find_key(const std::string& text) {
+  std::smatch m;
+  static const std::regex key("llmd_[A-Za-z0-9_]+");
+  return std::regex_search(text, m, key) ? m.str() : "";
+}
+
+}  // namespace
+
+std::string http_post(const std::string& path, const std::string& body, const std::string& key) {
+  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key +
+         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+ApiServer::ApiServer(const ApiServerOptions& options) { start(options); }
+
+void ApiServer::start(const ApiServerOptions& options) {
+  write_self_signed(dir_.path());
+  const auto* shape = engine::synth::find_synth_shape("test-llama");
+  ASSERT_NE(shape, nullptr);
+  engine::synth::SynthOptions so;
+  so.type = "f32";
+  so.threads = 1;
+  ASSERT_TRUE(engine::synth::write_synth_model(*shape, so, (dir_ / "synth.gguf").string()));
+  write_file(dir_ / "llmd.toml",
+             "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = 5\n"
+             "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
+             "[limits]\n" + options.limits + "[api]\n" + options.api +
+             "[log]\nlevel = \"info\"\n"
+             "[paths]\nstate_dir = \"state\"\nmodel_dirs = [\".\"]\n"
+             "[[models]]\nname = \"synth\"\npath = \"synth.gguf\"\naliases = [\"test/synth\"]\nthreads = 1\n"
+             "max_sequences = " + std::to_string(options.max_sequences) + "\n" + options.models_extra);
+  const std::string config = (dir_ / "llmd.toml").string();
+  RunResult boot = run_command({LLMD_BIN, "bootstrap-admin", "--config", config});
+  ASSERT_EQ(boot.status, 0) << boot.output;
+  admin_key_ = find_key(boot.output);
+  ASSERT_FALSE(admin_key_.empty()) << boot.output;
+
+  server_ = Child::spawn({LLMD_BIN, "serve", "--config", config});
+  ASSERT_TRUE(server_);
+  const std::string ready = "ready: serving https://127.0.0.1:";
+  ASSERT_TRUE(server_->wait_for_output(ready, 30s)) << server_->output();
+  const std::string& out = server_->output();
+  port_ = static_cast<std::uint16_t>(std::stoi(out.substr(out.find(ready) + ready.size())));
+
+  auto team = call("POST", "/admin/v1/teams", R"({"name":"api","weight":1})", &admin_key_);
+  ASSERT_EQ(team.status, 201) << team.body;
+  auto key = call("POST", "/admin/v1/keys", R"({"team":"api","name":"tests","role":"user"})", &admin_key_);
+  ASSERT_EQ(key.status, 201) << key.body;
+  user_key_ = find_key(key.body);
+  ASSERT_FALSE(user_key_.empty()) << key.body;
+  ok_ = true;
+}
+
+ApiServer::~ApiServer() {
+  if (!server_) return;
+  server_->signal(SIGTERM);
+  auto status = server_->wait_exit(30s);
+  EXPECT_EQ(status, std::optional<int>(0)) << server_->output();
+  server_->read_all(5s);
+  EXPECT_EQ(server_->output().find(user_key_), std::string::npos) << "the user key reached the log";
+}
+
+client::HttpResponse ApiServer::call(const std::string& method, const std::string& path, const std::string& body,
+                                     const std::string* key) {
+  auto url = client::parse_url("https://127.0.0.1:" + std::to_string(port_));
+  EXPECT_TRUE(url.ok());
+  client::TlsOptions tls;
+  tls.ca_file = (dir_ / "cert.pem").string();
+  client::HeaderList headers;
+  headers.emplace_back("authorization", "Bearer " + (key ? *key : user_key_));
+  if (!body.empty()) headers.emplace_back("content-type", "application/json");
+  auto res = client::https_request(*url, tls, method, path, headers, body);
+  EXPECT_TRUE(res.ok()) << (res.ok() ? "" : res.error().message);
+  return res.ok() ? std::move(*res) : client::HttpResponse{};
+}
+
+boost::json::object ApiServer::model_stats() {
+  auto res = call("GET", "/admin/v1/stats", "", &admin_key_);
+  EXPECT_EQ(res.status, 200) << res.body;
+  std::error_code ec;
+  boost::json::value v = boost::json::parse(res.body, ec);
+  if (ec || !v.is_object()) return {};
+  for (const auto& m : v.at("models").as_array()) {
+    if (m.at("id").as_string() == kSynthModel) return m.as_object();
+  }
+  return {};
+}
+
+int64_t ApiServer::kv_blocks_used() {
+  boost::json::object s = model_stats();
+  return s.contains("kv_cache") ? s.at("kv_cache").at("blocks_used").as_int64() : -1;
+}
+
+bool ApiServer::wait_stats(const std::function<bool(const boost::json::object&)>& pred,
+                           std::chrono::milliseconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (pred(model_stats())) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+std::unique_ptr<Conn> ApiServer::send(const std::string& path, const std::string& body) {
+  std::string error;
+  auto c = Conn::tls(port_, {}, &error);
+  EXPECT_TRUE(c) << error;
+  if (!c) return c;
+  EXPECT_TRUE(c->send(http_post(path, body, user_key_)));
+  return c;
+}
+
+}  // namespace llmd::test

@@ -1,0 +1,72 @@
+// A real llmd (the production binary) serving a small synthetic model over
+// TLS for the API tests: self-signed certificate, config on an ephemeral port,
+// the first admin key from `llmd bootstrap-admin`, and a team with a user key
+// made through the admin API. Helpers call it with a verifying HTTPS client,
+// open raw TLS connections for streams, and read the engine statistics.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tests/daemon/kit/child.hpp"
+#include "tests/daemon/kit/conn.hpp"
+#include "tests/daemon/kit/files.hpp"
+#include "tools/llmctl/https_client.hpp"
+
+namespace llmd::test {
+
+inline constexpr const char* kSynthModel = "synth";  // its id; the model has a 512-token context
+
+struct ApiServerOptions {
+  int max_sequences = 32;
+  std::string models_extra;      // more keys for the [[models]] table ("max_sequences = 1\n")
+  std::string limits;            // the [limits] table's keys
+  std::string api;               // the [api] table's keys
+};
+
+class ApiServer {
+ public:
+  explicit ApiServer(const ApiServerOptions& options = {});
+  ~ApiServer();
+
+  bool ok() const { return ok_; }  // started; otherwise the test has failed already
+  std::uint16_t port() const { return port_; }
+  const std::string& user_key() const { return user_key_; }
+  const std::string& admin_key() const { return admin_key_; }
+
+  // One request over a verified TLS connection with the user key (or `key`).
+  client::HttpResponse call(const std::string& method, const std::string& path, const std::string& body = "",
+                            const std::string* key = nullptr);
+  // The engine counters of the synthetic model (GET /admin/v1/stats).
+  boost::json::object model_stats();
+  int64_t kv_blocks_used();
+  // Waits until `pred(model_stats())` holds, up to `timeout`. True when it did.
+  bool wait_stats(const std::function<bool(const boost::json::object&)>& pred, std::chrono::milliseconds timeout);
+
+  // A raw TLS connection with a request sent on it (streams, disconnects).
+  std::unique_ptr<Conn> send(const std::string& path, const std::string& body);
+
+  std::string logs() { return server_ ? server_->output() : std::string(); }
+
+ private:
+  void start(const ApiServerOptions& options);
+
+  TempDir dir_;
+  std::unique_ptr<Child> server_;
+  std::uint16_t port_ = 0;
+  std::string admin_key_;
+  std::string user_key_;
+  bool ok_ = false;
+};
+
+// The request head and body of `path` with a bearer key, as raw HTTP/1.1.
+std::string http_post(const std::string& path, const std::string& body, const std::string& key);
+
+}  // namespace llmd::test
