@@ -33,10 +33,11 @@ ApiServer::ApiServer(const ApiServerOptions& options) { start(options); }
 
 void ApiServer::start(const ApiServerOptions& options) {
   write_self_signed(dir_.path());
-  const auto* shape = engine::synth::find_synth_shape("test-llama");
-  ASSERT_NE(shape, nullptr);
+  const engine::synth::SynthShape* shape =
+      options.custom_shape.name.empty() ? engine::synth::find_synth_shape(options.shape) : &options.custom_shape;
+  ASSERT_NE(shape, nullptr) << options.shape;
   engine::synth::SynthOptions so;
-  so.type = "f32";
+  so.type = options.weight_type;
   so.threads = 1;
   ASSERT_TRUE(engine::synth::write_synth_model(*shape, so, (dir_ / "synth.gguf").string()));
   write_file(dir_ / "llmd.toml",
@@ -47,18 +48,12 @@ void ApiServer::start(const ApiServerOptions& options) {
              "[paths]\nstate_dir = \"state\"\nmodel_dirs = [\".\"]\n"
              "[[models]]\nname = \"synth\"\npath = \"synth.gguf\"\naliases = [\"test/synth\"]\nthreads = 1\n"
              "max_sequences = " + std::to_string(options.max_sequences) + "\n" + options.models_extra);
-  const std::string config = (dir_ / "llmd.toml").string();
-  RunResult boot = run_command({LLMD_BIN, "bootstrap-admin", "--config", config});
+  config_ = (dir_ / "llmd.toml").string();
+  RunResult boot = run_command({LLMD_BIN, "bootstrap-admin", "--config", config_});
   ASSERT_EQ(boot.status, 0) << boot.output;
   admin_key_ = find_key(boot.output);
   ASSERT_FALSE(admin_key_.empty()) << boot.output;
-
-  server_ = Child::spawn({LLMD_BIN, "serve", "--config", config});
-  ASSERT_TRUE(server_);
-  const std::string ready = "ready: serving https://127.0.0.1:";
-  ASSERT_TRUE(server_->wait_for_output(ready, 30s)) << server_->output();
-  const std::string& out = server_->output();
-  port_ = static_cast<std::uint16_t>(std::stoi(out.substr(out.find(ready) + ready.size())));
+  ASSERT_TRUE(spawn_server());
 
   auto team = call("POST", "/admin/v1/teams", R"({"name":"api","weight":1})", &admin_key_);
   ASSERT_EQ(team.status, 201) << team.body;
@@ -69,13 +64,53 @@ void ApiServer::start(const ApiServerOptions& options) {
   ok_ = true;
 }
 
-ApiServer::~ApiServer() {
+bool ApiServer::spawn_server() {
+  server_ = Child::spawn({LLMD_BIN, "serve", "--config", config_});
+  EXPECT_TRUE(server_);
+  if (!server_) return false;
+  const std::string ready = "ready: serving https://127.0.0.1:";
+  const bool up = server_->wait_for_output(ready, 60s);
+  EXPECT_TRUE(up) << server_->output();
+  if (!up) return false;
+  const std::string& out = server_->output();
+  port_ = static_cast<std::uint16_t>(std::stoi(out.substr(out.find(ready) + ready.size())));
+  return true;
+}
+
+std::string ApiServer::make_team_key(const std::string& team_json) {
+  auto team = call("POST", "/admin/v1/teams", team_json, &admin_key_);
+  EXPECT_EQ(team.status, 201) << team.body;
+  boost::json::value t = boost::json::parse(team.body);
+  const std::string name(t.at("name").as_string());
+  auto key = call("POST", "/admin/v1/keys", R"({"team":")" + name + R"(","name":"k","role":"user"})", &admin_key_);
+  EXPECT_EQ(key.status, 201) << key.body;
+  return find_key(key.body);
+}
+
+void ApiServer::stop() {
   if (!server_) return;
   server_->signal(SIGTERM);
   auto status = server_->wait_exit(30s);
   EXPECT_EQ(status, std::optional<int>(0)) << server_->output();
   server_->read_all(5s);
-  EXPECT_EQ(server_->output().find(user_key_), std::string::npos) << "the user key reached the log";
+  past_logs_ += server_->output();
+  server_.reset();
+}
+
+void ApiServer::crash() {
+  if (!server_) return;
+  server_->signal(SIGKILL);
+  server_->wait_exit(30s);
+  server_->read_all(5s);
+  past_logs_ += server_->output();
+  server_.reset();
+}
+
+bool ApiServer::restart() { return spawn_server(); }
+
+ApiServer::~ApiServer() {
+  stop();
+  EXPECT_EQ(past_logs_.find(user_key_), std::string::npos) << "the user key reached the log";
 }
 
 client::HttpResponse ApiServer::call(const std::string& method, const std::string& path, const std::string& body,

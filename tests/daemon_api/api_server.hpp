@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "engine/synth/synth_shapes.hpp"
 #include "tests/daemon/kit/child.hpp"
 #include "tests/daemon/kit/conn.hpp"
 #include "tests/daemon/kit/files.hpp"
@@ -26,6 +27,12 @@ inline constexpr const char* kSynthModel = "synth";  // its id; the model has a 
 
 struct ApiServerOptions {
   int max_sequences = 32;
+  // The synthetic model: a named shape from engine/synth, or `custom_shape`
+  // when it has a name (a bigger model makes generations last long enough
+  // to interrupt), and the weight type.
+  std::string shape = "test-llama";
+  engine::synth::SynthShape custom_shape;
+  std::string weight_type = "f32";
   std::string models_extra;      // more keys for the [[models]] table ("max_sequences = 1\n")
   std::string limits;            // the [limits] table's keys
   std::string api;               // the [api] table's keys
@@ -53,13 +60,26 @@ class ApiServer {
   // A raw TLS connection with a request sent on it (streams, disconnects).
   std::unique_ptr<Conn> send(const std::string& path, const std::string& body);
 
-  std::string logs() { return server_ ? server_->output() : std::string(); }
+  std::string logs() { return past_logs_ + (server_ ? server_->output() : std::string()); }
+
+  // Creates a team (`team_json`: the body of POST /admin/v1/teams) and returns
+  // a user key for it.
+  std::string make_team_key(const std::string& team_json);
+  // kill -9 of the server, then a fresh start on the same state directory.
+  void crash();
+  bool restart();
+  // Stops the server with SIGTERM and waits for its clean exit.
+  void stop();
+  std::string database_path() const { return (dir_ / "state" / "llmd.db").string(); }
 
  private:
   void start(const ApiServerOptions& options);
+  bool spawn_server();
 
   TempDir dir_;
   std::unique_ptr<Child> server_;
+  std::string config_;
+  std::string past_logs_;
   std::uint16_t port_ = 0;
   std::string admin_key_;
   std::string user_key_;
