@@ -287,7 +287,7 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
       const Piece& p = pieces[static_cast<size_t>(row_piece_[static_cast<size_t>(r)])];
       const int32_t pos = row_pos_[static_cast<size_t>(r)];
       const int32_t block = p.seq->block_table[static_cast<size_t>(pos / kv_.block_size())];
-      kv_.write(block, pos % kv_.block_size(), l, row + Q, row + Q + KV);
+      kv_.write(block, pos % kv_.block_size(), l, row + Q, row + Q + KV, k_.to_f16);
     };
     if (T >= 16) {
       pool_.run(T, post_qkv);

@@ -115,6 +115,8 @@ struct KernelTable {
   void (*attention)(const AttnTask& task);
   // out[i] = silu(gate[i]) * up[i]
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
+  // y[i] = x[i] as IEEE half, rounded to nearest even (the KV-cache stores).
+  void (*to_f16)(const float* x, uint16_t* y, int64_t n);
 };
 
 // Per-ISA tables; nullptr when this build lacks the variant.

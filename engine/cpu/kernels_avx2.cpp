@@ -498,7 +498,22 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   if (i < n) kernel_table_scalar()->silu_mul(gate + i, up + i, out + i, n - i);
 }
 
-const KernelTable kTable = {"avx2", gemm, quantize_row, attention, silu_mul};
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  if (i < n) {  // the tail through a zero-padded vector (no shared inline helpers in this unit)
+    alignas(32) float in[8] = {};
+    alignas(16) uint16_t out[8];
+    std::memcpy(in, x + i, static_cast<size_t>(n - i) * sizeof(float));
+    _mm_store_si128(reinterpret_cast<__m128i*>(out),
+                    _mm256_cvtps_ph(_mm256_load_ps(in), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    std::memcpy(y + i, out, static_cast<size_t>(n - i) * sizeof(uint16_t));
+  }
+}
+
+const KernelTable kTable = {"avx2", gemm, quantize_row, attention, silu_mul, to_f16};
 
 }  // namespace
 

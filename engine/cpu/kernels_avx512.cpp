@@ -385,6 +385,83 @@ inline __m512 load_kv16(const void* base, int64_t i, __mmask16 m) {
 
 constexpr int kMaxHeadsAtOnce = 8;
 
+// Step 1 of attention for HN query heads h0 .. h0 + HN - 1: the scores of
+// every key, scaled. Few heads get two partial sums each (even and odd
+// dimensions) so the FMA chains overlap; the accumulators stay in registers.
+template <KvElem E, int HN>
+void score_heads(const AttnTask& t, float* scores, int ld, int h0) {
+  constexpr int kSplit = HN <= 4 ? 2 : 1;
+  const int bs = t.block_size, hd = t.head_dim;
+  const int n_blocks = (t.n_keys + bs - 1) / bs;
+  const float* q = t.q + static_cast<int64_t>(h0) * hd;
+  for (int b = 0; b < n_blocks; ++b) {
+    const void* kt = t.k_tiles[b];
+    for (int s0 = 0; s0 < bs; s0 += 16) {
+      const int valid = t.n_keys - b * bs - s0;
+      if (valid <= 0) break;
+      const __mmask16 m = lane_mask(bs - s0 < 16 ? bs - s0 : 16);
+      __m512 acc[HN][kSplit];
+#pragma GCC unroll 8
+      for (int h = 0; h < HN; ++h)
+#pragma GCC unroll 2
+        for (int x = 0; x < kSplit; ++x) acc[h][x] = _mm512_setzero_ps();
+      int d = 0;
+      for (; d + kSplit <= hd; d += kSplit) {
+#pragma GCC unroll 2
+        for (int x = 0; x < kSplit; ++x) {
+          const __m512 kv = load_kv16<E>(kt, static_cast<int64_t>(d + x) * bs + s0, m);
+#pragma GCC unroll 8
+          for (int h = 0; h < HN; ++h) acc[h][x] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * hd + d + x]), kv, acc[h][x]);
+        }
+      }
+      for (; d < hd; ++d) {
+        const __m512 kv = load_kv16<E>(kt, static_cast<int64_t>(d) * bs + s0, m);
+#pragma GCC unroll 8
+        for (int h = 0; h < HN; ++h) acc[h][0] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * hd + d]), kv, acc[h][0]);
+      }
+      const __mmask16 vm = lane_mask(valid < 16 ? valid : 16) & m;
+#pragma GCC unroll 8
+      for (int h = 0; h < HN; ++h) {
+        __m512 sum = acc[h][0];
+        if constexpr (kSplit == 2) sum = _mm512_add_ps(sum, acc[h][1]);
+        _mm512_mask_storeu_ps(scores + (h0 + h) * ld + b * bs + s0, vm, _mm512_mul_ps(sum, _mm512_set1_ps(t.scale)));
+      }
+    }
+  }
+}
+
+// Step 3 of attention for head_dim 8 (tiny models) and blocks of a multiple of
+// 8 keys: two keys' values fill one vector, so 8 keys take 4 independent FMAs
+// (lanes 0-7 carry the even key, 8-15 the odd one); the halves are folded at
+// the end.
+template <KvElem E>
+void values_hd8(const AttnTask& t, const float* scores, int ld, const float* inv) {
+  const int bs = t.block_size;
+  __m512i pair[4];
+  for (int q = 0; q < 4; ++q)
+    pair[q] = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xff00), _mm512_set1_epi32(2 * q), _mm512_set1_epi32(2 * q + 1));
+  for (int h = 0; h < t.g; ++h) {
+    const float* s = scores + h * ld;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int j = 0; j < t.n_keys; j += 8) {
+      const int valid = t.n_keys - j < 8 ? t.n_keys - j : 8;
+      const __m512 p = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(static_cast<__mmask8>(lane_mask(valid)), s + j));
+      const void* vt = t.v_tiles[j / bs];
+      const int64_t base = static_cast<int64_t>(j % bs) * 8;
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) {
+        const int keys = valid - 2 * q;
+        if (keys <= 0) break;
+        const __m512 vv = load_kv16<E>(vt, base + q * 16, lane_mask(keys >= 2 ? 16 : 8));
+        acc[q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], p), vv, acc[q]);
+      }
+    }
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+    const __m256 o = _mm256_add_ps(_mm512_castps512_ps256(sum), _mm512_extractf32x8_ps(sum, 1));
+    _mm256_storeu_ps(t.out + h * 8, _mm256_mul_ps(o, _mm256_set1_ps(inv[h])));
+  }
+}
+
 // NV: vectors of 16 per head (head_dim <= 16 * NV).
 template <KvElem E, int NV>
 void attention_impl(const AttnTask& t) {
@@ -398,25 +475,15 @@ void attention_impl(const AttnTask& t) {
   //    dimension and head, with no horizontal sums.
   for (int h0 = 0; h0 < t.g; h0 += kMaxHeadsAtOnce) {
     const int hn = t.g - h0 < kMaxHeadsAtOnce ? t.g - h0 : kMaxHeadsAtOnce;
-    for (int b = 0; b < n_blocks; ++b) {
-      const void* kt = t.k_tiles[b];
-      for (int s0 = 0; s0 < bs; s0 += 16) {
-        const int valid = t.n_keys - b * bs - s0;
-        if (valid <= 0) break;
-        const __mmask16 m = lane_mask(bs - s0 < 16 ? bs - s0 : 16);
-        __m512 acc[kMaxHeadsAtOnce];
-        for (int h = 0; h < kMaxHeadsAtOnce; ++h) acc[h] = _mm512_setzero_ps();
-        for (int d = 0; d < hd; ++d) {
-          const __m512 kv = load_kv16<E>(kt, static_cast<int64_t>(d) * bs + s0, m);
-#pragma GCC unroll 8
-          for (int h = 0; h < kMaxHeadsAtOnce; ++h) {
-            if (h < hn) acc[h] = _mm512_fmadd_ps(_mm512_set1_ps(t.q[(h0 + h) * hd + d]), kv, acc[h]);
-          }
-        }
-        const __mmask16 vm = lane_mask(valid < 16 ? valid : 16) & m;
-        for (int h = 0; h < hn; ++h)
-          _mm512_mask_storeu_ps(scores + (h0 + h) * ld + b * bs + s0, vm, _mm512_mul_ps(acc[h], _mm512_set1_ps(t.scale)));
-      }
+    switch (hn) {
+      case 1: score_heads<E, 1>(t, scores, ld, h0); break;
+      case 2: score_heads<E, 2>(t, scores, ld, h0); break;
+      case 3: score_heads<E, 3>(t, scores, ld, h0); break;
+      case 4: score_heads<E, 4>(t, scores, ld, h0); break;
+      case 5: score_heads<E, 5>(t, scores, ld, h0); break;
+      case 6: score_heads<E, 6>(t, scores, ld, h0); break;
+      case 7: score_heads<E, 7>(t, scores, ld, h0); break;
+      default: score_heads<E, 8>(t, scores, ld, h0); break;
     }
   }
 
@@ -446,6 +513,12 @@ void attention_impl(const AttnTask& t) {
   }
 
   // 3. Weighted sum of values, a few heads at a time so their outputs stay in registers.
+  if constexpr (NV == 1) {
+    if (hd == 8 && bs % 8 == 0) {
+      values_hd8<E>(t, scores, ld, inv);
+      return;
+    }
+  }
   constexpr int kHc = NV >= 16 ? 1 : 16 / NV;
   for (int h0 = 0; h0 < t.g; h0 += kHc) {
     const int hn = t.g - h0 < kHc ? t.g - h0 : kHc;
@@ -515,7 +588,15 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
-const KernelTable kTable = {"avx512", gemm, quantize_row, attention, silu_mul};
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = lane_mask(n - i);
+    _mm256_mask_storeu_epi16(y + i, m,
+                             _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+}
+
+const KernelTable kTable = {"avx512", gemm, quantize_row, attention, silu_mul, to_f16};
 
 }  // namespace
 

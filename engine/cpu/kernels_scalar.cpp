@@ -195,7 +195,11 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
-const KernelTable kTable = {"scalar", gemm, quantize_row, attention, silu_mul};
+void to_f16(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = quant::f32_to_f16(x[i]);
+}
+
+const KernelTable kTable = {"scalar", gemm, quantize_row, attention, silu_mul, to_f16};
 
 }  // namespace
 

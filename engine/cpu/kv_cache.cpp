@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-#include "engine/quant/fp16.hpp"
 
 namespace llmd::engine::cpu {
 
@@ -38,8 +37,11 @@ Status CpuKvCache::init(const ModelConfig& c, const KvCacheShape& shape) {
   return ok_status();
 }
 
-void CpuKvCache::write(int32_t block, int32_t slot, int layer, const float* k, const float* v) {
+void CpuKvCache::write(int32_t block, int32_t slot, int layer, const float* k, const float* v,
+                       void (*to_f16)(const float*, uint16_t*, int64_t)) {
   uint8_t* b = base(block);
+  constexpr int kChunk = 64;
+  uint16_t kh16[kChunk];
   for (int h = 0; h < n_head_kv_; ++h) {
     const float* kh = k + static_cast<int64_t>(h) * head_dim_;
     const float* vh = v + static_cast<int64_t>(h) * head_dim_;
@@ -48,16 +50,15 @@ void CpuKvCache::write(int32_t block, int32_t slot, int layer, const float* k, c
     if (elem_ == KvElem::f32) {
       float* kf = reinterpret_cast<float*>(kt);
       float* vf = reinterpret_cast<float*>(vt) + static_cast<int64_t>(slot) * head_dim_;
-      for (int d = 0; d < head_dim_; ++d) {
-        kf[static_cast<int64_t>(d) * block_size_ + slot] = kh[d];
-        vf[d] = vh[d];
-      }
+      for (int d = 0; d < head_dim_; ++d) kf[static_cast<int64_t>(d) * block_size_ + slot] = kh[d];
+      std::memcpy(vf, vh, static_cast<size_t>(head_dim_) * sizeof(float));
     } else {
       uint16_t* kf = reinterpret_cast<uint16_t*>(kt);
-      uint16_t* vf = reinterpret_cast<uint16_t*>(vt) + static_cast<int64_t>(slot) * head_dim_;
-      for (int d = 0; d < head_dim_; ++d) {
-        kf[static_cast<int64_t>(d) * block_size_ + slot] = quant::f32_to_f16(kh[d]);
-        vf[d] = quant::f32_to_f16(vh[d]);
+      to_f16(vh, reinterpret_cast<uint16_t*>(vt) + static_cast<int64_t>(slot) * head_dim_, head_dim_);
+      for (int d0 = 0; d0 < head_dim_; d0 += kChunk) {
+        const int n = head_dim_ - d0 < kChunk ? head_dim_ - d0 : kChunk;
+        to_f16(kh + d0, kh16, n);
+        for (int d = 0; d < n; ++d) kf[static_cast<int64_t>(d0 + d) * block_size_ + slot] = kh16[d];
       }
     }
   }

@@ -33,8 +33,10 @@ class CpuKvCache {
   const void* k_tile(int32_t block, int layer, int head) const { return base(block) + k_offset(layer, head); }
   const void* v_tile(int32_t block, int layer, int head) const { return base(block) + v_offset(layer, head); }
 
-  // Stores one token's keys and values (kv_dim floats each) of one layer.
-  void write(int32_t block, int32_t slot, int layer, const float* k, const float* v);
+  // Stores one token's keys and values (kv_dim floats each) of one layer;
+  // `to_f16` converts for f16 storage (the kernel table's).
+  void write(int32_t block, int32_t slot, int layer, const float* k, const float* v,
+             void (*to_f16)(const float*, uint16_t*, int64_t));
 
   void copy_block(int32_t src, int32_t dst);
 

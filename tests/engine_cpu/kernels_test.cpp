@@ -8,6 +8,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -205,7 +206,9 @@ TEST(Attention, MatchesNaiveOverShuffledBlocks) {
   struct Case {
     int g, hd, n, bs;
   };
-  const Case cases[] = {{1, 8, 1, 16}, {8, 64, 37, 16}, {4, 128, 100, 32}, {7, 40, 19, 8}, {3, 24, 50, 5}, {16, 8, 17, 16}};
+  const Case cases[] = {{1, 8, 1, 16},   {8, 64, 37, 16}, {4, 128, 100, 32}, {7, 40, 19, 8},  {3, 24, 50, 5},
+                        {16, 8, 17, 16}, {2, 8, 100, 16}, {2, 8, 7, 8},      {4, 8, 33, 32},  {2, 8, 23, 5},
+                        {5, 16, 40, 16}, {6, 8, 65, 16},  {9, 64, 30, 16},   {2, 64, 131, 16}};
   for (const Case& cs : cases) {
     for (KvElem elem : {KvElem::f32, KvElem::f16}) {
       const int n_blocks = (cs.n + cs.bs - 1) / cs.bs;
@@ -268,6 +271,30 @@ TEST(Attention, MatchesNaiveOverShuffledBlocks) {
         kernels_for(isa).attention(t);
         for (size_t i = 0; i < out.size(); ++i) ASSERT_NEAR(out[i], want[i], 2e-5) << i;
       }
+    }
+  }
+}
+
+TEST(Conversion, ToF16RoundsLikeTheReference) {
+  std::vector<float> x = {0.0f, -0.0f, 1.0f, -2.5f, 65504.0f, 65519.0f, 65520.0f, 1e9f, -1e9f, 6.1e-5f, 5.96e-8f,
+                          2.98e-8f, 1e-10f, 1.0f + 1.0f / 2048.0f, 1.0f + 3.0f / 2048.0f, 3.14159265f,
+                          std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<uint32_t> bits;
+  while (x.size() < 1000) {
+    uint32_t u = bits(rng);
+    if ((u & 0x7f800000u) == 0x7f800000u) continue;  // NaN payloads are not compared
+    float f;
+    std::memcpy(&f, &u, 4);
+    x.push_back(f);
+  }
+  for (CpuIsa isa : available_isas()) {
+    for (int64_t n : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{15}, int64_t{16}, int64_t{17}, static_cast<int64_t>(x.size())}) {
+      std::vector<uint16_t> y(static_cast<size_t>(n) + 1, 0xabcd);
+      kernels_for(isa).to_f16(x.data(), y.data(), n);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(y[static_cast<size_t>(i)], quant::f32_to_f16(x[static_cast<size_t>(i)])) << isa_name(isa) << " " << x[static_cast<size_t>(i)];
+      EXPECT_EQ(y[static_cast<size_t>(n)], 0xabcd) << "wrote past the end";
     }
   }
 }
