@@ -438,18 +438,23 @@ void attention_impl(const AttnTask& t) {
     for (int h = 0; h < kHc; ++h)
 #pragma GCC unroll 16
       for (int v = 0; v < NV; ++v) o[h][v] = _mm256_setzero_ps();
-    for (int j = 0; j < t.n_keys; ++j) {
-      const void* vt = t.v_tiles[j / bs];
-      const int64_t base = static_cast<int64_t>(j % bs) * hd;
-      __m256 vv[NV];
+    // Block by block (no division per key); keys in order, as one loop over j.
+    for (int b = 0, j0 = 0; j0 < t.n_keys; ++b, j0 += bs) {
+      const void* vt = t.v_tiles[b];
+      const int in_block = t.n_keys - j0 < bs ? t.n_keys - j0 : bs;
+      for (int sl = 0; sl < in_block; ++sl) {
+        const int j = j0 + sl;
+        const int64_t base = static_cast<int64_t>(sl) * hd;
+        __m256 vv[NV];
 #pragma GCC unroll 16
-      for (int v = 0; v < NV; ++v) vv[v] = load_kv8<E>(vt, base + v * 8, hd - v * 8);
+        for (int v = 0; v < NV; ++v) vv[v] = load_kv8<E>(vt, base + v * 8, hd - v * 8);
 #pragma GCC unroll 8
-      for (int h = 0; h < kHc; ++h) {
-        if (h < hn) {
-          const __m256 p = _mm256_broadcast_ss(scores + (h0 + h) * ld + j);
+        for (int h = 0; h < kHc; ++h) {
+          if (h < hn) {
+            const __m256 p = _mm256_broadcast_ss(scores + (h0 + h) * ld + j);
 #pragma GCC unroll 16
-          for (int v = 0; v < NV; ++v) o[h][v] = _mm256_fmadd_ps(p, vv[v], o[h][v]);
+            for (int v = 0; v < NV; ++v) o[h][v] = _mm256_fmadd_ps(p, vv[v], o[h][v]);
+          }
         }
       }
     }

@@ -432,33 +432,44 @@ void score_heads(const AttnTask& t, float* scores, int ld, int h0) {
 
 // Step 3 of attention for head_dim 8 (tiny models) and blocks of a multiple of
 // 8 keys: two keys' values fill one vector, so 8 keys take 4 independent FMAs
-// (lanes 0-7 carry the even key, 8-15 the odd one); the halves are folded at
-// the end.
+// per head (lanes 0-7 carry the even key, 8-15 the odd one), two heads share
+// each value load; the halves are folded at the end.
 template <KvElem E>
 void values_hd8(const AttnTask& t, const float* scores, int ld, const float* inv) {
   const int bs = t.block_size;
   __m512i pair[4];
   for (int q = 0; q < 4; ++q)
     pair[q] = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xff00), _mm512_set1_epi32(2 * q), _mm512_set1_epi32(2 * q + 1));
-  for (int h = 0; h < t.g; ++h) {
-    const float* s = scores + h * ld;
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    for (int j = 0; j < t.n_keys; j += 8) {
-      const int valid = t.n_keys - j < 8 ? t.n_keys - j : 8;
-      const __m512 p = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(static_cast<__mmask8>(lane_mask(valid)), s + j));
-      const void* vt = t.v_tiles[j / bs];
-      const int64_t base = static_cast<int64_t>(j % bs) * 8;
+  for (int h0 = 0; h0 < t.g; h0 += 2) {
+    const bool two = h0 + 1 < t.g;
+    __m512 acc[2][4];
+    for (int h = 0; h < 2; ++h)
+      for (int q = 0; q < 4; ++q) acc[h][q] = _mm512_setzero_ps();
+    const float* s0 = scores + h0 * ld;
+    const float* s1 = two ? s0 + ld : s0;
+    for (int b = 0, j0 = 0; j0 < t.n_keys; ++b, j0 += bs) {
+      const void* vt = t.v_tiles[b];
+      const int in_block = t.n_keys - j0 < bs ? t.n_keys - j0 : bs;
+      for (int sl = 0; sl < in_block; sl += 8) {
+        const int valid = in_block - sl < 8 ? in_block - sl : 8;
+        const __mmask8 pm = static_cast<__mmask8>(lane_mask(valid));
+        const __m512 p0 = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(pm, s0 + j0 + sl));
+        const __m512 p1 = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(pm, s1 + j0 + sl));
 #pragma GCC unroll 4
-      for (int q = 0; q < 4; ++q) {
-        const int keys = valid - 2 * q;
-        if (keys <= 0) break;
-        const __m512 vv = load_kv16<E>(vt, base + q * 16, lane_mask(keys >= 2 ? 16 : 8));
-        acc[q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], p), vv, acc[q]);
+        for (int q = 0; q < 4; ++q) {
+          const int keys = valid - 2 * q;
+          if (keys <= 0) break;
+          const __m512 vv = load_kv16<E>(vt, static_cast<int64_t>(sl) * 8 + q * 16, lane_mask(keys >= 2 ? 16 : 8));
+          acc[0][q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], p0), vv, acc[0][q]);
+          acc[1][q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], p1), vv, acc[1][q]);
+        }
       }
     }
-    const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-    const __m256 o = _mm256_add_ps(_mm512_castps512_ps256(sum), _mm512_extractf32x8_ps(sum, 1));
-    _mm256_storeu_ps(t.out + h * 8, _mm256_mul_ps(o, _mm256_set1_ps(inv[h])));
+    for (int h = 0; h < (two ? 2 : 1); ++h) {
+      const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[h][0], acc[h][1]), _mm512_add_ps(acc[h][2], acc[h][3]));
+      const __m256 o = _mm256_add_ps(_mm512_castps512_ps256(sum), _mm512_extractf32x8_ps(sum, 1));
+      _mm256_storeu_ps(t.out + (h0 + h) * 8, _mm256_mul_ps(o, _mm256_set1_ps(inv[h0 + h])));
+    }
   }
 }
 
@@ -527,18 +538,23 @@ void attention_impl(const AttnTask& t) {
     for (int h = 0; h < kHc; ++h)
 #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) o[h][v] = _mm512_setzero_ps();
-    for (int j = 0; j < t.n_keys; ++j) {
-      const void* vt = t.v_tiles[j / bs];
-      const int64_t base = static_cast<int64_t>(j % bs) * hd;
-      __m512 vv[NV];
+    // Block by block (no division per key); keys in order, as one loop over j.
+    for (int b = 0, j0 = 0; j0 < t.n_keys; ++b, j0 += bs) {
+      const void* vt = t.v_tiles[b];
+      const int in_block = t.n_keys - j0 < bs ? t.n_keys - j0 : bs;
+      for (int sl = 0; sl < in_block; ++sl) {
+        const int j = j0 + sl;
+        const int64_t base = static_cast<int64_t>(sl) * hd;
+        __m512 vv[NV];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) vv[v] = load_kv16<E>(vt, base + v * 16, v == NV - 1 ? tail : static_cast<__mmask16>(0xffff));
+        for (int v = 0; v < NV; ++v) vv[v] = load_kv16<E>(vt, base + v * 16, v == NV - 1 ? tail : static_cast<__mmask16>(0xffff));
 #pragma GCC unroll 16
-      for (int h = 0; h < kHc; ++h) {
-        if (h < hn) {
-          const __m512 p = _mm512_set1_ps(scores[(h0 + h) * ld + j]);
+        for (int h = 0; h < kHc; ++h) {
+          if (h < hn) {
+            const __m512 p = _mm512_set1_ps(scores[(h0 + h) * ld + j]);
 #pragma GCC unroll 8
-          for (int v = 0; v < NV; ++v) o[h][v] = _mm512_fmadd_ps(p, vv[v], o[h][v]);
+            for (int v = 0; v < NV; ++v) o[h][v] = _mm512_fmadd_ps(p, vv[v], o[h][v]);
+          }
         }
       }
     }
