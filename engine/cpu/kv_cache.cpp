@@ -2,7 +2,6 @@
 
 #include <cstring>
 
-
 namespace llmd::engine::cpu {
 
 uint64_t CpuKvCache::block_bytes(const ModelConfig& c, const KvCacheShape& shape) {

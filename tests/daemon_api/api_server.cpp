@@ -80,7 +80,12 @@ bool ApiServer::spawn_server() {
 std::string ApiServer::make_team_key(const std::string& team_json) {
   auto team = call("POST", "/admin/v1/teams", team_json, &admin_key_);
   EXPECT_EQ(team.status, 201) << team.body;
-  boost::json::value t = boost::json::parse(team.body);
+  std::error_code ec;
+  boost::json::value t = boost::json::parse(team.body, ec);
+  if (ec || !t.is_object() || !t.as_object().contains("name") || !t.at("name").is_string()) {
+    ADD_FAILURE() << "team creation answered " << team.body;
+    return "";
+  }
   const std::string name(t.at("name").as_string());
   auto key = call("POST", "/admin/v1/keys", R"({"team":")" + name + R"(","name":"k","role":"user"})", &admin_key_);
   EXPECT_EQ(key.status, 201) << key.body;

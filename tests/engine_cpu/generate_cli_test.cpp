@@ -12,6 +12,7 @@
 
 #include "tests/engine_cpu/synth_fixture.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/stories_reference.hpp"
 
 namespace llmd::test {
 namespace {
@@ -54,18 +55,11 @@ TEST(GenerateCli, Stories260KReferenceIds) {
   REQUIRE_LLMD();
   LLMD_REQUIRE_SHARED_FILE("models/stories260K.gguf");
   LLMD_REQUIRE_SHARED_FILE("models/stories260K.reference.txt");
-  std::ifstream in(shared_file("models/stories260K.reference.txt"));
-  std::string line, prompt;
   int checked = 0;
-  while (std::getline(in, line)) {
-    if (line.rfind("PROMPT: ", 0) == 0) prompt = line.substr(8);
-    if (line.rfind("GEN_IDS: ", 0) != 0) continue;
-    std::string ids = line.substr(9);
-    for (char& c : ids)
-      if (c == '[' || c == ']' || c == ',') c = ' ';
-    std::istringstream want_s(ids);
-    std::string want, tok;
-    while (want_s >> tok) want += (want.empty() ? "" : " ") + tok;
+  for (const StoriesReference& c : read_stories_reference()) {
+    const std::string& prompt = c.prompt;
+    std::string want;
+    for (int32_t id : c.gen_ids) want += (want.empty() ? "" : " ") + std::to_string(id);
     const RunResult r = run_llmd("generate -m " + quote(shared_file("models/stories260K.gguf").string()) + " -p " +
                                  quote(prompt) + " -n 64 --ids --threads 2");
     ASSERT_EQ(r.status, 0);

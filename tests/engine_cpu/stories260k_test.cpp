@@ -14,41 +14,14 @@
 #include "engine/model/model.hpp"
 #include "tests/engine_cpu/greedy_runner.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/stories_reference.hpp"
 
 namespace llmd::engine {
 namespace {
 
-struct RefCase {
-  std::string prompt;
-  std::vector<int32_t> prompt_ids;
-  std::vector<int32_t> gen_ids;
-};
+using RefCase = test::StoriesReference;
 
-std::vector<int32_t> parse_ids(const std::string& s) {
-  std::vector<int32_t> out;
-  std::string t;
-  for (char ch : s) t += (ch == '[' || ch == ']' || ch == ',') ? ' ' : ch;
-  std::istringstream in(t);
-  int32_t v;
-  while (in >> v) out.push_back(v);
-  return out;
-}
-
-std::vector<RefCase> read_reference() {
-  std::ifstream in(test::shared_file("models/stories260K.reference.txt"));
-  std::vector<RefCase> cases;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("PROMPT: ", 0) == 0) {
-      cases.push_back({line.substr(8), {}, {}});
-    } else if (line.rfind("PROMPT_IDS: ", 0) == 0 && !cases.empty()) {
-      cases.back().prompt_ids = parse_ids(line.substr(12));
-    } else if (line.rfind("GEN_IDS: ", 0) == 0 && !cases.empty()) {
-      cases.back().gen_ids = parse_ids(line.substr(9));
-    }
-  }
-  return cases;
-}
+std::vector<RefCase> read_reference() { return test::read_stories_reference(); }
 
 class Stories260K : public ::testing::TestWithParam<std::string> {};
 

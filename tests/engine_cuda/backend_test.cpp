@@ -21,6 +21,7 @@
 #include "tests/engine_cuda/cuda_test_util.hpp"
 #include "tests/engine_cuda/f64_reference.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/stories_reference.hpp"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -31,32 +32,9 @@ using test::cuda::Rng;
 // Helpers
 // ---------------------------------------------------------------------------
 
-struct RefCase {
-  std::string prompt;
-  std::vector<int32_t> prompt_ids, gen_ids;
-};
+using RefCase = test::StoriesReference;
 
-std::vector<int32_t> parse_ids(const std::string& s) {
-  std::vector<int32_t> out;
-  std::string t;
-  for (char ch : s) t += (ch == '[' || ch == ']' || ch == ',') ? ' ' : ch;
-  std::istringstream in(t);
-  int32_t v;
-  while (in >> v) out.push_back(v);
-  return out;
-}
-
-std::vector<RefCase> read_reference() {
-  std::ifstream in(test::shared_file("models/stories260K.reference.txt"));
-  std::vector<RefCase> cases;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("PROMPT: ", 0) == 0) cases.push_back({line.substr(8), {}, {}});
-    else if (line.rfind("PROMPT_IDS: ", 0) == 0 && !cases.empty()) cases.back().prompt_ids = parse_ids(line.substr(12));
-    else if (line.rfind("GEN_IDS: ", 0) == 0 && !cases.empty()) cases.back().gen_ids = parse_ids(line.substr(9));
-  }
-  return cases;
-}
+std::vector<RefCase> read_reference() { return test::read_stories_reference(); }
 
 int32_t argmax(std::span<const float> v) {
   return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());

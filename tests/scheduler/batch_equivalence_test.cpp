@@ -9,6 +9,7 @@
 
 #include "tests/scheduler/scheduler_harness.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/stories_reference.hpp"
 
 namespace llmd::scheduler::test {
 namespace {
@@ -18,24 +19,9 @@ struct Reference {
   std::vector<int32_t> gen;
 };
 
-std::vector<int32_t> parse_ids(const std::string& line) {
-  std::vector<int32_t> ids;
-  std::string s = line.substr(line.find('[') + 1);
-  s = s.substr(0, s.find(']'));
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) ids.push_back(std::stoi(item));
-  return ids;
-}
-
 std::vector<Reference> stories_references() {
-  std::ifstream in(::llmd::test::shared_file("models/stories260K.reference.txt"));
   std::vector<Reference> refs;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("PROMPT_IDS:", 0) == 0) refs.push_back({parse_ids(line), {}});
-    if (line.rfind("GEN_IDS:", 0) == 0 && !refs.empty()) refs.back().gen = parse_ids(line);
-  }
+  for (auto& c : ::llmd::test::read_stories_reference()) refs.push_back({std::move(c.prompt_ids), std::move(c.gen_ids)});
   return refs;
 }
 
