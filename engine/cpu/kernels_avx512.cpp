@@ -385,15 +385,27 @@ inline __m512 load_kv16(const void* base, int64_t i, __mmask16 m) {
 
 constexpr int kMaxHeadsAtOnce = 8;
 
+// The largest lane (exact in any order).
+inline float reduce_max(__m512 v) {
+  const __m256 a = _mm256_max_ps(_mm512_extractf32x8_ps(v, 0), _mm512_extractf32x8_ps(v, 1));
+  __m128 b = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  b = _mm_max_ps(b, _mm_movehl_ps(b, b));
+  return _mm_cvtss_f32(_mm_max_ss(b, _mm_movehdup_ps(b)));
+}
+
 // Step 1 of attention for HN query heads h0 .. h0 + HN - 1: the scores of
-// every key, scaled. Few heads get two partial sums each (even and odd
-// dimensions) so the FMA chains overlap; the accumulators stay in registers.
+// every key, scaled, and each head's largest score (mx[h0 + h]). Few heads get
+// two partial sums each (even and odd dimensions) so the FMA chains overlap;
+// the accumulators and running maxima stay in registers.
 template <KvElem E, int HN>
-void score_heads(const AttnTask& t, float* scores, int ld, int h0) {
+void score_heads(const AttnTask& t, float* scores, int ld, int h0, float* mx) {
   constexpr int kSplit = HN <= 4 ? 2 : 1;
   const int bs = t.block_size, hd = t.head_dim;
   const int n_blocks = (t.n_keys + bs - 1) / bs;
   const float* q = t.q + static_cast<int64_t>(h0) * hd;
+  __m512 run_max[HN];
+#pragma GCC unroll 8
+  for (int h = 0; h < HN; ++h) run_max[h] = _mm512_set1_ps(-__builtin_inff());
   for (int b = 0; b < n_blocks; ++b) {
     const void* kt = t.k_tiles[b];
     for (int s0 = 0; s0 < bs; s0 += 16) {
@@ -424,51 +436,79 @@ void score_heads(const AttnTask& t, float* scores, int ld, int h0) {
       for (int h = 0; h < HN; ++h) {
         __m512 sum = acc[h][0];
         if constexpr (kSplit == 2) sum = _mm512_add_ps(sum, acc[h][1]);
-        _mm512_mask_storeu_ps(scores + (h0 + h) * ld + b * bs + s0, vm, _mm512_mul_ps(sum, _mm512_set1_ps(t.scale)));
+        const __m512 s = _mm512_mul_ps(sum, _mm512_set1_ps(t.scale));
+        _mm512_mask_storeu_ps(scores + (h0 + h) * ld + b * bs + s0, vm, s);
+        run_max[h] = _mm512_mask_max_ps(run_max[h], vm, run_max[h], s);
       }
     }
   }
+#pragma GCC unroll 8
+  for (int h = 0; h < HN; ++h) mx[h0 + h] = reduce_max(run_max[h]);
 }
 
-// Step 3 of attention for head_dim 8 (tiny models) and blocks of a multiple of
-// 8 keys: two keys' values fill one vector, so 8 keys take 4 independent FMAs
-// per head (lanes 0-7 carry the even key, 8-15 the odd one), two heads share
-// each value load; the halves are folded at the end.
+// Steps 2 and 3 of attention for head_dim 8 (tiny models) and blocks of a
+// multiple of 16 keys, fused: the exponentials of 16 keys stay in a register
+// and feed the value sums at once. Two keys' values fill one vector (lanes 0-7
+// the even key, 8-15 the odd one), two heads share each value load, and each
+// head keeps four partial sums, folded at the end. Lanes past the last key are
+// zeroed before use: the scratch and the cache slots there hold stale data.
+template <KvElem E, bool kFull>
+inline void hd8_chunk(const void* vt, int sl, int valid, const __m512i* pair, __m512 e0, __m512 e1,
+                      __m512 (&acc)[2][4]) {
+#pragma GCC unroll 8
+  for (int q = 0; q < 8; ++q) {
+    __mmask16 m = 0xffff;
+    if constexpr (!kFull) {
+      const int keys = valid - 2 * q;
+      m = keys >= 2 ? static_cast<__mmask16>(0xffff) : keys == 1 ? static_cast<__mmask16>(0x00ff) : static_cast<__mmask16>(0);
+    }
+    const __m512 vv = load_kv16<E>(vt, static_cast<int64_t>(sl + 2 * q) * 8, m);
+    acc[0][q & 3] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], e0), vv, acc[0][q & 3]);
+    acc[1][q & 3] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], e1), vv, acc[1][q & 3]);
+  }
+}
+
 template <KvElem E>
-void values_hd8(const AttnTask& t, const float* scores, int ld, const float* inv) {
+void softmax_values_hd8(const AttnTask& t, const float* scores, int ld, const float* mx) {
   const int bs = t.block_size;
-  __m512i pair[4];
-  for (int q = 0; q < 4; ++q)
+  __m512i pair[8];
+  for (int q = 0; q < 8; ++q)
     pair[q] = _mm512_mask_blend_epi32(static_cast<__mmask16>(0xff00), _mm512_set1_epi32(2 * q), _mm512_set1_epi32(2 * q + 1));
   for (int h0 = 0; h0 < t.g; h0 += 2) {
-    const bool two = h0 + 1 < t.g;
+    const int h1 = h0 + 1 < t.g ? h0 + 1 : h0;
+    const float* s0 = scores + h0 * ld;
+    const float* s1 = scores + h1 * ld;
+    const __m512 m0 = _mm512_set1_ps(mx[h0]), m1 = _mm512_set1_ps(mx[h1]);
     __m512 acc[2][4];
     for (int h = 0; h < 2; ++h)
       for (int q = 0; q < 4; ++q) acc[h][q] = _mm512_setzero_ps();
-    const float* s0 = scores + h0 * ld;
-    const float* s1 = two ? s0 + ld : s0;
+    __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
     for (int b = 0, j0 = 0; j0 < t.n_keys; ++b, j0 += bs) {
       const void* vt = t.v_tiles[b];
       const int in_block = t.n_keys - j0 < bs ? t.n_keys - j0 : bs;
-      for (int sl = 0; sl < in_block; sl += 8) {
-        const int valid = in_block - sl < 8 ? in_block - sl : 8;
-        const __mmask8 pm = static_cast<__mmask8>(lane_mask(valid));
-        const __m512 p0 = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(pm, s0 + j0 + sl));
-        const __m512 p1 = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(pm, s1 + j0 + sl));
-#pragma GCC unroll 4
-        for (int q = 0; q < 4; ++q) {
-          const int keys = valid - 2 * q;
-          if (keys <= 0) break;
-          const __m512 vv = load_kv16<E>(vt, static_cast<int64_t>(sl) * 8 + q * 16, lane_mask(keys >= 2 ? 16 : 8));
-          acc[0][q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], p0), vv, acc[0][q]);
-          acc[1][q] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], p1), vv, acc[1][q]);
+      for (int sl = 0; sl < in_block; sl += 16) {
+        const int valid = in_block - sl < 16 ? in_block - sl : 16;
+        if (valid == 16) {
+          const __m512 e0 = exp512(_mm512_sub_ps(_mm512_loadu_ps(s0 + j0 + sl), m0));
+          const __m512 e1 = exp512(_mm512_sub_ps(_mm512_loadu_ps(s1 + j0 + sl), m1));
+          sum0 = _mm512_add_ps(sum0, e0);
+          sum1 = _mm512_add_ps(sum1, e1);
+          hd8_chunk<E, true>(vt, sl, valid, pair, e0, e1, acc);
+        } else {
+          const __mmask16 vm = lane_mask(valid);
+          const __m512 e0 = _mm512_maskz_mov_ps(vm, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(vm, s0 + j0 + sl), m0)));
+          const __m512 e1 = _mm512_maskz_mov_ps(vm, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(vm, s1 + j0 + sl), m1)));
+          sum0 = _mm512_add_ps(sum0, e0);
+          sum1 = _mm512_add_ps(sum1, e1);
+          hd8_chunk<E, false>(vt, sl, valid, pair, e0, e1, acc);
         }
       }
     }
-    for (int h = 0; h < (two ? 2 : 1); ++h) {
+    const float inv[2] = {1.0f / _mm512_reduce_add_ps(sum0), 1.0f / _mm512_reduce_add_ps(sum1)};
+    for (int h = 0; h < (h1 != h0 ? 2 : 1); ++h) {
       const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[h][0], acc[h][1]), _mm512_add_ps(acc[h][2], acc[h][3]));
       const __m256 o = _mm256_add_ps(_mm512_castps512_ps256(sum), _mm512_extractf32x8_ps(sum, 1));
-      _mm256_storeu_ps(t.out + (h0 + h) * 8, _mm256_mul_ps(o, _mm256_set1_ps(inv[h0 + h])));
+      _mm256_storeu_ps(t.out + (h0 + h) * 8, _mm256_mul_ps(o, _mm256_set1_ps(inv[h])));
     }
   }
 }
@@ -483,18 +523,25 @@ void attention_impl(const AttnTask& t) {
   const __mmask16 tail = lane_mask(hd - (NV - 1) * 16);
 
   // 1. Scores: with keys stored transposed, 16 keys of a block take one FMA per
-  //    dimension and head, with no horizontal sums.
+  //    dimension and head, with no horizontal sums; each head's maximum on the way.
+  float mx_heads[64];
   for (int h0 = 0; h0 < t.g; h0 += kMaxHeadsAtOnce) {
     const int hn = t.g - h0 < kMaxHeadsAtOnce ? t.g - h0 : kMaxHeadsAtOnce;
     switch (hn) {
-      case 1: score_heads<E, 1>(t, scores, ld, h0); break;
-      case 2: score_heads<E, 2>(t, scores, ld, h0); break;
-      case 3: score_heads<E, 3>(t, scores, ld, h0); break;
-      case 4: score_heads<E, 4>(t, scores, ld, h0); break;
-      case 5: score_heads<E, 5>(t, scores, ld, h0); break;
-      case 6: score_heads<E, 6>(t, scores, ld, h0); break;
-      case 7: score_heads<E, 7>(t, scores, ld, h0); break;
-      default: score_heads<E, 8>(t, scores, ld, h0); break;
+      case 1: score_heads<E, 1>(t, scores, ld, h0, mx_heads); break;
+      case 2: score_heads<E, 2>(t, scores, ld, h0, mx_heads); break;
+      case 3: score_heads<E, 3>(t, scores, ld, h0, mx_heads); break;
+      case 4: score_heads<E, 4>(t, scores, ld, h0, mx_heads); break;
+      case 5: score_heads<E, 5>(t, scores, ld, h0, mx_heads); break;
+      case 6: score_heads<E, 6>(t, scores, ld, h0, mx_heads); break;
+      case 7: score_heads<E, 7>(t, scores, ld, h0, mx_heads); break;
+      default: score_heads<E, 8>(t, scores, ld, h0, mx_heads); break;
+    }
+  }
+  if constexpr (NV == 1) {
+    if (hd == 8 && bs % 16 == 0) {
+      softmax_values_hd8<E>(t, scores, ld, mx_heads);
+      return;
     }
   }
 
@@ -503,13 +550,10 @@ void attention_impl(const AttnTask& t) {
   float* inv = t.g <= 64 ? inv_sum : scores + t.g * ld;  // scratch holds g * head_dim more floats
   for (int h = 0; h < t.g; ++h) {
     float* s = scores + h * ld;
-    __m512 mx = _mm512_set1_ps(-__builtin_inff());
-    int j = 0;
-    for (; j + 16 <= t.n_keys; j += 16) mx = _mm512_max_ps(mx, _mm512_loadu_ps(s + j));
-    if (j < t.n_keys) mx = _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-__builtin_inff()), lane_mask(t.n_keys - j), s + j));
-    const __m512 vmax = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+    const __m512 vmax = _mm512_set1_ps(mx_heads[h]);
     __m512 sum = _mm512_setzero_ps();
-    for (j = 0; j + 16 <= t.n_keys; j += 16) {
+    int j = 0;
+    for (; j + 16 <= t.n_keys; j += 16) {
       const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(s + j), vmax));
       _mm512_storeu_ps(s + j, e);
       sum = _mm512_add_ps(sum, e);
@@ -524,12 +568,6 @@ void attention_impl(const AttnTask& t) {
   }
 
   // 3. Weighted sum of values, a few heads at a time so their outputs stay in registers.
-  if constexpr (NV == 1) {
-    if (hd == 8 && bs % 8 == 0) {
-      values_hd8<E>(t, scores, ld, inv);
-      return;
-    }
-  }
   constexpr int kHc = NV >= 16 ? 1 : 16 / NV;
   for (int h0 = 0; h0 < t.g; h0 += kHc) {
     const int hn = t.g - h0 < kHc ? t.g - h0 : kHc;
