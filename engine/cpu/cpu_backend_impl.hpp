@@ -64,6 +64,8 @@ class CpuBackend final : public Backend {
   void quantize(ActInput& in);
   void rms_norm(const float* x, const std::vector<float>& w, float* y, int64_t rows);
   Status run_step(std::span<const Piece> pieces, float* logits);
+  // The tile tables attention() reads, once per step.
+  void prepare_attention(std::span<const Piece> pieces);
   void attention(int layer, std::span<const Piece> pieces);
   Status ensure_scratch(int64_t tokens, int64_t max_keys);
   // Longest sequence accepted: 4x the training context (at least 32768).

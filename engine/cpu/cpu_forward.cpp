@@ -123,19 +123,8 @@ void CpuBackend::linear(const Linear& l, ActInput& in, float* y, int64_t y_strid
 void CpuBackend::rms_norm(const float* x, const std::vector<float>& w, float* y, int64_t rows) {
   const int64_t E = cfg_.n_embd;
   const float eps = cfg_.rms_eps;
-  auto row = [&](int64_t r, int) {
-    const float* xr = x + r * E;
-    float* yr = y + r * E;
-    float part[8] = {};
-    int64_t i = 0;
-    for (; i + 8 <= E; i += 8)
-      for (int k = 0; k < 8; ++k) part[k] += xr[i + k] * xr[i + k];
-    for (; i < E; ++i) part[0] += xr[i] * xr[i];
-    float ss = 0.0f;
-    for (float p : part) ss += p;
-    const float scale = 1.0f / std::sqrt(ss / static_cast<float>(E) + eps);
-    for (int64_t j = 0; j < E; ++j) yr[j] = xr[j] * scale * w[static_cast<size_t>(j)];
-  };
+  const float* wp = w.data();
+  auto row = [&](int64_t r, int) { k_.rms_norm(x + r * E, wp, y + r * E, E, eps); };
   if (rows >= 16) {
     pool_.run(rows, row);
   } else {
@@ -269,6 +258,7 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
     }
   };
 
+  prepare_attention(pieces);
   for (int l = 0; l < c.n_layer; ++l) {
     const Layer& L = layers_[static_cast<size_t>(l)];
     // Attention block.
@@ -335,24 +325,28 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
   return ok_status();
 }
 
+void CpuBackend::prepare_attention(std::span<const Piece> pieces) {
+  const int32_t bs = kv_.block_size();
+  // Tile pointers of layer 0 for every (piece, kv head): K tiles then V tiles;
+  // other layers add kv_.layer_stride() per layer.
+  tiles_.clear();
+  tiles_offset_.clear();
+  for (const Piece& p : pieces) {
+    const int32_t n_blocks = (p.pos + p.n + bs - 1) / bs;
+    for (int h = 0; h < cfg_.n_head_kv; ++h) {
+      tiles_offset_.push_back(tiles_.size());
+      for (int32_t b = 0; b < n_blocks; ++b) tiles_.push_back(kv_.k_tile(p.seq->block_table[static_cast<size_t>(b)], 0, h));
+      for (int32_t b = 0; b < n_blocks; ++b) tiles_.push_back(kv_.v_tile(p.seq->block_table[static_cast<size_t>(b)], 0, h));
+    }
+  }
+}
+
 void CpuBackend::attention(int layer, std::span<const Piece> pieces) {
   const ModelConfig& c = cfg_;
   const int32_t bs = kv_.block_size();
   const int g = c.gqa_group();
   const int64_t Q = c.q_dim(), KV = c.kv_dim(), QKV = Q + 2 * KV;
-  // Tile pointers of every (piece, kv head): K tiles then V tiles.
-  tiles_.clear();
-  tiles_offset_.clear();
-  for (const Piece& p : pieces) {
-    const int32_t n_blocks = (p.pos + p.n + bs - 1) / bs;
-    for (int h = 0; h < c.n_head_kv; ++h) {
-      tiles_offset_.push_back(tiles_.size());
-      for (int32_t b = 0; b < n_blocks; ++b)
-        tiles_.push_back(kv_.k_tile(p.seq->block_table[static_cast<size_t>(b)], layer, h));
-      for (int32_t b = 0; b < n_blocks; ++b)
-        tiles_.push_back(kv_.v_tile(p.seq->block_table[static_cast<size_t>(b)], layer, h));
-    }
-  }
+  const int64_t tile_offset = kv_.layer_stride() * layer;
   // One task per (token row, kv head).
   int64_t T = 0;
   for (const Piece& p : pieces) T += p.n;
@@ -373,6 +367,7 @@ void CpuBackend::attention(int layer, std::span<const Piece> pieces) {
     t.elem = kv_.elem();
     t.k_tiles = tiles_.data() + off;
     t.v_tiles = tiles_.data() + off + static_cast<size_t>(n_blocks);
+    t.tile_offset = tile_offset;
     t.scale = scale;
     t.scratch = attn_scratch_[static_cast<size_t>(thread)].data();
     t.out = att_.data() + r * Q + static_cast<int64_t>(h) * g * c.head_dim;

@@ -101,6 +101,7 @@ struct AttnTask {
   KvElem elem = KvElem::f16;
   const void* const* k_tiles = nullptr;
   const void* const* v_tiles = nullptr;
+  int64_t tile_offset = 0;  // bytes added to every tile pointer (one table serves every layer)
   float scale = 1.0f;
   float* scratch = nullptr;  // >= g * round_up(n_keys, block_size) + g * head_dim floats
   float* out = nullptr;      // [g][head_dim]
@@ -117,6 +118,9 @@ struct KernelTable {
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
   // y[i] = x[i] as IEEE half, rounded to nearest even (the KV-cache stores).
   void (*to_f16)(const float* x, uint16_t* y, int64_t n);
+  // RMSNorm of one row: y[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]; x and y
+  // do not overlap.
+  void (*rms_norm)(const float* x, const float* w, float* y, int64_t n, float eps);
 };
 
 // Per-ISA tables; nullptr when this build lacks the variant.

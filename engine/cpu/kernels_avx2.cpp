@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -380,7 +381,7 @@ void attention_impl(const AttnTask& t) {
   for (int h0 = 0; h0 < t.g; h0 += kMaxHeadsAtOnce) {
     const int hn = t.g - h0 < kMaxHeadsAtOnce ? t.g - h0 : kMaxHeadsAtOnce;
     for (int b = 0; b < n_blocks; ++b) {
-      const void* kt = t.k_tiles[b];
+      const void* kt = static_cast<const char*>(t.k_tiles[b]) + t.tile_offset;
       for (int s0 = 0; s0 < bs; s0 += 8) {
         const int valid = t.n_keys - b * bs - s0;
         if (valid <= 0) break;
@@ -440,7 +441,7 @@ void attention_impl(const AttnTask& t) {
       for (int v = 0; v < NV; ++v) o[h][v] = _mm256_setzero_ps();
     // Block by block (no division per key); keys in order, as one loop over j.
     for (int b = 0, j0 = 0; j0 < t.n_keys; ++b, j0 += bs) {
-      const void* vt = t.v_tiles[b];
+      const void* vt = static_cast<const char*>(t.v_tiles[b]) + t.tile_offset;
       const int in_block = t.n_keys - j0 < bs ? t.n_keys - j0 : bs;
       for (int sl = 0; sl < in_block; ++sl) {
         const int j = j0 + sl;
@@ -518,7 +519,24 @@ void to_f16(const float* x, uint16_t* y, int64_t n) {
   }
 }
 
-const KernelTable kTable = {"avx2", gemm, quantize_row, attention, silu_mul, to_f16};
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    acc = _mm256_fmadd_ps(v, v, acc);
+  }
+  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  float ss = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+  for (; i < n; ++i) ss += x[i] * x[i];
+  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  const __m256 vs = _mm256_set1_ps(scale);
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _mm256_loadu_ps(w + i)));
+  for (; i < n; ++i) y[i] = x[i] * scale * w[i];
+}
+
+const KernelTable kTable = {"avx2", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm};
 
 }  // namespace
 

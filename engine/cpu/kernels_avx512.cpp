@@ -15,6 +15,7 @@
 
 #include <immintrin.h>
 
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -407,7 +408,7 @@ void score_heads(const AttnTask& t, float* scores, int ld, int h0, float* mx) {
 #pragma GCC unroll 8
   for (int h = 0; h < HN; ++h) run_max[h] = _mm512_set1_ps(-__builtin_inff());
   for (int b = 0; b < n_blocks; ++b) {
-    const void* kt = t.k_tiles[b];
+    const void* kt = static_cast<const char*>(t.k_tiles[b]) + t.tile_offset;
     for (int s0 = 0; s0 < bs; s0 += 16) {
       const int valid = t.n_keys - b * bs - s0;
       if (valid <= 0) break;
@@ -484,7 +485,7 @@ void softmax_values_hd8(const AttnTask& t, const float* scores, int ld, const fl
       for (int q = 0; q < 4; ++q) acc[h][q] = _mm512_setzero_ps();
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
     for (int b = 0, j0 = 0; j0 < t.n_keys; ++b, j0 += bs) {
-      const void* vt = t.v_tiles[b];
+      const void* vt = static_cast<const char*>(t.v_tiles[b]) + t.tile_offset;
       const int in_block = t.n_keys - j0 < bs ? t.n_keys - j0 : bs;
       for (int sl = 0; sl < in_block; sl += 16) {
         const int valid = in_block - sl < 16 ? in_block - sl : 16;
@@ -578,7 +579,7 @@ void attention_impl(const AttnTask& t) {
       for (int v = 0; v < NV; ++v) o[h][v] = _mm512_setzero_ps();
     // Block by block (no division per key); keys in order, as one loop over j.
     for (int b = 0, j0 = 0; j0 < t.n_keys; ++b, j0 += bs) {
-      const void* vt = t.v_tiles[b];
+      const void* vt = static_cast<const char*>(t.v_tiles[b]) + t.tile_offset;
       const int in_block = t.n_keys - j0 < bs ? t.n_keys - j0 : bs;
       for (int sl = 0; sl < in_block; ++sl) {
         const int j = j0 + sl;
@@ -650,7 +651,25 @@ void to_f16(const float* x, uint16_t* y, int64_t n) {
   }
 }
 
-const KernelTable kTable = {"avx512", gemm, quantize_row, attention, silu_mul, to_f16};
+void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(lane_mask(n - i), x + i);
+    acc = _mm512_fmadd_ps(v, v, acc);
+  }
+  const __m256 a = _mm256_add_ps(_mm512_extractf32x8_ps(acc, 0), _mm512_extractf32x8_ps(acc, 1));
+  const __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  const __m128 q = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  const float ss = _mm_cvtss_f32(_mm_add_ss(q, _mm_movehdup_ps(q)));
+  const __m512 scale = _mm512_set1_ps(1.0f / std::sqrt(ss / static_cast<float>(n) + eps));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = lane_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale),
+                                                  _mm512_maskz_loadu_ps(m, w + i)));
+  }
+}
+
+const KernelTable kTable = {"avx512", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm};
 
 }  // namespace
 

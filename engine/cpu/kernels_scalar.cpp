@@ -167,7 +167,7 @@ void attention(const AttnTask& t) {
     float* s = scores + h * ld;
     float mx = -INFINITY;
     for (int j = 0; j < t.n_keys; ++j) {
-      const void* kt = t.k_tiles[j / bs];
+      const void* kt = static_cast<const char*>(t.k_tiles[j / bs]) + t.tile_offset;
       const int slot = j % bs;
       float dot = 0.0f;
       for (int d = 0; d < hd; ++d) dot += q[d] * kv_load(t.elem, kt, static_cast<int64_t>(d) * bs + slot);
@@ -183,7 +183,7 @@ void attention(const AttnTask& t) {
     float* out = t.out + h * hd;
     for (int d = 0; d < hd; ++d) out[d] = 0.0f;
     for (int j = 0; j < t.n_keys; ++j) {
-      const void* vt = t.v_tiles[j / bs];
+      const void* vt = static_cast<const char*>(t.v_tiles[j / bs]) + t.tile_offset;
       const int slot = j % bs;
       const float p = s[j] * inv;
       for (int d = 0; d < hd; ++d) out[d] += p * kv_load(t.elem, vt, static_cast<int64_t>(slot) * hd + d);
@@ -199,7 +199,20 @@ void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = quant::f32_to_f16(x[i]);
 }
 
-const KernelTable kTable = {"scalar", gemm, quantize_row, attention, silu_mul, to_f16};
+// Eight partial sums (the loop the compiler vectorizes), folded in order.
+void rms_norm(const float* __restrict x, const float* __restrict w, float* __restrict y, int64_t n, float eps) {
+  float part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += x[i + k] * x[i + k];
+  for (; i < n; ++i) part[0] += x[i] * x[i];
+  float ss = 0.0f;
+  for (float p : part) ss += p;
+  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
+  for (int64_t j = 0; j < n; ++j) y[j] = x[j] * scale * w[j];
+}
+
+const KernelTable kTable = {"scalar", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm};
 
 }  // namespace
 

@@ -39,26 +39,46 @@ Status CpuKvCache::init(const ModelConfig& c, const KvCacheShape& shape) {
 void CpuKvCache::write(int32_t block, int32_t slot, int layer, const float* k, const float* v,
                        void (*to_f16)(const float*, uint16_t*, int64_t)) {
   uint8_t* b = base(block);
-  constexpr int kChunk = 64;
-  uint16_t kh16[kChunk];
-  for (int h = 0; h < n_head_kv_; ++h) {
-    const float* kh = k + static_cast<int64_t>(h) * head_dim_;
-    const float* vh = v + static_cast<int64_t>(h) * head_dim_;
-    uint8_t* kt = b + k_offset(layer, h);
-    uint8_t* vt = b + v_offset(layer, h);
-    if (elem_ == KvElem::f32) {
-      float* kf = reinterpret_cast<float*>(kt);
-      float* vf = reinterpret_cast<float*>(vt) + static_cast<int64_t>(slot) * head_dim_;
+  if (elem_ == KvElem::f32) {
+    for (int h = 0; h < n_head_kv_; ++h) {
+      const float* kh = k + static_cast<int64_t>(h) * head_dim_;
+      float* kf = reinterpret_cast<float*>(b + k_offset(layer, h));
+      float* vf = reinterpret_cast<float*>(b + v_offset(layer, h)) + static_cast<int64_t>(slot) * head_dim_;
       for (int d = 0; d < head_dim_; ++d) kf[static_cast<int64_t>(d) * block_size_ + slot] = kh[d];
-      std::memcpy(vf, vh, static_cast<size_t>(head_dim_) * sizeof(float));
-    } else {
-      uint16_t* kf = reinterpret_cast<uint16_t*>(kt);
-      to_f16(vh, reinterpret_cast<uint16_t*>(vt) + static_cast<int64_t>(slot) * head_dim_, head_dim_);
-      for (int d0 = 0; d0 < head_dim_; d0 += kChunk) {
-        const int n = head_dim_ - d0 < kChunk ? head_dim_ - d0 : kChunk;
+      std::memcpy(vf, v + static_cast<int64_t>(h) * head_dim_, static_cast<size_t>(head_dim_) * sizeof(float));
+    }
+    return;
+  }
+  // f16: convert as many whole heads at once as the buffers hold (one call
+  // each for K and V on most models), then place them.
+  constexpr int kBuf = 1024;
+  uint16_t kh16[kBuf], vh16[kBuf];
+  const int per_call = head_dim_ <= kBuf ? kBuf / head_dim_ : 0;
+  if (per_call == 0) {  // heads wider than the buffer: piece by piece
+    for (int h = 0; h < n_head_kv_; ++h) {
+      const float* kh = k + static_cast<int64_t>(h) * head_dim_;
+      uint16_t* kf = reinterpret_cast<uint16_t*>(b + k_offset(layer, h));
+      uint16_t* vf = reinterpret_cast<uint16_t*>(b + v_offset(layer, h)) + static_cast<int64_t>(slot) * head_dim_;
+      to_f16(v + static_cast<int64_t>(h) * head_dim_, vf, head_dim_);
+      for (int d0 = 0; d0 < head_dim_; d0 += kBuf) {
+        const int n = head_dim_ - d0 < kBuf ? head_dim_ - d0 : kBuf;
         to_f16(kh + d0, kh16, n);
         for (int d = 0; d < n; ++d) kf[static_cast<int64_t>(d0 + d) * block_size_ + slot] = kh16[d];
       }
+    }
+    return;
+  }
+  for (int h0 = 0; h0 < n_head_kv_; h0 += per_call) {
+    const int hn = n_head_kv_ - h0 < per_call ? n_head_kv_ - h0 : per_call;
+    const int64_t first = static_cast<int64_t>(h0) * head_dim_, count = static_cast<int64_t>(hn) * head_dim_;
+    to_f16(k + first, kh16, count);
+    to_f16(v + first, vh16, count);
+    for (int h = 0; h < hn; ++h) {
+      const uint16_t* kh = kh16 + static_cast<int64_t>(h) * head_dim_;
+      uint16_t* kf = reinterpret_cast<uint16_t*>(b + k_offset(layer, h0 + h));
+      uint16_t* vf = reinterpret_cast<uint16_t*>(b + v_offset(layer, h0 + h)) + static_cast<int64_t>(slot) * head_dim_;
+      for (int d = 0; d < head_dim_; ++d) kf[static_cast<int64_t>(d) * block_size_ + slot] = kh[d];
+      std::memcpy(vf, vh16 + static_cast<int64_t>(h) * head_dim_, static_cast<size_t>(head_dim_) * sizeof(uint16_t));
     }
   }
 }

@@ -32,6 +32,8 @@ class CpuKvCache {
 
   const void* k_tile(int32_t block, int layer, int head) const { return base(block) + k_offset(layer, head); }
   const void* v_tile(int32_t block, int layer, int head) const { return base(block) + v_offset(layer, head); }
+  // Distance in bytes from a tile of layer l to the same tile of layer l + 1.
+  int64_t layer_stride() const { return static_cast<int64_t>(2 * n_head_kv_) * static_cast<int64_t>(tile_bytes_); }
 
   // Stores one token's keys and values (kv_dim floats each) of one layer;
   // `to_f16` converts for f16 storage (the kernel table's).

@@ -225,7 +225,10 @@ TEST(Attention, MatchesNaiveOverShuffledBlocks) {
       // Tiles in a shuffled pool, poisoned past the valid keys.
       const size_t elt = elem == KvElem::f32 ? 4 : 2;
       const size_t tile = static_cast<size_t>(cs.hd * cs.bs) * elt;
-      std::vector<uint8_t> pool(static_cast<size_t>(2 * n_blocks + 3) * 2 * tile, 0xff);
+      // The f16 runs pass tables that point one tile pair early and a
+      // tile_offset that makes up for it (as the backend does for later layers).
+      const int64_t tile_offset = elem == KvElem::f16 ? static_cast<int64_t>(2 * tile) : 0;
+      std::vector<uint8_t> pool(static_cast<size_t>(2 * n_blocks + 4) * 2 * tile, 0xff);
       std::vector<int> slot(static_cast<size_t>(2 * n_blocks + 3));
       std::iota(slot.begin(), slot.end(), 0);
       std::shuffle(slot.begin(), slot.end(), rng);
@@ -238,7 +241,7 @@ TEST(Attention, MatchesNaiveOverShuffledBlocks) {
         }
       };
       for (int b = 0; b < n_blocks; ++b) {
-        uint8_t* kb = pool.data() + static_cast<size_t>(slot[static_cast<size_t>(b)]) * 2 * tile;
+        uint8_t* kb = pool.data() + static_cast<size_t>(slot[static_cast<size_t>(b)] + 1) * 2 * tile;
         uint8_t* vb = kb + tile;
         for (int s = 0; s < cs.bs && b * cs.bs + s < cs.n; ++s) {
           const int j = b * cs.bs + s;
@@ -247,8 +250,8 @@ TEST(Attention, MatchesNaiveOverShuffledBlocks) {
             put(vb, static_cast<size_t>(s * cs.hd + d), V[static_cast<size_t>(j * cs.hd + d)]);
           }
         }
-        kt.push_back(kb);
-        vt.push_back(vb);
+        kt.push_back(kb - tile_offset);
+        vt.push_back(vb - tile_offset);
       }
       const float scale = 1.0f / std::sqrt(static_cast<float>(cs.hd));
       const auto want = naive_attention(q, K, V, cs.g, cs.hd, cs.n, scale);
@@ -266,6 +269,7 @@ TEST(Attention, MatchesNaiveOverShuffledBlocks) {
         t.elem = elem;
         t.k_tiles = kt.data();
         t.v_tiles = vt.data();
+        t.tile_offset = tile_offset;
         t.scale = scale;
         t.scratch = scratch.data();
         t.out = out.data();
@@ -313,6 +317,28 @@ TEST(Activation, SiluMulMatchesDefinition) {
     for (size_t i = 0; i < 37; ++i) {
       const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i];
       EXPECT_NEAR(out[i], want, 1e-6 * std::max(1.0, std::fabs(want))) << isa_name(isa) << " " << i;
+    }
+  }
+}
+
+TEST(Normalization, RmsNormMatchesFloat64) {
+  std::mt19937 rng(31);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  for (int n : {1, 7, 8, 15, 16, 17, 64, 100, 2048}) {
+    std::vector<float> x(static_cast<size_t>(n)), w(x.size());
+    for (auto& v : x) v = nd(rng);
+    for (auto& v : w) v = 1.0f + 0.1f * nd(rng);
+    double ss = 0.0;
+    for (float v : x) ss += static_cast<double>(v) * v;
+    const double inv = 1.0 / std::sqrt(ss / n + 1e-5);
+    for (CpuIsa isa : available_isas()) {
+      std::vector<float> y(x.size() + 1, NAN);  // one more: nothing written past the row
+      kernels_for(isa).rms_norm(x.data(), w.data(), y.data(), n, 1e-5f);
+      for (size_t i = 0; i < x.size(); ++i) {
+        const double want = x[i] * inv * w[i];
+        ASSERT_NEAR(y[i], want, 1e-5 * std::max(1.0, std::fabs(want))) << isa_name(isa) << " n=" << n << " " << i;
+      }
+      EXPECT_TRUE(std::isnan(y.back())) << isa_name(isa) << " n=" << n;
     }
   }
 }
