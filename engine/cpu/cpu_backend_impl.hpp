@@ -84,6 +84,7 @@ class CpuBackend final : public Backend {
   // Scratch, sized for the largest step so far.
   int64_t cap_tokens_ = 0;
   std::vector<float> x_, xn_, qkv_, att_, gu_, h_, cos_, sin_;
+  int64_t rope_rows_ = 0;  // positions cos_ and sin_ hold
   std::vector<int8_t> aq_, ar_;
   std::vector<float> ad_, aqsum_;
   std::vector<int32_t> acorr16_, acorr32_;

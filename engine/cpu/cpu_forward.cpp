@@ -6,7 +6,8 @@
 //   att_  [T][q_dim]             attention output
 //   gu_   [T][2 n_ff]            gate and up projections
 //   h_    [T][n_ff]              silu(gate) * up
-//   cos_, sin_ [T][n_rot / 2]    RoPE rotation of each token's position
+//   cos_, sin_ [P][n_rot / 2]    RoPE rotation of positions 0 .. P-1 (P = rope_rows_),
+//                                grown as longer sequences arrive
 #include <algorithm>
 #include <cmath>
 #include <new>
@@ -37,8 +38,21 @@ Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) try {
   grow(att_, T * static_cast<size_t>(cfg_.q_dim()));
   grow(gu_, T * 2 * F);
   grow(h_, T * F);
-  grow(cos_, T * static_cast<size_t>(cfg_.n_rot / 2));
-  grow(sin_, T * static_cast<size_t>(cfg_.n_rot / 2));
+  if (max_keys > rope_rows_) {  // positions < max_keys; grow geometrically, computing only the new rows
+    const int64_t rows = std::min(max_positions(), std::max(max_keys, 2 * rope_rows_));
+    const int half = cfg_.n_rot / 2;
+    grow(cos_, static_cast<size_t>(rows) * static_cast<size_t>(half));
+    grow(sin_, static_cast<size_t>(rows) * static_cast<size_t>(half));
+    const std::vector<double>& inv_freq = model_.rope_inv_freq();
+    for (int64_t pos = rope_rows_; pos < rows; ++pos) {
+      for (int i = 0; i < half; ++i) {
+        const double a = static_cast<double>(pos) * inv_freq[static_cast<size_t>(i)];
+        cos_[static_cast<size_t>(pos * half + i)] = static_cast<float>(std::cos(a));
+        sin_[static_cast<size_t>(pos * half + i)] = static_cast<float>(std::sin(a));
+      }
+    }
+    rope_rows_ = rows;
+  }
   grow(aq_, T * K_max);
   grow(ar_, T * K_max);
   grow(ad_, T * K_max / kActBlock);
@@ -217,22 +231,13 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
   const int64_t E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), QKV = Q + 2 * KV, F = c.n_ff;
   const int half = c.n_rot / 2;
 
-  // Per-row position, piece and RoPE angles; token embeddings.
+  // Per-row position and piece; token embeddings.
   {
     int64_t r = 0;
     for (size_t pi = 0; pi < pieces.size(); ++pi) {
       for (int32_t i = 0; i < pieces[pi].n; ++i, ++r) {
         row_pos_[static_cast<size_t>(r)] = pieces[pi].pos + i;
         row_piece_[static_cast<size_t>(r)] = static_cast<int32_t>(pi);
-      }
-    }
-    const std::vector<double>& inv_freq = model_.rope_inv_freq();
-    for (int64_t row = 0; row < T; ++row) {
-      const double pos = row_pos_[static_cast<size_t>(row)];
-      for (int i = 0; i < half; ++i) {
-        const double a = pos * inv_freq[static_cast<size_t>(i)];
-        cos_[static_cast<size_t>(row * half + i)] = static_cast<float>(std::cos(a));
-        sin_[static_cast<size_t>(row * half + i)] = static_cast<float>(std::sin(a));
       }
     }
     const WeightView& embd = model_.token_embd();
@@ -247,14 +252,23 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
 
   const bool adjacent = c.rope_style == RopeStyle::adjacent;
   auto rope = [&](float* v, int64_t row) {
-    const float* cs = cos_.data() + row * half;
-    const float* sn = sin_.data() + row * half;
-    for (int i = 0; i < half; ++i) {
-      const int i0 = adjacent ? 2 * i : i;
-      const int i1 = adjacent ? 2 * i + 1 : i + half;
-      const float x0 = v[i0], x1 = v[i1];
-      v[i0] = x0 * cs[i] - x1 * sn[i];
-      v[i1] = x0 * sn[i] + x1 * cs[i];
+    const int64_t pos = row_pos_[static_cast<size_t>(row)];
+    const float* cs = cos_.data() + pos * half;
+    const float* sn = sin_.data() + pos * half;
+    if (adjacent) {  // pairs (2i, 2i + 1)
+      for (int i = 0; i < half; ++i) {
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * cs[i] - x1 * sn[i];
+        v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
+      }
+    } else {  // pairs (i, i + half)
+      float* __restrict lo = v;
+      float* __restrict hi = v + half;
+      for (int i = 0; i < half; ++i) {
+        const float x0 = lo[i], x1 = hi[i];
+        lo[i] = x0 * cs[i] - x1 * sn[i];
+        hi[i] = x0 * sn[i] + x1 * cs[i];
+      }
     }
   };
 
