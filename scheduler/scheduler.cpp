@@ -117,6 +117,7 @@ void Scheduler::stop() {
 void Scheduler::loop() {
   for (;;) {
     const bool worked = step();
+    if (config_.after_step) config_.after_step();
     std::unique_lock lk(mu_);
     if (stopping_) break;
     if (!worked) cv_.wait(lk, [this] { return stopping_ || !inbox_.empty() || !aborts_.empty(); });
@@ -125,6 +126,7 @@ void Scheduler::loop() {
   drain_inbox();
   fail_all(Error("shutting_down", "the model is being unloaded"));
   publish_stats(nullptr);
+  if (config_.after_step) config_.after_step();
 }
 
 Result<RequestId> Scheduler::submit(GenerationRequest request) {

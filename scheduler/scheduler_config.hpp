@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "engine/backend/backend.hpp"
@@ -42,6 +43,11 @@ struct SchedulerConfig {
 
   // Fair share: charge per processed prompt / completion token.
   FairShareWeights weights;
+
+  // Runs on the engine thread after each step, once the step's events have
+  // been delivered, and once more after the last events at shutdown (the HTTP
+  // side hands a step's stream notifications to its I/O threads in one go).
+  std::function<void()> after_step;
 };
 
 }  // namespace llmd::scheduler

@@ -1,6 +1,7 @@
 #include "daemon/http/exchange.hpp"
 
 #include "daemon/http/exchange_state.hpp"
+#include "daemon/http/notify_batch.hpp"
 
 namespace llmd::http {
 
@@ -49,6 +50,7 @@ void ExchangeState::notify_locked(std::unique_lock<std::mutex>& lock) {
   if (notified_) return;
   notified_ = true;
   lock.unlock();
+  if (NotifyBatch::defer(sink_, shared_from_this())) return;
   if (auto sink = sink_.lock()) sink->exchange_changed(shared_from_this());
 }
 

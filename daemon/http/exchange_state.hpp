@@ -4,6 +4,8 @@
 // Internal to http/.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -25,6 +27,11 @@ class ExchangeSink {
  public:
   virtual ~ExchangeSink() = default;
   virtual void exchange_changed(std::shared_ptr<ExchangeState> state) = 0;
+  // Called on a thread of io_executor()'s context: runs the work on the
+  // connection's strand right away when the strand is free, else queues it.
+  virtual void exchange_changed_here(std::shared_ptr<ExchangeState> state) = 0;
+  // The I/O context the connection runs on (not its strand).
+  virtual boost::asio::any_io_executor io_executor() = 0;
 };
 
 class ExchangeState : public std::enable_shared_from_this<ExchangeState> {

@@ -2,7 +2,11 @@
 // dispatch. Writing, timers and closing are in session_write.cpp.
 #include "daemon/http/session.hpp"
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/query.hpp>
 #include <boost/beast/http/error.hpp>
 
 #include <exception>
@@ -61,6 +65,14 @@ void Session::abort() {
 
 void Session::exchange_changed(std::shared_ptr<ExchangeState> state) {
   net::post(strand_, [self = shared_from_this(), state = std::move(state)] { self->pump(state); });
+}
+
+void Session::exchange_changed_here(std::shared_ptr<ExchangeState> state) {
+  net::dispatch(strand_, [self = shared_from_this(), state = std::move(state)] { self->pump(state); });
+}
+
+net::any_io_executor Session::io_executor() {
+  return static_cast<net::io_context&>(net::query(strand_, net::execution::context)).get_executor();
 }
 
 bool Session::stopping() const { return draining_ || core_.draining.load(std::memory_order_relaxed); }

@@ -36,6 +36,8 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   void drain();  // finish the current request, then close
   void abort();  // close now (server stop)
   void exchange_changed(std::shared_ptr<ExchangeState> state) override;
+  void exchange_changed_here(std::shared_ptr<ExchangeState> state) override;
+  boost::asio::any_io_executor io_executor() override;
 
  private:
   enum class Phase { handshake, idle, header, body, handling, closing, closed };

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "daemon/http/notify_batch.hpp"
 #include "engine/core/log.hpp"
 #include "engine/cpu/cpu_backend.hpp"
 
@@ -74,6 +75,7 @@ Result<std::unique_ptr<ServedModel>> load_model(const config::ModelConfig& cfg) 
   sc.kv_bytes = cfg.kv_cache_bytes;
   sc.max_waiting = static_cast<int32_t>(cfg.max_waiting);
   sc.max_waiting_per_team = static_cast<int32_t>(cfg.max_waiting);
+  sc.after_step = [] { http::NotifyBatch::flush_this_thread(); };  // one I/O wake-up per step
   auto sched = scheduler::Scheduler::create(*m->backend, *m->tokenizer, {n_ctx, mc.n_vocab}, sc);
   if (!sched) return model_error(cfg, sched.error());
   m->scheduler = std::move(*sched);

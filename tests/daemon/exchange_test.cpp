@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "daemon/http/exchange.hpp"
+#include "daemon/http/notify_batch.hpp"
 #include "daemon/http/sse_stream.hpp"
 #include "tests/daemon/kit/conn.hpp"
 #include "tests/daemon/kit/test_server.hpp"
@@ -133,6 +134,79 @@ TEST_F(ExchangeTest, StreamsServerSentEventsFromAnotherThread) {
   EXPECT_EQ(done.wait(), http::Outcome::completed);
   // The connection carries the next request.
   auto r = get(*c, "/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// A producer thread that opts in to NotifyBatch (as the engine thread does
+// after its first step) holds its notifications until it flushes; then every
+// connection gets its bytes. Threads that never flush are unaffected.
+TEST_F(ExchangeTest, BatchedNotificationsWaitForTheFlushThenReachEveryConnection) {
+  std::vector<std::unique_ptr<Conn>> conns;
+  std::vector<http::ExchangePtr> exs;
+  for (int i = 0; i < 3; ++i) {
+    conns.push_back(connect());
+    ASSERT_TRUE(conns.back()->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+    exs.push_back(parking.take());
+    ASSERT_TRUE(exs.back());
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  int phase = 0;  // 1: written, waiting for the check; 2: flush; 3: flushed
+  std::thread engine([&] {
+    http::NotifyBatch::flush_this_thread();  // opt in, nothing to hand over yet
+    for (auto& ex : exs) {
+      ASSERT_TRUE(http::sse::begin(*ex));
+      ASSERT_TRUE(http::sse::send_data(*ex, "{\"n\":1}"));
+    }
+    std::unique_lock lock(mu);
+    phase = 1;
+    cv.notify_all();
+    cv.wait(lock, [&] { return phase == 2; });
+    http::NotifyBatch::flush_this_thread();
+    for (auto& ex : exs) ASSERT_TRUE(http::sse::send_done(*ex));
+    http::NotifyBatch::flush_this_thread();
+    phase = 3;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return phase == 1; });
+  }
+  // Nothing has been handed to the connections yet.
+  for (auto& c : conns) {
+    c->set_timeout(300ms);
+    char byte;
+    EXPECT_EQ(c->recv_some(&byte, 1), -1);
+    EXPECT_TRUE(c->timed_out());
+    c->set_timeout(10s);
+  }
+  {
+    std::lock_guard lock(mu);
+    phase = 2;
+    cv.notify_all();
+  }
+  for (auto& c : conns) {
+    auto head = read_head(*c);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    std::string body;
+    while (true) {
+      auto chunk = read_chunk(*c);
+      ASSERT_TRUE(chunk);
+      if (chunk->empty()) break;
+      body += *chunk;
+    }
+    EXPECT_EQ(body, "data: {\"n\":1}\n\ndata: [DONE]\n\n");
+  }
+  engine.join();
+  // This thread never flushed: its writes go out at once.
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  ASSERT_TRUE(ex->respond(http::Response::json(200, R"({"ok":1})")));
+  auto r = read_reply(*c);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
 }
