@@ -6,8 +6,9 @@
 //   att_  [T][q_dim]             attention output
 //   gu_   [T][2 n_ff]            gate and up projections
 //   h_    [T][n_ff]              silu(gate) * up
-//   cos_, sin_ [P][n_rot / 2]    RoPE rotation of positions 0 .. P-1 (P = rope_rows_),
-//                                grown as longer sequences arrive
+//   cos_, sin_ [P][n_rot]        RoPE tables of positions 0 .. P-1 (P = rope_rows_) as the
+//                                rope kernel takes them (kernels.hpp), grown as longer
+//                                sequences arrive
 #include <algorithm>
 #include <cmath>
 #include <new>
@@ -40,15 +41,21 @@ Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) try {
   grow(h_, T * F);
   if (max_keys > rope_rows_) {  // positions < max_keys; grow geometrically, computing only the new rows
     const int64_t rows = std::min(max_positions(), std::max(max_keys, 2 * rope_rows_));
-    const int half = cfg_.n_rot / 2;
-    grow(cos_, static_cast<size_t>(rows) * static_cast<size_t>(half));
-    grow(sin_, static_cast<size_t>(rows) * static_cast<size_t>(half));
+    const int64_t n_rot = cfg_.n_rot, half = n_rot / 2;
+    grow(cos_, static_cast<size_t>(rows * n_rot));
+    grow(sin_, static_cast<size_t>(rows * n_rot));
     const std::vector<double>& inv_freq = model_.rope_inv_freq();
+    const bool adjacent = cfg_.rope_style == RopeStyle::adjacent;
     for (int64_t pos = rope_rows_; pos < rows; ++pos) {
-      for (int i = 0; i < half; ++i) {
+      float* c2 = cos_.data() + pos * n_rot;
+      float* s2 = sin_.data() + pos * n_rot;
+      for (int64_t i = 0; i < half; ++i) {
         const double a = static_cast<double>(pos) * inv_freq[static_cast<size_t>(i)];
-        cos_[static_cast<size_t>(pos * half + i)] = static_cast<float>(std::cos(a));
-        sin_[static_cast<size_t>(pos * half + i)] = static_cast<float>(std::sin(a));
+        const float c = static_cast<float>(std::cos(a)), sn = static_cast<float>(std::sin(a));
+        const int64_t first = adjacent ? 2 * i : i, second = adjacent ? 2 * i + 1 : i + half;
+        c2[first] = c2[second] = c;
+        s2[first] = -sn;
+        s2[second] = sn;
       }
     }
     rope_rows_ = rows;
@@ -229,7 +236,6 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
   }
   if (Status st = ensure_scratch(T, max_keys); !st) return st;
   const int64_t E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), QKV = Q + 2 * KV, F = c.n_ff;
-  const int half = c.n_rot / 2;
 
   // Per-row position and piece; token embeddings.
   {
@@ -250,28 +256,6 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
     }
   }
 
-  const bool adjacent = c.rope_style == RopeStyle::adjacent;
-  auto rope = [&](float* v, int64_t row) {
-    const int64_t pos = row_pos_[static_cast<size_t>(row)];
-    const float* cs = cos_.data() + pos * half;
-    const float* sn = sin_.data() + pos * half;
-    if (adjacent) {  // pairs (2i, 2i + 1)
-      for (int i = 0; i < half; ++i) {
-        const float x0 = v[2 * i], x1 = v[2 * i + 1];
-        v[2 * i] = x0 * cs[i] - x1 * sn[i];
-        v[2 * i + 1] = x0 * sn[i] + x1 * cs[i];
-      }
-    } else {  // pairs (i, i + half)
-      float* __restrict lo = v;
-      float* __restrict hi = v + half;
-      for (int i = 0; i < half; ++i) {
-        const float x0 = lo[i], x1 = hi[i];
-        lo[i] = x0 * cs[i] - x1 * sn[i];
-        hi[i] = x0 * sn[i] + x1 * cs[i];
-      }
-    }
-  };
-
   prepare_attention(pieces);
   for (int l = 0; l < c.n_layer; ++l) {
     const Layer& L = layers_[static_cast<size_t>(l)];
@@ -286,10 +270,11 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
         for (int64_t i = 0; i < KV; ++i) row[Q + i] += L.bk[static_cast<size_t>(i)];
         for (int64_t i = 0; i < KV; ++i) row[Q + KV + i] += L.bv[static_cast<size_t>(i)];
       }
-      for (int h = 0; h < c.n_head; ++h) rope(row + static_cast<int64_t>(h) * c.head_dim, r);
-      for (int h = 0; h < c.n_head_kv; ++h) rope(row + Q + static_cast<int64_t>(h) * c.head_dim, r);
-      const Piece& p = pieces[static_cast<size_t>(row_piece_[static_cast<size_t>(r)])];
+      // The query heads and then the key heads, adjacent in the row.
       const int32_t pos = row_pos_[static_cast<size_t>(r)];
+      k_.rope(row, c.n_head + c.n_head_kv, c.head_dim, c.n_rot, cos_.data() + int64_t{pos} * c.n_rot,
+              sin_.data() + int64_t{pos} * c.n_rot, c.rope_style == RopeStyle::adjacent);
+      const Piece& p = pieces[static_cast<size_t>(row_piece_[static_cast<size_t>(r)])];
       const int32_t block = p.seq->block_table[static_cast<size_t>(pos / kv_.block_size())];
       kv_.write(block, pos % kv_.block_size(), l, row + Q, row + Q + KV, k_.to_f16);
     };

@@ -121,6 +121,13 @@ struct KernelTable {
   // RMSNorm of one row: y[i] = x[i] / sqrt(mean(x^2) + eps) * w[i]; x and y
   // do not overlap.
   void (*rms_norm)(const float* x, const float* w, float* y, int64_t n, float eps);
+  // RoPE in place on n_heads heads of head_dim floats (head h at x + h * head_dim),
+  // the first n_rot dimensions of each: x'[i] = x[i] * c2[i] + x[p(i)] * s2[i],
+  // where p(i) = i ^ 1 for adjacent pairs, else i +- n_rot / 2 (the two halves).
+  // c2 holds each pair's cosine at both of its places, s2 its sine negated at
+  // the first place of the pair and as is at the second.
+  void (*rope)(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float* c2, const float* s2,
+               bool adjacent);
 };
 
 // Per-ISA tables; nullptr when this build lacks the variant.

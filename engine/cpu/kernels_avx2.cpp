@@ -536,7 +536,45 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   for (; i < n; ++i) y[i] = x[i] * scale * w[i];
 }
 
-const KernelTable kTable = {"avx2", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm};
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float* c2, const float* s2, bool adjacent) {
+  const int64_t half = n_rot / 2;
+  const int64_t vec_end = adjacent ? n_rot / 8 * 8 : half / 8 * 8;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    int64_t i = 0;
+    if (adjacent) {
+      for (; i < vec_end; i += 8) {
+        const __m256 a = _mm256_loadu_ps(v + i);
+        const __m256 sw = _mm256_permute_ps(a, 0xb1);  // swap each pair
+        _mm256_storeu_ps(v + i, _mm256_add_ps(_mm256_mul_ps(a, _mm256_loadu_ps(c2 + i)), _mm256_mul_ps(sw, _mm256_loadu_ps(s2 + i))));
+      }
+    } else {
+      for (; i < vec_end; i += 8) {
+        const __m256 lo = _mm256_loadu_ps(v + i), hi = _mm256_loadu_ps(v + half + i);
+        const __m256 c = _mm256_loadu_ps(c2 + i);
+        _mm256_storeu_ps(v + i, _mm256_add_ps(_mm256_mul_ps(lo, c), _mm256_mul_ps(hi, _mm256_loadu_ps(s2 + i))));
+        _mm256_storeu_ps(v + half + i, _mm256_add_ps(_mm256_mul_ps(hi, c), _mm256_mul_ps(lo, _mm256_loadu_ps(s2 + half + i))));
+      }
+    }
+    if (i < (adjacent ? n_rot : half)) {  // the tail of this head
+      if (adjacent) {
+        for (; i < n_rot; i += 2) {
+          const float x0 = v[i], x1 = v[i + 1];
+          v[i] = x0 * c2[i] + x1 * s2[i];
+          v[i + 1] = x1 * c2[i + 1] + x0 * s2[i + 1];
+        }
+      } else {
+        for (; i < half; ++i) {
+          const float x0 = v[i], x1 = v[i + half];
+          v[i] = x0 * c2[i] + x1 * s2[i];
+          v[i + half] = x1 * c2[i + half] + x0 * s2[i + half];
+        }
+      }
+    }
+  }
+}
+
+const KernelTable kTable = {"avx2", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm, rope};
 
 }  // namespace
 

@@ -669,7 +669,42 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   }
 }
 
-const KernelTable kTable = {"avx512", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm};
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float* c2, const float* s2, bool adjacent) {
+  const int64_t half = n_rot / 2;
+  if (adjacent && n_rot <= 16) {  // one masked vector per head; tables loaded once
+    const __mmask16 m = lane_mask(n_rot);
+    const __m512 c = _mm512_maskz_loadu_ps(m, c2), s = _mm512_maskz_loadu_ps(m, s2);
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + h * head_dim;
+      const __m512 a = _mm512_maskz_loadu_ps(m, v);
+      _mm512_mask_storeu_ps(v, m, _mm512_add_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(_mm512_permute_ps(a, 0xb1), s)));
+    }
+    return;
+  }
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    if (adjacent) {
+      for (int64_t i = 0; i < n_rot; i += 16) {
+        const __mmask16 m = lane_mask(n_rot - i);
+        const __m512 a = _mm512_maskz_loadu_ps(m, v + i);
+        const __m512 sw = _mm512_permute_ps(a, 0xb1);  // swap each pair
+        _mm512_mask_storeu_ps(v + i, m, _mm512_add_ps(_mm512_mul_ps(a, _mm512_maskz_loadu_ps(m, c2 + i)),
+                                                      _mm512_mul_ps(sw, _mm512_maskz_loadu_ps(m, s2 + i))));
+      }
+    } else {
+      for (int64_t i = 0; i < half; i += 16) {
+        const __mmask16 m = lane_mask(half - i);
+        const __m512 lo = _mm512_maskz_loadu_ps(m, v + i), hi = _mm512_maskz_loadu_ps(m, v + half + i);
+        const __m512 c = _mm512_maskz_loadu_ps(m, c2 + i);
+        _mm512_mask_storeu_ps(v + i, m, _mm512_add_ps(_mm512_mul_ps(lo, c), _mm512_mul_ps(hi, _mm512_maskz_loadu_ps(m, s2 + i))));
+        _mm512_mask_storeu_ps(v + half + i, m,
+                              _mm512_add_ps(_mm512_mul_ps(hi, c), _mm512_mul_ps(lo, _mm512_maskz_loadu_ps(m, s2 + half + i))));
+      }
+    }
+  }
+}
+
+const KernelTable kTable = {"avx512", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm, rope};
 
 }  // namespace
 

@@ -212,7 +212,27 @@ void rms_norm(const float* __restrict x, const float* __restrict w, float* __res
   for (int64_t j = 0; j < n; ++j) y[j] = x[j] * scale * w[j];
 }
 
-const KernelTable kTable = {"scalar", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm};
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float* c2, const float* s2, bool adjacent) {
+  const int64_t half = n_rot / 2;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* v = x + h * head_dim;
+    if (adjacent) {
+      for (int64_t i = 0; i < n_rot; i += 2) {
+        const float x0 = v[i], x1 = v[i + 1];
+        v[i] = x0 * c2[i] + x1 * s2[i];
+        v[i + 1] = x1 * c2[i + 1] + x0 * s2[i + 1];
+      }
+    } else {
+      for (int64_t i = 0; i < half; ++i) {
+        const float x0 = v[i], x1 = v[i + half];
+        v[i] = x0 * c2[i] + x1 * s2[i];
+        v[i + half] = x1 * c2[i + half] + x0 * s2[i + half];
+      }
+    }
+  }
+}
+
+const KernelTable kTable = {"scalar", gemm, quantize_row, attention, silu_mul, to_f16, rms_norm, rope};
 
 }  // namespace
 

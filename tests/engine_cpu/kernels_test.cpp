@@ -343,5 +343,49 @@ TEST(Normalization, RmsNormMatchesFloat64) {
   }
 }
 
+TEST(PositionEncoding, RopeMatchesFloat64ForBothPairings) {
+  std::mt19937 rng(37);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  struct Case {
+    int head_dim, n_rot, n_heads;
+  };
+  for (const Case cs : {Case{8, 8, 12}, Case{64, 64, 3}, Case{128, 128, 2}, Case{80, 80, 2}, Case{64, 32, 3},
+                        Case{80, 24, 2}, Case{8, 2, 2}, Case{48, 48, 1}}) {
+    for (bool adjacent : {true, false}) {
+      const int half = cs.n_rot / 2;
+      const double pos = 37.0;
+      std::vector<double> angle(static_cast<size_t>(half));
+      for (int i = 0; i < half; ++i) angle[static_cast<size_t>(i)] = pos * std::pow(10000.0, -2.0 * i / cs.n_rot);
+      std::vector<float> c2(static_cast<size_t>(cs.n_rot)), s2(c2.size());
+      for (int i = 0; i < half; ++i) {
+        const int first = adjacent ? 2 * i : i, second = adjacent ? 2 * i + 1 : i + half;
+        c2[static_cast<size_t>(first)] = c2[static_cast<size_t>(second)] = static_cast<float>(std::cos(angle[static_cast<size_t>(i)]));
+        s2[static_cast<size_t>(first)] = -static_cast<float>(std::sin(angle[static_cast<size_t>(i)]));
+        s2[static_cast<size_t>(second)] = static_cast<float>(std::sin(angle[static_cast<size_t>(i)]));
+      }
+      std::vector<float> x(static_cast<size_t>(cs.n_heads * cs.head_dim + 1));
+      for (auto& v : x) v = nd(rng);
+      for (CpuIsa isa : available_isas()) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + (adjacent ? " adjacent" : " halves") + " head_dim " +
+                     std::to_string(cs.head_dim) + " n_rot " + std::to_string(cs.n_rot));
+        std::vector<float> y = x;
+        kernels_for(isa).rope(y.data(), cs.n_heads, cs.head_dim, cs.n_rot, c2.data(), s2.data(), adjacent);
+        for (int h = 0; h < cs.n_heads; ++h) {
+          const float* in = x.data() + h * cs.head_dim;
+          const float* out = y.data() + h * cs.head_dim;
+          for (int i = 0; i < half; ++i) {
+            const int a = adjacent ? 2 * i : i, b = adjacent ? 2 * i + 1 : i + half;
+            const double c = std::cos(angle[static_cast<size_t>(i)]), sn = std::sin(angle[static_cast<size_t>(i)]);
+            ASSERT_NEAR(out[a], in[a] * c - in[b] * sn, 1e-5) << "head " << h << " pair " << i;
+            ASSERT_NEAR(out[b], in[a] * sn + in[b] * c, 1e-5) << "head " << h << " pair " << i;
+          }
+          for (int i = cs.n_rot; i < cs.head_dim; ++i) ASSERT_EQ(out[i], in[i]) << "head " << h << " dim " << i;
+        }
+        EXPECT_EQ(y.back(), x.back());  // nothing past the last head
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llmd::engine::cpu
