@@ -34,9 +34,8 @@ inline int32_t load_i32(const int8_t* p) {
   return v;
 }
 
-// exp(x) for float lanes, relative error ~1e-7 over the range used (x <= 88).
-inline __m512 exp512(__m512 x) {
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-100.0f));
+// exp(x) for x in [-100, 88]: relative error ~1e-7.
+inline __m512 exp512_in_range(__m512 x) {
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -51,6 +50,14 @@ inline __m512 exp512(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
 }
+
+// exp(x) for float lanes (clamped to the range above).
+inline __m512 exp512(__m512 x) {
+  return exp512_in_range(_mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.0f)), _mm512_set1_ps(-100.0f)));
+}
+
+// exp(x) for x <= 0 (softmax weights): the same values as exp512, one clamp fewer.
+inline __m512 exp512_nonpositive(__m512 x) { return exp512_in_range(_mm512_max_ps(x, _mm512_set1_ps(-100.0f))); }
 
 // ----------------------------------------------------------------------------
 // GEMM over packed weights
@@ -438,7 +445,14 @@ void score_heads(const AttnTask& t, float* scores, int ld, int h0, float* mx) {
         __m512 sum = acc[h][0];
         if constexpr (kSplit == 2) sum = _mm512_add_ps(sum, acc[h][1]);
         const __m512 s = _mm512_mul_ps(sum, _mm512_set1_ps(t.scale));
-        _mm512_mask_storeu_ps(scores + (h0 + h) * ld + b * bs + s0, vm, s);
+        // Whole vectors when blocks hold a multiple of 16 keys: the lanes past
+        // the last key stay inside this head's row, and a masked store would
+        // keep step 2's load of the same scores from being forwarded.
+        if (bs % 16 == 0) {
+          _mm512_storeu_ps(scores + (h0 + h) * ld + b * bs + s0, s);
+        } else {
+          _mm512_mask_storeu_ps(scores + (h0 + h) * ld + b * bs + s0, vm, s);
+        }
         run_max[h] = _mm512_mask_max_ps(run_max[h], vm, run_max[h], s);
       }
     }
@@ -451,11 +465,12 @@ void score_heads(const AttnTask& t, float* scores, int ld, int h0, float* mx) {
 // multiple of 16 keys, fused: the exponentials of 16 keys stay in a register
 // and feed the value sums at once. Two keys' values fill one vector (lanes 0-7
 // the even key, 8-15 the odd one), two heads share each value load, and each
-// head keeps four partial sums, folded at the end. Lanes past the last key are
+// head keeps two partial sums (enough to hide the FMA latency here, and few
+// enough that nothing spills), folded at the end. Lanes past the last key are
 // zeroed before use: the scratch and the cache slots there hold stale data.
 template <KvElem E, bool kFull>
 inline void hd8_chunk(const void* vt, int sl, int valid, const __m512i* pair, __m512 e0, __m512 e1,
-                      __m512 (&acc)[2][4]) {
+                      __m512 (&acc)[2][2]) {
 #pragma GCC unroll 8
   for (int q = 0; q < 8; ++q) {
     __mmask16 m = 0xffff;
@@ -464,8 +479,8 @@ inline void hd8_chunk(const void* vt, int sl, int valid, const __m512i* pair, __
       m = keys >= 2 ? static_cast<__mmask16>(0xffff) : keys == 1 ? static_cast<__mmask16>(0x00ff) : static_cast<__mmask16>(0);
     }
     const __m512 vv = load_kv16<E>(vt, static_cast<int64_t>(sl + 2 * q) * 8, m);
-    acc[0][q & 3] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], e0), vv, acc[0][q & 3]);
-    acc[1][q & 3] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], e1), vv, acc[1][q & 3]);
+    acc[0][q & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], e0), vv, acc[0][q & 1]);
+    acc[1][q & 1] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair[q], e1), vv, acc[1][q & 1]);
   }
 }
 
@@ -480,9 +495,9 @@ void softmax_values_hd8(const AttnTask& t, const float* scores, int ld, const fl
     const float* s0 = scores + h0 * ld;
     const float* s1 = scores + h1 * ld;
     const __m512 m0 = _mm512_set1_ps(mx[h0]), m1 = _mm512_set1_ps(mx[h1]);
-    __m512 acc[2][4];
+    __m512 acc[2][2];
     for (int h = 0; h < 2; ++h)
-      for (int q = 0; q < 4; ++q) acc[h][q] = _mm512_setzero_ps();
+      for (int q = 0; q < 2; ++q) acc[h][q] = _mm512_setzero_ps();
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
     for (int b = 0, j0 = 0; j0 < t.n_keys; ++b, j0 += bs) {
       const void* vt = static_cast<const char*>(t.v_tiles[b]) + t.tile_offset;
@@ -490,15 +505,16 @@ void softmax_values_hd8(const AttnTask& t, const float* scores, int ld, const fl
       for (int sl = 0; sl < in_block; sl += 16) {
         const int valid = in_block - sl < 16 ? in_block - sl : 16;
         if (valid == 16) {
-          const __m512 e0 = exp512(_mm512_sub_ps(_mm512_loadu_ps(s0 + j0 + sl), m0));
-          const __m512 e1 = exp512(_mm512_sub_ps(_mm512_loadu_ps(s1 + j0 + sl), m1));
+          const __m512 e0 = exp512_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s0 + j0 + sl), m0));
+          const __m512 e1 = exp512_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s1 + j0 + sl), m1));
           sum0 = _mm512_add_ps(sum0, e0);
           sum1 = _mm512_add_ps(sum1, e1);
           hd8_chunk<E, true>(vt, sl, valid, pair, e0, e1, acc);
         } else {
+          // Lanes past the last key hold whatever step 1 computed there: zeroed.
           const __mmask16 vm = lane_mask(valid);
-          const __m512 e0 = _mm512_maskz_mov_ps(vm, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(vm, s0 + j0 + sl), m0)));
-          const __m512 e1 = _mm512_maskz_mov_ps(vm, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(vm, s1 + j0 + sl), m1)));
+          const __m512 e0 = _mm512_maskz_mov_ps(vm, exp512_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s0 + j0 + sl), m0)));
+          const __m512 e1 = _mm512_maskz_mov_ps(vm, exp512_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s1 + j0 + sl), m1)));
           sum0 = _mm512_add_ps(sum0, e0);
           sum1 = _mm512_add_ps(sum1, e1);
           hd8_chunk<E, false>(vt, sl, valid, pair, e0, e1, acc);
@@ -507,7 +523,7 @@ void softmax_values_hd8(const AttnTask& t, const float* scores, int ld, const fl
     }
     const float inv[2] = {1.0f / _mm512_reduce_add_ps(sum0), 1.0f / _mm512_reduce_add_ps(sum1)};
     for (int h = 0; h < (h1 != h0 ? 2 : 1); ++h) {
-      const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[h][0], acc[h][1]), _mm512_add_ps(acc[h][2], acc[h][3]));
+      const __m512 sum = _mm512_add_ps(acc[h][0], acc[h][1]);
       const __m256 o = _mm256_add_ps(_mm512_castps512_ps256(sum), _mm512_extractf32x8_ps(sum, 1));
       _mm256_storeu_ps(t.out + (h0 + h) * 8, _mm256_mul_ps(o, _mm256_set1_ps(inv[h])));
     }
