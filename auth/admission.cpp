@@ -65,7 +65,8 @@ void Admission::finish(const FinishedUsage& usage) {
   int64_t used = s.prompt_tokens + s.completion_tokens;
   shared->limiter.release(principal_->key_row, principal_->team_id, reserved_tokens_ - used, false);
 
-  shared->ledger->post([s](storage::Database& db) {
+  // No callback: the settlement may share a commit with other ledger tasks.
+  shared->ledger->post_grouped([s](storage::Database& db) {
     auto r = storage::settle_usage(db, s);
     if (!r) {
       // The row stays open; the next start closes it as interrupted.

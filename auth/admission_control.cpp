@@ -96,16 +96,25 @@ void AdmissionControl::admit(std::shared_ptr<const Principal> principal, Admissi
   reserve.reserve_tokens = tokens;
   reserve.now_ms = shared_->clock.wall_ms();
 
-  shared_->ledger->post([shared = shared_, principal = std::move(principal), reserve = std::move(reserve),
-                         limits = result.limits, done = std::move(done)](storage::Database& db) {
-    AdmissionResult out;
-    out.limits = limits;
+  // Only database work happens in the task: it may share a commit with other
+  // ledger tasks, and when that shared commit fails it runs again alone. Everything
+  // else waits for the commit (after_commit), so the requester hears "admitted"
+  // only once the reservation row is on disk, and exactly once.
+  shared_->ledger->post_grouped([shared = shared_, principal = std::move(principal), reserve = std::move(reserve),
+                                 limits = result.limits, done = std::move(done)](storage::Database& db) {
     auto r = storage::reserve_usage(db, reserve);
-    if (!r || r->outcome != storage::ReserveOutcome::reserved) {
+    if (!r) log::errorf("auth: cannot reserve usage: %s", r.error().message.c_str());
+    db.after_commit([shared, principal, reserve, limits, done, r = std::move(r)] {
+      AdmissionResult out;
+      out.limits = limits;
+      if (r && r->outcome == storage::ReserveOutcome::reserved) {
+        out.admission = Admission(shared, principal, r->usage_id, reserve.prompt_tokens, reserve.reserve_tokens);
+        done(std::move(out));
+        return;
+      }
       // Give back everything acquire() took.
       shared->limiter.release(principal->key_row, principal->team_id, reserve.reserve_tokens, true);
       if (!r) {
-        log::errorf("auth: cannot reserve usage: %s", r.error().message.c_str());
         out.denial = r.error().code == "storage_busy" ? busy_denial() : internal_denial();
       } else if (r->outcome == storage::ReserveOutcome::team_not_found) {
         out.denial = invalid_key_denial("The team of this API key no longer exists.");
@@ -116,10 +125,7 @@ void AdmissionControl::admit(std::shared_ptr<const Principal> principal, Admissi
                                                b.ends_at_ms - reserve.now_ms);
       }
       done(std::move(out));
-      return;
-    }
-    out.admission = Admission(shared, principal, r->usage_id, reserve.prompt_tokens, reserve.reserve_tokens);
-    done(std::move(out));
+    });
   });
 }
 

@@ -58,6 +58,10 @@ class AdmissionControl {
                    const AdmissionOptions& options = {});
   ~AdmissionControl();
 
+  // Calls `done` exactly once: at once when refused in memory (rate limits, bad
+  // counts), otherwise on the ledger's thread once the reservation (or the
+  // refusal's read) has gone through the ledger; an admission is reported only
+  // after its usage row is committed.
   void admit(std::shared_ptr<const Principal> principal, AdmissionRequest request, Callback done);
 
   // Waits for the answer: for tests and tools, never on an I/O thread.

@@ -70,7 +70,7 @@ AuthResult Authenticator::verify(const CachedKey& entry, const SecretHash& prese
   }
   r.principal = entry.principal;
   if (cache_.due_for_touch(key_id, clock_.steady_ms(), options_.last_used_interval_ms)) {
-    ledger_->post([row = entry.principal->key_row, now](storage::Database& db) {
+    ledger_->post_grouped([row = entry.principal->key_row, now](storage::Database& db) {
       if (auto st = storage::touch_key(db, row, now); !st) {
         log::warnf("auth: cannot record key use: %s", st.error().message.c_str());
       }

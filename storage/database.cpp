@@ -97,6 +97,57 @@ Status Database::run_script(Sql script) {
   return ok_status();
 }
 
+Status Database::begin_group() {
+  if (group_.open()) return Error("storage_error", "a commit group is already open on " + path_);
+  auto st = prepare("BEGIN IMMEDIATE");
+  if (!st) return st.take_error();
+  if (auto r = st->run(); !r) {
+    Error e = r.take_error();
+    return Error(std::move(e.code), "cannot begin a shared transaction: " + e.message);
+  }
+  group_.start();
+  return ok_status();
+}
+
+bool Database::group_intact() const { return group_.open() && !group_.failed() && !sqlite3_get_autocommit(db_); }
+
+Status Database::commit_group() {
+  if (!group_.open()) return Error("storage_error", "commit of a commit group that is not open");
+  if (!group_intact()) {
+    rollback_group();
+    return Error("storage_error", "the shared transaction was abandoned after an error inside it");
+  }
+  Status committed;
+  {
+    auto st = prepare("COMMIT");
+    committed = st ? st->run() : Status(st.take_error());
+  }
+  if (!committed) {
+    rollback_group();  // a failed COMMIT may leave the transaction open
+    Error e = committed.take_error();
+    return Error(std::move(e.code), "commit of the shared transaction failed: " + e.message);
+  }
+  std::vector<CommitGroup::Callback> callbacks = group_.close_committed();
+  CommitGroup::run_all(callbacks);
+  return ok_status();
+}
+
+void Database::rollback_group() {
+  if (!group_.open()) return;
+  if (!sqlite3_get_autocommit(db_)) {
+    if (auto st = prepare("ROLLBACK"); st) (void)st->run();
+  }
+  group_.close_abandoned();
+}
+
+void Database::after_commit(std::function<void()> fn) {
+  if (group_.open()) {
+    group_.defer(std::move(fn));
+    return;
+  }
+  fn();
+}
+
 int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 int Database::changes() const { return sqlite3_changes(db_); }
 
