@@ -28,6 +28,17 @@ namespace {
 
 inline __mmask16 lane_mask(int64_t n) { return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1u); }
 
+// Stores the lanes of `m`: a plain store when all 16 are wanted. A masked store
+// cannot forward its data to a later load of the same bytes (and a load that
+// only overlaps its 64-byte span waits too), so whole vectors use plain stores.
+inline void store16(float* p, __m512 v, __mmask16 m) {
+  if (m == static_cast<__mmask16>(0xffff)) {
+    _mm512_storeu_ps(p, v);
+  } else {
+    _mm512_mask_storeu_ps(p, m, v);
+  }
+}
+
 inline int32_t load_i32(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
@@ -84,7 +95,7 @@ inline __m512 load_w16(const uint8_t* p) {
 inline void store_out(float* y, __m512 v, int64_t lanes, bool accumulate) {
   const __mmask16 m = lane_mask(lanes);
   if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, y));
-  _mm512_mask_storeu_ps(y, m, v);
+  store16(y, v, m);
 }
 
 // RG consecutive row groups starting at g, NC activation rows starting at c.
@@ -578,7 +589,7 @@ void attention_impl(const AttnTask& t) {
     if (j < t.n_keys) {
       const __mmask16 m = lane_mask(t.n_keys - j);
       const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), vmax));
-      _mm512_mask_storeu_ps(s + j, m, e);
+      store16(s + j, e, m);
       sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
     }
     inv[h] = 1.0f / _mm512_reduce_add_ps(sum);
@@ -616,8 +627,7 @@ void attention_impl(const AttnTask& t) {
     for (int h = 0; h < hn; ++h) {
       const __m512 s = _mm512_set1_ps(inv[h0 + h]);
       for (int v = 0; v < NV; ++v)
-        _mm512_mask_storeu_ps(t.out + (h0 + h) * hd + v * 16, v == NV - 1 ? tail : static_cast<__mmask16>(0xffff),
-                              _mm512_mul_ps(o[h][v], s));
+        store16(t.out + (h0 + h) * hd + v * 16, _mm512_mul_ps(o[h][v], s), v == NV - 1 ? tail : static_cast<__mmask16>(0xffff));
     }
   }
 }
@@ -660,15 +670,19 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
     const __m512 d = _mm512_add_ps(one, e);
     __m512 r = _mm512_rcp14_ps(d);
     r = _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(2.0f)));
-    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_mul_ps(g, r), u));
+    store16(out + i, _mm512_mul_ps(_mm512_mul_ps(g, r), u), m);
   }
 }
 
 void to_f16(const float* x, uint16_t* y, int64_t n) {
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = lane_mask(n - i);
-    _mm256_mask_storeu_epi16(y + i, m,
-                             _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    if (m == static_cast<__mmask16>(0xffff)) {  // plain store: see store16
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), h);
+    } else {
+      _mm256_mask_storeu_epi16(y + i, m, h);
+    }
   }
 }
 
@@ -685,21 +699,33 @@ void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   const __m512 scale = _mm512_set1_ps(1.0f / std::sqrt(ss / static_cast<float>(n) + eps));
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = lane_mask(n - i);
-    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale),
-                                                  _mm512_maskz_loadu_ps(m, w + i)));
+    store16(y + i, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), scale), _mm512_maskz_loadu_ps(m, w + i)), m);
   }
 }
 
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float* c2, const float* s2, bool adjacent) {
   const int64_t half = n_rot / 2;
-  if (adjacent && n_rot <= 16) {  // one masked vector per head; tables loaded once
-    const __mmask16 m = lane_mask(n_rot);
-    const __m512 c = _mm512_maskz_loadu_ps(m, c2), s = _mm512_maskz_loadu_ps(m, s2);
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* v = x + h * head_dim;
-      const __m512 a = _mm512_maskz_loadu_ps(m, v);
-      _mm512_mask_storeu_ps(v, m, _mm512_add_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(_mm512_permute_ps(a, 0xb1), s)));
+  if (n_rot == 8) {  // tiny heads: 256-bit (adjacent) or 128-bit (halves) vectors, no masks
+    if (adjacent) {
+      const __m256 c = _mm256_loadu_ps(c2), s = _mm256_loadu_ps(s2);
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x + h * head_dim;
+        const __m256 a = _mm256_loadu_ps(v);
+        _mm256_storeu_ps(v, _mm256_add_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(_mm256_permute_ps(a, 0xb1), s)));
+      }
+    } else {
+      const __m128 c = _mm_loadu_ps(c2), sl = _mm_loadu_ps(s2), sh = _mm_loadu_ps(s2 + 4);
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x + h * head_dim;
+        const __m128 lo = _mm_loadu_ps(v), hi = _mm_loadu_ps(v + 4);
+        _mm_storeu_ps(v, _mm_add_ps(_mm_mul_ps(lo, c), _mm_mul_ps(hi, sl)));
+        _mm_storeu_ps(v + 4, _mm_add_ps(_mm_mul_ps(hi, c), _mm_mul_ps(lo, sh)));
+      }
     }
+    return;
+  }
+  if (head_dim < 16) {  // a masked vector here would overlap the next head (see store16)
+    kernel_table_scalar()->rope(x, n_heads, head_dim, n_rot, c2, s2, adjacent);
     return;
   }
   for (int64_t h = 0; h < n_heads; ++h) {
@@ -709,17 +735,15 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const floa
         const __mmask16 m = lane_mask(n_rot - i);
         const __m512 a = _mm512_maskz_loadu_ps(m, v + i);
         const __m512 sw = _mm512_permute_ps(a, 0xb1);  // swap each pair
-        _mm512_mask_storeu_ps(v + i, m, _mm512_add_ps(_mm512_mul_ps(a, _mm512_maskz_loadu_ps(m, c2 + i)),
-                                                      _mm512_mul_ps(sw, _mm512_maskz_loadu_ps(m, s2 + i))));
+        store16(v + i, _mm512_add_ps(_mm512_mul_ps(a, _mm512_maskz_loadu_ps(m, c2 + i)), _mm512_mul_ps(sw, _mm512_maskz_loadu_ps(m, s2 + i))), m);
       }
     } else {
       for (int64_t i = 0; i < half; i += 16) {
         const __mmask16 m = lane_mask(half - i);
         const __m512 lo = _mm512_maskz_loadu_ps(m, v + i), hi = _mm512_maskz_loadu_ps(m, v + half + i);
         const __m512 c = _mm512_maskz_loadu_ps(m, c2 + i);
-        _mm512_mask_storeu_ps(v + i, m, _mm512_add_ps(_mm512_mul_ps(lo, c), _mm512_mul_ps(hi, _mm512_maskz_loadu_ps(m, s2 + i))));
-        _mm512_mask_storeu_ps(v + half + i, m,
-                              _mm512_add_ps(_mm512_mul_ps(hi, c), _mm512_mul_ps(lo, _mm512_maskz_loadu_ps(m, s2 + half + i))));
+        store16(v + i, _mm512_add_ps(_mm512_mul_ps(lo, c), _mm512_mul_ps(hi, _mm512_maskz_loadu_ps(m, s2 + i))), m);
+        store16(v + half + i, _mm512_add_ps(_mm512_mul_ps(hi, c), _mm512_mul_ps(lo, _mm512_maskz_loadu_ps(m, s2 + half + i))), m);
       }
     }
   }
