@@ -94,6 +94,9 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   std::unique_ptr<Transport> t_;
   boost::asio::any_io_executor strand_;
   boost::asio::steady_timer timer_;
+  // While handling: when the write in flight must have completed (max: none).
+  // The timer is not re-armed per write; when it fires early it re-checks this.
+  boost::asio::steady_timer::time_point write_deadline_ = boost::asio::steady_timer::time_point::max();
   std::string remote_;
   std::uint64_t id_ = 0;
 

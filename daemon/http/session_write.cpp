@@ -106,7 +106,12 @@ void Session::pump(const std::shared_ptr<ExchangeState>& st) {
 void Session::start_write(WriteKind kind) {
   writing_ = true;
   write_kind_ = kind;
-  if (phase_ == Phase::handling) arm(core_.limits.write_timeout);
+  if (phase_ == Phase::handling) {
+    // Streams write often: the timer stays armed (at an earlier deadline, or
+    // unarmed at max) and on_timer() moves it on, instead of a re-arm per write.
+    write_deadline_ = net::steady_timer::clock_type::now() + core_.limits.write_timeout;
+    if (timer_.expiry() == net::steady_timer::time_point::max()) arm(core_.limits.write_timeout);
+  }
   t_->write(net::buffer(out_), [self = shared_from_this()](error_code ec, std::size_t n) { self->on_write(ec, n); });
 }
 
@@ -118,7 +123,7 @@ void Session::on_write(error_code ec, std::size_t) {
     close(Outcome::client_gone);
     return;
   }
-  if (phase_ == Phase::handling) disarm();
+  if (phase_ == Phase::handling) write_deadline_ = net::steady_timer::time_point::max();
   switch (write_kind_) {
     case WriteKind::interim:
       if (deferred_) {
@@ -186,7 +191,21 @@ void Session::arm(std::chrono::milliseconds d) {
 void Session::disarm() { timer_.expires_at(net::steady_timer::time_point::max()); }
 
 void Session::on_timer() {
-  if (timer_.expiry() > net::steady_timer::clock_type::now()) return;  // re-armed meanwhile
+  const auto now = net::steady_timer::clock_type::now();
+  if (timer_.expiry() > now) return;  // re-armed meanwhile
+  if (phase_ == Phase::handling) {
+    if (write_deadline_ == net::steady_timer::time_point::max()) {
+      disarm();  // no write in flight: the next one arms it again
+      return;
+    }
+    if (write_deadline_ > now) {  // armed for an earlier write: wait for this one
+      timer_.expires_at(write_deadline_);
+      timer_.async_wait([self = shared_from_this()](error_code ec) {
+        if (!ec) self->on_timer();
+      });
+      return;
+    }
+  }
   switch (phase_) {
     case Phase::handshake:
       log::debugf("closing %s: no TLS handshake within the timeout", remote_.c_str());

@@ -337,6 +337,73 @@ TEST_F(ExchangeTest, DroppedStreamClosesTheConnection) {
   EXPECT_EQ(read_chunk(*c), std::nullopt);  // truncated: no last chunk
 }
 
+// The write timeout bounds each write, not the stream: a stream that lasts
+// several timeouts while the client keeps reading completes; a client that
+// stops reading is cut off once a write has waited that long.
+class ShortWriteTimeout : public ExchangeTest {
+ protected:
+  ShortWriteTimeout()
+      : ExchangeTest([](config::Config& c) {
+          c.limits.write_timeout = 300ms;
+          c.limits.stream_buffer_bytes = 256u * 1024 * 1024;
+        }) {}
+};
+
+TEST_F(ShortWriteTimeout, AStreamLongerThanTheWriteTimeoutCompletes) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  std::thread engine([ex] {
+    ASSERT_TRUE(http::sse::begin(*ex));
+    for (int i = 0; i < 12; ++i) {  // 1.2 s: four write timeouts
+      ASSERT_TRUE(http::sse::send_data(*ex, "{\"n\":" + std::to_string(i) + "}"));
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(http::sse::send_done(*ex));
+  });
+  auto head = read_head(*c);
+  ASSERT_TRUE(head);
+  std::string body;
+  while (true) {
+    auto chunk = read_chunk(*c);
+    ASSERT_TRUE(chunk);
+    if (chunk->empty()) break;
+    body += *chunk;
+  }
+  engine.join();
+  EXPECT_NE(body.find("data: {\"n\":11}"), std::string::npos);
+  EXPECT_EQ(done.wait(), http::Outcome::completed);
+}
+
+TEST_F(ShortWriteTimeout, AClientThatStopsReadingIsCutOff) {
+  auto c = connect();
+  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto ex = parking.take();
+  ASSERT_TRUE(ex);
+  DoneProbe done;
+  ex->on_done(done.callback());
+  // A first event that the client reads, then a pause longer than the timeout
+  // (the timer fires with no write in flight), then far more than the socket
+  // buffers hold, which the client does not read.
+  ASSERT_TRUE(http::sse::begin(*ex));
+  ASSERT_TRUE(http::sse::send_data(*ex, "{\"n\":0}"));
+  ASSERT_TRUE(read_head(*c));
+  auto first = read_chunk(*c);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, "data: {\"n\":0}\n\n");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(done.future.wait_for(0s) == std::future_status::ready);
+  const std::string big(1024 * 1024, 'x');
+  for (int i = 0; i < 64 && !ex->aborted(); ++i) (void)http::sse::send_data(*ex, big);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(done.wait(20s), http::Outcome::timeout);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+  EXPECT_TRUE(ex->aborted());
+}
+
 TEST_F(ExchangeTest, StopAbortsInFlightExchanges) {
   auto c = connect();
   ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
