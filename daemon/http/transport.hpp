@@ -22,6 +22,15 @@ namespace llmd::http::detail {
 using IoCallback = std::function<void(boost::system::error_code, std::size_t)>;
 using DoneCallback = std::function<void(boost::system::error_code)>;
 
+// A write's completion continues the work of the thread that started the
+// write (the connection's strand, on an I/O thread): marked as a continuation,
+// Asio queues it on that thread instead of waking another I/O thread for it.
+struct WriteCompletion {
+  IoCallback cb;
+  void operator()(boost::system::error_code ec, std::size_t n) { cb(ec, n); }
+  friend bool asio_handler_is_continuation(WriteCompletion*) { return true; }
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;

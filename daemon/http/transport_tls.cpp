@@ -19,7 +19,9 @@ class TlsTransport final : public Transport {
 
   void handshake(DoneCallback cb) override { stream_.async_handshake(net::ssl::stream_base::server, std::move(cb)); }
   void read_some(net::mutable_buffer buf, IoCallback cb) override { stream_.async_read_some(buf, std::move(cb)); }
-  void write(net::const_buffer buf, IoCallback cb) override { net::async_write(stream_, buf, std::move(cb)); }
+  void write(net::const_buffer buf, IoCallback cb) override {
+    net::async_write(stream_, buf, WriteCompletion{std::move(cb)});
+  }
   void shutdown(DoneCallback cb) override { stream_.async_shutdown(std::move(cb)); }
 
   void shutdown_send() override {

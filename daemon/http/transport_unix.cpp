@@ -21,7 +21,7 @@ class UnixTransport final : public Transport {
     net::post(socket_.get_executor(), [cb = std::move(cb)] { cb({}); });
   }
   void read_some(net::mutable_buffer buf, IoCallback cb) override { socket_.async_read_some(buf, std::move(cb)); }
-  void write(net::const_buffer buf, IoCallback cb) override { net::async_write(socket_, buf, std::move(cb)); }
+  void write(net::const_buffer buf, IoCallback cb) override { net::async_write(socket_, buf, WriteCompletion{std::move(cb)}); }
   void shutdown(DoneCallback cb) override {
     shutdown_send();
     net::post(socket_.get_executor(), [cb = std::move(cb)] { cb({}); });
