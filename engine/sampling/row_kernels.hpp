@@ -16,7 +16,9 @@ namespace llmd::engine {
 // Weights below this argument are 0: exp(-87) is about the smallest normal float.
 inline constexpr float kExpCutoff = -87.0f;
 // Rows are summed in blocks of this many entries (block_sums of exp_weights).
-inline constexpr size_t kRowBlock = 1024;
+// A draw walks the block sums, then one block entry by entry (a chain of
+// dependent additions): 128 keeps both walks short for small and large vocabularies.
+inline constexpr size_t kRowBlock = 128;
 
 // Fused multiply-add would round differently from separate operations; the
 // kernels must compute the same bits whatever -march the project is built
