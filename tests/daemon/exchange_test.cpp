@@ -112,25 +112,18 @@ TEST_F(ExchangeTest, StreamsServerSentEventsFromAnotherThread) {
     ASSERT_TRUE(http::sse::send_done(*ex));
     EXPECT_FALSE(ex->write("late"));
   });
-  auto head = read_head(*c);
-  ASSERT_TRUE(head);
-  EXPECT_EQ(head->status, 200);
-  EXPECT_TRUE(head->chunked);
-  EXPECT_EQ(head->header("content-type"), "text/event-stream; charset=utf-8");
-  EXPECT_EQ(head->header("cache-control"), "no-cache");
-  EXPECT_FALSE(head->header("x-request-id").empty());
-  std::string body;
-  while (true) {
-    auto chunk = read_chunk(*c);
-    ASSERT_TRUE(chunk);
-    if (chunk->empty()) break;
-    body += *chunk;
-  }
+  auto reply = read_reply(*c);
   engine.join();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_TRUE(reply->chunked);
+  EXPECT_EQ(reply->header("content-type"), "text/event-stream; charset=utf-8");
+  EXPECT_EQ(reply->header("cache-control"), "no-cache");
+  EXPECT_FALSE(reply->header("x-request-id").empty());
   std::string expected;
   for (int i = 0; i < 200; ++i) expected += "data: {\"token\":" + std::to_string(i) + "}\n\n";
   expected += "data: [DONE]\n\n";
-  EXPECT_EQ(body, expected);
+  EXPECT_EQ(reply->body, expected);
   EXPECT_EQ(done.wait(), http::Outcome::completed);
   // The connection carries the next request.
   auto r = get(*c, "/healthz");
@@ -186,20 +179,14 @@ TEST_F(ExchangeTest, BatchedNotificationsWaitForTheFlushThenReachEveryConnection
     phase = 2;
     cv.notify_all();
   }
-  for (auto& c : conns) {
-    auto head = read_head(*c);
-    ASSERT_TRUE(head);
-    EXPECT_EQ(head->status, 200);
-    std::string body;
-    while (true) {
-      auto chunk = read_chunk(*c);
-      ASSERT_TRUE(chunk);
-      if (chunk->empty()) break;
-      body += *chunk;
-    }
-    EXPECT_EQ(body, "data: {\"n\":1}\n\ndata: [DONE]\n\n");
-  }
+  std::vector<std::optional<Reply>> replies;
+  for (auto& c : conns) replies.push_back(read_reply(*c));
   engine.join();
+  for (const auto& r : replies) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "data: {\"n\":1}\n\ndata: [DONE]\n\n");
+  }
   // This thread never flushed: its writes go out at once.
   auto c = connect();
   ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -364,17 +351,10 @@ TEST_F(ShortWriteTimeout, AStreamLongerThanTheWriteTimeoutCompletes) {
     }
     ASSERT_TRUE(http::sse::send_done(*ex));
   });
-  auto head = read_head(*c);
-  ASSERT_TRUE(head);
-  std::string body;
-  while (true) {
-    auto chunk = read_chunk(*c);
-    ASSERT_TRUE(chunk);
-    if (chunk->empty()) break;
-    body += *chunk;
-  }
+  auto reply = read_reply(*c);
   engine.join();
-  EXPECT_NE(body.find("data: {\"n\":11}"), std::string::npos);
+  ASSERT_TRUE(reply);
+  EXPECT_NE(reply->body.find("data: {\"n\":11}"), std::string::npos);
   EXPECT_EQ(done.wait(), http::Outcome::completed);
 }
 
