@@ -71,14 +71,19 @@ class ExchangeTest : public ::testing::Test {
     return c;
   }
 
+  // Sends `request` on c; the exchange the /park route received, or null.
+  http::ExchangePtr park(Conn& c, const std::string& request = "GET /park HTTP/1.1\r\nHost: x\r\n\r\n") {
+    if (!c.send(request)) return nullptr;
+    return parking.take();
+  }
+
   Parking parking;
   TestServer srv;
 };
 
 TEST_F(ExchangeTest, AnswersFromAnotherThread) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c, "GET /park?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(ex);
   EXPECT_EQ(ex->request().path, "/park");
   EXPECT_EQ(ex->request().query_param("x"), std::optional<std::string>("1"));
@@ -101,8 +106,7 @@ TEST_F(ExchangeTest, AnswersFromAnotherThread) {
 
 TEST_F(ExchangeTest, StreamsServerSentEventsFromAnotherThread) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c);
   ASSERT_TRUE(ex);
   DoneProbe done;
   ex->on_done(done.callback());
@@ -139,8 +143,7 @@ TEST_F(ExchangeTest, BatchedNotificationsWaitForTheFlushThenReachEveryConnection
   std::vector<http::ExchangePtr> exs;
   for (int i = 0; i < 3; ++i) {
     conns.push_back(connect());
-    ASSERT_TRUE(conns.back()->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-    exs.push_back(parking.take());
+    exs.push_back(park(*conns.back()));
     ASSERT_TRUE(exs.back());
   }
   std::mutex mu;
@@ -189,8 +192,7 @@ TEST_F(ExchangeTest, BatchedNotificationsWaitForTheFlushThenReachEveryConnection
   }
   // This thread never flushed: its writes go out at once.
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c);
   ASSERT_TRUE(ex);
   ASSERT_TRUE(ex->respond(http::Response::json(200, R"({"ok":1})")));
   auto r = read_reply(*c);
@@ -200,8 +202,7 @@ TEST_F(ExchangeTest, BatchedNotificationsWaitForTheFlushThenReachEveryConnection
 
 TEST_F(ExchangeTest, StreamToHttp10ClientEndsWithTheConnection) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.0\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c, "GET /park HTTP/1.0\r\n\r\n");
   ASSERT_TRUE(ex);
   DoneProbe done;
   ex->on_done(done.callback());
@@ -217,8 +218,7 @@ TEST_F(ExchangeTest, StreamToHttp10ClientEndsWithTheConnection) {
 
 TEST_F(ExchangeTest, StreamToHttp10ClientInOneGo) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.0\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c, "GET /park HTTP/1.0\r\n\r\n");
   ASSERT_TRUE(ex);
   ASSERT_TRUE(http::sse::begin(*ex));
   ASSERT_TRUE(http::sse::send_data(*ex, "a"));
@@ -233,8 +233,7 @@ TEST_F(ExchangeTest, StreamToHttp10ClientInOneGo) {
 
 TEST_F(ExchangeTest, ClientDisconnectIsReportedWhileTheHandlerWorks) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c);
   ASSERT_TRUE(ex);
   DoneProbe done;
   ex->on_done(done.callback());
@@ -249,8 +248,7 @@ TEST_F(ExchangeTest, ClientDisconnectIsReportedWhileTheHandlerWorks) {
 
 TEST_F(ExchangeTest, ClientDisconnectMidStreamStopsTheProducer) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c);
   ASSERT_TRUE(ex);
   DoneProbe done;
   ex->on_done(done.callback());
@@ -270,8 +268,7 @@ class SmallStreamBuffer : public ExchangeTest {
 
 TEST_F(SmallStreamBuffer, SlowReaderOverflowsAndTheProducerNeverBlocks) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c);
   ASSERT_TRUE(ex);
   DoneProbe done;
   ex->on_done(done.callback());
@@ -338,8 +335,7 @@ class ShortWriteTimeout : public ExchangeTest {
 
 TEST_F(ShortWriteTimeout, AStreamLongerThanTheWriteTimeoutCompletes) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c);
   ASSERT_TRUE(ex);
   DoneProbe done;
   ex->on_done(done.callback());
@@ -360,8 +356,7 @@ TEST_F(ShortWriteTimeout, AStreamLongerThanTheWriteTimeoutCompletes) {
 
 TEST_F(ShortWriteTimeout, AClientThatStopsReadingIsCutOff) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c);
   ASSERT_TRUE(ex);
   DoneProbe done;
   ex->on_done(done.callback());
@@ -386,8 +381,7 @@ TEST_F(ShortWriteTimeout, AClientThatStopsReadingIsCutOff) {
 
 TEST_F(ExchangeTest, StopAbortsInFlightExchanges) {
   auto c = connect();
-  ASSERT_TRUE(c->send("GET /park HTTP/1.1\r\nHost: x\r\n\r\n"));
-  auto ex = parking.take();
+  auto ex = park(*c);
   ASSERT_TRUE(ex);
   DoneProbe done;
   ex->on_done(done.callback());
