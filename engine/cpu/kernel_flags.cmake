@@ -7,7 +7,7 @@ set_property(SOURCE ${_llmd_cpu}/kernels_scalar.cpp APPEND PROPERTY COMPILE_OPTI
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|AMD64|amd64)$")
   set_property(SOURCE ${_llmd_cpu}/kernels_avx2.cpp APPEND PROPERTY COMPILE_OPTIONS
     -O3 -mavx2 -mfma -mf16c)
-  set_property(SOURCE ${_llmd_cpu}/kernels_avx512.cpp APPEND PROPERTY COMPILE_OPTIONS
+  set_property(SOURCE ${_llmd_cpu}/kernels_avx512.cpp ${_llmd_cpu}/kernels_avx512_attention.cpp APPEND PROPERTY COMPILE_OPTIONS
     -O3 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx2 -mfma -mf16c)
 endif()
 unset(_llmd_cpu)
