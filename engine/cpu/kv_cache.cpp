@@ -49,36 +49,24 @@ void CpuKvCache::write(int32_t block, int32_t slot, int layer, const float* k, c
     }
     return;
   }
-  // f16: convert as many whole heads at once as the buffers hold (one call
-  // each for K and V on most models), then place them.
-  constexpr int kBuf = 1024;
+  // f16: convert up to kBuf values of K and of V per call (all heads of a
+  // token at once on most models), then place each head's run of them.
+  constexpr int64_t kBuf = 1024;
   uint16_t kh16[kBuf], vh16[kBuf];
-  const int per_call = head_dim_ <= kBuf ? kBuf / head_dim_ : 0;
-  if (per_call == 0) {  // heads wider than the buffer: piece by piece
-    for (int h = 0; h < n_head_kv_; ++h) {
-      const float* kh = k + static_cast<int64_t>(h) * head_dim_;
+  const int64_t kv_dim = static_cast<int64_t>(n_head_kv_) * head_dim_;
+  for (int64_t i0 = 0; i0 < kv_dim; i0 += kBuf) {
+    const int64_t n = kv_dim - i0 < kBuf ? kv_dim - i0 : kBuf;
+    to_f16(k + i0, kh16, n);
+    to_f16(v + i0, vh16, n);
+    for (int64_t i = 0; i < n;) {
+      const int h = static_cast<int>((i0 + i) / head_dim_);
+      const int64_t d0 = (i0 + i) % head_dim_;
+      const int64_t run = head_dim_ - d0 < n - i ? head_dim_ - d0 : n - i;
       uint16_t* kf = reinterpret_cast<uint16_t*>(b + k_offset(layer, h));
       uint16_t* vf = reinterpret_cast<uint16_t*>(b + v_offset(layer, h)) + static_cast<int64_t>(slot) * head_dim_;
-      to_f16(v + static_cast<int64_t>(h) * head_dim_, vf, head_dim_);
-      for (int d0 = 0; d0 < head_dim_; d0 += kBuf) {
-        const int n = head_dim_ - d0 < kBuf ? head_dim_ - d0 : kBuf;
-        to_f16(kh + d0, kh16, n);
-        for (int d = 0; d < n; ++d) kf[static_cast<int64_t>(d0 + d) * block_size_ + slot] = kh16[d];
-      }
-    }
-    return;
-  }
-  for (int h0 = 0; h0 < n_head_kv_; h0 += per_call) {
-    const int hn = n_head_kv_ - h0 < per_call ? n_head_kv_ - h0 : per_call;
-    const int64_t first = static_cast<int64_t>(h0) * head_dim_, count = static_cast<int64_t>(hn) * head_dim_;
-    to_f16(k + first, kh16, count);
-    to_f16(v + first, vh16, count);
-    for (int h = 0; h < hn; ++h) {
-      const uint16_t* kh = kh16 + static_cast<int64_t>(h) * head_dim_;
-      uint16_t* kf = reinterpret_cast<uint16_t*>(b + k_offset(layer, h0 + h));
-      uint16_t* vf = reinterpret_cast<uint16_t*>(b + v_offset(layer, h0 + h)) + static_cast<int64_t>(slot) * head_dim_;
-      for (int d = 0; d < head_dim_; ++d) kf[static_cast<int64_t>(d) * block_size_ + slot] = kh[d];
-      std::memcpy(vf, vh16 + static_cast<int64_t>(h) * head_dim_, static_cast<size_t>(head_dim_) * sizeof(uint16_t));
+      for (int64_t d = 0; d < run; ++d) kf[(d0 + d) * block_size_ + slot] = kh16[i + d];
+      std::memcpy(vf + d0, vh16 + i, static_cast<size_t>(run) * sizeof(uint16_t));
+      i += run;
     }
   }
 }

@@ -1,6 +1,7 @@
 // CpuKvCache stores: every token's keys land transposed in the K tiles and its
 // values by token in the V tiles, for f32 and f16 storage, for head sizes that
-// fit the conversion buffer several times, once, and not at all.
+// fit the conversion buffer several times, once, and not at all, and heads
+// that straddle two conversions.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -27,7 +28,7 @@ TEST(CpuKvCache, WritesLandWhereAttentionReadsThem) {
   struct Case {
     int n_head_kv, head_dim;
   };
-  for (const Case cs : {Case{4, 8}, Case{8, 128}, Case{3, 1024}, Case{2, 1100}, Case{200, 8}}) {
+  for (const Case cs : {Case{4, 8}, Case{8, 128}, Case{3, 1024}, Case{2, 1100}, Case{3, 600}, Case{200, 8}}) {
     for (KvDtype dtype : {KvDtype::f32, KvDtype::f16}) {
       ModelConfig c;
       c.n_layer = 2;
