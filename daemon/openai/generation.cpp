@@ -97,17 +97,18 @@ void Generation::submit_all() {
       chunks_.text(head, index, plan_.echo[i / static_cast<size_t>(plan_.request.n)], nullptr);
     }
   }
-  std::lock_guard lk(mu_);
-  http::sse::begin(*ex_, plan_.headers);
-  head += early_;
-  early_.clear();
-  if (!ex_->write(head)) {
+  bool written = false;
+  {
+    std::lock_guard lk(mu_);
+    http::sse::begin(*ex_, plan_.headers);
+    head += early_;
+    early_.clear();
+    written = ex_->write(head);
+    if (written && early_end_) ex_->end_stream();
     begun_.store(true, std::memory_order_release);
-    abort_all();
-    return;
   }
-  if (early_end_) ex_->end_stream();
-  begun_.store(true, std::memory_order_release);
+  // Outside the lock: abort_all() takes it to read the ids.
+  if (!written) abort_all();
 }
 
 void Generation::on_event(size_t prompt, scheduler::StreamEvent&& ev) {

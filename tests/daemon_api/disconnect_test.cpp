@@ -163,6 +163,33 @@ TEST(Disconnect, ASlowReaderIsBufferedUpToTheBoundThenAborted) {
   EXPECT_TRUE(c->wait_closed(10s));
 }
 
+TEST(Disconnect, AStreamWhoseFirstBytesOverflowTheBufferIsAborted) {
+  // 64 choices open the stream with 64 role chunks, more than the smallest
+  // stream buffer holds: the very first write overflows. The request ends,
+  // its blocks are freed, and the server goes on serving.
+  ApiServerOptions opts;
+  opts.limits = "stream_buffer_bytes = 4096\n";
+  opts.max_sequences = 64;
+  opts.models_extra = "max_choices = 64\n";
+  ApiServer server(opts);
+  ASSERT_TRUE(server.ok());
+  auto c = server.send("/v1/chat/completions",
+                       R"({"model":"synth","messages":[{"role":"user","content":"Hi"}],"max_tokens":400,)"
+                       R"("ignore_eos":true,"stream":true,"n":64})");
+  ASSERT_TRUE(c);
+  EXPECT_TRUE(server.wait_stats(
+      [](const boost::json::object& s) {
+        return counter(s, "requests", "aborted") == 1 && counter(s, "kv_cache", "blocks_used") == 0;
+      },
+      20s))
+      << server.logs();
+  c->set_timeout(5000ms);
+  EXPECT_TRUE(c->wait_closed(10s));
+  auto res = server.call("POST", "/v1/completions", R"({"model":"synth","prompt":"Hi","max_tokens":4})",
+                         &server.user_key());
+  EXPECT_EQ(res.status, 200) << res.body;
+}
+
 TEST(Disconnect, AFullQueueAnswers503WithRetryAfter) {
   ApiServerOptions opts;
   opts.max_sequences = 1;

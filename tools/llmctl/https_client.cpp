@@ -122,6 +122,10 @@ Result<HttpResponse> https_request(const Url& url, const TlsOptions& tls, std::s
   beast::get_lowest_layer(stream).expires_after(timeout);
   beast::get_lowest_layer(stream).connect(endpoints, ec);
   if (ec) return Error("connect_failed", "cannot connect to " + url.host + ":" + url.port + ": " + ec.message());
+  // The request follows the handshake's last record at once: without this,
+  // the kernel holds it back until the server acknowledges that record.
+  beast::error_code ignored;
+  beast::get_lowest_layer(stream).socket().set_option(net::ip::tcp::no_delay(true), ignored);
   beast::get_lowest_layer(stream).expires_after(timeout);
   stream.handshake(ssl::stream_base::client, ec);
   if (ec) {
