@@ -10,6 +10,14 @@ if(LLMD_SANITIZE)
   target_link_options(llmd_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
+if(LLMD_TSAN)
+  if(LLMD_SANITIZE)
+    message(FATAL_ERROR "LLMD_TSAN and LLMD_SANITIZE cannot be combined: build them in separate trees")
+  endif()
+  target_compile_options(llmd_flags INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=thread -fno-omit-frame-pointer>)
+  target_link_options(llmd_flags INTERFACE -fsanitize=thread)
+endif()
+
 # GCC 12 at -O2/-O3 reports -Wrestrict and -Wstringop-overflow inside
 # libstdc++'s own std::string code for plain concatenations ("a" + s); these
 # are compiler false positives (fixed in GCC 13), not findings in our code.

@@ -236,6 +236,14 @@ if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
 elif [ $RUN_BENCH -eq 1 ]; then
   STAGES+=("bench"); STATUS+=("NOT RUN"); SECS+=(0); NOTES+=("llmd-cuda-bench was not built"); FAILED=1
 fi
+# The model part again with programmatic dependent launch, to compare with the
+# plain launches above (absolute figures: the ceilings are not measured again).
+PDL_LOG="$OUT/bench-pdl.log"
+: >"$PDL_LOG"
+if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
+  # shellcheck disable=SC2086
+  stage bench-pdl "$PDL_LOG" 120 "$BUILD/bin/llmd-cuda-bench" --no-micro --pdl --json "$OUT/bench-pdl.json" $BENCH_ARGS
+fi
 
 # --- summary -------------------------------------------------------------------------
 {
@@ -247,6 +255,10 @@ fi
   done
   if [ -s "$BENCH_LOG" ]; then
     sed -n '/^== llmd-cuda-bench/,$p' "$BENCH_LOG"
+  fi
+  if [ -s "$PDL_LOG" ]; then
+    echo "-- with programmatic dependent launch (--pdl):"
+    sed -n '/^== llmd-cuda-bench/,$p' "$PDL_LOG"
   fi
 } | tee "$OUT/summary.txt"
 exit $FAILED

@@ -6,7 +6,11 @@
 //
 //   llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16]
 //                   [--prompt N] [--gen N] [--batch N] [--prefill N]
-//                   [--no-micro] [--no-model] [--no-graphs] [--json FILE]
+//                   [--no-micro] [--no-model] [--no-graphs] [--pdl]
+//                   [--prefill-rows-per-warp 16|32] [--json FILE]
+//
+// --pdl launches the model's kernels with programmatic dependent launch;
+// --prefill-rows-per-warp picks the tiled prefill attention variant.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -25,7 +29,8 @@ namespace {
 int usage() {
   std::fprintf(stderr,
                "usage: llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16] [--prompt N] [--gen N]\n"
-               "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs] [--json FILE]\n");
+               "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs] [--pdl]\n"
+               "                       [--prefill-rows-per-warp 16|32] [--json FILE]\n");
   return 2;
 }
 
@@ -73,6 +78,11 @@ int main(int argc, char** argv) {
       model = false;
     } else if (a == "--no-graphs") {
       mo.graphs = false;
+    } else if (a == "--pdl") {
+      mo.programmatic = true;
+    } else if (a == "--prefill-rows-per-warp") {
+      if (!next_int(&mo.prefill_rows_per_warp)) return usage();
+      if (mo.prefill_rows_per_warp != 16 && mo.prefill_rows_per_warp != 32) return usage();
     } else if (a == "--json") {
       const char* v = next();
       if (!v) return usage();

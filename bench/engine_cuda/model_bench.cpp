@@ -83,6 +83,8 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
   bo.max_seqs = std::max(64, o.batch);
   bo.max_context = std::max(o.prefill, o.prompt + o.gen) + 64;
   bo.cuda_graphs = o.graphs;
+  bo.programmatic_launch = o.programmatic;
+  bo.prefill_rows_per_warp = o.prefill_rows_per_warp;
   const double t_load = now_s();
   if (!o.file.empty()) {
     auto m = engine::Model::load(o.file);

@@ -17,6 +17,8 @@ struct ModelBenchOptions {
   int batch = 64;      // sequences of the batched decode run
   int prefill = 2048;  // tokens of the prefill run
   bool graphs = true;
+  bool programmatic = false;  // programmatic dependent launch (--pdl)
+  int prefill_rows_per_warp = 16;  // --prefill-rows-per-warp 16|32
 };
 
 void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o);

@@ -90,6 +90,9 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
   if (opts_.max_batch_tokens < 1 || opts_.max_seqs < 1) {
     return Error(errc::kUnsupported, "max_batch_tokens and max_seqs must be positive");
   }
+  if (opts_.prefill_rows_per_warp != 16 && opts_.prefill_rows_per_warp != 32) {
+    return Error(errc::kUnsupported, "prefill_rows_per_warp must be 16 or 32");
+  }
   max_pos_ = opts_.max_context > 0 ? opts_.max_context : (c.n_ctx_train > 0 ? c.n_ctx_train : 4096);
 
   // RoPE table, computed on the device in double precision.
@@ -246,10 +249,12 @@ CudaBackendStats CudaBackend::stats() const { return impl_->stats(); }
 std::string CudaBackend::describe() const {
   const auto& o = impl_->options();
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB, %d layers, max %d tokens x %d sequences per step, graphs %s",
+  std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB, %d layers, max %d tokens x %d sequences per step, graphs %s, "
+                "programmatic launch %s, prefill attention %d rows per warp",
                 name().c_str(), cuda::describe(impl_->device()).c_str(), dtype_name(weight_type()),
                 static_cast<double>(weight_bytes()) / (1ull << 30), impl_->config().n_layer, o.max_batch_tokens,
-                o.max_seqs, o.cuda_graphs ? "on" : "off");
+                o.max_seqs, o.cuda_graphs ? "on" : "off", impl_->programmatic() ? "on" : "off",
+                o.prefill_rows_per_warp);
   return buf;
 }
 

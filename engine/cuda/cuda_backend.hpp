@@ -46,6 +46,13 @@ struct CudaBackendOptions {
   int max_context = 0;          // highest position + 1; 0 = the model's context length
   bool cuda_graphs = true;      // replay decode steps as CUDA graphs
   int gemv_max_tokens = 4;      // steps with at most this many tokens use the GEMV kernels
+  // Launch each kernel so that it may start while the previous one finishes
+  // (programmatic dependent launch, sm_90+; ignored on older devices). The
+  // results are bit-for-bit the same either way.
+  bool programmatic_launch = false;
+  // Query rows per warp of the tiled prefill attention: 16, or 32 (each K/V
+  // fragment feeds two MMAs, half the shared-memory reads per FLOP).
+  int prefill_rows_per_warp = 16;
 };
 
 // Token choice on the device (bench and greedy serving): temperature 0 is

@@ -44,6 +44,8 @@ class CudaBackendImpl {
 
   const ModelConfig& config() const { return cfg_; }
   const CudaBackendOptions& options() const { return opts_; }
+  // Whether kernels are launched programmatically (asked for, and sm_90+).
+  bool programmatic() const { return opts_.programmatic_launch && dev_.cc_major >= 9; }
   DeviceHealth& health() { return health_; }
   const DeviceHealth& health() const { return health_; }
   const DeviceInfo& device() const { return dev_; }

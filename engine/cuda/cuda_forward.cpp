@@ -9,6 +9,7 @@
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/elementwise.hpp"
 #include "engine/cuda/kernels/gemv.hpp"
+#include "engine/cuda/kernels/launch.hpp"
 #include "engine/cuda/kernels/rope_kv.hpp"
 #include "engine/cuda/kernels/sampling.hpp"
 
@@ -54,6 +55,7 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
   const PlanLimits lim = limits();
   LLMD_TRY_STATUS(validate_batch(batch, lim));
   LLMD_CUDA_TRY(health_, cudaSetDevice(dev_.index));
+  const ProgrammaticLaunchScope launch_mode(programmatic());
 
   bool decode = !batch.seqs.empty() && static_cast<int>(batch.seqs.size()) <= opts_.max_seqs &&
                 static_cast<int>(batch.seqs.size()) <= max_tokens_;
@@ -276,7 +278,10 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
                                                      d.split_len, part_o_, part_ml_, stream_));
     }
     if (!p.tiles.empty()) {
-      LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_));
+      const int n_tiles = static_cast<int>(p.tiles.size());
+      LLMD_CUDA_TRY(health_, opts_.prefill_rows_per_warp == 32
+                                 ? launch_attention_prefill_wide(a, d.tiles, n_tiles, stream_)
+                                 : launch_attention_prefill(a, d.tiles, n_tiles, stream_));
     }
     LLMD_TRY_STATUS(project(Lw.wo, E, Q, attn_, T, x_, DType::f32, true));
 

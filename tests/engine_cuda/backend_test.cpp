@@ -18,6 +18,7 @@
 #include "engine/cuda/cuda_backend.hpp"
 #include "engine/model/model.hpp"
 #include "engine/synth/synth_model.hpp"
+#include "tests/engine_cuda/backend_fixtures.hpp"
 #include "tests/engine_cuda/cuda_test_util.hpp"
 #include "tests/engine_cuda/f64_reference.hpp"
 #include "tests/support/shared_data.hpp"
@@ -27,6 +28,7 @@ namespace llmd::engine::cuda {
 namespace {
 
 using test::cuda::Rng;
+using namespace test_fixtures;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -35,33 +37,6 @@ using test::cuda::Rng;
 using RefCase = test::StoriesReference;
 
 std::vector<RefCase> read_reference() { return test::read_stories_reference(); }
-
-int32_t argmax(std::span<const float> v) {
-  return static_cast<int32_t>(std::max_element(v.begin(), v.end()) - v.begin());
-}
-
-// A BatchSeq only points at its arrays: keep a copy of each alive for the rest
-// of the test process, so that temporaries passed here never dangle.
-std::span<const int32_t> kept(std::vector<int32_t> v) {
-  static std::deque<std::vector<int32_t>> store;
-  store.push_back(std::move(v));
-  return store.back();
-}
-
-BatchSeq seq_of(std::vector<int32_t> tokens, int32_t pos, std::vector<int32_t> table, LogitsMode m) {
-  BatchSeq s;
-  s.tokens = kept(std::move(tokens));
-  s.pos = pos;
-  s.block_table = kept(std::move(table));
-  s.logits = m;
-  return s;
-}
-
-std::vector<int32_t> iota_table(int n, int first = 0) {
-  std::vector<int32_t> t(static_cast<size_t>(n));
-  std::iota(t.begin(), t.end(), first);
-  return t;
-}
 
 // Greedy generation of one sequence (blocks 0..), by host argmax over the
 // logits or by device sampling.
@@ -95,12 +70,6 @@ std::vector<int32_t> greedy(Backend& be, const std::vector<int32_t>& prompt, int
   return gen;
 }
 
-std::unique_ptr<CudaBackend> cuda_backend(const Model& m, CudaBackendOptions o = {}) {
-  auto b = CudaBackend::create(m, o);
-  EXPECT_TRUE(b.ok()) << b.error().message;
-  return b.ok() ? std::move(*b) : nullptr;
-}
-
 double row_rel_error(const std::vector<double>& ref, std::span<const float> out) {
   double num = 0, den = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -119,44 +88,6 @@ double rel_diff(std::span<const float> a, std::span<const float> b) {
     den += static_cast<double>(b[i]) * b[i];
   }
   return std::sqrt(num / std::max(den, 1e-300));
-}
-
-// A synthetic model written once per (shape, type) into a scratch folder.
-class SynthModels {
- public:
-  SynthModels() {
-    dir_ = std::filesystem::temp_directory_path() / ("llmd-cuda-test-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-  }
-  ~SynthModels() {
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::unique_ptr<Model> get(const std::string& shape_name, const std::string& type) {
-    const auto* shape = synth::find_synth_shape(shape_name);
-    EXPECT_NE(shape, nullptr) << shape_name;
-    if (!shape) return nullptr;
-    const auto path = (dir_ / (shape_name + "-" + type + ".gguf")).string();
-    if (!std::filesystem::exists(path)) {
-      synth::SynthOptions o;
-      o.type = type;
-      o.seed = 7;
-      Status st = synth::write_synth_model(*shape, o, path);
-      EXPECT_TRUE(st.ok()) << st.error().message;
-      if (!st.ok()) return nullptr;
-    }
-    auto m = Model::load(path);
-    EXPECT_TRUE(m.ok()) << m.error().message;
-    return m.ok() ? std::move(*m) : nullptr;
-  }
-
- private:
-  std::filesystem::path dir_;
-};
-
-SynthModels& synth_models() {
-  static SynthModels s;
-  return s;
 }
 
 // ---------------------------------------------------------------------------

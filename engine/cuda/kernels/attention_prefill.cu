@@ -6,6 +6,7 @@
 
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/common.cuh"
+#include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/mma.cuh"
 
 namespace llmd::engine::cuda {
@@ -34,6 +35,8 @@ __device__ __forceinline__ void store2(__nv_bfloat16* p, float a, float b) {
 // Scores are kept in log2 units (q pre-multiplied by scale*log2(e)).
 template <int HD, typename OT>
 __global__ void __launch_bounds__(kThreads) attn_prefill_kernel(AttnArgs a, const AttnTile* __restrict__ tiles) {
+  pdl_wait();
+  pdl_launch_dependents();
   constexpr int LD = HD + 8;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __half* Qs = reinterpret_cast<__half*>(smem_raw);
@@ -254,8 +257,7 @@ cudaError_t launch_hd(const AttnArgs& a, const AttnTile* tiles, int n_tiles, cud
   cudaError_t e = ensure_smem_attribute<HD, OT>();
   if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(n_tiles), static_cast<unsigned>(a.n_head));
-  attn_prefill_kernel<HD, OT><<<grid, kThreads, prefill_smem_bytes<HD>(), stream>>>(a, tiles);
-  return cudaGetLastError();
+  return launch_kernel(attn_prefill_kernel<HD, OT>, grid, dim3(kThreads), prefill_smem_bytes<HD>(), stream, a, tiles);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/common.cuh"
+#include "engine/cuda/kernels/launch.cuh"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -36,6 +37,8 @@ template <typename KT, int DPL>
 __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int32_t* __restrict__ token_idx,
                                                           const int32_t* __restrict__ split_len_p,
                                                           float* __restrict__ part_o, float* __restrict__ part_ml) {
+  pdl_wait();
+  pdl_launch_dependents();
   extern __shared__ float sm[];
   const int item = blockIdx.x;
   const int kvh = blockIdx.y;
@@ -238,6 +241,8 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
 __global__ void attn_combine_kernel(const int32_t* __restrict__ token_idx, int n_splits, int n_head, int hd,
                                     const float* __restrict__ part_o, const float* __restrict__ part_ml, void* out,
                                     DType out_type) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int item = blockIdx.x;
   const int head = blockIdx.y;
   const int t = token_idx ? token_idx[item] : item;
@@ -271,20 +276,20 @@ cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_item
   if (dpl > 0) smem += static_cast<size_t>(threads / 32) * a.head_dim * sizeof(float);
   const dim3 grid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head_kv),
                   static_cast<unsigned>(n_splits));
+  cudaError_t e = cudaSuccess;
   switch (dpl) {
-    case 0: attn_tokens_kernel<KT, 0><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
-    case 1: attn_tokens_kernel<KT, 1><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
-    case 2: attn_tokens_kernel<KT, 2><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
-    case 4: attn_tokens_kernel<KT, 4><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
-    case 8: attn_tokens_kernel<KT, 8><<<grid, threads, smem, stream>>>(a, token_idx, split_len, part_o, part_ml); break;
+    case 0: e = launch_kernel(attn_tokens_kernel<KT, 0>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 1: e = launch_kernel(attn_tokens_kernel<KT, 1>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 2: e = launch_kernel(attn_tokens_kernel<KT, 2>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 4: e = launch_kernel(attn_tokens_kernel<KT, 4>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 8: e = launch_kernel(attn_tokens_kernel<KT, 8>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
     default: return cudaErrorInvalidValue;
   }
-  cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || n_splits == 1) return e;
   const dim3 cgrid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head));
-  attn_combine_kernel<<<cgrid, a.head_dim > 128 ? 256 : 128, 0, stream>>>(token_idx, n_splits, a.n_head, a.head_dim,
-                                                                          part_o, part_ml, a.out, a.out_type);
-  return cudaGetLastError();
+  return launch_kernel(attn_combine_kernel, cgrid, dim3(a.head_dim > 128 ? 256 : 128), 0, stream, token_idx, n_splits,
+                       a.n_head, a.head_dim, static_cast<const float*>(part_o), static_cast<const float*>(part_ml),
+                       a.out, a.out_type);
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
+#include <algorithm>
+
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/elementwise.hpp"
+#include "engine/cuda/kernels/launch.cuh"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -17,6 +20,8 @@ unsigned grid_for(size_t n, int threads) {
 template <typename T>
 __global__ void embed_kernel(const T* __restrict__ table, const int32_t* __restrict__ tokens, int dim,
                              float* __restrict__ out) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int t = blockIdx.x;
   const T* row = table + static_cast<size_t>(tokens[t]) * dim;
   float* o = out + static_cast<size_t>(t) * dim;
@@ -27,6 +32,8 @@ template <typename TO>
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const int32_t* __restrict__ rows, int dim,
                                const float* __restrict__ w, float eps, TO* __restrict__ y) {
   __shared__ float red[32];
+  pdl_wait();
+  pdl_launch_dependents();
   const int r = blockIdx.x;
   const int src = rows ? rows[r] : r;
   const float* xr = x + static_cast<size_t>(src) * dim;
@@ -41,16 +48,19 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const int32_t* __res
   for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = from_float<TO>(xr[i] * scale * w[i]);
 }
 
+// Grid: x over the FFN width, y over tokens (both grid-stride).
 template <typename TI, typename TO>
 __global__ void swiglu_kernel(const TI* __restrict__ gu, int n_tokens, int ffn, TO* __restrict__ h) {
-  const size_t n = static_cast<size_t>(n_tokens) * ffn;
-  for (size_t idx = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; idx < n;
-       idx += static_cast<size_t>(gridDim.x) * blockDim.x) {
-    const size_t t = idx / ffn;
-    const size_t i = idx - t * ffn;
-    const float g = to_float(gu[t * 2 * ffn + i]);
-    const float u = to_float(gu[t * 2 * ffn + ffn + i]);
-    h[idx] = from_float<TO>(g / (1.0f + expf(-g)) * u);
+  pdl_wait();
+  pdl_launch_dependents();
+  for (int t = blockIdx.y; t < n_tokens; t += gridDim.y) {
+    const TI* g = gu + static_cast<size_t>(t) * 2 * ffn;
+    const TI* u = g + ffn;
+    TO* o = h + static_cast<size_t>(t) * ffn;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < ffn; i += gridDim.x * blockDim.x) {
+      const float gv = to_float(g[i]);
+      o[i] = from_float<TO>(gv / (1.0f + expf(-gv)) * to_float(u[i]));
+    }
   }
 }
 
@@ -107,37 +117,43 @@ void dispatch(DType t, F&& f) {
 cudaError_t launch_embed(const void* table, DType table_type, const int32_t* tokens, int n_tokens, int dim,
                          float* out, cudaStream_t stream) {
   if (n_tokens <= 0) return cudaSuccess;
+  cudaError_t e = cudaSuccess;
   dispatch(table_type, [&](auto tag) {
     using T = decltype(tag);
-    embed_kernel<T><<<n_tokens, kThreads, 0, stream>>>(static_cast<const T*>(table), tokens, dim, out);
+    e = launch_kernel(embed_kernel<T>, dim3(n_tokens), dim3(kThreads), 0, stream, static_cast<const T*>(table), tokens,
+                      dim, out);
   });
-  return cudaGetLastError();
+  return e;
 }
 
 cudaError_t launch_rmsnorm(const float* x, const int32_t* rows, int n_rows, int dim, const float* w, float eps,
                            void* y, DType y_type, cudaStream_t stream) {
   if (n_rows <= 0) return cudaSuccess;
   const int threads = dim >= 1024 ? 512 : (dim >= 256 ? 256 : 64);
+  cudaError_t e = cudaSuccess;
   dispatch(y_type, [&](auto tag) {
     using T = decltype(tag);
-    rmsnorm_kernel<T><<<n_rows, threads, 0, stream>>>(x, rows, dim, w, eps, static_cast<T*>(y));
+    e = launch_kernel(rmsnorm_kernel<T>, dim3(n_rows), dim3(threads), 0, stream, x, rows, dim, w, eps,
+                      static_cast<T*>(y));
   });
-  return cudaGetLastError();
+  return e;
 }
 
 cudaError_t launch_swiglu(const void* gu, DType gu_type, int n_tokens, int ffn, void* h, DType h_type,
                           cudaStream_t stream) {
-  const size_t n = static_cast<size_t>(n_tokens) * ffn;
-  if (n == 0) return cudaSuccess;
+  if (n_tokens <= 0 || ffn <= 0) return cudaSuccess;
+  const dim3 grid(std::min<unsigned>(static_cast<unsigned>((ffn + kThreads - 1) / kThreads), 1024u),
+                  std::min<unsigned>(static_cast<unsigned>(n_tokens), 65535u));
+  cudaError_t e = cudaSuccess;
   dispatch(gu_type, [&](auto ti) {
     using TI = decltype(ti);
     dispatch(h_type, [&](auto to) {
       using TO = decltype(to);
-      swiglu_kernel<TI, TO><<<grid_for(n, kThreads), kThreads, 0, stream>>>(static_cast<const TI*>(gu), n_tokens,
-                                                                            ffn, static_cast<TO*>(h));
+      e = launch_kernel(swiglu_kernel<TI, TO>, grid, dim3(kThreads), 0, stream, static_cast<const TI*>(gu), n_tokens,
+                        ffn, static_cast<TO*>(h));
     });
   });
-  return cudaGetLastError();
+  return e;
 }
 
 cudaError_t launch_add_inplace(float* y, const float* x, size_t n, cudaStream_t stream) {

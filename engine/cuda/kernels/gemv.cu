@@ -1,5 +1,6 @@
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/gemv.hpp"
+#include "engine/cuda/kernels/launch.cuh"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -30,12 +31,24 @@ __device__ __forceinline__ void dot_chunk(uint4 wv, const T* __restrict__ x, int
 
 template <typename T, int NT, bool kDual>
 __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__ w, const T* __restrict__ x,
-                                                           int rows, int k, void* __restrict__ y, GemvMode mode) {
+                                                           int rows, int k, void* __restrict__ y, GemvMode mode,
+                                                           bool prefetch) {
   const int lane = threadIdx.x & 31;
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
-  if (row >= rows) return;  // whole warp
   const T* wr = w + static_cast<size_t>(row) * k;
   const T* wu = kDual ? w + static_cast<size_t>(rows + row) * k : nullptr;
+  // Launched ahead of the previous kernel's end: start pulling this warp's
+  // weight rows (which no kernel writes) into L2 while waiting for x.
+  if (prefetch && row < rows) {
+    const int lines = static_cast<int>((static_cast<size_t>(k) * sizeof(T) + 127) / 128);
+    for (int i = lane; i < lines; i += 32) {
+      prefetch_l2(reinterpret_cast<const char*>(wr) + static_cast<size_t>(i) * 128);
+      if constexpr (kDual) prefetch_l2(reinterpret_cast<const char*>(wu) + static_cast<size_t>(i) * 128);
+    }
+  }
+  pdl_wait();
+  pdl_launch_dependents();
+  if (row >= rows) return;  // whole warp
   float acc[NT];
   float accu[NT];
 #pragma unroll
@@ -89,29 +102,31 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__
 }
 
 template <typename T, int NT>
-void launch_nt(const T* w, const T* x, int rows, int k, void* y, GemvMode mode, cudaStream_t stream) {
+cudaError_t launch_nt(const T* w, const T* x, int rows, int k, void* y, GemvMode mode, cudaStream_t stream) {
   const unsigned blocks = static_cast<unsigned>((rows + kWarps - 1) / kWarps);
+  const bool prefetch = programmatic_launch();
   if (mode == GemvMode::swiglu) {
-    gemv_kernel<T, NT, true><<<blocks, kWarps * 32, 0, stream>>>(w, x, rows, k, y, mode);
-  } else {
-    gemv_kernel<T, NT, false><<<blocks, kWarps * 32, 0, stream>>>(w, x, rows, k, y, mode);
+    return launch_kernel(gemv_kernel<T, NT, true>, dim3(blocks), dim3(kWarps * 32), 0, stream, w, x, rows, k, y, mode,
+                         prefetch);
   }
+  return launch_kernel(gemv_kernel<T, NT, false>, dim3(blocks), dim3(kWarps * 32), 0, stream, w, x, rows, k, y, mode,
+                       prefetch);
 }
 
 template <typename T>
-void launch_typed(const void* w, const void* x, int n_tokens, int rows, int k, void* y, GemvMode mode,
-                  cudaStream_t stream) {
+cudaError_t launch_typed(const void* w, const void* x, int n_tokens, int rows, int k, void* y, GemvMode mode,
+                         cudaStream_t stream) {
   const T* wt = static_cast<const T*>(w);
   const T* xt = static_cast<const T*>(x);
   switch (n_tokens) {
-    case 1: launch_nt<T, 1>(wt, xt, rows, k, y, mode, stream); break;
-    case 2: launch_nt<T, 2>(wt, xt, rows, k, y, mode, stream); break;
-    case 3: launch_nt<T, 3>(wt, xt, rows, k, y, mode, stream); break;
-    case 4: launch_nt<T, 4>(wt, xt, rows, k, y, mode, stream); break;
-    case 5: launch_nt<T, 5>(wt, xt, rows, k, y, mode, stream); break;
-    case 6: launch_nt<T, 6>(wt, xt, rows, k, y, mode, stream); break;
-    case 7: launch_nt<T, 7>(wt, xt, rows, k, y, mode, stream); break;
-    default: launch_nt<T, 8>(wt, xt, rows, k, y, mode, stream); break;
+    case 1: return launch_nt<T, 1>(wt, xt, rows, k, y, mode, stream);
+    case 2: return launch_nt<T, 2>(wt, xt, rows, k, y, mode, stream);
+    case 3: return launch_nt<T, 3>(wt, xt, rows, k, y, mode, stream);
+    case 4: return launch_nt<T, 4>(wt, xt, rows, k, y, mode, stream);
+    case 5: return launch_nt<T, 5>(wt, xt, rows, k, y, mode, stream);
+    case 6: return launch_nt<T, 6>(wt, xt, rows, k, y, mode, stream);
+    case 7: return launch_nt<T, 7>(wt, xt, rows, k, y, mode, stream);
+    default: return launch_nt<T, 8>(wt, xt, rows, k, y, mode, stream);
   }
 }
 
@@ -126,12 +141,8 @@ cudaError_t launch_gemv(const void* w, DType w_type, const void* x, int n_tokens
                         GemvMode mode, cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
   if (!gemv_supported(w_type, k, n_tokens)) return cudaErrorInvalidValue;
-  if (w_type == DType::bf16) {
-    launch_typed<__nv_bfloat16>(w, x, n_tokens, rows, k, y, mode, stream);
-  } else {
-    launch_typed<__half>(w, x, n_tokens, rows, k, y, mode, stream);
-  }
-  return cudaGetLastError();
+  if (w_type == DType::bf16) return launch_typed<__nv_bfloat16>(w, x, n_tokens, rows, k, y, mode, stream);
+  return launch_typed<__half>(w, x, n_tokens, rows, k, y, mode, stream);
 }
 
 }  // namespace llmd::engine::cuda

@@ -1,4 +1,5 @@
 #include "engine/cuda/kernels/common.cuh"
+#include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/rope_kv.hpp"
 
 namespace llmd::engine::cuda {
@@ -10,6 +11,8 @@ using namespace dev;
 // both rotate. Values are copied.
 template <typename KT>
 __global__ void rope_kv_kernel(RopeKvArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
   const int t = blockIdx.x;
   const int hd = a.head_dim;
   const int n_rot_heads = a.n_head + a.n_head_kv;
@@ -122,9 +125,9 @@ cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   }
   if (a.kv_type == DType::f16) {
-    rope_kv_kernel<__half><<<a.n_tokens, 256, 0, stream>>>(a);
+    return launch_kernel(rope_kv_kernel<__half>, dim3(a.n_tokens), dim3(256), 0, stream, a);
   } else if (a.kv_type == DType::f32) {
-    rope_kv_kernel<float><<<a.n_tokens, 256, 0, stream>>>(a);
+    return launch_kernel(rope_kv_kernel<float>, dim3(a.n_tokens), dim3(256), 0, stream, a);
   } else {
     return cudaErrorInvalidValue;
   }

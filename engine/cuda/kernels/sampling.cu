@@ -1,6 +1,7 @@
 #include <climits>
 
 #include "engine/cuda/kernels/common.cuh"
+#include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/sampling.hpp"
 
 namespace llmd::engine::cuda {
@@ -58,6 +59,8 @@ __device__ __forceinline__ float uniform01(uint64_t seed) {
 
 __global__ void __launch_bounds__(kThreads) argmax_kernel(const float* __restrict__ logits, int vocab,
                                                           int32_t* __restrict__ ids) {
+  pdl_wait();
+  pdl_launch_dependents();
   __shared__ float red_v[32];
   __shared__ int red_i[32];
   const float* row = logits + static_cast<size_t>(blockIdx.x) * vocab;
@@ -79,6 +82,8 @@ __global__ void __launch_bounds__(kThreads) argmax_kernel(const float* __restric
 __global__ void __launch_bounds__(kThreads) topk_kernel(const float* __restrict__ logits, int vocab, int k,
                                                         float inv_temp, const uint64_t* __restrict__ seeds,
                                                         int32_t* __restrict__ ids) {
+  pdl_wait();
+  pdl_launch_dependents();
   __shared__ float red_v[32];
   __shared__ int red_i[32];
   __shared__ float cand_v[kMaxDeviceTopK];
@@ -139,6 +144,8 @@ __global__ void __launch_bounds__(kThreads) topk_kernel(const float* __restrict_
 __global__ void __launch_bounds__(kThreads) sample_full_kernel(const float* __restrict__ logits, int vocab,
                                                                float inv_temp, const uint64_t* __restrict__ seeds,
                                                                int32_t* __restrict__ ids) {
+  pdl_wait();
+  pdl_launch_dependents();
   __shared__ float red_v[32];
   __shared__ int red_i[32];
   __shared__ float seg_sum[kThreads];
@@ -207,8 +214,7 @@ __global__ void __launch_bounds__(kThreads) sample_full_kernel(const float* __re
 cudaError_t launch_argmax(const float* logits, int n_rows, int vocab, int32_t* ids, cudaStream_t stream) {
   if (n_rows <= 0) return cudaSuccess;
   if (vocab <= 0) return cudaErrorInvalidValue;
-  argmax_kernel<<<n_rows, kThreads, 0, stream>>>(logits, vocab, ids);
-  return cudaGetLastError();
+  return launch_kernel(argmax_kernel, dim3(n_rows), dim3(kThreads), 0, stream, logits, vocab, ids);
 }
 
 bool sample_topk_supported(int top_k, int vocab) {
@@ -221,11 +227,11 @@ cudaError_t launch_sample_topk(const float* logits, int n_rows, int vocab, int t
   if (!sample_topk_supported(top_k, vocab) || !(temperature > 0.0f)) return cudaErrorInvalidValue;
   const float inv_temp = 1.0f / temperature;
   if (top_k <= 0 || top_k >= vocab) {
-    sample_full_kernel<<<n_rows, kThreads, 0, stream>>>(logits, vocab, inv_temp, seeds, ids);
-  } else {
-    topk_kernel<<<n_rows, kThreads, 0, stream>>>(logits, vocab, top_k, inv_temp, seeds, ids);
+    return launch_kernel(sample_full_kernel, dim3(n_rows), dim3(kThreads), 0, stream, logits, vocab, inv_temp, seeds,
+                         ids);
   }
-  return cudaGetLastError();
+  return launch_kernel(topk_kernel, dim3(n_rows), dim3(kThreads), 0, stream, logits, vocab, top_k, inv_temp, seeds,
+                       ids);
 }
 
 }  // namespace llmd::engine::cuda

@@ -1,0 +1,128 @@
+// Programmatic dependent launch changes when kernels start, never what they
+// compute: with it on, every output must equal a plain launch bit for bit:
+// prefill chunks (tiled attention, cuBLASLt, SwiGLU), a batch mixing prefill
+// and decode, decode steps eager and replayed from graphs (attention split
+// over several blocks and merged), and device sampling. A missing wait in a
+// kernel shows up here as a difference (reads of a buffer its predecessor is
+// still writing).
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/cuda/cuda_backend.hpp"
+#include "tests/engine_cuda/backend_fixtures.hpp"
+#include "tests/engine_cuda/cuda_test_util.hpp"
+
+namespace llmd::engine::cuda {
+namespace {
+
+using test::cuda::Rng;
+using namespace test_fixtures;
+
+constexpr int kBlocksPerSeq = 24;  // 384 positions at block size 16
+
+struct Pair {
+  std::unique_ptr<CudaBackend> plain;
+  std::unique_ptr<CudaBackend> pdl;
+};
+
+Pair make_pair(const Model& m, bool graphs, int n_seqs) {
+  CudaBackendOptions a, b;
+  a.cuda_graphs = b.cuda_graphs = graphs;
+  b.programmatic_launch = true;
+  Pair p{cuda_backend(m, a), cuda_backend(m, b)};
+  if (!p.plain || !p.pdl) return p;
+  const KvCacheShape kv{.n_blocks = n_seqs * kBlocksPerSeq, .block_size = 16, .dtype = KvDtype::f16};
+  EXPECT_TRUE(p.plain->init_kv(kv).ok());
+  EXPECT_TRUE(p.pdl->init_kv(kv).ok());
+  return p;
+}
+
+void run_both(Pair& p, const ForwardBatch& b, ForwardOutput* x, ForwardOutput* y) {
+  Status sa = p.plain->forward(b, x);
+  Status sb = p.pdl->forward(b, y);
+  ASSERT_TRUE(sa.ok()) << sa.error().message;
+  ASSERT_TRUE(sb.ok()) << sb.error().message;
+}
+
+TEST(CudaProgrammaticLaunch, EqualsPlainLaunchBitForBit) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  auto model = synth_models().get("test-llama", "bf16");
+  ASSERT_TRUE(model);
+  const int V = model->config().n_vocab;
+  for (bool graphs : {true, false}) {
+    SCOPED_TRACE(graphs ? "graphs" : "eager");
+    const int n = 24;
+    Pair p = make_pair(*model, graphs, n);
+    ASSERT_TRUE(p.plain && p.pdl);
+    if (p.pdl->device().cc_major >= 9) {
+      EXPECT_NE(p.pdl->describe().find("programmatic launch on"), std::string::npos) << p.pdl->describe();
+    }
+    EXPECT_NE(p.plain->describe().find("programmatic launch off"), std::string::npos) << p.plain->describe();
+
+    // Prompts of 1..200 tokens: short ones take the per-token attention,
+    // long ones the tiled prefill kernel.
+    std::vector<int32_t> len(n);
+    ForwardBatch b;
+    for (int i = 0; i < n; ++i) {
+      len[static_cast<size_t>(i)] = i % 3 == 0 ? rng.range(65, 200) : rng.range(1, 40);
+      std::vector<int32_t> prompt(static_cast<size_t>(len[static_cast<size_t>(i)]));
+      for (auto& t : prompt) t = rng.range(0, V - 1);
+      b.seqs.push_back(seq_of(prompt, 0, iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
+    }
+    // The first half alone, then the second half together with a decode step
+    // of the first: one step mixing prefill chunks and decode tokens.
+    ForwardBatch first;
+    first.seqs.assign(b.seqs.begin(), b.seqs.begin() + n / 2);
+    ForwardOutput x, y;
+    ASSERT_NO_FATAL_FAILURE(run_both(p, first, &x, &y));
+    ASSERT_EQ(x.logits, y.logits) << "prefill";
+    ForwardBatch mixed;
+    for (int i = 0; i < n; ++i) {
+      if (i < n / 2) {
+        mixed.seqs.push_back(seq_of({argmax(x.row(i))}, len[static_cast<size_t>(i)],
+                                    iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
+        ++len[static_cast<size_t>(i)];
+      } else {
+        mixed.seqs.push_back(b.seqs[static_cast<size_t>(i)]);
+      }
+    }
+    ASSERT_NO_FATAL_FAILURE(run_both(p, mixed, &x, &y));
+    ASSERT_EQ(x.logits, y.logits) << "mixed prefill and decode";
+
+    // Decode steps: contexts grow past 200 keys, so attention splits.
+    for (int step = 0; step < 24; ++step) {
+      ForwardBatch d;
+      for (int i = 0; i < n; ++i) {
+        d.seqs.push_back(seq_of({argmax(x.row(i))}, len[static_cast<size_t>(i)],
+                                iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
+        ++len[static_cast<size_t>(i)];
+      }
+      ASSERT_NO_FATAL_FAILURE(run_both(p, d, &x, &y));
+      ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
+    }
+    if (graphs) {
+      EXPECT_GT(p.pdl->stats().graph_replays, 0u);
+    }
+
+    // Device sampling (top-k draw and greedy) picks the same ids.
+    for (const DeviceSampling s : {DeviceSampling{0.8f, 40, 99}, DeviceSampling{}}) {
+      ForwardBatch d;
+      for (int i = 0; i < n; ++i) {
+        d.seqs.push_back(seq_of({static_cast<int32_t>(i)}, len[static_cast<size_t>(i)],
+                                iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
+        ++len[static_cast<size_t>(i)];
+      }
+      std::vector<int32_t> ia, ib;
+      ASSERT_TRUE(p.plain->forward_sample(d, s, &ia).ok());
+      ASSERT_TRUE(p.pdl->forward_sample(d, s, &ib).ok());
+      EXPECT_EQ(ia, ib) << "temperature " << s.temperature;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace llmd::engine::cuda
