@@ -236,13 +236,16 @@ if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
 elif [ $RUN_BENCH -eq 1 ]; then
   STAGES+=("bench"); STATUS+=("NOT RUN"); SECS+=(0); NOTES+=("llmd-cuda-bench was not built"); FAILED=1
 fi
-# The model part again with programmatic dependent launch, to compare with the
-# plain launches above (absolute figures: the ceilings are not measured again).
-PDL_LOG="$OUT/bench-pdl.log"
+# The model part again with the options still to be decided (programmatic
+# dependent launch for decode, 32 rows per warp in the prefill attention), to
+# compare with the defaults above (absolute figures: the ceilings are not
+# measured again). The micro benchmark above times both attention variants.
+PDL_LOG="$OUT/bench-new.log"
 : >"$PDL_LOG"
 if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
   # shellcheck disable=SC2086
-  stage bench-pdl "$PDL_LOG" 120 "$BUILD/bin/llmd-cuda-bench" --no-micro --pdl --json "$OUT/bench-pdl.json" $BENCH_ARGS
+  stage bench-new "$PDL_LOG" 120 "$BUILD/bin/llmd-cuda-bench" --no-micro --pdl --prefill-rows-per-warp 32 \
+    --json "$OUT/bench-new.json" $BENCH_ARGS
 fi
 
 # --- summary -------------------------------------------------------------------------
@@ -257,7 +260,7 @@ fi
     sed -n '/^== llmd-cuda-bench/,$p' "$BENCH_LOG"
   fi
   if [ -s "$PDL_LOG" ]; then
-    echo "-- with programmatic dependent launch (--pdl):"
+    echo "-- with --pdl --prefill-rows-per-warp 32:"
     sed -n '/^== llmd-cuda-bench/,$p' "$PDL_LOG"
   fi
 } | tee "$OUT/summary.txt"

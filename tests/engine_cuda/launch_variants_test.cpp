@@ -1,12 +1,20 @@
-// Programmatic dependent launch changes when kernels start, never what they
-// compute: with it on, every output must equal a plain launch bit for bit:
+// Backend options that change how kernels run, not what they compute.
+//
+// Programmatic dependent launch changes when kernels start: with it on, every
+// output must equal a plain launch bit for bit:
 // prefill chunks (tiled attention, cuBLASLt, SwiGLU), a batch mixing prefill
 // and decode, decode steps eager and replayed from graphs (attention split
 // over several blocks and merged), and device sampling. A missing wait in a
 // kernel shows up here as a difference (reads of a buffer its predecessor is
 // still writing).
+//
+// The prefill attention with 32 query rows per warp sums the same products in
+// the same order per row as the one with 16: the backend's logits agree (up to
+// a 16-bit rounding of an attention output that lands the other way).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -121,6 +129,53 @@ TEST(CudaProgrammaticLaunch, EqualsPlainLaunchBitForBit) {
       ASSERT_TRUE(p.pdl->forward_sample(d, s, &ib).ok());
       EXPECT_EQ(ia, ib) << "temperature " << s.temperature;
     }
+  }
+}
+
+TEST(CudaPrefillAttention, ThirtyTwoRowsPerWarpMatchesSixteen) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  for (const char* type : {"bf16", "f16"}) {
+    SCOPED_TRACE(type);
+    auto model = synth_models().get("test-llama", type);
+    ASSERT_TRUE(model);
+    const int V = model->config().n_vocab;
+    CudaBackendOptions a, b;
+    b.prefill_rows_per_warp = 32;
+    auto narrow = cuda_backend(*model, a);
+    auto wide = cuda_backend(*model, b);
+    ASSERT_TRUE(narrow && wide);
+    EXPECT_NE(wide->describe().find("prefill attention 32 rows per warp"), std::string::npos) << wide->describe();
+    const int n = 6;
+    const KvCacheShape kv{.n_blocks = n * kBlocksPerSeq, .block_size = 16, .dtype = KvDtype::f16};
+    ASSERT_TRUE(narrow->init_kv(kv).ok());
+    ASSERT_TRUE(wide->init_kv(kv).ok());
+    ForwardBatch batch;
+    for (int i = 0; i < n; ++i) {
+      std::vector<int32_t> prompt(static_cast<size_t>(rng.range(2, 300)));
+      for (auto& t : prompt) t = rng.range(0, V - 1);
+      batch.seqs.push_back(seq_of(prompt, 0, iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::all));
+    }
+    ForwardOutput x, y;
+    ASSERT_TRUE(narrow->forward(batch, &x).ok());
+    ASSERT_TRUE(wide->forward(batch, &y).ok());
+    ASSERT_EQ(x.n_rows, y.n_rows);
+    double num = 0, den = 0;
+    int same_argmax = 0;
+    for (int r = 0; r < x.n_rows; ++r) {
+      const auto xr = x.row(r), yr = y.row(r);
+      for (size_t i = 0; i < xr.size(); ++i) {
+        num += (static_cast<double>(xr[i]) - yr[i]) * (static_cast<double>(xr[i]) - yr[i]);
+        den += static_cast<double>(xr[i]) * xr[i];
+      }
+      same_argmax += argmax(xr) == argmax(yr);
+    }
+    const double rel = std::sqrt(num / std::max(den, 1e-300));
+    std::printf("prefill attention 32 vs 16 rows per warp (%s, %d rows): relative difference %.2e, argmax %d/%d\n",
+                type, x.n_rows, rel, same_argmax, x.n_rows);
+    EXPECT_LT(rel, 2e-3);
+    EXPECT_GE(same_argmax, x.n_rows - 2);
   }
 }
 
