@@ -24,8 +24,10 @@ constexpr size_t kLanes = 8;
 
 // On x86-64 each kernel is built twice and the loader picks one per CPU:
 // "avx2" where supported, the baseline otherwise. Neither enables FMA, which
-// would change results. Elsewhere the compiler's baseline is used.
-#if defined(__x86_64__)
+// would change results. Elsewhere the compiler's baseline is used, and so it
+// is under ThreadSanitizer, whose instrumented code cannot run in the
+// loader's resolvers (they run before the sanitizer's runtime is set up).
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
 #define LLMD_ROW_KERNEL __attribute__((target_clones("avx2", "default")))
 #else
 #define LLMD_ROW_KERNEL
