@@ -7,10 +7,11 @@
 //   llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16]
 //                   [--prompt N] [--gen N] [--batch N] [--prefill N]
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl]
-//                   [--prefill-rows-per-warp 16|32] [--json FILE]
+//                   [--prefill-rows-per-warp 16|32] [--gate-up-16bit] [--json FILE]
 //
 // --pdl launches the model's kernels with programmatic dependent launch;
-// --prefill-rows-per-warp picks the tiled prefill attention variant.
+// --prefill-rows-per-warp picks the tiled prefill attention variant;
+// --gate-up-16bit writes the FFN gate/up GEMM output in bf16/f16.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -30,7 +31,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16] [--prompt N] [--gen N]\n"
                "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs] [--pdl]\n"
-               "                       [--prefill-rows-per-warp 16|32] [--json FILE]\n");
+               "                       [--prefill-rows-per-warp 16|32] [--gate-up-16bit] [--json FILE]\n");
   return 2;
 }
 
@@ -80,6 +81,8 @@ int main(int argc, char** argv) {
       mo.graphs = false;
     } else if (a == "--pdl") {
       mo.programmatic = true;
+    } else if (a == "--gate-up-16bit") {
+      mo.gate_up_16bit = true;
     } else if (a == "--prefill-rows-per-warp") {
       if (!next_int(&mo.prefill_rows_per_warp)) return usage();
       if (mo.prefill_rows_per_warp != 16 && mo.prefill_rows_per_warp != 32) return usage();

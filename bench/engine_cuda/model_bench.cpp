@@ -85,6 +85,7 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
   bo.cuda_graphs = o.graphs;
   bo.programmatic_launch = o.programmatic;
   bo.prefill_rows_per_warp = o.prefill_rows_per_warp;
+  bo.gate_up_16bit = o.gate_up_16bit;
   const double t_load = now_s();
   if (!o.file.empty()) {
     auto m = engine::Model::load(o.file);

@@ -19,6 +19,7 @@ struct ModelBenchOptions {
   bool graphs = true;
   bool programmatic = false;  // programmatic dependent launch (--pdl)
   int prefill_rows_per_warp = 16;  // --prefill-rows-per-warp 16|32
+  bool gate_up_16bit = false;      // --gate-up-16bit
 };
 
 void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o);

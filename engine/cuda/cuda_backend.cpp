@@ -250,11 +250,11 @@ std::string CudaBackend::describe() const {
   const auto& o = impl_->options();
   char buf[512];
   std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB, %d layers, max %d tokens x %d sequences per step, graphs %s, "
-                "programmatic launch %s, prefill attention %d rows per warp",
+                "programmatic launch %s, prefill attention %d rows per warp, gate/up %s",
                 name().c_str(), cuda::describe(impl_->device()).c_str(), dtype_name(weight_type()),
                 static_cast<double>(weight_bytes()) / (1ull << 30), impl_->config().n_layer, o.max_batch_tokens,
                 o.max_seqs, o.cuda_graphs ? "on" : "off", impl_->programmatic() ? "on" : "off",
-                o.prefill_rows_per_warp);
+                o.prefill_rows_per_warp, o.gate_up_16bit ? "16-bit" : "f32");
   return buf;
 }
 

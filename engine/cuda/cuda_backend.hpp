@@ -53,6 +53,10 @@ struct CudaBackendOptions {
   // Query rows per warp of the tiled prefill attention: 16, or 32 (each K/V
   // fragment feeds two MMAs, half the shared-memory reads per FLOP).
   int prefill_rows_per_warp = 16;
+  // Steps that take the GEMM path write the FFN's gate and up projections in
+  // the activation type (bf16/f16) instead of f32: half the bytes between the
+  // GEMM and SwiGLU, one more 16-bit rounding of each before SwiGLU.
+  bool gate_up_16bit = false;
 };
 
 // Token choice on the device (bench and greedy serving): temperature 0 is

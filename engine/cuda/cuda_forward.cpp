@@ -290,8 +290,9 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
     if (T <= opts_.gemv_max_tokens && gemv_supported(act_, E, T)) {
       LLMD_CUDA_TRY(health_, launch_gemv(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu, stream_));
     } else {
-      LLMD_TRY_STATUS(project(Lw.wgu, 2 * F, E, xn_, T, gu_, DType::f32, false));
-      LLMD_CUDA_TRY(health_, launch_swiglu(gu_, DType::f32, T, F, h_, act_, stream_));
+      const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;
+      LLMD_TRY_STATUS(project(Lw.wgu, 2 * F, E, xn_, T, gu_, gu_type, false));
+      LLMD_CUDA_TRY(health_, launch_swiglu(gu_, gu_type, T, F, h_, act_, stream_));
     }
     LLMD_TRY_STATUS(project(Lw.wdown, E, F, h_, T, x_, DType::f32, true));
   }

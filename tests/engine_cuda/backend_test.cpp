@@ -178,52 +178,60 @@ TEST(CudaSynthetic, EveryWeightTypeMatchesFloat64Reference) {
   SCOPED_TRACE(rng.trace());
   const char* shapes[] = {"test-llama", "test-qwen2", "test-llama3", "test-llama-mha"};
   const char* types[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"};
+  // Each model with the default options, and (16-bit activations) again with
+  // the gate/up GEMM output in 16 bits.
   for (const char* shape : shapes) {
     for (const char* type : types) {
-      SCOPED_TRACE(std::string(shape) + " " + type);
-      auto model = synth_models().get(shape, type);
-      ASSERT_TRUE(model);
-      const int V = model->config().n_vocab;
-      std::vector<int32_t> tokens(static_cast<size_t>(rng.range(20, 90)));
-      for (auto& t : tokens) t = rng.range(0, V - 1);
-      const test::F64Reference ref(*model);
-      const auto want = ref.logits(tokens);
-      auto be = cuda_backend(*model);
-      ASSERT_TRUE(be);
-      ASSERT_TRUE(be->init_kv({.n_blocks = 32, .block_size = 16, .dtype = KvDtype::f16}).ok());
-      // Prefill all but the last three tokens (logits of every position), then
-      // decode the last three one by one.
-      const size_t n_pre = tokens.size() - 3;
-      const auto table = iota_table(8);
-      ForwardBatch b;
-      b.seqs.push_back(seq_of(std::vector<int32_t>(tokens.begin(), tokens.begin() + n_pre), 0, table, LogitsMode::all));
-      ForwardOutput out;
-      Status st = be->forward(b, &out);
-      ASSERT_TRUE(st.ok()) << st.error().message;
-      ASSERT_EQ(out.n_rows, static_cast<int32_t>(n_pre));
-      // ||out - ref|| / ||ref|| over every checked logit (the figure the
-      // requirement names), and the worst single row as a looser guard.
-      double worst = 0, err2 = 0, ref2 = 0;
-      auto account = [&](const std::vector<double>& ref, std::span<const float> got) {
-        worst = std::max(worst, row_rel_error(ref, got));
-        for (size_t i = 0; i < ref.size(); ++i) {
-          const double d = static_cast<double>(got[i]) - ref[i];
-          err2 += d * d;
-          ref2 += ref[i] * ref[i];
-        }
-      };
-      for (size_t r = 0; r < n_pre; ++r) account(want[r], out.row(static_cast<int32_t>(r)));
-      for (size_t t = n_pre; t < tokens.size(); ++t) {
-        b.seqs[0] = seq_of({tokens[t]}, static_cast<int32_t>(t), table, LogitsMode::last);
-        st = be->forward(b, &out);
+      for (bool gu16 : {false, true}) {
+        if (gu16 && std::string(type) == "f32") continue;
+        SCOPED_TRACE(std::string(shape) + " " + type + (gu16 ? " gate/up 16-bit" : ""));
+        auto model = synth_models().get(shape, type);
+        ASSERT_TRUE(model);
+        const int V = model->config().n_vocab;
+        std::vector<int32_t> tokens(static_cast<size_t>(rng.range(20, 90)));
+        for (auto& t : tokens) t = rng.range(0, V - 1);
+        const test::F64Reference ref(*model);
+        const auto want = ref.logits(tokens);
+        CudaBackendOptions opts;
+        opts.gate_up_16bit = gu16;
+        auto be = cuda_backend(*model, opts);
+        ASSERT_TRUE(be);
+        ASSERT_TRUE(be->init_kv({.n_blocks = 32, .block_size = 16, .dtype = KvDtype::f16}).ok());
+        // Prefill all but the last three tokens (logits of every position), then
+        // decode the last three one by one.
+        const size_t n_pre = tokens.size() - 3;
+        const auto table = iota_table(8);
+        ForwardBatch b;
+        b.seqs.push_back(
+            seq_of(std::vector<int32_t>(tokens.begin(), tokens.begin() + n_pre), 0, table, LogitsMode::all));
+        ForwardOutput out;
+        Status st = be->forward(b, &out);
         ASSERT_TRUE(st.ok()) << st.error().message;
-        account(want[t], out.row(0));
+        ASSERT_EQ(out.n_rows, static_cast<int32_t>(n_pre));
+        // ||out - ref|| / ||ref|| over every checked logit (the figure the
+        // requirement names), and the worst single row as a looser guard.
+        double worst = 0, err2 = 0, ref2 = 0;
+        auto account = [&](const std::vector<double>& ref, std::span<const float> got) {
+          worst = std::max(worst, row_rel_error(ref, got));
+          for (size_t i = 0; i < ref.size(); ++i) {
+            const double d = static_cast<double>(got[i]) - ref[i];
+            err2 += d * d;
+            ref2 += ref[i] * ref[i];
+          }
+        };
+        for (size_t r = 0; r < n_pre; ++r) account(want[r], out.row(static_cast<int32_t>(r)));
+        for (size_t t = n_pre; t < tokens.size(); ++t) {
+          b.seqs[0] = seq_of({tokens[t]}, static_cast<int32_t>(t), table, LogitsMode::last);
+          st = be->forward(b, &out);
+          ASSERT_TRUE(st.ok()) << st.error().message;
+          account(want[t], out.row(0));
+        }
+        const double rel = std::sqrt(err2 / ref2);
+        std::printf("%-15s %-5s weights %-4s%s relative error %.2e (worst row %.2e)\n", shape, type,
+                    dtype_name(be->weight_type()), gu16 ? " gate/up 16-bit" : "", rel, worst);
+        EXPECT_LE(rel, 1e-2);
+        EXPECT_LT(worst, 2e-2);
       }
-      const double rel = std::sqrt(err2 / ref2);
-      std::printf("%-15s %-5s weights %-4s relative error %.2e (worst row %.2e)\n", shape, type,
-                  dtype_name(be->weight_type()), rel, worst);
-      EXPECT_LE(rel, 1e-2);
-      EXPECT_LT(worst, 2e-2);
     }
   }
 }
