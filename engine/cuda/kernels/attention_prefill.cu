@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "engine/cuda/kernels/attention.hpp"
+#include "engine/cuda/kernels/attention_prefill_tile.cuh"
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/mma.cuh"
@@ -15,19 +16,12 @@ namespace {
 using namespace dev;
 
 constexpr int kBM = 64;  // queries per tile: 4 warps x 16 rows
-constexpr int kBN = 64;  // keys per iteration
+constexpr int kBN = kPrefillKeys;  // keys per iteration (64)
 constexpr int kThreads = 128;
 
 template <int HD>
 constexpr size_t prefill_smem_bytes() {
   return static_cast<size_t>(kBM + 2 * kBN) * (HD + 8) * sizeof(__half);
-}
-
-__device__ __forceinline__ void store2(__half* p, float a, float b) {
-  *reinterpret_cast<__half2*>(p) = __floats2half2_rn(a, b);
-}
-__device__ __forceinline__ void store2(__nv_bfloat16* p, float a, float b) {
-  *reinterpret_cast<__nv_bfloat162*>(p) = __floats2bfloat162_rn(a, b);
 }
 
 // Grid: (n_tiles, n_head). Shared memory (f16, rows padded to HD+8 so that
@@ -51,43 +45,16 @@ __global__ void __launch_bounds__(kThreads) attn_prefill_kernel(AttnArgs a, cons
   const int warp = tid >> 5;
   const float qscale = a.scale * 1.4426950408889634f;
 
-  // Q tile: rows past n_rows are zero.
-  for (int i = tid; i < kBM * (HD / 4); i += kThreads) {
-    const int r = i / (HD / 4);
-    const int c = (i - r * (HD / 4)) * 4;
-    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-    if (r < tile.n_rows) {
-      v = *reinterpret_cast<const float4*>(a.q + (static_cast<size_t>(tile.tok0 + r) * a.n_head + h) * HD + c);
-    }
-    __half2* dst = reinterpret_cast<__half2*>(Qs + r * LD + c);
-    dst[0] = __floats2half2_rn(v.x * qscale, v.y * qscale);
-    dst[1] = __floats2half2_rn(v.z * qscale, v.w * qscale);
-  }
+  load_query_tile<HD, kBM, kThreads>(a, tile, h, qscale, Qs);
 
   const int32_t* bt = a.block_tables + static_cast<size_t>(tile.seq) * a.bt_stride;
   const __half* kc = static_cast<const __half*>(a.k_cache);
   const __half* vc = static_cast<const __half*>(a.v_cache);
-  const int bs = a.block_size;
   const int kv_len = tile.pos0 + tile.n_rows;  // keys 0..kv_len-1 are needed
   const int n_kt = (kv_len + kBN - 1) / kBN;
 
-  // Issues the async copy of key rows [kt*64, kt*64+64) of `cache` into dst;
-  // rows past kv_len are zero-filled (their block-table entries may be junk).
   auto load_tile = [&](const __half* cache, __half* dst, int kt) {
-    constexpr int kChunks = HD / 8;  // 16-byte chunks per row
-    for (int i = tid; i < kBN * kChunks; i += kThreads) {
-      const int r = i / kChunks;
-      const int c = (i - r * kChunks) * 8;
-      const int key = kt * kBN + r;
-      const __half* src = cache;
-      int n = 0;
-      if (key < kv_len) {
-        const int blk = bt[key / bs];
-        src = cache + ((static_cast<size_t>(blk) * a.n_head_kv + kvh) * bs + key % bs) * HD + c;
-        n = 16;
-      }
-      cp_async16(dst + r * LD + c, src, n);
-    }
+    load_key_tile<HD, kThreads>(a, bt, kvh, kv_len, cache, dst, kt);
   };
 
   load_tile(kc, Ks, 0);
@@ -236,25 +203,10 @@ __global__ void __launch_bounds__(kThreads) attn_prefill_kernel(AttnArgs a, cons
   }
 }
 
-// cudaFuncSetAttribute once per (kernel, device) for more than 48 KB of
-// dynamic shared memory.
-template <int HD, typename OT>
-cudaError_t ensure_smem_attribute() {
-  static std::atomic<uint64_t> done_mask{0};
-  int dev = 0;
-  cudaError_t e = cudaGetDevice(&dev);
-  if (e != cudaSuccess) return e;
-  const uint64_t bit = dev < 64 ? (uint64_t{1} << dev) : 0;
-  if (bit && (done_mask.load(std::memory_order_acquire) & bit)) return cudaSuccess;
-  e = cudaFuncSetAttribute(attn_prefill_kernel<HD, OT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                           static_cast<int>(prefill_smem_bytes<HD>()));
-  if (e == cudaSuccess && bit) done_mask.fetch_or(bit, std::memory_order_acq_rel);
-  return e;
-}
-
 template <int HD, typename OT>
 cudaError_t launch_hd(const AttnArgs& a, const AttnTile* tiles, int n_tiles, cudaStream_t stream) {
-  cudaError_t e = ensure_smem_attribute<HD, OT>();
+  static std::atomic<uint64_t> smem_done{0};
+  cudaError_t e = ensure_dynamic_smem(attn_prefill_kernel<HD, OT>, prefill_smem_bytes<HD>(), smem_done);
   if (e != cudaSuccess) return e;
   const dim3 grid(static_cast<unsigned>(n_tiles), static_cast<unsigned>(a.n_head));
   return launch_kernel(attn_prefill_kernel<HD, OT>, grid, dim3(kThreads), prefill_smem_bytes<HD>(), stream, a, tiles);
