@@ -32,6 +32,11 @@ int64_t counter(const boost::json::object& stats, const char* group, const char*
   return stats.at(group).at(name).as_int64();
 }
 
+// One request was aborted and every KV block is free again.
+bool one_aborted_and_blocks_freed(const boost::json::object& s) {
+  return counter(s, "requests", "aborted") == 1 && counter(s, "kv_cache", "blocks_used") == 0;
+}
+
 // Reads the response head and `events` SSE events of a stream.
 void read_events(Conn& c, int events) {
   auto head = read_head(c);
@@ -152,12 +157,7 @@ TEST(Disconnect, ASlowReaderIsBufferedUpToTheBoundThenAborted) {
                                 server.user_key())));
   // Not reading: the request is aborted and its blocks freed while the client
   // still holds the connection open.
-  EXPECT_TRUE(server.wait_stats(
-      [](const boost::json::object& s) {
-        return counter(s, "requests", "aborted") == 1 && counter(s, "kv_cache", "blocks_used") == 0;
-      },
-      20s))
-      << server.logs();
+  EXPECT_TRUE(server.wait_stats(one_aborted_and_blocks_freed, 20s)) << server.logs();
   // The server closed the connection: reading drains what was buffered, then ends.
   c->set_timeout(5000ms);
   EXPECT_TRUE(c->wait_closed(10s));
@@ -177,12 +177,7 @@ TEST(Disconnect, AStreamWhoseFirstBytesOverflowTheBufferIsAborted) {
                        R"({"model":"synth","messages":[{"role":"user","content":"Hi"}],"max_tokens":400,)"
                        R"("ignore_eos":true,"stream":true,"n":64})");
   ASSERT_TRUE(c);
-  EXPECT_TRUE(server.wait_stats(
-      [](const boost::json::object& s) {
-        return counter(s, "requests", "aborted") == 1 && counter(s, "kv_cache", "blocks_used") == 0;
-      },
-      20s))
-      << server.logs();
+  EXPECT_TRUE(server.wait_stats(one_aborted_and_blocks_freed, 20s)) << server.logs();
   c->set_timeout(5000ms);
   EXPECT_TRUE(c->wait_closed(10s));
   auto res = server.call("POST", "/v1/completions", R"({"model":"synth","prompt":"Hi","max_tokens":4})",
