@@ -35,20 +35,21 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__
                                                            bool prefetch) {
   const int lane = threadIdx.x & 31;
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
-  const T* wr = w + static_cast<size_t>(row) * k;
-  const T* wu = kDual ? w + static_cast<size_t>(rows + row) * k : nullptr;
   // Launched ahead of the previous kernel's end: start pulling this warp's
   // weight rows (which no kernel writes) into L2 while waiting for x.
   if (prefetch && row < rows) {
-    const int lines = static_cast<int>((static_cast<size_t>(k) * sizeof(T) + 127) / 128);
-    for (int i = lane; i < lines; i += 32) {
-      prefetch_l2(reinterpret_cast<const char*>(wr) + static_cast<size_t>(i) * 128);
-      if constexpr (kDual) prefetch_l2(reinterpret_cast<const char*>(wu) + static_cast<size_t>(i) * 128);
+    const size_t row_bytes = static_cast<size_t>(k) * sizeof(T);
+    const char* p = reinterpret_cast<const char*>(w) + static_cast<size_t>(row) * row_bytes;
+    for (size_t off = static_cast<size_t>(lane) * 128; off < row_bytes; off += 32 * 128) {
+      prefetch_l2(p + off);
+      if constexpr (kDual) prefetch_l2(p + static_cast<size_t>(rows) * row_bytes + off);
     }
   }
   pdl_wait();
   pdl_launch_dependents();
   if (row >= rows) return;  // whole warp
+  const T* wr = w + static_cast<size_t>(row) * k;
+  const T* wu = kDual ? w + static_cast<size_t>(rows + row) * k : nullptr;
   float acc[NT];
   float accu[NT];
 #pragma unroll
