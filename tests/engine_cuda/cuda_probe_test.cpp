@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 
 #include "engine/cuda/cuda_backend.hpp"
 #include "engine/cuda/cuda_status.hpp"
 #include "engine/cuda/device_info.hpp"
+#include "engine/cuda/kernels/launch.hpp"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -59,6 +61,26 @@ TEST(CudaProbe, BackendWithoutDeviceSaysNoGpu) {
   ASSERT_TRUE(be.ok()) << be.error().message;
   EXPECT_TRUE((*be)->healthy());
   EXPECT_EQ((*be)->name(), "cuda:0");
+}
+
+// The programmatic-launch switch belongs to the enqueuing thread: a scope
+// turns it on and restores the previous state, and other threads (another
+// model's backend) never see it.
+TEST(CudaLaunchMode, ScopeIsPerThreadAndRestores) {
+  EXPECT_FALSE(programmatic_launch());
+  {
+    ProgrammaticLaunchScope on(true);
+    EXPECT_TRUE(programmatic_launch());
+    bool seen_elsewhere = true;
+    std::thread([&] { seen_elsewhere = programmatic_launch(); }).join();
+    EXPECT_FALSE(seen_elsewhere);
+    {
+      ProgrammaticLaunchScope off(false);
+      EXPECT_FALSE(programmatic_launch());
+    }
+    EXPECT_TRUE(programmatic_launch());
+  }
+  EXPECT_FALSE(programmatic_launch());
 }
 
 TEST(CudaProbe, VersionsAreStrings) {
