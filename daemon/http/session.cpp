@@ -53,10 +53,22 @@ void Session::start() {
 void Session::drain() {
   net::post(strand_, [self = shared_from_this()] {
     self->draining_ = true;
-    // An idle connection closes now, unless the client's next request is
-    // already on its way (bytes waiting in the kernel): that one is served.
-    if (self->phase_ == Phase::idle && self->t_->available() == 0) self->begin_close(false);
+    self->close_if_idle(kDrainIdleRounds);
   });
+}
+
+// An idle connection closes at drain, unless the client's next request is
+// already on its way: bytes waiting in the kernel, or bytes a read has taken
+// from the socket whose completion (decryption, then our handler) is queued
+// behind us on the strand. Re-posting lets those queued steps run first; a
+// request that arrives in them moves the session out of idle and is served.
+void Session::close_if_idle(int rounds) {
+  if (phase_ != Phase::idle || t_->available() != 0) return;
+  if (rounds > 0) {
+    net::post(strand_, [self = shared_from_this(), rounds] { self->close_if_idle(rounds - 1); });
+    return;
+  }
+  begin_close(false);
 }
 
 void Session::abort() {

@@ -85,6 +85,10 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   void on_timer();
 
   void begin_close(bool linger);
+  // At drain: closes an idle connection after `rounds` more turns of the
+  // strand (see session.cpp).
+  void close_if_idle(int rounds);
+  static constexpr int kDrainIdleRounds = 4;
   void continue_close();
   void linger_read();
   void close(Outcome why);
