@@ -2,6 +2,7 @@
 // write (one HTTP chunk, one TLS record); 0 writes every token on its own.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 
 #include "tests/daemon_api/api_server.hpp"
@@ -50,6 +51,18 @@ TEST(StreamInterval, TokensWithinTheIntervalShareOneWrite) {
 TEST(StreamInterval, ZeroWritesEveryToken) {
   ApiServerOptions opts;
   opts.api = "stream_interval_s = 0\n";
+  // A model slow enough (milliseconds per token) that the I/O threads keep up
+  // even on a loaded machine: with the tiny test model tokens come faster
+  // than a starved I/O thread writes, and pending tokens share a write.
+  opts.custom_shape.name = "test-slower";
+  opts.custom_shape.n_vocab = 512;
+  opts.custom_shape.n_embd = 1024;
+  opts.custom_shape.n_layer = 4;
+  opts.custom_shape.n_head = 8;
+  opts.custom_shape.n_head_kv = 4;
+  opts.custom_shape.n_ff = 2816;
+  opts.custom_shape.n_ctx = 512;
+  opts.weight_type = "q8_0";
   ApiServer server(opts);
   ASSERT_TRUE(server.ok());
   Counts n = stream(server);
@@ -57,6 +70,7 @@ TEST(StreamInterval, ZeroWritesEveryToken) {
   EXPECT_GE(n.events, 30);
   // Writes still merge when the client reads more slowly than tokens come,
   // but most tokens travel alone.
+  std::printf("%d events in %d writes\n", n.events, n.writes);
   EXPECT_GE(n.writes, 10) << n.events << " events";
 }
 
