@@ -236,17 +236,21 @@ if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
 elif [ $RUN_BENCH -eq 1 ]; then
   STAGES+=("bench"); STATUS+=("NOT RUN"); SECS+=(0); NOTES+=("llmd-cuda-bench was not built"); FAILED=1
 fi
-# The model part again with the options still to be decided (programmatic
-# dependent launch for decode; 32 rows per warp in the prefill attention and
-# 16-bit gate/up outputs for prefill), to
-# compare with the defaults above (absolute figures: the ceilings are not
-# measured again). The micro benchmark above times both attention variants.
-PDL_LOG="$OUT/bench-new.log"
-: >"$PDL_LOG"
-if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
-  # shellcheck disable=SC2086
-  stage bench-new "$PDL_LOG" 120 "$BUILD/bin/llmd-cuda-bench" --no-micro --pdl --prefill-rows-per-warp 32 --gate-up-16bit \
-    --json "$OUT/bench-new.json" $BENCH_ARGS
+# The model part again with options still to be decided, one run per set
+# (GPU_CHECK_VARIANTS: sets separated by ';'), to compare with the defaults
+# above; the ceilings are not measured again.
+VARIANTS="${GPU_CHECK_VARIANTS---gate-up-16bit;--pdl;--pdl --gemv-prefetch 2048;--fuse-norm;--gemv-unroll 8;--pdl --fuse-norm --gemv-unroll 8 --gate-up-16bit}"
+VARIANT_LOGS=()
+if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ] && [ -n "$VARIANTS" ]; then
+  IFS=';' read -r -a VARIANT_LIST <<<"$VARIANTS"
+  for vi in "${!VARIANT_LIST[@]}"; do
+    vlog="$OUT/bench-variant-$vi.log"
+    echo "options: ${VARIANT_LIST[$vi]}" >"$vlog"
+    # shellcheck disable=SC2086
+    stage "variant-$vi" "$vlog" 60 "$BUILD/bin/llmd-cuda-bench" --no-micro ${VARIANT_LIST[$vi]} $BENCH_ARGS
+    note "${VARIANT_LIST[$vi]}"
+    VARIANT_LOGS+=("$vlog")
+  done
 fi
 
 # --- summary -------------------------------------------------------------------------
@@ -260,9 +264,9 @@ fi
   if [ -s "$BENCH_LOG" ]; then
     sed -n '/^== llmd-cuda-bench/,$p' "$BENCH_LOG"
   fi
-  if [ -s "$PDL_LOG" ]; then
-    echo "-- with --pdl --prefill-rows-per-warp 32 --gate-up-16bit:"
-    sed -n '/^== llmd-cuda-bench/,$p' "$PDL_LOG"
-  fi
+  for vlog in "${VARIANT_LOGS[@]}"; do
+    echo "-- $(head -1 "$vlog"):"
+    grep -E "^(prefill [0-9]+ tokens:|decode batch 1:|decode batch [0-9]+:)" "$vlog" | cut -c1-110
+  done
 } | tee "$OUT/summary.txt"
 exit $FAILED

@@ -6,12 +6,14 @@
 //
 //   llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16]
 //                   [--prompt N] [--gen N] [--batch N] [--prefill N]
-//                   [--no-micro] [--no-model] [--no-graphs] [--pdl]
-//                   [--prefill-rows-per-warp 16|32] [--gate-up-16bit] [--json FILE]
+//                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
+//                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
+//                   [--gemv-prefetch BYTES] [--gemv-unroll 4|8] [--json FILE]
 //
-// --pdl launches the model's kernels with programmatic dependent launch;
-// --prefill-rows-per-warp picks the tiled prefill attention variant;
-// --gate-up-16bit writes the FFN gate/up GEMM output in bf16/f16.
+// The model runs with the backend's default options unless told otherwise:
+// --pdl launches its kernels with programmatic dependent launch; --gate-up-*
+// picks the FFN gate/up GEMM output type; --fuse-norm folds RMSNorm into the
+// decode GEMVs; --gemv-prefetch and --gemv-unroll tune the GEMVs.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -23,6 +25,7 @@
 
 namespace llmd::bench {
 Ceilings run_micro(Report& rep, cudaStream_t s);
+void run_launch_chain(Report& rep, cudaStream_t s);
 }
 
 namespace {
@@ -30,8 +33,10 @@ namespace {
 int usage() {
   std::fprintf(stderr,
                "usage: llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16] [--prompt N] [--gen N]\n"
-               "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs] [--pdl]\n"
-               "                       [--prefill-rows-per-warp 16|32] [--gate-up-16bit] [--json FILE]\n");
+               "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs]\n"
+               "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
+               "                       [--fuse-norm | --no-fuse-norm] [--gemv-prefetch BYTES] [--gemv-unroll 4|8]\n"
+               "                       [--json FILE]\n");
   return 2;
 }
 
@@ -79,13 +84,20 @@ int main(int argc, char** argv) {
       model = false;
     } else if (a == "--no-graphs") {
       mo.graphs = false;
-    } else if (a == "--pdl") {
-      mo.programmatic = true;
-    } else if (a == "--gate-up-16bit") {
-      mo.gate_up_16bit = true;
-    } else if (a == "--prefill-rows-per-warp") {
-      if (!next_int(&mo.prefill_rows_per_warp)) return usage();
-      if (mo.prefill_rows_per_warp != 16 && mo.prefill_rows_per_warp != 32) return usage();
+    } else if (a == "--pdl" || a == "--no-pdl") {
+      mo.backend.programmatic_launch = a == "--pdl";
+    } else if (a == "--gate-up-16bit" || a == "--gate-up-f32") {
+      mo.backend.gate_up_16bit = a == "--gate-up-16bit";
+    } else if (a == "--fuse-norm" || a == "--no-fuse-norm") {
+      mo.backend.fuse_norm_gemv = a == "--fuse-norm";
+    } else if (a == "--gemv-prefetch") {
+      const char* v = next();
+      if (!v) return usage();
+      mo.backend.gemv_prefetch_bytes = std::atoi(v);
+      if (mo.backend.gemv_prefetch_bytes < 0) return usage();
+    } else if (a == "--gemv-unroll") {
+      if (!next_int(&mo.backend.gemv_unroll)) return usage();
+      if (mo.backend.gemv_unroll != 4 && mo.backend.gemv_unroll != 8) return usage();
     } else if (a == "--json") {
       const char* v = next();
       if (!v) return usage();
@@ -108,7 +120,10 @@ int main(int argc, char** argv) {
 
   Report rep;
   Ceilings c;
-  if (micro) c = run_micro(rep, s);
+  if (micro) {
+    c = run_micro(rep, s);
+    run_launch_chain(rep, s);
+  }
   if (model) run_model(rep, c, mo);
 
   std::printf("\n== llmd-cuda-bench: %s\n", llmd::engine::cuda::describe(*dev).c_str());

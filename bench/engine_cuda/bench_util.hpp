@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/cuda/dtype.hpp"
+#include "engine/cuda/kernels/elementwise.hpp"
+
 namespace llmd::bench {
 
 // Aborts the benchmark with a message when a CUDA call fails (a benchmark has
@@ -22,6 +25,17 @@ inline void check(cudaError_t e, const char* what) {
   }
 }
 #define BENCH_CUDA(expr) ::llmd::bench::check((expr), #expr)
+
+inline void* dalloc(size_t bytes) {
+  void* p = nullptr;
+  BENCH_CUDA(cudaMalloc(&p, bytes));
+  return p;
+}
+
+// n random values of type t, uniform in [lo, hi), generated on the device.
+inline void fill(void* p, engine::cuda::DType t, size_t n, float lo, float hi, uint64_t seed, cudaStream_t s) {
+  BENCH_CUDA(engine::cuda::launch_fill_random(p, t, n, lo, hi, seed, s));
+}
 
 inline double median(std::vector<double> v) {
   if (v.empty()) return 0;

@@ -19,16 +19,6 @@ using engine::cuda::DType;
 
 namespace {
 
-void* dalloc(size_t bytes) {
-  void* p = nullptr;
-  BENCH_CUDA(cudaMalloc(&p, bytes));
-  return p;
-}
-
-void fill(void* p, DType t, size_t n, float lo, float hi, uint64_t seed, cudaStream_t s) {
-  BENCH_CUDA(engine::cuda::launch_fill_random(p, t, n, lo, hi, seed, s));
-}
-
 double copy_bandwidth(cudaStream_t s) {
   const size_t bytes = size_t{1} << 30;
   void* a = dalloc(bytes);
@@ -243,12 +233,6 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
                 Hkv, hd, ms, flops / (ms * 1e-3) / 1e12);
     rep.add_json("{\"bench\":\"attn_prefill\",\"ms\":" + std::to_string(ms) + ",\"tflops\":" +
                  std::to_string(flops / (ms * 1e-3) / 1e12) + "}");
-    const double wms = time_ms(s, 2, 10, [&] {
-      BENCH_CUDA(engine::cuda::launch_attention_prefill_wide(a, d_tiles, static_cast<int>(tiles.size()), s));
-    });
-    std::printf("prefill attention, 32 rows per warp: %.3f ms, %.0f TFLOP/s\n", wms, flops / (wms * 1e-3) / 1e12);
-    rep.add_json("{\"bench\":\"attn_prefill_wide\",\"ms\":" + std::to_string(wms) + ",\"tflops\":" +
-                 std::to_string(flops / (wms * 1e-3) / 1e12) + "}");
 
     // Decode: n_seq sequences, each one token at position ctx-1.
     for (int b : {1, 64}) {

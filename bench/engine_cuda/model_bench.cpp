@@ -78,14 +78,11 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
   std::unique_ptr<CudaBackend> be;
   engine::ModelConfig cfg;
   std::string label;
-  engine::cuda::CudaBackendOptions bo;
+  engine::cuda::CudaBackendOptions bo = o.backend;
   bo.max_batch_tokens = std::max(2048, o.prefill);
   bo.max_seqs = std::max(64, o.batch);
   bo.max_context = std::max(o.prefill, o.prompt + o.gen) + 64;
   bo.cuda_graphs = o.graphs;
-  bo.programmatic_launch = o.programmatic;
-  bo.prefill_rows_per_warp = o.prefill_rows_per_warp;
-  bo.gate_up_16bit = o.gate_up_16bit;
   const double t_load = now_s();
   if (!o.file.empty()) {
     auto m = engine::Model::load(o.file);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "bench/engine_cuda/bench_util.hpp"
+#include "engine/cuda/cuda_backend.hpp"
 #include "engine/cuda/dtype.hpp"
 
 namespace llmd::bench {
@@ -17,9 +18,8 @@ struct ModelBenchOptions {
   int batch = 64;      // sequences of the batched decode run
   int prefill = 2048;  // tokens of the prefill run
   bool graphs = true;
-  bool programmatic = false;  // programmatic dependent launch (--pdl)
-  int prefill_rows_per_warp = 16;  // --prefill-rows-per-warp 16|32
-  bool gate_up_16bit = false;      // --gate-up-16bit
+  // Backend options (the sizes are set from the fields above).
+  engine::cuda::CudaBackendOptions backend;
 };
 
 void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o);

@@ -90,9 +90,10 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
   if (opts_.max_batch_tokens < 1 || opts_.max_seqs < 1) {
     return Error(errc::kUnsupported, "max_batch_tokens and max_seqs must be positive");
   }
-  if (opts_.prefill_rows_per_warp != 16 && opts_.prefill_rows_per_warp != 32) {
-    return Error(errc::kUnsupported, "prefill_rows_per_warp must be 16 or 32");
+  if (opts_.gemv_unroll != 4 && opts_.gemv_unroll != 8) {
+    return Error(errc::kUnsupported, "gemv_unroll must be 4 or 8");
   }
+  if (opts_.gemv_prefetch_bytes < 0) return Error(errc::kUnsupported, "gemv_prefetch_bytes must be >= 0");
   max_pos_ = opts_.max_context > 0 ? opts_.max_context : (c.n_ctx_train > 0 ? c.n_ctx_train : 4096);
 
   // RoPE table, computed on the device in double precision.
@@ -250,11 +251,12 @@ std::string CudaBackend::describe() const {
   const auto& o = impl_->options();
   char buf[512];
   std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB, %d layers, max %d tokens x %d sequences per step, graphs %s, "
-                "programmatic launch %s, prefill attention %d rows per warp, gate/up %s",
+                "programmatic launch %s, gate/up %s, norm %s, GEMV unroll %d prefetch %d B",
                 name().c_str(), cuda::describe(impl_->device()).c_str(), dtype_name(weight_type()),
                 static_cast<double>(weight_bytes()) / (1ull << 30), impl_->config().n_layer, o.max_batch_tokens,
                 o.max_seqs, o.cuda_graphs ? "on" : "off", impl_->programmatic() ? "on" : "off",
-                o.prefill_rows_per_warp, o.gate_up_16bit ? "16-bit" : "f32");
+                o.gate_up_16bit ? "16-bit" : "f32", o.fuse_norm_gemv ? "fused into GEMVs" : "separate",
+                o.gemv_unroll, o.gemv_prefetch_bytes);
   return buf;
 }
 

@@ -50,13 +50,19 @@ struct CudaBackendOptions {
   // (programmatic dependent launch, sm_90+; ignored on older devices). The
   // results are bit-for-bit the same either way.
   bool programmatic_launch = false;
-  // Query rows per warp of the tiled prefill attention: 16, or 32 (each K/V
-  // fragment feeds two MMAs, half the shared-memory reads per FLOP).
-  int prefill_rows_per_warp = 16;
   // Steps that take the GEMM path write the FFN's gate and up projections in
   // the activation type (bf16/f16) instead of f32: half the bytes between the
   // GEMM and SwiGLU, one more 16-bit rounding of each before SwiGLU.
   bool gate_up_16bit = false;
+  // Steps that use the GEMV kernels fold the RMSNorm before the QKV and
+  // gate/up projections into those kernels (two fewer launches per layer; the
+  // normalised activations stay in f32 instead of being rounded to 16 bits).
+  bool fuse_norm_gemv = false;
+  // GEMV tuning (no effect on results): bytes of each weight row prefetched
+  // into L2 before waiting on the previous kernel (programmatic launch only),
+  // and 16-byte loads in flight per lane for one-token steps (4 or 8).
+  int gemv_prefetch_bytes = 0;
+  int gemv_unroll = 4;
 };
 
 // Token choice on the device (bench and greedy serving): temperature 0 is

@@ -16,6 +16,7 @@
 #include "engine/cuda/cuda_weights.hpp"
 #include "engine/cuda/device_pool.hpp"
 #include "engine/cuda/gemm_lt.hpp"
+#include "engine/cuda/kernels/gemv.hpp"
 #include "engine/cuda/step_plan.hpp"
 
 namespace llmd::engine::cuda {
@@ -85,6 +86,10 @@ class CudaBackendImpl {
   Status enqueue_head(const StepPtrs& d, int row0, int n_rows, const DeviceSampling* sampling);
   // y = x W^T (or +=), by GEMV for few tokens else cuBLASLt.
   Status project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type, bool accumulate);
+  // Whether a step of n_tokens takes the GEMV kernels for inner dimension k,
+  // and their arguments with this backend's tuning.
+  bool uses_gemv(int n_tokens, int k) const;
+  GemvArgs gemv_args(const void* w, int m, int k, const void* x, int n, void* y, GemvMode mode) const;
   void clear_graphs();
 
   ModelConfig cfg_;

@@ -200,10 +200,30 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
   return ok_status();
 }
 
+GemvArgs CudaBackendImpl::gemv_args(const void* w, int m, int k, const void* x, int n, void* y, GemvMode mode) const {
+  GemvArgs g;
+  g.w = w;
+  g.w_type = act_;
+  g.x = x;
+  g.n_tokens = n;
+  g.rows = m;
+  g.k = k;
+  g.y = y;
+  g.mode = mode;
+  g.prefetch_bytes = opts_.gemv_prefetch_bytes;
+  g.unroll = opts_.gemv_unroll;
+  return g;
+}
+
+bool CudaBackendImpl::uses_gemv(int n_tokens, int k) const {
+  return n_tokens <= opts_.gemv_max_tokens && gemv_supported(act_, k, n_tokens);
+}
+
 Status CudaBackendImpl::project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type,
                                 bool accumulate) {
-  if (y_type == DType::f32 && n <= opts_.gemv_max_tokens && gemv_supported(act_, k, n)) {
-    LLMD_CUDA_TRY(health_, launch_gemv(w, act_, x, n, m, k, y, accumulate ? GemvMode::accumulate : GemvMode::store,
+  if (y_type == DType::f32 && uses_gemv(n, k)) {
+    LLMD_CUDA_TRY(health_, launch_gemv(gemv_args(w, m, k, x, n, y,
+                                                 accumulate ? GemvMode::accumulate : GemvMode::store),
                                        stream_));
     return ok_status();
   }
@@ -228,14 +248,24 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
   const DType kv_type = kv_shape_.dtype == KvDtype::f16 ? DType::f16 : DType::f32;
 
   LLMD_CUDA_TRY(health_, launch_embed(w_.tok_embd, w_.embd_type, d.tokens, T, E, x_, stream_));
+  const bool gemv = uses_gemv(T, E);
+  // RMSNorm inside the GEMVs that read its output (QKV, gate/up), or apart.
+  const bool fused_norm = gemv && opts_.fuse_norm_gemv;
   for (int l = 0; l < c.n_layer; ++l) {
     const DeviceLayer& Lw = w_.layers[static_cast<size_t>(l)];
     char* kbase = static_cast<char*>(kv_.get()) + (2 * static_cast<size_t>(l)) * kv_half_bytes_;
     char* vbase = kbase + kv_half_bytes_;
 
     // Attention block.
-    LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
-    LLMD_TRY_STATUS(project(Lw.wqkv, Q + 2 * KV, E, xn_, T, qkv_, DType::f32, false));
+    if (fused_norm) {
+      GemvArgs g = gemv_args(Lw.wqkv, Q + 2 * KV, E, x_, T, qkv_, GemvMode::store);
+      g.norm_w = Lw.attn_norm;
+      g.norm_eps = c.rms_eps;
+      LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
+    } else {
+      LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
+      LLMD_TRY_STATUS(project(Lw.wqkv, Q + 2 * KV, E, xn_, T, qkv_, DType::f32, false));
+    }
     RopeKvArgs r;
     r.qkv = qkv_;
     r.bias = Lw.bqkv;
@@ -278,18 +308,21 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
                                                      d.split_len, part_o_, part_ml_, stream_));
     }
     if (!p.tiles.empty()) {
-      const int n_tiles = static_cast<int>(p.tiles.size());
-      LLMD_CUDA_TRY(health_, opts_.prefill_rows_per_warp == 32
-                                 ? launch_attention_prefill_wide(a, d.tiles, n_tiles, stream_)
-                                 : launch_attention_prefill(a, d.tiles, n_tiles, stream_));
+      LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_));
     }
     LLMD_TRY_STATUS(project(Lw.wo, E, Q, attn_, T, x_, DType::f32, true));
 
     // Feed-forward block.
-    LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
-    if (T <= opts_.gemv_max_tokens && gemv_supported(act_, E, T)) {
-      LLMD_CUDA_TRY(health_, launch_gemv(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu, stream_));
+    if (fused_norm) {
+      GemvArgs g = gemv_args(Lw.wgu, F, E, x_, T, h_, GemvMode::swiglu);
+      g.norm_w = Lw.ffn_norm;
+      g.norm_eps = c.rms_eps;
+      LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
+    } else if (gemv) {
+      LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
+      LLMD_CUDA_TRY(health_, launch_gemv(gemv_args(Lw.wgu, F, E, xn_, T, h_, GemvMode::swiglu), stream_));
     } else {
+      LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;
       LLMD_TRY_STATUS(project(Lw.wgu, 2 * F, E, xn_, T, gu_, gu_type, false));
       LLMD_CUDA_TRY(health_, launch_swiglu(gu_, gu_type, T, F, h_, act_, stream_));

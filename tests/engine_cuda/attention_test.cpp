@@ -289,12 +289,9 @@ TEST(CudaAttention, PrefillKernelMatchesNaive) {
     DevArray<int32_t> d_seq(seq), d_pos(pos);
     DevArray<AttnTile> d_tiles(tiles);
     ASSERT_TRUE(d_q.ok() && d_seq.ok() && d_pos.ok() && d_tiles.ok());
-    for (int rows_per_warp : {16, 32}) {
-      SCOPED_TRACE("rows per warp " + std::to_string(rows_per_warp));
+    {
       auto launch = [&](const AttnArgs& a) {
-        return rows_per_warp == 32
-                   ? launch_attention_prefill_wide(a, d_tiles.get(), static_cast<int>(tiles.size()), nullptr)
-                   : launch_attention_prefill(a, d_tiles.get(), static_cast<int>(tiles.size()), nullptr);
+        return launch_attention_prefill(a, d_tiles.get(), static_cast<int>(tiles.size()), nullptr);
       };
       for (DType out_t : {DType::bf16, DType::f16}) {
         SCOPED_TRACE(std::string("out ") + dtype_name(out_t));
@@ -308,8 +305,8 @@ TEST(CudaAttention, PrefillKernelMatchesNaive) {
         CUDA_OK(launch(a));
         CUDA_OK(cudaDeviceSynchronize());
         const double err = rel_error(ref, download_as_f32(d_out, out_t));
-        std::printf("prefill hd %d heads %d/%d out %s, %d rows per warp: relative error %.2e\n", s.hd, s.n_head,
-                    s.n_head_kv, dtype_name(out_t), rows_per_warp, err);
+        std::printf("prefill hd %d heads %d/%d out %s: relative error %.2e\n", s.hd, s.n_head, s.n_head_kv,
+                    dtype_name(out_t), err);
         EXPECT_LT(err, 1e-2);
         // Run twice on the same input: a moving result would mean a race.
         const auto first = d_out.download();

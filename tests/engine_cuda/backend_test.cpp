@@ -179,12 +179,19 @@ TEST(CudaSynthetic, EveryWeightTypeMatchesFloat64Reference) {
   const char* shapes[] = {"test-llama", "test-qwen2", "test-llama3", "test-llama-mha"};
   const char* types[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"};
   // Each model with the default options, and (16-bit activations) again with
-  // the gate/up GEMM output in 16 bits.
+  // the numerically different options flipped: gate/up GEMM output in 16 bits
+  // or f32 (the prompt), RMSNorm fused into the GEMVs or apart (the decode
+  // steps).
+  const CudaBackendOptions defaults;
   for (const char* shape : shapes) {
     for (const char* type : types) {
-      for (bool gu16 : {false, true}) {
-        if (gu16 && std::string(type) == "f32") continue;
-        SCOPED_TRACE(std::string(shape) + " " + type + (gu16 ? " gate/up 16-bit" : ""));
+      for (bool flip : {false, true}) {
+        if (flip && std::string(type) == "f32") continue;
+        const bool gu16 = defaults.gate_up_16bit != flip;
+        const bool fused = defaults.fuse_norm_gemv != flip;
+        const std::string variant = std::string(gu16 ? " gate/up 16-bit" : " gate/up f32") +
+                                    (fused ? ", norm fused" : ", norm apart");
+        SCOPED_TRACE(std::string(shape) + " " + type + variant);
         auto model = synth_models().get(shape, type);
         ASSERT_TRUE(model);
         const int V = model->config().n_vocab;
@@ -194,6 +201,7 @@ TEST(CudaSynthetic, EveryWeightTypeMatchesFloat64Reference) {
         const auto want = ref.logits(tokens);
         CudaBackendOptions opts;
         opts.gate_up_16bit = gu16;
+        opts.fuse_norm_gemv = fused;
         auto be = cuda_backend(*model, opts);
         ASSERT_TRUE(be);
         ASSERT_TRUE(be->init_kv({.n_blocks = 32, .block_size = 16, .dtype = KvDtype::f16}).ok());
@@ -227,8 +235,8 @@ TEST(CudaSynthetic, EveryWeightTypeMatchesFloat64Reference) {
           account(want[t], out.row(0));
         }
         const double rel = std::sqrt(err2 / ref2);
-        std::printf("%-15s %-5s weights %-4s%s relative error %.2e (worst row %.2e)\n", shape, type,
-                    dtype_name(be->weight_type()), gu16 ? " gate/up 16-bit" : "", rel, worst);
+        std::printf("%-15s %-5s weights %-4s%s: relative error %.2e (worst row %.2e)\n", shape, type,
+                    dtype_name(be->weight_type()), variant.c_str(), rel, worst);
         EXPECT_LE(rel, 1e-2);
         EXPECT_LT(worst, 2e-2);
       }

@@ -322,37 +322,65 @@ TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
   }
 }
 
+// norm: x is f32 and RMS-normalised with weights g first (the fused norm);
+// unroll: loads in flight per lane.
 template <typename T>
-void run_gemv_case(Rng& rng, DType wt, int rows, int k, int nt, GemvMode mode) {
+void run_gemv_case(Rng& rng, DType wt, int rows, int k, int nt, GemvMode mode, bool norm = false, int unroll = 4) {
   SCOPED_TRACE("gemv " + std::string(dtype_name(wt)) + " rows " + std::to_string(rows) + " k " + std::to_string(k) +
-               " tokens " + std::to_string(nt) + " mode " + std::to_string(static_cast<int>(mode)));
+               " tokens " + std::to_string(nt) + " mode " + std::to_string(static_cast<int>(mode)) +
+               (norm ? " fused norm" : "") + " unroll " + std::to_string(unroll));
   const int wrows = mode == GemvMode::swiglu ? 2 * rows : rows;
+  const float eps = 1e-5f;
   std::vector<float> w = rng.uniform_vec(static_cast<size_t>(wrows) * k, -1.0f, 1.0f);
-  std::vector<float> x = rng.normal_vec(static_cast<size_t>(nt) * k);
+  std::vector<float> x = rng.normal_vec(static_cast<size_t>(nt) * k, norm ? 3.0f : 1.0f);
+  std::vector<float> g = rng.uniform_vec(static_cast<size_t>(k), 0.5f, 1.5f);
   std::vector<T> wq(w.size()), xq(x.size());
   for (size_t i = 0; i < w.size(); ++i) {
     if constexpr (std::is_same_v<T, __half>) wq[i] = __float2half(w[i]), w[i] = __half2float(wq[i]);
     else wq[i] = __float2bfloat16(w[i]), w[i] = __bfloat162float(wq[i]);
   }
-  for (size_t i = 0; i < x.size(); ++i) {
+  for (size_t i = 0; i < x.size() && !norm; ++i) {
     if constexpr (std::is_same_v<T, __half>) xq[i] = __float2half(x[i]), x[i] = __half2float(xq[i]);
     else xq[i] = __float2bfloat16(x[i]), x[i] = __bfloat162float(xq[i]);
+  }
+  // The activations the product sees: x, or RMSNorm(x) * g.
+  std::vector<double> xa(x.begin(), x.end());
+  if (norm) {
+    for (int t = 0; t < nt; ++t) {
+      double ss = 0;
+      for (int i = 0; i < k; ++i) ss += static_cast<double>(x[static_cast<size_t>(t) * k + i]) * x[static_cast<size_t>(t) * k + i];
+      const double scale = 1.0 / std::sqrt(ss / k + eps);
+      for (int i = 0; i < k; ++i) xa[static_cast<size_t>(t) * k + i] *= scale * g[static_cast<size_t>(i)];
+    }
   }
   std::vector<double> dots(static_cast<size_t>(nt) * wrows);
   for (int t = 0; t < nt; ++t)
     for (int r = 0; r < wrows; ++r) {
       double s = 0;
-      for (int i = 0; i < k; ++i) s += static_cast<double>(w[static_cast<size_t>(r) * k + i]) * x[static_cast<size_t>(t) * k + i];
+      for (int i = 0; i < k; ++i) s += static_cast<double>(w[static_cast<size_t>(r) * k + i]) * xa[static_cast<size_t>(t) * k + i];
       dots[static_cast<size_t>(t) * wrows + r] = s;
     }
-  DevArray<T> d_w(wq), d_x(xq);
-  ASSERT_TRUE(d_w.ok() && d_x.ok());
+  DevArray<T> d_w(wq), d_xq(xq);
+  DevArray<float> d_x32(x), d_g(g);
+  ASSERT_TRUE(d_w.ok() && d_xq.ok() && d_x32.ok() && d_g.ok());
+  GemvArgs a;
+  a.w = d_w.get();
+  a.w_type = wt;
+  a.x = norm ? static_cast<const void*>(d_x32.get()) : static_cast<const void*>(d_xq.get());
+  a.norm_w = norm ? d_g.get() : nullptr;
+  a.norm_eps = eps;
+  a.n_tokens = nt;
+  a.rows = rows;
+  a.k = k;
+  a.mode = mode;
+  a.unroll = unroll;
   std::vector<double> ref(static_cast<size_t>(nt) * rows);
   if (mode == GemvMode::swiglu) {
     DevArray<T> d_y(static_cast<size_t>(nt) * rows);
     ASSERT_TRUE(d_y.ok());
     d_y.poison();
-    CUDA_OK(launch_gemv(d_w.get(), wt, d_x.get(), nt, rows, k, d_y.get(), mode, nullptr));
+    a.y = d_y.get();
+    CUDA_OK(launch_gemv(a, nullptr));
     CUDA_OK(cudaDeviceSynchronize());
     for (int t = 0; t < nt; ++t)
       for (int r = 0; r < rows; ++r)
@@ -365,7 +393,8 @@ void run_gemv_case(Rng& rng, DType wt, int rows, int k, int nt, GemvMode mode) {
     ASSERT_TRUE(d_y.ok());
     if (mode == GemvMode::accumulate) d_y.upload(y0);
     else d_y.poison();
-    CUDA_OK(launch_gemv(d_w.get(), wt, d_x.get(), nt, rows, k, d_y.get(), mode, nullptr));
+    a.y = d_y.get();
+    CUDA_OK(launch_gemv(a, nullptr));
     CUDA_OK(cudaDeviceSynchronize());
     for (size_t i = 0; i < ref.size(); ++i) ref[i] = dots[i] + (mode == GemvMode::accumulate ? y0[i] : 0.0);
     EXPECT_LT(rel_error(ref, d_y.download()), 1e-5);
@@ -387,6 +416,34 @@ TEST(CudaKernels, GemvAllModesAndTokenCounts) {
   EXPECT_FALSE(gemv_supported(DType::bf16, 100, 1));  // k not a multiple of 8
   EXPECT_FALSE(gemv_supported(DType::f32, 64, 1));
   EXPECT_FALSE(gemv_supported(DType::bf16, 64, kGemvMaxTokens + 1));
+}
+
+// Eight loads in flight (one token) and the fused RMSNorm, at sizes whose
+// chunks do not fill the unrolled loop evenly.
+TEST(CudaKernels, GemvUnrolledAndFusedNorm) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  for (int k : {8, 1024, 4096 + 8 * 37}) {
+    run_gemv_case<__nv_bfloat16>(rng, DType::bf16, 129, k, 1, GemvMode::store, false, 8);
+    run_gemv_case<__half>(rng, DType::f16, 67, k, 1, GemvMode::swiglu, false, 8);
+    run_gemv_case<__nv_bfloat16>(rng, DType::bf16, 45, k, 1, GemvMode::accumulate, true, 8);
+  }
+  for (int nt = 1; nt <= kGemvMaxTokens; ++nt) {
+    run_gemv_case<__nv_bfloat16>(rng, DType::bf16, 97, 2048 + 8 * 5, nt, GemvMode::store, true);
+    run_gemv_case<__half>(rng, DType::f16, 61, 1024, nt, GemvMode::swiglu, true);
+  }
+  run_gemv_case<__nv_bfloat16>(rng, DType::bf16, 33, 4096, 2, GemvMode::swiglu, true, 8);  // 8 applies to one token only
+  // Bad tuning values are refused, not run.
+  GemvArgs bad;
+  bad.w = bad.x = bad.y = reinterpret_cast<void*>(256);
+  bad.rows = 4;
+  bad.k = 64;
+  bad.unroll = 5;
+  EXPECT_EQ(launch_gemv(bad, nullptr), cudaErrorInvalidValue);
+  bad.unroll = 4;
+  bad.prefetch_bytes = -1;
+  EXPECT_EQ(launch_gemv(bad, nullptr), cudaErrorInvalidValue);
 }
 
 }  // namespace

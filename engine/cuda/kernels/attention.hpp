@@ -9,7 +9,7 @@
 //    does not apply (f32 cache, head dims other than 64/128).
 //  - launch_attention_prefill: tensor-core flash attention for chunks of
 //    consecutive query tokens of one sequence (tiles of 64 queries), f16 cache,
-//    head_dim 64 or 128; 16 query rows per warp, or 32 in the _wide variant.
+//    head_dim 64 or 128; 16 query rows per warp.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -78,10 +78,5 @@ bool attention_prefill_supported(int head_dim, DType kv_type, DType out_type);
 
 // tiles: device array of n_tiles AttnTile (heaviest first for balance).
 cudaError_t launch_attention_prefill(const AttnArgs& a, const AttnTile* tiles, int n_tiles, cudaStream_t stream);
-// Same contract and tiles, 32 query rows per warp (two warps per tile): each
-// K/V fragment read from shared memory feeds two MMAs. Supported where
-// launch_attention_prefill is.
-cudaError_t launch_attention_prefill_wide(const AttnArgs& a, const AttnTile* tiles, int n_tiles,
-                                          cudaStream_t stream);
 
 }  // namespace llmd::engine::cuda

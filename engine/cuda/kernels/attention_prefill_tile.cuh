@@ -1,7 +1,7 @@
-// Pieces both tiled prefill attention kernels share (attention_prefill.cu,
-// attention_prefill_wide.cu): the query tile's load into shared memory, the
-// asynchronous copy of a 64-key K or V tile out of the paged cache, 16-bit
-// pair stores, and the one-time opt-in to more than 48 KB of shared memory.
+// Pieces of the tiled prefill attention (attention_prefill.cu): the query
+// tile's load into shared memory, the asynchronous copy of a 64-key K or V
+// tile out of the paged cache, 16-bit pair stores, and the one-time opt-in to
+// more than 48 KB of shared memory.
 // Shared-memory rows are padded to HD+8 halves so that ldmatrix rows fall in
 // distinct banks.
 #pragma once

@@ -7,40 +7,78 @@ namespace {
 
 using namespace dev;
 
-constexpr int kWarps = 4;     // rows per block (small blocks balance the SMs)
-constexpr int kUnroll = 4;    // 16-byte weight loads in flight per lane (per matrix)
+constexpr int kWarps = 4;  // rows per block (small blocks balance the SMs)
 
 __device__ __forceinline__ uint4 load_stream(const void* p) {
   // Weights are read once per step: keep them out of L1.
   return __ldcs(reinterpret_cast<const uint4*>(p));
 }
 
-template <typename T, int NT>
-__device__ __forceinline__ void dot_chunk(uint4 wv, const T* __restrict__ x, int k, int col, float* acc) {
-  float w[8];
-  unpack8(wv, static_cast<const T*>(nullptr), w);
-#pragma unroll
-  for (int t = 0; t < NT; ++t) {
-    const uint4 xv = __ldg(reinterpret_cast<const uint4*>(x + static_cast<size_t>(t) * k + col));
-    float xf[8];
-    unpack8(xv, static_cast<const T*>(nullptr), xf);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) acc[t] = fmaf(w[i], xf[i], acc[t]);
+// Token t's eight activations at column `col`, as floats.
+template <typename T, bool kNorm>
+__device__ __forceinline__ void load_x(const void* x, int k, int t, int col, float out[8]) {
+  const size_t off = static_cast<size_t>(t) * k + col;
+  if constexpr (kNorm) {
+    const float4* p = reinterpret_cast<const float4*>(static_cast<const float*>(x) + off);
+    const float4 a = __ldg(p);
+    const float4 b = __ldg(p + 1);
+    out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w;
+    out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
+  } else {
+    const uint4 v = __ldg(reinterpret_cast<const uint4*>(static_cast<const T*>(x) + off));
+    unpack8(v, static_cast<const T*>(nullptr), out);
   }
 }
 
-template <typename T, int NT, bool kDual>
-__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__ w, const T* __restrict__ x,
-                                                           int rows, int k, void* __restrict__ y, GemvMode mode,
-                                                           bool prefetch) {
+// One 8-column chunk: acc[t] += W[row] . x[t] (and accu[t] with the up row);
+// with kNorm, ss[t] += x[t]^2 and x is scaled by the norm weights first.
+template <typename T, int NT, bool kDual, bool kNorm>
+__device__ __forceinline__ void chunk(uint4 wv, uint4 uv, const void* __restrict__ x,
+                                      const float* __restrict__ norm_w, int k, int col, float* acc, float* accu,
+                                      float* ss) {
+  float w[8], u[8], g[8];
+  unpack8(wv, static_cast<const T*>(nullptr), w);
+  if constexpr (kDual) unpack8(uv, static_cast<const T*>(nullptr), u);
+  if constexpr (kNorm) {
+    const float4* gp = reinterpret_cast<const float4*>(norm_w + col);
+    const float4 g0 = __ldg(gp);
+    const float4 g1 = __ldg(gp + 1);
+    g[0] = g0.x; g[1] = g0.y; g[2] = g0.z; g[3] = g0.w;
+    g[4] = g1.x; g[5] = g1.y; g[6] = g1.z; g[7] = g1.w;
+  }
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    float xf[8];
+    load_x<T, kNorm>(x, k, t, col, xf);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      if constexpr (kNorm) {
+        ss[t] = fmaf(xf[i], xf[i], ss[t]);
+        xf[i] *= g[i];
+      }
+      acc[t] = fmaf(w[i], xf[i], acc[t]);
+      if constexpr (kDual) accu[t] = fmaf(u[i], xf[i], accu[t]);
+    }
+  }
+}
+
+// One warp per output row (and its up row for swiglu); each lane takes every
+// 32nd 8-column chunk, U chunks of each matrix in flight.
+template <typename T, int NT, bool kDual, bool kNorm, int U>
+__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a, int prefetch_bytes) {
   const int lane = threadIdx.x & 31;
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
-  // Launched ahead of the previous kernel's end: start pulling this warp's
-  // weight rows (which no kernel writes) into L2 while waiting for x.
-  if (prefetch && row < rows) {
+  const int rows = a.rows;
+  const int k = a.k;
+  const T* w = static_cast<const T*>(a.w);
+  const void* x = a.x;
+  // Launched ahead of the previous kernel's end: start pulling the head of this
+  // warp's weight rows into L2 while waiting for x.
+  if (prefetch_bytes > 0 && row < rows) {
     const size_t row_bytes = static_cast<size_t>(k) * sizeof(T);
+    const size_t n = min(row_bytes, static_cast<size_t>(prefetch_bytes));
     const char* p = reinterpret_cast<const char*>(w) + static_cast<size_t>(row) * row_bytes;
-    for (size_t off = static_cast<size_t>(lane) * 128; off < row_bytes; off += 32 * 128) {
+    for (size_t off = static_cast<size_t>(lane) * 128; off < n; off += 32 * 128) {
       prefetch_l2(p + off);
       if constexpr (kDual) prefetch_l2(p + static_cast<size_t>(rows) * row_bytes + off);
     }
@@ -50,41 +88,42 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__
   if (row >= rows) return;  // whole warp
   const T* wr = w + static_cast<size_t>(row) * k;
   const T* wu = kDual ? w + static_cast<size_t>(rows + row) * k : nullptr;
-  float acc[NT];
-  float accu[NT];
+  float acc[NT], accu[NT], ss[NT];
 #pragma unroll
-  for (int t = 0; t < NT; ++t) acc[t] = accu[t] = 0.0f;
+  for (int t = 0; t < NT; ++t) acc[t] = accu[t] = ss[t] = 0.0f;
 
-  const int n_vec = k >> 3;  // 8-element vectors per row
+  const int n_vec = k >> 3;  // 8-element chunks per row
   int v = lane;
-  // Main loop: kUnroll full steps of 32 vectors with all loads issued first.
-  for (; v + (kUnroll - 1) * 32 < n_vec; v += kUnroll * 32) {
-    uint4 wv[kUnroll];
-    uint4 uv[kUnroll];
+  // Main loop: U full steps of 32 chunks with all loads issued first.
+  for (; v + (U - 1) * 32 < n_vec; v += U * 32) {
+    uint4 wv[U];
+    uint4 uv[U];
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
+    for (int u = 0; u < U; ++u) {
       wv[u] = load_stream(wr + static_cast<size_t>(v + u * 32) * 8);
       if constexpr (kDual) uv[u] = load_stream(wu + static_cast<size_t>(v + u * 32) * 8);
     }
 #pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      dot_chunk<T, NT>(wv[u], x, k, (v + u * 32) * 8, acc);
-      if constexpr (kDual) dot_chunk<T, NT>(uv[u], x, k, (v + u * 32) * 8, accu);
-    }
+    for (int u = 0; u < U; ++u) chunk<T, NT, kDual, kNorm>(wv[u], uv[u], x, a.norm_w, k, (v + u * 32) * 8, acc, accu, ss);
   }
   for (; v < n_vec; v += 32) {
     const uint4 wv = load_stream(wr + static_cast<size_t>(v) * 8);
-    dot_chunk<T, NT>(wv, x, k, v * 8, acc);
-    if constexpr (kDual) {
-      const uint4 uv = load_stream(wu + static_cast<size_t>(v) * 8);
-      dot_chunk<T, NT>(uv, x, k, v * 8, accu);
-    }
+    uint4 uv = wv;
+    if constexpr (kDual) uv = load_stream(wu + static_cast<size_t>(v) * 8);
+    chunk<T, NT, kDual, kNorm>(wv, uv, x, a.norm_w, k, v * 8, acc, accu, ss);
   }
 
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     acc[t] = warp_sum(acc[t]);
     if constexpr (kDual) accu[t] = warp_sum(accu[t]);
+    if constexpr (kNorm) {
+      // The same scale as the RMSNorm kernel: every lane covered its chunks
+      // of the whole row, so the warp's sum is the row's.
+      const float scale = 1.0f / sqrtf(warp_sum(ss[t]) / static_cast<float>(k) + a.norm_eps);
+      acc[t] *= scale;
+      accu[t] *= scale;
+    }
   }
   if (lane == 0) {
 #pragma unroll
@@ -92,42 +131,49 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const T* __restrict__
       const size_t idx = static_cast<size_t>(t) * rows + row;
       if constexpr (kDual) {
         const float g = acc[t];
-        static_cast<T*>(y)[idx] = from_float<T>(g / (1.0f + expf(-g)) * accu[t]);
-      } else if (mode == GemvMode::accumulate) {
-        static_cast<float*>(y)[idx] += acc[t];
+        static_cast<T*>(a.y)[idx] = from_float<T>(g / (1.0f + expf(-g)) * accu[t]);
+      } else if (a.mode == GemvMode::accumulate) {
+        static_cast<float*>(a.y)[idx] += acc[t];
       } else {
-        static_cast<float*>(y)[idx] = acc[t];
+        static_cast<float*>(a.y)[idx] = acc[t];
       }
     }
   }
 }
 
-template <typename T, int NT>
-cudaError_t launch_nt(const T* w, const T* x, int rows, int k, void* y, GemvMode mode, cudaStream_t stream) {
-  const unsigned blocks = static_cast<unsigned>((rows + kWarps - 1) / kWarps);
-  const bool prefetch = programmatic_launch();
-  if (mode == GemvMode::swiglu) {
-    return launch_kernel(gemv_kernel<T, NT, true>, dim3(blocks), dim3(kWarps * 32), 0, stream, w, x, rows, k, y, mode,
-                         prefetch);
+template <typename T, int NT, bool kDual, bool kNorm>
+cudaError_t launch_variant(const GemvArgs& a, cudaStream_t stream) {
+  const unsigned blocks = static_cast<unsigned>((a.rows + kWarps - 1) / kWarps);
+  const int prefetch = programmatic_launch() ? a.prefetch_bytes : 0;
+  if constexpr (NT == 1) {
+    if (a.unroll == 8) {
+      return launch_kernel(gemv_kernel<T, NT, kDual, kNorm, 8>, dim3(blocks), dim3(kWarps * 32), 0, stream, a,
+                           prefetch);
+    }
   }
-  return launch_kernel(gemv_kernel<T, NT, false>, dim3(blocks), dim3(kWarps * 32), 0, stream, w, x, rows, k, y, mode,
-                       prefetch);
+  return launch_kernel(gemv_kernel<T, NT, kDual, kNorm, 4>, dim3(blocks), dim3(kWarps * 32), 0, stream, a, prefetch);
+}
+
+template <typename T, int NT>
+cudaError_t launch_nt(const GemvArgs& a, cudaStream_t stream) {
+  const bool dual = a.mode == GemvMode::swiglu;
+  if (a.norm_w) {
+    return dual ? launch_variant<T, NT, true, true>(a, stream) : launch_variant<T, NT, false, true>(a, stream);
+  }
+  return dual ? launch_variant<T, NT, true, false>(a, stream) : launch_variant<T, NT, false, false>(a, stream);
 }
 
 template <typename T>
-cudaError_t launch_typed(const void* w, const void* x, int n_tokens, int rows, int k, void* y, GemvMode mode,
-                         cudaStream_t stream) {
-  const T* wt = static_cast<const T*>(w);
-  const T* xt = static_cast<const T*>(x);
-  switch (n_tokens) {
-    case 1: return launch_nt<T, 1>(wt, xt, rows, k, y, mode, stream);
-    case 2: return launch_nt<T, 2>(wt, xt, rows, k, y, mode, stream);
-    case 3: return launch_nt<T, 3>(wt, xt, rows, k, y, mode, stream);
-    case 4: return launch_nt<T, 4>(wt, xt, rows, k, y, mode, stream);
-    case 5: return launch_nt<T, 5>(wt, xt, rows, k, y, mode, stream);
-    case 6: return launch_nt<T, 6>(wt, xt, rows, k, y, mode, stream);
-    case 7: return launch_nt<T, 7>(wt, xt, rows, k, y, mode, stream);
-    default: return launch_nt<T, 8>(wt, xt, rows, k, y, mode, stream);
+cudaError_t launch_typed(const GemvArgs& a, cudaStream_t stream) {
+  switch (a.n_tokens) {
+    case 1: return launch_nt<T, 1>(a, stream);
+    case 2: return launch_nt<T, 2>(a, stream);
+    case 3: return launch_nt<T, 3>(a, stream);
+    case 4: return launch_nt<T, 4>(a, stream);
+    case 5: return launch_nt<T, 5>(a, stream);
+    case 6: return launch_nt<T, 6>(a, stream);
+    case 7: return launch_nt<T, 7>(a, stream);
+    default: return launch_nt<T, 8>(a, stream);
   }
 }
 
@@ -138,12 +184,13 @@ bool gemv_supported(DType w_type, int k, int n_tokens) {
          n_tokens <= kGemvMaxTokens;
 }
 
-cudaError_t launch_gemv(const void* w, DType w_type, const void* x, int n_tokens, int rows, int k, void* y,
-                        GemvMode mode, cudaStream_t stream) {
-  if (rows <= 0) return cudaSuccess;
-  if (!gemv_supported(w_type, k, n_tokens)) return cudaErrorInvalidValue;
-  if (w_type == DType::bf16) return launch_typed<__nv_bfloat16>(w, x, n_tokens, rows, k, y, mode, stream);
-  return launch_typed<__half>(w, x, n_tokens, rows, k, y, mode, stream);
+cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream) {
+  if (a.rows <= 0) return cudaSuccess;
+  if (!gemv_supported(a.w_type, a.k, a.n_tokens) || (a.unroll != 4 && a.unroll != 8) || a.prefetch_bytes < 0) {
+    return cudaErrorInvalidValue;
+  }
+  if (a.w_type == DType::bf16) return launch_typed<__nv_bfloat16>(a, stream);
+  return launch_typed<__half>(a, stream);
 }
 
 }  // namespace llmd::engine::cuda

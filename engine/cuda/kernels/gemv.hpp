@@ -19,10 +19,46 @@ enum class GemvMode : uint8_t {
   swiglu,      // y[t][r] = silu(W[r] . x[t]) * (W[rows + r] . x[t])  (y of w_type)
 };
 
-// W [rows (2*rows for swiglu)][k] and x [n_tokens][k] both of w_type (f16 or
-// bf16), k a multiple of 8; y [n_tokens][rows]. 1 <= n_tokens <= kGemvMaxTokens.
+struct GemvArgs {
+  const void* w = nullptr;  // [rows (2 * rows for swiglu)][k] of w_type (f16 or bf16)
+  DType w_type = DType::bf16;
+  // [n_tokens][k]: of w_type, or f32 when norm_w is set.
+  const void* x = nullptr;
+  // When set, x is the f32 residual stream and each token's row is replaced by
+  // RMSNorm(x[t]) * norm_w (norm_w [k] f32) first: the normalisation is fused
+  // into the product (the RMS is taken over the row the warp reads anyway).
+  const float* norm_w = nullptr;
+  float norm_eps = 1e-5f;
+  int n_tokens = 1;  // 1 .. kGemvMaxTokens
+  int rows = 0;
+  int k = 0;  // a multiple of 8
+  void* y = nullptr;  // [n_tokens][rows]
+  GemvMode mode = GemvMode::store;
+  // Under programmatic launch only: the leading bytes of each weight row that a
+  // warp asks L2 to fetch before it waits for the previous kernel (weights are
+  // never written by a kernel, so they may be read early). 0 = none.
+  int prefetch_bytes = 0;
+  // 16-byte weight loads in flight per lane and matrix: 4, or 8 (one token only;
+  // other token counts use 4).
+  int unroll = 4;
+};
+
 bool gemv_supported(DType w_type, int k, int n_tokens);
-cudaError_t launch_gemv(const void* w, DType w_type, const void* x, int n_tokens, int rows, int k, void* y,
-                        GemvMode mode, cudaStream_t stream);
+cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream);
+
+// Shorthand for a product without the fused normalisation.
+inline cudaError_t launch_gemv(const void* w, DType w_type, const void* x, int n_tokens, int rows, int k, void* y,
+                               GemvMode mode, cudaStream_t stream) {
+  GemvArgs a;
+  a.w = w;
+  a.w_type = w_type;
+  a.x = x;
+  a.n_tokens = n_tokens;
+  a.rows = rows;
+  a.k = k;
+  a.y = y;
+  a.mode = mode;
+  return launch_gemv(a, stream);
+}
 
 }  // namespace llmd::engine::cuda
