@@ -53,7 +53,7 @@ struct CudaBackendOptions {
   // Steps that take the GEMM path write the FFN's gate and up projections in
   // the activation type (bf16/f16) instead of f32: half the bytes between the
   // GEMM and SwiGLU, one more 16-bit rounding of each before SwiGLU.
-  bool gate_up_16bit = false;
+  bool gate_up_16bit = true;
   // Steps that use the GEMV kernels fold the RMSNorm before the QKV and
   // gate/up projections into those kernels (two fewer launches per layer; the
   // normalised activations stay in f32 instead of being rounded to 16 bits).

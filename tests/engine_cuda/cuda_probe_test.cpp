@@ -9,6 +9,7 @@
 #include "engine/cuda/cuda_backend.hpp"
 #include "engine/cuda/cuda_status.hpp"
 #include "engine/cuda/device_info.hpp"
+#include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/launch.hpp"
 
 namespace llmd::engine::cuda {
@@ -81,6 +82,27 @@ TEST(CudaLaunchMode, ScopeIsPerThreadAndRestores) {
     EXPECT_TRUE(programmatic_launch());
   }
   EXPECT_FALSE(programmatic_launch());
+}
+
+// Host-side planning of split decode attention: every split length is a
+// multiple of the granule, the splits cover the context, and short contexts
+// still get many splits (one block per 16 keys) instead of a few long ones.
+TEST(CudaAttentionSplit, LengthsCoverTheContextInGranules) {
+  EXPECT_EQ(attention_split_len(256, 32), 16);
+  EXPECT_EQ(attention_split_len(2048, 32), 64);
+  EXPECT_EQ(attention_split_len(1, 32), kAttnSplitGranule);
+  EXPECT_EQ(attention_split_len(300, 1), 300);
+  for (int ctx : {1, 15, 16, 17, 255, 256, 257, 1000, 4096, 32768}) {
+    for (int n : {2, 3, 8, 32}) {
+      const int len = attention_split_len(ctx, n);
+      EXPECT_EQ(len % kAttnSplitGranule, 0) << ctx << " " << n;
+      EXPECT_GE(static_cast<long>(len) * n, ctx) << ctx << " " << n;
+    }
+  }
+  // Batch 1 on 132 SMs: 8 KV heads get enough splits to fill the device.
+  EXPECT_EQ(choose_attention_split(1, 8, 0, 132, 2048).n_splits, 32);
+  EXPECT_EQ(choose_attention_split(1, 8, 100, 132, 2048).n_splits, 7);  // capped by 100 keys / 16
+  EXPECT_EQ(choose_attention_split(64, 8, 0, 132, 2048).n_splits, 1);
 }
 
 TEST(CudaProbe, VersionsAreStrings) {

@@ -39,7 +39,10 @@ struct AttnArgs {
 };
 
 constexpr int kAttnMaxGroup = 16;   // query heads per KV head supported
-constexpr int kAttnKeyTile = 64;    // keys per shared-memory tile (and split granularity)
+constexpr int kAttnKeyTile = 64;    // keys per shared-memory tile
+// Split lengths are multiples of this: short contexts still spread over many
+// blocks (a batch-1 decode at 256 keys runs 16 splits of 16 keys per KV head).
+constexpr int kAttnSplitGranule = 16;
 
 // Whether launch_attention_tokens supports a shape.
 bool attention_tokens_supported(int head_dim, int n_head, int n_head_kv);
@@ -55,7 +58,7 @@ AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm
 
 // Attention for the tokens token_idx[0..n_items) (indices into q/pos/seq/out
 // rows; nullptr means 0..n_items-1). With n_splits > 1, `split_len` (device
-// pointer to one int: keys per split, a multiple of kAttnKeyTile, covering the
+// pointer to one int: keys per split, a multiple of kAttnSplitGranule, covering the
 // longest context) is read on the device so graphs can replay as contexts
 // grow; part_o [n_items*n_splits][n_head][head_dim] and part_ml
 // [n_items*n_splits][n_head][2] f32 hold the partial results.

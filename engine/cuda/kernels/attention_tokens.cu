@@ -1,6 +1,7 @@
 // Per-token paged attention (decode), with optional split of the key range
 // across blocks and a merge kernel. See attention.hpp.
 #include <algorithm>
+#include <type_traits>
 
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/common.cuh"
@@ -18,6 +19,30 @@ __device__ __forceinline__ void store_out(void* out, DType t, size_t i, float v)
     case DType::f32: static_cast<float*>(out)[i] = v; break;
     case DType::f16: static_cast<__half*>(out)[i] = __float2half_rn(v); break;
     case DType::bf16: static_cast<__nv_bfloat16*>(out)[i] = __float2bfloat16_rn(v); break;
+  }
+}
+
+// DPL consecutive elements at p as floats, in one vector load where the size
+// allows (p is aligned to it: rows start at multiples of head_dim).
+template <typename KT, int DPL>
+__device__ __forceinline__ void load_dims(const KT* p, float* out) {
+  constexpr int kBytes = DPL * static_cast<int>(sizeof(KT));
+  if constexpr (std::is_same_v<KT, __half> && (kBytes == 8 || kBytes == 16)) {
+    __half2 h[DPL / 2];
+    if constexpr (kBytes == 8) *reinterpret_cast<uint2*>(h) = *reinterpret_cast<const uint2*>(p);
+    else *reinterpret_cast<uint4*>(h) = *reinterpret_cast<const uint4*>(p);
+#pragma unroll
+    for (int i = 0; i < DPL / 2; ++i) {
+      const float2 f = __half22float2(h[i]);
+      out[2 * i] = f.x;
+      out[2 * i + 1] = f.y;
+    }
+  } else if constexpr (std::is_same_v<KT, float> && kBytes == 16) {
+    const float4 f = *reinterpret_cast<const float4*>(p);
+    out[0] = f.x; out[1] = f.y; out[2] = f.z; out[3] = f.w;
+  } else {
+#pragma unroll
+    for (int i = 0; i < DPL; ++i) out[i] = to_float(p[i]);
   }
 }
 
@@ -85,6 +110,11 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
   const int tl = lane - team * TL;
 
   constexpr int kD = DPL > 0 ? DPL : 1;
+  // Loads in flight in the key and value loops below; the smaller head dims
+  // (more accumulators per lane relative to their loads) stay shallower to
+  // keep out of local memory.
+  constexpr int kDeepK = DPL >= 4 ? 8 : 4;
+  constexpr int kDeepV = DPL >= 4 ? 8 : 2;
   float acc[kAttnMaxGroup];       // DPL == 0
   float accv[kAttnMaxGroup][kD];  // DPL > 0
 #pragma unroll
@@ -99,7 +129,7 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
 
     // Scores: a team of TL lanes per key row; control flow is uniform per warp
     // so the team reductions can use full-warp shuffles.
-#pragma unroll 4
+#pragma unroll kDeepK
     for (int j0 = warp * kpw; j0 < nk; j0 += n_warps * kpw) {
       const int j = j0 + team;
       const bool valid = j < nk;
@@ -158,15 +188,16 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
           for (int i = 0; i < DPL; ++i) accv[h][i] *= c;
         }
       }
-#pragma unroll 2
+      // Unrolled deep enough that a warp's value rows of a whole tile are
+      // loaded before the first is used (one memory round trip, not many).
+#pragma unroll kDeepV
       for (int j = warp; j < nk; j += n_warps) {
         const int key = kt + j;
         const int blk = bt[key / bs];
         const KT* vrow = vc + (static_cast<size_t>(blk) * a.n_head_kv + kvh) * head_stride +
                          static_cast<size_t>(key % bs) * hd + lane * DPL;
         float v[DPL];
-#pragma unroll
-        for (int i = 0; i < DPL; ++i) v[i] = to_float(vrow[i]);
+        load_dims<KT, DPL>(vrow, v);
 #pragma unroll
         for (int h = 0; h < kAttnMaxGroup; ++h) {
           if (h < G) {
@@ -308,7 +339,7 @@ AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm
   const long target = 2L * std::max(sm_count, 1);
   if (n_items <= 0 || blocks >= target) return s;
   long n = (target + blocks - 1) / blocks;
-  if (max_ctx > 0) n = std::min<long>(n, (max_ctx + kAttnKeyTile - 1) / kAttnKeyTile);
+  if (max_ctx > 0) n = std::min<long>(n, (max_ctx + kAttnSplitGranule - 1) / kAttnSplitGranule);
   n = std::min<long>(n, 32);
   n = std::min<long>(n, max_partials / std::max(n_items, 1));
   s.n_splits = static_cast<int>(std::max<long>(n, 1));
@@ -318,8 +349,8 @@ AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm
 int attention_split_len(int max_ctx, int n_splits) {
   if (n_splits <= 1) return std::max(max_ctx, 1);
   int per = (max_ctx + n_splits - 1) / n_splits;
-  per = (per + kAttnKeyTile - 1) / kAttnKeyTile * kAttnKeyTile;
-  return std::max(per, kAttnKeyTile);
+  per = (per + kAttnSplitGranule - 1) / kAttnSplitGranule * kAttnSplitGranule;
+  return std::max(per, kAttnSplitGranule);
 }
 
 cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
