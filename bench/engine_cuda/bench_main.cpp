@@ -8,12 +8,13 @@
 //                   [--prompt N] [--gen N] [--batch N] [--prefill N]
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
-//                   [--gemv-prefetch BYTES] [--gemv-unroll 4|8] [--json FILE]
+//                   [--gemv-prefetch BYTES] [--gemv-unroll 4|8] [--no-tune] [--json FILE]
 //
 // The model runs with the backend's default options unless told otherwise:
 // --pdl launches its kernels with programmatic dependent launch; --gate-up-*
 // picks the FFN gate/up GEMM output type; --fuse-norm folds RMSNorm into the
-// decode GEMVs; --gemv-prefetch and --gemv-unroll tune the GEMVs.
+// decode GEMVs; --gemv-prefetch and --gemv-unroll tune the GEMVs; --no-tune
+// keeps cuBLASLt's heuristic algorithms for the prefill GEMMs.
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -36,7 +37,7 @@ int usage() {
                "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs]\n"
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
                "                       [--fuse-norm | --no-fuse-norm] [--gemv-prefetch BYTES] [--gemv-unroll 4|8]\n"
-               "                       [--json FILE]\n");
+               "                       [--no-tune] [--json FILE]\n");
   return 2;
 }
 
@@ -90,6 +91,8 @@ int main(int argc, char** argv) {
       mo.backend.gate_up_16bit = a == "--gate-up-16bit";
     } else if (a == "--fuse-norm" || a == "--no-fuse-norm") {
       mo.backend.fuse_norm_gemv = a == "--fuse-norm";
+    } else if (a == "--no-tune") {
+      mo.backend.tune_gemms = false;
     } else if (a == "--gemv-prefetch") {
       const char* v = next();
       if (!v) return usage();

@@ -126,6 +126,8 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
   BENCH_CUDA(cudaMemcpy(split_len, &sl, 4, cudaMemcpyHostToDevice));
   float* part_o = static_cast<float*>(alloc(static_cast<size_t>(split.n_splits) * H * hd * 4));
   float* part_ml = static_cast<float*>(alloc(static_cast<size_t>(split.n_splits) * H * 2 * 4));
+  auto* split_done = static_cast<int32_t*>(alloc(static_cast<size_t>(Hkv) * 4));
+  BENCH_CUDA(cudaMemset(split_done, 0, static_cast<size_t>(Hkv) * 4));
   BENCH_CUDA(cudaStreamSynchronize(s));
 
   engine::cuda::RopeKvArgs r;
@@ -168,7 +170,7 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
   entries.push_back({"attention ctx " + std::to_string(ctx) + " (" + std::to_string(split.n_splits) + " splits)", 0,
                      [&](int) {
                        BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, 1, split.n_splits, split_len,
-                                                                        part_o, part_ml, s));
+                                                                        part_o, part_ml, split_done, s));
                      }});
   struct Variant {
     const char* label;

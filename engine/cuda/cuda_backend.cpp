@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "engine/core/log.hpp"
 #include "engine/cuda/cuda_backend_impl.hpp"
@@ -141,7 +142,51 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
   LLMD_TRY_STATUS(get(partials * static_cast<size_t>(c.head_dim) * 4, "attention partials",
                       reinterpret_cast<void**>(&part_o_)));
   LLMD_TRY_STATUS(get(partials * 2 * 4, "attention partial sums", reinterpret_cast<void**>(&part_ml_)));
+  const size_t counters = T * static_cast<size_t>(c.n_head_kv) * 4;
+  LLMD_TRY_STATUS(get(counters, "attention split counters", reinterpret_cast<void**>(&split_done_)));
+  LLMD_CUDA_TRY(health_, cudaMemsetAsync(split_done_, 0, counters, stream_));
   LLMD_TRY_STATUS(ids_host_.allocate(health_, static_cast<size_t>(head_rows_) * 4, "sampled ids"));
+  if (opts_.tune_gemms) LLMD_TRY_STATUS(tune_gemms());
+  return ok_status();
+}
+
+Status CudaBackendImpl::tune_gemms() {
+  const ModelConfig& c = cfg_;
+  if (c.n_layer <= 0 || w_.layers.empty()) return ok_status();
+  const int E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff;
+  const size_t T = static_cast<size_t>(max_tokens_), a = dtype_size(act_);
+  // The forward pass's own buffers (so the same cached plans, alignments
+  // included); they hold nothing yet. Zeroed so the timings see numbers.
+  LLMD_CUDA_TRY(health_, cudaMemsetAsync(xn_, 0, T * static_cast<size_t>(E) * a, stream_));
+  LLMD_CUDA_TRY(health_, cudaMemsetAsync(attn_, 0, T * static_cast<size_t>(Q) * a, stream_));
+  LLMD_CUDA_TRY(health_, cudaMemsetAsync(h_, 0, T * static_cast<size_t>(F) * a, stream_));
+  LLMD_CUDA_TRY(health_, cudaMemsetAsync(x_, 0, T * static_cast<size_t>(E) * 4, stream_));
+  const DeviceLayer& L = w_.layers[0];
+  const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;
+  constexpr int kMinTunedTokens = 256;  // below that a step is mostly decode-sized
+  std::string summary;
+  int last_n = 0;
+  for (int n : {max_tokens_, max_tokens_ / 2, max_tokens_ / 4}) {
+    if (n < kMinTunedTokens || n == last_n || n <= opts_.gemv_max_tokens) continue;
+    last_n = n;
+    const GemmArgs shapes[] = {
+        {L.wqkv, act_, xn_, act_, qkv_, DType::f32, Q + 2 * KV, n, E, false},
+        {L.wo, act_, attn_, act_, x_, DType::f32, E, n, Q, true},
+        {L.wgu, act_, xn_, act_, gu_, gu_type, 2 * F, n, E, false},
+        {L.wdown, act_, h_, act_, x_, DType::f32, E, n, F, true},
+    };
+    summary += " n=" + std::to_string(n) + ":";
+    for (const GemmArgs& g : shapes) {
+      auto r = gemm_.tune(g, stream_);
+      if (!r) {
+        if (!health_.healthy()) return r.take_error();
+        llmd::log::warnf("cuda: GEMM tuning skipped: %s", r.error().message.c_str());
+        return ok_status();
+      }
+      summary += " #" + std::to_string(*r);
+    }
+  }
+  if (!summary.empty()) llmd::log::infof("cuda: tuned prefill GEMMs (qkv, o, gate/up, down)%s", summary.c_str());
   return ok_status();
 }
 

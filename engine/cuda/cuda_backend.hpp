@@ -49,7 +49,7 @@ struct CudaBackendOptions {
   // Launch each kernel so that it may start while the previous one finishes
   // (programmatic dependent launch, sm_90+; ignored on older devices). The
   // results are bit-for-bit the same either way.
-  bool programmatic_launch = false;
+  bool programmatic_launch = true;
   // Steps that take the GEMM path write the FFN's gate and up projections in
   // the activation type (bf16/f16) instead of f32: half the bytes between the
   // GEMM and SwiGLU, one more 16-bit rounding of each before SwiGLU.
@@ -57,12 +57,18 @@ struct CudaBackendOptions {
   // Steps that use the GEMV kernels fold the RMSNorm before the QKV and
   // gate/up projections into those kernels (two fewer launches per layer; the
   // normalised activations stay in f32 instead of being rounded to 16 bits).
-  bool fuse_norm_gemv = false;
+  bool fuse_norm_gemv = true;
   // GEMV tuning (no effect on results): bytes of each weight row prefetched
   // into L2 before waiting on the previous kernel (programmatic launch only),
   // and 16-byte loads in flight per lane for one-token steps (4 or 8).
   int gemv_prefetch_bytes = 0;
   int gemv_unroll = 4;
+  // At creation, time cuBLASLt's candidate algorithms for the four layer
+  // projections at max_batch_tokens tokens (and a half and a quarter of it)
+  // and keep the fastest for those shapes; other token counts use the
+  // heuristic's first choice. A tuned choice depends on timings, so two
+  // backends may sum those GEMMs in different orders.
+  bool tune_gemms = true;
 };
 
 // Token choice on the device (bench and greedy serving): temperature 0 is

@@ -86,6 +86,9 @@ class CudaBackendImpl {
   Status enqueue_head(const StepPtrs& d, int row0, int n_rows, const DeviceSampling* sampling);
   // y = x W^T (or +=), by GEMV for few tokens else cuBLASLt.
   Status project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type, bool accumulate);
+  // CudaBackendOptions::tune_gemms, run once the weights and activation
+  // buffers exist.
+  Status tune_gemms();
   // Whether a step of n_tokens takes the GEMV kernels for inner dimension k,
   // and their arguments with this backend's tuning.
   bool uses_gemv(int n_tokens, int k) const;
@@ -120,6 +123,7 @@ class CudaBackendImpl {
   int32_t* ids_ = nullptr;        // [head_rows] sampled ids
   float* part_o_ = nullptr;       // [kMaxAttnPartials][n_head][head_dim]
   float* part_ml_ = nullptr;      // [kMaxAttnPartials][n_head][2]
+  int32_t* split_done_ = nullptr; // [T][n_head_kv] split counters, zero between steps
   void* gemm_ws_ = nullptr;
   PinnedBuffer ids_host_;         // [head_rows] int32
 

@@ -1,5 +1,6 @@
 #include "engine/cuda/gemm_lt.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace llmd::engine::cuda {
@@ -164,6 +165,44 @@ Status LtGemm::run_candidate(const GemmArgs& a, int index, cudaStream_t stream) 
     return Error(errc::kUnsupported, "no cuBLASLt candidate " + std::to_string(index));
   }
   return launch(a, **p, index, stream);
+}
+
+Result<int> LtGemm::tune(const GemmArgs& a, cudaStream_t stream, int reps) {
+  if (!health_->healthy()) return health_->failed_error();
+  auto planned = plan_for(a);
+  if (!planned) return planned.take_error();
+  Plan& p = **planned;
+  if (p.algos.size() < 2) return 0;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  LLMD_CUDA_TRY(*health_, cudaEventCreate(&start));
+  Status st = health_->check(cudaEventCreate(&stop), "cudaEventCreate");
+  int best = 0;
+  float best_ms = 0.0f;
+  bool timed = false;
+  for (size_t i = 0; st.ok() && i < p.algos.size(); ++i) {
+    const int idx = static_cast<int>(i);
+    // A candidate that fails to run is skipped; anything sticky ends the tuning.
+    if (!launch(a, p, idx, stream).ok()) {
+      if (!health_->healthy()) st = health_->failed_error();
+      continue;
+    }
+    st = health_->check(cudaEventRecord(start, stream), "cudaEventRecord");
+    for (int r = 0; st.ok() && r < reps; ++r) st = launch(a, p, idx, stream);
+    if (st.ok()) st = health_->check(cudaEventRecord(stop, stream), "cudaEventRecord");
+    if (st.ok()) st = health_->check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0.0f;
+    if (st.ok()) st = health_->check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    if (st.ok() && (!timed || ms < best_ms)) {
+      best = idx;
+      best_ms = ms;
+      timed = true;
+    }
+  }
+  (void)cudaEventDestroy(start);
+  if (stop) (void)cudaEventDestroy(stop);
+  if (!st.ok()) return st.take_error();
+  std::rotate(p.algos.begin(), p.algos.begin() + best, p.algos.begin() + best + 1);
+  return best;
 }
 
 }  // namespace llmd::engine::cuda

@@ -8,7 +8,8 @@
 //
 // The matmul descriptor, layouts and algorithm (cuBLASLt's first heuristic
 // for the shape, element types and pointer alignments) are built once per
-// shape and cached.
+// shape and cached. tune() replaces the heuristic's choice for one shape by
+// the fastest of its candidates, timed on the device.
 #pragma once
 
 #include <cublasLt.h>
@@ -58,6 +59,13 @@ class LtGemm {
   // a run with the i-th of them (0 is what run() uses).
   Result<int> candidate_count(const GemmArgs& a);
   Status run_candidate(const GemmArgs& a, int index, cudaStream_t stream);
+
+  // Times every candidate for a's shape (`reps` runs each after one warm-up,
+  // on `stream`, synchronously) and makes the fastest the one run() uses for
+  // that shape from now on. a.y is overwritten (and read with accumulate):
+  // pass buffers whose contents do not matter. Returns the chosen candidate's
+  // index in the heuristic's order (0: the heuristic was right).
+  Result<int> tune(const GemmArgs& a, cudaStream_t stream, int reps = 3);
 
   size_t cached_shapes() const { return plans_.size(); }
 

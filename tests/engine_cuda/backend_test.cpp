@@ -338,6 +338,7 @@ TEST(CudaGraphs, ReplayEqualsEagerBitForBit) {
     SCOPED_TRACE("batch " + std::to_string(batch));
     CudaBackendOptions on, off;
     off.cuda_graphs = false;
+    on.tune_gemms = off.tune_gemms = false;  // the same GEMM algorithms in both
     auto g = cuda_backend(*model, on);
     auto e = cuda_backend(*model, off);
     ASSERT_TRUE(g && e);
