@@ -8,13 +8,14 @@
 //                   [--prompt N] [--gen N] [--batch N] [--prefill N]
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
-//                   [--gemv-prefetch BYTES] [--gemv-unroll 4|8] [--no-tune] [--json FILE]
+//                   [--tune | --no-tune] [--json FILE]
 //
 // The model runs with the backend's default options unless told otherwise:
 // --pdl launches its kernels with programmatic dependent launch; --gate-up-*
 // picks the FFN gate/up GEMM output type; --fuse-norm folds RMSNorm into the
-// decode GEMVs; --gemv-prefetch and --gemv-unroll tune the GEMVs; --no-tune
-// keeps cuBLASLt's heuristic algorithms for the prefill GEMMs.
+// decode GEMVs; --tune times
+// cuBLASLt's candidates for the prefill GEMMs at creation (--no-tune keeps the
+// heuristic's first choice).
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -36,8 +37,8 @@ int usage() {
                "usage: llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16] [--prompt N] [--gen N]\n"
                "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs]\n"
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
-               "                       [--fuse-norm | --no-fuse-norm] [--gemv-prefetch BYTES] [--gemv-unroll 4|8]\n"
-               "                       [--no-tune] [--json FILE]\n");
+               "                       [--fuse-norm | --no-fuse-norm]\n"
+               "                       [--tune | --no-tune] [--json FILE]\n");
   return 2;
 }
 
@@ -91,16 +92,8 @@ int main(int argc, char** argv) {
       mo.backend.gate_up_16bit = a == "--gate-up-16bit";
     } else if (a == "--fuse-norm" || a == "--no-fuse-norm") {
       mo.backend.fuse_norm_gemv = a == "--fuse-norm";
-    } else if (a == "--no-tune") {
-      mo.backend.tune_gemms = false;
-    } else if (a == "--gemv-prefetch") {
-      const char* v = next();
-      if (!v) return usage();
-      mo.backend.gemv_prefetch_bytes = std::atoi(v);
-      if (mo.backend.gemv_prefetch_bytes < 0) return usage();
-    } else if (a == "--gemv-unroll") {
-      if (!next_int(&mo.backend.gemv_unroll)) return usage();
-      if (mo.backend.gemv_unroll != 4 && mo.backend.gemv_unroll != 8) return usage();
+    } else if (a == "--tune" || a == "--no-tune") {
+      mo.backend.tune_gemms = a == "--tune";
     } else if (a == "--json") {
       const char* v = next();
       if (!v) return usage();

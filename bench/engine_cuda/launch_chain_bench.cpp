@@ -126,8 +126,6 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
   BENCH_CUDA(cudaMemcpy(split_len, &sl, 4, cudaMemcpyHostToDevice));
   float* part_o = static_cast<float*>(alloc(static_cast<size_t>(split.n_splits) * H * hd * 4));
   float* part_ml = static_cast<float*>(alloc(static_cast<size_t>(split.n_splits) * H * 2 * 4));
-  auto* split_done = static_cast<int32_t*>(alloc(static_cast<size_t>(Hkv) * 4));
-  BENCH_CUDA(cudaMemset(split_done, 0, static_cast<size_t>(Hkv) * 4));
   BENCH_CUDA(cudaStreamSynchronize(s));
 
   engine::cuda::RopeKvArgs r;
@@ -170,15 +168,13 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
   entries.push_back({"attention ctx " + std::to_string(ctx) + " (" + std::to_string(split.n_splits) + " splits)", 0,
                      [&](int) {
                        BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, 1, split.n_splits, split_len,
-                                                                        part_o, part_ml, split_done, s));
+                                                                        part_o, part_ml, s));
                      }});
   struct Variant {
     const char* label;
-    int unroll, prefetch;
     bool norm;
   };
-  const Variant variants[] = {{"", 4, 0, false}, {" u8", 8, 0, false}, {" pf2K", 4, 2048, false},
-                              {" pf8K", 4, 8192, false}, {" +norm", 4, 0, true}, {" +norm u8", 8, 0, true}};
+  const Variant variants[] = {{"", false}, {" +norm", true}};
   for (const Mat& m : mats) {
     const double bytes = static_cast<double>(m.mode == GemvMode::swiglu ? 2 * m.rows : m.rows) * m.k * 2;
     for (const Variant& v : variants) {
@@ -193,8 +189,6 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
                            g.k = m.k;
                            g.y = m.mode == GemvMode::swiglu ? h : static_cast<void*>(y);
                            g.mode = m.mode;
-                           g.unroll = v.unroll;
-                           g.prefetch_bytes = v.prefetch;
                            BENCH_CUDA(engine::cuda::launch_gemv(g, s));
                          }});
     }

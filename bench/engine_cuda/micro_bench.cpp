@@ -250,7 +250,7 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
         float* po = static_cast<float*>(dalloc(static_cast<size_t>(2048) * H * hd * 4));
         float* pml = static_cast<float*>(dalloc(static_cast<size_t>(2048) * H * 2 * 4));
         const double dms = time_ms(s, 3, 20, [&] {
-          BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, b, split.n_splits, d_sl, po, pml, nullptr, s));
+          BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, b, split.n_splits, d_sl, po, pml, s));
         });
         const double bytes = 2.0 * b * ctx * Hkv * hd * 2;
         std::printf("decode attention, batch %d, context %d, %d splits: %.1f us, %.0f GB/s of K/V\n", b, ctx,

@@ -91,10 +91,6 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
   if (opts_.max_batch_tokens < 1 || opts_.max_seqs < 1) {
     return Error(errc::kUnsupported, "max_batch_tokens and max_seqs must be positive");
   }
-  if (opts_.gemv_unroll != 4 && opts_.gemv_unroll != 8) {
-    return Error(errc::kUnsupported, "gemv_unroll must be 4 or 8");
-  }
-  if (opts_.gemv_prefetch_bytes < 0) return Error(errc::kUnsupported, "gemv_prefetch_bytes must be >= 0");
   max_pos_ = opts_.max_context > 0 ? opts_.max_context : (c.n_ctx_train > 0 ? c.n_ctx_train : 4096);
 
   // RoPE table, computed on the device in double precision.
@@ -142,9 +138,6 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
   LLMD_TRY_STATUS(get(partials * static_cast<size_t>(c.head_dim) * 4, "attention partials",
                       reinterpret_cast<void**>(&part_o_)));
   LLMD_TRY_STATUS(get(partials * 2 * 4, "attention partial sums", reinterpret_cast<void**>(&part_ml_)));
-  const size_t counters = T * static_cast<size_t>(c.n_head_kv) * 4;
-  LLMD_TRY_STATUS(get(counters, "attention split counters", reinterpret_cast<void**>(&split_done_)));
-  LLMD_CUDA_TRY(health_, cudaMemsetAsync(split_done_, 0, counters, stream_));
   LLMD_TRY_STATUS(ids_host_.allocate(health_, static_cast<size_t>(head_rows_) * 4, "sampled ids"));
   if (opts_.tune_gemms) LLMD_TRY_STATUS(tune_gemms());
   return ok_status();
@@ -296,12 +289,12 @@ std::string CudaBackend::describe() const {
   const auto& o = impl_->options();
   char buf[512];
   std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB, %d layers, max %d tokens x %d sequences per step, graphs %s, "
-                "programmatic launch %s, gate/up %s, norm %s, GEMV unroll %d prefetch %d B",
+                "programmatic launch %s, gate/up %s, norm %s, GEMMs %s",
                 name().c_str(), cuda::describe(impl_->device()).c_str(), dtype_name(weight_type()),
                 static_cast<double>(weight_bytes()) / (1ull << 30), impl_->config().n_layer, o.max_batch_tokens,
                 o.max_seqs, o.cuda_graphs ? "on" : "off", impl_->programmatic() ? "on" : "off",
                 o.gate_up_16bit ? "16-bit" : "f32", o.fuse_norm_gemv ? "fused into GEMVs" : "separate",
-                o.gemv_unroll, o.gemv_prefetch_bytes);
+                o.tune_gemms ? "tuned" : "heuristic");
   return buf;
 }
 

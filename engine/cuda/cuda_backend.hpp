@@ -7,7 +7,7 @@
 // projection added to the residual] -> final RMSNorm of the rows whose logits
 // are wanted -> output projection. Projections use cuBLASLt (f32
 // accumulation); decode steps with few tokens use our weight-streaming GEMV
-// kernels instead. Decode steps (one token per sequence) are captured as CUDA
+// kernels instead, with the RMSNorm before QKV and gate/up folded into them. Decode steps (one token per sequence) are captured as CUDA
 // graphs per (batch size, logits rows, block-table width) and replayed.
 //
 // Every CUDA call is checked; a sticky device error (illegal address, ...)
@@ -58,17 +58,12 @@ struct CudaBackendOptions {
   // gate/up projections into those kernels (two fewer launches per layer; the
   // normalised activations stay in f32 instead of being rounded to 16 bits).
   bool fuse_norm_gemv = true;
-  // GEMV tuning (no effect on results): bytes of each weight row prefetched
-  // into L2 before waiting on the previous kernel (programmatic launch only),
-  // and 16-byte loads in flight per lane for one-token steps (4 or 8).
-  int gemv_prefetch_bytes = 0;
-  int gemv_unroll = 4;
   // At creation, time cuBLASLt's candidate algorithms for the four layer
   // projections at max_batch_tokens tokens (and a half and a quarter of it)
   // and keep the fastest for those shapes; other token counts use the
   // heuristic's first choice. A tuned choice depends on timings, so two
   // backends may sum those GEMMs in different orders.
-  bool tune_gemms = true;
+  bool tune_gemms = false;
 };
 
 // Token choice on the device (bench and greedy serving): temperature 0 is

@@ -210,8 +210,6 @@ GemvArgs CudaBackendImpl::gemv_args(const void* w, int m, int k, const void* x, 
   g.k = k;
   g.y = y;
   g.mode = mode;
-  g.prefetch_bytes = opts_.gemv_prefetch_bytes;
-  g.unroll = opts_.gemv_unroll;
   return g;
 }
 
@@ -305,7 +303,7 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
     a.out_type = act_;
     if (!p.dlist.empty()) {
       LLMD_CUDA_TRY(health_, launch_attention_tokens(a, d.dlist, static_cast<int>(p.dlist.size()), n_splits,
-                                                     d.split_len, part_o_, part_ml_, split_done_, stream_));
+                                                     d.split_len, part_o_, part_ml_, stream_));
     }
     if (!p.tiles.empty()) {
       LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_));

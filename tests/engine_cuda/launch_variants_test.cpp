@@ -5,8 +5,7 @@
 // prefill chunks (tiled attention, cuBLASLt, SwiGLU), a batch mixing prefill
 // and decode, decode steps eager and replayed from graphs (attention split
 // over several blocks and merged), decode steps of one to four sequences (the
-// GEMV kernels, here also with L2 prefetch and eight loads in flight, neither
-// of which changes a sum), and device sampling. A missing wait in a kernel
+// GEMV kernels), and device sampling. A missing wait in a kernel
 // shows up here as a difference (reads of a buffer its predecessor is still
 // writing).
 //
@@ -45,8 +44,6 @@ Pair make_pair(const Model& m, bool graphs, int n_seqs) {
   a.tune_gemms = b.tune_gemms = false;
   a.programmatic_launch = false;
   b.programmatic_launch = true;
-  b.gemv_prefetch_bytes = 4096;
-  b.gemv_unroll = 8;
   Pair p{cuda_backend(m, a), cuda_backend(m, b)};
   if (!p.plain || !p.pdl) return p;
   const KvCacheShape kv{.n_blocks = n_seqs * kBlocksPerSeq, .block_size = 16, .dtype = KvDtype::f16};

@@ -4,8 +4,8 @@
 //
 // Two kernels:
 //  - launch_attention_tokens: one query token per work item, the key range
-//    optionally split across blocks (flash-decoding) and merged by the last
-//    block of each split group (or a second kernel). Used for decode tokens, and for every token when the tiled kernel
+//    optionally split across blocks (flash-decoding) and merged by a second
+//    kernel. Used for decode tokens, and for every token when the tiled kernel
 //    does not apply (f32 cache, head dims other than 64/128).
 //  - launch_attention_prefill: tensor-core flash attention for chunks of
 //    consecutive query tokens of one sequence (tiles of 64 queries), f16 cache,
@@ -61,13 +61,9 @@ AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm
 // pointer to one int: keys per split, a multiple of kAttnSplitGranule, covering the
 // longest context) is read on the device so graphs can replay as contexts
 // grow; part_o [n_items*n_splits][n_head][head_dim] and part_ml
-// [n_items*n_splits][n_head][2] f32 hold the partial results. They are merged
-// by the last split block of each (token, KV head) when split_done is given
-// (device, n_items * n_head_kv int32 counters, zero before the first call and
-// left zero by each call), else by a second kernel.
+// [n_items*n_splits][n_head][2] f32 hold the partial results.
 cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
-                                    const int32_t* split_len, float* part_o, float* part_ml, int32_t* split_done,
-                                    cudaStream_t stream);
+                                    const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream);
 
 // Host helper: the split length for a longest context of max_ctx keys.
 int attention_split_len(int max_ctx, int n_splits);

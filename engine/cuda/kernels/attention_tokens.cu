@@ -46,30 +46,6 @@ __device__ __forceinline__ void load_dims(const KT* p, float* out) {
   }
 }
 
-// Merges the n_splits partial results of one (token, query head) into the
-// output row: the threads of a block share the head's dims. Partials are
-// read through L2 (other blocks, on other SMs, wrote them).
-__device__ __forceinline__ void combine_head(int item, int head, int t, int n_splits, int n_head, int hd,
-                                             const float* part_o, const float* part_ml, void* out, DType out_type) {
-  const size_t p0 = static_cast<size_t>(item) * n_splits * n_head + head;  // partial of split s: p0 + s*n_head
-  float m_max = -INFINITY;
-  for (int s = 0; s < n_splits; ++s) m_max = fmaxf(m_max, __ldcg(&part_ml[(p0 + static_cast<size_t>(s) * n_head) * 2]));
-  float l = 0.0f;
-  for (int s = 0; s < n_splits; ++s) {
-    const size_t pi = p0 + static_cast<size_t>(s) * n_head;
-    l += __ldcg(&part_ml[pi * 2 + 1]) * expf(__ldcg(&part_ml[pi * 2]) - m_max);
-  }
-  const float inv_l = 1.0f / l;
-  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-    float o = 0.0f;
-    for (int s = 0; s < n_splits; ++s) {
-      const size_t pi = p0 + static_cast<size_t>(s) * n_head;
-      o += __ldcg(&part_o[pi * hd + d]) * expf(__ldcg(&part_ml[pi * 2]) - m_max);
-    }
-    store_out(out, out_type, (static_cast<size_t>(t) * n_head + head) * hd + d, o * inv_l);
-  }
-}
-
 // Block: max(128, head_dim) threads. Work item: one query token, one KV head
 // (all of its query heads), one split of the key range.
 //
@@ -82,16 +58,10 @@ __device__ __forceinline__ void combine_head(int item, int head, int t, int n_sp
 // Shared memory (floats): q [G][hd] pre-scaled | scores [G][kAttnKeyTile] |
 // running max [G] | running sum [G] | rescale factor [G] | (DPL > 0) warp
 // partials [n_warps][hd].
-//
-// Split (n_splits > 1): each block writes its partial result; with
-// split_done (one zeroed counter per token and KV head), the block that
-// finishes last for its (token, KV head) merges them and resets the counter,
-// so no second kernel is needed.
 template <typename KT, int DPL>
 __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int32_t* __restrict__ token_idx,
                                                           const int32_t* __restrict__ split_len_p,
-                                                          float* __restrict__ part_o, float* __restrict__ part_ml,
-                                                          int32_t* __restrict__ split_done) {
+                                                          float* __restrict__ part_o, float* __restrict__ part_ml) {
   pdl_wait();
   pdl_launch_dependents();
   extern __shared__ float sm[];
@@ -296,41 +266,39 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
       }
     }
   }
-  if (n_splits == 1 || !split_done) return;
-
-  // The last of this (token, KV head)'s splits to get here merges them.
-  __shared__ bool last;
-  __threadfence();  // this block's partials, visible device-wide before the count
-  __syncthreads();
-  if (tid == 0) {
-    int32_t* done = split_done + static_cast<size_t>(item) * a.n_head_kv + kvh;
-    last = atomicAdd(done, 1) == n_splits - 1;
-    if (last) *done = 0;  // ready for the next launch (graph replays)
-  }
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  for (int h = 0; h < G; ++h) {
-    combine_head(item, kvh * G + h, t, n_splits, a.n_head, hd, part_o, part_ml, a.out, a.out_type);
-  }
 }
 
-// Merges the splits of one (token, query head), when no split counters are
-// given.
+// Merges the splits of one (token, query head).
 __global__ void attn_combine_kernel(const int32_t* __restrict__ token_idx, int n_splits, int n_head, int hd,
                                     const float* __restrict__ part_o, const float* __restrict__ part_ml, void* out,
                                     DType out_type) {
   pdl_wait();
   pdl_launch_dependents();
   const int item = blockIdx.x;
+  const int head = blockIdx.y;
   const int t = token_idx ? token_idx[item] : item;
-  combine_head(item, blockIdx.y, t, n_splits, n_head, hd, part_o, part_ml, out, out_type);
+  const size_t p0 = static_cast<size_t>(item) * n_splits * n_head + head;  // partial of split s: p0 + s*n_head
+  float m_max = -INFINITY;
+  for (int s = 0; s < n_splits; ++s) m_max = fmaxf(m_max, part_ml[(p0 + static_cast<size_t>(s) * n_head) * 2]);
+  float l = 0.0f;
+  for (int s = 0; s < n_splits; ++s) {
+    const size_t pi = p0 + static_cast<size_t>(s) * n_head;
+    l += part_ml[pi * 2 + 1] * expf(part_ml[pi * 2] - m_max);
+  }
+  const float inv_l = 1.0f / l;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float o = 0.0f;
+    for (int s = 0; s < n_splits; ++s) {
+      const size_t pi = p0 + static_cast<size_t>(s) * n_head;
+      o += part_o[pi * hd + d] * expf(part_ml[pi * 2] - m_max);
+    }
+    store_out(out, out_type, (static_cast<size_t>(t) * n_head + head) * hd + d, o * inv_l);
+  }
 }
 
 template <typename KT>
 cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
-                         const int32_t* split_len, float* part_o, float* part_ml, int32_t* split_done,
-                         cudaStream_t stream) {
+                         const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
   const int G = a.n_head / a.n_head_kv;
   const int threads = a.head_dim > 128 ? 256 : 128;
   const int dpl = a.head_dim >= 32 ? a.head_dim / 32 : 0;
@@ -341,14 +309,14 @@ cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_item
                   static_cast<unsigned>(n_splits));
   cudaError_t e = cudaSuccess;
   switch (dpl) {
-    case 0: e = launch_kernel(attn_tokens_kernel<KT, 0>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, split_done); break;
-    case 1: e = launch_kernel(attn_tokens_kernel<KT, 1>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, split_done); break;
-    case 2: e = launch_kernel(attn_tokens_kernel<KT, 2>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, split_done); break;
-    case 4: e = launch_kernel(attn_tokens_kernel<KT, 4>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, split_done); break;
-    case 8: e = launch_kernel(attn_tokens_kernel<KT, 8>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, split_done); break;
+    case 0: e = launch_kernel(attn_tokens_kernel<KT, 0>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 1: e = launch_kernel(attn_tokens_kernel<KT, 1>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 2: e = launch_kernel(attn_tokens_kernel<KT, 2>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 4: e = launch_kernel(attn_tokens_kernel<KT, 4>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 8: e = launch_kernel(attn_tokens_kernel<KT, 8>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
     default: return cudaErrorInvalidValue;
   }
-  if (e != cudaSuccess || n_splits == 1 || split_done) return e;
+  if (e != cudaSuccess || n_splits == 1) return e;
   const dim3 cgrid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head));
   return launch_kernel(attn_combine_kernel, cgrid, dim3(a.head_dim > 128 ? 256 : 128), 0, stream, token_idx, n_splits,
                        a.n_head, a.head_dim, static_cast<const float*>(part_o), static_cast<const float*>(part_ml),
@@ -386,8 +354,7 @@ int attention_split_len(int max_ctx, int n_splits) {
 }
 
 cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
-                                    const int32_t* split_len, float* part_o, float* part_ml, int32_t* split_done,
-                                    cudaStream_t stream) {
+                                    const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
   if (n_items <= 0) return cudaSuccess;
   if (!attention_tokens_supported(a.head_dim, a.n_head, a.n_head_kv) || n_splits < 1 ||
       (n_splits > 1 && (!split_len || !part_o || !part_ml))) {
@@ -395,10 +362,10 @@ cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx,
   }
   if (a.out_type != DType::f32 && a.out_type != DType::f16 && a.out_type != DType::bf16) return cudaErrorInvalidValue;
   if (a.kv_type == DType::f16) {
-    return launch_typed<__half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, split_done, stream);
+    return launch_typed<__half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
   }
   if (a.kv_type == DType::f32) {
-    return launch_typed<float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, split_done, stream);
+    return launch_typed<float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
   }
   return cudaErrorInvalidValue;
 }

@@ -7,7 +7,8 @@ namespace {
 
 using namespace dev;
 
-constexpr int kWarps = 4;  // rows per block (small blocks balance the SMs)
+constexpr int kWarps = 4;   // rows per block (small blocks balance the SMs)
+constexpr int kUnroll = 4;  // 16-byte weight loads in flight per lane (per matrix)
 
 __device__ __forceinline__ uint4 load_stream(const void* p) {
   // Weights are read once per step: keep them out of L1.
@@ -63,26 +64,15 @@ __device__ __forceinline__ void chunk(uint4 wv, uint4 uv, const void* __restrict
 }
 
 // One warp per output row (and its up row for swiglu); each lane takes every
-// 32nd 8-column chunk, U chunks of each matrix in flight.
-template <typename T, int NT, bool kDual, bool kNorm, int U>
-__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a, int prefetch_bytes) {
+// 32nd 8-column chunk, kUnroll chunks of each matrix in flight.
+template <typename T, int NT, bool kDual, bool kNorm>
+__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a) {
   const int lane = threadIdx.x & 31;
   const int row = blockIdx.x * kWarps + (threadIdx.x >> 5);
   const int rows = a.rows;
   const int k = a.k;
   const T* w = static_cast<const T*>(a.w);
   const void* x = a.x;
-  // Launched ahead of the previous kernel's end: start pulling the head of this
-  // warp's weight rows into L2 while waiting for x.
-  if (prefetch_bytes > 0 && row < rows) {
-    const size_t row_bytes = static_cast<size_t>(k) * sizeof(T);
-    const size_t n = min(row_bytes, static_cast<size_t>(prefetch_bytes));
-    const char* p = reinterpret_cast<const char*>(w) + static_cast<size_t>(row) * row_bytes;
-    for (size_t off = static_cast<size_t>(lane) * 128; off < n; off += 32 * 128) {
-      prefetch_l2(p + off);
-      if constexpr (kDual) prefetch_l2(p + static_cast<size_t>(rows) * row_bytes + off);
-    }
-  }
   pdl_wait();
   pdl_launch_dependents();
   if (row >= rows) return;  // whole warp
@@ -94,17 +84,17 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a, int prefe
 
   const int n_vec = k >> 3;  // 8-element chunks per row
   int v = lane;
-  // Main loop: U full steps of 32 chunks with all loads issued first.
-  for (; v + (U - 1) * 32 < n_vec; v += U * 32) {
-    uint4 wv[U];
-    uint4 uv[U];
+  // Main loop: kUnroll full steps of 32 chunks with all loads issued first.
+  for (; v + (kUnroll - 1) * 32 < n_vec; v += kUnroll * 32) {
+    uint4 wv[kUnroll];
+    uint4 uv[kUnroll];
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
+    for (int u = 0; u < kUnroll; ++u) {
       wv[u] = load_stream(wr + static_cast<size_t>(v + u * 32) * 8);
       if constexpr (kDual) uv[u] = load_stream(wu + static_cast<size_t>(v + u * 32) * 8);
     }
 #pragma unroll
-    for (int u = 0; u < U; ++u) chunk<T, NT, kDual, kNorm>(wv[u], uv[u], x, a.norm_w, k, (v + u * 32) * 8, acc, accu, ss);
+    for (int u = 0; u < kUnroll; ++u) chunk<T, NT, kDual, kNorm>(wv[u], uv[u], x, a.norm_w, k, (v + u * 32) * 8, acc, accu, ss);
   }
   for (; v < n_vec; v += 32) {
     const uint4 wv = load_stream(wr + static_cast<size_t>(v) * 8);
@@ -144,14 +134,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a, int prefe
 template <typename T, int NT, bool kDual, bool kNorm>
 cudaError_t launch_variant(const GemvArgs& a, cudaStream_t stream) {
   const unsigned blocks = static_cast<unsigned>((a.rows + kWarps - 1) / kWarps);
-  const int prefetch = programmatic_launch() ? a.prefetch_bytes : 0;
-  if constexpr (NT == 1) {
-    if (a.unroll == 8) {
-      return launch_kernel(gemv_kernel<T, NT, kDual, kNorm, 8>, dim3(blocks), dim3(kWarps * 32), 0, stream, a,
-                           prefetch);
-    }
-  }
-  return launch_kernel(gemv_kernel<T, NT, kDual, kNorm, 4>, dim3(blocks), dim3(kWarps * 32), 0, stream, a, prefetch);
+  return launch_kernel(gemv_kernel<T, NT, kDual, kNorm>, dim3(blocks), dim3(kWarps * 32), 0, stream, a);
 }
 
 template <typename T, int NT>
@@ -186,9 +169,7 @@ bool gemv_supported(DType w_type, int k, int n_tokens) {
 
 cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream) {
   if (a.rows <= 0) return cudaSuccess;
-  if (!gemv_supported(a.w_type, a.k, a.n_tokens) || (a.unroll != 4 && a.unroll != 8) || a.prefetch_bytes < 0) {
-    return cudaErrorInvalidValue;
-  }
+  if (!gemv_supported(a.w_type, a.k, a.n_tokens)) return cudaErrorInvalidValue;
   if (a.w_type == DType::bf16) return launch_typed<__nv_bfloat16>(a, stream);
   return launch_typed<__half>(a, stream);
 }

@@ -34,13 +34,6 @@ struct GemvArgs {
   int k = 0;  // a multiple of 8
   void* y = nullptr;  // [n_tokens][rows]
   GemvMode mode = GemvMode::store;
-  // Under programmatic launch only: the leading bytes of each weight row that a
-  // warp asks L2 to fetch before it waits for the previous kernel (weights are
-  // never written by a kernel, so they may be read early). 0 = none.
-  int prefetch_bytes = 0;
-  // 16-byte weight loads in flight per lane and matrix: 4, or 8 (one token only;
-  // other token counts use 4).
-  int unroll = 4;
 };
 
 bool gemv_supported(DType w_type, int k, int n_tokens);

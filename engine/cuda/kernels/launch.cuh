@@ -31,11 +31,6 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-// Hints the L2 cache to fetch the 128-byte line holding p.
-__device__ __forceinline__ void prefetch_l2(const void* p) {
-  asm volatile("prefetch.global.L2 [%0];\n" ::"l"(p));
-}
-
 }  // namespace dev
 
 // kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream

@@ -1,6 +1,6 @@
 // Programmatic dependent launch (sm_90 and later): a kernel launched this way
 // may be scheduled while the kernel before it in the stream is still running,
-// so its blocks are resident (and can prefetch weights) by the time the data
+// so its blocks are resident by the time the data
 // they depend on is ready. Every kernel launched through launch_kernel() calls
 // dev::pdl_wait() before it touches memory that earlier kernels write or read,
 // which keeps the stream's order of effects.
