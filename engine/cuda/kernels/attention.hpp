@@ -43,6 +43,7 @@ constexpr int kAttnKeyTile = 64;    // keys per shared-memory tile
 // Split lengths are multiples of this: short contexts still spread over many
 // blocks (a batch-1 decode at 256 keys runs 16 splits of 16 keys per KV head).
 constexpr int kAttnSplitGranule = 16;
+constexpr int kAttnMaxSplits = 4096;  // per token (the merge keeps one weight per split in shared memory)
 
 // Whether launch_attention_tokens supports a shape.
 bool attention_tokens_supported(int head_dim, int n_head, int n_head_kv);

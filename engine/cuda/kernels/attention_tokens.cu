@@ -90,6 +90,7 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
   const int tid = threadIdx.x;
   const int n_warps = blockDim.x >> 5;
   const float* qg = a.q + (static_cast<size_t>(t) * a.n_head + static_cast<size_t>(kvh) * G) * hd;
+#pragma unroll 4
   for (int i = tid; i < G * hd; i += blockDim.x) q_s[i] = qg[i] * a.scale;
   if (tid < G) {
     m_s[tid] = -INFINITY;
@@ -268,30 +269,42 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
   }
 }
 
-// Merges the splits of one (token, query head).
+// Merges the splits of one (token, query head). Warp 0 takes the splits' maxima
+// and sums 32 at a time (one round of loads per 32 splits, not one per split)
+// and leaves each split's weight exp(m_s - m) in shared memory; then every
+// thread adds its dims of the partial outputs, many splits' loads in flight.
+// Shared memory: n_splits floats.
 __global__ void attn_combine_kernel(const int32_t* __restrict__ token_idx, int n_splits, int n_head, int hd,
                                     const float* __restrict__ part_o, const float* __restrict__ part_ml, void* out,
                                     DType out_type) {
+  extern __shared__ float weight[];
+  __shared__ float inv_l;
   pdl_wait();
   pdl_launch_dependents();
   const int item = blockIdx.x;
   const int head = blockIdx.y;
   const int t = token_idx ? token_idx[item] : item;
   const size_t p0 = static_cast<size_t>(item) * n_splits * n_head + head;  // partial of split s: p0 + s*n_head
-  float m_max = -INFINITY;
-  for (int s = 0; s < n_splits; ++s) m_max = fmaxf(m_max, part_ml[(p0 + static_cast<size_t>(s) * n_head) * 2]);
-  float l = 0.0f;
-  for (int s = 0; s < n_splits; ++s) {
-    const size_t pi = p0 + static_cast<size_t>(s) * n_head;
-    l += part_ml[pi * 2 + 1] * expf(part_ml[pi * 2] - m_max);
+  if (threadIdx.x < 32) {
+    const int lane = threadIdx.x;
+    float m = -INFINITY;
+    for (int s = lane; s < n_splits; s += 32) m = fmaxf(m, part_ml[(p0 + static_cast<size_t>(s) * n_head) * 2]);
+    m = warp_max(m);
+    float l = 0.0f;
+    for (int s = lane; s < n_splits; s += 32) {
+      const size_t pi = p0 + static_cast<size_t>(s) * n_head;
+      const float e = expf(part_ml[pi * 2] - m);
+      weight[s] = e;
+      l += part_ml[pi * 2 + 1] * e;
+    }
+    l = warp_sum(l);
+    if (lane == 0) inv_l = 1.0f / l;
   }
-  const float inv_l = 1.0f / l;
+  __syncthreads();
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float o = 0.0f;
-    for (int s = 0; s < n_splits; ++s) {
-      const size_t pi = p0 + static_cast<size_t>(s) * n_head;
-      o += part_o[pi * hd + d] * expf(part_ml[pi * 2] - m_max);
-    }
+#pragma unroll 16
+    for (int s = 0; s < n_splits; ++s) o += part_o[(p0 + static_cast<size_t>(s) * n_head) * hd + d] * weight[s];
     store_out(out, out_type, (static_cast<size_t>(t) * n_head + head) * hd + d, o * inv_l);
   }
 }
@@ -318,7 +331,8 @@ cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_item
   }
   if (e != cudaSuccess || n_splits == 1) return e;
   const dim3 cgrid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head));
-  return launch_kernel(attn_combine_kernel, cgrid, dim3(a.head_dim > 128 ? 256 : 128), 0, stream, token_idx, n_splits,
+  return launch_kernel(attn_combine_kernel, cgrid, dim3(a.head_dim > 128 ? 256 : 128),
+                       static_cast<size_t>(n_splits) * sizeof(float), stream, token_idx, n_splits,
                        a.n_head, a.head_dim, static_cast<const float*>(part_o), static_cast<const float*>(part_ml),
                        a.out, a.out_type);
 }
@@ -356,7 +370,7 @@ int attention_split_len(int max_ctx, int n_splits) {
 cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
                                     const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
   if (n_items <= 0) return cudaSuccess;
-  if (!attention_tokens_supported(a.head_dim, a.n_head, a.n_head_kv) || n_splits < 1 ||
+  if (!attention_tokens_supported(a.head_dim, a.n_head, a.n_head_kv) || n_splits < 1 || n_splits > kAttnMaxSplits ||
       (n_splits > 1 && (!split_len || !part_o || !part_ml))) {
     return cudaErrorInvalidValue;
   }

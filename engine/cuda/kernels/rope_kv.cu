@@ -7,32 +7,36 @@ namespace {
 
 using namespace dev;
 
-// One block per token. Heads 0..n_head-1 are queries, the next n_head_kv keys;
-// both rotate. Values are copied.
+// One block per (token, head): heads 0..n_head-1 are queries, the next
+// n_head_kv keys (both rotate); a key head's block also copies the matching
+// value head. Many small blocks instead of one per token, so a decode step's
+// few tokens are spread over the device and each thread has at most a couple
+// of elements to load.
 template <typename KT>
 __global__ void rope_kv_kernel(RopeKvArgs a) {
   pdl_wait();
   pdl_launch_dependents();
   const int t = blockIdx.x;
+  const int h = blockIdx.y;
   const int hd = a.head_dim;
-  const int n_rot_heads = a.n_head + a.n_head_kv;
   const int width = (a.n_head + 2 * a.n_head_kv) * hd;
   const float* in = a.qkv + static_cast<size_t>(t) * width;
   const int pos = a.pos[t];
   const int blk = a.block_tables[static_cast<size_t>(a.seq[t]) * a.bt_stride + pos / a.block_size];
   const int slot = pos % a.block_size;
-  KT* kc = static_cast<KT*>(a.k_cache);
-  KT* vc = static_cast<KT*>(a.v_cache);
+  const bool is_q = h < a.n_head;
+  const int kvh = h - a.n_head;
+  float* q = is_q ? a.q_out + (static_cast<size_t>(t) * a.n_head + h) * hd : nullptr;
+  const size_t cache_row = ((static_cast<size_t>(blk) * a.n_head_kv + kvh) * a.block_size + slot) * hd;
+  KT* k = is_q ? nullptr : static_cast<KT*>(a.k_cache) + cache_row;
   const int half_rot = a.rope_dim / 2;
   const float* cs = a.rope_cs + static_cast<size_t>(pos) * half_rot * 2;
+  const int base = h * hd;
 
   // Rotating pairs.
-  for (int idx = threadIdx.x; idx < n_rot_heads * half_rot; idx += blockDim.x) {
-    const int h = idx / half_rot;
-    const int i = idx - h * half_rot;
+  for (int i = threadIdx.x; i < half_rot; i += blockDim.x) {
     const int e0 = a.neox ? i : 2 * i;
     const int e1 = a.neox ? i + half_rot : 2 * i + 1;
-    const int base = h * hd;
     float x0 = in[base + e0];
     float x1 = in[base + e1];
     if (a.bias) {
@@ -44,40 +48,30 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
     // Separate roundings (no fused multiply-add), as the CPU backend computes it.
     const float y0 = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
     const float y1 = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
-    if (h < a.n_head) {
-      float* q = a.q_out + (static_cast<size_t>(t) * a.n_head + h) * hd;
+    if (is_q) {
       q[e0] = y0;
       q[e1] = y1;
     } else {
-      const int kvh = h - a.n_head;
-      KT* k = kc + ((static_cast<size_t>(blk) * a.n_head_kv + kvh) * a.block_size + slot) * hd;
       k[e0] = from_float<KT>(y0);
       k[e1] = from_float<KT>(y1);
     }
   }
   // Dimensions past rope_dim pass through unrotated.
-  const int n_pass = hd - a.rope_dim;
-  for (int idx = threadIdx.x; idx < n_rot_heads * n_pass; idx += blockDim.x) {
-    const int h = idx / n_pass;
-    const int e = a.rope_dim + (idx - h * n_pass);
-    const int base = h * hd;
+  for (int e = a.rope_dim + threadIdx.x; e < hd; e += blockDim.x) {
     float x = in[base + e];
     if (a.bias) x += a.bias[base + e];
-    if (h < a.n_head) {
-      a.q_out[(static_cast<size_t>(t) * a.n_head + h) * hd + e] = x;
-    } else {
-      const int kvh = h - a.n_head;
-      kc[((static_cast<size_t>(blk) * a.n_head_kv + kvh) * a.block_size + slot) * hd + e] = from_float<KT>(x);
-    }
+    if (is_q) q[e] = x;
+    else k[e] = from_float<KT>(x);
   }
-  // Values.
-  const int v_off = (a.n_head + a.n_head_kv) * hd;
-  for (int idx = threadIdx.x; idx < a.n_head_kv * hd; idx += blockDim.x) {
-    const int kvh = idx / hd;
-    const int e = idx - kvh * hd;
-    float x = in[v_off + idx];
-    if (a.bias) x += a.bias[v_off + idx];
-    vc[((static_cast<size_t>(blk) * a.n_head_kv + kvh) * a.block_size + slot) * hd + e] = from_float<KT>(x);
+  // The value head that goes with a key head.
+  if (!is_q) {
+    const int v_off = (a.n_head + a.n_head_kv + kvh) * hd;
+    KT* v = static_cast<KT*>(a.v_cache) + cache_row;
+    for (int e = threadIdx.x; e < hd; e += blockDim.x) {
+      float x = in[v_off + e];
+      if (a.bias) x += a.bias[v_off + e];
+      v[e] = from_float<KT>(x);
+    }
   }
 }
 
@@ -124,10 +118,14 @@ cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream) {
   if (a.rope_dim < 0 || a.rope_dim > a.head_dim || (a.rope_dim & 1) || a.block_size <= 0) {
     return cudaErrorInvalidValue;
   }
+  const int heads = a.n_head + a.n_head_kv;
+  if (heads <= 0 || heads > 65535 || a.head_dim <= 0) return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(heads));
+  const dim3 block(static_cast<unsigned>(a.head_dim > 128 ? 256 : (a.head_dim > 32 ? 128 : 32)));
   if (a.kv_type == DType::f16) {
-    return launch_kernel(rope_kv_kernel<__half>, dim3(a.n_tokens), dim3(256), 0, stream, a);
+    return launch_kernel(rope_kv_kernel<__half>, grid, block, 0, stream, a);
   } else if (a.kv_type == DType::f32) {
-    return launch_kernel(rope_kv_kernel<float>, dim3(a.n_tokens), dim3(256), 0, stream, a);
+    return launch_kernel(rope_kv_kernel<float>, grid, block, 0, stream, a);
   } else {
     return cudaErrorInvalidValue;
   }
