@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/rope_kv.hpp"
@@ -121,7 +123,9 @@ cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream) {
   const int heads = a.n_head + a.n_head_kv;
   if (heads <= 0 || heads > 65535 || a.head_dim <= 0) return cudaErrorInvalidValue;
   const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(heads));
-  const dim3 block(static_cast<unsigned>(a.head_dim > 128 ? 256 : (a.head_dim > 32 ? 128 : 32)));
+  // A thread per rotating pair (two value elements each): small blocks, as
+  // many as tokens x heads.
+  const dim3 block(static_cast<unsigned>(std::min(128, std::max(32, a.head_dim / 2))));
   if (a.kv_type == DType::f16) {
     return launch_kernel(rope_kv_kernel<__half>, grid, block, 0, stream, a);
   } else if (a.kv_type == DType::f32) {
