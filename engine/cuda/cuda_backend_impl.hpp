@@ -89,10 +89,8 @@ class CudaBackendImpl {
   // CudaBackendOptions::tune_gemms, run once the weights and activation
   // buffers exist.
   Status tune_gemms();
-  // Whether a step of n_tokens takes the GEMV kernels for inner dimension k,
-  // and their arguments with this backend's tuning.
+  // Whether a step of n_tokens takes the GEMV kernels for inner dimension k.
   bool uses_gemv(int n_tokens, int k) const;
-  GemvArgs gemv_args(const void* w, int m, int k, const void* x, int n, void* y, GemvMode mode) const;
   void clear_graphs();
 
   ModelConfig cfg_;

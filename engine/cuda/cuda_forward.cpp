@@ -200,19 +200,6 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
   return ok_status();
 }
 
-GemvArgs CudaBackendImpl::gemv_args(const void* w, int m, int k, const void* x, int n, void* y, GemvMode mode) const {
-  GemvArgs g;
-  g.w = w;
-  g.w_type = act_;
-  g.x = x;
-  g.n_tokens = n;
-  g.rows = m;
-  g.k = k;
-  g.y = y;
-  g.mode = mode;
-  return g;
-}
-
 bool CudaBackendImpl::uses_gemv(int n_tokens, int k) const {
   return n_tokens <= opts_.gemv_max_tokens && gemv_supported(act_, k, n_tokens);
 }
@@ -220,9 +207,8 @@ bool CudaBackendImpl::uses_gemv(int n_tokens, int k) const {
 Status CudaBackendImpl::project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type,
                                 bool accumulate) {
   if (y_type == DType::f32 && uses_gemv(n, k)) {
-    LLMD_CUDA_TRY(health_, launch_gemv(gemv_args(w, m, k, x, n, y,
-                                                 accumulate ? GemvMode::accumulate : GemvMode::store),
-                                       stream_));
+    const GemvMode mode = accumulate ? GemvMode::accumulate : GemvMode::store;
+    LLMD_CUDA_TRY(health_, launch_gemv(w, act_, x, n, m, k, y, mode, stream_));
     return ok_status();
   }
   GemmArgs g;
@@ -256,7 +242,7 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
 
     // Attention block.
     if (fused_norm) {
-      GemvArgs g = gemv_args(Lw.wqkv, Q + 2 * KV, E, x_, T, qkv_, GemvMode::store);
+      GemvArgs g = make_gemv_args(Lw.wqkv, act_, x_, T, Q + 2 * KV, E, qkv_, GemvMode::store);
       g.norm_w = Lw.attn_norm;
       g.norm_eps = c.rms_eps;
       LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
@@ -312,13 +298,13 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
 
     // Feed-forward block.
     if (fused_norm) {
-      GemvArgs g = gemv_args(Lw.wgu, F, E, x_, T, h_, GemvMode::swiglu);
+      GemvArgs g = make_gemv_args(Lw.wgu, act_, x_, T, F, E, h_, GemvMode::swiglu);
       g.norm_w = Lw.ffn_norm;
       g.norm_eps = c.rms_eps;
       LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
     } else if (gemv) {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
-      LLMD_CUDA_TRY(health_, launch_gemv(gemv_args(Lw.wgu, F, E, xn_, T, h_, GemvMode::swiglu), stream_));
+      LLMD_CUDA_TRY(health_, launch_gemv(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu, stream_));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;

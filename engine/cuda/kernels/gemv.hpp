@@ -39,9 +39,9 @@ struct GemvArgs {
 bool gemv_supported(DType w_type, int k, int n_tokens);
 cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream);
 
-// Shorthand for a product without the fused normalisation.
-inline cudaError_t launch_gemv(const void* w, DType w_type, const void* x, int n_tokens, int rows, int k, void* y,
-                               GemvMode mode, cudaStream_t stream) {
+// The arguments of a product without the fused normalisation.
+inline GemvArgs make_gemv_args(const void* w, DType w_type, const void* x, int n_tokens, int rows, int k, void* y,
+                               GemvMode mode) {
   GemvArgs a;
   a.w = w;
   a.w_type = w_type;
@@ -51,7 +51,12 @@ inline cudaError_t launch_gemv(const void* w, DType w_type, const void* x, int n
   a.k = k;
   a.y = y;
   a.mode = mode;
-  return launch_gemv(a, stream);
+  return a;
+}
+
+inline cudaError_t launch_gemv(const void* w, DType w_type, const void* x, int n_tokens, int rows, int k, void* y,
+                               GemvMode mode, cudaStream_t stream) {
+  return launch_gemv(make_gemv_args(w, w_type, x, n_tokens, rows, k, y, mode), stream);
 }
 
 }  // namespace llmd::engine::cuda
