@@ -8,12 +8,14 @@
 //                   [--prompt N] [--gen N] [--batch N] [--prefill N]
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
+//                   [--fuse-rope | --no-fuse-rope]
 //                   [--tune | --no-tune] [--json FILE]
 //
 // The model runs with the backend's default options unless told otherwise:
 // --pdl launches its kernels with programmatic dependent launch; --gate-up-*
 // picks the FFN gate/up GEMM output type; --fuse-norm folds RMSNorm into the
-// decode GEMVs; --tune times
+// decode GEMVs; --fuse-rope leaves RoPE and the K/V store of decode steps to
+// the attention kernel; --tune times
 // cuBLASLt's candidates for the prefill GEMMs at creation (--no-tune keeps the
 // heuristic's first choice).
 #include <cstdio>
@@ -37,7 +39,7 @@ int usage() {
                "usage: llmd-cuda-bench [--shape NAME | --model FILE.gguf] [--type bf16|f16] [--prompt N] [--gen N]\n"
                "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs]\n"
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
-               "                       [--fuse-norm | --no-fuse-norm]\n"
+               "                       [--fuse-norm | --no-fuse-norm] [--fuse-rope | --no-fuse-rope]\n"
                "                       [--tune | --no-tune] [--json FILE]\n");
   return 2;
 }
@@ -92,6 +94,8 @@ int main(int argc, char** argv) {
       mo.backend.gate_up_16bit = a == "--gate-up-16bit";
     } else if (a == "--fuse-norm" || a == "--no-fuse-norm") {
       mo.backend.fuse_norm_gemv = a == "--fuse-norm";
+    } else if (a == "--fuse-rope" || a == "--no-fuse-rope") {
+      mo.backend.fuse_rope_decode = a == "--fuse-rope";
     } else if (a == "--tune" || a == "--no-tune") {
       mo.backend.tune_gemms = a == "--tune";
     } else if (a == "--json") {

@@ -170,6 +170,12 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
                        BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, 1, split.n_splits, split_len,
                                                                         part_o, part_ml, s));
                      }});
+  engine::cuda::AttnArgs ar = a;  // RoPE and the K/V store inside the attention
+  ar.rope = {qkv, nullptr, rope_cs, hd, false};
+  entries.push_back({"attention + RoPE/KV (fused)", 0, [&](int) {
+                       BENCH_CUDA(engine::cuda::launch_attention_tokens(ar, nullptr, 1, split.n_splits, split_len,
+                                                                        part_o, part_ml, s));
+                     }});
   struct Variant {
     const char* label;
     bool norm;

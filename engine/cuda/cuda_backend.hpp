@@ -58,6 +58,9 @@ struct CudaBackendOptions {
   // gate/up projections into those kernels (two fewer launches per layer; the
   // normalised activations stay in f32 instead of being rounded to 16 bits).
   bool fuse_norm_gemv = true;
+  // Decode steps (one token per sequence) leave RoPE and the K/V store to the
+  // attention kernel (one launch fewer per layer; the same bits).
+  bool fuse_rope_decode = false;
   // At creation, time cuBLASLt's candidate algorithms for the four layer
   // projections at max_batch_tokens tokens (and a half and a quarter of it)
   // and keep the fastest for those shapes; other token counts use the

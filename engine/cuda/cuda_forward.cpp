@@ -235,6 +235,9 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
   const bool gemv = uses_gemv(T, E);
   // RMSNorm inside the GEMVs that read its output (QKV, gate/up), or apart.
   const bool fused_norm = gemv && opts_.fuse_norm_gemv;
+  // RoPE and the K/V store inside the attention: every token is the only one
+  // of its sequence, so no token reads a key another block writes.
+  const bool fused_rope = opts_.fuse_rope_decode && p.all_decode && p.tiles.empty() && !p.dlist.empty();
   for (int l = 0; l < c.n_layer; ++l) {
     const DeviceLayer& Lw = w_.layers[static_cast<size_t>(l)];
     char* kbase = static_cast<char*>(kv_.get()) + (2 * static_cast<size_t>(l)) * kv_half_bytes_;
@@ -250,26 +253,28 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
       LLMD_TRY_STATUS(project(Lw.wqkv, Q + 2 * KV, E, xn_, T, qkv_, DType::f32, false));
     }
-    RopeKvArgs r;
-    r.qkv = qkv_;
-    r.bias = Lw.bqkv;
-    r.pos = d.pos;
-    r.seq = d.seq;
-    r.block_tables = d.block_tables;
-    r.bt_stride = p.bt_stride;
-    r.rope_cs = rope_cs_;
-    r.q_out = q_;
-    r.k_cache = kbase;
-    r.v_cache = vbase;
-    r.kv_type = kv_type;
-    r.n_tokens = T;
-    r.n_head = c.n_head;
-    r.n_head_kv = c.n_head_kv;
-    r.head_dim = c.head_dim;
-    r.rope_dim = c.n_rot;
-    r.block_size = kv_shape_.block_size;
-    r.neox = c.rope_style == RopeStyle::neox;
-    LLMD_CUDA_TRY(health_, launch_rope_kv(r, stream_));
+    if (!fused_rope) {
+      RopeKvArgs r;
+      r.qkv = qkv_;
+      r.bias = Lw.bqkv;
+      r.pos = d.pos;
+      r.seq = d.seq;
+      r.block_tables = d.block_tables;
+      r.bt_stride = p.bt_stride;
+      r.rope_cs = rope_cs_;
+      r.q_out = q_;
+      r.k_cache = kbase;
+      r.v_cache = vbase;
+      r.kv_type = kv_type;
+      r.n_tokens = T;
+      r.n_head = c.n_head;
+      r.n_head_kv = c.n_head_kv;
+      r.head_dim = c.head_dim;
+      r.rope_dim = c.n_rot;
+      r.block_size = kv_shape_.block_size;
+      r.neox = c.rope_style == RopeStyle::neox;
+      LLMD_CUDA_TRY(health_, launch_rope_kv(r, stream_));
+    }
 
     AttnArgs a;
     a.q = q_;
@@ -287,6 +292,13 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
     a.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
     a.out = attn_;
     a.out_type = act_;
+    if (fused_rope) {
+      a.rope.qkv = qkv_;
+      a.rope.bias = Lw.bqkv;
+      a.rope.rope_cs = rope_cs_;
+      a.rope.rope_dim = c.n_rot;
+      a.rope.neox = c.rope_style == RopeStyle::neox;
+    }
     if (!p.dlist.empty()) {
       LLMD_CUDA_TRY(health_, launch_attention_tokens(a, d.dlist, static_cast<int>(p.dlist.size()), n_splits,
                                                      d.split_len, part_o_, part_ml_, stream_));

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 #include <vector>
 
 #include "engine/cuda/kernels/attention.hpp"
+#include "engine/cuda/kernels/rope_kv.hpp"
 #include "tests/engine_cuda/cuda_test_util.hpp"
 
 namespace llmd::engine::cuda {
@@ -241,6 +243,108 @@ TEST(CudaAttention, TokenKernelMatchesNaive) {
           if (!listed[r])
             for (size_t e = 0; e < row_elems; ++e) touched += !std::isnan(all[r * row_elems + e]);
         EXPECT_EQ(touched, 0u);
+      }
+    }
+  }
+}
+
+// Decode tokens (one per sequence, at its last position) with RoPE and the
+// K/V store done inside the attention kernel give the same bits, in the
+// output and in the cache, as rope_kv followed by the attention: full and
+// partial rotary dims, both pair layouts, with and without bias, f16 and f32
+// caches, whole and split key ranges.
+TEST(CudaAttention, TokenKernelWithFusedRopeEqualsRopeKvFirst) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  const Shape shapes[] = {{32, 8, 128, 16, DType::f16}, {14, 2, 64, 32, DType::f32}, {8, 4, 8, 16, DType::f16},
+                          {16, 1, 256, 16, DType::f16}};
+  for (const Shape& s : shapes) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool neox = variant & 1;
+      const bool bias = variant & 2;
+      const int rope_dim = variant == 3 ? s.hd / 2 : s.hd;
+      SCOPED_TRACE("heads " + std::to_string(s.n_head) + "/" + std::to_string(s.n_head_kv) + " hd " +
+                   std::to_string(s.hd) + " kv " + dtype_name(s.kv) + (neox ? " neox" : " pairs") +
+                   (bias ? " bias" : "") + " rope_dim " + std::to_string(rope_dim));
+      const std::vector<int> lens = {1, 16, 17, 300, rng.range(1, 900)};
+      const Pool p = make_pool(rng, s, lens);
+      const int n = static_cast<int>(lens.size());
+      std::vector<int32_t> seq(n), pos(n);
+      int max_ctx = 0;
+      for (int i = 0; i < n; ++i) {
+        seq[i] = i;
+        pos[i] = lens[i] - 1;
+        max_ctx = std::max(max_ctx, lens[i]);
+      }
+      const int width = (s.n_head + 2 * s.n_head_kv) * s.hd;
+      const std::vector<float> qkv = rng.normal_vec(static_cast<size_t>(n) * width);
+      const std::vector<float> b = rng.normal_vec(static_cast<size_t>(width), 0.5f);
+      const int half = rope_dim / 2;
+      std::vector<float> cs(static_cast<size_t>(max_ctx) * std::max(half, 1) * 2);
+      for (int q = 0; q < max_ctx; ++q)
+        for (int i = 0; i < half; ++i) {
+          const double ang = q * std::pow(10000.0, -2.0 * i / rope_dim);
+          cs[(static_cast<size_t>(q) * half + i) * 2] = static_cast<float>(std::cos(ang));
+          cs[(static_cast<size_t>(q) * half + i) * 2 + 1] = static_cast<float>(std::sin(ang));
+        }
+      DevArray<float> d_qkv(qkv), d_bias(b), d_cs(cs), d_q(static_cast<size_t>(n) * s.n_head * s.hd);
+      DevArray<int32_t> d_seq(seq), d_pos(pos);
+      ASSERT_TRUE(d_qkv.ok() && d_bias.ok() && d_cs.ok() && d_q.ok() && d_seq.ok() && d_pos.ok());
+      for (int n_splits : {1, 3, 32}) {
+        SCOPED_TRACE("splits " + std::to_string(n_splits));
+        DevArray<int32_t> d_split(std::vector<int32_t>{attention_split_len(max_ctx, n_splits)});
+        DevArray<float> part_o(static_cast<size_t>(n) * n_splits * s.n_head * s.hd);
+        DevArray<float> part_ml(static_cast<size_t>(n) * n_splits * s.n_head * 2);
+        ASSERT_TRUE(d_split.ok() && part_o.ok() && part_ml.ok());
+        // Returns the output, K and V after one of the two ways.
+        auto run = [&](bool fused) {
+          DevPool dp;
+          EXPECT_TRUE(dp.upload(p));
+          DevArray<float> out(static_cast<size_t>(n) * s.n_head * s.hd);
+          out.poison();
+          AttnArgs a = base_args(p, dp, d_q.get(), d_pos.get(), d_seq.get());
+          a.out = out.get();
+          a.out_type = DType::f32;
+          if (fused) {
+            a.q = nullptr;  // not read
+            a.rope = {d_qkv.get(), bias ? d_bias.get() : nullptr, d_cs.get(), rope_dim, neox};
+          } else {
+            RopeKvArgs r;
+            r.qkv = d_qkv.get();
+            r.bias = bias ? d_bias.get() : nullptr;
+            r.pos = d_pos.get();
+            r.seq = d_seq.get();
+            r.block_tables = dp.bt.get();
+            r.bt_stride = p.bt_stride;
+            r.rope_cs = d_cs.get();
+            r.q_out = d_q.get();
+            r.k_cache = dp.k.get();
+            r.v_cache = dp.v.get();
+            r.kv_type = s.kv;
+            r.n_tokens = n;
+            r.n_head = s.n_head;
+            r.n_head_kv = s.n_head_kv;
+            r.head_dim = s.hd;
+            r.rope_dim = rope_dim;
+            r.block_size = s.bs;
+            r.neox = neox;
+            EXPECT_EQ(launch_rope_kv(r, nullptr), cudaSuccess);
+          }
+          EXPECT_EQ(launch_attention_tokens(a, nullptr, n, n_splits, d_split.get(), part_o.get(), part_ml.get(),
+                                            nullptr),
+                    cudaSuccess);
+          EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+          return std::make_tuple(out.download(), dp.k.download(), dp.v.download());
+        };
+        const auto [out_a, k_a, v_a] = run(false);
+        const auto [out_b, k_b, v_b] = run(true);
+        EXPECT_EQ(out_a, out_b) << "attention output";
+        EXPECT_EQ(k_a, k_b) << "K cache";
+        EXPECT_EQ(v_a, v_b) << "V cache";
+        size_t nan_out = 0;
+        for (float x : out_b) nan_out += std::isnan(x);
+        EXPECT_EQ(nan_out, 0u);
       }
     }
   }

@@ -9,6 +9,9 @@
 // shows up here as a difference (reads of a buffer its predecessor is still
 // writing).
 //
+// RoPE and the K/V store moved into the decode attention do the same
+// arithmetic: decode logits equal the separate kernels' bit for bit.
+//
 // The RMSNorm fused into the GEMVs keeps the normalised activations in f32
 // instead of rounding them to 16 bits: decode logits agree with the separate
 // norm to within that rounding.
@@ -18,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/cuda/cuda_backend.hpp"
@@ -216,6 +220,69 @@ TEST(CudaFusedNorm, DecodeMatchesSeparateNorm) {
     EXPECT_GT(rel, 0.0) << "the fused path did not run";
     EXPECT_LT(rel, 1e-2);
     EXPECT_GE(same_argmax, rows - 2);
+  }
+}
+
+TEST(CudaFusedRope, DecodeEqualsSeparateRopeBitForBit) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  // test-llama: adjacent pairs; test-qwen2: neox pairs and a QKV bias.
+  const std::pair<const char*, const char*> models[] = {{"test-llama", "bf16"}, {"test-qwen2", "f16"}};
+  for (const auto& [shape, type] : models) {
+    auto model = synth_models().get(shape, type);
+    ASSERT_TRUE(model);
+    const int V = model->config().n_vocab;
+    for (KvDtype kv_type : {KvDtype::f16, KvDtype::f32}) {
+      for (bool graphs : {true, false}) {
+        SCOPED_TRACE(std::string(shape) + " " + type + (kv_type == KvDtype::f16 ? " kv f16" : " kv f32") +
+                     (graphs ? " graphs" : " eager"));
+        CudaBackendOptions a, b;
+        a.cuda_graphs = b.cuda_graphs = graphs;
+        a.tune_gemms = b.tune_gemms = false;
+        a.fuse_rope_decode = false;
+        b.fuse_rope_decode = true;
+        auto apart = cuda_backend(*model, a);
+        auto fused = cuda_backend(*model, b);
+        ASSERT_TRUE(apart && fused);
+        EXPECT_NE(fused->describe().find("decode RoPE in attention"), std::string::npos) << fused->describe();
+        const int n = 6;
+        const KvCacheShape kv{.n_blocks = n * kBlocksPerSeq, .block_size = 16, .dtype = kv_type};
+        ASSERT_TRUE(apart->init_kv(kv).ok());
+        ASSERT_TRUE(fused->init_kv(kv).ok());
+        std::vector<int32_t> len(n);
+        ForwardBatch batch;
+        for (int i = 0; i < n; ++i) {
+          len[static_cast<size_t>(i)] = rng.range(1, 150);
+          std::vector<int32_t> prompt(static_cast<size_t>(len[static_cast<size_t>(i)]));
+          for (auto& t : prompt) t = rng.range(0, V - 1);
+          batch.seqs.push_back(seq_of(prompt, 0, iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
+        }
+        ForwardOutput x, y;
+        ASSERT_TRUE(apart->forward(batch, &x).ok());
+        ASSERT_TRUE(fused->forward(batch, &y).ok());
+        ASSERT_EQ(x.logits, y.logits) << "prompts";
+        // Decode steps of 1, 3 and 6 sequences: one and several attention splits.
+        for (int step = 0; step < 12; ++step) {
+          const int m = step % 3 == 0 ? 1 : (step % 3 == 1 ? 3 : n);
+          ForwardBatch d;
+          for (int i = 0; i < m; ++i) {
+            d.seqs.push_back(seq_of({argmax(x.row(std::min(i, x.n_rows - 1)))}, len[static_cast<size_t>(i)],
+                                    iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
+            ++len[static_cast<size_t>(i)];
+          }
+          ASSERT_TRUE(apart->forward(d, &x).ok());
+          ASSERT_TRUE(fused->forward(d, &y).ok());
+          ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
+        }
+        // The caches agree too: a prompt continued on both reads them.
+        ForwardBatch more;
+        more.seqs.push_back(seq_of({1, 2, 3, 4, 5}, len[0], iota_table(kBlocksPerSeq, 0), LogitsMode::all));
+        ASSERT_TRUE(apart->forward(more, &x).ok());
+        ASSERT_TRUE(fused->forward(more, &y).ok());
+        ASSERT_EQ(x.logits, y.logits) << "a chunk after the decode steps";
+      }
+    }
   }
 }
 

@@ -20,10 +20,24 @@
 
 namespace llmd::engine::cuda {
 
+// RoPE and the K/V store done by the per-token attention itself (decode
+// steps only: every token of a different sequence, launch_rope_kv not run).
+// Each token's q is rotated from `qkv` as it is read, and the block whose key
+// range holds the token's own position first rotates the token's key and
+// stores it and its value in the cache. The arithmetic is rope_kv's, so the
+// bits are the same as with launch_rope_kv first.
+struct AttnFusedRope {
+  const float* qkv = nullptr;   // [n_tokens][(n_head + 2*n_head_kv) * head_dim]: q | k | v; nullptr: off
+  const float* bias = nullptr;  // optional [(n_head + 2*n_head_kv) * head_dim]
+  const float* rope_cs = nullptr;  // [max_pos][rope_dim/2][2]
+  int rope_dim = 0;
+  bool neox = false;
+};
+
 struct AttnArgs {
-  const float* q = nullptr;  // [n_tokens][n_head][head_dim] f32, rotated, unscaled
-  const void* k_cache = nullptr;
-  const void* v_cache = nullptr;
+  const float* q = nullptr;  // [n_tokens][n_head][head_dim] f32, rotated, unscaled (unused with rope.qkv)
+  void* k_cache = nullptr;   // written only with rope.qkv (the tokens' own positions)
+  void* v_cache = nullptr;
   DType kv_type = DType::f16;
   const int32_t* pos = nullptr;           // [n_tokens]
   const int32_t* seq = nullptr;           // [n_tokens] row of block_tables
@@ -36,6 +50,7 @@ struct AttnArgs {
   float scale = 1.0f;  // softmax scale, usually 1/sqrt(head_dim)
   void* out = nullptr;  // [n_tokens][n_head][head_dim] of out_type
   DType out_type = DType::f32;
+  AttnFusedRope rope;   // launch_attention_tokens only
 };
 
 constexpr int kAttnMaxGroup = 16;   // query heads per KV head supported

@@ -6,6 +6,7 @@
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/launch.cuh"
+#include "engine/cuda/kernels/rope.cuh"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -89,20 +90,44 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
 
   const int tid = threadIdx.x;
   const int n_warps = blockDim.x >> 5;
-  const float* qg = a.q + (static_cast<size_t>(t) * a.n_head + static_cast<size_t>(kvh) * G) * hd;
+  const int32_t* bt = a.block_tables + static_cast<size_t>(a.seq[t]) * a.bt_stride;
+  const int bs = a.block_size;
+  const size_t head_stride = static_cast<size_t>(bs) * hd;  // elements of one (block, kv head)
+  if (a.rope.qkv) {
+    // RoPE here instead of in rope_kv (see AttnFusedRope): q as it is read,
+    // and the token's own key and value by the block whose range holds them.
+    const AttnFusedRope& r = a.rope;
+    const float* row = r.qkv + static_cast<size_t>(t) * (a.n_head + 2 * a.n_head_kv) * hd;
+    const float* cs = r.rope_cs + static_cast<size_t>(ctx - 1) * (r.rope_dim / 2) * 2;
 #pragma unroll 4
-  for (int i = tid; i < G * hd; i += blockDim.x) q_s[i] = qg[i] * a.scale;
+    for (int i = tid; i < G * hd; i += blockDim.x) {
+      const int h = i / hd;
+      q_s[i] = rope_element(row, r.bias, kvh * G + h, hd, i - h * hd, r.rope_dim, r.neox, cs) * a.scale;
+    }
+    if (k_begin <= ctx - 1 && ctx - 1 < k_end) {
+      const size_t at = (static_cast<size_t>(bt[(ctx - 1) / bs]) * a.n_head_kv + kvh) * head_stride +
+                        static_cast<size_t>((ctx - 1) % bs) * hd;
+      const float* vrow = row + static_cast<size_t>(a.n_head + a.n_head_kv + kvh) * hd;
+      for (int e = tid; e < hd; e += blockDim.x) {
+        static_cast<KT*>(a.k_cache)[at + e] =
+            from_float<KT>(rope_element(row, r.bias, a.n_head + kvh, hd, e, r.rope_dim, r.neox, cs));
+        const size_t vb = static_cast<size_t>(a.n_head + a.n_head_kv + kvh) * hd + e;
+        static_cast<KT*>(a.v_cache)[at + e] = from_float<KT>(r.bias ? vrow[e] + r.bias[vb] : vrow[e]);
+      }
+    }
+  } else {
+    const float* qg = a.q + (static_cast<size_t>(t) * a.n_head + static_cast<size_t>(kvh) * G) * hd;
+#pragma unroll 4
+    for (int i = tid; i < G * hd; i += blockDim.x) q_s[i] = qg[i] * a.scale;
+  }
   if (tid < G) {
     m_s[tid] = -INFINITY;
     l_s[tid] = 0.0f;
   }
-  __syncthreads();
+  __syncthreads();  // q, and this block's own key and value (read back below)
 
   const KT* kc = static_cast<const KT*>(a.k_cache);
   const KT* vc = static_cast<const KT*>(a.v_cache);
-  const int32_t* bt = a.block_tables + static_cast<size_t>(a.seq[t]) * a.bt_stride;
-  const int bs = a.block_size;
-  const size_t head_stride = static_cast<size_t>(bs) * hd;  // elements of one (block, kv head)
   const int lane = tid & 31;
   const int warp = tid >> 5;
   const int TL = hd >> 3;    // lanes per key row, each holding 8 elements
@@ -375,6 +400,9 @@ cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx,
     return cudaErrorInvalidValue;
   }
   if (a.out_type != DType::f32 && a.out_type != DType::f16 && a.out_type != DType::bf16) return cudaErrorInvalidValue;
+  if (a.rope.qkv && (!a.rope.rope_cs || a.rope.rope_dim < 0 || a.rope.rope_dim > a.head_dim || (a.rope.rope_dim & 1))) {
+    return cudaErrorInvalidValue;
+  }
   if (a.kv_type == DType::f16) {
     return launch_typed<__half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
   }

@@ -2,6 +2,7 @@
 
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/launch.cuh"
+#include "engine/cuda/kernels/rope.cuh"
 #include "engine/cuda/kernels/rope_kv.hpp"
 
 namespace llmd::engine::cuda {
@@ -45,11 +46,8 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
       x0 += a.bias[base + e0];
       x1 += a.bias[base + e1];
     }
-    const float c = cs[2 * i];
-    const float s = cs[2 * i + 1];
-    // Separate roundings (no fused multiply-add), as the CPU backend computes it.
-    const float y0 = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
-    const float y1 = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+    float y0, y1;
+    rope_rotate(x0, x1, cs[2 * i], cs[2 * i + 1], y0, y1);
     if (is_q) {
       q[e0] = y0;
       q[e1] = y1;
