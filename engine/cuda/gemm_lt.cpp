@@ -173,6 +173,7 @@ Result<int> LtGemm::tune(const GemmArgs& a, cudaStream_t stream, int reps) {
   if (!planned) return planned.take_error();
   Plan& p = **planned;
   if (p.algos.size() < 2) return 0;
+  if (reps < 1) return Error(errc::kUnsupported, "GEMM tuning needs at least one timed run");
   cudaEvent_t start = nullptr, stop = nullptr;
   LLMD_CUDA_TRY(*health_, cudaEventCreate(&start));
   Status st = health_->check(cudaEventCreate(&stop), "cudaEventCreate");

@@ -36,31 +36,58 @@ using namespace test_fixtures;
 
 constexpr int kBlocksPerSeq = 24;  // 384 positions at block size 16
 
+// Two backends of one model that differ in the options under test, each with
+// a KV pool for n_seqs sequences of kBlocksPerSeq blocks.
 struct Pair {
-  std::unique_ptr<CudaBackend> plain;
-  std::unique_ptr<CudaBackend> pdl;
+  std::unique_ptr<CudaBackend> a;
+  std::unique_ptr<CudaBackend> b;
 };
 
-Pair make_pair(const Model& m, bool graphs, int n_seqs) {
-  CudaBackendOptions a, b;
-  a.cuda_graphs = b.cuda_graphs = graphs;
+Pair make_pair(const Model& m, CudaBackendOptions oa, CudaBackendOptions ob, int n_seqs,
+               KvDtype kv_type = KvDtype::f16) {
   // Tuned GEMM choices depend on timings: both keep the heuristic's.
-  a.tune_gemms = b.tune_gemms = false;
-  a.programmatic_launch = false;
-  b.programmatic_launch = true;
-  Pair p{cuda_backend(m, a), cuda_backend(m, b)};
-  if (!p.plain || !p.pdl) return p;
-  const KvCacheShape kv{.n_blocks = n_seqs * kBlocksPerSeq, .block_size = 16, .dtype = KvDtype::f16};
-  EXPECT_TRUE(p.plain->init_kv(kv).ok());
-  EXPECT_TRUE(p.pdl->init_kv(kv).ok());
+  oa.tune_gemms = ob.tune_gemms = false;
+  Pair p{cuda_backend(m, oa), cuda_backend(m, ob)};
+  if (!p.a || !p.b) return p;
+  const KvCacheShape kv{.n_blocks = n_seqs * kBlocksPerSeq, .block_size = 16, .dtype = kv_type};
+  EXPECT_TRUE(p.a->init_kv(kv).ok());
+  EXPECT_TRUE(p.b->init_kv(kv).ok());
   return p;
 }
 
 void run_both(Pair& p, const ForwardBatch& b, ForwardOutput* x, ForwardOutput* y) {
-  Status sa = p.plain->forward(b, x);
-  Status sb = p.pdl->forward(b, y);
+  Status sa = p.a->forward(b, x);
+  Status sb = p.b->forward(b, y);
   ASSERT_TRUE(sa.ok()) << sa.error().message;
   ASSERT_TRUE(sb.ok()) << sb.error().message;
+}
+
+// Random prompts of lo..hi tokens for sequences 0..n-1 (their lengths into
+// *len), run on both backends; x and y receive the logits of each last token.
+void prompts_on_both(Pair& p, Rng& rng, int n_vocab, int n, int lo, int hi, std::vector<int32_t>* len,
+                     ForwardOutput* x, ForwardOutput* y) {
+  ForwardBatch batch;
+  len->assign(static_cast<size_t>(n), 0);
+  for (int i = 0; i < n; ++i) {
+    (*len)[static_cast<size_t>(i)] = rng.range(lo, hi);
+    std::vector<int32_t> prompt(static_cast<size_t>((*len)[static_cast<size_t>(i)]));
+    for (auto& t : prompt) t = rng.range(0, n_vocab - 1);
+    batch.seqs.push_back(seq_of(prompt, 0, iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
+  }
+  run_both(p, batch, x, y);
+}
+
+// One decode token for each of sequences 0..m-1: the argmax of row i of x
+// (of its last row where x has fewer), at the sequence's length, which
+// advances.
+ForwardBatch decode_step(const ForwardOutput& x, int m, std::vector<int32_t>* len) {
+  ForwardBatch d;
+  for (int i = 0; i < m; ++i) {
+    d.seqs.push_back(seq_of({argmax(x.row(std::min(i, x.n_rows - 1)))}, (*len)[static_cast<size_t>(i)],
+                            iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
+    ++(*len)[static_cast<size_t>(i)];
+  }
+  return d;
 }
 
 TEST(CudaProgrammaticLaunch, EqualsPlainLaunchBitForBit) {
@@ -73,12 +100,16 @@ TEST(CudaProgrammaticLaunch, EqualsPlainLaunchBitForBit) {
   for (bool graphs : {true, false}) {
     SCOPED_TRACE(graphs ? "graphs" : "eager");
     const int n = 24;
-    Pair p = make_pair(*model, graphs, n);
-    ASSERT_TRUE(p.plain && p.pdl);
-    if (p.pdl->device().cc_major >= 9) {
-      EXPECT_NE(p.pdl->describe().find("programmatic launch on"), std::string::npos) << p.pdl->describe();
+    CudaBackendOptions plain, pdl;
+    plain.cuda_graphs = pdl.cuda_graphs = graphs;
+    plain.programmatic_launch = false;
+    pdl.programmatic_launch = true;
+    Pair p = make_pair(*model, plain, pdl, n);
+    ASSERT_TRUE(p.a && p.b);
+    if (p.b->device().cc_major >= 9) {
+      EXPECT_NE(p.b->describe().find("programmatic launch on"), std::string::npos) << p.b->describe();
     }
-    EXPECT_NE(p.plain->describe().find("programmatic launch off"), std::string::npos) << p.plain->describe();
+    EXPECT_NE(p.a->describe().find("programmatic launch off"), std::string::npos) << p.a->describe();
 
     // Prompts of 1..200 tokens: short ones take the per-token attention,
     // long ones the tiled prefill kernel.
@@ -112,28 +143,16 @@ TEST(CudaProgrammaticLaunch, EqualsPlainLaunchBitForBit) {
 
     // Decode steps: contexts grow past 200 keys, so attention splits.
     for (int step = 0; step < 24; ++step) {
-      ForwardBatch d;
-      for (int i = 0; i < n; ++i) {
-        d.seqs.push_back(seq_of({argmax(x.row(i))}, len[static_cast<size_t>(i)],
-                                iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
-        ++len[static_cast<size_t>(i)];
-      }
-      ASSERT_NO_FATAL_FAILURE(run_both(p, d, &x, &y));
+      ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, n, &len), &x, &y));
       ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
     }
     // Decode steps of 1..4 sequences take the GEMV kernels.
     for (int step = 0; step < 8; ++step) {
-      ForwardBatch d;
-      for (int i = 0; i <= step % 4; ++i) {
-        d.seqs.push_back(seq_of({argmax(x.row(std::min(i, x.n_rows - 1)))}, len[static_cast<size_t>(i)],
-                                iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
-        ++len[static_cast<size_t>(i)];
-      }
-      ASSERT_NO_FATAL_FAILURE(run_both(p, d, &x, &y));
+      ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, 1 + step % 4, &len), &x, &y));
       ASSERT_EQ(x.logits, y.logits) << "small decode step " << step;
     }
     if (graphs) {
-      EXPECT_GT(p.pdl->stats().graph_replays, 0u);
+      EXPECT_GT(p.b->stats().graph_replays, 0u);
     }
 
     // Device sampling (top-k draw and greedy) picks the same ids.
@@ -145,8 +164,8 @@ TEST(CudaProgrammaticLaunch, EqualsPlainLaunchBitForBit) {
         ++len[static_cast<size_t>(i)];
       }
       std::vector<int32_t> ia, ib;
-      ASSERT_TRUE(p.plain->forward_sample(d, s, &ia).ok());
-      ASSERT_TRUE(p.pdl->forward_sample(d, s, &ib).ok());
+      ASSERT_TRUE(p.a->forward_sample(d, s, &ia).ok());
+      ASSERT_TRUE(p.b->forward_sample(d, s, &ib).ok());
       EXPECT_EQ(ia, ib) << "temperature " << s.temperature;
     }
   }
@@ -161,48 +180,24 @@ TEST(CudaFusedNorm, DecodeMatchesSeparateNorm) {
     auto model = synth_models().get("test-llama3", type);
     ASSERT_TRUE(model);
     const int V = model->config().n_vocab;
-    CudaBackendOptions a, b;
-    a.fuse_norm_gemv = false;
-    b.fuse_norm_gemv = true;
-    a.tune_gemms = b.tune_gemms = false;  // the same GEMM algorithms in both
-    auto apart = cuda_backend(*model, a);
-    auto fused = cuda_backend(*model, b);
-    ASSERT_TRUE(apart && fused);
-    EXPECT_NE(fused->describe().find("norm fused into GEMVs"), std::string::npos) << fused->describe();
-    EXPECT_NE(apart->describe().find("norm separate"), std::string::npos) << apart->describe();
-    const int n = 4;
-    const KvCacheShape kv{.n_blocks = n * kBlocksPerSeq, .block_size = 16, .dtype = KvDtype::f16};
-    ASSERT_TRUE(apart->init_kv(kv).ok());
-    ASSERT_TRUE(fused->init_kv(kv).ok());
+    CudaBackendOptions apart, fused;
+    apart.fuse_norm_gemv = false;
+    fused.fuse_norm_gemv = true;
+    Pair p = make_pair(*model, apart, fused, 4);
+    ASSERT_TRUE(p.a && p.b);
+    EXPECT_NE(p.b->describe().find("norm fused into GEMVs"), std::string::npos) << p.b->describe();
+    EXPECT_NE(p.a->describe().find("norm separate"), std::string::npos) << p.a->describe();
     // Prompts through the GEMM path (the same in both), then decode steps of
-    // 1..4 sequences through the GEMVs, each backend feeding its own argmax.
-    std::vector<int32_t> len(n);
-    ForwardBatch batch;
-    for (int i = 0; i < n; ++i) {
-      len[static_cast<size_t>(i)] = rng.range(8, 100);
-      std::vector<int32_t> prompt(static_cast<size_t>(len[static_cast<size_t>(i)]));
-      for (auto& t : prompt) t = rng.range(0, V - 1);
-      batch.seqs.push_back(seq_of(prompt, 0, iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
-    }
+    // 1..4 sequences through the GEMVs; both continue with the separate-norm
+    // backend's choice, so their contexts stay the same.
+    std::vector<int32_t> len;
     ForwardOutput x, y;
-    ASSERT_TRUE(apart->forward(batch, &x).ok());
-    ASSERT_TRUE(fused->forward(batch, &y).ok());
+    ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, V, 4, 8, 100, &len, &x, &y));
     ASSERT_EQ(x.logits, y.logits) << "prefill does not use the GEMVs";
     double num = 0, den = 0;
     int rows = 0, same_argmax = 0;
     for (int step = 0; step < 12; ++step) {
-      ForwardBatch d;
-      const int m = 1 + step % n;
-      for (int i = 0; i < m; ++i) {
-        // Both continue with the separate-norm backend's choice, so their
-        // contexts stay the same.
-        d.seqs.push_back(seq_of({argmax(x.row(std::min(i, x.n_rows - 1)))}, len[static_cast<size_t>(i)],
-                                iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
-        ++len[static_cast<size_t>(i)];
-      }
-      Status sa = apart->forward(d, &x);
-      Status sb = fused->forward(d, &y);
-      ASSERT_TRUE(sa.ok() && sb.ok());
+      ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, 1 + step % 4, &len), &x, &y));
       ASSERT_EQ(x.n_rows, y.n_rows);
       for (int r = 0; r < x.n_rows; ++r) {
         const auto xr = x.row(r), yr = y.row(r);
@@ -237,49 +232,28 @@ TEST(CudaFusedRope, DecodeEqualsSeparateRopeBitForBit) {
       for (bool graphs : {true, false}) {
         SCOPED_TRACE(std::string(shape) + " " + type + (kv_type == KvDtype::f16 ? " kv f16" : " kv f32") +
                      (graphs ? " graphs" : " eager"));
-        CudaBackendOptions a, b;
-        a.cuda_graphs = b.cuda_graphs = graphs;
-        a.tune_gemms = b.tune_gemms = false;
-        a.fuse_rope_decode = false;
-        b.fuse_rope_decode = true;
-        auto apart = cuda_backend(*model, a);
-        auto fused = cuda_backend(*model, b);
-        ASSERT_TRUE(apart && fused);
-        EXPECT_NE(fused->describe().find("decode RoPE in attention"), std::string::npos) << fused->describe();
+        CudaBackendOptions apart, fused;
+        apart.cuda_graphs = fused.cuda_graphs = graphs;
+        apart.fuse_rope_decode = false;
+        fused.fuse_rope_decode = true;
         const int n = 6;
-        const KvCacheShape kv{.n_blocks = n * kBlocksPerSeq, .block_size = 16, .dtype = kv_type};
-        ASSERT_TRUE(apart->init_kv(kv).ok());
-        ASSERT_TRUE(fused->init_kv(kv).ok());
-        std::vector<int32_t> len(n);
-        ForwardBatch batch;
-        for (int i = 0; i < n; ++i) {
-          len[static_cast<size_t>(i)] = rng.range(1, 150);
-          std::vector<int32_t> prompt(static_cast<size_t>(len[static_cast<size_t>(i)]));
-          for (auto& t : prompt) t = rng.range(0, V - 1);
-          batch.seqs.push_back(seq_of(prompt, 0, iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
-        }
+        Pair p = make_pair(*model, apart, fused, n, kv_type);
+        ASSERT_TRUE(p.a && p.b);
+        EXPECT_NE(p.b->describe().find("decode RoPE in attention"), std::string::npos) << p.b->describe();
+        std::vector<int32_t> len;
         ForwardOutput x, y;
-        ASSERT_TRUE(apart->forward(batch, &x).ok());
-        ASSERT_TRUE(fused->forward(batch, &y).ok());
+        ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, V, n, 1, 150, &len, &x, &y));
         ASSERT_EQ(x.logits, y.logits) << "prompts";
         // Decode steps of 1, 3 and 6 sequences: one and several attention splits.
         for (int step = 0; step < 12; ++step) {
           const int m = step % 3 == 0 ? 1 : (step % 3 == 1 ? 3 : n);
-          ForwardBatch d;
-          for (int i = 0; i < m; ++i) {
-            d.seqs.push_back(seq_of({argmax(x.row(std::min(i, x.n_rows - 1)))}, len[static_cast<size_t>(i)],
-                                    iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
-            ++len[static_cast<size_t>(i)];
-          }
-          ASSERT_TRUE(apart->forward(d, &x).ok());
-          ASSERT_TRUE(fused->forward(d, &y).ok());
+          ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, m, &len), &x, &y));
           ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
         }
         // The caches agree too: a prompt continued on both reads them.
         ForwardBatch more;
         more.seqs.push_back(seq_of({1, 2, 3, 4, 5}, len[0], iota_table(kBlocksPerSeq, 0), LogitsMode::all));
-        ASSERT_TRUE(apart->forward(more, &x).ok());
-        ASSERT_TRUE(fused->forward(more, &y).ok());
+        ASSERT_NO_FATAL_FAILURE(run_both(p, more, &x, &y));
         ASSERT_EQ(x.logits, y.logits) << "a chunk after the decode steps";
       }
     }
