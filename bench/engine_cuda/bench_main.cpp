@@ -8,14 +8,15 @@
 //                   [--prompt N] [--gen N] [--batch N] [--prefill N]
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
-//                   [--fuse-rope | --no-fuse-rope]
+//                   [--fuse-rope | --no-fuse-rope] [--prefill-pipelined | --prefill-single]
 //                   [--tune | --no-tune] [--json FILE]
 //
 // The model runs with the backend's default options unless told otherwise:
 // --pdl launches its kernels with programmatic dependent launch; --gate-up-*
 // picks the FFN gate/up GEMM output type; --fuse-norm folds RMSNorm into the
 // decode GEMVs; --fuse-rope leaves RoPE and the K/V store of decode steps to
-// the attention kernel; --tune times
+// the attention kernel; --prefill-single runs the prefill attention with one
+// K/V buffer, head by head (as before run 10); --tune times
 // cuBLASLt's candidates for the prefill GEMMs at creation (--no-tune keeps the
 // heuristic's first choice).
 #include <cstdio>
@@ -40,6 +41,7 @@ int usage() {
                "                       [--batch N] [--prefill N] [--no-micro] [--no-model] [--no-graphs]\n"
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
                "                       [--fuse-norm | --no-fuse-norm] [--fuse-rope | --no-fuse-rope]\n"
+               "                       [--prefill-pipelined | --prefill-single]\n"
                "                       [--tune | --no-tune] [--json FILE]\n");
   return 2;
 }
@@ -96,6 +98,8 @@ int main(int argc, char** argv) {
       mo.backend.fuse_norm_gemv = a == "--fuse-norm";
     } else if (a == "--fuse-rope" || a == "--no-fuse-rope") {
       mo.backend.fuse_rope_decode = a == "--fuse-rope";
+    } else if (a == "--prefill-pipelined" || a == "--prefill-single") {
+      mo.backend.prefill_pipelined = a == "--prefill-pipelined";
     } else if (a == "--tune" || a == "--no-tune") {
       mo.backend.tune_gemms = a == "--tune";
     } else if (a == "--json") {

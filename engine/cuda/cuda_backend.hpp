@@ -61,6 +61,11 @@ struct CudaBackendOptions {
   // Decode steps (one token per sequence) leave RoPE and the K/V store to the
   // attention kernel (one launch fewer per layer; the same bits).
   bool fuse_rope_decode = false;
+  // The tiled prefill attention copies the next K/V tile during the whole of
+  // the current one (two buffers) and starts the heaviest tiles of every
+  // head first; off, it runs as before run 10 (one buffer, head by head).
+  // Same arithmetic either way, so the same bits.
+  bool prefill_pipelined = true;
   // At creation, time cuBLASLt's candidate algorithms for the four layer
   // projections at max_batch_tokens tokens (and a half and a quarter of it)
   // and keep the fastest for those shapes; other token counts use the

@@ -304,7 +304,9 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
                                                      d.split_len, part_o_, part_ml_, stream_));
     }
     if (!p.tiles.empty()) {
-      LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_));
+      PrefillVariant v;
+      v.double_buffered = v.tile_major = opts_.prefill_pipelined;
+      LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_, v));
     }
     LLMD_TRY_STATUS(project(Lw.wo, E, Q, attn_, T, x_, DType::f32, true));
 

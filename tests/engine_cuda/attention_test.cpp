@@ -393,31 +393,43 @@ TEST(CudaAttention, PrefillKernelMatchesNaive) {
     DevArray<int32_t> d_seq(seq), d_pos(pos);
     DevArray<AttnTile> d_tiles(tiles);
     ASSERT_TRUE(d_q.ok() && d_seq.ok() && d_pos.ok() && d_tiles.ok());
-    {
-      auto launch = [&](const AttnArgs& a) {
-        return launch_attention_prefill(a, d_tiles.get(), static_cast<int>(tiles.size()), nullptr);
-      };
-      for (DType out_t : {DType::bf16, DType::f16}) {
-        SCOPED_TRACE(std::string("out ") + dtype_name(out_t));
-        ASSERT_TRUE(attention_prefill_supported(s.hd, s.kv, out_t));
-        DevArray<uint8_t> d_out(static_cast<size_t>(n_rows) * s.n_head * s.hd * 2);
-        ASSERT_TRUE(d_out.ok());
-        d_out.poison();
-        AttnArgs a = base_args(p, dp, d_q.get(), d_pos.get(), d_seq.get());
-        a.out = d_out.get();
-        a.out_type = out_t;
-        CUDA_OK(launch(a));
-        CUDA_OK(cudaDeviceSynchronize());
-        const double err = rel_error(ref, download_as_f32(d_out, out_t));
-        std::printf("prefill hd %d heads %d/%d out %s: relative error %.2e\n", s.hd, s.n_head, s.n_head_kv,
-                    dtype_name(out_t), err);
-        EXPECT_LT(err, 1e-2);
-        // Run twice on the same input: a moving result would mean a race.
-        const auto first = d_out.download();
-        d_out.poison();
-        CUDA_OK(launch(a));
-        CUDA_OK(cudaDeviceSynchronize());
-        EXPECT_EQ(first, d_out.download()) << "results differ between two identical runs";
+    for (DType out_t : {DType::bf16, DType::f16}) {
+      SCOPED_TRACE(std::string("out ") + dtype_name(out_t));
+      ASSERT_TRUE(attention_prefill_supported(s.hd, s.kv, out_t));
+      DevArray<uint8_t> d_out(static_cast<size_t>(n_rows) * s.n_head * s.hd * 2);
+      ASSERT_TRUE(d_out.ok());
+      AttnArgs a = base_args(p, dp, d_q.get(), d_pos.get(), d_seq.get());
+      a.out = d_out.get();
+      a.out_type = out_t;
+      // Every variant (buffering, block order) against the reference, and
+      // bit for bit against the default one: they do the same arithmetic.
+      std::vector<uint8_t> first;
+      for (const bool dbl : {true, false}) {
+        for (const bool major : {true, false}) {
+          SCOPED_TRACE(std::string(dbl ? "double-buffered" : "single-buffered") + (major ? ", tile-major" : ", head-major"));
+          PrefillVariant v;
+          v.double_buffered = dbl;
+          v.tile_major = major;
+          auto launch = [&] {
+            d_out.poison();
+            CUDA_OK(launch_attention_prefill(a, d_tiles.get(), static_cast<int>(tiles.size()), nullptr, v));
+            CUDA_OK(cudaDeviceSynchronize());
+          };
+          launch();
+          const double err = rel_error(ref, download_as_f32(d_out, out_t));
+          std::printf("prefill hd %d heads %d/%d out %s %s%s: relative error %.2e\n", s.hd, s.n_head, s.n_head_kv,
+                      dtype_name(out_t), dbl ? "double" : "single", major ? " tile-major" : " head-major", err);
+          EXPECT_LT(err, 1e-2);
+          const auto out = d_out.download();
+          if (first.empty()) {
+            first = out;
+          } else {
+            EXPECT_EQ(first, out) << "differs from the default variant";
+          }
+          // Run again on the same input: a moving result would mean a race.
+          launch();
+          EXPECT_EQ(out, d_out.download()) << "results differ between two identical runs";
+        }
       }
     }
   }

@@ -12,6 +12,10 @@
 // RoPE and the K/V store moved into the decode attention do the same
 // arithmetic: decode logits equal the separate kernels' bit for bit.
 //
+// The prefill attention's pipelined variant (two K/V buffers, tile-major
+// block order) does the same arithmetic as the single-buffered one: prompt
+// and continued-chunk logits equal bit for bit.
+//
 // The RMSNorm fused into the GEMVs keeps the normalised activations in f32
 // instead of rounding them to 16 bits: decode logits agree with the separate
 // norm to within that rounding.
@@ -256,6 +260,44 @@ TEST(CudaFusedRope, DecodeEqualsSeparateRopeBitForBit) {
         ASSERT_NO_FATAL_FAILURE(run_both(p, more, &x, &y));
         ASSERT_EQ(x.logits, y.logits) << "a chunk after the decode steps";
       }
+    }
+  }
+}
+
+TEST(CudaPrefillPipeline, PrefillEqualsSingleBufferedBitForBit) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  for (const char* shape : {"test-llama", "test-qwen2"}) {
+    SCOPED_TRACE(shape);
+    auto model = synth_models().get(shape, "bf16");
+    ASSERT_TRUE(model);
+    const int V = model->config().n_vocab;
+    CudaBackendOptions single, piped;
+    single.prefill_pipelined = false;
+    piped.prefill_pipelined = true;
+    const int n = 4;
+    Pair p = make_pair(*model, single, piped, n);
+    ASSERT_TRUE(p.a && p.b);
+    EXPECT_NE(p.b->describe().find("prefill attention pipelined"), std::string::npos) << p.b->describe();
+    EXPECT_NE(p.a->describe().find("prefill attention single-buffered"), std::string::npos) << p.a->describe();
+    // Prompts long enough for several 64-key tiles (every row's logits), then
+    // a second chunk of each that reads the first from the cache.
+    std::vector<int32_t> len(n);
+    for (int round = 0; round < 2; ++round) {
+      ForwardBatch b;
+      for (int i = 0; i < n; ++i) {
+        const int chunk = round == 0 ? rng.range(65, 250) : rng.range(1, 120);
+        std::vector<int32_t> toks(static_cast<size_t>(chunk));
+        for (auto& t : toks) t = rng.range(0, V - 1);
+        b.seqs.push_back(seq_of(toks, len[static_cast<size_t>(i)], iota_table(kBlocksPerSeq, i * kBlocksPerSeq),
+                                LogitsMode::all));
+        len[static_cast<size_t>(i)] += chunk;
+      }
+      ForwardOutput x, y;
+      ASSERT_NO_FATAL_FAILURE(run_both(p, b, &x, &y));
+      ASSERT_EQ(x.n_rows, y.n_rows);
+      EXPECT_EQ(x.logits, y.logits) << (round == 0 ? "prompts" : "continued chunks");
     }
   }
 }

@@ -9,7 +9,7 @@
 //    does not apply (f32 cache, head dims other than 64/128).
 //  - launch_attention_prefill: tensor-core flash attention for chunks of
 //    consecutive query tokens of one sequence (tiles of 64 queries), f16 cache,
-//    head_dim 64 or 128; 16 query rows per warp.
+//    head_dim 64 or 128; 16 query rows per warp, K/V tiles double-buffered.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -95,7 +95,20 @@ struct AttnTile {
 
 bool attention_prefill_supported(int head_dim, DType kv_type, DType out_type);
 
-// tiles: device array of n_tiles AttnTile (heaviest first for balance).
-cudaError_t launch_attention_prefill(const AttnArgs& a, const AttnTile* tiles, int n_tiles, cudaStream_t stream);
+// How the tiled prefill kernel is run. Every variant does the same arithmetic
+// (the same bits); they exist to be measured against each other.
+struct PrefillVariant {
+  // Two K/V buffers: the next tile is copied during the whole of the current
+  // one (else one K and one V buffer, the next K copied while V is used).
+  bool double_buffered = true;
+  // Blocks ordered tile by tile with every head of a tile together, so the
+  // heaviest tiles of all heads start first (else head by head).
+  bool tile_major = true;
+};
+
+// tiles: device array of n_tiles (at most 65535) AttnTile, heaviest first for
+// balance.
+cudaError_t launch_attention_prefill(const AttnArgs& a, const AttnTile* tiles, int n_tiles, cudaStream_t stream,
+                                     PrefillVariant variant = {});
 
 }  // namespace llmd::engine::cuda

@@ -76,7 +76,9 @@ __device__ __forceinline__ void load_key_tile(const AttnArgs& a, const int32_t* 
 namespace llmd::engine::cuda {
 
 // cudaFuncSetAttribute once per (kernel, device) for `bytes` (> 48 KB) of
-// dynamic shared memory. One `done_mask` per kernel.
+// dynamic shared memory, with the preference for the largest shared-memory
+// carve-out (so that as many blocks fit an SM as the shared memory allows).
+// One `done_mask` per kernel.
 template <typename Kernel>
 cudaError_t ensure_dynamic_smem(Kernel kernel, size_t bytes, std::atomic<uint64_t>& done_mask) {
   int dev = 0;
@@ -85,6 +87,9 @@ cudaError_t ensure_dynamic_smem(Kernel kernel, size_t bytes, std::atomic<uint64_
   const uint64_t bit = dev < 64 ? (uint64_t{1} << dev) : 0;
   if (bit && (done_mask.load(std::memory_order_acquire) & bit)) return cudaSuccess;
   e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  if (e == cudaSuccess) {
+    e = cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared);
+  }
   if (e == cudaSuccess && bit) done_mask.fetch_or(bit, std::memory_order_acq_rel);
   return e;
 }
