@@ -176,6 +176,17 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
                        BENCH_CUDA(engine::cuda::launch_attention_tokens(ar, nullptr, 1, split.n_splits, split_len,
                                                                         part_o, part_ml, s));
                      }});
+  // The splits merged by the last block of each group instead of a second kernel.
+  auto* merge_count = static_cast<unsigned*>(alloc(static_cast<size_t>(Hkv) * sizeof(unsigned)));
+  BENCH_CUDA(cudaMemsetAsync(merge_count, 0, static_cast<size_t>(Hkv) * sizeof(unsigned), s));
+  entries.push_back({"attention, merge in kernel", 0, [&](int) {
+                       BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, 1, split.n_splits, split_len,
+                                                                        part_o, part_ml, s, merge_count));
+                     }});
+  entries.push_back({"attention + RoPE/KV, merge in kernel", 0, [&](int) {
+                       BENCH_CUDA(engine::cuda::launch_attention_tokens(ar, nullptr, 1, split.n_splits, split_len,
+                                                                        part_o, part_ml, s, merge_count));
+                     }});
   struct Variant {
     const char* label;
     bool norm;

@@ -66,6 +66,9 @@ struct CudaBackendOptions {
   // head first; off, it runs as before run 10 (one buffer, head by head).
   // Same arithmetic either way, so the same bits.
   bool prefill_pipelined = true;
+  // The last block of each split per-token attention merges the splits
+  // instead of a second kernel (one launch fewer per layer; the same bits).
+  bool attention_merge_in_kernel = false;
   // At creation, time cuBLASLt's candidate algorithms for the four layer
   // projections at max_batch_tokens tokens (and a half and a quarter of it)
   // and keep the fastest for those shapes; other token counts use the

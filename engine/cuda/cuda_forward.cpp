@@ -301,7 +301,8 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
     }
     if (!p.dlist.empty()) {
       LLMD_CUDA_TRY(health_, launch_attention_tokens(a, d.dlist, static_cast<int>(p.dlist.size()), n_splits,
-                                                     d.split_len, part_o_, part_ml_, stream_));
+                                                     d.split_len, part_o_, part_ml_, stream_,
+                                                     opts_.attention_merge_in_kernel ? merge_count_ : nullptr));
     }
     if (!p.tiles.empty()) {
       PrefillVariant v;

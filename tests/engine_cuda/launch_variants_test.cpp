@@ -12,6 +12,11 @@
 // RoPE and the K/V store moved into the decode attention do the same
 // arithmetic: decode logits equal the separate kernels' bit for bit.
 //
+// Merging the split decode attention in its last block instead of a second
+// kernel does the same arithmetic: decode logits equal bit for bit, with
+// RoPE apart and fused, graphs and eager (the merge counters are reused by
+// every layer and every replay).
+//
 // The prefill attention's pipelined variant (two K/V buffers, tile-major
 // block order) does the same arithmetic as the single-buffered one: prompt
 // and continued-chunk logits equal bit for bit.
@@ -298,6 +303,43 @@ TEST(CudaPrefillPipeline, PrefillEqualsSingleBufferedBitForBit) {
       ASSERT_NO_FATAL_FAILURE(run_both(p, b, &x, &y));
       ASSERT_EQ(x.n_rows, y.n_rows);
       EXPECT_EQ(x.logits, y.logits) << (round == 0 ? "prompts" : "continued chunks");
+    }
+  }
+}
+
+TEST(CudaSplitMerge, InKernelEqualsSeparateKernelBitForBit) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  auto model = synth_models().get("test-llama", "bf16");
+  ASSERT_TRUE(model);
+  const int V = model->config().n_vocab;
+  for (bool fuse_rope : {false, true}) {
+    for (bool graphs : {true, false}) {
+      SCOPED_TRACE(std::string(fuse_rope ? "RoPE fused" : "RoPE apart") + (graphs ? ", graphs" : ", eager"));
+      CudaBackendOptions apart, merged;
+      apart.cuda_graphs = merged.cuda_graphs = graphs;
+      apart.fuse_rope_decode = merged.fuse_rope_decode = fuse_rope;
+      apart.attention_merge_in_kernel = false;
+      merged.attention_merge_in_kernel = true;
+      const int n = 6;
+      Pair p = make_pair(*model, apart, merged, n);
+      ASSERT_TRUE(p.a && p.b);
+      EXPECT_NE(p.b->describe().find("split merge in attention"), std::string::npos) << p.b->describe();
+      std::vector<int32_t> len;
+      ForwardOutput x, y;
+      ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, V, n, 20, 200, &len, &x, &y));
+      ASSERT_EQ(x.logits, y.logits) << "prompts";
+      // Decode steps of 1, 3 and 6 sequences: 32, 32 and 22 splits of their
+      // key ranges on a 132-SM device.
+      for (int step = 0; step < 15; ++step) {
+        const int m = step % 3 == 0 ? 1 : (step % 3 == 1 ? 3 : n);
+        ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, m, &len), &x, &y));
+        ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
+      }
+      if (graphs) {
+        EXPECT_GT(p.b->stats().graph_replays, 0u);
+      }
     }
   }
 }
