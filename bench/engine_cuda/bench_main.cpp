@@ -33,6 +33,7 @@
 
 namespace llmd::bench {
 Ceilings run_micro(Report& rep, cudaStream_t s);
+void run_prefill_parts(Report& rep, Ceilings& c, cudaStream_t s);
 void run_launch_chain(Report& rep, cudaStream_t s);
 }
 
@@ -132,6 +133,7 @@ int main(int argc, char** argv) {
   Ceilings c;
   if (micro) {
     c = run_micro(rep, s);
+    run_prefill_parts(rep, c, s);
     run_launch_chain(rep, s);
   }
   if (model) run_model(rep, c, mo);

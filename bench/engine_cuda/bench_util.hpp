@@ -96,6 +96,7 @@ struct Ceilings {
   // Llama-3-8B parts, for the model benchmark's time breakdown (0 = not measured):
   double prefill_layer_gemm_ms = 0;  // qkv + o + gate_up + down at 2048 tokens (heuristic choice)
   double prefill_attention_ms = 0;   // one layer's causal attention over 2048 tokens
+  double prefill_other_ms = 0;       // norms, RoPE/KV, SwiGLU of 32 layers and the embedding, 2048 tokens
   double decode_layer_gemv_ms = 0;   // qkv + o + gate_up/SwiGLU + down GEMVs at batch 1
   double decode_head_gemv_ms = 0;    // output head GEMV at batch 1
 };

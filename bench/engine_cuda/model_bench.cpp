@@ -150,9 +150,10 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
                 t * 1e3, n / t, tflops, ratio * 100);
     if (ceil.prefill_layer_gemm_ms > 0 && o.prefill == 2048 && cfg.n_embd == 4096 && cfg.n_ff == 14336) {
       const double gemms = ceil.prefill_layer_gemm_ms * cfg.n_layer, attn = ceil.prefill_attention_ms * cfg.n_layer;
-      std::printf("  parts measured alone: GEMMs %.1f ms + attention %.1f ms = %.1f ms; the rest (norms, RoPE, SwiGLU, "
-                  "head, launches) %.1f ms\n",
-                  gemms, attn, gemms + attn, t * 1e3 - gemms - attn);
+      const double other = ceil.prefill_other_ms;
+      std::printf("  parts measured alone: GEMMs %.1f ms + attention %.1f ms + norms, RoPE/KV, SwiGLU, embedding "
+                  "%.1f ms = %.1f ms; the rest (residual reads of the accumulating GEMMs, head, launches) %.1f ms\n",
+                  gemms, attn, other, gemms + attn + other, t * 1e3 - gemms - attn - other);
     }
     rep.add({"prefill " + std::to_string(o.prefill) + " tokens", n / t, "tok/s", "", ""});
     rep.add({"prefill " + std::to_string(o.prefill) + " matrix rate", tflops, "TFLOP/s",

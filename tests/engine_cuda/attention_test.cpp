@@ -18,6 +18,7 @@ namespace llmd::engine::cuda {
 namespace {
 
 using test::cuda::DevArray;
+using test::cuda::download_as_f32;
 using test::cuda::rel_error;
 using test::cuda::Rng;
 
@@ -134,25 +135,6 @@ std::vector<double> naive_attention(const Pool& p, const std::vector<float>& q, 
     }
   }
   return out;
-}
-
-std::vector<float> download_as_f32(const DevArray<uint8_t>& d, DType t) {
-  auto raw = d.download();
-  const size_t esz = dtype_size(t);
-  std::vector<float> o(raw.size() / esz);
-  for (size_t i = 0; i < o.size(); ++i) {
-    if (t == DType::f32) std::memcpy(&o[i], &raw[i * 4], 4);
-    else if (t == DType::f16) {
-      __half h;
-      std::memcpy(&h, &raw[i * 2], 2);
-      o[i] = __half2float(h);
-    } else {
-      __nv_bfloat16 b;
-      std::memcpy(&b, &raw[i * 2], 2);
-      o[i] = __bfloat162float(b);
-    }
-  }
-  return o;
 }
 
 AttnArgs base_args(const Pool& p, DevPool& dp, const float* q, const int32_t* pos, const int32_t* seq) {

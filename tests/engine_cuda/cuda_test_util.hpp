@@ -1,7 +1,8 @@
 // Helpers for the CUDA tests: skipping without a device, device arrays that
 // are poisoned (all bytes 0xFF: NaN for every float type) before a kernel
-// writes them, host-side bf16/f16 rounding, seeded random inputs and the
-// relative-error measure ||out - ref|| / ||ref||.
+// writes them, uploads and downloads in a chosen element type, host-side
+// bf16/f16 rounding, seeded random inputs and the relative-error measure
+// ||out - ref|| / ||ref||.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -12,11 +13,13 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "engine/cuda/device_info.hpp"
+#include "engine/cuda/dtype.hpp"
 
 // Skips the test when no CUDA device is usable, with the reason.
 #define LLMD_REQUIRE_GPU()                                                              \
@@ -78,6 +81,45 @@ class DevArray {
   size_t n_ = 0;
   cudaError_t err_ = cudaErrorMemoryAllocation;
 };
+
+// Values stored as element type t (f32, f16, bf16) in a byte array of the
+// right size, and back.
+inline void upload_as(DevArray<uint8_t>& d, const std::vector<float>& v, engine::cuda::DType t) {
+  using engine::cuda::DType;
+  std::vector<uint8_t> raw(v.size() * engine::cuda::dtype_size(t));
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (t == DType::f32) {
+      std::memcpy(&raw[i * 4], &v[i], 4);
+    } else if (t == DType::f16) {
+      const __half h = __float2half(v[i]);
+      std::memcpy(&raw[i * 2], &h, 2);
+    } else {
+      const __nv_bfloat16 b = __float2bfloat16(v[i]);
+      std::memcpy(&raw[i * 2], &b, 2);
+    }
+  }
+  d.upload(raw);
+}
+inline std::vector<float> download_as_f32(const DevArray<uint8_t>& d, engine::cuda::DType t) {
+  using engine::cuda::DType;
+  const auto raw = d.download();
+  const size_t esz = engine::cuda::dtype_size(t);
+  std::vector<float> o(raw.size() / esz);
+  for (size_t i = 0; i < o.size(); ++i) {
+    if (t == DType::f32) {
+      std::memcpy(&o[i], &raw[i * 4], 4);
+    } else if (t == DType::f16) {
+      __half h;
+      std::memcpy(&h, &raw[i * 2], 2);
+      o[i] = __half2float(h);
+    } else {
+      __nv_bfloat16 b;
+      std::memcpy(&b, &raw[i * 2], 2);
+      o[i] = __bfloat162float(b);
+    }
+  }
+  return o;
+}
 
 inline float round_bf16(float x) { return __bfloat162float(__float2bfloat16(x)); }
 inline float round_f16(float x) { return __half2float(__float2half(x)); }

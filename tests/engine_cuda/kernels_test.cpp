@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "engine/cuda/kernels/elementwise.hpp"
@@ -18,6 +19,8 @@ namespace llmd::engine::cuda {
 namespace {
 
 using test::cuda::DevArray;
+using test::cuda::download_as_f32;
+using test::cuda::upload_as;
 using test::cuda::rel_error;
 using test::cuda::Rng;
 
@@ -94,19 +97,33 @@ TEST(CudaKernels, SwigluAddConvert) {
   LLMD_REQUIRE_GPU();
   Rng rng;
   SCOPED_TRACE(rng.trace());
-  const int n = 5, ffn = 1000;
-  std::vector<float> gu = rng.normal_vec(static_cast<size_t>(n) * 2 * ffn, 2.0f);
-  DevArray<float> d_gu(gu), d_h(static_cast<size_t>(n) * ffn);
-  ASSERT_TRUE(d_gu.ok() && d_h.ok());
-  d_h.poison();
-  CUDA_OK(launch_swiglu(d_gu.get(), DType::f32, n, ffn, d_h.get(), DType::f32, nullptr));
-  CUDA_OK(cudaDeviceSynchronize());
-  std::vector<double> ref(static_cast<size_t>(n) * ffn);
-  for (int t = 0; t < n; ++t)
-    for (int i = 0; i < ffn; ++i)
-      ref[static_cast<size_t>(t) * ffn + i] =
-          silu(gu[static_cast<size_t>(t) * 2 * ffn + i]) * gu[static_cast<size_t>(t) * 2 * ffn + ffn + i];
-  EXPECT_LT(rel_error(ref, d_h.download()), 1e-6);
+  // Widths that are a multiple of 8 take the eight-wide kernel, the others
+  // the one-element kernel; every input/output type pair the backend uses.
+  const int n = 5;
+  for (int ffn : {1000, 1003, 8}) {
+    for (const auto& [in_t, out_t] : {std::pair{DType::f32, DType::f32}, std::pair{DType::bf16, DType::bf16},
+                                      std::pair{DType::f16, DType::f16}, std::pair{DType::f32, DType::bf16}}) {
+      SCOPED_TRACE("ffn " + std::to_string(ffn) + " " + dtype_name(in_t) + " -> " + dtype_name(out_t));
+      std::vector<float> gu = rng.normal_vec(static_cast<size_t>(n) * 2 * ffn, 2.0f);
+      for (float& v : gu) v = in_t == DType::bf16 ? test::cuda::round_bf16(v) : in_t == DType::f16 ? test::cuda::round_f16(v) : v;
+      DevArray<uint8_t> d_gu(gu.size() * dtype_size(in_t)), d_h(static_cast<size_t>(n) * ffn * dtype_size(out_t));
+      ASSERT_TRUE(d_gu.ok() && d_h.ok());
+      upload_as(d_gu, gu, in_t);
+      d_h.poison();
+      CUDA_OK(launch_swiglu(d_gu.get(), in_t, n, ffn, d_h.get(), out_t, nullptr));
+      CUDA_OK(cudaDeviceSynchronize());
+      std::vector<double> ref(static_cast<size_t>(n) * ffn);
+      for (int t = 0; t < n; ++t)
+        for (int i = 0; i < ffn; ++i)
+          ref[static_cast<size_t>(t) * ffn + i] =
+              silu(gu[static_cast<size_t>(t) * 2 * ffn + i]) * gu[static_cast<size_t>(t) * 2 * ffn + ffn + i];
+      const std::vector<float> got = download_as_f32(d_h, out_t);
+      size_t nan = 0;
+      for (float v : got) nan += std::isnan(v);
+      EXPECT_EQ(nan, 0u) << "unwritten outputs";
+      EXPECT_LT(rel_error(ref, got), out_t == DType::f32 ? 1e-6 : 5e-3);
+    }
+  }
 
   std::vector<float> y = rng.normal_vec(12345), x = rng.normal_vec(12345);
   DevArray<float> d_y(y), d_x(x);

@@ -25,6 +25,10 @@ __device__ __forceinline__ __half from_float<__half>(float x) { return __float2h
 template <>
 __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
+// silu(g) * u, the SwiGLU of one element: one expression shared by every
+// kernel that computes it, so they agree bit for bit.
+__device__ __forceinline__ float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+
 // Eight consecutive elements (16 bytes for 16-bit types, 32 for f32) as floats.
 // `p` must be aligned to the vector size.
 __device__ __forceinline__ void load8(const __half* p, float out[8]) {

@@ -120,8 +120,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a) {
     for (int t = 0; t < NT; ++t) {
       const size_t idx = static_cast<size_t>(t) * rows + row;
       if constexpr (kDual) {
-        const float g = acc[t];
-        static_cast<T*>(a.y)[idx] = from_float<T>(g / (1.0f + expf(-g)) * accu[t]);
+        static_cast<T*>(a.y)[idx] = from_float<T>(silu_mul(acc[t], accu[t]));
       } else if (a.mode == GemvMode::accumulate) {
         static_cast<float*>(a.y)[idx] += acc[t];
       } else {
