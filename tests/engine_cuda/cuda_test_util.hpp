@@ -100,9 +100,8 @@ inline void upload_as(DevArray<uint8_t>& d, const std::vector<float>& v, engine:
   }
   d.upload(raw);
 }
-inline std::vector<float> download_as_f32(const DevArray<uint8_t>& d, engine::cuda::DType t) {
+inline std::vector<float> unpack_as_f32(const std::vector<uint8_t>& raw, engine::cuda::DType t) {
   using engine::cuda::DType;
-  const auto raw = d.download();
   const size_t esz = engine::cuda::dtype_size(t);
   std::vector<float> o(raw.size() / esz);
   for (size_t i = 0; i < o.size(); ++i) {
@@ -119,6 +118,9 @@ inline std::vector<float> download_as_f32(const DevArray<uint8_t>& d, engine::cu
     }
   }
   return o;
+}
+inline std::vector<float> download_as_f32(const DevArray<uint8_t>& d, engine::cuda::DType t) {
+  return unpack_as_f32(d.download(), t);
 }
 
 inline float round_bf16(float x) { return __bfloat162float(__float2bfloat16(x)); }

@@ -45,23 +45,8 @@ std::vector<uint8_t> pack(const std::vector<float>& v, DType t, std::vector<floa
 }
 
 std::vector<double> unpack(const std::vector<uint8_t>& raw, DType t) {
-  std::vector<double> o(raw.size() / dtype_size(t));
-  for (size_t i = 0; i < o.size(); ++i) {
-    if (t == DType::f32) {
-      float f;
-      std::memcpy(&f, &raw[i * 4], 4);
-      o[i] = f;
-    } else if (t == DType::f16) {
-      __half h;
-      std::memcpy(&h, &raw[i * 2], 2);
-      o[i] = __half2float(h);
-    } else {
-      __nv_bfloat16 b;
-      std::memcpy(&b, &raw[i * 2], 2);
-      o[i] = __bfloat162float(b);
-    }
-  }
-  return o;
+  const std::vector<float> f = test::cuda::unpack_as_f32(raw, t);
+  return std::vector<double>(f.begin(), f.end());
 }
 
 TEST(CudaGemm, ProjectionsMatchFloat64) {

@@ -71,19 +71,28 @@ void run_both(Pair& p, const ForwardBatch& b, ForwardOutput* x, ForwardOutput* y
   ASSERT_TRUE(sb.ok()) << sb.error().message;
 }
 
+// A chunk of lo..hi random tokens for each sequence i < len->size(), after
+// the (*len)[i] tokens it already has (advanced), run on both backends; x and
+// y receive the logits of the rows `mode` asks for.
+void chunks_on_both(Pair& p, Rng& rng, int n_vocab, int lo, int hi, LogitsMode mode, std::vector<int32_t>* len,
+                    ForwardOutput* x, ForwardOutput* y) {
+  ForwardBatch batch;
+  for (size_t i = 0; i < len->size(); ++i) {
+    std::vector<int32_t> chunk(static_cast<size_t>(rng.range(lo, hi)));
+    for (auto& t : chunk) t = rng.range(0, n_vocab - 1);
+    const int seq = static_cast<int>(i);
+    batch.seqs.push_back(seq_of(chunk, (*len)[i], iota_table(kBlocksPerSeq, seq * kBlocksPerSeq), mode));
+    (*len)[i] += static_cast<int32_t>(chunk.size());
+  }
+  run_both(p, batch, x, y);
+}
+
 // Random prompts of lo..hi tokens for sequences 0..n-1 (their lengths into
 // *len), run on both backends; x and y receive the logits of each last token.
 void prompts_on_both(Pair& p, Rng& rng, int n_vocab, int n, int lo, int hi, std::vector<int32_t>* len,
                      ForwardOutput* x, ForwardOutput* y) {
-  ForwardBatch batch;
   len->assign(static_cast<size_t>(n), 0);
-  for (int i = 0; i < n; ++i) {
-    (*len)[static_cast<size_t>(i)] = rng.range(lo, hi);
-    std::vector<int32_t> prompt(static_cast<size_t>((*len)[static_cast<size_t>(i)]));
-    for (auto& t : prompt) t = rng.range(0, n_vocab - 1);
-    batch.seqs.push_back(seq_of(prompt, 0, iota_table(kBlocksPerSeq, i * kBlocksPerSeq), LogitsMode::last));
-  }
-  run_both(p, batch, x, y);
+  chunks_on_both(p, rng, n_vocab, lo, hi, LogitsMode::last, len, x, y);
 }
 
 // One decode token for each of sequences 0..m-1: the argmax of row i of x
@@ -97,6 +106,22 @@ ForwardBatch decode_step(const ForwardOutput& x, int m, std::vector<int32_t>* le
     ++(*len)[static_cast<size_t>(i)];
   }
   return d;
+}
+
+// Prompts of lo..hi tokens for sequences 0..n-1, then `steps` decode steps
+// of 1, 3 and n sequences in turn (one and several attention splits): both
+// backends' logits equal bit for bit after each. *len: the contexts; x: the
+// last logits.
+void prompts_and_decode_equal(Pair& p, Rng& rng, int n_vocab, int n, int lo, int hi, int steps,
+                              std::vector<int32_t>* len, ForwardOutput* x) {
+  ForwardOutput y;
+  ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, n_vocab, n, lo, hi, len, x, &y));
+  ASSERT_EQ(x->logits, y.logits) << "prompts";
+  for (int step = 0; step < steps; ++step) {
+    const int m = step % 3 == 0 ? 1 : (step % 3 == 1 ? 3 : n);
+    ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(*x, m, len), x, &y));
+    ASSERT_EQ(x->logits, y.logits) << "decode step " << step;
+  }
 }
 
 TEST(CudaProgrammaticLaunch, EqualsPlainLaunchBitForBit) {
@@ -251,14 +276,7 @@ TEST(CudaFusedRope, DecodeEqualsSeparateRopeBitForBit) {
         EXPECT_NE(p.b->describe().find("decode RoPE in attention"), std::string::npos) << p.b->describe();
         std::vector<int32_t> len;
         ForwardOutput x, y;
-        ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, V, n, 1, 150, &len, &x, &y));
-        ASSERT_EQ(x.logits, y.logits) << "prompts";
-        // Decode steps of 1, 3 and 6 sequences: one and several attention splits.
-        for (int step = 0; step < 12; ++step) {
-          const int m = step % 3 == 0 ? 1 : (step % 3 == 1 ? 3 : n);
-          ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, m, &len), &x, &y));
-          ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
-        }
+        ASSERT_NO_FATAL_FAILURE(prompts_and_decode_equal(p, rng, V, n, 1, 150, 12, &len, &x));
         // The caches agree too: a prompt continued on both reads them.
         ForwardBatch more;
         more.seqs.push_back(seq_of({1, 2, 3, 4, 5}, len[0], iota_table(kBlocksPerSeq, 0), LogitsMode::all));
@@ -288,19 +306,11 @@ TEST(CudaPrefillPipeline, PrefillEqualsSingleBufferedBitForBit) {
     EXPECT_NE(p.a->describe().find("prefill attention single-buffered"), std::string::npos) << p.a->describe();
     // Prompts long enough for several 64-key tiles (every row's logits), then
     // a second chunk of each that reads the first from the cache.
-    std::vector<int32_t> len(n);
+    std::vector<int32_t> len(n, 0);
     for (int round = 0; round < 2; ++round) {
-      ForwardBatch b;
-      for (int i = 0; i < n; ++i) {
-        const int chunk = round == 0 ? rng.range(65, 250) : rng.range(1, 120);
-        std::vector<int32_t> toks(static_cast<size_t>(chunk));
-        for (auto& t : toks) t = rng.range(0, V - 1);
-        b.seqs.push_back(seq_of(toks, len[static_cast<size_t>(i)], iota_table(kBlocksPerSeq, i * kBlocksPerSeq),
-                                LogitsMode::all));
-        len[static_cast<size_t>(i)] += chunk;
-      }
       ForwardOutput x, y;
-      ASSERT_NO_FATAL_FAILURE(run_both(p, b, &x, &y));
+      ASSERT_NO_FATAL_FAILURE(
+          chunks_on_both(p, rng, V, round == 0 ? 65 : 1, round == 0 ? 250 : 120, LogitsMode::all, &len, &x, &y));
       ASSERT_EQ(x.n_rows, y.n_rows);
       EXPECT_EQ(x.logits, y.logits) << (round == 0 ? "prompts" : "continued chunks");
     }
@@ -326,17 +336,11 @@ TEST(CudaSplitMerge, InKernelEqualsSeparateKernelBitForBit) {
       Pair p = make_pair(*model, apart, merged, n);
       ASSERT_TRUE(p.a && p.b);
       EXPECT_NE(p.b->describe().find("split merge in attention"), std::string::npos) << p.b->describe();
-      std::vector<int32_t> len;
-      ForwardOutput x, y;
-      ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, V, n, 20, 200, &len, &x, &y));
-      ASSERT_EQ(x.logits, y.logits) << "prompts";
       // Decode steps of 1, 3 and 6 sequences: 32, 32 and 22 splits of their
       // key ranges on a 132-SM device.
-      for (int step = 0; step < 15; ++step) {
-        const int m = step % 3 == 0 ? 1 : (step % 3 == 1 ? 3 : n);
-        ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, m, &len), &x, &y));
-        ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
-      }
+      std::vector<int32_t> len;
+      ForwardOutput x;
+      ASSERT_NO_FATAL_FAILURE(prompts_and_decode_equal(p, rng, V, n, 20, 200, 15, &len, &x));
       if (graphs) {
         EXPECT_GT(p.b->stats().graph_replays, 0u);
       }
