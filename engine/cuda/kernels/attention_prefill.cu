@@ -137,15 +137,16 @@ __device__ __forceinline__ void accumulate_pv(const float (&s)[kBN / 8][4], cons
 
 // One block per (tile, query head): 4 warps of 16 query rows each, 64 keys
 // per step. Scores are kept in log2 units (q pre-multiplied by
-// scale*log2(e)). kTileMajor: grid (n_head, n_tiles), so the heaviest tiles of
-// every head start first (else (n_tiles, n_head): head by head).
+// scale*log2(e)). tile_major: grid (n_head, n_tiles), so the heaviest tiles
+// of every head start first (else (n_tiles, n_head): head by head).
 // kDouble: the next K/V tile is copied during the whole of the current one
 // (two barriers per tile); else one K and one V buffer, the next K copied
 // while the current V is used (four barriers per tile). Same arithmetic.
 // Double-buffered, three blocks fit an SM (registers capped at 168, 3 x 68 KB
 // of shared memory at HD 128); single-buffered, the registers allow two.
-template <int HD, typename OT, bool kDouble, bool kTileMajor>
-__global__ void __launch_bounds__(kThreads, kDouble ? 3 : 1) attn_prefill_kernel(AttnArgs a, const AttnTile* __restrict__ tiles) {
+template <int HD, typename OT, bool kDouble>
+__global__ void __launch_bounds__(kThreads, kDouble ? 3 : 1)
+    attn_prefill_kernel(AttnArgs a, const AttnTile* __restrict__ tiles, bool tile_major) {
   pdl_wait();
   pdl_launch_dependents();
   constexpr int LD = HD + 8;
@@ -156,8 +157,8 @@ __global__ void __launch_bounds__(kThreads, kDouble ? 3 : 1) attn_prefill_kernel
   __half* const K0 = kDouble ? sm : sm + kBM * LD;
   __half* const V0 = K0 + kTileElems;
 
-  const AttnTile tile = tiles[kTileMajor ? blockIdx.y : blockIdx.x];
-  const int h = kTileMajor ? blockIdx.x : blockIdx.y;
+  const AttnTile tile = tiles[tile_major ? blockIdx.y : blockIdx.x];
+  const int h = tile_major ? blockIdx.x : blockIdx.y;
   const int kvh = h / (a.n_head / a.n_head_kv);
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
@@ -258,26 +259,23 @@ __global__ void __launch_bounds__(kThreads, kDouble ? 3 : 1) attn_prefill_kernel
   }
 }
 
-template <int HD, typename OT, bool kDouble, bool kTileMajor>
-cudaError_t launch_variant(const AttnArgs& a, const AttnTile* tiles, int n_tiles, cudaStream_t stream) {
+template <int HD, typename OT, bool kDouble>
+cudaError_t launch_variant(const AttnArgs& a, const AttnTile* tiles, int n_tiles, bool tile_major,
+                           cudaStream_t stream) {
   static std::atomic<uint64_t> smem_done{0};
   const size_t smem = prefill_smem_bytes<HD>(kDouble);
-  cudaError_t e = ensure_dynamic_smem(attn_prefill_kernel<HD, OT, kDouble, kTileMajor>, smem, smem_done);
+  cudaError_t e = ensure_dynamic_smem(attn_prefill_kernel<HD, OT, kDouble>, smem, smem_done);
   if (e != cudaSuccess) return e;
   const unsigned nt = static_cast<unsigned>(n_tiles), nh = static_cast<unsigned>(a.n_head);
-  const dim3 grid = kTileMajor ? dim3(nh, nt) : dim3(nt, nh);
-  return launch_kernel(attn_prefill_kernel<HD, OT, kDouble, kTileMajor>, grid, dim3(kThreads), smem, stream, a,
-                       tiles);
+  const dim3 grid = tile_major ? dim3(nh, nt) : dim3(nt, nh);
+  return launch_kernel(attn_prefill_kernel<HD, OT, kDouble>, grid, dim3(kThreads), smem, stream, a, tiles,
+                       tile_major);
 }
 
 template <int HD, typename OT>
 cudaError_t launch_hd(const AttnArgs& a, const AttnTile* tiles, int n_tiles, PrefillVariant v, cudaStream_t stream) {
-  if (v.double_buffered) {
-    return v.tile_major ? launch_variant<HD, OT, true, true>(a, tiles, n_tiles, stream)
-                        : launch_variant<HD, OT, true, false>(a, tiles, n_tiles, stream);
-  }
-  return v.tile_major ? launch_variant<HD, OT, false, true>(a, tiles, n_tiles, stream)
-                      : launch_variant<HD, OT, false, false>(a, tiles, n_tiles, stream);
+  return v.double_buffered ? launch_variant<HD, OT, true>(a, tiles, n_tiles, v.tile_major, stream)
+                           : launch_variant<HD, OT, false>(a, tiles, n_tiles, v.tile_major, stream);
 }
 
 }  // namespace
