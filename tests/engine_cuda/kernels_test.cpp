@@ -226,17 +226,30 @@ TEST(CudaKernels, RopeWritesQueriesAndPagedKv) {
     bool neox, bias;
     DType kv;
   };
+  // 7 tokens: one head per block; kRopeKvWideTokens and more: four heads per
+  // thread, head counts that do and do not divide by four.
+  for (const int n_tokens : {7, kRopeKvWideTokens + 6})
   for (const Case& c : {Case{8, 4, 8, 8, 16, false, false, DType::f32}, Case{32, 8, 128, 128, 16, false, false, DType::f16},
-                        Case{14, 2, 64, 64, 32, true, true, DType::f16}, Case{4, 2, 64, 32, 8, true, false, DType::f32}}) {
+                        Case{14, 2, 64, 64, 32, true, true, DType::f16}, Case{4, 2, 64, 32, 8, true, false, DType::f32},
+                        Case{3, 2, 32, 16, 8, false, true, DType::f16}}) {
     SCOPED_TRACE("heads " + std::to_string(c.n_head) + "/" + std::to_string(c.n_head_kv) + " hd " +
-                 std::to_string(c.hd) + (c.neox ? " neox" : " norm"));
-    // bt_stride blocks cover position 100 at the smallest block size (8).
-    const int n_tokens = 7, n_seqs = 2, n_blocks = 64, bt_stride = 16;
+                 std::to_string(c.hd) + (c.neox ? " neox" : " norm") + ", " + std::to_string(n_tokens) + " tokens");
+    // bt_stride blocks cover position 105 at the smallest block size (8).
+    const int n_seqs = 2, n_blocks = 64, bt_stride = 16;
     const int width = (c.n_head + 2 * c.n_head_kv) * c.hd;
     std::vector<float> qkv = rng.normal_vec(static_cast<size_t>(n_tokens) * width);
     std::vector<float> bias = rng.normal_vec(width, 0.5f);
+    // Positions distinct within each sequence (each token its own cache row).
     std::vector<int32_t> pos = {0, 1, 2, 37, 5, 6, 100};
     std::vector<int32_t> seq = {0, 0, 0, 0, 1, 1, 1};
+    if (n_tokens != 7) {
+      pos.clear();
+      seq.clear();
+      for (int t = 0; t < n_tokens; ++t) {
+        seq.push_back(t % 2);
+        pos.push_back(3 * (t / 2));
+      }
+    }
     // Distinct random blocks for the two sequences.
     std::vector<int32_t> perm(n_blocks);
     for (int i = 0; i < n_blocks; ++i) perm[i] = i;

@@ -10,67 +10,96 @@ namespace {
 
 using namespace dev;
 
-// One block per (token, head): heads 0..n_head-1 are queries, the next
-// n_head_kv keys (both rotate); a key head's block also copies the matching
-// value head. Many small blocks instead of one per token, so a decode step's
-// few tokens are spread over the device and each thread has at most a couple
-// of elements to load.
-template <typename KT>
+// One block per (token, group of HPT heads): heads 0..n_head-1 are queries,
+// the next n_head_kv keys (both rotate); a key head also copies the matching
+// value head. Decode steps (few tokens) take HPT = 1: many small blocks, so
+// the few tokens spread over the device and each thread has a couple of
+// elements to load. Prefill steps take HPT = 4: each thread loads its
+// elements of four heads before it computes or stores any, four times the
+// bytes in flight (stores could otherwise alias the next head's loads), and
+// a quarter of the blocks. The arithmetic per element is the same either way.
+template <typename KT, int HPT>
 __global__ void rope_kv_kernel(RopeKvArgs a) {
   pdl_wait();
   pdl_launch_dependents();
   const int t = blockIdx.x;
-  const int h = blockIdx.y;
+  const int h0 = blockIdx.y * HPT;
+  const int heads = a.n_head + a.n_head_kv;
   const int hd = a.head_dim;
-  const int width = (a.n_head + 2 * a.n_head_kv) * hd;
+  const int width = heads * hd + a.n_head_kv * hd;
   const float* in = a.qkv + static_cast<size_t>(t) * width;
   const int pos = a.pos[t];
   const int blk = a.block_tables[static_cast<size_t>(a.seq[t]) * a.bt_stride + pos / a.block_size];
   const int slot = pos % a.block_size;
-  const bool is_q = h < a.n_head;
-  const int kvh = h - a.n_head;
-  float* q = is_q ? a.q_out + (static_cast<size_t>(t) * a.n_head + h) * hd : nullptr;
-  const size_t cache_row = ((static_cast<size_t>(blk) * a.n_head_kv + kvh) * a.block_size + slot) * hd;
-  KT* k = is_q ? nullptr : static_cast<KT*>(a.k_cache) + cache_row;
   const int half_rot = a.rope_dim / 2;
   const float* cs = a.rope_cs + static_cast<size_t>(pos) * half_rot * 2;
-  const int base = h * hd;
+
+  // Where head h0 + j writes: its query row, or its key row in the cache.
+  float* qrow[HPT];
+  KT* krow[HPT];
+#pragma unroll
+  for (int j = 0; j < HPT; ++j) {
+    const int h = h0 + j;
+    const bool is_q = h < a.n_head;
+    qrow[j] = is_q ? a.q_out + (static_cast<size_t>(t) * a.n_head + h) * hd : nullptr;
+    krow[j] = is_q ? nullptr
+                   : static_cast<KT*>(a.k_cache) +
+                         ((static_cast<size_t>(blk) * a.n_head_kv + (h - a.n_head)) * a.block_size + slot) * hd;
+  }
+  auto input = [&](int h, int e) { return a.bias ? in[h * hd + e] + a.bias[h * hd + e] : in[h * hd + e]; };
+  auto put = [&](int j, int e, float v) {
+    if (qrow[j]) qrow[j][e] = v;
+    else krow[j][e] = from_float<KT>(v);
+  };
 
   // Rotating pairs.
   for (int i = threadIdx.x; i < half_rot; i += blockDim.x) {
     const int e0 = a.neox ? i : 2 * i;
     const int e1 = a.neox ? i + half_rot : 2 * i + 1;
-    float x0 = in[base + e0];
-    float x1 = in[base + e1];
-    if (a.bias) {
-      x0 += a.bias[base + e0];
-      x1 += a.bias[base + e1];
+    float x0[HPT], x1[HPT];
+#pragma unroll
+    for (int j = 0; j < HPT; ++j) {
+      if (h0 + j < heads) {
+        x0[j] = input(h0 + j, e0);
+        x1[j] = input(h0 + j, e1);
+      }
     }
-    float y0, y1;
-    rope_rotate(x0, x1, cs[2 * i], cs[2 * i + 1], y0, y1);
-    if (is_q) {
-      q[e0] = y0;
-      q[e1] = y1;
-    } else {
-      k[e0] = from_float<KT>(y0);
-      k[e1] = from_float<KT>(y1);
+    const float c = cs[2 * i], sn = cs[2 * i + 1];
+#pragma unroll
+    for (int j = 0; j < HPT; ++j) {
+      if (h0 + j < heads) {
+        float y0, y1;
+        rope_rotate(x0[j], x1[j], c, sn, y0, y1);
+        put(j, e0, y0);
+        put(j, e1, y1);
+      }
     }
   }
   // Dimensions past rope_dim pass through unrotated.
   for (int e = a.rope_dim + threadIdx.x; e < hd; e += blockDim.x) {
-    float x = in[base + e];
-    if (a.bias) x += a.bias[base + e];
-    if (is_q) q[e] = x;
-    else k[e] = from_float<KT>(x);
+    float x[HPT];
+#pragma unroll
+    for (int j = 0; j < HPT; ++j) {
+      if (h0 + j < heads) x[j] = input(h0 + j, e);
+    }
+#pragma unroll
+    for (int j = 0; j < HPT; ++j) {
+      if (h0 + j < heads) put(j, e, x[j]);
+    }
   }
-  // The value head that goes with a key head.
-  if (!is_q) {
-    const int v_off = (a.n_head + a.n_head_kv + kvh) * hd;
-    KT* v = static_cast<KT*>(a.v_cache) + cache_row;
-    for (int e = threadIdx.x; e < hd; e += blockDim.x) {
-      float x = in[v_off + e];
-      if (a.bias) x += a.bias[v_off + e];
-      v[e] = from_float<KT>(x);
+  // The value heads that go with the key heads.
+  for (int e = threadIdx.x; e < hd; e += blockDim.x) {
+    float v[HPT];
+#pragma unroll
+    for (int j = 0; j < HPT; ++j) {
+      if (h0 + j < heads && krow[j]) v[j] = input(a.n_head_kv + h0 + j, e);
+    }
+#pragma unroll
+    for (int j = 0; j < HPT; ++j) {
+      if (h0 + j < heads && krow[j]) {
+        const size_t off = krow[j] - static_cast<KT*>(a.k_cache);
+        static_cast<KT*>(a.v_cache)[off + e] = from_float<KT>(v[j]);
+      }
     }
   }
 }
@@ -120,18 +149,19 @@ cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream) {
   }
   const int heads = a.n_head + a.n_head_kv;
   if (heads <= 0 || heads > 65535 || a.head_dim <= 0) return cudaErrorInvalidValue;
-  const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(heads));
-  // A thread per rotating pair (two value elements each): small blocks, as
-  // many as tokens x heads.
+  if (a.kv_type != DType::f16 && a.kv_type != DType::f32) return cudaErrorInvalidValue;
+  // A thread per rotating pair (two value elements each) of one head, or of
+  // four heads in prefill-sized steps (see the kernel).
+  const bool wide = a.n_tokens >= kRopeKvWideTokens;
+  const int hpt = wide ? 4 : 1;
+  const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>((heads + hpt - 1) / hpt));
   const dim3 block(static_cast<unsigned>(std::min(128, std::max(32, a.head_dim / 2))));
   if (a.kv_type == DType::f16) {
-    return launch_kernel(rope_kv_kernel<__half>, grid, block, 0, stream, a);
-  } else if (a.kv_type == DType::f32) {
-    return launch_kernel(rope_kv_kernel<float>, grid, block, 0, stream, a);
-  } else {
-    return cudaErrorInvalidValue;
+    return wide ? launch_kernel(rope_kv_kernel<__half, 4>, grid, block, 0, stream, a)
+                : launch_kernel(rope_kv_kernel<__half, 1>, grid, block, 0, stream, a);
   }
-  return cudaGetLastError();
+  return wide ? launch_kernel(rope_kv_kernel<float, 4>, grid, block, 0, stream, a)
+              : launch_kernel(rope_kv_kernel<float, 1>, grid, block, 0, stream, a);
 }
 
 }  // namespace llmd::engine::cuda

@@ -35,6 +35,10 @@ struct RopeKvArgs {
   bool neox = false;    // pairs (i, i + rope_dim/2) instead of (2i, 2i+1)
 };
 
+// Steps of at least this many tokens run four heads per thread (more loads
+// in flight); smaller ones one head per block. Same bits either way.
+constexpr int kRopeKvWideTokens = 64;
+
 cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream);
 
 // Fills the RoPE table: cs[p][i] = (cos, sin)(p * inv_freq[i]) computed in
