@@ -62,9 +62,13 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
                                                           float* __restrict__ part_o, float* __restrict__ part_ml,
                                                           unsigned* __restrict__ merge_count) {
   __shared__ bool merge_here;
-  pdl_wait();
-  pdl_launch_dependents();
   extern __shared__ float sm[];
+  // The step's inputs (token list, positions, block tables, split length)
+  // are copied in before its first kernel and written by none, so they are
+  // read, and this block's first keys and values asked of L2 (an earlier
+  // step wrote them, or the previous kernel is writing them through L2),
+  // before waiting for the previous kernel: that wait is where a decode
+  // step's attention spends its time.
   const int item = blockIdx.x;
   const int kvh = blockIdx.y;
   const int split = blockIdx.z;
@@ -92,6 +96,19 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
   const int32_t* bt = a.block_tables + static_cast<size_t>(a.seq[t]) * a.bt_stride;
   const int bs = a.block_size;
   const size_t head_stride = static_cast<size_t>(bs) * hd;  // elements of one (block, kv head)
+  {
+    const int rows = min(k_end - k_begin, kAttnKeyTile);
+    const int lines = max(1, hd * static_cast<int>(sizeof(KT)) / 128);  // 128-byte lines per row
+    for (int i = tid; i < rows * lines * 2; i += blockDim.x) {
+      const int key = k_begin + i / (lines * 2);
+      const int line = (i >> 1) % lines;
+      const KT* cache = static_cast<const KT*>((i & 1) ? a.v_cache : a.k_cache);
+      prefetch_l2(cache + (static_cast<size_t>(bt[key / bs]) * a.n_head_kv + kvh) * head_stride +
+                  static_cast<size_t>(key % bs) * hd + static_cast<size_t>(line) * (128 / sizeof(KT)));
+    }
+  }
+  pdl_wait();
+  pdl_launch_dependents();
   if (a.rope.qkv) {
     // RoPE here instead of in rope_kv (see AttnFusedRope): q as it is read,
     // and the token's own key and value by the block whose range holds them.
