@@ -240,7 +240,7 @@ fi
 # (GPU_CHECK_VARIANTS: sets separated by ';', empty for none; by default the
 # previous defaults and the options left off), to compare with the defaults
 # above on the same machine; the ceilings are not measured again.
-VARIANTS="${GPU_CHECK_VARIANTS---prefill-single;--fuse-rope;--merge-in-attention;--fuse-rope --merge-in-attention}"
+VARIANTS="${GPU_CHECK_VARIANTS---prefill-single;--fuse-rope;--merge-in-attention;--gemv-stage;--fuse-rope --merge-in-attention --gemv-stage}"
 VARIANT_LOGS=()
 if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ] && [ -n "$VARIANTS" ]; then
   IFS=';' read -r -a VARIANT_LIST <<<"$VARIANTS"

@@ -9,7 +9,7 @@
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
 //                   [--fuse-rope | --no-fuse-rope] [--prefill-pipelined | --prefill-single]
-//                   [--merge-in-attention | --merge-apart]
+//                   [--merge-in-attention | --merge-apart] [--gemv-stage | --gemv-direct]
 //                   [--tune | --no-tune] [--json FILE]
 //
 // The model runs with the backend's default options unless told otherwise:
@@ -19,7 +19,7 @@
 // the attention kernel; --prefill-single runs the prefill attention with one
 // K/V buffer, head by head (as before run 10); --merge-in-attention merges
 // the split decode attention in its last block instead of a second kernel;
-// --tune times
+// --gemv-stage stages the batch-1 GEMVs' input row in shared memory; --tune times
 // cuBLASLt's candidates for the prefill GEMMs at creation (--no-tune keeps the
 // heuristic's first choice).
 #include <cstdio>
@@ -46,7 +46,7 @@ int usage() {
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
                "                       [--fuse-norm | --no-fuse-norm] [--fuse-rope | --no-fuse-rope]\n"
                "                       [--prefill-pipelined | --prefill-single]\n"
-               "                       [--merge-in-attention | --merge-apart]\n"
+               "                       [--merge-in-attention | --merge-apart] [--gemv-stage | --gemv-direct]\n"
                "                       [--tune | --no-tune] [--json FILE]\n");
   return 2;
 }
@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
       mo.backend.prefill_pipelined = a == "--prefill-pipelined";
     } else if (a == "--merge-in-attention" || a == "--merge-apart") {
       mo.backend.attention_merge_in_kernel = a == "--merge-in-attention";
+    } else if (a == "--gemv-stage" || a == "--gemv-direct") {
+      mo.backend.gemv_stage_x = a == "--gemv-stage";
     } else if (a == "--tune" || a == "--no-tune") {
       mo.backend.tune_gemms = a == "--tune";
     } else if (a == "--json") {

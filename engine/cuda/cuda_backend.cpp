@@ -293,11 +293,13 @@ std::string CudaBackend::describe() const {
   const auto& o = impl_->options();
   char buf[768];
   std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB, %d layers, max %d tokens x %d sequences per step, graphs %s, "
-                "programmatic launch %s, gate/up %s, norm %s, decode RoPE %s, split merge %s, prefill attention %s, GEMMs %s",
+                "programmatic launch %s, gate/up %s, norm %s, GEMV input %s, decode RoPE %s, split merge %s, "
+                "prefill attention %s, GEMMs %s",
                 name().c_str(), cuda::describe(impl_->device()).c_str(), dtype_name(weight_type()),
                 static_cast<double>(weight_bytes()) / (1ull << 30), impl_->config().n_layer, o.max_batch_tokens,
                 o.max_seqs, o.cuda_graphs ? "on" : "off", impl_->programmatic() ? "on" : "off",
                 o.gate_up_16bit ? "16-bit" : "f32", o.fuse_norm_gemv ? "fused into GEMVs" : "separate",
+                o.gemv_stage_x ? "staged" : "direct",
                 o.fuse_rope_decode ? "in attention" : "separate", o.attention_merge_in_kernel ? "in attention" : "separate",
                 o.prefill_pipelined ? "pipelined" : "single-buffered",
                 o.tune_gemms ? "tuned" : "heuristic");

@@ -69,6 +69,12 @@ struct CudaBackendOptions {
   // The last block of each split per-token attention merges the splits
   // instead of a second kernel (one launch fewer per layer; the same bits).
   bool attention_merge_in_kernel = false;
+  // Batch-1 GEMVs whose input row fits 16 KB as f32 (QKV, output, gate/up at
+  // Llama widths) stage it in shared memory once per block, normalised there
+  // when the norm is fused, and load their first weights before waiting for
+  // the previous kernel. The same products; the fused norm's RMS is summed
+  // in another order.
+  bool gemv_stage_x = false;
   // At creation, time cuBLASLt's candidate algorithms for the four layer
   // projections at max_batch_tokens tokens (and a half and a quarter of it)
   // and keep the fastest for those shapes; other token counts use the

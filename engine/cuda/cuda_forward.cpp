@@ -207,8 +207,9 @@ bool CudaBackendImpl::uses_gemv(int n_tokens, int k) const {
 Status CudaBackendImpl::project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type,
                                 bool accumulate) {
   if (y_type == DType::f32 && uses_gemv(n, k)) {
-    const GemvMode mode = accumulate ? GemvMode::accumulate : GemvMode::store;
-    LLMD_CUDA_TRY(health_, launch_gemv(w, act_, x, n, m, k, y, mode, stream_));
+    GemvArgs g = make_gemv_args(w, act_, x, n, m, k, y, accumulate ? GemvMode::accumulate : GemvMode::store);
+    g.stage_x = opts_.gemv_stage_x;
+    LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
     return ok_status();
   }
   GemmArgs g;
@@ -248,6 +249,7 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       GemvArgs g = make_gemv_args(Lw.wqkv, act_, x_, T, Q + 2 * KV, E, qkv_, GemvMode::store);
       g.norm_w = Lw.attn_norm;
       g.norm_eps = c.rms_eps;
+      g.stage_x = opts_.gemv_stage_x;
       LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
@@ -316,10 +318,13 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       GemvArgs g = make_gemv_args(Lw.wgu, act_, x_, T, F, E, h_, GemvMode::swiglu);
       g.norm_w = Lw.ffn_norm;
       g.norm_eps = c.rms_eps;
+      g.stage_x = opts_.gemv_stage_x;
       LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
     } else if (gemv) {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
-      LLMD_CUDA_TRY(health_, launch_gemv(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu, stream_));
+      GemvArgs g = make_gemv_args(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu);
+      g.stage_x = opts_.gemv_stage_x;
+      LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;
