@@ -447,8 +447,10 @@ void run_gemv_case(Rng& rng, DType wt, int rows, int k, int nt, GemvMode mode, b
     if (!norm) {
       EXPECT_EQ(direct, staged) << "staged x differs from direct x";
     } else {
+      // A last-bit difference of the scale can flip the rounding of a 16-bit
+      // output (one unit: 4e-3 relative in bf16).
       std::vector<double> d(direct.begin(), direct.end());
-      EXPECT_LT(rel_error(d, staged), 1e-5) << "staged x with the fused norm";
+      EXPECT_LT(rel_error(d, staged), mode == GemvMode::swiglu ? 5e-3 : 1e-5) << "staged x with the fused norm";
     }
   } else {
     EXPECT_TRUE(nt > 1 || static_cast<size_t>(k) * sizeof(float) > kGemvStageBytes);

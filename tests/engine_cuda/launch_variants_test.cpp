@@ -402,7 +402,9 @@ TEST(CudaGemvStaging, DecodeEqualsDirectGemv) {
           const double rel = std::sqrt(num / std::max(den, 1e-300));
           std::printf("staged vs direct GEMV input, norm fused (%s, %d decode rows): relative difference %.2e, "
                       "argmax %d/%d\n", type, rows, rel, same_argmax, rows);
-          EXPECT_LT(rel, 1e-4);
+          // The scale's last bits can flip the rounding of a 16-bit SwiGLU
+          // output now and then, a small step in the logits.
+          EXPECT_LT(rel, 1e-3);
           EXPECT_GE(same_argmax, rows - 1);
         }
       }
