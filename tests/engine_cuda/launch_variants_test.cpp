@@ -113,6 +113,26 @@ ForwardBatch decode_step(const ForwardOutput& x, int m, std::vector<int32_t>* le
   return d;
 }
 
+// How far two backends' logits are apart over many rows: ||x - y|| / ||x||
+// over all of them, and how many rows agree on the argmax.
+struct LogitsDiff {
+  double num = 0, den = 0;
+  int rows = 0, same_argmax = 0;
+  void add(const ForwardOutput& x, const ForwardOutput& y) {
+    ASSERT_EQ(x.n_rows, y.n_rows);
+    for (int r = 0; r < x.n_rows; ++r) {
+      const auto xr = x.row(r), yr = y.row(r);
+      for (size_t i = 0; i < xr.size(); ++i) {
+        num += (static_cast<double>(xr[i]) - yr[i]) * (static_cast<double>(xr[i]) - yr[i]);
+        den += static_cast<double>(xr[i]) * xr[i];
+      }
+      same_argmax += argmax(xr) == argmax(yr);
+      ++rows;
+    }
+  }
+  double rel() const { return std::sqrt(num / std::max(den, 1e-300)); }
+};
+
 // Prompts of lo..hi tokens for sequences 0..n-1, then `steps` decode steps
 // of 1, 3 and n sequences in turn (one and several attention splits): both
 // backends' logits equal bit for bit after each. *len: the contexts; x: the
@@ -233,27 +253,17 @@ TEST(CudaFusedNorm, DecodeMatchesSeparateNorm) {
     ForwardOutput x, y;
     ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, V, 4, 8, 100, &len, &x, &y));
     ASSERT_EQ(x.logits, y.logits) << "prefill does not use the GEMVs";
-    double num = 0, den = 0;
-    int rows = 0, same_argmax = 0;
+    LogitsDiff diff;
     for (int step = 0; step < 12; ++step) {
       ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, 1 + step % 4, &len), &x, &y));
-      ASSERT_EQ(x.n_rows, y.n_rows);
-      for (int r = 0; r < x.n_rows; ++r) {
-        const auto xr = x.row(r), yr = y.row(r);
-        for (size_t i = 0; i < xr.size(); ++i) {
-          num += (static_cast<double>(xr[i]) - yr[i]) * (static_cast<double>(xr[i]) - yr[i]);
-          den += static_cast<double>(xr[i]) * xr[i];
-        }
-        same_argmax += argmax(xr) == argmax(yr);
-        ++rows;
-      }
+      ASSERT_NO_FATAL_FAILURE(diff.add(x, y));
     }
-    const double rel = std::sqrt(num / std::max(den, 1e-300));
+    const double rel = diff.rel();
     std::printf("norm fused into the GEMVs vs separate (%s, %d decode rows): relative difference %.2e, argmax %d/%d\n",
-                type, rows, rel, same_argmax, rows);
+                type, diff.rows, rel, diff.same_argmax, diff.rows);
     EXPECT_GT(rel, 0.0) << "the fused path did not run";
     EXPECT_LT(rel, 1e-2);
-    EXPECT_GE(same_argmax, rows - 2);
+    EXPECT_GE(diff.same_argmax, diff.rows - 2);
   }
 }
 
@@ -379,33 +389,22 @@ TEST(CudaGemvStaging, DecodeEqualsDirectGemv) {
         ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, V, 4, 8, 100, &len, &x, &y));
         ASSERT_EQ(x.logits, y.logits) << "prefill does not use the GEMVs";
         // Steps of one sequence are staged; two to four are not.
-        double num = 0, den = 0;
-        int rows = 0, same_argmax = 0;
+        LogitsDiff diff;
         for (int step = 0; step < 12; ++step) {
           ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, step % 3 == 2 ? 3 : 1, &len), &x, &y));
-          ASSERT_EQ(x.n_rows, y.n_rows);
           if (!fuse_norm) {
             ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
-            continue;
-          }
-          for (int r = 0; r < x.n_rows; ++r) {
-            const auto xr = x.row(r), yr = y.row(r);
-            for (size_t i = 0; i < xr.size(); ++i) {
-              num += (static_cast<double>(xr[i]) - yr[i]) * (static_cast<double>(xr[i]) - yr[i]);
-              den += static_cast<double>(xr[i]) * xr[i];
-            }
-            same_argmax += argmax(xr) == argmax(yr);
-            ++rows;
+          } else {
+            ASSERT_NO_FATAL_FAILURE(diff.add(x, y));
           }
         }
         if (fuse_norm) {
-          const double rel = std::sqrt(num / std::max(den, 1e-300));
           std::printf("staged vs direct GEMV input, norm fused (%s, %d decode rows): relative difference %.2e, "
-                      "argmax %d/%d\n", type, rows, rel, same_argmax, rows);
+                      "argmax %d/%d\n", type, diff.rows, diff.rel(), diff.same_argmax, diff.rows);
           // The scale's last bits can flip the rounding of a 16-bit SwiGLU
           // output now and then, a small step in the logits.
-          EXPECT_LT(rel, 1e-3);
-          EXPECT_GE(same_argmax, rows - 1);
+          EXPECT_LT(diff.rel(), 1e-3);
+          EXPECT_GE(diff.same_argmax, diff.rows - 1);
         }
       }
     }

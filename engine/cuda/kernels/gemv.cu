@@ -72,6 +72,63 @@ __device__ __forceinline__ void chunk(uint4 wv, uint4 uv, const void* __restrict
   }
 }
 
+// A warp's pass over its weight row(s) from chunk v on: steps of kUnroll
+// chunks of each matrix with all loads issued first, then the rest one at
+// a time.
+template <typename T, int NT, bool kDual, bool kNorm, bool kStaged>
+__device__ __forceinline__ void stream_rows(const T* wr, const T* wu, const void* x, const float* norm_w, int k,
+                                            int v, float* acc, float* accu, float* ss) {
+  const int n_vec = k >> 3;  // 8-element chunks per row
+  for (; v + (kUnroll - 1) * 32 < n_vec; v += kUnroll * 32) {
+    uint4 wv[kUnroll];
+    uint4 uv[kUnroll];
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      wv[u] = load_stream(wr + static_cast<size_t>(v + u * 32) * 8);
+      if constexpr (kDual) uv[u] = load_stream(wu + static_cast<size_t>(v + u * 32) * 8);
+    }
+#pragma unroll
+    for (int u = 0; u < kUnroll; ++u) {
+      chunk<T, NT, kDual, kNorm, kStaged>(wv[u], uv[u], x, norm_w, k, (v + u * 32) * 8, acc, accu, ss);
+    }
+  }
+  for (; v < n_vec; v += 32) {
+    const uint4 wv = load_stream(wr + static_cast<size_t>(v) * 8);
+    uint4 uv = wv;
+    if constexpr (kDual) uv = load_stream(wu + static_cast<size_t>(v) * 8);
+    chunk<T, NT, kDual, kNorm, kStaged>(wv, uv, x, norm_w, k, v * 8, acc, accu, ss);
+  }
+}
+
+// The warp's sums, times scale[t] with the fused norm, stored by lane 0 as
+// the mode says.
+template <typename T, int NT, bool kDual, bool kNorm>
+__device__ __forceinline__ void store_row(const GemvArgs& a, int row, int lane, float* acc, float* accu,
+                                          const float* scale) {
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = warp_sum(acc[t]);
+    if constexpr (kDual) accu[t] = warp_sum(accu[t]);
+    if constexpr (kNorm) {
+      acc[t] *= scale[t];
+      accu[t] *= scale[t];
+    }
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const size_t idx = static_cast<size_t>(t) * a.rows + row;
+      if constexpr (kDual) {
+        static_cast<T*>(a.y)[idx] = from_float<T>(silu_mul(acc[t], accu[t]));
+      } else if (a.mode == GemvMode::accumulate) {
+        static_cast<float*>(a.y)[idx] += acc[t];
+      } else {
+        static_cast<float*>(a.y)[idx] = acc[t];
+      }
+    }
+  }
+}
+
 // One warp per output row (and its up row for swiglu); each lane takes every
 // 32nd 8-column chunk, kUnroll chunks of each matrix in flight.
 template <typename T, int NT, bool kDual, bool kNorm>
@@ -91,52 +148,15 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a) {
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = accu[t] = ss[t] = 0.0f;
 
-  const int n_vec = k >> 3;  // 8-element chunks per row
-  int v = lane;
-  // Main loop: kUnroll full steps of 32 chunks with all loads issued first.
-  for (; v + (kUnroll - 1) * 32 < n_vec; v += kUnroll * 32) {
-    uint4 wv[kUnroll];
-    uint4 uv[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      wv[u] = load_stream(wr + static_cast<size_t>(v + u * 32) * 8);
-      if constexpr (kDual) uv[u] = load_stream(wu + static_cast<size_t>(v + u * 32) * 8);
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) chunk<T, NT, kDual, kNorm>(wv[u], uv[u], x, a.norm_w, k, (v + u * 32) * 8, acc, accu, ss);
-  }
-  for (; v < n_vec; v += 32) {
-    const uint4 wv = load_stream(wr + static_cast<size_t>(v) * 8);
-    uint4 uv = wv;
-    if constexpr (kDual) uv = load_stream(wu + static_cast<size_t>(v) * 8);
-    chunk<T, NT, kDual, kNorm>(wv, uv, x, a.norm_w, k, v * 8, acc, accu, ss);
-  }
-
+  stream_rows<T, NT, kDual, kNorm, false>(wr, wu, x, a.norm_w, k, lane, acc, accu, ss);
+  float scale[NT];
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
-    acc[t] = warp_sum(acc[t]);
-    if constexpr (kDual) accu[t] = warp_sum(accu[t]);
-    if constexpr (kNorm) {
-      // The same scale as the RMSNorm kernel: every lane covered its chunks
-      // of the whole row, so the warp's sum is the row's.
-      const float scale = 1.0f / sqrtf(warp_sum(ss[t]) / static_cast<float>(k) + a.norm_eps);
-      acc[t] *= scale;
-      accu[t] *= scale;
-    }
+    // The same scale as the RMSNorm kernel: every lane covered its chunks of
+    // the whole row, so the warp's sum is the row's.
+    scale[t] = kNorm ? 1.0f / sqrtf(warp_sum(ss[t]) / static_cast<float>(k) + a.norm_eps) : 1.0f;
   }
-  if (lane == 0) {
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      const size_t idx = static_cast<size_t>(t) * rows + row;
-      if constexpr (kDual) {
-        static_cast<T*>(a.y)[idx] = from_float<T>(silu_mul(acc[t], accu[t]));
-      } else if (a.mode == GemvMode::accumulate) {
-        static_cast<float*>(a.y)[idx] += acc[t];
-      } else {
-        static_cast<float*>(a.y)[idx] = acc[t];
-      }
-    }
-  }
+  store_row<T, NT, kDual, kNorm>(a, row, lane, acc, accu, scale);
 }
 
 // The same products with the activations staged once per block (GemvArgs::
@@ -244,46 +264,8 @@ __global__ void __launch_bounds__(kWarps * 32, 6) gemv_staged_kernel(GemvArgs a)
     for (int u = 0; u < kUnroll; ++u) chunk<T, NT, kDual, kNorm, true>(wv[u], uv[u], xs, nullptr, k, (v + u * 32) * 8, acc, accu, unused);
     v += kUnroll * 32;
   }
-  for (; v + (kUnroll - 1) * 32 < n_vec; v += kUnroll * 32) {
-    uint4 wv[kUnroll];
-    uint4 uv[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      wv[u] = load_stream(wr + static_cast<size_t>(v + u * 32) * 8);
-      if constexpr (kDual) uv[u] = load_stream(wu + static_cast<size_t>(v + u * 32) * 8);
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) chunk<T, NT, kDual, kNorm, true>(wv[u], uv[u], xs, nullptr, k, (v + u * 32) * 8, acc, accu, unused);
-  }
-  for (; v < n_vec; v += 32) {
-    const uint4 wv = load_stream(wr + static_cast<size_t>(v) * 8);
-    uint4 uv = wv;
-    if constexpr (kDual) uv = load_stream(wu + static_cast<size_t>(v) * 8);
-    chunk<T, NT, kDual, kNorm, true>(wv, uv, xs, nullptr, k, v * 8, acc, accu, unused);
-  }
-
-#pragma unroll
-  for (int t = 0; t < NT; ++t) {
-    acc[t] = warp_sum(acc[t]);
-    if constexpr (kDual) accu[t] = warp_sum(accu[t]);
-    if constexpr (kNorm) {
-      acc[t] *= scale[t];
-      accu[t] *= scale[t];
-    }
-  }
-  if (lane == 0) {
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      const size_t idx = static_cast<size_t>(t) * rows + row;
-      if constexpr (kDual) {
-        static_cast<T*>(a.y)[idx] = from_float<T>(silu_mul(acc[t], accu[t]));
-      } else if (a.mode == GemvMode::accumulate) {
-        static_cast<float*>(a.y)[idx] += acc[t];
-      } else {
-        static_cast<float*>(a.y)[idx] = acc[t];
-      }
-    }
-  }
+  stream_rows<T, NT, kDual, kNorm, true>(wr, wu, xs, nullptr, k, v, acc, accu, unused);
+  store_row<T, NT, kDual, kNorm>(a, row, lane, acc, accu, scale);
 }
 
 template <typename T, int NT, bool kDual, bool kNorm>
