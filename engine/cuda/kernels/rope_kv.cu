@@ -34,17 +34,19 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
   const int half_rot = a.rope_dim / 2;
   const float* cs = a.rope_cs + static_cast<size_t>(pos) * half_rot * 2;
 
-  // Where head h0 + j writes: its query row, or its key row in the cache.
+  // Where head h0 + j writes: its query row, or its key row in the cache
+  // (neither past the last head).
   float* qrow[HPT];
   KT* krow[HPT];
 #pragma unroll
   for (int j = 0; j < HPT; ++j) {
     const int h = h0 + j;
     const bool is_q = h < a.n_head;
+    const bool is_k = !is_q && h < heads;
     qrow[j] = is_q ? a.q_out + (static_cast<size_t>(t) * a.n_head + h) * hd : nullptr;
-    krow[j] = is_q ? nullptr
-                   : static_cast<KT*>(a.k_cache) +
-                         ((static_cast<size_t>(blk) * a.n_head_kv + (h - a.n_head)) * a.block_size + slot) * hd;
+    krow[j] = is_k ? static_cast<KT*>(a.k_cache) +
+                         ((static_cast<size_t>(blk) * a.n_head_kv + (h - a.n_head)) * a.block_size + slot) * hd
+                   : nullptr;
   }
   auto input = [&](int h, int e) { return a.bias ? in[h * hd + e] + a.bias[h * hd + e] : in[h * hd + e]; };
   auto put = [&](int j, int e, float v) {
