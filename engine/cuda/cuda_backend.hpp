@@ -97,6 +97,12 @@ struct CudaBackendStats {
   uint64_t graph_replays = 0;   // of those, replayed from a captured graph
   uint64_t graph_captures = 0;  // graphs captured
   uint64_t tokens = 0;          // tokens processed
+  // Kernel launches enqueued (eagerly or into a captured graph) on the paths
+  // the options choose, so a test can tell that an option took effect:
+  uint64_t attn_fused_rope = 0;      // per-token attention doing RoPE/KV itself
+  uint64_t attn_merged_in_kernel = 0;  // split attention merged by its last blocks
+  uint64_t gemv_staged = 0;          // GEMVs with the input staged in shared memory
+  uint64_t prefill_pipelined = 0;    // double-buffered tiled prefill attention
 };
 
 class CudaBackendImpl;

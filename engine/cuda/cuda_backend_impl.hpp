@@ -91,6 +91,7 @@ class CudaBackendImpl {
   Status tune_gemms();
   // Whether a step of n_tokens takes the GEMV kernels for inner dimension k.
   bool uses_gemv(int n_tokens, int k) const;
+  Status run_gemv(const GemvArgs& g);  // launch_gemv, counted in the stats
   void clear_graphs();
 
   ModelConfig cfg_;

@@ -200,6 +200,12 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
   return ok_status();
 }
 
+Status CudaBackendImpl::run_gemv(const GemvArgs& g) {
+  LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
+  stats_.gemv_staged += gemv_stages_x(g);
+  return ok_status();
+}
+
 bool CudaBackendImpl::uses_gemv(int n_tokens, int k) const {
   return n_tokens <= opts_.gemv_max_tokens && gemv_supported(act_, k, n_tokens);
 }
@@ -209,8 +215,7 @@ Status CudaBackendImpl::project(const void* w, int m, int k, const void* x, int 
   if (y_type == DType::f32 && uses_gemv(n, k)) {
     GemvArgs g = make_gemv_args(w, act_, x, n, m, k, y, accumulate ? GemvMode::accumulate : GemvMode::store);
     g.stage_x = opts_.gemv_stage_x;
-    LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
-    return ok_status();
+    return run_gemv(g);
   }
   GemmArgs g;
   g.w = w;
@@ -250,7 +255,7 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       g.norm_w = Lw.attn_norm;
       g.norm_eps = c.rms_eps;
       g.stage_x = opts_.gemv_stage_x;
-      LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
+      LLMD_TRY_STATUS(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
       LLMD_TRY_STATUS(project(Lw.wqkv, Q + 2 * KV, E, xn_, T, qkv_, DType::f32, false));
@@ -305,11 +310,15 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       LLMD_CUDA_TRY(health_, launch_attention_tokens(a, d.dlist, static_cast<int>(p.dlist.size()), n_splits,
                                                      d.split_len, part_o_, part_ml_, stream_,
                                                      opts_.attention_merge_in_kernel ? merge_count_ : nullptr));
+      stats_.attn_fused_rope += fused_rope;
+      stats_.attn_merged_in_kernel +=
+          opts_.attention_merge_in_kernel && n_splits > 1 && n_splits <= kAttnMergeInKernelSplits;
     }
     if (!p.tiles.empty()) {
       PrefillVariant v;
       v.double_buffered = v.tile_major = opts_.prefill_pipelined;
       LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_, v));
+      stats_.prefill_pipelined += v.double_buffered;
     }
     LLMD_TRY_STATUS(project(Lw.wo, E, Q, attn_, T, x_, DType::f32, true));
 
@@ -319,12 +328,12 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       g.norm_w = Lw.ffn_norm;
       g.norm_eps = c.rms_eps;
       g.stage_x = opts_.gemv_stage_x;
-      LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
+      LLMD_TRY_STATUS(run_gemv(g));
     } else if (gemv) {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       GemvArgs g = make_gemv_args(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu);
       g.stage_x = opts_.gemv_stage_x;
-      LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
+      LLMD_TRY_STATUS(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;

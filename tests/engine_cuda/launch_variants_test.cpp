@@ -297,6 +297,8 @@ TEST(CudaFusedRope, DecodeEqualsSeparateRopeBitForBit) {
         more.seqs.push_back(seq_of({1, 2, 3, 4, 5}, len[0], iota_table(kBlocksPerSeq, 0), LogitsMode::all));
         ASSERT_NO_FATAL_FAILURE(run_both(p, more, &x, &y));
         ASSERT_EQ(x.logits, y.logits) << "a chunk after the decode steps";
+        EXPECT_GT(p.b->stats().attn_fused_rope, 0u) << "the fused path did not run";
+        EXPECT_EQ(p.a->stats().attn_fused_rope, 0u);
       }
     }
   }
@@ -329,6 +331,8 @@ TEST(CudaPrefillPipeline, PrefillEqualsSingleBufferedBitForBit) {
       ASSERT_EQ(x.n_rows, y.n_rows);
       EXPECT_EQ(x.logits, y.logits) << (round == 0 ? "prompts" : "continued chunks");
     }
+    EXPECT_GT(p.b->stats().prefill_pipelined, 0u) << "the pipelined kernel did not run";
+    EXPECT_EQ(p.a->stats().prefill_pipelined, 0u);
   }
 }
 
@@ -359,6 +363,8 @@ TEST(CudaSplitMerge, InKernelEqualsSeparateKernelBitForBit) {
       if (graphs) {
         EXPECT_GT(p.b->stats().graph_replays, 0u);
       }
+      EXPECT_GT(p.b->stats().attn_merged_in_kernel, 0u) << "the in-kernel merge did not run";
+      EXPECT_EQ(p.a->stats().attn_merged_in_kernel, 0u);
     }
   }
 }
@@ -398,6 +404,8 @@ TEST(CudaGemvStaging, DecodeEqualsDirectGemv) {
             ASSERT_NO_FATAL_FAILURE(diff.add(x, y));
           }
         }
+        EXPECT_GT(p.b->stats().gemv_staged, 0u) << "no GEMV was staged";
+        EXPECT_EQ(p.a->stats().gemv_staged, 0u);
         if (fuse_norm) {
           std::printf("staged vs direct GEMV input, norm fused (%s, %d decode rows): relative difference %.2e, "
                       "argmax %d/%d\n", type, diff.rows, diff.rel(), diff.same_argmax, diff.rows);
