@@ -113,6 +113,13 @@ ForwardBatch decode_step(const ForwardOutput& x, int m, std::vector<int32_t>* le
   return d;
 }
 
+// The option under test took its path in backend b (a launch counted in
+// `count`) and never in backend a.
+void expect_only_b_took(const Pair& p, uint64_t CudaBackendStats::*count, const char* path) {
+  EXPECT_GT(p.b->stats().*count, 0u) << path << " did not run";
+  EXPECT_EQ(p.a->stats().*count, 0u) << path << " ran without its option";
+}
+
 // How far two backends' logits are apart over many rows: ||x - y|| / ||x||
 // over all of them, and how many rows agree on the argmax.
 struct LogitsDiff {
@@ -297,8 +304,7 @@ TEST(CudaFusedRope, DecodeEqualsSeparateRopeBitForBit) {
         more.seqs.push_back(seq_of({1, 2, 3, 4, 5}, len[0], iota_table(kBlocksPerSeq, 0), LogitsMode::all));
         ASSERT_NO_FATAL_FAILURE(run_both(p, more, &x, &y));
         ASSERT_EQ(x.logits, y.logits) << "a chunk after the decode steps";
-        EXPECT_GT(p.b->stats().attn_fused_rope, 0u) << "the fused path did not run";
-        EXPECT_EQ(p.a->stats().attn_fused_rope, 0u);
+        expect_only_b_took(p, &CudaBackendStats::attn_fused_rope, "the fused RoPE");
       }
     }
   }
@@ -331,8 +337,7 @@ TEST(CudaPrefillPipeline, PrefillEqualsSingleBufferedBitForBit) {
       ASSERT_EQ(x.n_rows, y.n_rows);
       EXPECT_EQ(x.logits, y.logits) << (round == 0 ? "prompts" : "continued chunks");
     }
-    EXPECT_GT(p.b->stats().prefill_pipelined, 0u) << "the pipelined kernel did not run";
-    EXPECT_EQ(p.a->stats().prefill_pipelined, 0u);
+    expect_only_b_took(p, &CudaBackendStats::prefill_pipelined, "the pipelined prefill attention");
   }
 }
 
@@ -363,8 +368,7 @@ TEST(CudaSplitMerge, InKernelEqualsSeparateKernelBitForBit) {
       if (graphs) {
         EXPECT_GT(p.b->stats().graph_replays, 0u);
       }
-      EXPECT_GT(p.b->stats().attn_merged_in_kernel, 0u) << "the in-kernel merge did not run";
-      EXPECT_EQ(p.a->stats().attn_merged_in_kernel, 0u);
+      expect_only_b_took(p, &CudaBackendStats::attn_merged_in_kernel, "the in-kernel merge");
     }
   }
 }
@@ -404,8 +408,7 @@ TEST(CudaGemvStaging, DecodeEqualsDirectGemv) {
             ASSERT_NO_FATAL_FAILURE(diff.add(x, y));
           }
         }
-        EXPECT_GT(p.b->stats().gemv_staged, 0u) << "no GEMV was staged";
-        EXPECT_EQ(p.a->stats().gemv_staged, 0u);
+        expect_only_b_took(p, &CudaBackendStats::gemv_staged, "the staged GEMV");
         if (fuse_norm) {
           std::printf("staged vs direct GEMV input, norm fused (%s, %d decode rows): relative difference %.2e, "
                       "argmax %d/%d\n", type, diff.rows, diff.rel(), diff.same_argmax, diff.rows);
