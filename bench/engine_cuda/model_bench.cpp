@@ -146,8 +146,9 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
                          4.0 * cfg.head_dim * cfg.n_head * (n * (n + 1) / 2) * cfg.n_layer + 2.0 * V * E;
     const double tflops = flops / t / 1e12;
     const double ratio = ceil.gemm_tflops > 0 ? tflops / ceil.gemm_tflops : 0;
-    std::printf("prefill %d tokens: %.1f ms, %.0f tok/s, %.0f TFLOP/s = %.0f%% of the cuBLASLt rate\n", o.prefill,
-                t * 1e3, n / t, tflops, ratio * 100);
+    std::printf("prefill %d tokens: %.1f ms, %.0f tok/s, %.0f TFLOP/s", o.prefill, t * 1e3, n / t, tflops);
+    if (ratio > 0) std::printf(" = %.0f%% of the cuBLASLt rate", ratio * 100);
+    std::printf("\n");
     if (ceil.prefill_layer_gemm_ms > 0 && o.prefill == 2048 && cfg.n_embd == 4096 && cfg.n_ff == 14336) {
       const double gemms = ceil.prefill_layer_gemm_ms * cfg.n_layer, attn = ceil.prefill_attention_ms * cfg.n_layer;
       const double other = ceil.prefill_other_ms;
@@ -208,10 +209,13 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
     }
     const double tps_host = host_steps / (now_s() - t1);
     const double limit = ceil.copy_gbs * 1e9 / step_bytes;
-    const double ratio = tps / limit;
-    std::printf("decode batch 1: %.1f tok/s (device argmax), %.1f tok/s (logits to host); bandwidth limit %.1f tok/s "
-                "(%.2f GB per token at %.0f GB/s) -> %.0f%%\n",
-                tps, tps_host, limit, step_bytes / 1e9, ceil.copy_gbs, ratio * 100);
+    const double ratio = limit > 0 ? tps / limit : 0;
+    std::printf("decode batch 1: %.1f tok/s (device argmax), %.1f tok/s (logits to host)", tps, tps_host);
+    if (ceil.copy_gbs > 0) {
+      std::printf("; bandwidth limit %.1f tok/s (%.2f GB per token at %.0f GB/s) -> %.0f%%", limit, step_bytes / 1e9,
+                  ceil.copy_gbs, ratio * 100);
+    }
+    std::printf("\n");
     if (ceil.decode_layer_gemv_ms > 0 && cfg.n_embd == 4096 && cfg.n_ff == 14336) {
       const double parts = ceil.decode_layer_gemv_ms * cfg.n_layer + ceil.decode_head_gemv_ms;
       std::printf("  parts measured alone: GEMVs %.2f ms per token; the rest (norms, RoPE, attention, launches) %.2f ms\n",

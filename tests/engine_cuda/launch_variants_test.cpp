@@ -412,11 +412,11 @@ TEST(CudaGemvStaging, DecodeEqualsDirectGemv) {
         if (fuse_norm) {
           std::printf("staged vs direct GEMV input, norm fused (%s, %d decode rows): relative difference %.2e, "
                       "argmax %d/%d\n", type, diff.rows, diff.rel(), diff.same_argmax, diff.rows);
-          // The block sums the squares in another order than the warp: some
-          // of the 32 scales of these steps differ in their last bits (else
-          // the staged path did not run). Such a bit can flip the rounding of
-          // a 16-bit SwiGLU output now and then, a small step in the logits.
-          EXPECT_GT(diff.rel(), 0.0) << "the staged path did not run";
+          // The block sums the squares in another order than the warp, so a
+          // scale may differ in its last bit (or, by chance, none does: the
+          // counters above tell that the staged path ran). Such a bit can
+          // flip the rounding of a 16-bit SwiGLU output now and then, a small
+          // step in the logits.
           EXPECT_LT(diff.rel(), 1e-3);
           EXPECT_GE(diff.same_argmax, diff.rows - 1);
         }
