@@ -9,7 +9,6 @@
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
 //                   [--fuse-rope | --no-fuse-rope] [--prefill-pipelined | --prefill-single]
-//                   [--merge-in-attention | --merge-apart] [--gemv-stage | --gemv-direct]
 //                   [--tune | --no-tune] [--json FILE]
 //
 // The model runs with the backend's default options unless told otherwise:
@@ -17,10 +16,8 @@
 // picks the FFN gate/up GEMM output type; --fuse-norm folds RMSNorm into the
 // decode GEMVs; --fuse-rope leaves RoPE and the K/V store of decode steps to
 // the attention kernel; --prefill-single runs the prefill attention with one
-// K/V buffer, head by head (as before run 10); --merge-in-attention merges
-// the split decode attention in its last block instead of a second kernel;
-// --gemv-stage stages the batch-1 GEMVs' input row in shared memory; --tune times
-// cuBLASLt's candidates for the prefill GEMMs at creation (--no-tune keeps the
+// K/V buffer, head by head (as before run 10); --tune times cuBLASLt's
+// candidates for the prefill GEMMs at creation (--no-tune keeps the
 // heuristic's first choice).
 #include <cstdio>
 #include <cstring>
@@ -46,7 +43,6 @@ int usage() {
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
                "                       [--fuse-norm | --no-fuse-norm] [--fuse-rope | --no-fuse-rope]\n"
                "                       [--prefill-pipelined | --prefill-single]\n"
-               "                       [--merge-in-attention | --merge-apart] [--gemv-stage | --gemv-direct]\n"
                "                       [--tune | --no-tune] [--json FILE]\n");
   return 2;
 }
@@ -105,10 +101,6 @@ int main(int argc, char** argv) {
       mo.backend.fuse_rope_decode = a == "--fuse-rope";
     } else if (a == "--prefill-pipelined" || a == "--prefill-single") {
       mo.backend.prefill_pipelined = a == "--prefill-pipelined";
-    } else if (a == "--merge-in-attention" || a == "--merge-apart") {
-      mo.backend.attention_merge_in_kernel = a == "--merge-in-attention";
-    } else if (a == "--gemv-stage" || a == "--gemv-direct") {
-      mo.backend.gemv_stage_x = a == "--gemv-stage";
     } else if (a == "--tune" || a == "--no-tune") {
       mo.backend.tune_gemms = a == "--tune";
     } else if (a == "--json") {

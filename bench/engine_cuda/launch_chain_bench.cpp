@@ -176,30 +176,16 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
                        BENCH_CUDA(engine::cuda::launch_attention_tokens(ar, nullptr, 1, split.n_splits, split_len,
                                                                         part_o, part_ml, s));
                      }});
-  // The splits merged by the last block of each group instead of a second kernel.
-  auto* merge_count = static_cast<unsigned*>(alloc(static_cast<size_t>(Hkv) * sizeof(unsigned)));
-  BENCH_CUDA(cudaMemsetAsync(merge_count, 0, static_cast<size_t>(Hkv) * sizeof(unsigned), s));
-  entries.push_back({"attention, merge in kernel", 0, [&](int) {
-                       BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, 1, split.n_splits, split_len,
-                                                                        part_o, part_ml, s, merge_count));
-                     }});
-  entries.push_back({"attention + RoPE/KV, merge in kernel", 0, [&](int) {
-                       BENCH_CUDA(engine::cuda::launch_attention_tokens(ar, nullptr, 1, split.n_splits, split_len,
-                                                                        part_o, part_ml, s, merge_count));
-                     }});
   struct Variant {
     const char* label;
     bool norm;
-    bool stage;
   };
-  const Variant variants[] = {
-      {"", false, false}, {" +stage", false, true}, {" +norm", true, false}, {" +norm +stage", true, true}};
+  const Variant variants[] = {{"", false}, {" +norm", true}};
   for (const Mat& m : mats) {
     const double bytes = static_cast<double>(m.mode == GemvMode::swiglu ? 2 * m.rows : m.rows) * m.k * 2;
     for (const Variant& v : variants) {
       if (v.norm && m.k != E) continue;  // only the projections that follow a norm
       if (v.norm && m.mode == GemvMode::accumulate) continue;
-      if (v.stage && static_cast<size_t>(m.k) * sizeof(float) > engine::cuda::kGemvStageBytes) continue;
       entries.push_back({std::string(m.name) + v.label, bytes, [&m, v, &x, &xn, &y, &h, norm_w, &s](int i) {
                            GemvArgs g;
                            g.w = m.copies[static_cast<size_t>(i) % m.copies.size()];
@@ -209,7 +195,6 @@ void run_launch_chain(Report& rep, cudaStream_t s) {
                            g.k = m.k;
                            g.y = m.mode == GemvMode::swiglu ? h : static_cast<void*>(y);
                            g.mode = m.mode;
-                           g.stage_x = v.stage;
                            BENCH_CUDA(engine::cuda::launch_gemv(g, s));
                          }});
     }

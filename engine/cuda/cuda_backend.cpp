@@ -138,10 +138,6 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
   LLMD_TRY_STATUS(get(partials * static_cast<size_t>(c.head_dim) * 4, "attention partials",
                       reinterpret_cast<void**>(&part_o_)));
   LLMD_TRY_STATUS(get(partials * 2 * 4, "attention partial sums", reinterpret_cast<void**>(&part_ml_)));
-  const size_t counters = static_cast<size_t>(kMaxAttnPartials) * static_cast<size_t>(c.n_head_kv);
-  LLMD_TRY_STATUS(get(counters * sizeof(unsigned), "attention merge counters", reinterpret_cast<void**>(&merge_count_)));
-  LLMD_CUDA_TRY(health_, cudaMemsetAsync(merge_count_, 0, counters * sizeof(unsigned), stream_));
-  LLMD_CUDA_TRY(health_, cudaStreamSynchronize(stream_));
   LLMD_TRY_STATUS(ids_host_.allocate(health_, static_cast<size_t>(head_rows_) * 4, "sampled ids"));
   if (opts_.tune_gemms) LLMD_TRY_STATUS(tune_gemms());
   return ok_status();
@@ -291,17 +287,14 @@ CudaBackendStats CudaBackend::stats() const { return impl_->stats(); }
 
 std::string CudaBackend::describe() const {
   const auto& o = impl_->options();
-  char buf[768];
+  char buf[512];
   std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB, %d layers, max %d tokens x %d sequences per step, graphs %s, "
-                "programmatic launch %s, gate/up %s, norm %s, GEMV input %s, decode RoPE %s, split merge %s, "
-                "prefill attention %s, GEMMs %s",
+                "programmatic launch %s, gate/up %s, norm %s, decode RoPE %s, prefill attention %s, GEMMs %s",
                 name().c_str(), cuda::describe(impl_->device()).c_str(), dtype_name(weight_type()),
                 static_cast<double>(weight_bytes()) / (1ull << 30), impl_->config().n_layer, o.max_batch_tokens,
                 o.max_seqs, o.cuda_graphs ? "on" : "off", impl_->programmatic() ? "on" : "off",
                 o.gate_up_16bit ? "16-bit" : "f32", o.fuse_norm_gemv ? "fused into GEMVs" : "separate",
-                o.gemv_stage_x ? "staged" : "direct",
-                o.fuse_rope_decode ? "in attention" : "separate", o.attention_merge_in_kernel ? "in attention" : "separate",
-                o.prefill_pipelined ? "pipelined" : "single-buffered",
+                o.fuse_rope_decode ? "in attention" : "separate", o.prefill_pipelined ? "pipelined" : "single-buffered",
                 o.tune_gemms ? "tuned" : "heuristic");
   return buf;
 }

@@ -68,17 +68,6 @@ struct CudaBackendOptions {
   // head first; off, it runs as before run 10 (one buffer, head by head).
   // Same arithmetic either way, so the same bits.
   bool prefill_pipelined = true;
-  // The last block of each split per-token attention merges the splits
-  // instead of a second kernel (one launch fewer per layer; the same bits).
-  // Off: slower on an H100 (runs 10-11: batch-1 decode 3 % slower).
-  bool attention_merge_in_kernel = false;
-  // Batch-1 GEMVs whose input row fits 16 KB as f32 (QKV, output, gate/up at
-  // Llama widths) stage it in shared memory once per block, normalised there
-  // when the norm is fused, and load their first weights before waiting for
-  // the previous kernel. The same products; the fused norm's RMS is summed
-  // in another order. Off: slower on an H100 (runs 10-11: batch-1 decode
-  // 4-5 % slower; the QKV GEMV 22 us instead of 18).
-  bool gemv_stage_x = false;
   // At creation, time cuBLASLt's candidate algorithms for the four layer
   // projections at max_batch_tokens tokens (and a half and a quarter of it)
   // and keep the fastest for those shapes; other token counts use the
@@ -104,8 +93,6 @@ struct CudaBackendStats {
   // Kernel launches enqueued (eagerly or into a captured graph) on the paths
   // the options choose, so a test can tell that an option took effect:
   uint64_t attn_fused_rope = 0;      // per-token attention doing RoPE/KV itself
-  uint64_t attn_merged_in_kernel = 0;  // split attention merged by its last blocks
-  uint64_t gemv_staged = 0;          // GEMVs with the input staged in shared memory
   uint64_t prefill_pipelined = 0;    // double-buffered tiled prefill attention
 };
 

@@ -122,7 +122,6 @@ class CudaBackendImpl {
   int32_t* ids_ = nullptr;        // [head_rows] sampled ids
   float* part_o_ = nullptr;       // [kMaxAttnPartials][n_head][head_dim]
   float* part_ml_ = nullptr;      // [kMaxAttnPartials][n_head][2]
-  unsigned* merge_count_ = nullptr;  // [kMaxAttnPartials][n_head_kv], zero between launches
   void* gemm_ws_ = nullptr;
   PinnedBuffer ids_host_;         // [head_rows] int32
 

@@ -202,7 +202,6 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
 
 Status CudaBackendImpl::run_gemv(const GemvArgs& g) {
   LLMD_CUDA_TRY(health_, launch_gemv(g, stream_));
-  stats_.gemv_staged += gemv_stages_x(g);
   return ok_status();
 }
 
@@ -214,7 +213,6 @@ Status CudaBackendImpl::project(const void* w, int m, int k, const void* x, int 
                                 bool accumulate) {
   if (y_type == DType::f32 && uses_gemv(n, k)) {
     GemvArgs g = make_gemv_args(w, act_, x, n, m, k, y, accumulate ? GemvMode::accumulate : GemvMode::store);
-    g.stage_x = opts_.gemv_stage_x;
     return run_gemv(g);
   }
   GemmArgs g;
@@ -254,7 +252,6 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       GemvArgs g = make_gemv_args(Lw.wqkv, act_, x_, T, Q + 2 * KV, E, qkv_, GemvMode::store);
       g.norm_w = Lw.attn_norm;
       g.norm_eps = c.rms_eps;
-      g.stage_x = opts_.gemv_stage_x;
       LLMD_TRY_STATUS(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
@@ -308,11 +305,8 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
     }
     if (!p.dlist.empty()) {
       LLMD_CUDA_TRY(health_, launch_attention_tokens(a, d.dlist, static_cast<int>(p.dlist.size()), n_splits,
-                                                     d.split_len, part_o_, part_ml_, stream_,
-                                                     opts_.attention_merge_in_kernel ? merge_count_ : nullptr));
+                                                     d.split_len, part_o_, part_ml_, stream_));
       stats_.attn_fused_rope += fused_rope;
-      stats_.attn_merged_in_kernel +=
-          opts_.attention_merge_in_kernel && n_splits > 1 && n_splits <= kAttnMergeInKernelSplits;
     }
     if (!p.tiles.empty()) {
       PrefillVariant v;
@@ -327,12 +321,10 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       GemvArgs g = make_gemv_args(Lw.wgu, act_, x_, T, F, E, h_, GemvMode::swiglu);
       g.norm_w = Lw.ffn_norm;
       g.norm_eps = c.rms_eps;
-      g.stage_x = opts_.gemv_stage_x;
       LLMD_TRY_STATUS(run_gemv(g));
     } else if (gemv) {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       GemvArgs g = make_gemv_args(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu);
-      g.stage_x = opts_.gemv_stage_x;
       LLMD_TRY_STATUS(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));

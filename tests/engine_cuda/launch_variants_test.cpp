@@ -12,15 +12,6 @@
 // RoPE and the K/V store moved into the decode attention do the same
 // arithmetic: decode logits equal the separate kernels' bit for bit.
 //
-// Merging the split decode attention in its last block instead of a second
-// kernel does the same arithmetic: decode logits equal bit for bit, with
-// RoPE apart and fused, graphs and eager (the merge counters are reused by
-// every layer and every replay).
-//
-// Staging the batch-1 GEMVs' input in shared memory does the same products
-// in the same order: decode logits equal the direct GEMVs' bit for bit with
-// the norm apart; with the norm fused only the RMS is summed in another order.
-//
 // The prefill attention's pipelined variant (two K/V buffers, tile-major
 // block order) does the same arithmetic as the single-buffered one: prompt
 // and continued-chunk logits equal bit for bit.
@@ -38,7 +29,6 @@
 #include <vector>
 
 #include "engine/cuda/cuda_backend.hpp"
-#include "engine/cuda/kernels/gemv.hpp"
 #include "tests/engine_cuda/backend_fixtures.hpp"
 #include "tests/engine_cuda/cuda_test_util.hpp"
 
@@ -338,90 +328,6 @@ TEST(CudaPrefillPipeline, PrefillEqualsSingleBufferedBitForBit) {
       EXPECT_EQ(x.logits, y.logits) << (round == 0 ? "prompts" : "continued chunks");
     }
     expect_only_b_took(p, &CudaBackendStats::prefill_pipelined, "the pipelined prefill attention");
-  }
-}
-
-TEST(CudaSplitMerge, InKernelEqualsSeparateKernelBitForBit) {
-  LLMD_REQUIRE_GPU();
-  Rng rng;
-  SCOPED_TRACE(rng.trace());
-  auto model = synth_models().get("test-llama", "bf16");
-  ASSERT_TRUE(model);
-  const int V = model->config().n_vocab;
-  for (bool fuse_rope : {false, true}) {
-    for (bool graphs : {true, false}) {
-      SCOPED_TRACE(std::string(fuse_rope ? "RoPE fused" : "RoPE apart") + (graphs ? ", graphs" : ", eager"));
-      CudaBackendOptions apart, merged;
-      apart.cuda_graphs = merged.cuda_graphs = graphs;
-      apart.fuse_rope_decode = merged.fuse_rope_decode = fuse_rope;
-      apart.attention_merge_in_kernel = false;
-      merged.attention_merge_in_kernel = true;
-      const int n = 6;
-      Pair p = make_pair(*model, apart, merged, n);
-      ASSERT_TRUE(p.a && p.b);
-      EXPECT_NE(p.b->describe().find("split merge in attention"), std::string::npos) << p.b->describe();
-      // Decode steps of 1, 3 and 6 sequences: 32, 32 and 22 splits of their
-      // key ranges on a 132-SM device.
-      std::vector<int32_t> len;
-      ForwardOutput x;
-      ASSERT_NO_FATAL_FAILURE(prompts_and_decode_equal(p, rng, V, n, 20, 200, 15, &len, &x));
-      if (graphs) {
-        EXPECT_GT(p.b->stats().graph_replays, 0u);
-      }
-      expect_only_b_took(p, &CudaBackendStats::attn_merged_in_kernel, "the in-kernel merge");
-    }
-  }
-}
-
-TEST(CudaGemvStaging, DecodeEqualsDirectGemv) {
-  LLMD_REQUIRE_GPU();
-  Rng rng;
-  SCOPED_TRACE(rng.trace());
-  for (const char* type : {"bf16", "f16"}) {
-    auto model = synth_models().get("test-llama3", type);
-    ASSERT_TRUE(model);
-    ASSERT_LE(static_cast<size_t>(model->config().n_embd) * sizeof(float), kGemvStageBytes);
-    const int V = model->config().n_vocab;
-    for (bool fuse_norm : {false, true}) {
-      for (bool graphs : {true, false}) {
-        SCOPED_TRACE(std::string(type) + (fuse_norm ? ", norm fused" : ", norm apart") +
-                     (graphs ? ", graphs" : ", eager"));
-        CudaBackendOptions direct, staged;
-        direct.cuda_graphs = staged.cuda_graphs = graphs;
-        direct.fuse_norm_gemv = staged.fuse_norm_gemv = fuse_norm;
-        direct.gemv_stage_x = false;
-        staged.gemv_stage_x = true;
-        Pair p = make_pair(*model, direct, staged, 4);
-        ASSERT_TRUE(p.a && p.b);
-        EXPECT_NE(p.b->describe().find("GEMV input staged"), std::string::npos) << p.b->describe();
-        std::vector<int32_t> len;
-        ForwardOutput x, y;
-        ASSERT_NO_FATAL_FAILURE(prompts_on_both(p, rng, V, 4, 8, 100, &len, &x, &y));
-        ASSERT_EQ(x.logits, y.logits) << "prefill does not use the GEMVs";
-        // Steps of one sequence are staged; two to four are not.
-        LogitsDiff diff;
-        for (int step = 0; step < 12; ++step) {
-          ASSERT_NO_FATAL_FAILURE(run_both(p, decode_step(x, step % 3 == 2 ? 3 : 1, &len), &x, &y));
-          if (!fuse_norm) {
-            ASSERT_EQ(x.logits, y.logits) << "decode step " << step;
-          } else {
-            ASSERT_NO_FATAL_FAILURE(diff.add(x, y));
-          }
-        }
-        expect_only_b_took(p, &CudaBackendStats::gemv_staged, "the staged GEMV");
-        if (fuse_norm) {
-          std::printf("staged vs direct GEMV input, norm fused (%s, %d decode rows): relative difference %.2e, "
-                      "argmax %d/%d\n", type, diff.rows, diff.rel(), diff.same_argmax, diff.rows);
-          // The block sums the squares in another order than the warp, so a
-          // scale may differ in its last bit (or, by chance, none does: the
-          // counters above tell that the staged path ran). Such a bit can
-          // flip the rounding of a 16-bit SwiGLU output now and then, a small
-          // step in the logits.
-          EXPECT_LT(diff.rel(), 1e-3);
-          EXPECT_GE(diff.same_argmax, diff.rows - 1);
-        }
-      }
-    }
   }
 }
 

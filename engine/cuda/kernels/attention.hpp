@@ -59,7 +59,6 @@ constexpr int kAttnKeyTile = 64;    // keys per shared-memory tile
 // blocks (a batch-1 decode at 256 keys runs 16 splits of 16 keys per KV head).
 constexpr int kAttnSplitGranule = 16;
 constexpr int kAttnMaxSplits = 4096;  // per token (the merge keeps one weight per split in shared memory)
-constexpr int kAttnMergeInKernelSplits = 32;  // at most this many splits merge inside the attention kernel
 
 // Whether launch_attention_tokens supports a shape.
 bool attention_tokens_supported(int head_dim, int n_head, int n_head_kv);
@@ -79,13 +78,9 @@ AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm
 // longest context) is read on the device so graphs can replay as contexts
 // grow; part_o [n_items*n_splits][n_head][head_dim] and part_ml
 // [n_items*n_splits][n_head][2] f32 hold the partial results.
-// The splits are merged by a second kernel, or, with merge_count (device,
-// [n_items][n_head_kv] counters, zero before the launch and zero again after
-// it) and 2..kAttnMergeInKernelSplits splits, by the last block of each
-// (token, KV head) to finish: one launch instead of two, the same bits.
+// A second kernel merges the splits.
 cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
-                                    const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream,
-                                    unsigned* merge_count = nullptr);
+                                    const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream);
 
 // Host helper: the split length for a longest context of max_ctx keys.
 int attention_split_len(int max_ctx, int n_splits);

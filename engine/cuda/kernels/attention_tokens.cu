@@ -4,7 +4,6 @@
 #include <type_traits>
 
 #include "engine/cuda/kernels/attention.hpp"
-#include "engine/cuda/kernels/attention_merge.cuh"
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/rope.cuh"
@@ -13,6 +12,52 @@ namespace llmd::engine::cuda {
 namespace {
 
 using namespace dev;
+
+// Merging the splits: each split of a (token, query head) leaves its
+// unnormalised output o_s [head_dim], its score maximum m_s and its sum of
+// exponentials l_s; the result is
+//   out = sum_s o_s * exp(m_s - m) / sum_s l_s * exp(m_s - m),  m = max_s m_s.
+// The partials are read with ld.global.cg (L2): they are read once.
+
+// Output element types are a run-time choice (stores are a small part of the
+// work), which keeps the number of kernel instantiations down.
+__device__ __forceinline__ void store_out(void* out, DType t, size_t i, float v) {
+  switch (t) {
+    case DType::f32: static_cast<float*>(out)[i] = v; break;
+    case DType::f16: static_cast<__half*>(out)[i] = __float2half_rn(v); break;
+    case DType::bf16: static_cast<__nv_bfloat16*>(out)[i] = __float2bfloat16_rn(v); break;
+  }
+}
+
+// Called by one whole warp. Partial s of the (token, head) is p0 + s*n_head
+// (part_ml [..][2] = m, l). Writes weight[s] = exp(m_s - m) for every split
+// and returns 1 / sum_s l_s * weight[s] (in every lane). Each lane takes
+// every 32nd split, so one round of loads covers 32 splits.
+__device__ __forceinline__ float merge_weights(const float* __restrict__ part_ml, size_t p0, int n_head,
+                                               int n_splits, float* weight, int lane) {
+  float m = -INFINITY;
+  for (int s = lane; s < n_splits; s += 32) m = fmaxf(m, __ldcg(part_ml + (p0 + static_cast<size_t>(s) * n_head) * 2));
+  m = warp_max(m);
+  float l = 0.0f;
+  for (int s = lane; s < n_splits; s += 32) {
+    const size_t pi = p0 + static_cast<size_t>(s) * n_head;
+    const float e = expf(__ldcg(part_ml + pi * 2) - m);
+    weight[s] = e;
+    l += __ldcg(part_ml + pi * 2 + 1) * e;
+  }
+  l = warp_sum(l);
+  return 1.0f / l;
+}
+
+// Dimension d of the merged output: the splits' partials weighted in split
+// order, many loads in flight.
+__device__ __forceinline__ float merge_dim(const float* __restrict__ part_o, size_t p0, int n_head, int hd,
+                                           int n_splits, const float* weight, float inv_l, int d) {
+  float o = 0.0f;
+#pragma unroll 16
+  for (int s = 0; s < n_splits; ++s) o += __ldcg(part_o + (p0 + static_cast<size_t>(s) * n_head) * hd + d) * weight[s];
+  return o * inv_l;
+}
 
 // DPL consecutive elements at p as floats, in one vector load where the size
 // allows (p is aligned to it: rows start at multiples of head_dim).
@@ -47,21 +92,13 @@ __device__ __forceinline__ void load_dims(const KT* p, float* out) {
 // are added at the end. DPL = 0 (head_dim < 32): thread d owns output dim d and
 // walks the keys in order.
 //
-// With splits and merge_count set, the last block of each (token, KV head) to
-// finish merges the group's partials itself (no second kernel): every block
-// publishes its partials and counts itself in merge_count[item][kvh]; the one
-// that brings the count to n_splits (at most kAttnMergeInKernelSplits) reads
-// them all back and resets the count to zero for the next launch.
-//
 // Shared memory (floats): q [G][hd] pre-scaled | scores [G][kAttnKeyTile]
-// (merge weights [G][32] at the end) | running max [G] | running sum [G] |
+// | running max [G] | running sum [G] |
 // rescale factor [G] | (DPL > 0) warp partials [n_warps][hd].
 template <typename KT, int DPL>
 __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int32_t* __restrict__ token_idx,
                                                           const int32_t* __restrict__ split_len_p,
-                                                          float* __restrict__ part_o, float* __restrict__ part_ml,
-                                                          unsigned* __restrict__ merge_count) {
-  __shared__ bool merge_here;
+                                                          float* __restrict__ part_o, float* __restrict__ part_ml) {
   extern __shared__ float sm[];
   // The step's inputs (token list, positions, block tables, split length)
   // are copied in before its first kernel and written by none, so they are
@@ -308,39 +345,6 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
       }
     }
   }
-  if (n_splits == 1 || merge_count == nullptr) return;
-
-  // In-kernel merge: publish this block's partials, then count it.
-  __threadfence();
-  __syncthreads();
-  unsigned* count = merge_count + static_cast<size_t>(item) * a.n_head_kv + kvh;
-  if (tid == 0) merge_here = atomicAdd(count, 1u) == static_cast<unsigned>(n_splits - 1);
-  __syncthreads();
-  if (!merge_here) return;
-  __threadfence();  // the other blocks' partials are visible from here on
-  // Warp w takes the weights of query heads w, w + n_warps, ...; then thread
-  // d merges output dim d of every head.
-  float* weights = s_s;  // [G][kAttnMergeInKernelSplits]
-  float* inv_l = m_s;    // [G]
-  for (int h = warp; h < G; h += n_warps) {
-    const size_t p0 = static_cast<size_t>(item) * n_splits * a.n_head + kvh * G + h;
-    const float inv = merge_weights(part_ml, p0, a.n_head, n_splits, weights + h * kAttnMergeInKernelSplits, lane);
-    if (lane == 0) inv_l[h] = inv;
-  }
-  __syncthreads();
-  if (tid < hd) {
-#pragma unroll
-    for (int h = 0; h < kAttnMaxGroup; ++h) {
-      if (h < G) {
-        const int head = kvh * G + h;
-        const size_t p0 = static_cast<size_t>(item) * n_splits * a.n_head + head;
-        const float o = merge_dim(part_o, p0, a.n_head, hd, n_splits, weights + h * kAttnMergeInKernelSplits,
-                                  inv_l[h], tid);
-        store_out(a.out, a.out_type, (static_cast<size_t>(t) * a.n_head + head) * hd + tid, o);
-      }
-    }
-  }
-  if (tid == 0) *count = 0u;
 }
 
 // Merges the splits of one (token, query head). Warp 0 takes the splits' maxima
@@ -372,9 +376,7 @@ __global__ void attn_combine_kernel(const int32_t* __restrict__ token_idx, int n
 
 template <typename KT>
 cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
-                         const int32_t* split_len, float* part_o, float* part_ml, unsigned* merge_count,
-                         cudaStream_t stream) {
-  if (n_splits == 1 || n_splits > kAttnMergeInKernelSplits) merge_count = nullptr;
+                         const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
   const int G = a.n_head / a.n_head_kv;
   const int threads = a.head_dim > 128 ? 256 : 128;
   const int dpl = a.head_dim >= 32 ? a.head_dim / 32 : 0;
@@ -385,14 +387,14 @@ cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_item
                   static_cast<unsigned>(n_splits));
   cudaError_t e = cudaSuccess;
   switch (dpl) {
-    case 0: e = launch_kernel(attn_tokens_kernel<KT, 0>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, merge_count); break;
-    case 1: e = launch_kernel(attn_tokens_kernel<KT, 1>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, merge_count); break;
-    case 2: e = launch_kernel(attn_tokens_kernel<KT, 2>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, merge_count); break;
-    case 4: e = launch_kernel(attn_tokens_kernel<KT, 4>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, merge_count); break;
-    case 8: e = launch_kernel(attn_tokens_kernel<KT, 8>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml, merge_count); break;
+    case 0: e = launch_kernel(attn_tokens_kernel<KT, 0>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 1: e = launch_kernel(attn_tokens_kernel<KT, 1>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 2: e = launch_kernel(attn_tokens_kernel<KT, 2>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 4: e = launch_kernel(attn_tokens_kernel<KT, 4>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 8: e = launch_kernel(attn_tokens_kernel<KT, 8>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
     default: return cudaErrorInvalidValue;
   }
-  if (e != cudaSuccess || n_splits == 1 || merge_count) return e;
+  if (e != cudaSuccess || n_splits == 1) return e;
   const dim3 cgrid(static_cast<unsigned>(n_items), static_cast<unsigned>(a.n_head));
   return launch_kernel(attn_combine_kernel, cgrid, dim3(a.head_dim > 128 ? 256 : 128),
                        static_cast<size_t>(n_splits) * sizeof(float), stream, token_idx, n_splits,
@@ -431,8 +433,7 @@ int attention_split_len(int max_ctx, int n_splits) {
 }
 
 cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx, int n_items, int n_splits,
-                                    const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream,
-                                    unsigned* merge_count) {
+                                    const int32_t* split_len, float* part_o, float* part_ml, cudaStream_t stream) {
   if (n_items <= 0) return cudaSuccess;
   if (!attention_tokens_supported(a.head_dim, a.n_head, a.n_head_kv) || n_splits < 1 || n_splits > kAttnMaxSplits ||
       (n_splits > 1 && (!split_len || !part_o || !part_ml))) {
@@ -443,10 +444,10 @@ cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx,
     return cudaErrorInvalidValue;
   }
   if (a.kv_type == DType::f16) {
-    return launch_typed<__half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, merge_count, stream);
+    return launch_typed<__half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
   }
   if (a.kv_type == DType::f32) {
-    return launch_typed<float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, merge_count, stream);
+    return launch_typed<float>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
   }
   return cudaErrorInvalidValue;
 }

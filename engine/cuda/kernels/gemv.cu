@@ -15,19 +15,12 @@ __device__ __forceinline__ uint4 load_stream(const void* p) {
   return __ldcs(reinterpret_cast<const uint4*>(p));
 }
 
-// Token t's eight activations at column `col`, as floats: from the block's
-// staged copy in shared memory (kStaged: f32, already times the norm
-// weights), the f32 residual stream (kNorm) or the 16-bit input.
-template <typename T, bool kNorm, bool kStaged>
+// Token t's eight activations at column `col`, as floats: from the f32
+// residual stream (kNorm) or the 16-bit input.
+template <typename T, bool kNorm>
 __device__ __forceinline__ void load_x(const void* x, int k, int t, int col, float out[8]) {
   const size_t off = static_cast<size_t>(t) * k + col;
-  if constexpr (kStaged) {
-    const float4* p = reinterpret_cast<const float4*>(static_cast<const float*>(x) + off);
-    const float4 a = p[0];
-    const float4 b = p[1];
-    out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w;
-    out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
-  } else if constexpr (kNorm) {
+  if constexpr (kNorm) {
     const float4* p = reinterpret_cast<const float4*>(static_cast<const float*>(x) + off);
     const float4 a = __ldg(p);
     const float4 b = __ldg(p + 1);
@@ -41,15 +34,14 @@ __device__ __forceinline__ void load_x(const void* x, int k, int t, int col, flo
 
 // One 8-column chunk: acc[t] += W[row] . x[t] (and accu[t] with the up row);
 // with kNorm, ss[t] += x[t]^2 and x is scaled by the norm weights first.
-// kStaged: x is the block's shared-memory copy, where that was done already.
-template <typename T, int NT, bool kDual, bool kNorm, bool kStaged = false>
+template <typename T, int NT, bool kDual, bool kNorm>
 __device__ __forceinline__ void chunk(uint4 wv, uint4 uv, const void* __restrict__ x,
                                       const float* __restrict__ norm_w, int k, int col, float* acc, float* accu,
                                       float* ss) {
   float w[8], u[8], g[8];
   unpack8(wv, static_cast<const T*>(nullptr), w);
   if constexpr (kDual) unpack8(uv, static_cast<const T*>(nullptr), u);
-  if constexpr (kNorm && !kStaged) {
+  if constexpr (kNorm) {
     const float4* gp = reinterpret_cast<const float4*>(norm_w + col);
     const float4 g0 = __ldg(gp);
     const float4 g1 = __ldg(gp + 1);
@@ -59,10 +51,10 @@ __device__ __forceinline__ void chunk(uint4 wv, uint4 uv, const void* __restrict
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     float xf[8];
-    load_x<T, kNorm, kStaged>(x, k, t, col, xf);
+    load_x<T, kNorm>(x, k, t, col, xf);
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      if constexpr (kNorm && !kStaged) {
+      if constexpr (kNorm) {
         ss[t] = fmaf(xf[i], xf[i], ss[t]);
         xf[i] *= g[i];
       }
@@ -75,7 +67,7 @@ __device__ __forceinline__ void chunk(uint4 wv, uint4 uv, const void* __restrict
 // A warp's pass over its weight row(s) from chunk v on: steps of kUnroll
 // chunks of each matrix with all loads issued first, then the rest one at
 // a time.
-template <typename T, int NT, bool kDual, bool kNorm, bool kStaged>
+template <typename T, int NT, bool kDual, bool kNorm>
 __device__ __forceinline__ void stream_rows(const T* wr, const T* wu, const void* x, const float* norm_w, int k,
                                             int v, float* acc, float* accu, float* ss) {
   const int n_vec = k >> 3;  // 8-element chunks per row
@@ -89,14 +81,14 @@ __device__ __forceinline__ void stream_rows(const T* wr, const T* wu, const void
     }
 #pragma unroll
     for (int u = 0; u < kUnroll; ++u) {
-      chunk<T, NT, kDual, kNorm, kStaged>(wv[u], uv[u], x, norm_w, k, (v + u * 32) * 8, acc, accu, ss);
+      chunk<T, NT, kDual, kNorm>(wv[u], uv[u], x, norm_w, k, (v + u * 32) * 8, acc, accu, ss);
     }
   }
   for (; v < n_vec; v += 32) {
     const uint4 wv = load_stream(wr + static_cast<size_t>(v) * 8);
     uint4 uv = wv;
     if constexpr (kDual) uv = load_stream(wu + static_cast<size_t>(v) * 8);
-    chunk<T, NT, kDual, kNorm, kStaged>(wv, uv, x, norm_w, k, v * 8, acc, accu, ss);
+    chunk<T, NT, kDual, kNorm>(wv, uv, x, norm_w, k, v * 8, acc, accu, ss);
   }
 }
 
@@ -148,7 +140,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a) {
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = accu[t] = ss[t] = 0.0f;
 
-  stream_rows<T, NT, kDual, kNorm, false>(wr, wu, x, a.norm_w, k, lane, acc, accu, ss);
+  stream_rows<T, NT, kDual, kNorm>(wr, wu, x, a.norm_w, k, lane, acc, accu, ss);
   float scale[NT];
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
@@ -157,122 +149,6 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_kernel(GemvArgs a) {
     scale[t] = kNorm ? 1.0f / sqrtf(warp_sum(ss[t]) / static_cast<float>(k) + a.norm_eps) : 1.0f;
   }
   store_row<T, NT, kDual, kNorm>(a, row, lane, acc, accu, scale);
-}
-
-// The same products with the activations staged once per block (GemvArgs::
-// stage_x): every thread of the block copies part of x into shared memory as
-// f32 (times the norm weights with kNorm, summing the squares for the block's
-// RMS), so each warp reads x from shared memory instead of fetching the whole
-// row through L1 (32 KB a warp for the fused norm's f32 x and weights). The
-// first step's weight loads are issued before waiting for the previous
-// kernel: weights are written by no kernel. The products and their order are
-// the unstaged kernel's; with kNorm the RMS is summed in another order.
-// Shared memory: xs [NT][k] f32 | red [kWarps][NT] | scale [NT].
-template <typename T, int NT, bool kDual, bool kNorm>
-__global__ void __launch_bounds__(kWarps * 32, 6) gemv_staged_kernel(GemvArgs a) {
-  extern __shared__ float xs[];
-  float* red = xs + NT * a.k;
-  float* scale = red + kWarps * NT;
-  const int lane = threadIdx.x & 31;
-  const int warp = threadIdx.x >> 5;
-  const int row = blockIdx.x * kWarps + warp;
-  const int rows = a.rows;
-  const int k = a.k;
-  const bool live = row < rows;
-  const T* w = static_cast<const T*>(a.w);
-  const T* wr = w + static_cast<size_t>(live ? row : 0) * k;
-  const T* wu = kDual ? w + static_cast<size_t>(rows + (live ? row : 0)) * k : nullptr;
-  const int n_vec = k >> 3;  // 8-element chunks per row
-
-  // The first step's loads held across the staging (half of them for the
-  // two-matrix product, to stay within the register budget).
-  constexpr int kPre = kDual ? kUnroll / 2 : kUnroll;
-  uint4 wv0[kPre], uv0[kPre];
-  const bool first = live && lane + (kUnroll - 1) * 32 < n_vec;
-  if (first) {
-#pragma unroll
-    for (int u = 0; u < kPre; ++u) {
-      wv0[u] = load_stream(wr + static_cast<size_t>(lane + u * 32) * 8);
-      uv0[u] = kDual ? load_stream(wu + static_cast<size_t>(lane + u * 32) * 8) : wv0[u];
-    }
-  }
-  pdl_wait();
-  pdl_launch_dependents();
-
-  // Stage x: four columns a thread per step.
-  float ss[NT];
-#pragma unroll
-  for (int t = 0; t < NT; ++t) ss[t] = 0.0f;
-  const int k4 = k >> 2;
-  for (int i = threadIdx.x; i < NT * k4; i += blockDim.x) {
-    const int t = i / k4;
-    const int c = (i - t * k4) * 4;
-    float v[4];
-    if constexpr (kNorm) {
-      const float4 xv = __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(a.x) + static_cast<size_t>(t) * k + c));
-      const float4 gv = __ldg(reinterpret_cast<const float4*>(a.norm_w + c));
-      v[0] = xv.x; v[1] = xv.y; v[2] = xv.z; v[3] = xv.w;
-      float sq = 0.0f;
-#pragma unroll
-      for (int j = 0; j < 4; ++j) sq = fmaf(v[j], v[j], sq);
-#pragma unroll
-      for (int tt = 0; tt < NT; ++tt) {
-        if (tt == t) ss[tt] += sq;
-      }
-      v[0] *= gv.x; v[1] *= gv.y; v[2] *= gv.z; v[3] *= gv.w;
-    } else {
-      const uint2 raw = __ldg(reinterpret_cast<const uint2*>(static_cast<const T*>(a.x) + static_cast<size_t>(t) * k + c));
-      const T* e = reinterpret_cast<const T*>(&raw);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) v[j] = to_float(e[j]);
-    }
-    *reinterpret_cast<float4*>(xs + static_cast<size_t>(t) * k + c) = make_float4(v[0], v[1], v[2], v[3]);
-  }
-  if constexpr (kNorm) {
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      const float v = warp_sum(ss[t]);
-      if (lane == 0) red[warp * NT + t] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < NT) {
-      float total = 0.0f;
-      for (int wi = 0; wi < kWarps; ++wi) total += red[wi * NT + threadIdx.x];
-      scale[threadIdx.x] = 1.0f / sqrtf(total / static_cast<float>(k) + a.norm_eps);
-    }
-  }
-  __syncthreads();
-  if (!live) return;  // whole warp, after the block's last barrier
-
-  float acc[NT], accu[NT], unused[NT];
-#pragma unroll
-  for (int t = 0; t < NT; ++t) acc[t] = accu[t] = unused[t] = 0.0f;
-  int v = lane;
-  if (first) {
-    uint4 wv[kUnroll], uv[kUnroll];
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      if (u < kPre) {
-        wv[u] = wv0[u];
-        uv[u] = uv0[u];
-      } else {
-        wv[u] = load_stream(wr + static_cast<size_t>(v + u * 32) * 8);
-        uv[u] = kDual ? load_stream(wu + static_cast<size_t>(v + u * 32) * 8) : wv[u];
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) chunk<T, NT, kDual, kNorm, true>(wv[u], uv[u], xs, nullptr, k, (v + u * 32) * 8, acc, accu, unused);
-    v += kUnroll * 32;
-  }
-  stream_rows<T, NT, kDual, kNorm, true>(wr, wu, xs, nullptr, k, v, acc, accu, unused);
-  store_row<T, NT, kDual, kNorm>(a, row, lane, acc, accu, scale);
-}
-
-template <typename T, int NT, bool kDual, bool kNorm>
-cudaError_t launch_staged(const GemvArgs& a, cudaStream_t stream) {
-  const unsigned blocks = static_cast<unsigned>((a.rows + kWarps - 1) / kWarps);
-  const size_t smem = (static_cast<size_t>(NT) * a.k + (kWarps + 1) * NT) * sizeof(float);
-  return launch_kernel(gemv_staged_kernel<T, NT, kDual, kNorm>, dim3(blocks), dim3(kWarps * 32), smem, stream, a);
 }
 
 template <typename T, int NT, bool kDual, bool kNorm>
@@ -284,14 +160,6 @@ cudaError_t launch_variant(const GemvArgs& a, cudaStream_t stream) {
 template <typename T, int NT>
 cudaError_t launch_nt(const GemvArgs& a, cudaStream_t stream) {
   const bool dual = a.mode == GemvMode::swiglu;
-  if constexpr (NT == 1) {
-    if (gemv_stages_x(a)) {
-      if (a.norm_w) {
-        return dual ? launch_staged<T, NT, true, true>(a, stream) : launch_staged<T, NT, false, true>(a, stream);
-      }
-      return dual ? launch_staged<T, NT, true, false>(a, stream) : launch_staged<T, NT, false, false>(a, stream);
-    }
-  }
   if (a.norm_w) {
     return dual ? launch_variant<T, NT, true, true>(a, stream) : launch_variant<T, NT, false, true>(a, stream);
   }
@@ -313,10 +181,6 @@ cudaError_t launch_typed(const GemvArgs& a, cudaStream_t stream) {
 }
 
 }  // namespace
-
-bool gemv_stages_x(const GemvArgs& a) {
-  return a.stage_x && a.n_tokens == 1 && static_cast<size_t>(a.k) * sizeof(float) <= kGemvStageBytes;
-}
 
 bool gemv_supported(DType w_type, int k, int n_tokens) {
   return (w_type == DType::bf16 || w_type == DType::f16) && k > 0 && k % 8 == 0 && n_tokens >= 1 &&

@@ -34,19 +34,9 @@ struct GemvArgs {
   int k = 0;  // a multiple of 8
   void* y = nullptr;  // [n_tokens][rows]
   GemvMode mode = GemvMode::store;
-  // One token with k * 4 <= kGemvStageBytes: each block stages x in shared
-  // memory (as f32, times norm_w when set) once for its warps, and issues its
-  // first weight loads before waiting for the previous kernel. The same
-  // products in the same order; with norm_w, the RMS is summed in another
-  // order (the last bits of the scale may differ).
-  bool stage_x = false;
 };
 
-constexpr size_t kGemvStageBytes = 16 * 1024;
-
 bool gemv_supported(DType w_type, int k, int n_tokens);
-// Whether launch_gemv stages x for these arguments (see stage_x).
-bool gemv_stages_x(const GemvArgs& a);
 cudaError_t launch_gemv(const GemvArgs& a, cudaStream_t stream);
 
 // The arguments of a product without the fused normalisation.
