@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "auth/api_key.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "storage/transaction.hpp"
 
 namespace llmd::auth {
@@ -34,7 +34,7 @@ Status write_audit(Database& db, int64_t now, const std::string& actor, const ch
 Result<storage::TeamRecord> live_team(Database& db, const std::string& name) {
   auto t = storage::find_team(db, name);
   if (!t) return t.take_error();
-  if (!*t) return Error("team_not_found", "no team named '" + name + "'");
+  if (!*t) return Error(ErrorCode::team_not_found, "no team named '" + name + "'");
   return std::move(**t);
 }
 
@@ -47,9 +47,9 @@ Result<IssuedKey> insert_new_key(Database& db, storage::NewKey spec, int64_t now
     spec.secret_sha256 = generated->secret_sha256;
     auto rec = storage::insert_key(db, spec, now);
     if (rec) return IssuedKey{std::move(*rec), std::move(generated->key)};
-    if (rec.error().code != "key_exists") return rec.take_error();
+    if (rec.error().code != ErrorCode::key_exists) return rec.take_error();
   }
-  return Error("key_exists", "could not draw an unused key id");
+  return Error(ErrorCode::key_exists, "could not draw an unused key id");
 }
 
 }  // namespace
@@ -120,7 +120,7 @@ Result<TeamView> AdminService::get_team(Database& db, const std::string& name) {
 
 Result<IssuedKey> AdminService::create_key(Database& db, const std::string& actor, const KeySpec& spec) {
   const int64_t now = clock_.wall_ms();
-  if (spec.expires_at && *spec.expires_at <= now) return Error("key_invalid", "expires_at is in the past");
+  if (spec.expires_at && *spec.expires_at <= now) return Error(ErrorCode::key_invalid, "expires_at is in the past");
   auto tx = Transaction::begin(db);
   if (!tx) return tx.take_error();
   auto team = live_team(db, spec.team);
@@ -153,7 +153,7 @@ Result<storage::KeyRecord> AdminService::revoke_key(Database& db, const std::str
   if (auto r = storage::revoke_key(db, key_id, now); !r) return r.take_error();
   auto rec = storage::find_key(db, key_id);
   if (!rec) return rec.take_error();
-  if (!*rec) return Error("key_not_found", "no such key");
+  if (!*rec) return Error(ErrorCode::key_not_found, "no such key");
   if (auto r = write_audit(db, now, actor, "key.revoke", key_id, "team=" + (*rec)->team_name); !r) return r.take_error();
   if (auto r = tx->commit(); !r) return r.take_error();
   invalidate(key_id);
@@ -164,13 +164,13 @@ Result<storage::KeyRecord> AdminService::revoke_key(Database& db, const std::str
 Result<IssuedKey> AdminService::rotate_key(Database& db, const std::string& actor, const std::string& key_id,
                                            int64_t grace_ms) {
   const int64_t now = clock_.wall_ms();
-  if (grace_ms < 0) return Error("key_invalid", "grace period must not be negative");
+  if (grace_ms < 0) return Error(ErrorCode::key_invalid, "grace period must not be negative");
   auto tx = Transaction::begin(db);
   if (!tx) return tx.take_error();
   auto old = storage::find_key(db, key_id);
   if (!old) return old.take_error();
   if (!*old || (*old)->revoked_at || ((*old)->expires_at && *(*old)->expires_at <= now)) {
-    return Error("key_not_found", "no such active key");
+    return Error(ErrorCode::key_not_found, "no such active key");
   }
   const storage::KeyRecord& o = **old;
   storage::NewKey nk;

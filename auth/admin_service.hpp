@@ -16,7 +16,7 @@
 
 #include "auth/clock.hpp"
 #include "auth/role.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/database.hpp"
 #include "storage/key_store.hpp"

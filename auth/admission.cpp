@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "auth/admission_shared.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::auth {
 

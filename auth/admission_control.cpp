@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "auth/admission_shared.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "storage/usage_ledger.hpp"
 
 namespace llmd::auth {
@@ -115,7 +115,7 @@ void AdmissionControl::admit(std::shared_ptr<const Principal> principal, Admissi
       // Give back everything acquire() took.
       shared->limiter.release(principal->key_row, principal->team_id, reserve.reserve_tokens, true);
       if (!r) {
-        out.denial = r.error().code == "storage_busy" ? busy_denial() : internal_denial();
+        out.denial = r.error().code == ErrorCode::storage_busy ? busy_denial() : internal_denial();
       } else if (r->outcome == storage::ReserveOutcome::team_not_found) {
         out.denial = invalid_key_denial("The team of this API key no longer exists.");
       } else {

@@ -31,7 +31,7 @@ Status random_base62(size_t count, std::string* out) {
   unsigned char buf[64];
   while (out->size() < count) {
     if (RAND_bytes(buf, sizeof buf) != 1) {
-      return Error("random_failed", "the OpenSSL random generator failed");
+      return Error(ErrorCode::random_failed, "the OpenSSL random generator failed");
     }
     for (unsigned char b : buf) {
       if (b >= 248) continue;

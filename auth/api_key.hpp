@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::auth {
 

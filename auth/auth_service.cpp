@@ -2,7 +2,7 @@
 
 #include <sys/stat.h>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "storage/migrations.hpp"
 
 namespace llmd::auth {

@@ -30,7 +30,7 @@
 #include "auth/admission_control.hpp"
 #include "auth/authenticator.hpp"
 #include "auth/clock.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "storage/database.hpp"
 #include "storage/db_worker.hpp"
 #include "storage/state_dir.hpp"

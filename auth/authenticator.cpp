@@ -6,7 +6,7 @@
 #include <string>
 
 #include "auth/credentials.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "storage/key_store.hpp"
 
 namespace llmd::auth {

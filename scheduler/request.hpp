@@ -19,7 +19,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/sampling/logprobs.hpp"
 #include "engine/sampling/sampling_params.hpp"
 

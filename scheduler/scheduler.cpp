@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "scheduler/validation.hpp"
 
@@ -42,7 +42,7 @@ std::string_view to_string(FinishReason r) {
 Result<std::unique_ptr<Scheduler>> Scheduler::create(engine::Backend& backend, const engine::Tokenizer& tokenizer,
                                                      const ModelLimits& model, const SchedulerConfig& c) {
   if (Status st = check_config(model, c); !st) return st.take_error();
-  auto bad = [](std::string m) { return Error("invalid_config", std::move(m)); };
+  auto bad = [](std::string m) { return Error(ErrorCode::invalid_config, std::move(m)); };
 
   engine::KvCacheShape shape{0, c.block_size, c.kv_dtype};
   const int64_t per_seq_blocks = (static_cast<int64_t>(model.n_ctx) + c.block_size - 1) / c.block_size;
@@ -109,7 +109,7 @@ void Scheduler::stop() {
   } else {
     // Never started (or driven by step()): end everything on this thread.
     drain_inbox();
-    fail_all(Error("shutting_down", "the model is being unloaded"));
+    fail_all(Error(ErrorCode::shutting_down, "the model is being unloaded"));
     publish_stats(nullptr);
   }
 }
@@ -124,7 +124,7 @@ void Scheduler::loop() {
     if (stopping_) break;
   }
   drain_inbox();
-  fail_all(Error("shutting_down", "the model is being unloaded"));
+  fail_all(Error(ErrorCode::shutting_down, "the model is being unloaded"));
   publish_stats(nullptr);
   if (config_.after_step) config_.after_step();
 }
@@ -163,16 +163,16 @@ Result<RequestId> Scheduler::submit(GenerationRequest request) {
   std::lock_guard lk(mu_);
   if (stopping_) {
     ++rejected_;
-    return Error("shutting_down", "the model is being unloaded");
+    return Error(ErrorCode::shutting_down, "the model is being unloaded");
   }
   if (failed_) {
     ++rejected_;
-    return Error("backend_failed", "the model's backend failed; the server needs a restart");
+    return Error(ErrorCode::backend_failed, "the model's backend failed; the server needs a restart");
   }
   int32_t& team_queued = queued_[r->params.team];
   if (queued_total_ >= config_.max_waiting || team_queued >= config_.max_waiting_per_team) {
     ++rejected_;
-    return Error("queue_full", fmt("too many requests are waiting for this model (%s); retry in %d s",
+    return Error(ErrorCode::queue_full, fmt("too many requests are waiting for this model (%s); retry in %d s",
                                    queued_total_ >= config_.max_waiting ? "all teams" : "this team",
                                    retry_after_s_.load()));
   }
@@ -255,9 +255,9 @@ void Scheduler::run_plan(const StepPlan& plan) {
   engine::ForwardOutput out;
   if (Status st = backend_.forward(batch, &out); !st) {
     log::errorf("scheduler %s: forward step failed: %s", config_.name.c_str(), st.error().message.c_str());
-    const Error err("engine_error", "the model failed to compute this request: " + st.error().message);
+    const Error err(ErrorCode::engine_error, "the model failed to compute this request: " + st.error().message);
     if (!backend_.healthy()) {
-      fail_all(Error("backend_failed", "the model's backend failed: " + st.error().message));
+      fail_all(Error(ErrorCode::backend_failed, "the model's backend failed: " + st.error().message));
       return;
     }
     for (const PlannedSeq& p : plan.seqs) {
@@ -275,7 +275,7 @@ void Scheduler::run_plan(const StepPlan& plan) {
     kv_.commit(s->table, s->tokens, s->num_computed);
     if (r >= 0) {
       if (r >= out.n_rows || out.n_vocab != model_.n_vocab) {
-        const Error err("engine_error", "the backend returned fewer logits than asked for");
+        const Error err(ErrorCode::engine_error, "the backend returned fewer logits than asked for");
         end_request(s->req, FinishReason::error, &err);
         continue;
       }
@@ -413,8 +413,8 @@ void Scheduler::emit(Sequence* s, FinishReason finish, int32_t stop_index, const
 }
 
 void Scheduler::fail_all(const Error& error) {
-  const FinishReason reason = error.code == "shutting_down" ? FinishReason::abort : FinishReason::error;
-  if (error.code == "backend_failed") {
+  const FinishReason reason = error.code == ErrorCode::shutting_down ? FinishReason::abort : FinishReason::error;
+  if (error.code == ErrorCode::backend_failed) {
     std::lock_guard lk(mu_);
     failed_ = true;
   }

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "engine/backend/backend.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/kv/kv_cache_manager.hpp"
 #include "scheduler/fair_queue.hpp"
 #include "scheduler/request.hpp"

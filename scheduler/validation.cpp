@@ -19,7 +19,7 @@ std::string fmt(const char* f, Args... args) {
 }  // namespace
 
 Status check_config(const ModelLimits& model, const SchedulerConfig& c) {
-  auto bad = [](std::string m) { return Error("invalid_config", std::move(m)); };
+  auto bad = [](std::string m) { return Error(ErrorCode::invalid_config, std::move(m)); };
   if (model.n_ctx < 2) return bad(fmt("model context length must be at least 2 (got %d)", model.n_ctx));
   if (model.n_vocab < 1) return bad(fmt("model vocabulary size must be positive (got %d)", model.n_vocab));
   if (c.max_seqs < 1) return bad(fmt("max_seqs must be at least 1 (got %d)", c.max_seqs));
@@ -41,7 +41,7 @@ Status check_config(const ModelLimits& model, const SchedulerConfig& c) {
 
 Status check_request(const GenerationRequest& r, const ModelLimits& model, const SchedulerConfig& config,
                      int32_t max_context) {
-  auto invalid = [](std::string m) { return Error("invalid_request", std::move(m)); };
+  auto invalid = [](std::string m) { return Error(ErrorCode::invalid_request, std::move(m)); };
   if (!r.on_event) return invalid("on_event must be set");
   if (r.prompt.empty()) return invalid("prompt must contain at least one token");
   for (size_t i = 0; i < r.prompt.size(); ++i) {
@@ -59,13 +59,13 @@ Status check_request(const GenerationRequest& r, const ModelLimits& model, const
   }
   const auto n_prompt = static_cast<long long>(r.prompt.size());
   if (n_prompt >= max_context) {
-    return Error("context_length_exceeded",
+    return Error(ErrorCode::context_length_exceeded,
                  fmt("This model's maximum context length is %d tokens, but the prompt has %lld tokens "
                      "(at least one more is needed for the completion).",
                      max_context, n_prompt));
   }
   if (r.max_tokens > 0 && n_prompt + r.max_tokens > max_context) {
-    return Error("context_length_exceeded",
+    return Error(ErrorCode::context_length_exceeded,
                  fmt("This model's maximum context length is %d tokens. However, you requested %lld tokens "
                      "(%lld in the prompt, %d for the completion).",
                      max_context, n_prompt + r.max_tokens, n_prompt, r.max_tokens));

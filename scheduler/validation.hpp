@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "scheduler/request.hpp"
 #include "scheduler/scheduler_config.hpp"
 

@@ -3,7 +3,7 @@
 #include <exception>
 #include <utility>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::storage {
 

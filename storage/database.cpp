@@ -14,7 +14,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path,
   if (rc != SQLITE_OK) {
     std::string why = raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
     sqlite3_close_v2(raw);
-    return Error("storage_error", "cannot open database " + path + ": " + why);
+    return Error(ErrorCode::storage_error, "cannot open database " + path + ": " + why);
   }
   std::unique_ptr<Database> db(new Database(raw, path));
   sqlite3_extended_result_codes(raw, 1);
@@ -38,7 +38,7 @@ Status Database::configure(const DatabaseOptions& options) {
   sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr);
   int fk = 0;
   sqlite3_db_config(db_, SQLITE_DBCONFIG_ENABLE_FKEY, 1, &fk);
-  if (fk != 1) return Error("storage_error", "SQLite was built without foreign key support");
+  if (fk != 1) return Error(ErrorCode::storage_error, "SQLite was built without foreign key support");
   sqlite3_busy_timeout(db_, static_cast<int>(options.busy_timeout.count()));
 
   {
@@ -48,7 +48,7 @@ Status Database::configure(const DatabaseOptions& options) {
     if (!row) return row.take_error();
     std::string mode = *row ? st->column_text(0) : "";
     if (mode != "wal") {
-      return Error("storage_error", "cannot switch " + path_ + " to WAL journal mode (got '" + mode + "')");
+      return Error(ErrorCode::storage_error, "cannot switch " + path_ + " to WAL journal mode (got '" + mode + "')");
     }
   }
   {
@@ -98,7 +98,7 @@ Status Database::run_script(Sql script) {
 }
 
 Status Database::begin_group() {
-  if (group_.open()) return Error("storage_error", "a commit group is already open on " + path_);
+  if (group_.open()) return Error(ErrorCode::storage_error, "a commit group is already open on " + path_);
   auto st = prepare("BEGIN IMMEDIATE");
   if (!st) return st.take_error();
   if (auto r = st->run(); !r) {
@@ -112,10 +112,10 @@ Status Database::begin_group() {
 bool Database::group_intact() const { return group_.open() && !group_.failed() && !sqlite3_get_autocommit(db_); }
 
 Status Database::commit_group() {
-  if (!group_.open()) return Error("storage_error", "commit of a commit group that is not open");
+  if (!group_.open()) return Error(ErrorCode::storage_error, "commit of a commit group that is not open");
   if (!group_intact()) {
     rollback_group();
-    return Error("storage_error", "the shared transaction was abandoned after an error inside it");
+    return Error(ErrorCode::storage_error, "the shared transaction was abandoned after an error inside it");
   }
   Status committed;
   {
@@ -153,9 +153,9 @@ int Database::changes() const { return sqlite3_changes(db_); }
 
 Error Database::error_for(int rc, const char* what) const {
   int primary = rc & 0xff;
-  const char* code = "storage_error";
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = "storage_busy";
-  else if (primary == SQLITE_CONSTRAINT) code = "storage_constraint";
+  ErrorCode code = ErrorCode::storage_error;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = ErrorCode::storage_busy;
+  else if (primary == SQLITE_CONSTRAINT) code = ErrorCode::storage_constraint;
   std::string msg = std::string("database ") + what + " failed: " + sqlite3_errmsg(db_);
   return Error(code, std::move(msg));
 }

@@ -20,7 +20,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "storage/commit_group.hpp"
 #include "storage/sql.hpp"
 #include "storage/statement.hpp"

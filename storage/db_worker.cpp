@@ -4,7 +4,7 @@
 
 #include <exception>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::storage {
 namespace {

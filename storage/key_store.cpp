@@ -38,14 +38,14 @@ bool valid_key_name(std::string_view name) {
 }
 
 Result<KeyRecord> insert_key(Database& db, const NewKey& key, int64_t now_ms) {
-  if (!valid_key_name(key.name)) return Error("key_invalid", "key names are 1-128 printable characters");
-  if (key.role != "admin" && key.role != "user") return Error("key_invalid", "role must be 'admin' or 'user'");
+  if (!valid_key_name(key.name)) return Error(ErrorCode::key_invalid, "key names are 1-128 printable characters");
+  if (key.role != "admin" && key.role != "user") return Error(ErrorCode::key_invalid, "role must be 'admin' or 'user'");
   if ((key.rpm_limit && *key.rpm_limit <= 0) || (key.tpm_limit && *key.tpm_limit <= 0)) {
-    return Error("key_invalid", "key rate limits must be greater than 0");
+    return Error(ErrorCode::key_invalid, "key rate limits must be greater than 0");
   }
   auto team = find_team_by_id(db, key.team_id);
   if (!team) return team.take_error();
-  if (!*team) return Error("team_not_found", "no such team");
+  if (!*team) return Error(ErrorCode::team_not_found, "no such team");
 
   auto st = db.prepare(
       "INSERT INTO api_keys (key_id, team_id, name, role, secret_sha256, rpm_limit, tpm_limit,"
@@ -55,7 +55,7 @@ Result<KeyRecord> insert_key(Database& db, const NewKey& key, int64_t now_ms) {
   st->bind_blob(5, key.secret_sha256);
   st->bind(6, key.rpm_limit).bind(7, key.tpm_limit).bind(8, now_ms).bind(9, key.expires_at);
   if (auto r = st->run(); !r) {
-    if (r.error().code == "storage_constraint") return Error("key_exists", "key id already in use");
+    if (r.error().code == ErrorCode::storage_constraint) return Error(ErrorCode::key_exists, "key id already in use");
     return r.take_error();
   }
   KeyRecord k;
@@ -96,7 +96,7 @@ Result<std::optional<KeyCredentials>> load_key_credentials(Database& db, std::st
     if (!*row) return std::optional<KeyCredentials>();
     c.key = read_key(*st);
     std::vector<uint8_t> hash = st->column_blob(12);
-    if (hash.size() != c.secret_sha256.size()) return Error("storage_error", "stored key hash has a bad size");
+    if (hash.size() != c.secret_sha256.size()) return Error(ErrorCode::storage_error, "stored key hash has a bad size");
     std::copy(hash.begin(), hash.end(), c.secret_sha256.begin());
     c.team_deleted = st->column_int(13) != 0;
   }
@@ -136,7 +136,7 @@ Status revoke_key(Database& db, std::string_view key_id, int64_t now_ms) {
   auto st = db.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL");
   if (!st) return st.take_error();
   if (auto r = st->bind_all(key_id, now_ms).run(); !r) return r;
-  if (db.changes() == 0) return Error("key_not_found", "no such active key");
+  if (db.changes() == 0) return Error(ErrorCode::key_not_found, "no such active key");
   return ok_status();
 }
 
@@ -144,7 +144,7 @@ Status set_key_expiry(Database& db, std::string_view key_id, std::optional<int64
   auto st = db.prepare("UPDATE api_keys SET expires_at = ?2 WHERE key_id = ?1 AND revoked_at IS NULL");
   if (!st) return st.take_error();
   if (auto r = st->bind(1, key_id).bind(2, expires_at).run(); !r) return r;
-  if (db.changes() == 0) return Error("key_not_found", "no such active key");
+  if (db.changes() == 0) return Error(ErrorCode::key_not_found, "no such active key");
   return ok_status();
 }
 

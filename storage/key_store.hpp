@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "storage/database.hpp"
 #include "storage/team_store.hpp"
 

@@ -37,21 +37,21 @@ Status migrate(Database& db) {
     auto current = schema_version(db);
     if (!current) return current.take_error();
     if (*current > latest_schema_version()) {
-      return Error("storage_schema_too_new",
+      return Error(ErrorCode::storage_schema_too_new,
                    "database " + db.path() + " has schema version " + std::to_string(*current) +
                        ", newer than this llmd understands (" + std::to_string(latest_schema_version()) +
                        "); refusing to use it");
     }
     if (*current >= m.version) continue;
     if (*current != m.version - 1) {
-      return Error("storage_error", "database schema version " + std::to_string(*current) +
+      return Error(ErrorCode::storage_error, "database schema version " + std::to_string(*current) +
                                         " has no migration path to " + std::to_string(m.version));
     }
     if (auto r = db.run_script(m.script); !r) return r;
     auto after = schema_version(db);
     if (!after) return after.take_error();
     if (*after != m.version) {
-      return Error("storage_error", "migration to schema version " + std::to_string(m.version) +
+      return Error(ErrorCode::storage_error, "migration to schema version " + std::to_string(m.version) +
                                         " did not set user_version");
     }
     if (auto r = tx->commit(); !r) return r;

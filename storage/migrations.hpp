@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "storage/database.hpp"
 
 namespace llmd::storage {

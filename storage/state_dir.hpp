@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::storage {
 

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 struct sqlite3_stmt;
 

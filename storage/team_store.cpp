@@ -71,19 +71,19 @@ bool valid_team_name(std::string_view name) {
 
 Status validate_team_limits(const TeamLimits& l) {
   if (!std::isfinite(l.weight) || l.weight <= 0 || l.weight > 1e6) {
-    return Error("team_invalid", "weight must be a number greater than 0 and at most 1000000");
+    return Error(ErrorCode::team_invalid, "weight must be a number greater than 0 and at most 1000000");
   }
   auto positive = [](const std::optional<int64_t>& v) { return !v || *v > 0; };
   auto non_negative = [](const std::optional<int64_t>& v) { return !v || *v >= 0; };
-  if (!positive(l.rpm_limit)) return Error("team_invalid", "rpm_limit must be greater than 0");
-  if (!positive(l.tpm_limit)) return Error("team_invalid", "tpm_limit must be greater than 0");
-  if (!positive(l.max_concurrent)) return Error("team_invalid", "max_concurrent must be greater than 0");
-  if (!non_negative(l.daily_token_budget)) return Error("team_invalid", "daily_token_budget must be >= 0");
-  if (!non_negative(l.monthly_token_budget)) return Error("team_invalid", "monthly_token_budget must be >= 0");
-  if (l.allowed_models.size() > kMaxModels) return Error("team_invalid", "too many allowed models");
+  if (!positive(l.rpm_limit)) return Error(ErrorCode::team_invalid, "rpm_limit must be greater than 0");
+  if (!positive(l.tpm_limit)) return Error(ErrorCode::team_invalid, "tpm_limit must be greater than 0");
+  if (!positive(l.max_concurrent)) return Error(ErrorCode::team_invalid, "max_concurrent must be greater than 0");
+  if (!non_negative(l.daily_token_budget)) return Error(ErrorCode::team_invalid, "daily_token_budget must be >= 0");
+  if (!non_negative(l.monthly_token_budget)) return Error(ErrorCode::team_invalid, "monthly_token_budget must be >= 0");
+  if (l.allowed_models.size() > kMaxModels) return Error(ErrorCode::team_invalid, "too many allowed models");
   for (const std::string& m : l.allowed_models) {
     if (m.empty() || m.size() > kMaxModelName) {
-      return Error("team_invalid", "allowed model names must be 1-256 characters");
+      return Error(ErrorCode::team_invalid, "allowed model names must be 1-256 characters");
     }
   }
   return ok_status();
@@ -91,7 +91,7 @@ Status validate_team_limits(const TeamLimits& l) {
 
 Result<TeamRecord> create_team(Database& db, std::string_view name, const TeamLimits& limits, int64_t now_ms) {
   if (!valid_team_name(name)) {
-    return Error("team_invalid", "team names are 1-64 characters of letters, digits, '.', '_' and '-'");
+    return Error(ErrorCode::team_invalid, "team names are 1-64 characters of letters, digits, '.', '_' and '-'");
   }
   if (auto r = validate_team_limits(limits); !r) return r.take_error();
   auto st = db.prepare(
@@ -101,8 +101,8 @@ Result<TeamRecord> create_team(Database& db, std::string_view name, const TeamLi
   st->bind_all(name, limits.weight, limits.rpm_limit, limits.tpm_limit, limits.daily_token_budget,
                limits.monthly_token_budget, limits.max_concurrent, now_ms);
   if (auto r = st->run(); !r) {
-    if (r.error().code == "storage_constraint") {
-      return Error("team_exists", "a team named '" + std::string(name) + "' already exists");
+    if (r.error().code == ErrorCode::storage_constraint) {
+      return Error(ErrorCode::team_exists, "a team named '" + std::string(name) + "' already exists");
     }
     return r.take_error();
   }
@@ -163,7 +163,7 @@ Status update_team(Database& db, int64_t team_id, const TeamLimits& limits, int6
   st->bind_all(team_id, limits.weight, limits.rpm_limit, limits.tpm_limit, limits.daily_token_budget,
                limits.monthly_token_budget, limits.max_concurrent, now_ms);
   if (auto r = st->run(); !r) return r;
-  if (db.changes() == 0) return Error("team_not_found", "no such team");
+  if (db.changes() == 0) return Error(ErrorCode::team_not_found, "no such team");
   return store_models(db, team_id, limits.allowed_models);
 }
 
@@ -171,7 +171,7 @@ Status delete_team(Database& db, int64_t team_id, int64_t now_ms) {
   auto st = db.prepare("UPDATE teams SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1 AND deleted_at IS NULL");
   if (!st) return st.take_error();
   if (auto r = st->bind_all(team_id, now_ms).run(); !r) return r;
-  if (db.changes() == 0) return Error("team_not_found", "no such team");
+  if (db.changes() == 0) return Error(ErrorCode::team_not_found, "no such team");
   auto keys = db.prepare("UPDATE api_keys SET revoked_at = ?2 WHERE team_id = ?1 AND revoked_at IS NULL");
   if (!keys) return keys.take_error();
   return keys->bind_all(team_id, now_ms).run();

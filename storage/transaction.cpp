@@ -13,7 +13,7 @@ Result<Transaction> Transaction::begin(Database& db, Mode mode) {
     if (!db.group_intact()) {
       // Without the group's transaction a SAVEPOINT would quietly start a new one.
       db.mark_group_failed();
-      return Error("storage_error", "the shared transaction of this commit group is no longer open");
+      return Error(ErrorCode::storage_error, "the shared transaction of this commit group is no longer open");
     }
     auto st = db.prepare("SAVEPOINT llmd_tx");
     if (!st) return st.take_error();
@@ -32,7 +32,7 @@ Transaction::Transaction(Transaction&& other) noexcept
 Transaction::~Transaction() { rollback(); }
 
 Status Transaction::commit() {
-  if (!db_) return Error("storage_error", "commit of a finished transaction");
+  if (!db_) return Error(ErrorCode::storage_error, "commit of a finished transaction");
   if (savepoint_) return commit_savepoint();
   auto st = db_->prepare("COMMIT");
   if (!st) return st.take_error();
@@ -50,7 +50,7 @@ Status Transaction::commit_savepoint() {
   if (sqlite3_get_autocommit(db_->handle())) {
     Database* db = std::exchange(db_, nullptr);
     db->mark_group_failed();
-    return Error("storage_error", "the shared transaction of this commit group was rolled back by SQLite");
+    return Error(ErrorCode::storage_error, "the shared transaction of this commit group was rolled back by SQLite");
   }
   Status released;
   {

@@ -11,7 +11,7 @@
 // disk-full, busy or out-of-memory errors) the group is marked failed.
 #pragma once
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::storage {
 

@@ -36,7 +36,7 @@ Status settle_in_counter(Database& db, int64_t team_id, const std::string& perio
   if (!st) return st.take_error();
   if (auto r = st->bind_all(team_id, period, reserved, charged).run(); !r) return r;
   if (db.changes() != 1) {
-    return Error("storage_error", "budget counter for period " + period + " is missing");
+    return Error(ErrorCode::storage_error, "budget counter for period " + period + " is missing");
   }
   return ok_status();
 }
@@ -75,10 +75,10 @@ Status close_row(Database& db, const OpenRow& row, const Settlement& s, SettleRe
 }
 
 Status validate_settlement(const Settlement& s) {
-  if (s.status == UsageStatus::open) return Error("usage_invalid", "a settlement needs a final status");
+  if (s.status == UsageStatus::open) return Error(ErrorCode::usage_invalid, "a settlement needs a final status");
   if (s.prompt_tokens < 0 || s.completion_tokens < 0 || s.cached_tokens < 0 ||
       (s.queue_wait_ms && *s.queue_wait_ms < 0)) {
-    return Error("usage_invalid", "token counts and queue wait must be non-negative");
+    return Error(ErrorCode::usage_invalid, "token counts and queue wait must be non-negative");
   }
   return ok_status();
 }
@@ -104,7 +104,7 @@ std::optional<int64_t> BudgetState::remaining() const {
 
 Result<ReserveResult> reserve_usage(Database& db, const ReserveRequest& req) {
   if (req.prompt_tokens < 0 || req.reserve_tokens < req.prompt_tokens) {
-    return Error("usage_invalid", "a reservation covers at least the prompt tokens");
+    return Error(ErrorCode::usage_invalid, "a reservation covers at least the prompt tokens");
   }
   auto tx = Transaction::begin(db, Transaction::Mode::immediate);
   if (!tx) return tx.take_error();
@@ -224,7 +224,7 @@ Result<TeamBudgetStatus> team_budget_status(Database& db, int64_t team_id, int64
     st->bind(1, team_id);
     auto row = st->step();
     if (!row) return row.take_error();
-    if (!*row) return Error("team_not_found", "no such team");
+    if (!*row) return Error(ErrorCode::team_not_found, "no such team");
     status.day.budget = st->column_opt_int(0);
     status.month.budget = st->column_opt_int(1);
   }

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "storage/database.hpp"
 
 namespace llmd::storage {

@@ -8,7 +8,7 @@ namespace llmd::storage {
 
 Result<std::vector<UsageSummary>> summarize_usage(Database& db, const UsageQuery& q) {
   for (const auto* day : {&q.from_day, &q.to_day}) {
-    if (*day && !parse_day(**day)) return Error("usage_invalid", "days are written YYYY-MM-DD");
+    if (*day && !parse_day(**day)) return Error(ErrorCode::usage_invalid, "days are written YYYY-MM-DD");
   }
   auto st = db.prepare(
       "SELECT u.day, t.name, k.key_id, k.name, u.model, count(*),"

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "auth/auth_service.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace {
 

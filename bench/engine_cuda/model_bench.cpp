@@ -94,7 +94,7 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
     label = o.file;
   } else {
     const auto* shape = engine::synth::find_synth_shape(o.shape);
-    if (!shape) die("shape", Error("bad_shape", "unknown shape " + o.shape));
+    if (!shape) die("shape", Error(ErrorCode::bad_shape, "unknown shape " + o.shape));
     cfg = config_from_shape(*shape);
     auto b = CudaBackend::create_random(cfg, o.type, 1234, bo);
     if (!b) die("creating the CUDA backend", b.error());

@@ -1,5 +1,7 @@
 #include "daemon/admin/admin_json.hpp"
 
+#include "daemon/http/error_status.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -9,7 +11,7 @@
 #include <cmath>
 #include <limits>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::admin {
 namespace json = boost::json;
@@ -20,9 +22,6 @@ json::value opt_seconds(const std::optional<int64_t>& ms) {
   return ms ? json::value(*ms / 1000) : json::value(nullptr);
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 // CSV field: quoted when it holds a separator, quote or line break; a leading
 // character that spreadsheets treat as a formula is neutralised with a quote.
@@ -168,38 +167,26 @@ http::Response bad_request(std::string message, std::string_view param) {
   return http::error_response(400, message, "invalid_value", param);
 }
 
-http::Response error_response_for(const Error& e) {
-  const std::string& c = e.code;
-  if (ends_with(c, "_not_found")) return http::error_response(404, e.message, c);
-  if (ends_with(c, "_exists")) return http::error_response(409, e.message, c);
-  if (ends_with(c, "_invalid") || c == "admin_field") return http::error_response(400, e.message, "invalid_value");
-  if (c == "storage_busy") {
-    http::Response r = http::error_response(503, "the database is busy; retry shortly", "server_busy");
-    r.headers.set("retry-after", "1");
-    return r;
-  }
-  log::errorf("admin: %s", e.message.c_str());
-  return http::error_response(500, "internal error; see the server log", "internal_error");
-}
+http::Response error_response_for(const Error& e) { return http::error_response_for(e); }
 
 Result<json::object> parse_body(std::string_view body, bool empty_ok) {
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     if (empty_ok) return json::object();
-    return Error("admin_field", "the request needs a JSON object body");
+    return Error(ErrorCode::admin_field, "the request needs a JSON object body");
   }
   std::error_code ec;
   json::parse_options po;
   po.max_depth = 16;
   json::value v = json::parse(body, ec, {}, po);
-  if (ec) return Error("admin_field", "the body is not valid JSON: " + ec.message());
-  if (!v.is_object()) return Error("admin_field", "the body must be a JSON object");
+  if (ec) return Error(ErrorCode::admin_field, "the body is not valid JSON: " + ec.message());
+  if (!v.is_object()) return Error(ErrorCode::admin_field, "the body must be a JSON object");
   return std::move(v.as_object());
 }
 
 Status only_fields(const json::object& body, const std::vector<std::string_view>& allowed) {
   for (const auto& kv : body) {
     if (std::find(allowed.begin(), allowed.end(), std::string_view(kv.key())) == allowed.end()) {
-      return Error("admin_field", "unknown field '" + std::string(kv.key().substr(0, 64)) + "'");
+      return Error(ErrorCode::admin_field, "unknown field '" + std::string(kv.key().substr(0, 64)) + "'");
     }
   }
   return ok_status();
@@ -208,10 +195,10 @@ Status only_fields(const json::object& body, const std::vector<std::string_view>
 Result<std::string> get_string(const json::object& body, std::string_view field, bool required) {
   const json::value* v = body.if_contains(field);
   if (!v || v->is_null()) {
-    if (required) return Error("admin_field", "'" + std::string(field) + "' is required");
+    if (required) return Error(ErrorCode::admin_field, "'" + std::string(field) + "' is required");
     return std::string();
   }
-  if (!v->is_string()) return Error("admin_field", "'" + std::string(field) + "' must be a string");
+  if (!v->is_string()) return Error(ErrorCode::admin_field, "'" + std::string(field) + "' must be a string");
   return std::string(v->as_string());
 }
 
@@ -227,10 +214,10 @@ Result<std::optional<int64_t>> get_int(const json::object& body, std::string_vie
              std::fabs(v->as_double()) < 9e15) {
     n = static_cast<int64_t>(v->as_double());
   } else {
-    return Error("admin_field", "'" + std::string(field) + "' must be an integer");
+    return Error(ErrorCode::admin_field, "'" + std::string(field) + "' must be an integer");
   }
   if (n < min || n > max) {
-    return Error("admin_field", "'" + std::string(field) + "' must be between " + std::to_string(min) + " and " +
+    return Error(ErrorCode::admin_field, "'" + std::string(field) + "' must be between " + std::to_string(min) + " and " +
                                     std::to_string(max));
   }
   return std::optional<int64_t>(n);
@@ -245,7 +232,7 @@ Status read_team_fields(const json::object& body, storage::TeamLimits* limits,
   }
   if (auto r = only_fields(body, fields); !r) return r;
   if (const json::value* w = body.if_contains("weight")) {
-    if (!w->is_number()) return Error("admin_field", "'weight' must be a number");
+    if (!w->is_number()) return Error(ErrorCode::admin_field, "'weight' must be a number");
     limits->weight = w->to_number<double>();
   }
   constexpr int64_t kMax = int64_t{1} << 50;
@@ -268,9 +255,9 @@ Status read_team_fields(const json::object& body, storage::TeamLimits* limits,
   if (const json::value* m = body.if_contains("allowed_models")) {
     limits->allowed_models.clear();
     if (!m->is_null()) {
-      if (!m->is_array()) return Error("admin_field", "'allowed_models' must be an array of model names");
+      if (!m->is_array()) return Error(ErrorCode::admin_field, "'allowed_models' must be an array of model names");
       for (const json::value& item : m->as_array()) {
-        if (!item.is_string()) return Error("admin_field", "'allowed_models' must be an array of model names");
+        if (!item.is_string()) return Error(ErrorCode::admin_field, "'allowed_models' must be an array of model names");
         limits->allowed_models.emplace_back(item.as_string());
       }
     }

@@ -14,7 +14,7 @@
 
 #include "auth/admin_service.hpp"
 #include "daemon/http/message.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/key_store.hpp"
 #include "storage/team_store.hpp"

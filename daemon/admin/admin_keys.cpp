@@ -85,7 +85,7 @@ void get_key(auth::AuthService* auth, http::ExchangePtr ex) {
   run_admin(auth, ex, [id](storage::Database& db, auth::AdminService& admin, const std::string&) {
     auto key = storage::find_key(db, id);
     if (!key) return error_response_for(key.error());
-    if (!*key) return error_response_for(Error("key_not_found", "no such key"));
+    if (!*key) return error_response_for(Error(ErrorCode::key_not_found, "no such key"));
     return json_response(200, key_json(**key, admin.now_ms()));
   });
 }

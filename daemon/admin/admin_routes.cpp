@@ -4,7 +4,7 @@
 
 #include "daemon/access/access.hpp"
 #include "daemon/admin/admin_handlers.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::admin {
 

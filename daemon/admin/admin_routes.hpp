@@ -20,7 +20,7 @@
 
 #include "auth/auth_service.hpp"
 #include "daemon/http/router.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::admin {
 

@@ -10,7 +10,7 @@
 #include "daemon/config/config.hpp"
 #include "daemon/http/server.hpp"
 #include "daemon/openai/model_registry.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::daemon {
 

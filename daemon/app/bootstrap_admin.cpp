@@ -81,7 +81,7 @@ int bootstrap_admin(int argc, char** argv) {
   auto issued = auth.call_admin([&](storage::Database& db) -> Result<auth::IssuedKey> {
     auto existing = storage::count_active_admin_keys(db, auth.admin().now_ms());
     if (!existing) return existing.take_error();
-    if (*existing > 0 && !force) return Error("already_bootstrapped", "");
+    if (*existing > 0 && !force) return Error(ErrorCode::already_bootstrapped, "");
     auto t = storage::find_team(db, team);
     if (!t) return t.take_error();
     if (!*t) {
@@ -95,7 +95,7 @@ int bootstrap_admin(int argc, char** argv) {
     return auth.admin().create_key(db, actor, spec);
   });
   if (!issued) {
-    if (issued.error().code == "already_bootstrapped") {
+    if (issued.error().code == ErrorCode::already_bootstrapped) {
       std::fprintf(stderr,
                    "llmd bootstrap-admin: an active admin key already exists; create more with "
                    "'llmctl keys create --role admin' (or pass --force)\n");

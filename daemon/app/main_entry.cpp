@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "daemon/app/app.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/tools/cli.hpp"
 
 #ifndef LLMD_VERSION

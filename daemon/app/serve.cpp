@@ -18,7 +18,7 @@
 #include "daemon/app/app.hpp"
 #include "daemon/openai/routes.hpp"
 #include "daemon/system/notify.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 #ifndef LLMD_VERSION
 #define LLMD_VERSION "dev"
@@ -116,7 +116,7 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   if (Status st = server.start(); !st) {
     log::errorf("%s", st.error().message.c_str());
     notifier.status("failed: " + st.error().message);
-    return st.error().code == "config_invalid" ? kExitConfig : kExitFailure;
+    return st.error().code == ErrorCode::config_invalid ? kExitConfig : kExitFailure;
   }
 
   // Models load here, before readiness.

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/log.hpp"
-#include "engine/core/result.hpp"
+#include "base/log.hpp"
+#include "base/result.hpp"
 
 namespace llmd::config {
 

@@ -97,26 +97,26 @@ Result<Config> load_text(std::string_view text, const std::filesystem::path& fil
     root = toml::parse(text, file.string());
   } catch (const toml::parse_error& e) {
     d.error(e.source().begin.line, "TOML syntax error: " + std::string(e.description()));
-    return Error("config_invalid", d.text());
+    return Error(ErrorCode::config_invalid, d.text());
   }
   parse_root(root, c, d);
-  if (!d.ok()) return Error("config_invalid", d.text());
+  if (!d.ok()) return Error(ErrorCode::config_invalid, d.text());
   return c;
 }
 
 Result<Config> load_file(const std::filesystem::path& file) {
   if (std::string reason = detail::unreadable_reason(file); !reason.empty()) {
-    return Error("config_unreadable", "cannot read config file '" + file.string() + "': " + reason);
+    return Error(ErrorCode::config_unreadable, "cannot read config file '" + file.string() + "': " + reason);
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
     int err = errno;
-    return Error("config_unreadable",
+    return Error(ErrorCode::config_unreadable,
                  "cannot read config file '" + file.string() + "': " + std::strerror(err ? err : ENOENT));
   }
   std::ostringstream buf;
   buf << in.rdbuf();
-  if (in.bad()) return Error("config_unreadable", "cannot read config file '" + file.string() + "'");
+  if (in.bad()) return Error(ErrorCode::config_unreadable, "cannot read config file '" + file.string() + "'");
   return load_text(buf.str(), file);
 }
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::http {
 

@@ -42,7 +42,7 @@ struct Router::Compiled {
 
 Status Router::add(std::string_view method, std::string_view pattern, RouteOptions options, Handler handler) {
   if (method.empty() || pattern.empty() || pattern.front() != '/') {
-    return Error("route_invalid", "route pattern must start with '/': '" + std::string(pattern) + "'");
+    return Error(ErrorCode::route_invalid, "route pattern must start with '/': '" + std::string(pattern) + "'");
   }
   auto compiled = std::make_shared<Compiled>();
   auto parts = split_path(pattern);
@@ -53,18 +53,18 @@ Status Router::add(std::string_view method, std::string_view pattern, RouteOptio
       bool rest = name.size() > 3 && name.substr(name.size() - 3) == "...";
       if (rest) name.remove_suffix(3);
       if (!valid_name(name) || (rest && i + 1 != parts.size())) {
-        return Error("route_invalid", "bad parameter '" + std::string(p) + "' in route '" + std::string(pattern) + "'");
+        return Error(ErrorCode::route_invalid, "bad parameter '" + std::string(p) + "' in route '" + std::string(pattern) + "'");
       }
       compiled->segments.push_back({rest ? SegKind::rest : SegKind::param, std::string(name)});
     } else if (p.find_first_of("{}") != std::string_view::npos) {
-      return Error("route_invalid", "bad segment '" + std::string(p) + "' in route '" + std::string(pattern) + "'");
+      return Error(ErrorCode::route_invalid, "bad segment '" + std::string(p) + "' in route '" + std::string(pattern) + "'");
     } else {
       compiled->segments.push_back({SegKind::literal, std::string(p)});
     }
   }
   for (const auto& r : routes_) {
     if (r.method == method && r.pattern == pattern) {
-      return Error("route_duplicate", "route " + std::string(method) + " " + std::string(pattern) + " added twice");
+      return Error(ErrorCode::route_duplicate, "route " + std::string(method) + " " + std::string(pattern) + " added twice");
     }
   }
   routes_.push_back(Route{std::string(method), std::string(pattern), options, std::move(handler)});
@@ -80,7 +80,7 @@ Status Router::set_body_limit(std::string_view pattern, std::size_t bytes) {
       any = true;
     }
   }
-  if (!any) return Error("route_unknown", "no route '" + std::string(pattern) + "'");
+  if (!any) return Error(ErrorCode::route_unknown, "no route '" + std::string(pattern) + "'");
   return ok_status();
 }
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "daemon/http/message.hpp"
 
 namespace llmd::http {

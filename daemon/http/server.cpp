@@ -20,7 +20,7 @@
 #include "daemon/http/server_core.hpp"
 #include "daemon/http/session.hpp"
 #include "daemon/http/tls_context.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::http {
 
@@ -124,7 +124,7 @@ struct Server::Impl {
   Status listen_tcp() {
     error_code ec;
     auto address = net::ip::make_address(cfg.server.address, ec);
-    if (ec) return Error("listen_failed", "bad listen address '" + cfg.server.address + "'");
+    if (ec) return Error(ErrorCode::listen_failed, "bad listen address '" + cfg.server.address + "'");
     tcp::endpoint ep(address, cfg.server.port);
     std::string where = (address.is_v6() ? "[" + cfg.server.address + "]" : cfg.server.address) + ":" +
                         std::to_string(cfg.server.port);
@@ -134,7 +134,7 @@ struct Server::Impl {
     if (!ec && address.is_v6()) tcp_acceptor->set_option(net::ip::v6_only(false), ec);
     if (!ec) tcp_acceptor->bind(ep, ec);
     if (!ec) tcp_acceptor->listen(net::socket_base::max_listen_connections, ec);
-    if (ec) return Error("listen_failed", "cannot listen on " + where + ": " + ec.message());
+    if (ec) return Error(ErrorCode::listen_failed, "cannot listen on " + where + ": " + ec.message());
     port = tcp_acceptor->local_endpoint(ec).port();
     return ok_status();
   }
@@ -145,12 +145,12 @@ struct Server::Impl {
     auto st = std::filesystem::symlink_status(path, fec);
     if (!fec && std::filesystem::exists(st)) {
       if (!std::filesystem::is_socket(st)) {
-        return Error("listen_failed", "cannot listen on " + path.string() + ": a file that is not a socket is there");
+        return Error(ErrorCode::listen_failed, "cannot listen on " + path.string() + ": a file that is not a socket is there");
       }
       local::socket probe(*ioc);
       error_code pec;
       probe.connect(local::endpoint(path.string()), pec);
-      if (!pec) return Error("listen_failed", "cannot listen on " + path.string() + ": another process serves it");
+      if (!pec) return Error(ErrorCode::listen_failed, "cannot listen on " + path.string() + ": another process serves it");
       std::filesystem::remove(path, fec);  // left behind by an earlier run
     }
     error_code ec;
@@ -161,7 +161,7 @@ struct Server::Impl {
       ec = error_code(errno, boost::system::system_category());
     }
     if (!ec) unix_acceptor->listen(net::socket_base::max_listen_connections, ec);
-    if (ec) return Error("listen_failed", "cannot listen on " + path.string() + ": " + ec.message());
+    if (ec) return Error(ErrorCode::listen_failed, "cannot listen on " + path.string() + ": " + ec.message());
     return ok_status();
   }
 
@@ -244,7 +244,7 @@ void Server::set_authenticator(Authenticator authenticator) { impl_->core.authen
 Status Server::apply_route_limits() {
   for (const auto& limit : impl_->cfg.limits.route_body_bytes) {
     if (!impl_->core.router.set_body_limit(limit.route, limit.bytes)) {
-      return Error("config_invalid", limit.origin + ": limits.route_body_bytes: no route '" + limit.route + "'");
+      return Error(ErrorCode::config_invalid, limit.origin + ": limits.route_body_bytes: no route '" + limit.route + "'");
     }
   }
   return ok_status();
@@ -252,7 +252,7 @@ Status Server::apply_route_limits() {
 
 Status Server::start() {
   Impl& m = *impl_;
-  if (m.started) return Error("server_started", "the server is already started");
+  if (m.started) return Error(ErrorCode::server_started, "the server is already started");
   if (Status st = apply_route_limits(); !st) return st;
   if (Status st = m.listen_tcp(); !st) return st;
   if (!m.cfg.server.unix_socket.empty()) {

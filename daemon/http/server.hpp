@@ -20,7 +20,7 @@
 #include "daemon/http/exchange.hpp"
 #include "daemon/http/message.hpp"
 #include "daemon/http/router.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::http {
 

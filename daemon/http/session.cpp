@@ -12,7 +12,7 @@
 #include <exception>
 
 #include "daemon/http/request_id.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::http::detail {
 

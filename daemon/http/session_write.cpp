@@ -4,7 +4,7 @@
 
 #include "daemon/http/access_log.hpp"
 #include "daemon/http/session.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::http::detail {
 

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::http {
 
@@ -82,22 +82,22 @@ Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_context(const config
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1 || SSL_CTX_set_ciphersuites(c, kTls13Suites) != 1 ||
       SSL_CTX_set1_groups_list(c, kGroups) != 1) {
-    return Error("tls_setup", "cannot configure TLS ciphers: " + openssl_errors());
+    return Error(ErrorCode::tls_setup, "cannot configure TLS ciphers: " + openssl_errors());
   }
   SSL_CTX_set_dh_auto(c, 1);
   SSL_CTX_set_alpn_select_cb(c, select_alpn, nullptr);
 
   auto where = [](const std::string& origin) { return origin.empty() ? std::string() : origin + ": "; };
   if (SSL_CTX_use_certificate_chain_file(c, tls.cert_file.c_str()) != 1) {
-    return Error("tls_certificate", where(tls.cert_origin) + "tls.cert_file: cannot load certificate '" +
+    return Error(ErrorCode::tls_certificate, where(tls.cert_origin) + "tls.cert_file: cannot load certificate '" +
                                         tls.cert_file.string() + "': " + openssl_errors());
   }
   if (SSL_CTX_use_PrivateKey_file(c, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return Error("tls_key", where(tls.key_origin) + "tls.key_file: cannot load private key '" +
+    return Error(ErrorCode::tls_key, where(tls.key_origin) + "tls.key_file: cannot load private key '" +
                                 tls.key_file.string() + "': " + openssl_errors());
   }
   if (SSL_CTX_check_private_key(c) != 1) {
-    return Error("tls_key", where(tls.key_origin) + "tls.key_file: the private key '" + tls.key_file.string() +
+    return Error(ErrorCode::tls_key, where(tls.key_origin) + "tls.key_file: the private key '" + tls.key_file.string() +
                                 "' does not match the certificate '" + tls.cert_file.string() + "'");
   }
   warn_if_expiring(c, tls);

@@ -6,7 +6,7 @@
 #include <memory>
 
 #include "daemon/config/config.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace boost::asio::ssl {
 class context;

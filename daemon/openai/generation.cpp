@@ -1,7 +1,9 @@
 #include "daemon/openai/generation.hpp"
 
+#include "daemon/http/error_status.hpp"
+
 #include "daemon/http/sse_stream.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::openai {
 namespace {
@@ -14,22 +16,11 @@ bool is_normal_finish(scheduler::FinishReason r) {
 // The answer to a refused submit().
 http::Response refusal(const Error& e, const GenerationPlan& plan) {
   const std::string_view prompt_param = plan.meta.endpoint == Endpoint::chat ? "messages" : "prompt";
-  if (e.code == "context_length_exceeded") {
-    return http::error_response(400, e.message, "context_length_exceeded", prompt_param);
+  if (e.code == ErrorCode::queue_full) {
+    return http::error_response_for(Error(e.code, "The model '" + plan.model->id + "' is overloaded: " + e.message),
+                                    {}, plan.model->scheduler->retry_after_seconds());
   }
-  if (e.code == "queue_full") {
-    http::Response r = http::error_response(
-        503, "The model '" + plan.model->id + "' is overloaded: " + e.message, "server_overloaded");
-    r.headers.set("retry-after", std::to_string(plan.model->scheduler->retry_after_seconds()));
-    return r;
-  }
-  if (e.code == "shutting_down" || e.code == "backend_failed") {
-    return http::error_response(503, e.message, e.code);
-  }
-  if (e.code == "invalid_request" || e.code == "invalid_parameter") {
-    return http::error_response(400, e.message, "invalid_value");
-  }
-  return http::error_response(500, e.message, e.code);
+  return http::error_response_for(e, e.code == ErrorCode::context_length_exceeded ? prompt_param : "");
 }
 
 }  // namespace

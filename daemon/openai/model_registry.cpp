@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "daemon/http/notify_batch.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/cpu/cpu_backend.hpp"
 
 #ifndef LLMD_VERSION
@@ -34,7 +34,7 @@ Result<std::unique_ptr<engine::ChatTemplate>> chat_template_for(const config::Mo
   std::ifstream in(cfg.chat_template, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
-  if (!in) return Error("chat_template_unreadable", "cannot read " + cfg.chat_template.string());
+  if (!in) return Error(ErrorCode::chat_template_unreadable, "cannot read " + cfg.chat_template.string());
   return engine::select_chat_template_from_jinja(file, text.str(), cfg.chat_template.string());
 }
 

@@ -15,7 +15,7 @@
 #include "daemon/config/config.hpp"
 #include "engine/backend/backend.hpp"
 #include "engine/chat/chat_template.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/model/model.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "scheduler/scheduler.hpp"

@@ -17,7 +17,7 @@
 #include "daemon/http/router.hpp"
 #include "daemon/openai/api_request.hpp"
 #include "daemon/openai/model_registry.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::openai {
 

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::daemon {
 

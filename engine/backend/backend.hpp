@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::engine {
 

@@ -81,7 +81,7 @@ Result<std::unique_ptr<ChatTemplate>> make_builtin_chat_template(std::string_vie
   }
   std::string known;
   for (const Entry& e : kTable) known += (known.empty() ? "" : ", ") + std::string(e.name);
-  return Error("chat_template_unknown",
+  return Error(ErrorCode::chat_template_unknown,
                "chat template '" + std::string(name) + "' is not a built-in; known: " + known);
 }
 

@@ -2,7 +2,7 @@
 
 #include "engine/chat/builtin_templates.hpp"
 #include "engine/chat/template_recognizer.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/tokenizer/pre_tokenizer.hpp"
 
 namespace llmd::engine {
@@ -47,7 +47,7 @@ Result<std::unique_ptr<ChatTemplate>> recognised(const gguf::GgufFile& file, con
   if (r.name.empty()) {
     std::string names;
     for (const auto& n : builtin_chat_template_names()) names += (names.empty() ? "" : ", ") + n;
-    return Error("chat_template_unrecognised",
+    return Error(ErrorCode::chat_template_unrecognised,
                  what + " is " + r.why + " (begins \"" + excerpt(jinja) +
                      "\"), which no built-in template reproduces; set " + std::string(kChatTemplateConfigKey) +
                      " for this model to one of: " + names);

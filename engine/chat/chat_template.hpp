@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/gguf/gguf_reader.hpp"
 
 namespace llmd::engine {

@@ -64,7 +64,7 @@ std::vector<ChatMessage> fold_system_into_first_user(std::span<const ChatMessage
 }
 
 Error template_error(std::string_view template_name, std::string_view why) {
-  return Error("chat_template_error", "chat template '" + std::string(template_name) + "': " + std::string(why));
+  return Error(ErrorCode::chat_template_error, "chat template '" + std::string(template_name) + "': " + std::string(why));
 }
 
 Status check_messages(std::string_view template_name, std::span<const ChatMessage> messages) {
@@ -72,7 +72,7 @@ Status check_messages(std::string_view template_name, std::span<const ChatMessag
   for (size_t i = 0; i < messages.size(); ++i) {
     const std::string& r = messages[i].role;
     if (r != "system" && r != "user" && r != "assistant") {
-      return Error("chat_bad_role", "message " + std::to_string(i) + " has role '" + r +
+      return Error(ErrorCode::chat_bad_role, "message " + std::to_string(i) + " has role '" + r +
                                         "'; the built-in templates take system, user and assistant");
     }
   }

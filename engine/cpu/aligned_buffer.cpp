@@ -20,7 +20,7 @@ Status AlignedBuffer::allocate(size_t bytes) {
   const size_t align = bytes >= kHuge ? kHuge : 64;
   const size_t rounded = (bytes + align - 1) / align * align;
   void* p = std::aligned_alloc(align, rounded);
-  if (!p) return Error("out_of_memory", "cannot allocate " + std::to_string(bytes) + " bytes");
+  if (!p) return Error(ErrorCode::out_of_memory, "cannot allocate " + std::to_string(bytes) + " bytes");
 #ifdef MADV_HUGEPAGE
   if (align == kHuge) madvise(p, rounded, MADV_HUGEPAGE);
 #endif

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::engine::cpu {
 

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/cpu/cpu_backend_impl.hpp"
 #include "engine/cpu/cpu_features.hpp"
 #include "engine/quant/dequantize.hpp"
@@ -52,17 +52,13 @@ void release_file_pages(const WeightView& w) {
 Status to_floats(const WeightView& w, std::vector<float>* out) {
   out->resize(static_cast<size_t>(w.cols));
   if (!quant::dequantize_row(w.type, w.data, out->data(), w.cols))
-    return Error("model_unsupported_type", "cannot read " + w.name);
+    return Error(ErrorCode::model_unsupported_type, "cannot read " + w.name);
   return ok_status();
 }
 
 }  // namespace
 
 Status CpuBackend::load_weights() {
-#define LLMD_TRY(expr)                     \
-  do {                                     \
-    if (Status st_ = (expr); !st_) return st_; \
-  } while (0)
   layers_.resize(static_cast<size_t>(cfg_.n_layer));
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const LayerWeights& w = model_.layer(l);
@@ -87,7 +83,6 @@ Status CpuBackend::load_weights() {
   LLMD_TRY(to_floats(model_.output_norm(), &output_norm_));
   const WeightView* out[] = {&model_.output()};
   LLMD_TRY(pack_linear(out, &output_));
-#undef LLMD_TRY
   // Token embeddings are read from the file at every step; the rest lives in
   // packed form now.
   if (!cfg_.tied_output) release_file_pages(model_.output());
@@ -99,9 +94,9 @@ Status CpuBackend::init_kv(const KvCacheShape& shape) { return kv_.init(cfg_, sh
 uint64_t CpuBackend::kv_block_bytes(const KvCacheShape& shape) const { return CpuKvCache::block_bytes(cfg_, shape); }
 
 Status CpuBackend::copy_kv_block(int32_t src, int32_t dst) {
-  if (!kv_.ready()) return Error("kv_not_initialized", "the KV-cache has not been initialized");
+  if (!kv_.ready()) return Error(ErrorCode::kv_not_initialized, "the KV-cache has not been initialized");
   if (src < 0 || dst < 0 || src >= kv_.n_blocks() || dst >= kv_.n_blocks())
-    return Error("kv_bad_block", "KV block index out of range (pool has " + std::to_string(kv_.n_blocks()) + ")");
+    return Error(ErrorCode::kv_bad_block, "KV block index out of range (pool has " + std::to_string(kv_.n_blocks()) + ")");
   kv_.copy_block(src, dst);
   return ok_status();
 }
@@ -114,10 +109,10 @@ Result<std::unique_ptr<Backend>> make_cpu_backend(const Model& model, const CpuB
     kernels = nullptr;
     for (cpu::CpuIsa isa : cpu::available_isas())
       if (opts.isa == cpu::isa_name(isa)) kernels = &cpu::kernels_for(isa);
-    if (!kernels) return Error("cpu_isa_unavailable", "this CPU cannot run the '" + opts.isa + "' kernels");
+    if (!kernels) return Error(ErrorCode::cpu_isa_unavailable, "this CPU cannot run the '" + opts.isa + "' kernels");
   }
   if (opts.threads < 0 || opts.threads > 1024)
-    return Error("cpu_bad_threads", "thread count must be in [0, 1024], got " + std::to_string(opts.threads));
+    return Error(ErrorCode::cpu_bad_threads, "thread count must be in [0, 1024], got " + std::to_string(opts.threads));
   auto backend = std::make_unique<cpu::CpuBackend>(model, *kernels, opts.threads);
   if (Status st = backend->load_weights(); !st) return st.take_error();
   log::debugf("cpu backend: %s kernels, model %s", kernels->name, model.config().arch_name.c_str());

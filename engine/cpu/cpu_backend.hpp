@@ -16,7 +16,7 @@
 #include <string>
 
 #include "engine/backend/backend.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/model/model.hpp"
 
 namespace llmd::engine {

@@ -74,7 +74,7 @@ Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) try {
   for (auto& s : attn_scratch_) grow(s, per_thread);
   return ok_status();
 } catch (const std::bad_alloc&) {
-  return Error("out_of_memory", "cannot allocate work buffers for " + std::to_string(tokens) + " tokens and " +
+  return Error(ErrorCode::out_of_memory, "cannot allocate work buffers for " + std::to_string(tokens) + " tokens and " +
                                     std::to_string(max_keys) + " keys");
 }
 
@@ -154,32 +154,32 @@ void CpuBackend::rms_norm(const float* x, const std::vector<float>& w, float* y,
 }
 
 Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
-  if (!out) return Error("forward_bad_batch", "no output given");
-  if (!kv_.ready()) return Error("kv_not_initialized", "init_kv() must be called before forward()");
+  if (!out) return Error(ErrorCode::forward_bad_batch, "no output given");
+  if (!kv_.ready()) return Error(ErrorCode::kv_not_initialized, "init_kv() must be called before forward()");
   const int32_t bs = kv_.block_size();
   int64_t n_rows = 0;
   for (size_t i = 0; i < batch.seqs.size(); ++i) {
     const BatchSeq& s = batch.seqs[i];
     const std::string where = "sequence " + std::to_string(i) + " of the batch";
-    if (s.tokens.empty()) return Error("forward_bad_batch", where + " has no tokens");
-    if (s.pos < 0) return Error("forward_bad_batch", where + " has a negative position");
+    if (s.tokens.empty()) return Error(ErrorCode::forward_bad_batch, where + " has no tokens");
+    if (s.pos < 0) return Error(ErrorCode::forward_bad_batch, where + " has a negative position");
     const int64_t end = static_cast<int64_t>(s.pos) + static_cast<int64_t>(s.tokens.size());
     if (end > max_positions())
-      return Error("forward_bad_batch", where + " reaches position " + std::to_string(end) + ", beyond the " +
+      return Error(ErrorCode::forward_bad_batch, where + " reaches position " + std::to_string(end) + ", beyond the " +
                                             std::to_string(max_positions()) + " this model is served with");
     const int64_t need = (end + bs - 1) / bs;
     if (static_cast<int64_t>(s.block_table.size()) < need)
-      return Error("forward_bad_batch", where + " needs " + std::to_string(need) + " KV blocks, its table has " +
+      return Error(ErrorCode::forward_bad_batch, where + " needs " + std::to_string(need) + " KV blocks, its table has " +
                                             std::to_string(s.block_table.size()));
     for (int64_t b = 0; b < need; ++b) {
       const int32_t id = s.block_table[static_cast<size_t>(b)];
       if (id < 0 || id >= kv_.n_blocks())
-        return Error("forward_bad_batch", where + " refers to KV block " + std::to_string(id) +
+        return Error(ErrorCode::forward_bad_batch, where + " refers to KV block " + std::to_string(id) +
                                               " outside the pool of " + std::to_string(kv_.n_blocks()));
     }
     for (int32_t t : s.tokens)
       if (t < 0 || t >= cfg_.n_vocab)
-        return Error("forward_bad_batch", where + " has token id " + std::to_string(t) + " outside the vocabulary of " +
+        return Error(ErrorCode::forward_bad_batch, where + " has token id " + std::to_string(t) + " outside the vocabulary of " +
                                               std::to_string(cfg_.n_vocab));
     if (s.logits == LogitsMode::last) n_rows += 1;
     if (s.logits == LogitsMode::all) n_rows += static_cast<int64_t>(s.tokens.size());
@@ -189,7 +189,7 @@ Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
   try {
     out->logits.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(cfg_.n_vocab));
   } catch (const std::bad_alloc&) {
-    return Error("out_of_memory", "cannot allocate logits for " + std::to_string(n_rows) + " rows");
+    return Error(ErrorCode::out_of_memory, "cannot allocate logits for " + std::to_string(n_rows) + " rows");
   }
 
   // Cut the batch into steps of at most kMaxStepTokens tokens.

@@ -17,14 +17,14 @@ uint64_t CpuKvCache::block_bytes(const ModelConfig& c, const KvCacheShape& shape
 Status CpuKvCache::init(const ModelConfig& c, const KvCacheShape& shape) {
   n_blocks_ = 0;
   if (shape.dtype == KvDtype::q8_0)
-    return Error("kv_unsupported_dtype", "the CPU backend stores the KV-cache as f16 or f32, not q8_0");
+    return Error(ErrorCode::kv_unsupported_dtype, "the CPU backend stores the KV-cache as f16 or f32, not q8_0");
   if (shape.block_size <= 0 || shape.block_size > 4096)
-    return Error("kv_bad_shape", "KV block size must be in [1, 4096], got " + std::to_string(shape.block_size));
-  if (shape.n_blocks <= 0) return Error("kv_bad_shape", "KV pool needs at least one block");
+    return Error(ErrorCode::kv_bad_shape, "KV block size must be in [1, 4096], got " + std::to_string(shape.block_size));
+  if (shape.n_blocks <= 0) return Error(ErrorCode::kv_bad_shape, "KV pool needs at least one block");
   const uint64_t bb = block_bytes(c, shape);
-  if (bb == 0) return Error("kv_bad_shape", "unsupported KV element type");
+  if (bb == 0) return Error(ErrorCode::kv_bad_shape, "unsupported KV element type");
   if (static_cast<uint64_t>(shape.n_blocks) > (uint64_t{1} << 46) / bb)
-    return Error("kv_bad_shape", "KV pool of " + std::to_string(shape.n_blocks) + " blocks is too large");
+    return Error(ErrorCode::kv_bad_shape, "KV pool of " + std::to_string(shape.n_blocks) + " blocks is too large");
   if (Status st = buf_.allocate(bb * static_cast<uint64_t>(shape.n_blocks)); !st) return st;
   n_blocks_ = shape.n_blocks;
   block_size_ = shape.block_size;

@@ -12,7 +12,7 @@
 #include <cstdint>
 
 #include "engine/backend/backend.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/cpu/aligned_buffer.hpp"
 #include "engine/cpu/kernels.hpp"
 #include "engine/model/model_config.hpp"

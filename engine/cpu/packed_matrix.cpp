@@ -158,13 +158,13 @@ const char* pack_format_name(PackFormat f) {
 }
 
 Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts, ThreadPool* pool) {
-  if (parts.empty()) return Error("pack_empty", "no matrices to pack");
+  if (parts.empty()) return Error(ErrorCode::pack_empty, "no matrices to pack");
   const PackFormat fmt = pack_format_for(parts[0]->type);
   const int64_t cols = parts[0]->cols;
   int64_t rows = 0;
   for (const WeightView* p : parts) {
     if (pack_format_for(p->type) != fmt || p->cols != cols)
-      return Error("pack_mismatch", "cannot stack " + p->name + " with " + parts[0]->name);
+      return Error(ErrorCode::pack_mismatch, "cannot stack " + p->name + " with " + parts[0]->name);
     rows += p->rows;
   }
   PackedMatrix m;
@@ -183,7 +183,7 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     v.group_bytes = round_up(static_cast<uint64_t>(cols) * kRowGroup * elt, 64);
   } else {
     v.block = fmt == PackFormat::i6_b16 ? 16 : 32;
-    if (cols % v.block != 0) return Error("pack_bad_shape", parts[0]->name + ": row length is not a whole block");
+    if (cols % v.block != 0) return Error(ErrorCode::pack_bad_shape, parts[0]->name + ": row length is not a whole block");
     const uint64_t nb = static_cast<uint64_t>(cols / v.block);
     const uint64_t quants = five ? nb * 5 * 64 : six ? nb * 3 * 64 : nb * static_cast<uint64_t>(v.block) * kRowGroup / (nibbles ? 2 : 1);
     const uint64_t scale_elt = fmt == PackFormat::i8_b32_f16 ? 2 : six ? 1 : 4;

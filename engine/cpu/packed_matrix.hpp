@@ -12,7 +12,7 @@
 
 #include <span>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/cpu/aligned_buffer.hpp"
 #include "engine/cpu/kernels.hpp"
 #include "engine/cpu/thread_pool.hpp"

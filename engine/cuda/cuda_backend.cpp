@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <string>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/cuda/cuda_backend_impl.hpp"
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/rope_kv.hpp"
@@ -60,19 +60,19 @@ Status CudaBackendImpl::open_device() {
   auto ws = pool_.alloc(kGemmWorkspace, "cuBLASLt workspace");
   if (!ws) return ws.take_error();
   gemm_ws_ = *ws;
-  LLMD_TRY_STATUS(gemm_.init(gemm_ws_, kGemmWorkspace));
+  LLMD_TRY(gemm_.init(gemm_ws_, kGemmWorkspace));
   return ok_status();
 }
 
 Status CudaBackendImpl::load(const Model& model) {
   const DType wtype = choose_weight_type(model);
-  LLMD_TRY_STATUS(upload_weights(model, wtype, pool_, health_, stream_, &w_));
+  LLMD_TRY(upload_weights(model, wtype, pool_, health_, stream_, &w_));
   act_ = w_.wtype;
   return prepare(model.rope_inv_freq());
 }
 
 Status CudaBackendImpl::load_random(DType wtype, uint64_t seed) {
-  LLMD_TRY_STATUS(random_weights(cfg_, wtype, seed, pool_, health_, stream_, &w_));
+  LLMD_TRY(random_weights(cfg_, wtype, seed, pool_, health_, stream_, &w_));
   act_ = w_.wtype;
   return prepare(default_inv_freq(cfg_));
 }
@@ -100,7 +100,7 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
     if (!table) return table.take_error();
     rope_cs_ = *table;
     DeviceBuffer freq;
-    LLMD_TRY_STATUS(freq.allocate(health_, inv_freq.size() * sizeof(double), "RoPE frequencies"));
+    LLMD_TRY(freq.allocate(health_, inv_freq.size() * sizeof(double), "RoPE frequencies"));
     LLMD_CUDA_TRY(health_, cudaMemcpyAsync(freq.get(), inv_freq.data(), inv_freq.size() * sizeof(double),
                                            cudaMemcpyHostToDevice, stream_));
     LLMD_CUDA_TRY(health_, launch_rope_table(freq.as<double>(), half, max_pos_, rope_cs_, stream_));
@@ -125,21 +125,21 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
     *p = *r;
     return ok_status();
   };
-  LLMD_TRY_STATUS(get(T * E * 4, "residual stream", reinterpret_cast<void**>(&x_)));
-  LLMD_TRY_STATUS(get(T * E * a, "normalized activations", &xn_));
-  LLMD_TRY_STATUS(get(T * (Q + 2 * KV) * 4, "QKV activations", reinterpret_cast<void**>(&qkv_)));
-  LLMD_TRY_STATUS(get(T * Q * 4, "queries", reinterpret_cast<void**>(&q_)));
-  LLMD_TRY_STATUS(get(T * Q * a, "attention output", &attn_));
-  LLMD_TRY_STATUS(get(T * 2 * F * 4, "gate/up activations", reinterpret_cast<void**>(&gu_)));
-  LLMD_TRY_STATUS(get(T * F * a, "FFN activations", &h_));
-  LLMD_TRY_STATUS(get(static_cast<size_t>(head_rows_) * V * 4, "logits", reinterpret_cast<void**>(&logits_)));
-  LLMD_TRY_STATUS(get(static_cast<size_t>(head_rows_) * 4, "sampled ids", reinterpret_cast<void**>(&ids_)));
+  LLMD_TRY(get(T * E * 4, "residual stream", reinterpret_cast<void**>(&x_)));
+  LLMD_TRY(get(T * E * a, "normalized activations", &xn_));
+  LLMD_TRY(get(T * (Q + 2 * KV) * 4, "QKV activations", reinterpret_cast<void**>(&qkv_)));
+  LLMD_TRY(get(T * Q * 4, "queries", reinterpret_cast<void**>(&q_)));
+  LLMD_TRY(get(T * Q * a, "attention output", &attn_));
+  LLMD_TRY(get(T * 2 * F * 4, "gate/up activations", reinterpret_cast<void**>(&gu_)));
+  LLMD_TRY(get(T * F * a, "FFN activations", &h_));
+  LLMD_TRY(get(static_cast<size_t>(head_rows_) * V * 4, "logits", reinterpret_cast<void**>(&logits_)));
+  LLMD_TRY(get(static_cast<size_t>(head_rows_) * 4, "sampled ids", reinterpret_cast<void**>(&ids_)));
   const size_t partials = static_cast<size_t>(kMaxAttnPartials) * static_cast<size_t>(c.n_head);
-  LLMD_TRY_STATUS(get(partials * static_cast<size_t>(c.head_dim) * 4, "attention partials",
+  LLMD_TRY(get(partials * static_cast<size_t>(c.head_dim) * 4, "attention partials",
                       reinterpret_cast<void**>(&part_o_)));
-  LLMD_TRY_STATUS(get(partials * 2 * 4, "attention partial sums", reinterpret_cast<void**>(&part_ml_)));
-  LLMD_TRY_STATUS(ids_host_.allocate(health_, static_cast<size_t>(head_rows_) * 4, "sampled ids"));
-  if (opts_.tune_gemms) LLMD_TRY_STATUS(tune_gemms());
+  LLMD_TRY(get(partials * 2 * 4, "attention partial sums", reinterpret_cast<void**>(&part_ml_)));
+  LLMD_TRY(ids_host_.allocate(health_, static_cast<size_t>(head_rows_) * 4, "sampled ids"));
+  if (opts_.tune_gemms) LLMD_TRY(tune_gemms());
   return ok_status();
 }
 
@@ -206,7 +206,7 @@ Status CudaBackendImpl::init_kv(const KvCacheShape& shape) {
   kv_.reset();
   const uint64_t block = kv_block_bytes(shape);
   const uint64_t total = block * static_cast<uint64_t>(shape.n_blocks);
-  LLMD_TRY_STATUS(kv_.allocate(health_, total, "KV-cache"));
+  LLMD_TRY(kv_.allocate(health_, total, "KV-cache"));
   kv_shape_ = shape;
   kv_half_bytes_ = total / (2ull * static_cast<uint64_t>(cfg_.n_layer));
 
@@ -217,8 +217,8 @@ Status CudaBackendImpl::init_kv(const KvCacheShape& shape) {
   const size_t stride = static_cast<size_t>(
       pow2_at_least((max_pos_ + shape.block_size - 1) / shape.block_size, 8));
   in_cap_words_ = 5 * T + 4 * (T / 64 + S + 1) + S * stride + 2 * T + 4;
-  LLMD_TRY_STATUS(in_host_.allocate(health_, in_cap_words_ * 4, "step inputs"));
-  LLMD_TRY_STATUS(in_dev_.allocate(health_, in_cap_words_ * 4, "step inputs"));
+  LLMD_TRY(in_host_.allocate(health_, in_cap_words_ * 4, "step inputs"));
+  LLMD_TRY(in_dev_.allocate(health_, in_cap_words_ * 4, "step inputs"));
   kv_ready_ = true;
   return ok_status();
 }
@@ -251,8 +251,8 @@ CudaBackend::~CudaBackend() = default;
 
 Result<std::unique_ptr<CudaBackend>> CudaBackend::create(const Model& model, const CudaBackendOptions& opts) {
   auto impl = std::make_unique<CudaBackendImpl>(model.config(), opts);
-  LLMD_TRY_STATUS(impl->open_device());
-  LLMD_TRY_STATUS(impl->load(model));
+  LLMD_TRY(impl->open_device());
+  LLMD_TRY(impl->load(model));
   auto b = std::unique_ptr<CudaBackend>(new CudaBackend(std::move(impl)));
   llmd::log::infof("cuda: %s", b->describe().c_str());
   return b;
@@ -261,8 +261,8 @@ Result<std::unique_ptr<CudaBackend>> CudaBackend::create(const Model& model, con
 Result<std::unique_ptr<CudaBackend>> CudaBackend::create_random(const ModelConfig& cfg, DType weight_type,
                                                                 uint64_t seed, const CudaBackendOptions& opts) {
   auto impl = std::make_unique<CudaBackendImpl>(cfg, opts);
-  LLMD_TRY_STATUS(impl->open_device());
-  LLMD_TRY_STATUS(impl->load_random(weight_type, seed));
+  LLMD_TRY(impl->open_device());
+  LLMD_TRY(impl->load_random(weight_type, seed));
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(impl)));
 }
 

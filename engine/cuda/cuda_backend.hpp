@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "engine/backend/backend.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/cuda/device_info.hpp"
 #include "engine/cuda/dtype.hpp"
 #include "engine/model/model.hpp"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/cuda/cuda_backend_impl.hpp"
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/elementwise.hpp"
@@ -53,7 +53,7 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
     }
   }
   const PlanLimits lim = limits();
-  LLMD_TRY_STATUS(validate_batch(batch, lim));
+  LLMD_TRY(validate_batch(batch, lim));
   LLMD_CUDA_TRY(health_, cudaSetDevice(dev_.index));
   const ProgrammaticLaunchScope launch_mode(programmatic());
 
@@ -76,7 +76,7 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
 
   size_t row = 0;
   for (const StepPlan& p : steps) {
-    LLMD_TRY_STATUS(run_step(p, sampling, out ? out->logits.data() + row * V : nullptr,
+    LLMD_TRY(run_step(p, sampling, out ? out->logits.data() + row * V : nullptr,
                              ids ? ids->data() + row : nullptr, decode && steps.size() == 1));
     row += p.rows.size();
   }
@@ -179,10 +179,10 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
   }
 
   // Eager: the layers, then the head in passes of at most head_rows_ rows.
-  LLMD_TRY_STATUS(enqueue_layers(p, d, split.n_splits));
+  LLMD_TRY(enqueue_layers(p, d, split.n_splits));
   for (int r0 = 0; r0 < n_rows; r0 += head_rows_) {
     const int n = std::min(head_rows_, n_rows - r0);
-    LLMD_TRY_STATUS(enqueue_head(d, r0, n, sampling));
+    LLMD_TRY(enqueue_head(d, r0, n, sampling));
     if (ids_out) {
       LLMD_CUDA_TRY(health_, cudaMemcpyAsync(ids_host_.get(), ids_, static_cast<size_t>(n) * 4,
                                              cudaMemcpyDeviceToHost, stream_));
@@ -252,10 +252,10 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       GemvArgs g = make_gemv_args(Lw.wqkv, act_, x_, T, Q + 2 * KV, E, qkv_, GemvMode::store);
       g.norm_w = Lw.attn_norm;
       g.norm_eps = c.rms_eps;
-      LLMD_TRY_STATUS(run_gemv(g));
+      LLMD_TRY(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
-      LLMD_TRY_STATUS(project(Lw.wqkv, Q + 2 * KV, E, xn_, T, qkv_, DType::f32, false));
+      LLMD_TRY(project(Lw.wqkv, Q + 2 * KV, E, xn_, T, qkv_, DType::f32, false));
     }
     if (!fused_rope) {
       RopeKvArgs r;
@@ -314,25 +314,25 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_, v));
       stats_.prefill_pipelined += v.double_buffered;
     }
-    LLMD_TRY_STATUS(project(Lw.wo, E, Q, attn_, T, x_, DType::f32, true));
+    LLMD_TRY(project(Lw.wo, E, Q, attn_, T, x_, DType::f32, true));
 
     // Feed-forward block.
     if (fused_norm) {
       GemvArgs g = make_gemv_args(Lw.wgu, act_, x_, T, F, E, h_, GemvMode::swiglu);
       g.norm_w = Lw.ffn_norm;
       g.norm_eps = c.rms_eps;
-      LLMD_TRY_STATUS(run_gemv(g));
+      LLMD_TRY(run_gemv(g));
     } else if (gemv) {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       GemvArgs g = make_gemv_args(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu);
-      LLMD_TRY_STATUS(run_gemv(g));
+      LLMD_TRY(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;
-      LLMD_TRY_STATUS(project(Lw.wgu, 2 * F, E, xn_, T, gu_, gu_type, false));
+      LLMD_TRY(project(Lw.wgu, 2 * F, E, xn_, T, gu_, gu_type, false));
       LLMD_CUDA_TRY(health_, launch_swiglu(gu_, gu_type, T, F, h_, act_, stream_));
     }
-    LLMD_TRY_STATUS(project(Lw.wdown, E, F, h_, T, x_, DType::f32, true));
+    LLMD_TRY(project(Lw.wdown, E, F, h_, T, x_, DType::f32, true));
   }
   return ok_status();
 }
@@ -342,7 +342,7 @@ Status CudaBackendImpl::enqueue_head(const StepPtrs& d, int row0, int n_rows, co
   const ModelConfig& c = cfg_;
   LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, d.rows + row0, n_rows, c.n_embd, w_.out_norm, c.rms_eps, xn_, act_,
                                         stream_));
-  LLMD_TRY_STATUS(project(w_.out_w, c.n_vocab, c.n_embd, xn_, n_rows, logits_, DType::f32, false));
+  LLMD_TRY(project(w_.out_w, c.n_vocab, c.n_embd, xn_, n_rows, logits_, DType::f32, false));
   if (sampling) {
     if (sampling->temperature > 0.0f) {
       LLMD_CUDA_TRY(health_, launch_sample_topk(logits_, n_rows, c.n_vocab, sampling->top_k, sampling->temperature,

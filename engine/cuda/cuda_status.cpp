@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::engine::cuda {
 

@@ -12,24 +12,24 @@
 #include <mutex>
 #include <string>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::engine::cuda {
 
 // Error codes.
 namespace errc {
-inline constexpr const char* kNoGpu = "no_gpu";             // no usable device (or no driver)
-inline constexpr const char* kCuda = "cuda_error";          // a call failed; the device is still usable
-inline constexpr const char* kCudaFatal = "cuda_fatal";     // sticky error: the backend is failed
-inline constexpr const char* kOutOfMemory = "out_of_memory";
-inline constexpr const char* kCublas = "cublas_error";
-inline constexpr const char* kUnsupported = "cuda_unsupported";
+inline constexpr ErrorCode kNoGpu = ErrorCode::no_gpu;             // no usable device (or no driver)
+inline constexpr ErrorCode kCuda = ErrorCode::cuda_error;          // a call failed; the device is still usable
+inline constexpr ErrorCode kCudaFatal = ErrorCode::cuda_fatal;     // sticky error: the backend is failed
+inline constexpr ErrorCode kOutOfMemory = ErrorCode::out_of_memory;
+inline constexpr ErrorCode kCublas = ErrorCode::cublas_error;
+inline constexpr ErrorCode kUnsupported = ErrorCode::cuda_unsupported;
 // Codes of the Backend contract (engine/backend/backend.hpp).
-inline constexpr const char* kBadBatch = "forward_bad_batch";
-inline constexpr const char* kKvNotInitialized = "kv_not_initialized";
-inline constexpr const char* kKvBadShape = "kv_bad_shape";
-inline constexpr const char* kKvUnsupportedDtype = "kv_unsupported_dtype";
-inline constexpr const char* kKvBadBlock = "kv_bad_block";
+inline constexpr ErrorCode kBadBatch = ErrorCode::forward_bad_batch;
+inline constexpr ErrorCode kKvNotInitialized = ErrorCode::kv_not_initialized;
+inline constexpr ErrorCode kKvBadShape = ErrorCode::kv_bad_shape;
+inline constexpr ErrorCode kKvUnsupportedDtype = ErrorCode::kv_unsupported_dtype;
+inline constexpr ErrorCode kKvBadBlock = ErrorCode::kv_bad_block;
 }  // namespace errc
 
 // True for errors after which the CUDA context can no longer be used.
@@ -64,16 +64,5 @@ class DeviceHealth {
 }  // namespace llmd::engine::cuda
 
 // Returns from the enclosing function (whose result type is constructible from
-// llmd::Error) when a CUDA/cuBLAS call fails.
-#define LLMD_CUDA_TRY(health, expr)                                     \
-  do {                                                                  \
-    ::llmd::Status llmd_cuda_try_s_ = (health).check((expr), #expr);    \
-    if (!llmd_cuda_try_s_.ok()) return llmd_cuda_try_s_.take_error();   \
-  } while (0)
-
-// Same for an expression that yields an llmd::Status.
-#define LLMD_TRY_STATUS(expr)                                           \
-  do {                                                                  \
-    ::llmd::Status llmd_try_s_ = (expr);                                \
-    if (!llmd_try_s_.ok()) return llmd_try_s_.take_error();             \
-  } while (0)
+// llmd::Error) when a CUDA/cuBLAS call fails (LLMD_TRY over DeviceHealth::check).
+#define LLMD_CUDA_TRY(health, expr) LLMD_TRY((health).check((expr), #expr))

@@ -28,8 +28,8 @@ class Uploader {
 
   Status init() {
     for (int i = 0; i < 2; ++i) {
-      LLMD_TRY_STATUS(pinned_[i].allocate(health_, kChunkBytes, "weight upload buffer"));
-      LLMD_TRY_STATUS(staging_[i].allocate(health_, kChunkBytes, "weight staging buffer"));
+      LLMD_TRY(pinned_[i].allocate(health_, kChunkBytes, "weight upload buffer"));
+      LLMD_TRY(staging_[i].allocate(health_, kChunkBytes, "weight staging buffer"));
       LLMD_CUDA_TRY(health_, cudaEventCreateWithFlags(&done_[i], cudaEventDisableTiming));
     }
     return ok_status();
@@ -38,12 +38,12 @@ class Uploader {
   // Converts rows [0, v.rows) of a tensor into dst (row-major, dst_type).
   Status upload(const WeightView& v, void* dst, DType dst_type) {
     if (!dequantize_supported(static_cast<uint32_t>(v.type))) {
-      return Error("model_unsupported_type", "the CUDA backend cannot use tensor " + v.name + " of type " +
+      return Error(ErrorCode::model_unsupported_type, "the CUDA backend cannot use tensor " + v.name + " of type " +
                                                  std::string(gguf::ggml_type_name(v.type)));
     }
     const int64_t rows_per_chunk = std::max<int64_t>(1, static_cast<int64_t>(kChunkBytes / v.row_bytes));
     if (v.row_bytes > kChunkBytes) {
-      return Error("model_bad_tensor_shape", "tensor " + v.name + " has rows larger than the upload buffer");
+      return Error(ErrorCode::model_bad_tensor_shape, "tensor " + v.name + " has rows larger than the upload buffer");
     }
     for (int64_t r0 = 0; r0 < v.rows; r0 += rows_per_chunk) {
       const int64_t n = std::min(rows_per_chunk, v.rows - r0);
@@ -131,25 +131,25 @@ Status allocate(const ModelConfig& c, DType wtype, DType embd_type, bool tied, D
     *p = *r;
     return ok_status();
   };
-  LLMD_TRY_STATUS(get(elems_bytes(V, E, embd_type), "token embedding", &lay->tok_embd));
-  LLMD_TRY_STATUS(get(elems_bytes(1, E, DType::f32), "output norm", reinterpret_cast<void**>(&lay->out_norm)));
+  LLMD_TRY(get(elems_bytes(V, E, embd_type), "token embedding", &lay->tok_embd));
+  LLMD_TRY(get(elems_bytes(1, E, DType::f32), "output norm", reinterpret_cast<void**>(&lay->out_norm)));
   if (tied) {
     lay->out_w = lay->tok_embd;
   } else {
-    LLMD_TRY_STATUS(get(elems_bytes(V, E, wtype), "output matrix", &lay->out_w));
+    LLMD_TRY(get(elems_bytes(V, E, wtype), "output matrix", &lay->out_w));
   }
   lay->layers.resize(static_cast<size_t>(c.n_layer));
   for (auto& L : lay->layers) {
-    LLMD_TRY_STATUS(get(elems_bytes(1, E, DType::f32), "attention norm", reinterpret_cast<void**>(&L.attn_norm)));
-    LLMD_TRY_STATUS(get(elems_bytes(Q + 2 * KV, E, wtype), "QKV matrix", &L.wqkv));
+    LLMD_TRY(get(elems_bytes(1, E, DType::f32), "attention norm", reinterpret_cast<void**>(&L.attn_norm)));
+    LLMD_TRY(get(elems_bytes(Q + 2 * KV, E, wtype), "QKV matrix", &L.wqkv));
     L.bqkv = nullptr;
     if (c.qkv_bias) {
-      LLMD_TRY_STATUS(get(elems_bytes(1, Q + 2 * KV, DType::f32), "QKV bias", reinterpret_cast<void**>(&L.bqkv)));
+      LLMD_TRY(get(elems_bytes(1, Q + 2 * KV, DType::f32), "QKV bias", reinterpret_cast<void**>(&L.bqkv)));
     }
-    LLMD_TRY_STATUS(get(elems_bytes(E, Q, wtype), "attention output matrix", &L.wo));
-    LLMD_TRY_STATUS(get(elems_bytes(1, E, DType::f32), "FFN norm", reinterpret_cast<void**>(&L.ffn_norm)));
-    LLMD_TRY_STATUS(get(elems_bytes(2 * F, E, wtype), "gate/up matrix", &L.wgu));
-    LLMD_TRY_STATUS(get(elems_bytes(E, F, wtype), "down matrix", &L.wdown));
+    LLMD_TRY(get(elems_bytes(E, Q, wtype), "attention output matrix", &L.wo));
+    LLMD_TRY(get(elems_bytes(1, E, DType::f32), "FFN norm", reinterpret_cast<void**>(&L.ffn_norm)));
+    LLMD_TRY(get(elems_bytes(2 * F, E, wtype), "gate/up matrix", &L.wgu));
+    LLMD_TRY(get(elems_bytes(E, F, wtype), "down matrix", &L.wdown));
   }
   return ok_status();
 }
@@ -211,34 +211,34 @@ Status upload_weights(const Model& model, DType wtype, DevicePool& pool, DeviceH
   // A tied output is a matrix of the GEMMs: store the embedding in wtype then.
   const DType embd_type = c.tied_output ? wtype : embd_type_for(model.token_embd().type, wtype);
   const uint64_t need = weight_bytes_on_device(c, wtype, embd_type);
-  LLMD_TRY_STATUS(check_free(health, need + (size_t{256} << 20), "the model's weights"));
+  LLMD_TRY(check_free(health, need + (size_t{256} << 20), "the model's weights"));
 
   Layout lay;
-  LLMD_TRY_STATUS(allocate(c, wtype, embd_type, c.tied_output, pool, &lay));
+  LLMD_TRY(allocate(c, wtype, embd_type, c.tied_output, pool, &lay));
   Uploader up(health, stream);
-  LLMD_TRY_STATUS(up.init());
-  LLMD_TRY_STATUS(up.upload(model.token_embd(), lay.tok_embd, embd_type));
-  LLMD_TRY_STATUS(up.upload(model.output_norm(), lay.out_norm, DType::f32));
-  if (!c.tied_output) LLMD_TRY_STATUS(up.upload(model.output(), lay.out_w, wtype));
+  LLMD_TRY(up.init());
+  LLMD_TRY(up.upload(model.token_embd(), lay.tok_embd, embd_type));
+  LLMD_TRY(up.upload(model.output_norm(), lay.out_norm, DType::f32));
+  if (!c.tied_output) LLMD_TRY(up.upload(model.output(), lay.out_w, wtype));
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& W = model.layer(l);
     const auto& L = lay.layers[static_cast<size_t>(l)];
-    LLMD_TRY_STATUS(up.upload(W.attn_norm, L.attn_norm, DType::f32));
-    LLMD_TRY_STATUS(up.upload(W.wq, L.wqkv, wtype));
-    LLMD_TRY_STATUS(up.upload(W.wk, offset_rows(L.wqkv, Q, E, wtype), wtype));
-    LLMD_TRY_STATUS(up.upload(W.wv, offset_rows(L.wqkv, Q + KV, E, wtype), wtype));
+    LLMD_TRY(up.upload(W.attn_norm, L.attn_norm, DType::f32));
+    LLMD_TRY(up.upload(W.wq, L.wqkv, wtype));
+    LLMD_TRY(up.upload(W.wk, offset_rows(L.wqkv, Q, E, wtype), wtype));
+    LLMD_TRY(up.upload(W.wv, offset_rows(L.wqkv, Q + KV, E, wtype), wtype));
     if (c.qkv_bias) {
-      LLMD_TRY_STATUS(up.upload(W.bq, L.bqkv, DType::f32));
-      LLMD_TRY_STATUS(up.upload(W.bk, L.bqkv + Q, DType::f32));
-      LLMD_TRY_STATUS(up.upload(W.bv, L.bqkv + Q + KV, DType::f32));
+      LLMD_TRY(up.upload(W.bq, L.bqkv, DType::f32));
+      LLMD_TRY(up.upload(W.bk, L.bqkv + Q, DType::f32));
+      LLMD_TRY(up.upload(W.bv, L.bqkv + Q + KV, DType::f32));
     }
-    LLMD_TRY_STATUS(up.upload(W.wo, L.wo, wtype));
-    LLMD_TRY_STATUS(up.upload(W.ffn_norm, L.ffn_norm, DType::f32));
-    LLMD_TRY_STATUS(up.upload(W.w_gate, L.wgu, wtype));
-    LLMD_TRY_STATUS(up.upload(W.w_up, offset_rows(L.wgu, F, E, wtype), wtype));
-    LLMD_TRY_STATUS(up.upload(W.w_down, L.wdown, wtype));
+    LLMD_TRY(up.upload(W.wo, L.wo, wtype));
+    LLMD_TRY(up.upload(W.ffn_norm, L.ffn_norm, DType::f32));
+    LLMD_TRY(up.upload(W.w_gate, L.wgu, wtype));
+    LLMD_TRY(up.upload(W.w_up, offset_rows(L.wgu, F, E, wtype), wtype));
+    LLMD_TRY(up.upload(W.w_down, L.wdown, wtype));
   }
-  LLMD_TRY_STATUS(up.finish());
+  LLMD_TRY(up.finish());
   publish(lay, wtype, embd_type, need, out);
   return ok_status();
 }
@@ -248,9 +248,9 @@ Status random_weights(const ModelConfig& c, DType wtype, uint64_t seed, DevicePo
   const int64_t E = c.n_embd, V = c.n_vocab, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff;
   const DType embd_type = wtype;
   const uint64_t need = weight_bytes_on_device(c, wtype, embd_type);
-  LLMD_TRY_STATUS(check_free(health, need + (size_t{256} << 20), "the model's weights"));
+  LLMD_TRY(check_free(health, need + (size_t{256} << 20), "the model's weights"));
   Layout lay;
-  LLMD_TRY_STATUS(allocate(c, wtype, embd_type, c.tied_output, pool, &lay));
+  LLMD_TRY(allocate(c, wtype, embd_type, c.tied_output, pool, &lay));
   uint64_t salt = 0;
   auto fill = [&](void* p, DType t, int64_t rows, int64_t cols, float lo, float hi) -> Status {
     LLMD_CUDA_TRY(health, launch_fill_random(p, t, static_cast<size_t>(rows) * static_cast<size_t>(cols), lo, hi,
@@ -258,17 +258,17 @@ Status random_weights(const ModelConfig& c, DType wtype, uint64_t seed, DevicePo
     return ok_status();
   };
   auto fan = [](int64_t k) { return 1.0f / std::sqrt(static_cast<float>(k)); };
-  LLMD_TRY_STATUS(fill(lay.tok_embd, embd_type, V, E, -1.0f, 1.0f));
-  LLMD_TRY_STATUS(fill(lay.out_norm, DType::f32, 1, E, 0.9f, 1.1f));
-  if (!c.tied_output) LLMD_TRY_STATUS(fill(lay.out_w, wtype, V, E, -fan(E), fan(E)));
+  LLMD_TRY(fill(lay.tok_embd, embd_type, V, E, -1.0f, 1.0f));
+  LLMD_TRY(fill(lay.out_norm, DType::f32, 1, E, 0.9f, 1.1f));
+  if (!c.tied_output) LLMD_TRY(fill(lay.out_w, wtype, V, E, -fan(E), fan(E)));
   for (const auto& L : lay.layers) {
-    LLMD_TRY_STATUS(fill(L.attn_norm, DType::f32, 1, E, 0.9f, 1.1f));
-    LLMD_TRY_STATUS(fill(L.wqkv, wtype, Q + 2 * KV, E, -fan(E), fan(E)));
-    if (L.bqkv) LLMD_TRY_STATUS(fill(L.bqkv, DType::f32, 1, Q + 2 * KV, -0.1f, 0.1f));
-    LLMD_TRY_STATUS(fill(L.wo, wtype, E, Q, -fan(Q), fan(Q)));
-    LLMD_TRY_STATUS(fill(L.ffn_norm, DType::f32, 1, E, 0.9f, 1.1f));
-    LLMD_TRY_STATUS(fill(L.wgu, wtype, 2 * F, E, -fan(E), fan(E)));
-    LLMD_TRY_STATUS(fill(L.wdown, wtype, E, F, -fan(F), fan(F)));
+    LLMD_TRY(fill(L.attn_norm, DType::f32, 1, E, 0.9f, 1.1f));
+    LLMD_TRY(fill(L.wqkv, wtype, Q + 2 * KV, E, -fan(E), fan(E)));
+    if (L.bqkv) LLMD_TRY(fill(L.bqkv, DType::f32, 1, Q + 2 * KV, -0.1f, 0.1f));
+    LLMD_TRY(fill(L.wo, wtype, E, Q, -fan(Q), fan(Q)));
+    LLMD_TRY(fill(L.ffn_norm, DType::f32, 1, E, 0.9f, 1.1f));
+    LLMD_TRY(fill(L.wgu, wtype, 2 * F, E, -fan(E), fan(E)));
+    LLMD_TRY(fill(L.wdown, wtype, E, F, -fan(F), fan(F)));
   }
   LLMD_CUDA_TRY(health, cudaStreamSynchronize(stream));
   publish(lay, wtype, embd_type, need, out);

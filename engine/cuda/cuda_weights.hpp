@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/cuda/cuda_status.hpp"
 #include "engine/cuda/device_pool.hpp"
 #include "engine/cuda/dtype.hpp"

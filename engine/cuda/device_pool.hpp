@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/cuda/cuda_status.hpp"
 
 namespace llmd::engine::cuda {

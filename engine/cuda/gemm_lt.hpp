@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/cuda/cuda_status.hpp"
 #include "engine/cuda/dtype.hpp"
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/backend/backend.hpp"
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/cuda/kernels/attention.hpp"
 
 namespace llmd::engine::cuda {

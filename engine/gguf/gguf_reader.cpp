@@ -14,7 +14,7 @@ class Cursor {
   uint64_t pos() const { return pos_; }
   uint64_t remaining() const { return size_ - pos_; }
 
-  Error fail(const char* code, const std::string& field, uint64_t at, const std::string& what) const {
+  Error fail(ErrorCode code, const std::string& field, uint64_t at, const std::string& what) const {
     return Error(code, "GGUF " + file_ + ": " + field + " at offset " + std::to_string(at) + ": " + what);
   }
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/gguf/ggml_type.hpp"
 #include "engine/gguf/gguf_value.hpp"
 #include "engine/gguf/mapped_file.hpp"
@@ -27,26 +27,26 @@ constexpr int kMaxArrayNesting = 8;
 
 // Error codes produced by the reader.
 namespace errc {
-inline constexpr const char* kIo = "gguf_io";
-inline constexpr const char* kNotRegularFile = "gguf_not_regular_file";
-inline constexpr const char* kBadMagic = "gguf_bad_magic";
-inline constexpr const char* kBadVersion = "gguf_bad_version";
-inline constexpr const char* kTruncated = "gguf_truncated";
-inline constexpr const char* kCountTooLarge = "gguf_count_too_large";
-inline constexpr const char* kStringTooLong = "gguf_string_too_long";
-inline constexpr const char* kBadKey = "gguf_bad_key";
-inline constexpr const char* kDuplicateKey = "gguf_duplicate_key";
-inline constexpr const char* kBadValueType = "gguf_bad_value_type";
-inline constexpr const char* kNestingTooDeep = "gguf_nesting_too_deep";
-inline constexpr const char* kBadAlignment = "gguf_bad_alignment";
-inline constexpr const char* kBadDims = "gguf_bad_dims";
-inline constexpr const char* kZeroDim = "gguf_zero_dim";
-inline constexpr const char* kDimOverflow = "gguf_dim_overflow";
-inline constexpr const char* kBadTensorType = "gguf_bad_tensor_type";
-inline constexpr const char* kBadTensorShape = "gguf_bad_tensor_shape";
-inline constexpr const char* kDuplicateTensor = "gguf_duplicate_tensor";
-inline constexpr const char* kMisaligned = "gguf_misaligned";
-inline constexpr const char* kOutOfBounds = "gguf_tensor_out_of_bounds";
+inline constexpr ErrorCode kIo = ErrorCode::gguf_io;
+inline constexpr ErrorCode kNotRegularFile = ErrorCode::gguf_not_regular_file;
+inline constexpr ErrorCode kBadMagic = ErrorCode::gguf_bad_magic;
+inline constexpr ErrorCode kBadVersion = ErrorCode::gguf_bad_version;
+inline constexpr ErrorCode kTruncated = ErrorCode::gguf_truncated;
+inline constexpr ErrorCode kCountTooLarge = ErrorCode::gguf_count_too_large;
+inline constexpr ErrorCode kStringTooLong = ErrorCode::gguf_string_too_long;
+inline constexpr ErrorCode kBadKey = ErrorCode::gguf_bad_key;
+inline constexpr ErrorCode kDuplicateKey = ErrorCode::gguf_duplicate_key;
+inline constexpr ErrorCode kBadValueType = ErrorCode::gguf_bad_value_type;
+inline constexpr ErrorCode kNestingTooDeep = ErrorCode::gguf_nesting_too_deep;
+inline constexpr ErrorCode kBadAlignment = ErrorCode::gguf_bad_alignment;
+inline constexpr ErrorCode kBadDims = ErrorCode::gguf_bad_dims;
+inline constexpr ErrorCode kZeroDim = ErrorCode::gguf_zero_dim;
+inline constexpr ErrorCode kDimOverflow = ErrorCode::gguf_dim_overflow;
+inline constexpr ErrorCode kBadTensorType = ErrorCode::gguf_bad_tensor_type;
+inline constexpr ErrorCode kBadTensorShape = ErrorCode::gguf_bad_tensor_shape;
+inline constexpr ErrorCode kDuplicateTensor = ErrorCode::gguf_duplicate_tensor;
+inline constexpr ErrorCode kMisaligned = ErrorCode::gguf_misaligned;
+inline constexpr ErrorCode kOutOfBounds = ErrorCode::gguf_tensor_out_of_bounds;
 }  // namespace errc
 
 struct GgufTensorInfo {

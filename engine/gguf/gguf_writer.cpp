@@ -81,7 +81,7 @@ bool GgufWriter::remove(const std::string& key) {
 
 Status GgufWriter::set_alignment(uint32_t alignment) {
   if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > (1u << 20)) {
-    return Error("gguf_bad_alignment", "alignment " + std::to_string(alignment) + " is not a power of two <= 1 MiB");
+    return Error(ErrorCode::gguf_bad_alignment, "alignment " + std::to_string(alignment) + " is not a power of two <= 1 MiB");
   }
   alignment_ = alignment;
   if (alignment != 32) set_u32("general.alignment", alignment);
@@ -97,21 +97,21 @@ Status GgufWriter::set_alignment(uint32_t alignment) {
 
 Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<uint64_t> dims, Fill fill) {
   for (const auto& t : tensors_) {
-    if (t.name == name) return Error("gguf_duplicate_tensor", "tensor '" + name + "' added twice");
+    if (t.name == name) return Error(ErrorCode::gguf_duplicate_tensor, "tensor '" + name + "' added twice");
   }
   if (dims.empty() || dims.size() > 4) {
-    return Error("gguf_bad_dims", "tensor '" + name + "' must have 1 to 4 dimensions");
+    return Error(ErrorCode::gguf_bad_dims, "tensor '" + name + "' must have 1 to 4 dimensions");
   }
   uint64_t rows = 1;
   for (size_t i = 1; i < dims.size(); ++i) {
-    if (dims[i] == 0) return Error("gguf_zero_dim", "tensor '" + name + "' has a zero dimension");
-    if (dims[i] > UINT64_MAX / rows) return Error("gguf_dim_overflow", "tensor '" + name + "': shape overflows");
+    if (dims[i] == 0) return Error(ErrorCode::gguf_zero_dim, "tensor '" + name + "' has a zero dimension");
+    if (dims[i] > UINT64_MAX / rows) return Error(ErrorCode::gguf_dim_overflow, "tensor '" + name + "': shape overflows");
     rows *= dims[i];
   }
   auto row = ggml_row_bytes(type, dims[0]);
-  if (row && *row > UINT64_MAX / rows) return Error("gguf_dim_overflow", "tensor '" + name + "': size overflows");
+  if (row && *row > UINT64_MAX / rows) return Error(ErrorCode::gguf_dim_overflow, "tensor '" + name + "': size overflows");
   if (dims[0] == 0 || !row) {
-    return Error("gguf_bad_tensor_shape", "tensor '" + name + "': row length " + std::to_string(dims[0]) +
+    return Error(ErrorCode::gguf_bad_tensor_shape, "tensor '" + name + "': row length " + std::to_string(dims[0]) +
                                               " does not fit the block size of " +
                                               std::string(ggml_type_name(type)));
   }
@@ -133,7 +133,7 @@ Status GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vecto
     }
   }
   if (expect != shared->size()) {
-    return Error("gguf_bad_tensor_shape", "tensor '" + name + "': " + std::to_string(shared->size()) +
+    return Error(ErrorCode::gguf_bad_tensor_shape, "tensor '" + name + "': " + std::to_string(shared->size()) +
                                               " bytes given, shape needs " + std::to_string(expect));
   }
   return add_tensor(name, type, std::move(dims), [shared](uint8_t* dst, uint64_t n) {
@@ -182,7 +182,7 @@ Result<std::vector<uint8_t>> GgufWriter::to_bytes() const {
 Status GgufWriter::write_file(const std::string& path) const {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error("gguf_io", "cannot create '" + tmp + "': " + std::strerror(errno));
+  if (fd < 0) return Error(ErrorCode::gguf_io, "cannot create '" + tmp + "': " + std::strerror(errno));
   auto write_all = [&](const uint8_t* p, uint64_t n) -> bool {
     while (n > 0) {
       ssize_t w = ::write(fd, p, n > (1u << 30) ? (1u << 30) : n);
@@ -199,7 +199,7 @@ Status GgufWriter::write_file(const std::string& path) const {
     int e = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
-    return Error("gguf_io", what + " '" + tmp + "': " + std::strerror(e));
+    return Error(ErrorCode::gguf_io, what + " '" + tmp + "': " + std::strerror(e));
   };
 
   std::vector<uint8_t> header = header_bytes();
@@ -225,12 +225,12 @@ Status GgufWriter::write_file(const std::string& path) const {
   if (::fsync(fd) != 0) return fail("cannot sync");
   if (::close(fd) != 0) {
     ::unlink(tmp.c_str());
-    return Error("gguf_io", "cannot close '" + tmp + "'");
+    return Error(ErrorCode::gguf_io, "cannot close '" + tmp + "'");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
-    return Error("gguf_io", "cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(e));
+    return Error(ErrorCode::gguf_io, "cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(e));
   }
   return {};
 }

@@ -13,13 +13,13 @@ namespace llmd::gguf {
 Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
-    return Error("gguf_io", "cannot open '" + path + "': " + std::strerror(errno));
+    return Error(ErrorCode::gguf_io, "cannot open '" + path + "': " + std::strerror(errno));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     int e = errno;
     ::close(fd);
-    return Error("gguf_io", "cannot stat '" + path + "': " + std::strerror(e));
+    return Error(ErrorCode::gguf_io, "cannot stat '" + path + "': " + std::strerror(e));
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -28,7 +28,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
                        : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
                        : S_ISSOCK(st.st_mode) ? "a socket"
                                               : "not a regular file";
-    return Error("gguf_not_regular_file", "'" + path + "' is " + what + ", not a regular file");
+    return Error(ErrorCode::gguf_not_regular_file, "'" + path + "' is " + what + ", not a regular file");
   }
   auto mf = std::unique_ptr<MappedFile>(new MappedFile());
   mf->path_ = path;
@@ -38,7 +38,7 @@ Result<std::unique_ptr<MappedFile>> MappedFile::open(const std::string& path) {
     if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);
-      return Error("gguf_io", "cannot map '" + path + "': " + std::strerror(e));
+      return Error(ErrorCode::gguf_io, "cannot map '" + path + "': " + std::strerror(e));
     }
     mf->data_ = static_cast<const uint8_t*>(p);
   }

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::gguf {
 

@@ -39,7 +39,7 @@ Status Model::bind_tensors() {
   // vector of `cols`) of a supported type.
   auto bind = [&](const std::string& name, int64_t rows, int64_t cols, WeightView* out) -> Status {
     const gguf::GgufTensorInfo* t = f.find_tensor(name);
-    if (!t) return Error("model_missing_tensor", f.name() + ": missing tensor " + name);
+    if (!t) return Error(ErrorCode::model_missing_tensor, f.name() + ": missing tensor " + name);
     const bool vector = rows == 0;
     const bool shape_ok = vector ? (t->dims.size() == 1 && t->dims[0] == static_cast<uint64_t>(cols))
                                  : (t->dims.size() == 2 && t->dims[0] == static_cast<uint64_t>(cols) &&
@@ -47,18 +47,18 @@ Status Model::bind_tensors() {
     if (!shape_ok) {
       std::string want = vector ? "[" + std::to_string(cols) + "]"
                                 : "[" + std::to_string(cols) + ", " + std::to_string(rows) + "]";
-      return Error("model_bad_tensor_shape",
+      return Error(ErrorCode::model_bad_tensor_shape,
                    f.name() + ": tensor " + name + " has shape " + shape_string(*t) + ", expected " + want);
     }
     if (!quant::is_supported_weight_type(t->type)) {
-      return Error("model_unsupported_type", f.name() + ": tensor " + name + " has type " +
+      return Error(ErrorCode::model_unsupported_type, f.name() + ": tensor " + name + " has type " +
                                                  std::string(gguf::ggml_type_name(t->type)) +
                                                  ", which this engine cannot compute with (supported: f32, f16, "
                                                  "bf16, q8_0, q4_0, q4_K, q5_K, q6_K)");
     }
     auto rb = gguf::ggml_row_bytes(t->type, t->dims[0]);
     if (!rb) {
-      return Error("model_bad_tensor_shape", f.name() + ": tensor " + name + " row length " +
+      return Error(ErrorCode::model_bad_tensor_shape, f.name() + ": tensor " + name + " row length " +
                                                  std::to_string(t->dims[0]) + " is not a whole number of " +
                                                  std::string(gguf::ggml_type_name(t->type)) + " blocks");
     }
@@ -109,10 +109,10 @@ Status Model::bind_tensors() {
     WeightView rf;
     LLMD_BIND("rope_freqs.weight", 0, half, &rf);
     if (!quant::dequantize_row(rf.type, rf.data, factors.data(), half))
-      return Error("model_unsupported_type", f.name() + ": rope_freqs.weight cannot be read");
+      return Error(ErrorCode::model_unsupported_type, f.name() + ": rope_freqs.weight cannot be read");
     for (int i = 0; i < half; ++i) {
       if (!(factors[static_cast<size_t>(i)] > 0.0f) || !std::isfinite(factors[static_cast<size_t>(i)]))
-        return Error("model_bad_tensor_data", f.name() + ": rope_freqs.weight holds a non-positive factor");
+        return Error(ErrorCode::model_bad_tensor_data, f.name() + ": rope_freqs.weight holds a non-positive factor");
     }
   }
 #undef LLMD_BIND

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/gguf/gguf_reader.hpp"
 
 namespace llmd::engine {

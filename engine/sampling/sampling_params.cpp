@@ -10,7 +10,7 @@ namespace {
 Error invalid(const char* field, const std::string& rule, double got) {
   std::ostringstream msg;
   msg << field << ' ' << rule << " (got " << got << ')';
-  return Error("invalid_parameter", msg.str());
+  return Error(ErrorCode::invalid_parameter, msg.str());
 }
 
 // Finite and within [lo, hi]; NaN fails every comparison, so it is rejected too.

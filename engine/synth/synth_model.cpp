@@ -45,7 +45,7 @@ Result<TypePlan> parse_type(const std::string& spec) {
   if (spec == "q5_k_m" || spec == "Q5_K_M") return TypePlan{GgmlType::Q5_K, GgmlType::Q6_K};
   auto t = gguf::ggml_type_from_name(spec);
   if (!t || !quant::is_supported_weight_type(*t))
-    return Error("synth_bad_type", "unknown or unsupported weight type '" + spec +
+    return Error(ErrorCode::synth_bad_type, "unknown or unsupported weight type '" + spec +
                                        "' (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m)");
   return TypePlan{*t, *t};
 }
@@ -103,12 +103,12 @@ std::vector<float> llama3_rope_factors(const SynthShape& shape) {
 Result<gguf::GgufWriter> make_synth_writer(const SynthShape& s, const SynthOptions& opts) {
   auto plan = parse_type(opts.type);
   if (!plan) return plan.take_error();
-  if (s.arch != "llama" && s.arch != "qwen2") return Error("synth_bad_shape", "unknown architecture " + s.arch);
+  if (s.arch != "llama" && s.arch != "qwen2") return Error(ErrorCode::synth_bad_shape, "unknown architecture " + s.arch);
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 ||
       s.n_head % s.n_head_kv != 0)
-    return Error("synth_bad_shape", "shape " + s.name + " has inconsistent sizes");
+    return Error(ErrorCode::synth_bad_shape, "shape " + s.name + " has inconsistent sizes");
   const int head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
-  if (head_dim <= 0 || head_dim % 2 != 0) return Error("synth_bad_shape", "shape " + s.name + ": bad head size");
+  if (head_dim <= 0 || head_dim % 2 != 0) return Error(ErrorCode::synth_bad_shape, "shape " + s.name + ": bad head size");
   auto vocab = make_synth_vocab(s.n_vocab);
   if (!vocab) return vocab.take_error();
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/gguf/gguf_writer.hpp"
 #include "engine/synth/synth_shapes.hpp"
 

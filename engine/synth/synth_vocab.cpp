@@ -12,7 +12,7 @@ const std::string kSpace = "\xe2\x96\x81";  // U+2581, SentencePiece's word-star
 
 Result<SynthVocab> make_synth_vocab(int n_vocab) {
   if (n_vocab < kMinSynthVocab)
-    return Error("synth_bad_shape", "a synthetic vocabulary needs at least " + std::to_string(kMinSynthVocab) +
+    return Error(ErrorCode::synth_bad_shape, "a synthetic vocabulary needs at least " + std::to_string(kMinSynthVocab) +
                                         " tokens, got " + std::to_string(n_vocab));
   SynthVocab v;
   v.tokens.reserve(static_cast<size_t>(n_vocab));

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/gguf/gguf_writer.hpp"
 
 namespace llmd::engine::synth {

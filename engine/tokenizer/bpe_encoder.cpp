@@ -2,7 +2,7 @@
 
 #include <queue>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/tokenizer/byte_unicode.hpp"
 
 namespace llmd::engine {
@@ -18,12 +18,12 @@ Result<std::unique_ptr<BpeEncoder>> BpeEncoder::create(const Vocab& vocab, const
 
   const gguf::GgufValue* m = file.find("tokenizer.ggml.merges");
   if (!m) {
-    return Error("tokenizer_bad_metadata",
+    return Error(ErrorCode::tokenizer_bad_metadata,
                  "GGUF " + file.name() + ": byte-level BPE needs metadata 'tokenizer.ggml.merges', which is absent");
   }
   const std::vector<std::string>* merges = m->as_string_array();
   if (!merges) {
-    return Error("tokenizer_bad_metadata",
+    return Error(ErrorCode::tokenizer_bad_metadata,
                  "GGUF " + file.name() + ": metadata 'tokenizer.ggml.merges' must be an array of strings");
   }
   enc->merges_.reserve(merges->size());

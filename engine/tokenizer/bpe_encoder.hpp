@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/gguf/gguf_reader.hpp"
 #include "engine/tokenizer/flat_hash.hpp"
 #include "engine/tokenizer/pre_tokenizer.hpp"

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 #ifdef LLMD_HAVE_PCRE2
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -144,7 +144,7 @@ Result<std::unique_ptr<RegexSplitter>> RegexSplitter::create(std::span<const std
     if (!c->code) {
       PCRE2_UCHAR msg[256];
       pcre2_get_error_message(err, msg, sizeof msg);
-      return Error("tokenizer_bad_regex", "pre-tokenizer expression '" + c->pattern + "' does not compile at offset " +
+      return Error(ErrorCode::tokenizer_bad_regex, "pre-tokenizer expression '" + c->pattern + "' does not compile at offset " +
                                               std::to_string(err_off) + ": " + reinterpret_cast<const char*>(msg));
     }
     if (jit_ok) c->jit = pcre2_jit_compile(c->code, PCRE2_JIT_COMPLETE) == 0;
@@ -175,7 +175,7 @@ bool RegexSplitter::available() { return true; }
 struct RegexSplitter::Compiled {};
 
 Result<std::unique_ptr<RegexSplitter>> RegexSplitter::create(std::span<const std::string_view>) {
-  return Error("tokenizer_no_regex",
+  return Error(ErrorCode::tokenizer_no_regex,
                "byte-level BPE tokenizers need PCRE2, and this build of llmd has none (install libpcre2-dev and "
                "rebuild)");
 }

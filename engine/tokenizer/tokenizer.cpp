@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "engine/tokenizer/bpe_encoder.hpp"
 #include "engine/tokenizer/byte_unicode.hpp"
 #include "engine/tokenizer/pre_tokenizer.hpp"
@@ -83,7 +83,7 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::from_gguf(const gguf::GgufFile& fi
     if (!rules) {
       std::string known;
       for (const auto& n : known_pre_tokenizers()) known += (known.empty() ? "" : ", ") + n;
-      return Error("tokenizer_unsupported_pre", "GGUF " + file.name() + ": tokenizer.ggml.pre '" + v.pre() +
+      return Error(ErrorCode::tokenizer_unsupported_pre, "GGUF " + file.name() + ": tokenizer.ggml.pre '" + v.pre() +
                                                     "' names pre-tokenizer rules this build does not know; known: " +
                                                     known);
     }

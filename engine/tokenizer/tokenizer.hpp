@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/gguf/gguf_reader.hpp"
 #include "engine/tokenizer/stream_decoder.hpp"
 #include "engine/tokenizer/vocab.hpp"

@@ -5,12 +5,12 @@
 #include <cmath>
 #include <limits>
 
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace llmd::engine {
 namespace {
 
-constexpr const char* kBadMetadata = "tokenizer_bad_metadata";
+constexpr ErrorCode kBadMetadata = ErrorCode::tokenizer_bad_metadata;
 
 Error bad(const gguf::GgufFile& f, const std::string& key, const std::string& what) {
   return Error(kBadMetadata, "GGUF " + f.name() + ": metadata '" + key + "' " + what);
@@ -48,7 +48,7 @@ Result<std::unique_ptr<Vocab>> Vocab::load(const gguf::GgufFile& f) {
   auto v = std::unique_ptr<Vocab>(new Vocab());
   const gguf::GgufValue* model = f.find("tokenizer.ggml.model");
   if (!model) {
-    return Error("tokenizer_missing", "GGUF " + f.name() + " has no tokenizer (metadata 'tokenizer.ggml.model' is absent)");
+    return Error(ErrorCode::tokenizer_missing, "GGUF " + f.name() + " has no tokenizer (metadata 'tokenizer.ggml.model' is absent)");
   }
   if (!model->as_string()) return bad(f, "tokenizer.ggml.model", "must be a string");
   v->model_ = *model->as_string();
@@ -62,7 +62,7 @@ Result<std::unique_ptr<Vocab>> Vocab::load(const gguf::GgufFile& f) {
     else if (v->model_ == "t5") what = " (SentencePiece unigram)";
     else if (v->model_ == "rwkv") what = " (RWKV trie)";
     else if (v->model_ == "no_vocab" || v->model_ == "none") what = " (no vocabulary)";
-    return Error("tokenizer_unsupported_model",
+    return Error(ErrorCode::tokenizer_unsupported_model,
                  "GGUF " + f.name() + ": tokenizer.ggml.model '" + v->model_ + "'" + what +
                      " is not supported; supported tokenizers are 'llama' (SentencePiece BPE) and 'gpt2' "
                      "(byte-level BPE)");

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "engine/gguf/gguf_reader.hpp"
 #include "engine/tokenizer/flat_hash.hpp"
 

@@ -29,7 +29,7 @@ Result<std::unique_ptr<engine::Backend>> make_backend(const engine::Model& model
     if (choice.name.size() > 5) {
       char* end = nullptr;
       const long v = std::strtol(choice.name.c_str() + 5, &end, 10);
-      if (*end != '\0' || v < 0 || v > 255) return Error("bad_backend", "bad CUDA device in '" + choice.name + "'");
+      if (*end != '\0' || v < 0 || v > 255) return Error(ErrorCode::bad_backend, "bad CUDA device in '" + choice.name + "'");
       device = static_cast<int>(v);
     }
 #if LLMD_HAVE_CUDA
@@ -39,10 +39,10 @@ Result<std::unique_ptr<engine::Backend>> make_backend(const engine::Model& model
     return engine::cuda::make_cuda_backend(model, o);
 #else
     (void)device;
-    return Error("no_gpu", "no GPU: this build has no CUDA backend (configure with -DLLMD_CUDA=ON where nvcc is installed)");
+    return Error(ErrorCode::no_gpu, "no GPU: this build has no CUDA backend (configure with -DLLMD_CUDA=ON where nvcc is installed)");
 #endif
   }
-  return Error("bad_backend", "unknown backend '" + choice.name + "' (cpu, cuda, cuda:N)");
+  return Error(ErrorCode::bad_backend, "unknown backend '" + choice.name + "' (cpu, cuda, cuda:N)");
 }
 
 }  // namespace llmd::cli

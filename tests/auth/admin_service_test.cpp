@@ -42,18 +42,18 @@ TEST_F(Admin, FailedChangesLeaveNoTrace) {
   make_team("t");
   auto dup = admin([&](auto& db, auto& a) { return a.create_team(db, "x", "t", storage::TeamLimits{}); });
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.error().code, "team_exists");
+  EXPECT_EQ(dup.error().code, ErrorCode::team_exists);
   KeySpec spec;
   spec.team = "nope' OR '1'='1";
   spec.name = "k";
   auto k = admin([&](auto& db, auto& a) { return a.create_key(db, "x", spec); });
   ASSERT_FALSE(k.ok());
-  EXPECT_EQ(k.error().code, "team_not_found");
+  EXPECT_EQ(k.error().code, ErrorCode::team_not_found);
   spec.team = "t";
   spec.expires_at = clock_.wall_ms() - 1;
-  EXPECT_EQ(admin([&](auto& db, auto& a) { return a.create_key(db, "x", spec); }).error().code, "key_invalid");
-  EXPECT_EQ(admin([&](auto& db, auto& a) { return a.revoke_key(db, "x", "nope"); }).error().code, "key_not_found");
-  EXPECT_EQ(admin([&](auto& db, auto& a) { return a.rotate_key(db, "x", "nope", 0); }).error().code, "key_not_found");
+  EXPECT_EQ(admin([&](auto& db, auto& a) { return a.create_key(db, "x", spec); }).error().code, ErrorCode::key_invalid);
+  EXPECT_EQ(admin([&](auto& db, auto& a) { return a.revoke_key(db, "x", "nope"); }).error().code, ErrorCode::key_not_found);
+  EXPECT_EQ(admin([&](auto& db, auto& a) { return a.rotate_key(db, "x", "nope", 0); }).error().code, ErrorCode::key_not_found);
   auto log = admin([&](auto& db, auto& a) { return a.audit(db, storage::AuditQuery{}); });
   EXPECT_EQ(log->size(), 1u);  // only the team creation
 }
@@ -75,7 +75,7 @@ TEST_F(Admin, TeamViewShowsBudgetAndKeys) {
   auto keys = admin([&](auto& db, auto& ad) { return ad.list_keys(db, std::string("t"), false); });
   EXPECT_EQ(keys->size(), 2u);
   auto none = admin([&](auto& db, auto& ad) { return ad.list_keys(db, std::string("zzz"), false); });
-  EXPECT_EQ(none.error().code, "team_not_found");
+  EXPECT_EQ(none.error().code, ErrorCode::team_not_found);
   a.admission.finish({storage::UsageStatus::ok, std::nullopt, 5, 0, std::nullopt});
   drain_ledger();
   storage::UsageQuery q;

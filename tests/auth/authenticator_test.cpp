@@ -5,7 +5,7 @@
 #include <random>
 
 #include "auth/api_key.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "storage/key_store.hpp"
 #include "storage/migrations.hpp"
 #include "tests/auth/auth_fixture.hpp"

@@ -83,7 +83,7 @@ TEST_F(CrashRecovery, SecondInstanceOnTheSameStateDirectoryIsRefused) {
   o.state_dir = dir_.file("state");
   auto second = AuthService::open(o);
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.error().code, "state_dir_locked");
+  EXPECT_EQ(second.error().code, ErrorCode::state_dir_locked);
   o.recover = false;  // tools such as bootstrap-admin may share it
   EXPECT_TRUE(AuthService::open(o).ok());
 }

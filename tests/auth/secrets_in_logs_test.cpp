@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/api_key.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 #include "tests/auth/auth_fixture.hpp"
 
 namespace llmd::auth {

@@ -8,7 +8,7 @@
 
 #include "daemon/app/app.hpp"
 #include "daemon/http/sse_stream.hpp"
-#include "engine/core/log.hpp"
+#include "base/log.hpp"
 
 namespace {
 

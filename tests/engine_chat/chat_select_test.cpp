@@ -63,7 +63,7 @@ TEST(SelectChatTemplate, RecognisesTheFileTemplateWithItsBosAndEos) {
   EXPECT_NE(bad.error().message.find("alternate"), std::string::npos);
   auto role = (*t)->render(Msgs{{"tool", "x"}}, true);
   ASSERT_FALSE(role.ok());
-  EXPECT_EQ(role.error().code, "chat_bad_role");
+  EXPECT_EQ(role.error().code, ErrorCode::chat_bad_role);
   EXPECT_FALSE((*t)->render(Msgs{}, true).ok());
 }
 
@@ -78,13 +78,13 @@ TEST(SelectChatTemplate, OverrideWinsAndUnknownNamesAreErrors) {
 
   auto unknown = select_chat_template(*file_with(""), "vicuna-9000");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().code, "chat_template_unknown");
+  EXPECT_EQ(unknown.error().code, ErrorCode::chat_template_unknown);
   EXPECT_NE(unknown.error().message.find("models[].chat_template"), std::string::npos) << unknown.error().message;
   EXPECT_NE(unknown.error().message.find("chatml"), std::string::npos);
 
   auto unrecognised = select_chat_template(*file_with("{{ something unknown }}"), "");
   ASSERT_FALSE(unrecognised.ok());
-  EXPECT_EQ(unrecognised.error().code, "chat_template_unrecognised");
+  EXPECT_EQ(unrecognised.error().code, ErrorCode::chat_template_unrecognised);
   EXPECT_NE(unrecognised.error().message.find("models[].chat_template"), std::string::npos)
       << unrecognised.error().message;
   EXPECT_NE(unrecognised.error().message.find("model.gguf"), std::string::npos);

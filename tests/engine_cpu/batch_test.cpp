@@ -181,14 +181,14 @@ class BadBatch : public ::testing::Test {
 TEST_F(BadBatch, ForwardBeforeInitKvIsAnError) {
   auto st = run({1, 2}, 0, {0});
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "kv_not_initialized");
+  EXPECT_EQ(st.error().code, ErrorCode::kv_not_initialized);
 }
 
 TEST_F(BadBatch, InvalidBatchesAreRejected) {
   ASSERT_TRUE(be->init_kv({.n_blocks = 4, .block_size = 16}).ok());
   auto expect_bad = [&](Status st, const std::string& mention) {
     ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, "forward_bad_batch");
+    EXPECT_EQ(st.error().code, ErrorCode::forward_bad_batch);
     EXPECT_NE(st.error().message.find(mention), std::string::npos) << st.error().message;
   };
   expect_bad(run({}, 0, {0}), "no tokens");
@@ -204,7 +204,7 @@ TEST_F(BadBatch, InvalidBatchesAreRejected) {
 }
 
 TEST_F(BadBatch, KvShapesAndCopies) {
-  EXPECT_EQ(be->init_kv({.n_blocks = 4, .block_size = 16, .dtype = KvDtype::q8_0}).error().code, "kv_unsupported_dtype");
+  EXPECT_EQ(be->init_kv({.n_blocks = 4, .block_size = 16, .dtype = KvDtype::q8_0}).error().code, ErrorCode::kv_unsupported_dtype);
   EXPECT_FALSE(be->init_kv({.n_blocks = 0, .block_size = 16}).ok());
   EXPECT_FALSE(be->init_kv({.n_blocks = 4, .block_size = 0}).ok());
   EXPECT_FALSE(be->copy_kv_block(0, 1).ok());  // not initialized
@@ -235,7 +235,7 @@ TEST(CpuBackendOptions, UnknownKernelVariantIsAnError) {
   ASSERT_TRUE(m.ok());
   auto be = make_cpu_backend(**m, {.threads = 1, .isa = "neon"});
   ASSERT_FALSE(be.ok());
-  EXPECT_EQ(be.error().code, "cpu_isa_unavailable");
+  EXPECT_EQ(be.error().code, ErrorCode::cpu_isa_unavailable);
   EXPECT_FALSE(make_cpu_backend(**m, {.threads = -2}).ok());
 }
 

@@ -410,7 +410,7 @@ TEST(CudaErrors, BadInputsAreRejectedAndTheBackendStaysHealthy) {
   ForwardOutput out;
   const std::vector<int32_t> ok_tokens = {1, 2, 3};
   b.seqs.push_back(seq_of(ok_tokens, 0, {0}, LogitsMode::last));
-  auto code = [](const Status& st) { return st.ok() ? std::string("ok") : st.error().code; };
+  auto code = [](const Status& st) { return st.ok() ? std::string("ok") : std::string(st.error().code_name()); };
   EXPECT_EQ(code(be->forward(b, &out)), "kv_not_initialized");
   EXPECT_EQ(code(be->copy_kv_block(0, 1)), "kv_not_initialized");
   EXPECT_EQ(code(be->init_kv({.n_blocks = 4, .block_size = 16, .dtype = KvDtype::q8_0})), "kv_unsupported_dtype");

@@ -72,7 +72,7 @@ struct Layout {
 struct Case {
   const char* what;
   std::function<void(Bytes&, const Layout&)> mutate;
-  const char* code;
+  ErrorCode code;
 };
 
 TEST(GgufCorrupt, BaseFileIsValid) {
@@ -197,7 +197,7 @@ TEST(GgufCorrupt, TruncatedAtEveryOffset) {
     Bytes b(base.begin(), base.begin() + static_cast<std::ptrdiff_t>(len));
     auto f = GgufFile::from_bytes(std::move(b));
     ASSERT_FALSE(f.ok()) << "prefix of " << len << " bytes was accepted";
-    const std::string& code = f.error().code;
+    const ErrorCode code = f.error().code;
     EXPECT_TRUE(code == errc::kTruncated || code == errc::kCountTooLarge || code == errc::kOutOfBounds)
         << "prefix " << len << ": " << code << ": " << f.error().message;
     EXPECT_NE(f.error().message.find(" at offset "), std::string::npos) << f.error().message;

@@ -99,7 +99,7 @@ Result<std::unique_ptr<Model>> tiny_model(const Edit& edit, const std::string& a
     uint64_t n = 1;
     for (uint64_t d : dims) n *= d;
     auto rb = gguf::ggml_row_bytes(type, dims[0]);
-    if (!rb) return Error("test", "bad row");
+    if (!rb) return Error(ErrorCode::test, "bad row");
     return w.add_tensor(name, type, dims, std::vector<uint8_t>(*rb * (n / dims[0]), 0));
   };
 #define ADD(...)                                        \
@@ -125,9 +125,9 @@ Result<std::unique_ptr<Model>> tiny_model(const Edit& edit, const std::string& a
   return load_bytes(w.to_bytes());
 }
 
-void expect_error(const Result<std::unique_ptr<Model>>& m, const std::string& code, const std::string& mention) {
+void expect_error(const Result<std::unique_ptr<Model>>& m, std::string_view code, const std::string& mention) {
   ASSERT_FALSE(m.ok());
-  EXPECT_EQ(m.error().code, code) << m.error().message;
+  EXPECT_EQ(m.error().code_name(), code) << m.error().message;
   EXPECT_NE(m.error().message.find(mention), std::string::npos) << m.error().message;
 }
 

@@ -70,7 +70,7 @@ TEST(ValidateSamplingParams, ErrorNamesTheParameter) {
     c.set(p);
     const Status s = validate(p, kVocab);
     ASSERT_FALSE(s.ok()) << c.field;
-    EXPECT_EQ(s.error().code, "invalid_parameter");
+    EXPECT_EQ(s.error().code, ErrorCode::invalid_parameter);
     EXPECT_EQ(s.error().message.rfind(std::string(c.field) + " ", 0), 0u) << s.error().message;
   }
 }

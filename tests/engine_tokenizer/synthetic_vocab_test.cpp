@@ -29,10 +29,10 @@ std::unique_ptr<Tokenizer> build(const gguf::GgufWriter& w) {
 
 Error build_error(const gguf::GgufWriter& w) {
   auto f = test::to_file(w);
-  if (!f) return Error("no_file", "");
+  if (!f) return Error(ErrorCode::no_file, "");
   auto tok = Tokenizer::from_gguf(*f);
   EXPECT_FALSE(tok.ok());
-  return tok.ok() ? Error("loaded", "") : tok.error();
+  return tok.ok() ? Error(ErrorCode::test, "loaded") : tok.error();
 }
 
 #define REQUIRE_BPE()                                                       \
@@ -209,7 +209,7 @@ TEST(Metadata, UnknownTokenizerModelIsNamed) {
   w.set_string("tokenizer.ggml.model", "bert");
   test::set_tokens(w, {{"[PAD]"}, {"a"}});
   const Error e = build_error(w);
-  EXPECT_EQ(e.code, "tokenizer_unsupported_model");
+  EXPECT_EQ(e.code, ErrorCode::tokenizer_unsupported_model);
   EXPECT_NE(e.message.find("'bert'"), std::string::npos) << e.message;
   w.set_string("tokenizer.ggml.model", "t5");
   EXPECT_NE(build_error(w).message.find("'t5'"), std::string::npos);
@@ -221,7 +221,7 @@ TEST(Metadata, UnknownPreTokenizerIsNamed) {
   ByteBpeVocab v;
   const Error e = build_error(v.writer("frobnicator-9"));
   if (!RegexSplitter::available()) GTEST_SKIP();
-  EXPECT_EQ(e.code, "tokenizer_unsupported_pre");
+  EXPECT_EQ(e.code, ErrorCode::tokenizer_unsupported_pre);
   EXPECT_NE(e.message.find("'frobnicator-9'"), std::string::npos) << e.message;
   EXPECT_NE(e.message.find("llama-bpe"), std::string::npos) << "lists the known ones";
 }
@@ -229,16 +229,16 @@ TEST(Metadata, UnknownPreTokenizerIsNamed) {
 TEST(Metadata, MissingOrMistypedKeysAreErrors) {
   gguf::GgufWriter none;
   none.set_string("general.architecture", "llama");
-  EXPECT_EQ(build_error(none).code, "tokenizer_missing");
+  EXPECT_EQ(build_error(none).code, ErrorCode::tokenizer_missing);
 
   gguf::GgufWriter no_tokens;
   no_tokens.set_string("tokenizer.ggml.model", "llama");
-  EXPECT_EQ(build_error(no_tokens).code, "tokenizer_bad_metadata");
+  EXPECT_EQ(build_error(no_tokens).code, ErrorCode::tokenizer_bad_metadata);
 
   auto short_scores = spm_writer({{"a"}});
   short_scores.set("tokenizer.ggml.scores", gguf::GgufValue::f32_array({0.0f}));
   const Error e = build_error(short_scores);
-  EXPECT_EQ(e.code, "tokenizer_bad_metadata");
+  EXPECT_EQ(e.code, ErrorCode::tokenizer_bad_metadata);
   EXPECT_NE(e.message.find("tokenizer.ggml.scores"), std::string::npos);
 
   auto wrong_type = spm_writer({{"a"}});
@@ -261,7 +261,7 @@ TEST(Metadata, MissingOrMistypedKeysAreErrors) {
 TEST(Metadata, ByteBpeWithoutPcre2IsAClearError) {
   if (RegexSplitter::available()) GTEST_SKIP() << "this build has PCRE2";
   ByteBpeVocab v;
-  EXPECT_EQ(build_error(v.writer()).code, "tokenizer_no_regex");
+  EXPECT_EQ(build_error(v.writer()).code, ErrorCode::tokenizer_no_regex);
 }
 
 TEST(Metadata, NanScoresDoNotBreakMerging) {

@@ -71,7 +71,7 @@ TEST_P(VocabVectors, TokenizesExactlyAndDecodesBack) {
   auto file = gguf::GgufFile::open(test::shared_file(rel).string());
   ASSERT_TRUE(file.ok()) << file.error().message;
   auto tok = Tokenizer::from_gguf(**file);
-  if (!tok && tok.error().code == "tokenizer_no_regex") {
+  if (!tok && tok.error().code == ErrorCode::tokenizer_no_regex) {
     GTEST_SKIP() << "built without PCRE2: " << tok.error().message;
   }
   ASSERT_TRUE(tok.ok()) << tok.error().message;

@@ -208,7 +208,7 @@ TEST_F(RequestOptions, SubmitErrors) {
   auto rec = std::make_shared<Recorder>();
   auto code = [&](GenerationRequest r) {
     auto id = s->submit(std::move(r));
-    return id ? std::string("ok") : id.error().code;
+    return id ? std::string("ok") : std::string(id.error().code_name());
   };
   const std::vector<int32_t> p = {1, 403, 407};
   EXPECT_EQ(code(greedy_request(std::vector<int32_t>(64, 5), 0, rec)), "context_length_exceeded");
@@ -275,7 +275,7 @@ TEST(SchedulerConfigCheck, BadSettingsAreRefusedWithAClearError) {
   ASSERT_TRUE(m);
   auto error_of = [&](SchedulerConfig c, ModelLimits limits) {
     auto s = Scheduler::create(*m->backend, *m->tokenizer, limits, c);
-    return s ? std::string("ok") : s.error().code + ": " + s.error().message;
+    return s ? std::string("ok") : std::string(s.error().code_name()) + ": " + s.error().message;
   };
   const ModelLimits ok = m->limits();
   SchedulerConfig c;

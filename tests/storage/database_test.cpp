@@ -48,7 +48,7 @@ TEST(Database, OpenFailsWithClearErrorForMissingDirectory) {
   test::TempDir dir;
   auto db = Database::open(dir.file("missing/sub/a.db"));
   ASSERT_FALSE(db.ok());
-  EXPECT_EQ(db.error().code, "storage_error");
+  EXPECT_EQ(db.error().code, ErrorCode::storage_error);
   EXPECT_NE(db.error().message.find("cannot open database"), std::string::npos);
 }
 
@@ -111,7 +111,7 @@ TEST(Database, ConstraintViolationsHaveTheirOwnCode) {
   ASSERT_TRUE(ins().ok());
   auto r = ins();
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "storage_constraint");
+  EXPECT_EQ(r.error().code, ErrorCode::storage_constraint);
 }
 
 TEST(Database, ScriptErrorsAreReported) {
@@ -152,7 +152,7 @@ TEST(Transaction, ImmediateHoldsTheWriteLockAgainstOtherConnections) {
   ASSERT_TRUE(tx.ok());
   auto other = Transaction::begin(**b, Transaction::Mode::immediate);
   ASSERT_FALSE(other.ok());
-  EXPECT_EQ(other.error().code, "storage_busy");
+  EXPECT_EQ(other.error().code, ErrorCode::storage_busy);
   // Readers are not blocked in WAL mode.
   EXPECT_EQ(scalar(**b, "SELECT count(*) FROM t"), 0);
 }

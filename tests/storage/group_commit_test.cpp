@@ -209,7 +209,7 @@ TEST(TransactionInGroup, RollbackUndoesOnlyItsOwnSavepoint) {
     ASSERT_TRUE(insert_value(*db, 2).ok());
     auto dup = insert_value(*db, 1);  // UNIQUE violation
     ASSERT_FALSE(dup.ok());
-    EXPECT_EQ(dup.error().code, "storage_constraint");
+    EXPECT_EQ(dup.error().code, ErrorCode::storage_constraint);
   }  // rolled back: 2 goes, 1 stays
   {
     auto tx = Transaction::begin(*db, Transaction::Mode::deferred);
@@ -306,7 +306,7 @@ TEST(DbWorkerGroup, AFailingTaskRollsBackOnlyItsSavepoint) {
       } else {
         r = insert_in_transaction(db, i);
       }
-      std::string error = r ? "" : r.error().code;
+      std::string error = r ? "" : std::string(r.error().code_name());
       db.after_commit([i, error, &outcomes] { outcomes.push_back({i, error}); });
     });
   }

@@ -52,7 +52,7 @@ TEST(Migrations, NewerSchemaIsRefusedUntouched) {
   }
   auto db = open_database(dir.file("l.db"));
   ASSERT_FALSE(db.ok());
-  EXPECT_EQ(db.error().code, "storage_schema_too_new");
+  EXPECT_EQ(db.error().code, ErrorCode::storage_schema_too_new);
   auto raw = Database::open(dir.file("l.db"));
   EXPECT_EQ(*schema_version(**raw), 99);
   EXPECT_EQ(tables(**raw), std::set<std::string>{"future"});

@@ -38,7 +38,7 @@ TEST(StateDir, AFileInTheWayIsAnError) {
   std::fclose(f);
   auto r = ensure_private_dir(state);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "state_dir_invalid");
+  EXPECT_EQ(r.error().code, ErrorCode::state_dir_invalid);
 }
 
 TEST(StateDir, InstanceLockIsExclusive) {
@@ -48,7 +48,7 @@ TEST(StateDir, InstanceLockIsExclusive) {
     ASSERT_TRUE(first.ok());
     auto second = InstanceLock::acquire(dir.path());
     ASSERT_FALSE(second.ok());
-    EXPECT_EQ(second.error().code, "state_dir_locked");
+    EXPECT_EQ(second.error().code, ErrorCode::state_dir_locked);
   }
   auto again = InstanceLock::acquire(dir.path());
   EXPECT_TRUE(again.ok());

@@ -60,24 +60,24 @@ TEST_F(Stores, TeamNamesAreValidatedAndUnique) {
                           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}) {
     auto t = create_team(*db_, bad, {}, 1);
     ASSERT_FALSE(t.ok()) << bad;
-    EXPECT_EQ(t.error().code, "team_invalid");
+    EXPECT_EQ(t.error().code, ErrorCode::team_invalid);
   }
   ASSERT_TRUE(create_team(*db_, "ops", {}, 1).ok());
   auto dup = create_team(*db_, "ops", {}, 2);
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.error().code, "team_exists");
+  EXPECT_EQ(dup.error().code, ErrorCode::team_exists);
 }
 
 TEST_F(Stores, TeamLimitsAreValidated) {
   TeamLimits l;
   l.weight = 0;
-  EXPECT_EQ(create_team(*db_, "a", l, 1).error().code, "team_invalid");
+  EXPECT_EQ(create_team(*db_, "a", l, 1).error().code, ErrorCode::team_invalid);
   l.weight = 1;
   l.rpm_limit = 0;
-  EXPECT_EQ(create_team(*db_, "a", l, 1).error().code, "team_invalid");
+  EXPECT_EQ(create_team(*db_, "a", l, 1).error().code, ErrorCode::team_invalid);
   l.rpm_limit.reset();
   l.daily_token_budget = -1;
-  EXPECT_EQ(create_team(*db_, "a", l, 1).error().code, "team_invalid");
+  EXPECT_EQ(create_team(*db_, "a", l, 1).error().code, ErrorCode::team_invalid);
 }
 
 TEST_F(Stores, UpdateAndSoftDelete) {
@@ -94,7 +94,7 @@ TEST_F(Stores, UpdateAndSoftDelete) {
   ASSERT_TRUE(insert_key(*db_, key(t->id, "AAAAAAAAAAAAAAAA"), 5).ok());
   ASSERT_TRUE(delete_team(*db_, t->id, 9).ok());
   EXPECT_FALSE(*find_team(*db_, "ops"));
-  EXPECT_EQ(delete_team(*db_, t->id, 10).error().code, "team_not_found");
+  EXPECT_EQ(delete_team(*db_, t->id, 10).error().code, ErrorCode::team_not_found);
   auto k = find_key(*db_, "AAAAAAAAAAAAAAAA");
   ASSERT_TRUE(k.ok() && *k);
   EXPECT_EQ((*k)->revoked_at, 9);  // deleting a team revokes its keys
@@ -129,7 +129,7 @@ TEST_F(Stores, KeyLifecycle) {
   EXPECT_EQ((*find_key(*db_, "KEY0000000000001"))->last_used_at, 200);
 
   ASSERT_TRUE(revoke_key(*db_, "KEY0000000000001", 300).ok());
-  EXPECT_EQ(revoke_key(*db_, "KEY0000000000001", 301).error().code, "key_not_found");
+  EXPECT_EQ(revoke_key(*db_, "KEY0000000000001", 301).error().code, ErrorCode::key_not_found);
   EXPECT_EQ((*find_key(*db_, "KEY0000000000001"))->revoked_at, 300);
   EXPECT_EQ(list_keys(*db_, t->id, false)->size(), 0u);
   EXPECT_EQ(list_keys(*db_, t->id, true)->size(), 1u);
@@ -139,13 +139,13 @@ TEST_F(Stores, KeyValidationAndCollisions) {
   auto t = create_team(*db_, "ops", {}, 1);
   NewKey bad = key(t->id, "KEY0000000000002");
   bad.role = "root";
-  EXPECT_EQ(insert_key(*db_, bad, 1).error().code, "key_invalid");
+  EXPECT_EQ(insert_key(*db_, bad, 1).error().code, ErrorCode::key_invalid);
   bad = key(t->id, "KEY0000000000002");
   bad.name = "";
-  EXPECT_EQ(insert_key(*db_, bad, 1).error().code, "key_invalid");
-  EXPECT_EQ(insert_key(*db_, key(999, "KEY0000000000002"), 1).error().code, "team_not_found");
+  EXPECT_EQ(insert_key(*db_, bad, 1).error().code, ErrorCode::key_invalid);
+  EXPECT_EQ(insert_key(*db_, key(999, "KEY0000000000002"), 1).error().code, ErrorCode::team_not_found);
   ASSERT_TRUE(insert_key(*db_, key(t->id, "KEY0000000000002"), 1).ok());
-  EXPECT_EQ(insert_key(*db_, key(t->id, "KEY0000000000002"), 1).error().code, "key_exists");
+  EXPECT_EQ(insert_key(*db_, key(t->id, "KEY0000000000002"), 1).error().code, ErrorCode::key_exists);
 }
 
 TEST_F(Stores, LookupsWithHostileIdsFindNothingAndRaiseNoError) {

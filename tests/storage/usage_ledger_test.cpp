@@ -152,7 +152,7 @@ TEST_F(Ledger, SettlingTwiceIsANoOpAndValuesAreRecorded) {
 }
 
 TEST_F(Ledger, BadInputIsRefused) {
-  EXPECT_EQ(reserve(-1, 5, kJan10).error().code, "usage_invalid");
+  EXPECT_EQ(reserve(-1, 5, kJan10).error().code, ErrorCode::usage_invalid);
   ReserveRequest r;
   r.team_id = team_;
   r.key_row = key_;
@@ -160,8 +160,8 @@ TEST_F(Ledger, BadInputIsRefused) {
   r.reserve_tokens = 5;  // less than the prompt
   EXPECT_FALSE(reserve_usage(*db_, r).ok());
   auto a = reserve(1, 1, kJan10);
-  EXPECT_EQ(settle(a->usage_id, -1, 0).error().code, "usage_invalid");
-  EXPECT_EQ(settle(a->usage_id, 1, 0, UsageStatus::open).error().code, "usage_invalid");
+  EXPECT_EQ(settle(a->usage_id, -1, 0).error().code, ErrorCode::usage_invalid);
+  EXPECT_EQ(settle(a->usage_id, 1, 0, UsageStatus::open).error().code, ErrorCode::usage_invalid);
   expect_consistent();
 }
 
@@ -246,7 +246,7 @@ TEST_F(Ledger, ReportGroupsByDayTeamKeyAndModel) {
   EXPECT_TRUE(none->empty());
   q = {};
   q.to_day = "2024-13-01";
-  EXPECT_EQ(summarize_usage(*db_, q).error().code, "usage_invalid");
+  EXPECT_EQ(summarize_usage(*db_, q).error().code, ErrorCode::usage_invalid);
 }
 
 TEST(Calendar, PeriodsAndTheirEnds) {

@@ -31,6 +31,7 @@ Result<client::HttpResponse> AdminClient::send(std::string_view method, std::str
   if (!res) return res;
   if (res->status >= 200 && res->status < 300) return res;
   std::string message = "HTTP " + std::to_string(res->status);
+  ErrorCode code = ErrorCode::bad_answer;  // the server's code when it names one of ours
   std::error_code ec;
   json::value v = json::parse(res->body, ec);
   if (!ec && v.is_object()) {
@@ -38,10 +39,13 @@ Result<client::HttpResponse> AdminClient::send(std::string_view method, std::str
       if (const json::value* m = err->as_object().if_contains("message"); m && m->is_string()) {
         message += ": " + std::string(m->as_string());
       }
+      if (const json::value* c = err->as_object().if_contains("code"); c && c->is_string()) {
+        code = error_code_from_string(c->as_string()).value_or(code);
+      }
     }
   }
   if (!res->header("retry-after").empty()) message += " (retry after " + res->header("retry-after") + " s)";
-  return Error("http_" + std::to_string(res->status), message);
+  return Error(code, message);
 }
 
 Result<json::value> AdminClient::call(std::string_view method, std::string_view path,
@@ -56,7 +60,7 @@ Result<json::value> AdminClient::call(std::string_view method, std::string_view 
   if (!res) return res.take_error();
   std::error_code ec;
   json::value v = json::parse(res->body, ec);
-  if (ec) return Error("bad_answer", "the server's answer is not JSON");
+  if (ec) return Error(ErrorCode::bad_answer, "the server's answer is not JSON");
   return v;
 }
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 #include "tools/llmctl/https_client.hpp"
 
 namespace llmd::llmctl {

@@ -24,7 +24,7 @@ Result<Args> parse_args(int argc, char** argv, const std::set<std::string>& bool
       } else if (i + 1 < argc) {
         a.options[name] = argv[++i];
       } else {
-        return Error("usage", "--" + name + " needs a value");
+        return Error(ErrorCode::usage, "--" + name + " needs a value");
       }
     } else {
       a.positional.emplace_back(s);

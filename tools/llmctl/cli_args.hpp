@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::llmctl {
 

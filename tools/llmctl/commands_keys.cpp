@@ -36,7 +36,7 @@ void print_key(const json::object& k) {
 int cmd_keys(Context& ctx) {
   const auto& pos = ctx.args.positional;
   std::string verb = pos.size() > 1 ? pos[1] : "list";
-  Result<json::value> r = Error("usage", "");
+  Result<json::value> r = Error(ErrorCode::usage, "");
   if (verb == "list") {
     std::string path = "/admin/v1/keys";
     char sep = '?';

@@ -58,7 +58,7 @@ Result<json::value> int_option(const std::string& name, const std::string& text)
   int64_t v = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || p != text.data() + text.size()) {
-    return Error("usage", "--" + name + " needs a whole number (or 'none' to remove the limit)");
+    return Error(ErrorCode::usage, "--" + name + " needs a whole number (or 'none' to remove the limit)");
   }
   return json::value(v);
 }

@@ -28,7 +28,7 @@ Result<json::object> limits_from(const Args& a) {
   if (auto w = a.get("weight")) {
     char* end = nullptr;
     double v = std::strtod(w->c_str(), &end);
-    if (w->empty() || *end != '\0') return Error("usage", "--weight needs a number");
+    if (w->empty() || *end != '\0') return Error(ErrorCode::usage, "--weight needs a number");
     o["weight"] = v;
   }
   const std::pair<const char*, const char*> ints[] = {{"rpm", "rpm_limit"},
@@ -106,7 +106,7 @@ int cmd_teams(Context& ctx) {
   if (pos.size() < 3) return usage_error("teams " + verb + " needs a team name");
   const std::string& name = pos[2];
   const std::string path = "/admin/v1/teams/" + url_encode(name);
-  Result<json::value> r = Error("usage", "");
+  Result<json::value> r = Error(ErrorCode::usage, "");
   if (verb == "show") {
     r = ctx.client.call("GET", path);
   } else if (verb == "create" || verb == "update") {

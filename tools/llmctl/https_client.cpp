@@ -54,7 +54,7 @@ std::string HttpResponse::header(std::string_view name) const {
 Result<Url> parse_url(std::string_view text) {
   constexpr std::string_view scheme = "https://";
   if (text.substr(0, scheme.size()) != scheme) {
-    return Error("url_invalid", "the URL must start with https:// (got '" + std::string(text.substr(0, 64)) + "')");
+    return Error(ErrorCode::url_invalid, "the URL must start with https:// (got '" + std::string(text.substr(0, 64)) + "')");
   }
   std::string_view rest = text.substr(scheme.size());
   size_t slash = rest.find('/');
@@ -64,21 +64,21 @@ Result<Url> parse_url(std::string_view text) {
   while (!url.base_path.empty() && url.base_path.back() == '/') url.base_path.pop_back();
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
-    if (close == std::string_view::npos) return Error("url_invalid", "unclosed '[' in the URL");
+    if (close == std::string_view::npos) return Error(ErrorCode::url_invalid, "unclosed '[' in the URL");
     url.host = std::string(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
     if (!after.empty() && after.front() == ':') url.port = std::string(after.substr(1));
-    else if (!after.empty()) return Error("url_invalid", "unexpected text after ']' in the URL");
+    else if (!after.empty()) return Error(ErrorCode::url_invalid, "unexpected text after ']' in the URL");
   } else {
     size_t colon = authority.rfind(':');
     url.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) url.port = std::string(authority.substr(colon + 1));
   }
   if (url.port.empty()) url.port = "443";
-  if (url.host.empty()) return Error("url_invalid", "the URL has no host");
+  if (url.host.empty()) return Error(ErrorCode::url_invalid, "the URL has no host");
   if (!std::all_of(url.port.begin(), url.port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
       url.port.size() > 5) {
-    return Error("url_invalid", "the URL's port is not a number");
+    return Error(ErrorCode::url_invalid, "the URL's port is not a number");
   }
   return url;
 }
@@ -93,7 +93,7 @@ Result<HttpResponse> https_request(const Url& url, const TlsOptions& tls, std::s
     ctx.set_verify_mode(ssl::verify_peer, ec);
     if (!tls.ca_file.empty()) {
       ctx.load_verify_file(tls.ca_file, ec);
-      if (ec) return Error("tls_setup", "cannot load CA file " + tls.ca_file + ": " + what_failed(ec));
+      if (ec) return Error(ErrorCode::tls_setup, "cannot load CA file " + tls.ca_file + ": " + what_failed(ec));
     } else {
       ctx.set_default_verify_paths(ec);
     }
@@ -118,10 +118,10 @@ Result<HttpResponse> https_request(const Url& url, const TlsOptions& tls, std::s
 
   net::ip::tcp::resolver resolver(ioc);
   auto endpoints = resolver.resolve(url.host, url.port, ec);
-  if (ec) return Error("connect_failed", "cannot resolve " + url.host + ": " + ec.message());
+  if (ec) return Error(ErrorCode::connect_failed, "cannot resolve " + url.host + ": " + ec.message());
   beast::get_lowest_layer(stream).expires_after(timeout);
   beast::get_lowest_layer(stream).connect(endpoints, ec);
-  if (ec) return Error("connect_failed", "cannot connect to " + url.host + ":" + url.port + ": " + ec.message());
+  if (ec) return Error(ErrorCode::connect_failed, "cannot connect to " + url.host + ":" + url.port + ": " + ec.message());
   // The request follows the handshake's last record at once: without this,
   // the kernel holds it back until the server acknowledges that record.
   beast::error_code ignored;
@@ -131,7 +131,7 @@ Result<HttpResponse> https_request(const Url& url, const TlsOptions& tls, std::s
   if (ec) {
     long verify = SSL_get_verify_result(ssl_handle);
     std::string why = verify != X509_V_OK ? X509_verify_cert_error_string(verify) : what_failed(ec);
-    return Error("tls_failed", "TLS handshake with " + url.host + ":" + url.port + " failed: " + why +
+    return Error(ErrorCode::tls_failed, "TLS handshake with " + url.host + ":" + url.port + " failed: " + why +
                                    (verify != X509_V_OK ? " (pass --cacert FILE to trust its certificate)" : ""));
   }
 
@@ -149,12 +149,12 @@ Result<HttpResponse> https_request(const Url& url, const TlsOptions& tls, std::s
 
   beast::get_lowest_layer(stream).expires_after(timeout);
   bhttp::write(stream, req, ec);
-  if (ec) return Error(ec == beast::error::timeout ? "timeout" : "io_failed", "sending the request failed: " + ec.message());
+  if (ec) return Error(ec == beast::error::timeout ? ErrorCode::timeout : ErrorCode::io_error, "sending the request failed: " + ec.message());
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(64 * 1024 * 1024);
   bhttp::read(stream, buffer, parser, ec);
-  if (ec) return Error(ec == beast::error::timeout ? "timeout" : "io_failed", "reading the answer failed: " + ec.message());
+  if (ec) return Error(ec == beast::error::timeout ? ErrorCode::timeout : ErrorCode::io_error, "reading the answer failed: " + ec.message());
   auto& res = parser.get();
   HttpResponse out;
   out.status = static_cast<int>(res.result_int());

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/core/result.hpp"
+#include "base/result.hpp"
 
 namespace llmd::client {
 

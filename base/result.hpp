@@ -4,17 +4,29 @@
 #include <cassert>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+
+#include "base/error_code.hpp"
 
 namespace llmd {
 
-// A failure with a stable machine-readable code and a human-readable message.
+// A failure with a code from the one vocabulary (base/error_code.hpp) and a
+// human-readable message.
 struct Error {
-  std::string code;     // short identifier, e.g. "gguf_truncated", "model_not_found"
+  ErrorCode code = ErrorCode::internal;
   std::string message;  // full sentence for logs and API error bodies
 
   Error() = default;
-  Error(std::string c, std::string m) : code(std::move(c)), message(std::move(m)) {}
+  Error(ErrorCode c, std::string m) : code(c), message(std::move(m)) {}
+
+  std::string_view code_name() const { return to_string(code); }
+  // The same code with `prefix` put before the message ("model 'x': ...").
+  Error with_context(std::string_view prefix) const& { return Error(code, std::string(prefix) + message); }
+  Error with_context(std::string_view prefix) && {
+    message.insert(0, prefix);
+    return std::move(*this);
+  }
 };
 
 template <typename T>
@@ -63,3 +75,12 @@ using Status = Result<void>;
 inline Status ok_status() { return Status(); }
 
 }  // namespace llmd
+
+// The one propagation macro: evaluates `expr` (a Result<T> or Status) and
+// returns its Error from the enclosing function (whose result type is
+// constructible from llmd::Error) when it failed.
+#define LLMD_TRY(expr)                                        \
+  do {                                                        \
+    auto&& llmd_try_r_ = (expr);                              \
+    if (!llmd_try_r_.ok()) return llmd_try_r_.take_error();   \
+  } while (0)
