@@ -39,8 +39,8 @@ std::string_view to_string(FinishReason r) {
   return "";
 }
 
-Result<std::unique_ptr<Scheduler>> Scheduler::create(engine::Backend& backend, const engine::Tokenizer& tokenizer,
-                                                     const ModelLimits& model, const SchedulerConfig& c) {
+Result<engine::KvCacheShape> Scheduler::plan_kv(uint64_t block_bytes, const ModelLimits& model,
+                                                const SchedulerConfig& c, int32_t* max_context_out) {
   if (Status st = check_config(model, c); !st) return st.take_error();
   auto bad = [](std::string m) { return Error(ErrorCode::invalid_config, std::move(m)); };
 
@@ -48,7 +48,6 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(engine::Backend& backend, c
   const int64_t per_seq_blocks = (static_cast<int64_t>(model.n_ctx) + c.block_size - 1) / c.block_size;
   int64_t n_blocks = c.kv_blocks;
   if (n_blocks == 0 && c.kv_bytes > 0) {
-    const uint64_t block_bytes = backend.kv_block_bytes(shape);
     if (block_bytes == 0) return bad("the backend reports a KV block size of 0 bytes");
     n_blocks = static_cast<int64_t>(c.kv_bytes / block_bytes);
   } else if (n_blocks == 0) {
@@ -61,21 +60,37 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(engine::Backend& backend, c
   }
   int64_t max_context = c.max_context > 0 ? std::min(c.max_context, model.n_ctx) : model.n_ctx;
   max_context = std::min(max_context, pool_tokens);
-
   shape.n_blocks = static_cast<int32_t>(n_blocks);
-  if (Status st = backend.init_kv(shape); !st) return st.take_error();
-  return std::unique_ptr<Scheduler>(
-      new Scheduler(backend, tokenizer, model, c, static_cast<int32_t>(n_blocks), static_cast<int32_t>(max_context)));
+  *max_context_out = static_cast<int32_t>(max_context);
+  return shape;
 }
 
-Scheduler::Scheduler(engine::Backend& backend, const engine::Tokenizer& tokenizer, const ModelLimits& model,
-                     const SchedulerConfig& config, int32_t n_blocks, int32_t max_context)
+Result<std::unique_ptr<Scheduler>> Scheduler::create(engine::Backend& backend, const engine::Tokenizer& tokenizer,
+                                                     const ModelLimits& model, const SchedulerConfig& c) {
+  int32_t max_context = 0;
+  auto shape = plan_kv(backend.kv_block_bytes({0, c.block_size, c.kv_dtype}), model, c, &max_context);
+  if (!shape) return shape.take_error();
+  if (Status st = backend.init_kv(*shape); !st) return st.take_error();
+  return std::unique_ptr<Scheduler>(new Scheduler(&backend, tokenizer, model, c, *shape, max_context));
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::create_paused(uint64_t kv_block_bytes, const engine::Tokenizer& tokenizer,
+                                                            const ModelLimits& model, const SchedulerConfig& c) {
+  int32_t max_context = 0;
+  auto shape = plan_kv(kv_block_bytes, model, c, &max_context);
+  if (!shape) return shape.take_error();
+  return std::unique_ptr<Scheduler>(new Scheduler(nullptr, tokenizer, model, c, *shape, max_context));
+}
+
+Scheduler::Scheduler(engine::Backend* backend, const engine::Tokenizer& tokenizer, const ModelLimits& model,
+                     const SchedulerConfig& config, engine::KvCacheShape kv_shape, int32_t max_context)
     : backend_(backend),
       tokenizer_(tokenizer),
       model_(model),
       config_(config),
+      kv_shape_(kv_shape),
       max_context_(max_context),
-      kv_(n_blocks, config.block_size),
+      kv_(kv_shape.n_blocks, config.block_size),
       fair_(config.weights),
       planner_(config_, kv_, fair_, running_) {
   rate_window_start_ns_ = now_ns();
@@ -109,6 +124,7 @@ void Scheduler::stop() {
   } else {
     // Never started (or driven by step()): end everything on this thread.
     drain_inbox();
+    apply_backend_change();
     fail_all(Error(ErrorCode::shutting_down, "the model is being unloaded"));
     publish_stats(nullptr);
   }
@@ -120,10 +136,13 @@ void Scheduler::loop() {
     if (config_.after_step) config_.after_step();
     std::unique_lock lk(mu_);
     if (stopping_) break;
-    if (!worked) cv_.wait(lk, [this] { return stopping_ || !inbox_.empty() || !aborts_.empty(); });
+    if (!worked) {
+      cv_.wait(lk, [this] { return stopping_ || !inbox_.empty() || !aborts_.empty() || backend_change_.has_value(); });
+    }
     if (stopping_) break;
   }
   drain_inbox();
+  apply_backend_change();
   fail_all(Error(ErrorCode::shutting_down, "the model is being unloaded"));
   publish_stats(nullptr);
   if (config_.after_step) config_.after_step();
@@ -179,6 +198,7 @@ Result<RequestId> Scheduler::submit(GenerationRequest request) {
   ++team_queued;
   ++queued_total_;
   ++submitted_;
+  active_.fetch_add(1, std::memory_order_acq_rel);
   const RequestId id = next_id_.fetch_add(1);
   r->id = id;
   inbox_.push_back(std::move(r));
@@ -219,8 +239,45 @@ void Scheduler::drain_inbox() {
   }
 }
 
+void Scheduler::replace_backend(engine::Backend* next, std::function<void()> on_replaced) {
+  {
+    std::lock_guard lk(mu_);
+    if (!backend_change_) backend_change_.emplace();
+    backend_change_->next = next;
+    if (on_replaced) backend_change_->callbacks.push_back(std::move(on_replaced));
+  }
+  cv_.notify_one();
+}
+
+void Scheduler::apply_backend_change() {
+  std::optional<BackendChange> change;
+  {
+    std::lock_guard lk(mu_);
+    change.swap(backend_change_);
+  }
+  if (!change) return;
+  if (change->next != backend_) {
+    preempt_all();
+    backend_ = change->next;
+  }
+  for (auto& cb : change->callbacks) cb();
+}
+
+void Scheduler::preempt_all() {
+  StepPlan none;
+  while (!running_.empty()) planner_.preempt(running_.back(), none);
+  preemptions_ += none.preempted.size();
+  // Cached blocks hold the old backend's K/V: start with an empty pool.
+  kv_ = engine::kv::KvCacheManager(kv_shape_.n_blocks, kv_shape_.block_size);
+}
+
 bool Scheduler::step() {
   drain_inbox();
+  apply_backend_change();
+  if (backend_ == nullptr) {  // paused: requests wait in the queue
+    publish_stats(nullptr);
+    return false;
+  }
   StepPlan plan = planner_.plan();
   for (Sequence* s : plan.admitted) {
     prefix_query_tokens_ += static_cast<uint64_t>(s->size());
@@ -229,6 +286,7 @@ bool Scheduler::step() {
   const bool worked = !plan.empty();
   if (worked) run_plan(plan);
   for (RequestState* r : done_) requests_.erase(r->id);
+  active_.fetch_sub(static_cast<int32_t>(done_.size()), std::memory_order_acq_rel);
   done_.clear();
   publish_stats(worked ? &plan : nullptr);
   return worked;
@@ -253,10 +311,10 @@ void Scheduler::run_plan(const StepPlan& plan) {
   }
 
   engine::ForwardOutput out;
-  if (Status st = backend_.forward(batch, &out); !st) {
+  if (Status st = backend_->forward(batch, &out); !st) {
     log::errorf("scheduler %s: forward step failed: %s", config_.name.c_str(), st.error().message.c_str());
     const Error err(ErrorCode::engine_error, "the model failed to compute this request: " + st.error().message);
-    if (!backend_.healthy()) {
+    if (!backend_->healthy()) {
       fail_all(Error(ErrorCode::backend_failed, "the model's backend failed: " + st.error().message));
       return;
     }
@@ -303,7 +361,7 @@ void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
     engine::kv::BlockCopy copy;
     bool shared = kv_.fork(leader->table, leader->num_computed, c->table, &copy);
     if (shared && copy.src >= 0) {
-      if (Status st = backend_.copy_kv_block(copy.src, copy.dst); !st) {
+      if (Status st = backend_->copy_kv_block(copy.src, copy.dst); !st) {
         log::warnf("scheduler %s: KV block copy failed (%s); the choice will recompute", config_.name.c_str(),
                      st.error().message.c_str());
         kv_.release(c->table);
@@ -424,6 +482,7 @@ void Scheduler::fail_all(const Error& error) {
   std::sort(all.begin(), all.end(), [](auto* a, auto* b) { return a->id < b->id; });
   for (RequestState* r : all) end_request(r, reason, reason == FinishReason::error ? &error : nullptr);
   for (RequestState* r : done_) requests_.erase(r->id);
+  active_.fetch_sub(static_cast<int32_t>(done_.size()), std::memory_order_acq_rel);
   done_.clear();
 }
 

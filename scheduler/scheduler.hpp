@@ -14,6 +14,15 @@
 // a backend that reports itself unhealthy ends all of them and the scheduler
 // refuses new work ("backend_failed").
 //
+// The backend can be replaced while the scheduler runs (the model manager
+// moves a model to another device, parks it, or brings it back):
+// replace_backend() takes effect at the next step boundary. Every running
+// sequence is then preempted by recompute (its tokens so far kept, its
+// sampler state too), the KV bookkeeping and prefix cache start empty, and
+// the sequences continue on the new backend: callers see a pause, never an
+// error, a lost or a repeated token. With no backend the scheduler is
+// paused: it accepts and queues requests but runs no step until one comes.
+//
 // Tests and benchmarks may instead drive the loop from their own thread with
 // step() (never together with start()).
 #pragma once
@@ -23,6 +32,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <functional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -51,6 +62,12 @@ class Scheduler {
   // run forward() on the backend meanwhile.
   static Result<std::unique_ptr<Scheduler>> create(engine::Backend& backend, const engine::Tokenizer& tokenizer,
                                                    const ModelLimits& model, const SchedulerConfig& config);
+  // The same with the KV pool's shape decided by `kv_block_bytes` (what the
+  // backends it will run on charge per block) and no backend yet: it starts
+  // paused. The caller init_kv()s each backend with kv_shape() before
+  // replace_backend() hands it over.
+  static Result<std::unique_ptr<Scheduler>> create_paused(uint64_t kv_block_bytes, const engine::Tokenizer& tokenizer,
+                                                          const ModelLimits& model, const SchedulerConfig& config);
   ~Scheduler();  // stop()
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -81,6 +98,18 @@ class Scheduler {
   // queue has likely drained enough (1..60).
   int32_t retry_after_seconds() const { return retry_after_s_.load(std::memory_order_relaxed); }
 
+  // Makes `next` (null: none, paused) the backend from the next step
+  // boundary on, as described above; `next` must already hold a KV pool of
+  // kv_shape(). `on_replaced` runs once on the engine thread (or on the
+  // caller's when the loop is not running) after the old backend is no
+  // longer used; it must not block. A later call supersedes one not yet
+  // applied (whose callback then runs too). Thread-safe.
+  void replace_backend(engine::Backend* next, std::function<void()> on_replaced);
+  // The KV pool every backend of this scheduler holds.
+  engine::KvCacheShape kv_shape() const { return kv_shape_; }
+  // Requests accepted and not yet done (queued, running or paused).
+  int32_t active_requests() const { return active_.load(std::memory_order_acquire); }
+
   SchedulerStats stats() const;
   const SchedulerConfig& config() const { return config_; }
   // Longest sequence (prompt + completion) this scheduler serves.
@@ -92,8 +121,12 @@ class Scheduler {
   bool step();
 
  private:
-  Scheduler(engine::Backend& backend, const engine::Tokenizer& tokenizer, const ModelLimits& model,
-            const SchedulerConfig& config, int32_t n_blocks, int32_t max_context);
+  Scheduler(engine::Backend* backend, const engine::Tokenizer& tokenizer, const ModelLimits& model,
+            const SchedulerConfig& config, engine::KvCacheShape kv_shape, int32_t max_context);
+  static Result<engine::KvCacheShape> plan_kv(uint64_t block_bytes, const ModelLimits& model,
+                                              const SchedulerConfig& c, int32_t* max_context);
+  void apply_backend_change();  // engine thread: a pending replace_backend()
+  void preempt_all();
 
   void loop();
 
@@ -110,10 +143,11 @@ class Scheduler {
   void publish_stats(const StepPlan* plan);
   void note_left_queue(RequestState* r);
 
-  engine::Backend& backend_;
+  engine::Backend* backend_;  // engine thread; null while paused
   const engine::Tokenizer& tokenizer_;
   const ModelLimits model_;
   const SchedulerConfig config_;
+  const engine::KvCacheShape kv_shape_;
   const int32_t max_context_;
 
   // Engine-thread state.
@@ -141,6 +175,12 @@ class Scheduler {
   uint64_t submitted_ = 0, rejected_ = 0;
   bool stopping_ = false;
   bool failed_ = false;
+  struct BackendChange {
+    engine::Backend* next = nullptr;
+    std::vector<std::function<void()>> callbacks;
+  };
+  std::optional<BackendChange> backend_change_;
+  std::atomic<int32_t> active_{0};
   std::atomic<RequestId> next_id_{1};
   std::atomic<int32_t> retry_after_s_{1};
 

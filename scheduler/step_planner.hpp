@@ -52,6 +52,11 @@ class StepPlanner {
   // Order stamp for sequences that start running outside plan() (forks).
   uint64_t next_admit_order() { return ++admit_counter_; }
 
+  // Sends a running sequence back to the front of its team's queue: its
+  // blocks are released and it recomputes its tokens when admitted again.
+  // Drops its chunk from `plan` if it had one; adds it to plan.preempted.
+  void preempt(Sequence* victim, StepPlan& plan);
+
  private:
   // Makes room for `seq` to cover n_tokens, preempting as needed; false when
   // `seq` itself was preempted.
@@ -60,7 +65,6 @@ class StepPlanner {
   // Sequence slots taken: running ones plus the choices that running, not yet
   // forked requests will add.
   int32_t occupied_slots() const;
-  void preempt(Sequence* victim, StepPlan& plan);
   void admit(StepPlan& plan);
 
   const SchedulerConfig& config_;

@@ -22,7 +22,7 @@
 #include "engine/cpu/cpu_features.hpp"
 #include "engine/cpu/thread_pool.hpp"
 #include "engine/model/model.hpp"
-#include "engine/tools/backend_select.hpp"
+#include "engine/backend/backend_factory.hpp"
 
 using namespace llmd;
 using namespace llmd::engine;
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const ModelConfig& cfg = (*model)->config();
-  auto backend = cli::make_backend(**model, {.name = backend_name, .threads = threads, .isa = isa});
+  auto backend = engine::make_backend(**model, {.device = backend_name, .threads = threads, .isa = isa});
   if (!backend) {
     std::fprintf(stderr, "llmd-bench: %s\n", backend.error().message.c_str());
     return 1;

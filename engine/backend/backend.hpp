@@ -101,6 +101,11 @@ class Backend {
   // False once an unrecoverable device error happened (the daemon then stops
   // serving the model and exits so it can be restarted).
   virtual bool healthy() const { return true; }
+
+  // Bytes this backend holds in its device's memory now: weights in the form
+  // it keeps them, the KV pool and workspaces (host RAM for the CPU backend;
+  // file-backed pages it reads in place are not counted).
+  virtual uint64_t memory_bytes() const { return 0; }
 };
 
 }  // namespace llmd::engine

@@ -58,10 +58,15 @@ Status to_floats(const WeightView& w, std::vector<float>* out) {
 
 }  // namespace
 
-Status CpuBackend::load_weights() {
+Status CpuBackend::load_weights(const std::function<void(uint64_t, uint64_t)>& progress) {
   layers_.resize(static_cast<size_t>(cfg_.n_layer));
+  const uint64_t total = model_.weight_bytes();
+  uint64_t done = 0;
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const LayerWeights& w = model_.layer(l);
+    for (const WeightView* v : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
+      done += static_cast<uint64_t>(v->rows) * v->row_bytes;
+    }
     Layer& L = layers_[static_cast<size_t>(l)];
     LLMD_TRY(to_floats(w.attn_norm, &L.attn_norm));
     LLMD_TRY(to_floats(w.ffn_norm, &L.ffn_norm));
@@ -79,6 +84,7 @@ Status CpuBackend::load_weights() {
     const WeightView* down[] = {&w.w_down};
     LLMD_TRY(pack_linear(down, &L.down));
     for (const WeightView* v : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) release_file_pages(*v);
+    if (progress) progress(std::min(done, total), total);
   }
   LLMD_TRY(to_floats(model_.output_norm(), &output_norm_));
   const WeightView* out[] = {&model_.output()};
@@ -86,7 +92,27 @@ Status CpuBackend::load_weights() {
   // Token embeddings are read from the file at every step; the rest lives in
   // packed form now.
   if (!cfg_.tied_output) release_file_pages(model_.output());
+  if (progress) progress(total, total);
   return ok_status();
+}
+
+uint64_t CpuBackend::memory_bytes() const {
+  uint64_t n = 0;
+  auto floats = [](const std::vector<float>& v) { return v.capacity() * sizeof(float); };
+  auto linear = [](const Linear& l) {
+    uint64_t b = 0;
+    for (const PackedMatrix& m : l.parts) b += m.bytes();
+    return b;
+  };
+  for (const Layer& L : layers_) {
+    n += floats(L.attn_norm) + floats(L.ffn_norm) + floats(L.bq) + floats(L.bk) + floats(L.bv);
+    n += linear(L.qkv) + linear(L.wo) + linear(L.gate_up) + linear(L.down);
+  }
+  n += floats(output_norm_) + linear(output_) + kv_.bytes();
+  for (const auto* v : {&x_, &xn_, &qkv_, &att_, &gu_, &h_, &cos_, &sin_, &ad_, &aqsum_}) n += floats(*v);
+  n += aq_.capacity() + ar_.capacity() + (acorr16_.capacity() + acorr32_.capacity()) * sizeof(int32_t);
+  for (const auto& t : attn_scratch_) n += floats(t);
+  return n;
 }
 
 Status CpuBackend::init_kv(const KvCacheShape& shape) { return kv_.init(cfg_, shape); }
@@ -114,9 +140,41 @@ Result<std::unique_ptr<Backend>> make_cpu_backend(const Model& model, const CpuB
   if (opts.threads < 0 || opts.threads > 1024)
     return Error(ErrorCode::cpu_bad_threads, "thread count must be in [0, 1024], got " + std::to_string(opts.threads));
   auto backend = std::make_unique<cpu::CpuBackend>(model, *kernels, opts.threads);
-  if (Status st = backend->load_weights(); !st) return st.take_error();
+  if (Status st = backend->load_weights(opts.progress); !st) return st.take_error();
   log::debugf("cpu backend: %s kernels, model %s", kernels->name, model.config().arch_name.c_str());
   return std::unique_ptr<Backend>(std::move(backend));
+}
+
+Result<uint64_t> cpu_weight_bytes(const Model& model) {
+  const ModelConfig& c = model.config();
+  uint64_t n = 0;
+  // Consecutive parts that share a packed format are stacked (pack_linear).
+  auto linear = [&](std::initializer_list<const WeightView*> parts) -> Status {
+    std::vector<const WeightView*> v(parts);
+    size_t i = 0;
+    while (i < v.size()) {
+      size_t j = i + 1;
+      int64_t rows = v[i]->rows;
+      while (j < v.size() && cpu::pack_format_for(v[j]->type) == cpu::pack_format_for(v[i]->type)) rows += v[j++]->rows;
+      auto layout = cpu::packed_layout(cpu::pack_format_for(v[i]->type), rows, v[i]->cols, v[i]->name);
+      if (!layout) return layout.take_error();
+      n += layout->group_bytes * static_cast<uint64_t>(layout->groups);
+      i = j;
+    }
+    return ok_status();
+  };
+  for (int l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& w = model.layer(l);
+    LLMD_TRY(linear({&w.wq, &w.wk, &w.wv}));
+    LLMD_TRY(linear({&w.wo}));
+    LLMD_TRY(linear({&w.w_gate, &w.w_up}));
+    LLMD_TRY(linear({&w.w_down}));
+    n += static_cast<uint64_t>(2 * c.n_embd) * sizeof(float);
+    if (c.qkv_bias) n += static_cast<uint64_t>(w.bq.cols + w.bk.cols + w.bv.cols) * sizeof(float);
+  }
+  LLMD_TRY(linear({&model.output()}));
+  n += static_cast<uint64_t>(c.n_embd) * sizeof(float);
+  return n;
 }
 
 }  // namespace llmd::engine

@@ -12,6 +12,7 @@
 // mapping). forward() is not reentrant; one engine loop drives a backend.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,7 +27,14 @@ struct CpuBackendOptions {
   // Kernel variant: "" = the best this CPU supports (the LLMD_CPU_ISA
   // environment variable may name a lower one), or "scalar", "avx2", "avx512".
   std::string isa;
+  // Called on the creating thread as the weights are converted: bytes of the
+  // file's weight tensors done so far, and their total.
+  std::function<void(uint64_t done, uint64_t total)> progress;
 };
+
+// Bytes the CPU backend's converted weights take for `model` (what
+// memory_bytes() reports for them after creation, before any KV or scratch).
+Result<uint64_t> cpu_weight_bytes(const Model& model);
 
 Result<std::unique_ptr<Backend>> make_cpu_backend(const Model& model, const CpuBackendOptions& opts);
 

@@ -23,7 +23,8 @@ class CpuBackend final : public Backend {
  public:
   CpuBackend(const Model& model, const KernelTable& kernels, int threads);
 
-  Status load_weights();
+  Status load_weights(const std::function<void(uint64_t, uint64_t)>& progress);
+  uint64_t memory_bytes() const override;
 
   std::string name() const override { return "cpu"; }
   Status init_kv(const KvCacheShape& shape) override;

@@ -26,6 +26,7 @@ class CpuKvCache {
 
   Status init(const ModelConfig& c, const KvCacheShape& shape);
   bool ready() const { return n_blocks_ > 0; }
+  uint64_t bytes() const { return buf_.size(); }
   int32_t n_blocks() const { return n_blocks_; }
   int32_t block_size() const { return block_size_; }
   KvElem elem() const { return elem_; }

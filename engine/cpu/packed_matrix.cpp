@@ -157,18 +157,8 @@ const char* pack_format_name(PackFormat f) {
   return "?";
 }
 
-Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts, ThreadPool* pool) {
-  if (parts.empty()) return Error(ErrorCode::pack_empty, "no matrices to pack");
-  const PackFormat fmt = pack_format_for(parts[0]->type);
-  const int64_t cols = parts[0]->cols;
-  int64_t rows = 0;
-  for (const WeightView* p : parts) {
-    if (pack_format_for(p->type) != fmt || p->cols != cols)
-      return Error(ErrorCode::pack_mismatch, "cannot stack " + p->name + " with " + parts[0]->name);
-    rows += p->rows;
-  }
-  PackedMatrix m;
-  PackedView& v = m.view_;
+Result<PackedView> packed_layout(PackFormat fmt, int64_t rows, int64_t cols, const std::string& name) {
+  PackedView v;
   v.format = fmt;
   v.rows = rows;
   v.groups = (rows + kRowGroup - 1) / kRowGroup;
@@ -183,7 +173,7 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     v.group_bytes = round_up(static_cast<uint64_t>(cols) * kRowGroup * elt, 64);
   } else {
     v.block = fmt == PackFormat::i6_b16 ? 16 : 32;
-    if (cols % v.block != 0) return Error(ErrorCode::pack_bad_shape, parts[0]->name + ": row length is not a whole block");
+    if (cols % v.block != 0) return Error(ErrorCode::pack_bad_shape, name + ": row length is not a whole block");
     const uint64_t nb = static_cast<uint64_t>(cols / v.block);
     const uint64_t quants = five ? nb * 5 * 64 : six ? nb * 3 * 64 : nb * static_cast<uint64_t>(v.block) * kRowGroup / (nibbles ? 2 : 1);
     const uint64_t scale_elt = fmt == PackFormat::i8_b32_f16 ? 2 : six ? 1 : 4;
@@ -192,6 +182,29 @@ Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts
     const uint64_t mins_bytes = affine ? nb * kRowGroup * 4 : six ? nb / 16 * kRowGroup * 4 : 0;
     v.group_bytes = round_up(v.mins_offset + mins_bytes, 64);
   }
+  return v;
+}
+
+Result<PackedMatrix> PackedMatrix::pack(std::span<const WeightView* const> parts, ThreadPool* pool) {
+  if (parts.empty()) return Error(ErrorCode::pack_empty, "no matrices to pack");
+  const PackFormat fmt = pack_format_for(parts[0]->type);
+  const int64_t cols = parts[0]->cols;
+  int64_t rows = 0;
+  for (const WeightView* p : parts) {
+    if (pack_format_for(p->type) != fmt || p->cols != cols)
+      return Error(ErrorCode::pack_mismatch, "cannot stack " + p->name + " with " + parts[0]->name);
+    rows += p->rows;
+  }
+  auto layout = packed_layout(fmt, rows, cols, parts[0]->name);
+  if (!layout) return layout.take_error();
+  PackedMatrix m;
+  PackedView& v = m.view_;
+  v = *layout;
+  const bool is_float = fmt == PackFormat::f32 || fmt == PackFormat::f16 || fmt == PackFormat::bf16;
+  const bool affine = fmt == PackFormat::u4_b32_aff || fmt == PackFormat::u5_b32_aff;
+  const bool nibbles = fmt == PackFormat::u4_b32_aff;
+  const bool five = fmt == PackFormat::u5_b32_aff;
+  const bool six = fmt == PackFormat::i6_b16;
   if (Status st = m.buf_.allocate(v.group_bytes * static_cast<uint64_t>(v.groups)); !st) return st.take_error();
   v.data = m.buf_.data();
   uint8_t* base = m.buf_.data();

@@ -23,6 +23,10 @@ namespace llmd::engine::cpu {
 PackFormat pack_format_for(gguf::GgmlType type);
 const char* pack_format_name(PackFormat f);
 
+// The layout (everything but data) of `rows` x `cols` weights packed as
+// `fmt`; group_bytes * groups is the buffer size. `name` is for the error.
+Result<PackedView> packed_layout(PackFormat fmt, int64_t rows, int64_t cols, const std::string& name);
+
 class PackedMatrix {
  public:
   PackedMatrix() = default;

@@ -23,7 +23,7 @@
 #include "engine/model/model.hpp"
 #include "engine/sampling/sampler.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
-#include "engine/tools/backend_select.hpp"
+#include "engine/backend/backend_factory.hpp"
 #include "engine/tools/cli.hpp"
 
 namespace llmd::cli {
@@ -153,7 +153,7 @@ int cmd_generate(int argc, char** argv) {
       return 1;
     }
   }
-  auto backend = make_backend(**model, {.name = backend_name, .threads = threads, .isa = isa});
+  auto backend = engine::make_backend(**model, {.device = backend_name, .threads = threads, .isa = isa});
   if (!backend) {
     std::fprintf(stderr, "llmd generate: %s\n", backend.error().message.c_str());
     return 1;

@@ -1,0 +1,84 @@
+// Making a backend by device name, and what one will cost before it is made.
+// One factory for the model manager, `llmd generate` and the benchmarks:
+//
+//   "cpu", "cpu:N"   the CPU backend (N names a CPU partition; its threads
+//                    and kernel variant come from the options)
+//   "cuda", "cuda:N" the CUDA backend on GPU N; a build without the CUDA
+//                    backend answers no_gpu "built without CUDA"
+//
+// Estimates need only the Model (its configuration and tensor types), so a
+// caller can reserve memory before it starts the slow part.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.hpp"
+#include "engine/backend/backend.hpp"
+#include "engine/model/model.hpp"
+
+namespace llmd::engine {
+
+enum class DeviceKind : uint8_t { cpu, cuda };
+
+// A parsed device name: kind and index (-1 for a bare "cpu" or "cuda").
+struct DeviceName {
+  DeviceKind kind = DeviceKind::cpu;
+  int index = -1;
+  std::string str() const;  // "cpu", "cpu:1", "cuda:0"
+};
+
+// "cpu", "cpu:N", "cuda", "cuda:N" (0 <= N < 256); invalid_argument otherwise.
+Result<DeviceName> parse_device_name(std::string_view name);
+
+struct BackendOptions {
+  std::string device = "cpu";
+  int threads = 0;           // CPU: threads (0 = all cores this process may use)
+  std::string isa;           // CPU: kernel variant ("" = best available)
+  int max_batch_tokens = 0;  // CUDA: tokens per internal step (0 = default)
+  int max_context = 0;       // CUDA: highest position + 1 (0 = the model's)
+  // Called on the creating thread while weights are converted or uploaded.
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+// True when this build contains the CUDA backend.
+bool cuda_backend_built();
+
+// The backend for options.device. Errors: invalid_argument (a bad device
+// name), no_gpu (no CUDA backend in this build, or no such GPU), and the
+// backends' own (out_of_memory, model_unsupported_type, ...).
+Result<std::unique_ptr<Backend>> make_backend(const Model& model, const BackendOptions& options);
+
+// What a backend for `model` on a device of `kind` will hold.
+struct MemoryEstimate {
+  uint64_t weights = 0;     // weights in the form that device keeps them
+  uint64_t kv = 0;          // the KV pool of `kv_blocks` blocks
+  uint64_t workspace = 0;   // activations, scratch, library workspaces
+  uint64_t total() const { return weights + kv + workspace; }
+};
+
+// Bytes of one KV block of `shape` on a device of `kind` (0 when that kind
+// does not support the dtype).
+uint64_t kv_block_bytes_on(DeviceKind kind, const ModelConfig& config, const KvCacheShape& shape);
+
+// kv_blocks: the pool the scheduler will ask for; max_batch_tokens: the
+// largest step (workspaces grow with it).
+Result<MemoryEstimate> estimate_memory(const Model& model, DeviceKind kind, const KvCacheShape& kv,
+                                       int max_batch_tokens);
+
+struct GpuInfo {
+  int index = 0;
+  std::string name;
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+};
+
+// The GPUs this process can use; empty (with the reason in *why when given)
+// on a build without CUDA or a machine without a usable GPU.
+std::vector<GpuInfo> list_gpus(std::string* why = nullptr);
+
+}  // namespace llmd::engine
