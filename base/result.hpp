@@ -48,6 +48,8 @@ class [[nodiscard]] Result {
 
   const Error& error() const { assert(!ok()); return error_; }
   Error take_error() { assert(!ok()); return std::move(error_); }
+  // The value, or `fallback` when this holds an Error.
+  T value_or(T fallback) const& { return ok() ? *value_ : std::move(fallback); }
 
  private:
   std::optional<T> value_;

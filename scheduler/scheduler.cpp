@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cassert>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -110,6 +111,7 @@ void Scheduler::start() {
 }
 
 void Scheduler::stop() {
+  assert(!thread_.joinable() || std::this_thread::get_id() != thread_.get_id());  // never from the loop itself
   std::lock_guard stop_lk(stop_mu_);  // one stopper at a time
   bool join = false;
   {

@@ -98,6 +98,11 @@ class Scheduler {
   // queue has likely drained enough (1..60).
   int32_t retry_after_seconds() const { return retry_after_s_.load(std::memory_order_relaxed); }
 
+  // The KV pool a scheduler of `config` asks for when a block costs
+  // `block_bytes`, and the context it then serves (*max_context).
+  static Result<engine::KvCacheShape> plan_kv(uint64_t block_bytes, const ModelLimits& model,
+                                              const SchedulerConfig& config, int32_t* max_context);
+
   // Makes `next` (null: none, paused) the backend from the next step
   // boundary on, as described above; `next` must already hold a KV pool of
   // kv_shape(). `on_replaced` runs once on the engine thread (or on the
@@ -123,8 +128,6 @@ class Scheduler {
  private:
   Scheduler(engine::Backend* backend, const engine::Tokenizer& tokenizer, const ModelLimits& model,
             const SchedulerConfig& config, engine::KvCacheShape kv_shape, int32_t max_context);
-  static Result<engine::KvCacheShape> plan_kv(uint64_t block_bytes, const ModelLimits& model,
-                                              const SchedulerConfig& c, int32_t* max_context);
   void apply_backend_change();  // engine thread: a pending replace_backend()
   void preempt_all();
 

@@ -1,0 +1,498 @@
+// The manager's loader thread: loads, restores, moves, evictions and the
+// end of unloads. It is the only thread that creates or destroys backends.
+//
+// Lock rule: the loader never waits for an engine thread (a scheduler's step
+// boundary or stop) while it holds the manager's mutex, because an engine
+// thread ending a request releases a lease, and that takes the mutex.
+#include <algorithm>
+#include <future>
+
+#include "base/log.hpp"
+#include "models/model_manager.hpp"
+#include "models/model_manager_state.hpp"
+
+namespace llmd::models {
+namespace {
+
+void run_all(std::vector<std::function<void()>>& calls) {
+  for (auto& c : calls) c();
+  calls.clear();
+}
+
+// Waits until `sched` no longer uses its backend and runs on `next` (null:
+// paused). Never under the manager's mutex.
+void switch_backend(scheduler::Scheduler& sched, engine::Backend* next) {
+  std::promise<void> switched;
+  std::future<void> done = switched.get_future();
+  sched.replace_backend(next, [&switched] { switched.set_value(); });
+  done.wait();
+}
+
+}  // namespace
+
+void ModelManager::loader_loop() {
+  std::vector<std::function<void()>> calls;
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    // Wake for work, for a drain or keep-alive deadline, or once a second.
+    auto until = SteadyClock::now() + std::chrono::seconds(1);
+    for (const auto& s : slots_) {
+      if (s->draining && !s->drain_for_room && !s->drain_to_park) until = std::min(until, s->drain_deadline);
+    }
+    loader_cv_.wait_until(lk, until, [this] { return stopping_ || !ops_.empty() || wake_; });
+    if (stopping_) break;
+    const bool retry = wake_ || !ops_.empty();
+    wake_ = false;
+    lk.unlock();
+    finish_drains();
+    expire_keep_alive();
+    lk.lock();
+    if (retry && !blocked_.empty()) {
+      // Room may have appeared: try the waiting loads again, oldest first.
+      for (auto it = blocked_.rbegin(); it != blocked_.rend(); ++it) ops_.push_front(std::move(*it));
+      blocked_.clear();
+    }
+    while (!ops_.empty() && !stopping_) {
+      Op op = std::move(ops_.front());
+      ops_.pop_front();
+      op_running_ = true;
+      lk.unlock();
+      run_op(op);
+      finish_drains();
+      lk.lock();
+      op_running_ = false;
+    }
+    idle_cv_.notify_all();
+  }
+  lk.unlock();
+  run_all(calls);
+}
+
+void ModelManager::run_op(const Op& op) {
+  std::shared_ptr<Slot> s;
+  {
+    std::lock_guard lk(mu_);
+    s = find_slot(op.id);
+    if (!s || s->spec.id != op.id) return;
+  }
+  const bool done = op.kind == Op::Kind::load ? run_load(s, op.device) : run_move(s, op.device);
+  std::lock_guard lk(mu_);
+  if (done) {
+    s->queued = false;
+  } else {
+    blocked_.push_back(op);
+  }
+}
+
+ModelManager::Room ModelManager::make_room(const std::string& device, const std::string& owner, uint64_t bytes,
+                                           std::string* why, std::vector<std::shared_ptr<Slot>>* evict) {
+  Device* d = devices_.find(device);
+  if (!d) {
+    *why = "no device " + device;
+    return Room::never;
+  }
+  if (d->free() >= bytes) return Room::reserved;
+  // Idle, unpinned models here, least recently used first.
+  std::vector<std::shared_ptr<Slot>> idle, busy;
+  uint64_t pinned = 0, others = 0;
+  for (const auto& s : slots_) {
+    const uint64_t held = devices_.reserved_by(device, s->spec.id);
+    if (s->spec.id == owner || held == 0) continue;
+    if (s->spec.pinned || s->queued || s->state != ModelState::ready) {
+      (s->spec.pinned ? pinned : others) += held;
+      continue;
+    }
+    (s->idle() && !s->draining ? idle : busy).push_back(s);
+  }
+  auto lru = [](const auto& a, const auto& b) { return a->last_used < b->last_used; };
+  std::sort(idle.begin(), idle.end(), lru);
+  std::sort(busy.begin(), busy.end(), lru);
+  uint64_t room = d->free();
+  for (const auto& s : idle) {
+    if (room >= bytes) break;
+    room += devices_.reserved_by(device, s->spec.id);
+    evict->push_back(s);
+  }
+  if (room >= bytes) return Room::reserved;
+  evict->clear();
+  uint64_t could = d->free();
+  for (const auto& s : idle) could += devices_.reserved_by(device, s->spec.id);
+  for (const auto& s : busy) could += devices_.reserved_by(device, s->spec.id);
+  if (could >= bytes) return Room::wait;
+  *why = "model '" + owner + "' needs " + format_bytes(bytes) + " on " + device + ", which has a budget of " +
+         format_bytes(d->memory_budget) + ": " + format_bytes(pinned) + " held by pinned models, " +
+         format_bytes(others) + " by models loading or moving, " + format_bytes(d->reserved_total() - pinned - others) +
+         " by other models";
+  return Room::never;
+}
+
+Result<std::string> ModelManager::place(const Slot& s, const engine::MemoryEstimate& cpu,
+                                        const engine::MemoryEstimate& gpu, std::string* why) const {
+  std::vector<const Device*> candidates;
+  if (s.spec.device == "auto") {
+    for (const Device& d : devices_.devices()) candidates.push_back(&d);
+    // GPUs first, each kind by most free memory.
+    std::stable_sort(candidates.begin(), candidates.end(), [](const Device* a, const Device* b) {
+      if (a->kind != b->kind) return a->kind == engine::DeviceKind::cuda;
+      return a->free() > b->free();
+    });
+  } else {
+    auto id = devices_.resolve(s.spec.device);
+    if (!id) return id.take_error();
+    candidates.push_back(devices_.find(*id));
+  }
+  std::string reasons;
+  for (const Device* d : candidates) {
+    const uint64_t need = (d->kind == engine::DeviceKind::cpu ? cpu : gpu).total();
+    if (need == 0) continue;
+    uint64_t pinned = 0;
+    for (const auto& o : slots_) {
+      if (o->spec.pinned && o->spec.id != s.spec.id) pinned += devices_.reserved_by(d->id, o->spec.id);
+    }
+    if (d->memory_budget >= pinned + need) return d->id;
+    reasons += (reasons.empty() ? "" : "; ") + d->id + ": needs " + format_bytes(need) + ", budget " +
+               format_bytes(d->memory_budget) + ", " + format_bytes(pinned) + " held by pinned models";
+  }
+  *why = reasons;
+  return Error(ErrorCode::insufficient_device_memory,
+               "model '" + s.spec.id + "' does not fit on any device even after evicting every unpinned model (" +
+                   reasons + ")");
+}
+
+bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& requested) {
+  std::vector<std::function<void()>> calls;
+  std::unique_lock lk(mu_);
+  if (stopping_ || s->removing) return true;
+  if (s->state == ModelState::ready) {
+    serve_waiters(s, &calls);
+    settle(s->spec.id, &calls);
+    lk.unlock();
+    run_all(calls);
+    return true;
+  }
+  const ModelSpec spec = s->spec;
+  std::shared_ptr<ModelInstance> instance = s->instance;  // a parked model keeps it
+  const bool restoring = s->state == ModelState::parked && instance;
+  const std::string parked_on = s->device;
+  if (!restoring) s->state = ModelState::loading;
+  lk.unlock();
+
+  auto fail = [&](Error e) {
+    lk.lock();
+    log::errorf("model '%s': %s", spec.id.c_str(), e.message.c_str());
+    if (s->instance && !restoring) s->instance.reset();
+    devices_.release(s->device, spec.id);
+    s->state = ModelState::failed;
+    s->error = e.message;
+    fail_waiters(spec.id, e, &calls);
+    settle(spec.id, &calls);
+    lk.unlock();
+    run_all(calls);
+    return true;
+  };
+
+  std::unique_ptr<engine::Model> model;
+  const engine::Model* m = restoring ? instance->model.get() : nullptr;
+  if (!restoring) {
+    auto loaded = engine::Model::load(spec.path.string());
+    if (!loaded) return fail(loaded.take_error().with_context("model '" + spec.id + "': "));
+    model = std::move(*loaded);
+    m = model.get();
+  }
+  auto cpu = estimate_on(*s, *m, engine::DeviceKind::cpu);
+  if (!cpu) return fail(cpu.take_error());
+  auto gpu = estimate_on(*s, *m, engine::DeviceKind::cuda);
+
+  lk.lock();
+  if (stopping_ || s->removing) return true;
+  // Candidates: the requested device, else the spec's ("auto": every device).
+  std::string want = requested.empty() ? (restoring ? parked_on : spec.device) : requested;
+  std::vector<std::string> candidates;
+  if (want == "auto") {
+    std::vector<const Device*> order;
+    for (const Device& d : devices_.devices()) order.push_back(&d);
+    std::stable_sort(order.begin(), order.end(), [](const Device* a, const Device* b) {
+      if (a->kind != b->kind) return a->kind == engine::DeviceKind::cuda;
+      return a->free() > b->free();
+    });
+    for (const Device* d : order) candidates.push_back(d->id);
+  } else {
+    auto id = devices_.resolve(want);
+    if (!id) {
+      lk.unlock();
+      return fail(id.take_error());
+    }
+    candidates.push_back(*id);
+  }
+  auto need_on = [&](const std::string& dev) -> uint64_t {
+    const Device* d = devices_.find(dev);
+    if (d->kind == engine::DeviceKind::cpu) return cpu->total();
+    return gpu ? gpu->total() : 0;
+  };
+  std::string chosen, reasons;
+  std::vector<std::shared_ptr<Slot>> evict;
+  std::optional<std::string> wait_on;
+  for (const auto& c : candidates) {
+    const uint64_t need = need_on(c);
+    if (need == 0) continue;
+    std::string why;
+    std::vector<std::shared_ptr<Slot>> ev;
+    const Room r = make_room(c, spec.id, need, &why, &ev);
+    if (r == Room::reserved) {
+      chosen = c;
+      evict = std::move(ev);
+      break;
+    }
+    if (r == Room::wait && !wait_on) wait_on = c;
+    if (r == Room::never) reasons += (reasons.empty() ? "" : "; ") + why;
+  }
+  if (chosen.empty() && wait_on) {
+    // Room will come when busy models finish: they take no new requests
+    // meanwhile (their callers wait), so this load is not starved.
+    const uint64_t need = need_on(*wait_on);
+    uint64_t room = devices_.find(*wait_on)->free();
+    std::vector<std::shared_ptr<Slot>> busy;
+    for (const auto& o : slots_) {
+      if (o->spec.id == spec.id || o->spec.pinned || o->queued || o->state != ModelState::ready) continue;
+      if (devices_.reserved_by(*wait_on, o->spec.id) > 0) busy.push_back(o);
+    }
+    std::sort(busy.begin(), busy.end(), [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+    for (const auto& o : busy) {
+      if (room >= need) break;
+      room += devices_.reserved_by(*wait_on, o->spec.id);
+      if (!o->draining) {
+        o->draining = true;
+        o->drain_for_room = true;
+        o->drain_to_park = devices_.find(*wait_on)->kind == engine::DeviceKind::cuda;
+      }
+    }
+    if (!restoring) s->state = ModelState::loading;
+    s->device = *wait_on;
+    s->estimate = need;
+    wake_ = true;
+    return false;
+  }
+  if (chosen.empty()) {
+    lk.unlock();
+    return fail(Error(ErrorCode::insufficient_device_memory,
+                      reasons.empty() ? "model '" + spec.id + "': no device can hold it" : reasons));
+  }
+  for (const auto& v : evict) {
+    log::noticef("model '%s' evicted from %s to make room for '%s'", v->spec.id.c_str(), chosen.c_str(),
+                 spec.id.c_str());
+    const bool park = devices_.find(chosen)->kind == engine::DeviceKind::cuda;
+    unload_now(v, lk, park, &calls);
+  }
+  const Device* dev = devices_.find(chosen);
+  const uint64_t need = need_on(chosen);
+  if (!devices_.reserve(chosen, spec.id, need)) {
+    // Freed memory was taken meanwhile: try again later.
+    wake_ = true;
+    return false;
+  }
+  s->device = chosen;
+  s->estimate = need;
+  s->state = restoring ? ModelState::parked : ModelState::loading;
+  s->bytes_done.store(0);
+  s->bytes_total.store(m->weight_bytes());
+  const engine::DeviceKind kind = dev->kind;
+  const int threads = spec.threads > 0 ? static_cast<int>(spec.threads) : dev->threads;
+  lk.unlock();
+  run_all(calls);
+
+  if (!instance) {
+    auto opened = open_instance(spec, std::move(model), kind, options_.after_step);
+    if (!opened) return fail(opened.take_error());
+    instance = std::move(*opened);
+  }
+  engine::BackendOptions bo;
+  bo.device = chosen;
+  bo.threads = threads;
+  bo.max_context = instance->max_context;
+  bo.progress = [s](uint64_t done, uint64_t total) {
+    s->bytes_done.store(done, std::memory_order_relaxed);
+    s->bytes_total.store(total, std::memory_order_relaxed);
+  };
+  auto backend = engine::make_backend(*instance->model, bo);
+  if (!backend) {
+    if (!restoring) instance->scheduler->stop();
+    return fail(backend.take_error().with_context("model '" + spec.id + "' on " + chosen + ": "));
+  }
+  if (Status st = (*backend)->init_kv(instance->scheduler->kv_shape()); !st) {
+    if (!restoring) instance->scheduler->stop();
+    return fail(st.take_error().with_context("model '" + spec.id + "' on " + chosen + ": "));
+  }
+  std::unique_ptr<engine::Backend> b = std::move(*backend);
+  engine::Backend* raw = b.get();
+  const uint64_t actual = b->memory_bytes();
+
+  lk.lock();
+  s->backend = std::move(b);
+  s->instance = instance;
+  instance->scheduler->replace_backend(raw, nullptr);  // steps from its next boundary on
+  s->actual = actual;
+  if (actual > need) devices_.set_reserved(chosen, spec.id, actual);
+  s->state = ModelState::ready;
+  s->error.clear();
+  s->loaded_at = unix_now();
+  s->last_used = SteadyClock::now();
+  log::noticef("model '%s' %s on %s: memory %s (estimate %s), %d layers, context %d, backend %s", spec.id.c_str(),
+               restoring ? "restored" : "loaded", chosen.c_str(), format_bytes(actual).c_str(),
+               format_bytes(need).c_str(), instance->model->config().n_layer, instance->max_context,
+               raw->name().c_str());
+  serve_waiters(s, &calls);
+  settle(spec.id, &calls);
+  lk.unlock();
+  run_all(calls);
+  return true;
+}
+
+bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& target) {
+  std::vector<std::function<void()>> calls;
+  std::unique_lock lk(mu_);
+  if (stopping_ || s->state != ModelState::ready || s->draining || s->device == target || !s->instance) return true;
+  const Device* dev = devices_.find(target);
+  if (!dev) return true;
+  auto est = estimate_on(*s, *s->instance->model, dev->kind);
+  if (!est) {
+    s->error = "move to " + target + " failed: " + est.error().message;
+    return true;
+  }
+  std::string why;
+  std::vector<std::shared_ptr<Slot>> evict;
+  const Room r = make_room(target, s->spec.id, est->total(), &why, &evict);
+  if (r == Room::wait) return false;
+  if (r == Room::never) {
+    s->error = "move to " + target + " failed: " + why;
+    log::errorf("model '%s': %s", s->spec.id.c_str(), s->error.c_str());
+    return true;
+  }
+  for (const auto& v : evict) unload_now(v, lk, dev->kind == engine::DeviceKind::cuda, &calls);
+  if (!devices_.reserve(target, s->spec.id, est->total())) return false;
+  std::shared_ptr<ModelInstance> instance = s->instance;
+  const int threads = s->spec.threads > 0 ? static_cast<int>(s->spec.threads) : dev->threads;
+  const std::string id = s->spec.id;
+  const std::string from = s->device;
+  lk.unlock();
+  run_all(calls);
+
+  // The new backend is built while the old one serves.
+  engine::BackendOptions bo;
+  bo.device = target;
+  bo.threads = threads;
+  bo.max_context = instance->max_context;
+  auto backend = engine::make_backend(*instance->model, bo);
+  Status st = backend ? (*backend)->init_kv(instance->scheduler->kv_shape()) : Status(backend.error());
+  if (!st) {
+    lk.lock();
+    devices_.release(target, id);
+    s->error = "move to " + target + " failed: " + st.error().message;
+    log::errorf("model '%s': %s", id.c_str(), s->error.c_str());
+    return true;
+  }
+  std::unique_ptr<engine::Backend> next = std::move(*backend);
+  switch_backend(*instance->scheduler, next.get());
+  const uint64_t actual = next->memory_bytes();
+
+  lk.lock();
+  std::unique_ptr<engine::Backend> old = std::move(s->backend);
+  s->backend = std::move(next);
+  s->device = target;
+  s->estimate = est->total();
+  s->actual = actual;
+  if (actual > est->total()) devices_.set_reserved(target, id, actual);
+  devices_.release(from, id);
+  s->error.clear();
+  lk.unlock();
+  old.reset();
+  log::noticef("model '%s' moved from %s to %s", id.c_str(), from.c_str(), target.c_str());
+  return true;
+}
+
+void ModelManager::unload_now(const std::shared_ptr<Slot>& s, std::unique_lock<std::mutex>& lk, bool park,
+                              std::vector<std::function<void()>>* calls) {
+  std::shared_ptr<ModelInstance> instance = s->instance;
+  std::unique_ptr<engine::Backend> backend = std::move(s->backend);
+  const std::string device = s->device;
+  s->state = ModelState::unloading;
+  s->queued = true;  // nothing else touches it meanwhile
+  lk.unlock();
+  if (instance) {
+    if (park) {
+      switch_backend(*instance->scheduler, nullptr);  // requests queue inside it until restored
+    } else {
+      instance->scheduler->stop();  // requests still running end
+    }
+  }
+  backend.reset();
+  lk.lock();
+  s->queued = false;
+  devices_.release(device, s->spec.id);
+  s->actual = 0;
+  s->draining = s->drain_for_room = s->drain_to_park = false;
+  if (park) {
+    s->state = ModelState::parked;
+    log::noticef("model '%s' parked (device memory on %s freed)", s->spec.id.c_str(), device.c_str());
+  } else {
+    s->instance.reset();
+    s->state = ModelState::unloaded;
+    s->device.clear();
+    s->bytes_done.store(0);
+    log::noticef("model '%s' unloaded from %s", s->spec.id.c_str(), device.c_str());
+  }
+  if (s->removing) {
+    slots_.erase(std::remove(slots_.begin(), slots_.end(), s), slots_.end());
+    fail_waiters(s->spec.id, Error(ErrorCode::model_not_found, "model '" + s->spec.id + "' was removed"), calls);
+  } else if (options_.load_on_demand &&
+             std::any_of(waiters_.begin(), waiters_.end(), [&](const auto& w) { return w.second->id == s->spec.id; })) {
+    // Requests arrived while it went away: bring it back for them.
+    s->queued = true;
+    ops_.push_back(Op{Op::Kind::load, s->spec.id, ""});
+    wake_ = true;
+  }
+  settle(s->spec.id, calls);
+}
+
+void ModelManager::finish_drains() {
+  std::vector<std::function<void()>> calls;
+  std::unique_lock lk(mu_);
+  const auto now = SteadyClock::now();
+  for (bool again = true; again && !stopping_;) {
+    again = false;
+    for (const auto& s : slots_) {
+      if (!s->draining || s->queued) continue;
+      const bool timed_out = !s->drain_for_room && !s->drain_to_park && now >= s->drain_deadline;
+      if (!s->idle() && !timed_out) continue;
+      if (timed_out && !s->idle()) {
+        log::warnf("model '%s': drain time is up; ending its remaining requests", s->spec.id.c_str());
+      }
+      const bool park = s->drain_to_park && s->instance && s->state == ModelState::ready;
+      auto keep = s;
+      unload_now(keep, lk, park, &calls);
+      wake_ = true;  // blocked loads may fit now
+      again = true;  // slots_ may have changed
+      break;
+    }
+  }
+  lk.unlock();
+  run_all(calls);
+  if (!calls.empty()) idle_cv_.notify_all();
+}
+
+void ModelManager::expire_keep_alive() {
+  std::lock_guard lk(mu_);
+  const auto now = SteadyClock::now();
+  for (const auto& s : slots_) {
+    if (s->spec.keep_alive_s == 0 || s->state != ModelState::ready || s->draining || s->queued || !s->idle()) continue;
+    if (now - s->last_used < std::chrono::seconds(s->spec.keep_alive_s)) continue;
+    const Device* d = devices_.find(s->device);
+    s->draining = true;
+    s->drain_for_room = true;  // no deadline: it is idle
+    s->drain_to_park = d && d->kind == engine::DeviceKind::cuda;
+    log::infof("model '%s' idle for %u s: %s", s->spec.id.c_str(), s->spec.keep_alive_s,
+               s->drain_to_park ? "parking" : "unloading");
+    wake_ = true;
+  }
+}
+
+}  // namespace llmd::models

@@ -1,0 +1,63 @@
+// The manager's private records, shared by its implementation files only.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+
+#include "models/model_manager.hpp"
+
+namespace llmd::models {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// One catalog entry and, while resident, what serves it. Guarded by the
+// manager's mutex, except `backend` and `instance` while the loader works
+// on the slot outside the lock (op_running marks that).
+struct ModelManager::Slot {
+  ModelSpec spec;
+  ModelState state = ModelState::unloaded;
+  std::string device;   // current or target device
+  std::string error;
+  uint64_t estimate = 0;
+  uint64_t actual = 0;
+  std::atomic<uint64_t> bytes_done{0};
+  std::atomic<uint64_t> bytes_total{0};
+  std::shared_ptr<ModelInstance> instance;    // ready, parked, unloading
+  std::unique_ptr<engine::Backend> backend;   // ready, unloading
+  std::shared_ptr<LeaseCounter> leases = std::make_shared<LeaseCounter>();
+  int64_t loaded_at = 0;     // Unix seconds
+  int64_t last_used_at = 0;  // Unix seconds
+  SteadyClock::time_point last_used{};  // LRU order
+  bool queued = false;       // a load or move of it is queued, blocked or running
+  // Draining: new requests wait; once its leases end (or the deadline
+  // passes, for an unload) the loader unloads or parks it.
+  bool draining = false;
+  bool drain_to_park = false;
+  bool drain_for_room = false;  // drained to make room for another load (no deadline)
+  SteadyClock::time_point drain_deadline{};
+  bool removing = false;     // forget it once unloaded
+
+  bool idle() const { return leases->count.load(std::memory_order_acquire) == 0; }
+};
+
+struct ModelManager::Op {
+  enum class Kind : uint8_t { load, move } kind = Kind::load;
+  std::string id;
+  std::string device;  // requested ("" = the spec's)
+};
+
+struct ModelManager::Waiter {
+  std::string id;
+  AcquireCallback done;
+  SteadyClock::time_point deadline;
+};
+
+struct ModelManager::Settle {
+  std::string id;
+  std::function<void(Result<ModelInfo>)> done;
+  SteadyClock::time_point deadline;
+};
+
+int64_t unix_now();
+
+}  // namespace llmd::models
