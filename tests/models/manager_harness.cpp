@@ -66,9 +66,9 @@ uint64_t stories_estimate(const ModelSpec& spec) {
   return est ? est->total() : 0;
 }
 
-std::shared_ptr<Run> submit_greedy(const Lease& lease, const std::vector<int32_t>& prompt, int max_tokens,
+std::shared_ptr<RunRecord> submit_greedy(const Lease& lease, const std::vector<int32_t>& prompt, int max_tokens,
                                    std::chrono::microseconds slow) {
-  auto run = std::make_shared<Run>();
+  auto run = std::make_shared<RunRecord>();
   scheduler::GenerationRequest r;
   r.prompt = prompt;
   r.max_tokens = max_tokens;
@@ -92,7 +92,7 @@ std::shared_ptr<Run> submit_greedy(const Lease& lease, const std::vector<int32_t
   return run;
 }
 
-bool wait_run(const std::shared_ptr<Run>& run, std::chrono::milliseconds timeout) {
+bool wait_run(const std::shared_ptr<RunRecord>& run, std::chrono::milliseconds timeout) {
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {
     {

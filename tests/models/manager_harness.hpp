@@ -41,7 +41,7 @@ uint64_t stories_estimate(const ModelSpec& spec);
 ModelSpec stories_spec(const std::string& id, const std::filesystem::path& file);
 
 // Collects one request's tokens.
-struct Run {
+struct RunRecord {
   std::mutex mu;
   std::vector<int32_t> ids;
   bool done = false;
@@ -51,10 +51,10 @@ struct Run {
 
 // Submits a greedy request on the lease's model; `slow` sleeps that long in
 // the sink per event (so a test can act while the request runs).
-std::shared_ptr<Run> submit_greedy(const Lease& lease, const std::vector<int32_t>& prompt, int max_tokens,
+std::shared_ptr<RunRecord> submit_greedy(const Lease& lease, const std::vector<int32_t>& prompt, int max_tokens,
                                    std::chrono::microseconds slow = std::chrono::microseconds(0));
 // Waits for the run to end (fails the test after `timeout`).
-bool wait_run(const std::shared_ptr<Run>& run, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+bool wait_run(const std::shared_ptr<RunRecord>& run, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Acquires synchronously (waits for a load when needed).
 Result<Lease> acquire_sync(ModelManager& m, const std::string& id,
