@@ -3,6 +3,7 @@
 #include <iterator>
 
 #include "storage/schema_v1.hpp"
+#include "storage/schema_v2.hpp"
 #include "storage/transaction.hpp"
 
 namespace llmd::storage {
@@ -15,6 +16,7 @@ struct Migration {
 
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
+    {2, kSchemaV2},
 };
 
 }  // namespace

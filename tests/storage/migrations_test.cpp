@@ -22,7 +22,8 @@ TEST(Migrations, FreshDatabaseGetsTheLatestSchema) {
   ASSERT_TRUE(db.ok()) << db.error().message;
   EXPECT_EQ(*schema_version(**db), latest_schema_version());
   auto t = tables(**db);
-  for (const char* name : {"teams", "team_models", "api_keys", "usage", "budget_usage", "audit_log"}) {
+  for (const char* name : {"teams", "team_models", "api_keys", "usage", "budget_usage", "audit_log", "models",
+                           "model_aliases"}) {
     EXPECT_TRUE(t.count(name)) << name;
   }
 }

@@ -20,6 +20,9 @@ int cmd_teams(Context& ctx);
 int cmd_keys(Context& ctx);
 int cmd_usage(Context& ctx);
 int cmd_audit(Context& ctx);
+int cmd_models(Context& ctx);
+int cmd_devices(Context& ctx);
+int cmd_model_files(Context& ctx);
 
 // Shared output helpers.
 int fail(const Error& e);

@@ -1,5 +1,5 @@
-// llmctl: manage an llmd server's teams, API keys, usage and audit log over its
-// admin REST API.
+// llmctl: manage an llmd server's teams, API keys, usage, audit log, models and
+// devices over its admin REST API.
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,6 +29,17 @@ void help(std::FILE* out) {
       "  keys rotate ID [--grace SECONDS]  (the old key keeps working for SECONDS, default 0)\n"
       "  usage [--team NAME] [--key ID] [--model M] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--csv]\n"
       "  audit [--limit N] [--since UNIX_SECONDS]\n"
+      "  models list\n"
+      "  models show ID\n"
+      "  models add ID PATH [--device D] [--alias A]... [--context-length N] [--max-sequences N]\n"
+      "                     [--kv-cache-bytes N[KiB|MiB|GiB]] [--pinned] [--keep-alive SECONDS]\n"
+      "                     [--no-load] [--wait]\n"
+      "  models load ID [--device D] [--wait]   (--wait shows progress until the model is ready)\n"
+      "  models unload ID\n"
+      "  models move ID DEVICE              (DEVICE: cpu, cpu:N, cuda:N, or host to park it)\n"
+      "  models rm ID                       (unloads it and forgets it; config models cannot be removed)\n"
+      "  devices                            (GPUs and CPU partitions with their memory and models)\n"
+      "  model-files                        (GGUF files under the server's model directories)\n"
       "\n"
       "The server URL comes from --url or LLMD_URL (default https://127.0.0.1:8443), the admin key from\n"
       "--key, --key-file or LLMD_ADMIN_KEY (prefer the environment or a file: command lines are visible\n"
@@ -45,7 +56,7 @@ std::string env(const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = parse_args(argc, argv, {"insecure", "json", "csv", "all", "help"});
+  auto parsed = parse_args(argc, argv, {"insecure", "json", "csv", "all", "help", "pinned", "no-load", "wait"});
   if (!parsed) return usage_error(parsed.error().message);
   const Args& args = *parsed;
   if (args.has("help") || args.positional.empty() || args.positional[0] == "help") {
@@ -79,5 +90,8 @@ int main(int argc, char** argv) {
   if (cmd == "keys" || cmd == "key") return cmd_keys(ctx);
   if (cmd == "usage") return cmd_usage(ctx);
   if (cmd == "audit") return cmd_audit(ctx);
+  if (cmd == "models" || cmd == "model") return cmd_models(ctx);
+  if (cmd == "devices") return cmd_devices(ctx);
+  if (cmd == "model-files") return cmd_model_files(ctx);
   return usage_error("unknown command '" + cmd + "'");
 }
