@@ -207,6 +207,15 @@ std::vector<DeviceView> ModelManager::devices() const {
   return out;
 }
 
+std::vector<ModelStats> ModelManager::stats() const {
+  std::lock_guard lk(mu_);
+  std::vector<ModelStats> out;
+  for (const auto& s : slots_) {
+    if (s->instance) out.push_back(ModelStats{s->spec.id, s->device, s->instance->scheduler->stats()});
+  }
+  return out;
+}
+
 Status ModelManager::persist(const Slot& s) {
   if (!options_.store || s.spec.source != ModelSource::api) return ok_status();
   return options_.store->save(s.spec);

@@ -81,6 +81,13 @@ struct ModelInfo {
   std::string error;             // why it failed (state failed)
 };
 
+// The scheduler counters of a resident model.
+struct ModelStats {
+  std::string id;
+  std::string device;
+  scheduler::SchedulerStats scheduler;
+};
+
 struct DeviceView {
   Device device;
   std::vector<std::string> models;  // ids resident (ready, parked or loading) on it
@@ -91,6 +98,7 @@ struct ManagerOptions {
   bool load_on_demand = true;                       // a request for a model not resident loads it
   std::chrono::milliseconds load_timeout{300000};   // longest a request waits for a load
   std::chrono::milliseconds drain_timeout{30000};   // unload: how long running requests may finish
+  std::chrono::milliseconds wait_tick{5000};         // how often a waiting acquire's tick runs
   std::function<void()> after_step;                 // every scheduler, after each step (engine thread)
   ModelStore* store = nullptr;                      // models added over the API; may be null
 };
@@ -139,6 +147,7 @@ class ModelManager {
   Result<ModelInfo> info(const std::string& id) const;
   std::vector<ModelInfo> list() const;  // catalog order: config models, then API models as added
   std::vector<DeviceView> devices() const;
+  std::vector<ModelStats> stats() const;  // models with an instance (ready, parked, unloading)
   const ManagerOptions& options() const { return options_; }
   // The id of the model `name` resolves to (an id or an alias).
   std::optional<std::string> resolve(std::string_view name) const;
@@ -147,8 +156,12 @@ class ModelManager {
   // See the header comment. Errors: model_not_found, model_failed (the load
   // error), model_not_ready (not resident and load_on_demand off),
   // model_load_timeout, shutting_down, insufficient_device_memory. Returns a
-  // ticket for cancel() (0 when the callback already ran).
-  Ticket acquire(std::string_view name, AcquireCallback done);
+  // ticket for cancel() (0 when the callback already ran). While it waits,
+  // `tick` (when set) runs on the timer thread every wait_tick (a streaming
+  // request keeps its connection alive with it). A tick may still be running
+  // when `done` runs on another thread, so what it does must be harmless
+  // after the answer (an SSE comment is).
+  Ticket acquire(std::string_view name, AcquireCallback done, std::function<void()> tick = {});
   // Withdraws a waiting acquire; its callback is not called. Unknown or
   // answered tickets are ignored.
   void cancel(Ticket ticket);

@@ -50,6 +50,8 @@ struct ModelManager::Waiter {
   std::string id;
   AcquireCallback done;
   SteadyClock::time_point deadline;
+  std::shared_ptr<std::function<void()>> tick;  // may be null
+  SteadyClock::time_point next_tick;
 };
 
 struct ModelManager::Settle {

@@ -8,7 +8,7 @@
 
 namespace llmd::models {
 
-ModelManager::Ticket ModelManager::acquire(std::string_view name, AcquireCallback done) {
+ModelManager::Ticket ModelManager::acquire(std::string_view name, AcquireCallback done, std::function<void()> tick) {
   std::unique_lock lk(mu_);
   auto now_error = [&](Error e) {
     lk.unlock();
@@ -42,6 +42,8 @@ ModelManager::Ticket ModelManager::acquire(std::string_view name, AcquireCallbac
   w->id = s->spec.id;
   w->done = std::move(done);
   w->deadline = SteadyClock::now() + options_.load_timeout;
+  if (tick) w->tick = std::make_shared<std::function<void()>>(std::move(tick));
+  w->next_tick = SteadyClock::now() + options_.wait_tick;
   waiters_.emplace(t, std::move(w));
   if (!resident_soon) {
     // Unloaded or parked: load (or restore) it for this request.
@@ -137,12 +139,30 @@ void ModelManager::timer_loop() {
   std::unique_lock lk(mu_);
   while (!stopping_) {
     auto next = SteadyClock::now() + std::chrono::seconds(1);
-    for (const auto& [t, w] : waiters_) next = std::min(next, w->deadline);
+    for (const auto& [t, w] : waiters_) {
+      next = std::min(next, w->deadline);
+      if (w->tick) next = std::min(next, w->next_tick);
+    }
     for (const auto& st : settles_) next = std::min(next, st->deadline);
     timer_cv_.wait_until(lk, next);
     if (stopping_) break;
     const auto now = SteadyClock::now();
     std::vector<std::function<void()>> calls;
+    std::vector<std::pair<Ticket, std::shared_ptr<std::function<void()>>>> ticks;
+    for (auto& [t, w] : waiters_) {
+      if (w->tick && w->next_tick <= now && w->deadline > now) {
+        ticks.emplace_back(t, w->tick);
+        w->next_tick = now + options_.wait_tick;
+      }
+    }
+    for (auto& [t, tick] : ticks) {
+      // Outside the lock, while the waiter still waits; the answer may come
+      // on the loader thread while a tick runs (see acquire()).
+      if (!waiters_.count(t)) continue;
+      lk.unlock();
+      (*tick)();
+      lk.lock();
+    }
     for (auto it = waiters_.begin(); it != waiters_.end();) {
       if (it->second->deadline > now) {
         ++it;

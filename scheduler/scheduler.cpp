@@ -261,6 +261,7 @@ void Scheduler::apply_backend_change() {
   if (change->next != backend_) {
     preempt_all();
     backend_ = change->next;
+    publish_stats(nullptr);  // the preemptions are visible before anyone hears of the change
   }
   for (auto& cb : change->callbacks) cb();
 }

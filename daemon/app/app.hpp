@@ -9,8 +9,8 @@
 #include "auth/auth_service.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/http/server.hpp"
-#include "daemon/openai/model_registry.hpp"
 #include "base/result.hpp"
+#include "models/model_manager.hpp"
 
 namespace llmd::daemon {
 
@@ -18,7 +18,7 @@ namespace llmd::daemon {
 // registers the routes only to check them.
 struct Services {
   auth::AuthService* auth = nullptr;  // keys, limits, budgets, usage ledger, admin operations
-  const openai::ModelRegistry* models = nullptr;  // the served models (loaded after the server starts)
+  models::ModelManager* models = nullptr;  // the catalog and the served models
 };
 
 // Extension points of the serve path. The production binary passes none; the

@@ -14,8 +14,11 @@
 #include <ctime>
 
 #include "daemon/access/access.hpp"
+#include "daemon/admin/admin_models.hpp"
 #include "daemon/admin/admin_routes.hpp"
 #include "daemon/app/app.hpp"
+#include "daemon/app/model_setup.hpp"
+#include "daemon/models/sqlite_model_store.hpp"
 #include "daemon/openai/routes.hpp"
 #include "daemon/system/notify.hpp"
 #include "base/log.hpp"
@@ -69,11 +72,15 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
   if (services.auth) (*server)->set_authenticator(access::make_auth_hook(*services.auth));
   // The OpenAI and admin API routes register here.
   if (Status st = admin::install_admin_routes((*server)->router(), services.auth); !st) return st.take_error();
-  if (Status st = openai::install_openai_routes((*server)->router(),
-                                                {services.models, services.auth, cfg.api.stream_interval});
-      !st) {
+  if (Status st = admin::install_model_routes((*server)->router(), services.models, services.auth); !st) {
     return st.take_error();
   }
+  openai::ApiContext api;
+  api.models = services.models;
+  api.auth = services.auth;
+  api.stream_interval = cfg.api.stream_interval;
+  api.offload = [srv = server->get()](std::function<void()> fn) { srv->offload(std::move(fn)); };
+  if (Status st = openai::install_openai_routes((*server)->router(), api); !st) return st.take_error();
   if (hooks.install_routes) {
     if (Status st = hooks.install_routes(**server, cfg); !st) return st.take_error();
   }
@@ -104,7 +111,26 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   }
   Services services;
   services.auth = auth->get();
-  openai::ModelRegistry models;  // outlives the server; its schedulers stop before the server goes
+  auto devices = models::DeviceTable::discover(device_options(cfg));
+  if (!devices) {
+    log::errorf("%s", devices.error().message.c_str());
+    notifier.status("failed: " + devices.error().message);
+    return kExitConfig;
+  }
+  for (const auto& d : devices->devices()) {
+    log::noticef("device %s: %s, budget %s", d.id.c_str(), d.name.c_str(),
+                 models::format_bytes(d.memory_budget).c_str());
+  }
+  // The catalog's own connection to the database (WAL: beside the ledger's).
+  auto model_db = storage::Database::open((*auth)->database_path());
+  if (!model_db) {
+    log::errorf("%s", model_db.error().message.c_str());
+    notifier.status("failed: " + model_db.error().message);
+    return kExitFailure;
+  }
+  SqliteModelStore store(**model_db);
+  // Outlives the server; its schedulers stop before the server goes.
+  models::ModelManager models(std::move(*devices), manager_options(cfg, &store));
   services.models = &models;
   auto built = build_server(cfg, hooks, services);
   if (!built) {
@@ -119,15 +145,30 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
     return st.error().code == ErrorCode::config_invalid ? kExitConfig : kExitFailure;
   }
 
-  // Models load here, before readiness.
+  // The configured and stored models load here; requests that arrive
+  // meanwhile wait for their model. Ready once every first load has ended
+  // (a model that fails is reported and the rest are served).
   notifier.status("loading models");
-  if (Status st = models.load(cfg.models); !st) {
+  if (Status st = models.start(specs_from_config(cfg)); !st) {
     log::errorf("%s", st.error().message.c_str());
     notifier.status("failed: " + st.error().message);
     server.stop();
     models.stop();
     (*auth)->stop();
-    return kExitConfig;
+    return kExitFailure;
+  }
+  while (!models.wait_idle(std::chrono::seconds(1))) {
+    int early = wait_signal(signals, 0us);
+    if (early == SIGTERM || early == SIGINT) {
+      log::noticef("%s received while loading models: stopping", strsignal(early));
+      server.stop();
+      models.stop();
+      (*auth)->stop();
+      return kExitOk;
+    }
+  }
+  for (const auto& m : models.list()) {
+    if (m.state == models::ModelState::failed) log::errorf("model '%s' is not served: %s", m.spec.id.c_str(), m.error.c_str());
   }
   server.set_ready(true);
   notifier.ready("serving " + server.url());

@@ -70,6 +70,22 @@ struct ApiConfig {
   milliseconds stream_interval{10};
 };
 
+// [devices]: what the model manager may place models on.
+struct DevicesConfig {
+  bool all_gpus = true;                 // gpus = "all"
+  std::vector<int> gpus;                // gpus = [0, 1]; [] = none
+  double gpu_memory_fraction = 0.90;    // each GPU's budget, of its memory
+  unsigned cpu_partitions = 1;          // "cpu", or "cpu:0" .. "cpu:K-1"
+  std::uint64_t host_memory_bytes = 0;  // CPU budget, split over the partitions; 0 = half the RAM
+};
+
+// [model_manager]: loading on demand. (Not "[models]": TOML cannot have that
+// table beside the [[models]] array.)
+struct ModelManagerConfig {
+  bool load_on_demand = true;           // a request for a model that is not loaded loads it
+  milliseconds load_timeout{300000};    // how long such a request waits, then 503 + Retry-After
+};
+
 // Context length served when [[models]] context_length is 0 and the model's
 // own is longer (KV memory grows with it; configure more explicitly).
 inline constexpr std::uint32_t kDefaultContextCap = 8192;
@@ -87,6 +103,9 @@ struct ModelConfig {
   std::string chat_template_name;         // built-in template overriding the GGUF's ("chatml", ...); empty = none
   std::filesystem::path chat_template;    // Jinja file overriding the GGUF's template; empty = none
   unsigned threads = 0;                   // CPU threads; 0 = automatic
+  std::string device = "auto";            // "auto", "cpu", "cpu:N", "cuda:N"
+  bool pinned = false;                    // never evicted to make room
+  std::uint32_t keep_alive_s = 0;         // idle time before it is parked/unloaded; 0 = only under pressure
   std::string origin;                     // "file:line" of the [[models]] header
 };
 
@@ -98,6 +117,8 @@ struct Config {
   LogConfig log;
   PathsConfig paths;
   ApiConfig api;
+  DevicesConfig devices;
+  ModelManagerConfig model_manager;
   std::vector<ModelConfig> models;
 };
 

@@ -25,6 +25,7 @@ struct TableSection {
 constexpr TableSection kTables[] = {
     {"server", detail::parse_server}, {"tls", detail::parse_tls},     {"limits", detail::parse_limits},
     {"log", detail::parse_log},       {"paths", detail::parse_paths},  {"api", detail::parse_api},
+    {"devices", detail::parse_devices}, {"model_manager", detail::parse_model_manager},
 };
 
 constexpr TableSection kArrays[] = {

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "daemon/config/config_sections.hpp"
+#include "engine/backend/backend_factory.hpp"
 #include "engine/chat/builtin_templates.hpp"
 
 namespace llmd::config::detail {
@@ -59,6 +60,11 @@ void parse_model(Section& s, Config& c) {
   if (s.get_uint("max_choices", 1, 128, n)) m.max_choices = static_cast<std::uint32_t>(n);
   if (s.get_uint("max_waiting", 1, 1u << 20, n)) m.max_waiting = static_cast<std::uint32_t>(n);
   if (s.get_uint("kv_cache_bytes", 0, std::uint64_t{1} << 50, n)) m.kv_cache_bytes = n;
+  if (s.get_string("device", m.device) && m.device != "auto" && !engine::parse_device_name(m.device)) {
+    s.error("device", "'" + m.device + "' is not a device (auto, cpu, cpu:N, cuda:N)");
+  }
+  s.get_bool("pinned", m.pinned);
+  if (s.get_uint("keep_alive_s", 0, 365u * 86400u, n)) m.keep_alive_s = static_cast<std::uint32_t>(n);
   if (m.max_choices > m.max_sequences) {
     s.error("max_choices", "must not exceed max_sequences (" + std::to_string(m.max_sequences) + ")");
   }

@@ -15,6 +15,8 @@ void parse_limits(Section& s, Config& c);
 void parse_log(Section& s, Config& c);
 void parse_paths(Section& s, Config& c);
 void parse_api(Section& s, Config& c);
+void parse_devices(Section& s, Config& c);
+void parse_model_manager(Section& s, Config& c);
 // One [[models]] entry.
 void parse_model(Section& s, Config& c);
 // Checks between models (unique names and aliases); header_lines[i] is the

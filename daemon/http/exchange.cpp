@@ -26,10 +26,18 @@ Exchange::~Exchange() { state_->abandon(); }
 const Request& Exchange::request() const { return state_->request; }
 Request& Exchange::request() { return state_->request; }
 
-bool Exchange::respond(Response response) { return state_->respond(std::move(response)); }
+bool Exchange::respond(Response response) {
+  if (state_->streaming()) {
+    // A stream begun early (SSE comments while a model loads): the answer
+    // becomes its last event.
+    state_->write("data: " + response.body + "\n\n");
+    return state_->end_stream();
+  }
+  return state_->respond(std::move(response));
+}
 
 bool Exchange::respond_error(int status, std::string_view message, std::string_view code, std::string_view param) {
-  return state_->respond(error_response(status, message, code, param));
+  return respond(error_response(status, message, code, param));
 }
 
 bool Exchange::begin_stream(int status, Headers headers) { return state_->begin_stream(status, std::move(headers)); }

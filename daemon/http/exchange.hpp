@@ -55,6 +55,9 @@ class Exchange {
   Request& request();
 
   // Answers with a whole response. False when already answered or aborted.
+  // On a stream that has begun (SSE comments sent while the request waited
+  // for a model), the response's body goes out as the stream's last SSE
+  // data event instead, and the stream ends.
   bool respond(Response response);
   // Shorthand for respond(error_response(...)).
   bool respond_error(int status, std::string_view message, std::string_view code = {},

@@ -48,6 +48,11 @@ class ExchangeState : public std::enable_shared_from_this<ExchangeState> {
   void abandon();  // the last handle went away
   void on_done(std::function<void(Outcome)> fn);
   bool aborted() const { return aborted_.load(std::memory_order_acquire); }
+  // A stream has begun and not ended.
+  bool streaming() const {
+    std::lock_guard lock(mu_);
+    return mode_ == Mode::stream && !ended_ && !done_;
+  }
   void log_field(std::string_view key, std::string_view value);
 
   // ---- session side (its strand) ----
@@ -74,7 +79,7 @@ class ExchangeState : public std::enable_shared_from_this<ExchangeState> {
   const std::size_t stream_limit_;
   const std::weak_ptr<ExchangeSink> sink_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   Mode mode_ = Mode::none;
   std::optional<Response> whole_;
   std::optional<std::pair<int, Headers>> head_;

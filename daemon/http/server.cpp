@@ -309,4 +309,6 @@ std::size_t Server::connections() const { return impl_->core.connections.load();
 
 void Server::post(std::function<void()> fn) { net::post(*impl_->ioc, std::move(fn)); }
 
+void Server::offload(std::function<void()> fn) { impl_->core.offload(std::move(fn)); }
+
 }  // namespace llmd::http

@@ -72,6 +72,9 @@ class Server {
 
   // Runs `fn` on an I/O thread (the watchdog uses it to prove they are alive).
   void post(std::function<void()> fn);
+  // Runs `fn` on the worker pool (work that may take a while: tokenizing,
+  // SQLite), as offload routes' handlers run.
+  void offload(std::function<void()> fn);
 
  private:
   struct Impl;

@@ -1,10 +1,15 @@
 // POST /v1/chat/completions and POST /v1/completions: parse and validate,
-// resolve the model, build the prompt tokens, check them against the context,
-// admit (limits and budgets), then hand the request to a Generation.
+// resolve the model and take a lease on it (loading it when needed), build
+// the prompt tokens, check them against the context, admit (limits and
+// budgets), then hand the request to a Generation.
+#include <atomic>
 #include <chrono>
+#include <thread>
 
 #include "daemon/access/access.hpp"
+#include "daemon/http/error_status.hpp"
 #include "daemon/http/exchange.hpp"
+#include "daemon/http/sse_stream.hpp"
 #include "daemon/http/request_id.hpp"
 #include "daemon/openai/generation.hpp"
 #include "daemon/openai/routes.hpp"
@@ -20,7 +25,7 @@ ApiError context_error(std::string message, std::string_view param) {
 }
 
 // The prompts as token ids (and, for echo, as text).
-std::optional<ApiError> build_prompts(const ServedModel& m, CompletionRequest& req, GenerationPlan* plan) {
+std::optional<ApiError> build_prompts(const models::ModelInstance& m, CompletionRequest& req, GenerationPlan* plan) {
   const engine::Tokenizer& tok = *m.tokenizer;
   if (req.endpoint == Endpoint::chat) {
     auto rendered = m.chat_template->render_prompt(req.messages, /*add_generation_prompt=*/true);
@@ -58,7 +63,7 @@ std::optional<ApiError> build_prompts(const ServedModel& m, CompletionRequest& r
 }
 
 // Model-dependent checks, and the scheduler request without its prompt.
-std::optional<ApiError> build_request(const ServedModel& m, const CompletionRequest& req, GenerationPlan* plan,
+std::optional<ApiError> build_request(const models::ModelInstance& m, const CompletionRequest& req, GenerationPlan* plan,
                                       int64_t* reserve_tokens) {
   if (req.n > m.max_choices) {
     return ApiError{400,
@@ -127,29 +132,24 @@ std::string completion_id(Endpoint e) {
   return (e == Endpoint::chat ? "chatcmpl-" : "cmpl-") + rid.substr(rid.find('_') + 1);
 }
 
-}  // namespace
-
-void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex) {
-  if (respond_if_loading(ctx, *ex)) return;
-  CompletionRequest req;
-  if (auto e = parse_completion_request(endpoint, ex->request().body, &req)) return respond(*ex, *e);
-  const ServedModel* m = ctx.models->find(req.model);
+// The rest of a completion once its model is resident: prompts, checks,
+// admission, then the Generation. Runs on a worker thread.
+void continue_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex, CompletionRequest& req,
+                         models::Lease lease) {
+  const models::ModelInstance& m = *lease;
   auto caller = access::caller_of(ex->request());
-  if (!m) return respond_model_not_found(*ex, req.model);
-  // A model the caller's team may not use is refused by admission (403 model_not_allowed).
-  ex->log_field("model", m->id);
-
   GenerationPlan plan;
-  plan.model = m;
-  if (auto e = build_prompts(*m, req, &plan)) return respond(*ex, *e);
+  plan.model = lease.get();
+  plan.lease = std::move(lease);
+  if (auto e = build_prompts(m, req, &plan)) return respond(*ex, *e);
   int64_t reserve = 0;
-  if (auto e = build_request(*m, req, &plan, &reserve)) return respond(*ex, *e);
+  if (auto e = build_request(m, req, &plan, &reserve)) return respond(*ex, *e);
   plan.meta.endpoint = endpoint;
   plan.meta.id = completion_id(endpoint);
   plan.meta.created = std::chrono::duration_cast<std::chrono::seconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
-  plan.meta.model = m->id;
-  plan.meta.fingerprint = m->fingerprint;
+  plan.meta.model = m.id;
+  plan.meta.fingerprint = m.fingerprint;
   plan.stream = req.stream;
   plan.include_usage = req.include_usage;
   plan.logprobs = req.logprobs;
@@ -166,7 +166,7 @@ void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::Exc
 
   int64_t prompt_tokens = 0;
   for (const auto& p : plan.prompts) prompt_tokens += static_cast<int64_t>(p.size());
-  auth::AdmissionRequest admission{m->id, prompt_tokens, reserve, ex->request().id};
+  auth::AdmissionRequest admission{m.id, prompt_tokens, reserve, ex->request().id};
   // Runs on the ledger's thread (or at once when refused in memory): submit() only queues.
   auto shared_plan = std::make_shared<GenerationPlan>(std::move(plan));
   access::admit(*ctx.auth, ex, std::move(admission),
@@ -174,6 +174,57 @@ void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::Exc
                   for (const auto& [name, value] : headers.fields()) shared_plan->headers.set(name, value);
                   Generation::start(ex, std::move(*shared_plan), std::move(admitted));
                 });
+}
+
+}  // namespace
+
+void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex) {
+  auto req = std::make_shared<CompletionRequest>();
+  if (auto e = parse_completion_request(endpoint, ex->request().body, req.get())) return respond(*ex, *e);
+  const auto id = ctx.models->resolve(req->model);
+  if (!id) return respond_model_not_found(*ex, req->model);
+  ex->log_field("model", *id);
+  // The cheap refusal before any load: a model the team may not use.
+  if (auto caller = access::caller_of(ex->request()); caller && !caller->may_use_model(*id)) {
+    ex->respond(access::denial_response(auth::model_not_allowed_denial(*id, caller->team)));
+    return;
+  }
+
+  // A resident model answers at once on this (worker) thread; otherwise the
+  // answer comes from the manager's threads and the work moves to a worker.
+  const std::thread::id here = std::this_thread::get_id();
+  auto on_model = [ctx, endpoint, ex, req, here](Result<models::Lease> lease) mutable {
+    if (!lease) {
+      const Error& e = lease.error();
+      if (e.code == ErrorCode::model_failed) {
+        // The request is fine; the server cannot run the model (an admin sees why).
+        ex->respond(http::error_response(503, e.message, "model_failed"));
+        return;
+      }
+      ex->respond(http::error_response_for(e, e.code == ErrorCode::model_not_found ? "model" : ""));
+      return;
+    }
+    if (std::this_thread::get_id() == here) return continue_completion(ctx, endpoint, ex, *req, std::move(*lease));
+    auto held = std::make_shared<models::Lease>(std::move(*lease));
+    ctx.offload([ctx, endpoint, ex, req, held] { continue_completion(ctx, endpoint, ex, *req, std::move(*held)); });
+  };
+  // A stream that waits for a load keeps its connection alive with SSE
+  // comments (proxies close idle connections); its answer then follows as
+  // events of that stream.
+  std::function<void()> tick;
+  if (req->stream) {
+    auto begun = std::make_shared<std::atomic<bool>>(false);
+    tick = [ex, begun] {
+      if (!begun->exchange(true)) http::sse::begin(*ex);
+      http::sse::send_comment(*ex, "waiting for the model to load");
+    };
+  }
+  const models::ModelManager::Ticket ticket = ctx.models->acquire(*id, std::move(on_model), std::move(tick));
+  if (ticket != 0) {
+    ex->on_done([models = ctx.models, ticket](http::Outcome outcome) {
+      if (outcome != http::Outcome::completed) models->cancel(ticket);
+    });
+  }
 }
 
 }  // namespace llmd::openai

@@ -33,7 +33,7 @@
 #include "daemon/http/exchange.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/openai/api_request.hpp"
-#include "daemon/openai/model_registry.hpp"
+#include "models/lease.hpp"
 #include "daemon/openai/response_json.hpp"
 #include "scheduler/request.hpp"
 
@@ -41,7 +41,8 @@ namespace llmd::openai {
 
 // Everything the handler worked out, ready to submit.
 struct GenerationPlan {
-  const ServedModel* model = nullptr;
+  const models::ModelInstance* model = nullptr;  // held by `lease`
+  models::Lease lease;                            // the model stays resident while the request runs
   ResponseMeta meta;
   bool stream = false;
   bool include_usage = false;

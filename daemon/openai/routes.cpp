@@ -1,5 +1,7 @@
 #include "daemon/openai/routes.hpp"
 
+#include <sys/stat.h>
+
 #include "auth/denial.hpp"
 #include "daemon/access/access.hpp"
 #include "daemon/http/exchange.hpp"
@@ -8,20 +10,28 @@
 namespace llmd::openai {
 namespace {
 
-bool visible_to(const http::Request& req, const ServedModel& m) {
+bool visible_to(const http::Request& req, const std::string& id) {
   auto caller = access::caller_of(req);
-  return !caller || caller->may_use_model(m.id);
+  return !caller || caller->may_use_model(id);
 }
 
-void append_model(std::string& out, const ServedModel& m, std::string_view id) {
+// Every registered model, loaded or not: a request for one that is not
+// resident loads it.
+void append_model(std::string& out, const models::ModelInfo& m, std::string_view id) {
+  struct stat st{};
+  const int64_t created = ::stat(m.spec.path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_mtime) : 0;
   out += "{\"id\":";
   append_json_string(out, id);
   out += ",\"object\":\"model\",\"created\":";
-  append_json_int(out, m.created);
+  append_json_int(out, created);
   out += ",\"owned_by\":\"llmd\",\"root\":";
-  append_json_string(out, m.id);
-  out += ",\"context_length\":";
-  append_json_int(out, m.max_context);
+  append_json_string(out, m.spec.id);
+  if (m.max_context > 0) {
+    out += ",\"context_length\":";
+    append_json_int(out, m.max_context);
+  }
+  out += ",\"state\":";
+  append_json_string(out, models::to_string(m.state));
   out += '}';
 }
 
@@ -32,36 +42,28 @@ void respond_model_not_found(http::Exchange& ex, std::string_view id) {
                    "model_not_found", "model");
 }
 
-bool respond_if_loading(const ApiContext& ctx, http::Exchange& ex) {
-  if (ctx.models->ready()) return false;
-  http::Response r = http::error_response(503, "llmd is starting: the models are still loading.", "models_loading");
-  r.headers.set("retry-after", "1");
-  ex.respond(std::move(r));
-  return true;
-}
-
 void handle_list_models(const ApiContext& ctx, const http::ExchangePtr& ex) {
-  if (respond_if_loading(ctx, *ex)) return;
   std::string out = "{\"object\":\"list\",\"data\":[";
   bool first = true;
-  for (const ServedModel* m : ctx.models->list()) {
-    if (!visible_to(ex->request(), *m)) continue;
+  for (const models::ModelInfo& m : ctx.models->list()) {
+    if (!visible_to(ex->request(), m.spec.id)) continue;
     if (!first) out += ',';
     first = false;
-    append_model(out, *m, m->id);
+    append_model(out, m, m.spec.id);
   }
   out += "]}";
   ex->respond(http::Response::json(200, std::move(out)));
 }
 
 void handle_get_model(const ApiContext& ctx, const http::ExchangePtr& ex) {
-  if (respond_if_loading(ctx, *ex)) return;
   const std::string id(ex->request().param("id"));
-  const ServedModel* m = ctx.models->find(id);
+  auto resolved = ctx.models->resolve(id);
+  if (!resolved) return respond_model_not_found(*ex, id);
+  auto m = ctx.models->info(*resolved);
   if (!m) return respond_model_not_found(*ex, id);
-  if (!visible_to(ex->request(), *m)) {
+  if (!visible_to(ex->request(), m->spec.id)) {
     auto caller = access::caller_of(ex->request());
-    ex->respond(access::denial_response(auth::model_not_allowed_denial(m->id, caller->team)));
+    ex->respond(access::denial_response(auth::model_not_allowed_denial(m->spec.id, caller->team)));
     return;
   }
   std::string out;
@@ -69,11 +71,7 @@ void handle_get_model(const ApiContext& ctx, const http::ExchangePtr& ex) {
   ex->respond(http::Response::json(200, std::move(out)));
 }
 
-Status install_openai_routes(http::Router& router, const ApiContext& context) {
-  // Without models (check-config only registers routes) lookups find nothing.
-  static const ModelRegistry no_models;
-  ApiContext ctx = context;
-  if (!ctx.models) ctx.models = &no_models;
+Status install_openai_routes(http::Router& router, const ApiContext& ctx) {
   http::RouteOptions plain;
   // Completions tokenize the prompt (and render the chat template) in the
   // handler: CPU work that must not hold up an I/O thread's other connections.
@@ -87,6 +85,11 @@ Status install_openai_routes(http::Router& router, const ApiContext& context) {
     http::RouteOptions options;
     http::Handler handler;
   };
+  // Without a model manager (check-config only registers routes) nothing is served.
+  auto unavailable = [](http::ExchangePtr ex) {
+    ex->respond_error(503, "No models are available.", "model_not_ready");
+  };
+  const bool live = ctx.models != nullptr;
   const Entry entries[] = {
       {"GET", "/v1/models", plain, [ctx](http::ExchangePtr ex) { handle_list_models(ctx, ex); }},
       {"GET", "/v1/models/{id...}", plain, [ctx](http::ExchangePtr ex) { handle_get_model(ctx, ex); }},
@@ -97,7 +100,9 @@ Status install_openai_routes(http::Router& router, const ApiContext& context) {
       {"GET", "/admin/v1/stats", admin, [ctx](http::ExchangePtr ex) { handle_stats(ctx, ex); }},
   };
   for (const Entry& e : entries) {
-    if (Status st = router.add(e.method, e.pattern, e.options, e.handler); !st) return st;
+    if (Status st = router.add(e.method, e.pattern, e.options, live ? e.handler : http::Handler(unavailable)); !st) {
+      return st;
+    }
   }
   return ok_status();
 }

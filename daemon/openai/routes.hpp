@@ -12,17 +12,21 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 
 #include "auth/auth_service.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/openai/api_request.hpp"
-#include "daemon/openai/model_registry.hpp"
 #include "base/result.hpp"
+#include "models/model_manager.hpp"
 
 namespace llmd::openai {
 
 struct ApiContext {
-  const ModelRegistry* models = nullptr;  // must outlive the server
+  models::ModelManager* models = nullptr;  // must outlive the server
+  // Runs work on the server's worker pool (a request whose model had to
+  // load continues there, not on the loader thread).
+  std::function<void(std::function<void()>)> offload;
   auth::AuthService* auth = nullptr;
   std::chrono::milliseconds stream_interval{0};  // [api] stream_interval_s
 };
@@ -34,9 +38,6 @@ void handle_list_models(const ApiContext& ctx, const http::ExchangePtr& ex);
 void handle_get_model(const ApiContext& ctx, const http::ExchangePtr& ex);
 void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex);
 void handle_stats(const ApiContext& ctx, const http::ExchangePtr& ex);
-
-// 503 models_loading (Retry-After: 1) while the models load; false once they have.
-bool respond_if_loading(const ApiContext& ctx, http::Exchange& ex);
 
 // 404 model_not_found for `id`.
 void respond_model_not_found(http::Exchange& ex, std::string_view id);

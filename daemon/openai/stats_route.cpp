@@ -15,9 +15,12 @@ void field(std::string& out, std::string_view name, int64_t v, bool first = fals
   append_json_int(out, v);
 }
 
-void append_stats(std::string& out, const ServedModel& m, const scheduler::SchedulerStats& s) {
+void append_stats(std::string& out, const models::ModelStats& m) {
+  const scheduler::SchedulerStats& s = m.scheduler;
   out += "{\"id\":";
   append_json_string(out, m.id);
+  out += ",\"device\":";
+  append_json_string(out, m.device);
   out += ",\"kv_cache\":{";
   field(out, "block_size", s.kv_block_size, true);
   field(out, "blocks_total", s.kv_blocks_total);
@@ -72,10 +75,10 @@ void append_stats(std::string& out, const ServedModel& m, const scheduler::Sched
 void handle_stats(const ApiContext& ctx, const http::ExchangePtr& ex) {
   std::string out = "{\"models\":[";
   bool first = true;
-  for (const ServedModel* m : ctx.models->list()) {
+  for (const models::ModelStats& m : ctx.models->stats()) {
     if (!first) out += ',';
     first = false;
-    append_stats(out, *m, m->scheduler->stats());
+    append_stats(out, m);
   }
   out += "]}";
   ex->respond(http::Response::json(200, std::move(out)));

@@ -41,12 +41,13 @@ void ApiServer::start(const ApiServerOptions& options) {
   so.type = options.weight_type;
   so.threads = 1;
   ASSERT_TRUE(engine::synth::write_synth_model(*shape, so, (dir_ / "synth.gguf").string()));
+  for (const auto& [name, content] : options.files) write_file(dir_ / name, content);
   write_file(dir_ / "llmd.toml",
              "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = 5\n"
              "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
              "[limits]\n" + options.limits + "[api]\n" + options.api +
              "[log]\nlevel = \"info\"\n"
-             "[paths]\nstate_dir = \"state\"\nmodel_dirs = [\".\"]\n"
+             "[paths]\nstate_dir = \"state\"\nmodel_dirs = [\".\"]\n" + options.tables +
              "[[models]]\nname = \"synth\"\npath = \"synth.gguf\"\naliases = [\"test/synth\"]\nthreads = 1\n"
              "max_sequences = " + std::to_string(options.max_sequences) + "\n" + options.models_extra);
   config_ = (dir_ / "llmd.toml").string();

@@ -14,6 +14,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/synth/synth_shapes.hpp"
 #include "tests/daemon/kit/child.hpp"
@@ -36,6 +38,9 @@ struct ApiServerOptions {
   std::string models_extra;      // more keys for the [[models]] table ("max_sequences = 1\n")
   std::string limits;            // the [limits] table's keys
   std::string api;               // the [api] table's keys
+  std::string tables;            // more tables before [[models]] ("[devices]\ncpu_partitions = 2\n")
+  // Files written into the server's folder (its model directory) before it starts.
+  std::vector<std::pair<std::string, std::string>> files;
 };
 
 class ApiServer {
@@ -71,6 +76,8 @@ class ApiServer {
   // Stops the server with SIGTERM and waits for its clean exit.
   void stop();
   std::string database_path() const { return (dir_ / "state" / "llmd.db").string(); }
+  // The server's folder: its config, certificate, state and model directory.
+  const std::filesystem::path& dir() const { return dir_.path(); }
 
  private:
   void start(const ApiServerOptions& options);

@@ -60,22 +60,5 @@ TEST(ModelOutput, IllFormedUtf8FromTheModelStaysValidJson) {
   EXPECT_EQ(text, kReplacement + kReplacement + kReplacement + kReplacement);
 }
 
-TEST(ModelOutput, AModelThatCannotLoadStopsTheStartBeforeReady) {
-  TempDir dir;
-  write_self_signed(dir.path());
-  write_file(dir / "broken.gguf", "GGUF but not really");
-  write_file(dir / "llmd.toml",
-             "[server]\naddress = \"127.0.0.1\"\nport = 0\n[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
-             "[paths]\nstate_dir = \"state\"\nmodel_dirs = [\".\"]\n"
-             "[[models]]\nname = \"broken\"\npath = \"broken.gguf\"\n");
-  auto child = Child::spawn({LLMD_BIN, "serve", "--config", (dir / "llmd.toml").string()});
-  ASSERT_TRUE(child);
-  auto status = child->wait_exit(30s);
-  child->read_all(5s);
-  EXPECT_EQ(status, std::optional<int>(78)) << child->output();
-  EXPECT_NE(child->output().find("model 'broken'"), std::string::npos) << child->output();
-  EXPECT_EQ(child->output().find("ready: serving"), std::string::npos) << child->output();
-}
-
 }  // namespace
 }  // namespace llmd::test

@@ -76,6 +76,7 @@ TEST(ModelMoves, MoveBetweenCpuPartitionsWhileEightStreamsRun) {
   size_t unfinished = 0;
   for (const auto& r : runs) unfinished += tokens_of(r) < static_cast<size_t>(kTokens) ? 1 : 0;
   EXPECT_GT(unfinished, 0u) << "the move landed after every stream had ended; the test proves nothing";
+  EXPECT_GT(m.stats().at(0).scheduler.preemptions, 0u) << "the switch preempted no running sequence";
   for (size_t i = 0; i < runs.size(); ++i) {
     ASSERT_TRUE(wait_run(runs[i]));
     std::lock_guard lk(runs[i]->mu);
