@@ -39,6 +39,7 @@ void parse_devices(Section& s, Config& c) {
 void parse_model_manager(Section& s, Config& c) {
   s.get_bool("load_on_demand", c.model_manager.load_on_demand);
   s.get_seconds("load_timeout_s", 1.0, 86400.0, c.model_manager.load_timeout);
+  s.get_seconds("wait_comment_interval_s", 0.1, 600.0, c.model_manager.wait_comment_interval);
 }
 
 }  // namespace llmd::config::detail
