@@ -86,9 +86,9 @@ void PipelineScan::current_read(std::size_t bytes) {
   current_ = 0;
 }
 
-void PipelineScan::scan(std::string_view unparsed) {
+void PipelineScan::scan(std::string_view unparsed, std::size_t enough) {
   if (scanned_ > unparsed.size()) restart();  // not the buffer it saw: start over
-  while (parser_ && scanned_ < unparsed.size()) {
+  while (parser_ && scanned_ < unparsed.size() && whole_.size() < enough) {
     error_code ec;
     std::size_t used = parser_->put(boost::asio::buffer(unparsed.data() + scanned_, unparsed.size() - scanned_), ec);
     scanned_ += used;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -35,8 +36,11 @@ class PipelineScan {
   // `unparsed` is the session's buffer behind the current request. While the
   // current request is served the front of that buffer stays put and bytes
   // only arrive at its end, so each call passes what the previous one did plus
-  // what arrived since; only the new bytes are scanned.
-  void scan(std::string_view unparsed);
+  // what arrived since; only bytes not scanned yet are. The scan stops once
+  // whole() holds `enough` requests (a later call goes on from there), so
+  // that what is kept per connection stays small however many tiny requests
+  // a client packs into its buffer.
+  void scan(std::string_view unparsed, std::size_t enough = SIZE_MAX);
 
   // The session starts to parse its next request: the first whole request
   // seen (if any) becomes the current one and leaves whole(). Without one,

@@ -40,7 +40,7 @@ Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::st
 // gone (see release()).
 Session::~Session() {
   if (cur_.unlogged) log_access("shutdown");
-  log_unserved("shutdown");
+  if (phase_ != Phase::closing && phase_ != Phase::closed) log_unserved("shutdown");
   if (exchange_) exchange_->finish(Outcome::shutdown);
   if (id_ != 0) core_.remove_session(id_);
 }
@@ -180,7 +180,7 @@ void Session::on_read(error_code ec, std::size_t n) {
     case Phase::handling:
       // The client pipelined more requests: they wait in the buffer for their
       // turn. Reading goes on up to the cap, watching for a disconnect.
-      if (cur_.whole) pipeline_.scan(unparsed());  // else the buffer starts inside the current request
+      if (cur_.whole) pipeline_.scan(unparsed(), kMaxPipelined);  // else the buffer starts inside the current request
       read();
       return;
     default:
@@ -329,7 +329,7 @@ void Session::on_request() {
   hold_ = shared_from_this();
   cur_.whole = true;
   pipeline_.current_read(cur_.wire_bytes);
-  pipeline_.scan(unparsed());
+  pipeline_.scan(unparsed(), kMaxPipelined);
   read();  // notices a client that goes away while we work (and takes in what it pipelines)
 
   const Route* route = cur_.route;
@@ -356,7 +356,7 @@ void Session::answer_early(Response r) {
   if (complete) {
     cur_.whole = true;
     pipeline_.current_read(cur_.wire_bytes);
-    pipeline_.scan(unparsed());
+    pipeline_.scan(unparsed(), kMaxPipelined);
   }
   cur_.linger = !complete;
   cur_.close_after = cur_.close_after || !complete;

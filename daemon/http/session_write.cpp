@@ -168,6 +168,10 @@ void Session::log_access(std::string_view outcome) {
 }
 
 void Session::log_unserved(std::string_view why) {
+  // Normally the scan stops at the cap; the requests past it were read too.
+  // (Without the whole current request read, the buffer does not start where
+  // the scan's view of it does: only what it found before is logged.)
+  if (cur_.whole) pipeline_.scan(unparsed());
   if (core_.access_log) {
     const std::string context = "close=" + std::string(why);
     for (const PipelineScan::Seen& s : pipeline_.whole()) {
@@ -294,12 +298,13 @@ void Session::linger_read() {
 void Session::close(Outcome why) {
   if (phase_ == Phase::closed) return;
   auto keep = std::move(hold_);  // this runs to its end even if it held the last reference
+  const bool closing = phase_ == Phase::closing;  // then the requests left unserved are logged already
   phase_ = Phase::closed;
   timer_.cancel();
   t_->close();
   // Every request read, in whole or in part, gets its access-log line.
   if (cur_.unlogged) log_access(to_string(why));
-  log_unserved(to_string(why));
+  if (!closing) log_unserved(to_string(why));
   if (exchange_) {
     auto ex = std::move(exchange_);
     ex->finish(why);
