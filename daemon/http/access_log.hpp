@@ -1,5 +1,8 @@
 // One line per request at level info:
 //   access remote=127.0.0.1:50412 method=GET path=/healthz status=200 bytes=16 ms=0.21 id=req_...
+// A request that did not complete normally adds outcome=<why> (client_gone,
+// timeout, ...); a pipelined request that the connection closed before
+// serving has status=0 outcome=not_served close=<why the connection closed>.
 // The query string and headers are never logged (they may carry secrets).
 #pragma once
 

@@ -192,6 +192,9 @@ struct Server::Impl {
     for (auto& t : threads) t.join();
     threads.clear();
     workers->join();
+    // A session whose close() did not run before the I/O threads stopped
+    // still holds itself (a request in flight): let it go with the io_context.
+    for (auto& s : core.live_sessions()) s->release();
     if (!cfg.server.unix_socket.empty()) {
       std::error_code fec;
       std::filesystem::remove(cfg.server.unix_socket, fec);

@@ -2,6 +2,7 @@
 // dispatch. Writing, timers and closing are in session_write.cpp.
 #include "daemon/http/session.hpp"
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/io_context.hpp>
@@ -21,8 +22,6 @@ namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 
 namespace {
-constexpr std::size_t kReadChunk = 16 * 1024;
-
 std::string clip(std::string_view s, std::size_t n = 200) {
   return s.size() <= n ? std::string(s) : std::string(s.substr(0, n)) + "...";
 }
@@ -34,12 +33,19 @@ Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::st
       strand_(t_->executor()),
       timer_(strand_),
       remote_(std::move(remote)),
-      buffer_(core.limits.header_bytes + kReadChunk) {}
+      buffer_(core.limits.header_bytes + kReadChunk),
+      pipeline_(core.limits.header_bytes) {}
 
+// Only reached without close() when the server stops with the I/O threads
+// gone (see release()).
 Session::~Session() {
+  if (cur_.unlogged) log_access("shutdown");
+  if (phase_ != Phase::closing && phase_ != Phase::closed) log_unserved("shutdown");
   if (exchange_) exchange_->finish(Outcome::shutdown);
   if (id_ != 0) core_.remove_session(id_);
 }
+
+void Session::release() { hold_.reset(); }
 
 void Session::start() {
   id_ = core_.add_session(weak_from_this());
@@ -101,6 +107,7 @@ void Session::on_handshake(error_code ec) {
 
 void Session::next_request(bool first) {
   cur_ = Current{};
+  pipeline_.begin_next();
   cur_.id = new_request_id();  // replaced by the client's own once the headers are in
   request_.reset();
   exchange_.reset();
@@ -125,12 +132,20 @@ void Session::next_request(bool first) {
   parse();
 }
 
+std::string_view Session::unparsed() const {
+  return {static_cast<const char*>(buffer_.data().data()), buffer_.size()};
+}
+
 void Session::read() {
   if (reading_ || phase_ == Phase::closing || phase_ == Phase::closed) return;
+  // The cap on pipelined requests: the one being served plus those buffered.
+  if (phase_ == Phase::handling && 1 + pipeline_.whole().size() >= kMaxPipelined) return;
+  // Asking for no more than the buffer has room for now keeps the append in
+  // on_read() within its bound: until then the buffer can only shrink.
   std::size_t room = buffer_.max_size() - buffer_.size();
   if (room == 0) return;
   reading_ = true;
-  t_->read_some(buffer_.prepare(std::min(room, kReadChunk)),
+  t_->read_some(net::buffer(read_buf_.data(), std::min(room, read_buf_.size())),
                 [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
@@ -150,7 +165,7 @@ void Session::on_read(error_code ec, std::size_t n) {
     close(Outcome::client_gone);
     return;
   }
-  buffer_.commit(n);
+  buffer_.commit(net::buffer_copy(buffer_.prepare(n), net::buffer(read_buf_.data(), n)));
   switch (phase_) {
     case Phase::idle:
       phase_ = Phase::header;
@@ -162,9 +177,13 @@ void Session::on_read(error_code ec, std::size_t n) {
     case Phase::body:
       parse();
       return;
+    case Phase::handling:
+      // The client pipelined more requests: they wait in the buffer for their
+      // turn. Reading goes on up to the cap, watching for a disconnect.
+      if (cur_.whole) pipeline_.scan(unparsed(), kMaxPipelined);  // else the buffer starts inside the current request
+      read();
+      return;
     default:
-      // Handling: the client pipelined its next request. Keep the bytes for
-      // later and stop watching (reads must not run while the buffer is in use).
       return;
   }
 }
@@ -178,6 +197,7 @@ void Session::parse() {
     error_code ec;
     std::size_t used = parser_->put(buffer_.data(), ec);
     buffer_.consume(used);
+    cur_.wire_bytes += used;
     if (ec == bhttp::error::need_more) {
       read();
       return;
@@ -209,6 +229,7 @@ void Session::on_parse_error(error_code ec) {
 }
 
 bool Session::on_header() {
+  cur_.unlogged = true;
   const auto& msg = parser_->get();
   cur_.version = static_cast<int>(msg.version());
   cur_.method = std::string(msg.method_string());
@@ -305,7 +326,11 @@ void Session::on_request() {
   auto state = std::make_shared<ExchangeState>(std::move(req), core_.limits.stream_buffer_bytes,
                                                std::weak_ptr<ExchangeSink>(shared_from_this()));
   exchange_ = state;
-  if (buffer_.size() == 0) read();  // notices a client that goes away while we work
+  hold_ = shared_from_this();
+  cur_.whole = true;
+  pipeline_.current_read(cur_.wire_bytes);
+  pipeline_.scan(unparsed(), kMaxPipelined);
+  read();  // notices a client that goes away while we work (and takes in what it pipelines)
 
   const Route* route = cur_.route;
   auto invoke = [route, id = cur_.id](ExchangePtr ex) {
@@ -326,7 +351,13 @@ void Session::on_request() {
 
 void Session::answer_early(Response r) {
   disarm();
+  cur_.unlogged = true;
   bool complete = parser_ && parser_->is_done();
+  if (complete) {
+    cur_.whole = true;
+    pipeline_.current_read(cur_.wire_bytes);
+    pipeline_.scan(unparsed(), kMaxPipelined);
+  }
   cur_.linger = !complete;
   cur_.close_after = cur_.close_after || !complete;
   phase_ = Phase::handling;

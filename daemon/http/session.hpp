@@ -6,6 +6,14 @@
 //
 // Phases:  handshake -> header -> [body] -> handling -> idle -> header ...
 //          any -> closing (TLS shutdown or lingering close) -> closed
+//
+// Pipelining: requests are served one at a time, in the order they arrived;
+// the next is parsed only once the current response (a whole stream included)
+// has been written, so responses can never interleave or change order. Bytes
+// that arrive behind the current request stay in the buffer for the next
+// parse. While a request is handled the session keeps reading (a client that
+// goes away is noticed) until it holds kMaxPipelined requests or a full
+// buffer; then it stops reading until earlier ones are answered.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -20,6 +28,7 @@
 #include <string>
 
 #include "daemon/http/exchange_state.hpp"
+#include "daemon/http/pipeline_scan.hpp"
 #include "daemon/http/server_core.hpp"
 #include "daemon/http/transport.hpp"
 #include "daemon/http/wire.hpp"
@@ -38,6 +47,15 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   void exchange_changed(std::shared_ptr<ExchangeState> state) override;
   void exchange_changed_here(std::shared_ptr<ExchangeState> state) override;
   boost::asio::any_io_executor io_executor() override;
+  // After the I/O threads have stopped: drops the reference a session with a
+  // request in flight holds to itself (its close never ran), so that it can
+  // be freed. Not thread-safe: only once nothing runs the connection.
+  void release();
+
+  // Requests one connection holds unanswered, the one being served included:
+  // with this many the session stops reading.
+  static constexpr std::size_t kMaxPipelined = 16;
+  static constexpr std::size_t kReadChunk = 16 * 1024;
 
  private:
   enum class Phase { handshake, idle, header, body, handling, closing, closed };
@@ -61,6 +79,9 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
     bool close_after = false;  // the connection closes after this response
     bool linger = false;       // request bytes may be left unread: lingering close
     bool abandoned = false;
+    std::size_t wire_bytes = 0;  // bytes of this request the parser has consumed
+    bool whole = false;          // the parser has read all of it: the buffer holds only later requests
+    bool unlogged = false;       // read (at least in part) and its access-log line not written yet
   };
 
   void on_handshake(boost::system::error_code ec);
@@ -79,6 +100,10 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   void on_write(boost::system::error_code ec, std::size_t n);
   void finish_exchange();
   void log_access(std::string_view outcome);
+  // One access-log line for each whole request buffered behind the current
+  // one, which the closing connection will never serve.
+  void log_unserved(std::string_view why);
+  std::string_view unparsed() const;
 
   void arm(std::chrono::milliseconds d);
   void disarm();
@@ -114,11 +139,20 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   std::size_t out_body_bytes_ = 0;   // stream body bytes in out_
   std::optional<Response> deferred_; // an answer waiting for the interim write
 
+  // Reads land in read_buf_ and are appended to buffer_ when they complete,
+  // so that the parser may consume buffer_ while a read is in flight.
+  std::array<char, kReadChunk> read_buf_{};
   boost::beast::flat_buffer buffer_;
+  PipelineScan pipeline_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::optional<Request> request_;   // headers, filled in on_header
   Current cur_;
   std::shared_ptr<ExchangeState> exchange_;
+  // While a handler holds the current request, nothing else may keep the
+  // session alive (no read is in flight once the pipeline is full, and
+  // exchanges only point back weakly): it owns itself until the exchange ends
+  // in finish_exchange() or close().
+  std::shared_ptr<Session> hold_;
 
   std::array<char, 4096> linger_buf_{};
   std::size_t lingered_ = 0;

@@ -149,6 +149,7 @@ void Session::on_write(error_code ec, std::size_t) {
 }
 
 void Session::log_access(std::string_view outcome) {
+  cur_.unlogged = false;
   if (!core_.access_log) return;
   AccessRecord r;
   r.remote = remote_;
@@ -166,14 +167,41 @@ void Session::log_access(std::string_view outcome) {
   write_access_log(r);
 }
 
+void Session::log_unserved(std::string_view why) {
+  // Normally the scan stops at the cap; the requests past it were read too.
+  // (Without the whole current request read, the buffer does not start where
+  // the scan's view of it does: only what it found before is logged.)
+  if (cur_.whole) pipeline_.scan(unparsed());
+  if (core_.access_log) {
+    const std::string context = "close=" + std::string(why);
+    for (const PipelineScan::Seen& s : pipeline_.whole()) {
+      AccessRecord r;
+      r.remote = remote_;
+      r.method = s.method;
+      r.path = s.path;
+      r.id = s.id;
+      r.outcome = "not_served";
+      r.context = context;
+      write_access_log(r);
+    }
+  }
+  pipeline_.clear();
+}
+
 void Session::finish_exchange() {
+  auto keep = std::move(hold_);  // the pending reads and writes keep the session from here
   log_access(cur_.abandoned ? "abandoned" : "");
   if (exchange_) {
     auto ex = std::move(exchange_);
     ex->finish(cur_.abandoned ? Outcome::abandoned : Outcome::completed);
   }
   if (cur_.close_after || cur_.framing == Framing::close) {
-    begin_close(cur_.linger);
+    // Why the requests pipelined behind this one go unanswered.
+    log_unserved(cur_.linger ? "request_unread" : stopping() ? "draining" : "connection_close");
+    // Bytes the client sent after this request (pipelined requests) would
+    // make the kernel reset the connection, perhaps before the client has
+    // read this response: read and drop them while closing.
+    begin_close(cur_.linger || buffer_.size() > 0 || t_->available() > 0);
     return;
   }
   next_request(false);
@@ -269,11 +297,15 @@ void Session::linger_read() {
 
 void Session::close(Outcome why) {
   if (phase_ == Phase::closed) return;
+  auto keep = std::move(hold_);  // this runs to its end even if it held the last reference
+  const bool closing = phase_ == Phase::closing;  // then the requests left unserved are logged already
   phase_ = Phase::closed;
   timer_.cancel();
   t_->close();
+  // Every request read, in whole or in part, gets its access-log line.
+  if (cur_.unlogged) log_access(to_string(why));
+  if (!closing) log_unserved(to_string(why));
   if (exchange_) {
-    log_access(to_string(why));
     auto ex = std::move(exchange_);
     ex->finish(why);
   }
