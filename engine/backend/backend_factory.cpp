@@ -5,6 +5,7 @@
 #include "engine/cpu/cpu_backend.hpp"
 #include "engine/cpu/kv_cache.hpp"
 #if LLMD_HAVE_CUDA
+#include "engine/cuda/copy_rate.hpp"
 #include "engine/cuda/cuda_backend.hpp"
 #include "engine/cuda/device_info.hpp"
 #endif
@@ -156,6 +157,16 @@ std::vector<GpuInfo> list_gpus(std::string* why) {
   if (why) *why = "llmd was built without CUDA";
 #endif
   return out;
+}
+
+std::optional<double> pinned_copy_rate(int index) {
+#if LLMD_HAVE_CUDA
+  auto r = cuda::measure_pinned_copy_rate(index);
+  if (r) return *r;
+#else
+  (void)index;
+#endif
+  return std::nullopt;
 }
 
 }  // namespace llmd::engine

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -80,5 +81,9 @@ struct GpuInfo {
 // The GPUs this process can use; empty (with the reason in *why when given)
 // on a build without CUDA or a machine without a usable GPU.
 std::vector<GpuInfo> list_gpus(std::string* why = nullptr);
+
+// The pinned host-to-device copy rate of GPU `index` in bytes per second,
+// measured now; nullopt without CUDA or on failure.
+std::optional<double> pinned_copy_rate(int index);
 
 }  // namespace llmd::engine
