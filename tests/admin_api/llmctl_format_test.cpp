@@ -81,7 +81,8 @@ const char* const kModels = R"({"data":[
 ]})";
 
 TEST(LlmctlFormat, ModelsTable) {
-  auto data = data_of(parse(kModels));
+  json::value answer = parse(kModels);
+  auto data = data_of(answer);
   ASSERT_TRUE(data.ok());
   EXPECT_EQ(models_table(**data).render(),
             "ID          STATE        DEVICE  MEMORY    RUNNING  WAITING  PINNED  SOURCE  LAST USED\n"
@@ -95,23 +96,23 @@ TEST(LlmctlFormat, ModelFields) {
   const auto& models = v.as_object().at("data").as_array();
   std::string loading = render_fields(model_fields(models[1].as_object()));
   EXPECT_EQ(loading,
-            "id:               qwen\n"
-            "path:             /m/qwen.gguf\n"
-            "aliases:          -\n"
-            "state:            loading\n"
-            "device:           cuda:1\n"
-            "pinned:           no\n"
-            "keep alive:       300 s\n"
-            "source:           api\n"
-            "memory estimate:  2.0 GiB\n"
-            "memory used:      -\n"
-            "progress:         512.0 MiB of 2.0 GiB (25%)\n"
-            "requests:         0 running, 0 waiting\n"
-            "loaded:           -\n"
-            "last used:        -\n");
+            "id:              qwen\n"
+            "path:            /m/qwen.gguf\n"
+            "aliases:         -\n"
+            "state:           loading\n"
+            "device:          cuda:1\n"
+            "pinned:          no\n"
+            "keep alive:      300 s\n"
+            "source:          api\n"
+            "memory estimate: 2.0 GiB\n"
+            "memory used:     -\n"
+            "progress:        512.0 MiB of 2.0 GiB (25%)\n"
+            "requests:        0 running, 0 waiting\n"
+            "loaded:          -\n"
+            "last used:       -\n");
   std::string ready = render_fields(model_fields(models[0].as_object()));
-  EXPECT_NE(ready.find("aliases:          llama\n"), std::string::npos) << ready;
-  EXPECT_NE(ready.find("keep alive:       0 (only under memory pressure)\n"), std::string::npos) << ready;
+  EXPECT_NE(ready.find("aliases:         llama\n"), std::string::npos) << ready;
+  EXPECT_NE(ready.find("keep alive:      0 (only under memory pressure)\n"), std::string::npos) << ready;
   EXPECT_EQ(ready.find("progress:"), std::string::npos) << ready;  // only while loading
   std::string failed = render_fields(model_fields(models[2].as_object()));
   EXPECT_NE(failed.find("error:      bad magic\n"), std::string::npos) << failed;
@@ -139,9 +140,9 @@ TEST(LlmctlFormat, ModelFilesTable) {
     {"path":"/srv/models/odd.gguf","bytes":null,"architecture":null,"quantization":null,"parameters":null}
   ]})");
   EXPECT_EQ(model_files_table(**data_of(v)).render(),
-            "PATH                           SIZE     ARCHITECTURE  QUANTIZATION  PARAMETERS\n"
-            "/srv/models/stories260K.gguf   1.1 MiB  llama         F32           260K\n"
-            "/srv/models/odd.gguf           -        -             -             -\n");
+            "PATH                          SIZE     ARCHITECTURE  QUANTIZATION  PARAMETERS\n"
+            "/srv/models/stories260K.gguf  1.1 MiB  llama         F32           260K\n"
+            "/srv/models/odd.gguf          -        -             -             -\n");
 }
 
 LoadProgress progress(const std::string& state, uint64_t done, uint64_t total) {

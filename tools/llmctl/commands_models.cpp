@@ -1,9 +1,11 @@
 // llmctl models list | show ID | add ID PATH [...] | load ID [--device D] [--wait]
 //               | unload ID | move ID DEVICE | rm ID
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <boost/json/object.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
@@ -39,7 +41,13 @@ int wait_and_print(Context& ctx, const std::string& id) {
     std::fwrite(s.data(), 1, s.size(), stderr);
     std::fflush(stderr);
   };
-  ProgressView view(to_stderr, ::isatty(::fileno(stderr)) == 1);
+  const bool terminal = ::isatty(::fileno(stderr)) == 1;
+  // A redrawn line must not wrap: narrow the bar to the terminal.
+  int bar = 30;
+  if (winsize ws{}; terminal && ::ioctl(::fileno(stderr), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+    bar = std::clamp(static_cast<int>(ws.ws_col) - 48 - static_cast<int>(id.size()), 5, 30);
+  }
+  ProgressView view(to_stderr, terminal, bar);
   auto model = wait_until_ready([&] { return ctx.client.call("GET", model_path(id)); },
                                 [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }, view);
   if (!model) return fail(model.error());

@@ -58,7 +58,7 @@ std::string progress_line(const LoadProgress& p, int bar_width) {
 }
 
 void ProgressView::update(const LoadProgress& p) {
-  const std::string line = progress_line(p);
+  const std::string line = progress_line(p, bar_width_);
   if (terminal_) {
     std::string out = "\r" + line;
     if (drawn_ > line.size()) out += std::string(drawn_ - line.size(), ' ');
@@ -74,7 +74,7 @@ void ProgressView::update(const LoadProgress& p) {
 }
 
 void ProgressView::finish(const LoadProgress& p) {
-  const std::string line = progress_line(p);
+  const std::string line = progress_line(p, bar_width_);
   if (terminal_) {
     std::string out = "\r" + line;
     if (drawn_ > line.size()) out += std::string(drawn_ - line.size(), ' ');

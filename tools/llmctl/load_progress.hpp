@@ -44,7 +44,8 @@ std::string progress_line(const LoadProgress& p, int bar_width = 30);
 class ProgressView {
  public:
   using Write = std::function<void(std::string_view)>;
-  ProgressView(Write write, bool terminal) : write_(std::move(write)), terminal_(terminal) {}
+  ProgressView(Write write, bool terminal, int bar_width = 30)
+      : write_(std::move(write)), terminal_(terminal), bar_width_(bar_width) {}
 
   void update(const LoadProgress& p);
   // The last line, ended with a newline.
@@ -53,6 +54,7 @@ class ProgressView {
  private:
   Write write_;
   bool terminal_;
+  int bar_width_;
   size_t drawn_ = 0;         // length of the line on screen (terminal)
   std::string last_state_;   // plain output: the state last written
   int last_quarter_ = -1;    // plain output: the quarter of the bytes last written
