@@ -354,6 +354,51 @@ TEST_F(ModelAdmin, ConcurrentAdminCallsOnTheSameIdsLeaveAConsistentCatalog) {
   for (size_t i = 0; i < after.size(); ++i) EXPECT_EQ(str(after[i].as_object(), "id"), str(prior[i].as_object(), "id"));
 }
 
+TEST_F(ModelAdmin, LlmctlDrivesTheModelManager) {
+  start();
+  copy_model("cli.gguf");
+  const std::string key_file = (server_->dir() / "admin.key").string();
+  write_file(key_file, server_->admin_key() + "\n");
+  auto llmctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {LLMCTL_BIN, "--url", "https://127.0.0.1:" + std::to_string(server_->port()),
+                                     "--cacert", (server_->dir() / "cert.pem").string(), "--key-file", key_file};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, 60s);
+  };
+  auto devices = llmctl({"devices"});
+  EXPECT_EQ(devices.status, 0) << devices.output;
+  EXPECT_NE(devices.output.find("cpu:1"), std::string::npos) << devices.output;
+  auto files = llmctl({"model-files"});
+  EXPECT_EQ(files.status, 0) << files.output;
+  EXPECT_NE(files.output.find("cli.gguf"), std::string::npos) << files.output;
+  auto add = llmctl({"models", "add", "cli", "cli.gguf", "--device", "cpu:0", "--alias", "cli-alias", "--wait"});
+  EXPECT_EQ(add.status, 0) << add.output;
+  EXPECT_EQ(str(model("cli"), "state"), "ready");
+  auto list = llmctl({"models", "list"});
+  EXPECT_EQ(list.status, 0) << list.output;
+  EXPECT_NE(list.output.find("cli"), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("ready"), std::string::npos) << list.output;
+  auto show = llmctl({"models", "show", "cli"});
+  EXPECT_EQ(show.status, 0) << show.output;
+  EXPECT_NE(show.output.find("cpu:0"), std::string::npos) << show.output;
+  EXPECT_EQ(llmctl({"models", "move", "cli", "cpu:1"}).status, 0);
+  const auto end = std::chrono::steady_clock::now() + 30s;
+  while (str(model("cli"), "device") != "cpu:1" && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(str(model("cli"), "device"), "cpu:1");
+  EXPECT_EQ(llmctl({"models", "unload", "cli"}).status, 0);
+  ASSERT_TRUE(wait_state("cli", "unloaded"));
+  auto load = llmctl({"models", "load", "cli", "--wait"});
+  EXPECT_EQ(load.status, 0) << load.output;
+  EXPECT_EQ(str(model("cli"), "state"), "ready");
+  EXPECT_EQ(complete("cli-alias").status, 200);
+  auto bad = llmctl({"models", "add", "x", "../escape.gguf"});
+  EXPECT_NE(bad.status, 0) << bad.output;
+  auto rm = llmctl({"models", "rm", "cli"});
+  EXPECT_EQ(rm.status, 0) << rm.output;
+  EXPECT_EQ(admin("GET", "/admin/v1/models/cli").status, 404);
+  EXPECT_NE(llmctl({"models", "rm", "synth"}).status, 0);  // a config model
+}
+
 // What the manager estimates for a model file served with max_sequences.
 uint64_t estimate_of(const fs::path& file, uint32_t max_sequences) {
   models::ModelSpec spec;
@@ -372,6 +417,18 @@ uint64_t estimate_of(const fs::path& file, uint32_t max_sequences) {
   return est ? est->total() : 0;
 }
 
+// What arrives on `c` until `marker` does (or the connection's timeout).
+std::string read_until(Conn& c, const std::string& marker) {
+  std::string got;
+  char buf[4096];
+  while (got.find(marker) == std::string::npos) {
+    const long n = c.recv_some(buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
 TEST(ModelWait, AStreamWaitingForALoadGetsCommentsThenTheTimeoutAndLaterTheModel) {
   // A budget for one model: "second" can load only once "synth" is idle, and
   // a long request keeps synth busy past the load timeout.
@@ -383,7 +440,7 @@ TEST(ModelWait, AStreamWaitingForALoadGetsCommentsThenTheTimeoutAndLaterTheModel
   shape.n_head = 8;
   shape.n_head_kv = 4;
   shape.n_ff = 2816;
-  shape.n_ctx = 512;
+  shape.n_ctx = 2048;  // a long generation keeps the model busy for seconds
   TempDir probe;
   engine::synth::SynthOptions so;
   so.type = "q8_0";
@@ -404,13 +461,13 @@ TEST(ModelWait, AStreamWaitingForALoadGetsCommentsThenTheTimeoutAndLaterTheModel
                            &server.admin_key());
   ASSERT_EQ(added.status, 202) << added.body;
 
-  auto busy = server.send("/v1/completions", R"({"model":"synth","prompt":"Once","max_tokens":480,"ignore_eos":true,"stream":true})");
+  auto busy = server.send("/v1/completions", R"({"model":"synth","prompt":"Once","max_tokens":2000,"ignore_eos":true,"stream":true})");
   ASSERT_TRUE(busy);
   ASSERT_TRUE(server.wait_stats([](const json::object& s) { return s.at("requests").at("running").to_number<int64_t>() > 0; }, 20s));
   auto waiting = server.send("/v1/completions", R"({"model":"second","prompt":"Once","max_tokens":4,"stream":true})");
   ASSERT_TRUE(waiting);
   waiting->set_timeout(20s);
-  const std::string stream = waiting->read_to_eof();
+  const std::string stream = read_until(*waiting, "model_load_timeout");
   EXPECT_NE(stream.find(": waiting for the model to load"), std::string::npos) << stream;
   EXPECT_NE(stream.find("model_load_timeout"), std::string::npos) << stream;
   // A whole (non-streamed) request gets 503 with Retry-After.
@@ -418,9 +475,8 @@ TEST(ModelWait, AStreamWaitingForALoadGetsCommentsThenTheTimeoutAndLaterTheModel
   EXPECT_EQ(whole.status, 503) << whole.body;
   EXPECT_FALSE(whole.header("retry-after").empty());
   // Once synth is done, second loads in its place.
-  busy->set_timeout(60s);
-  const std::string first = busy->read_to_eof();
-  EXPECT_NE(first.find("data: [DONE]"), std::string::npos);
+  busy->set_timeout(120s);
+  EXPECT_NE(read_until(*busy, "data: [DONE]").find("data: [DONE]"), std::string::npos);
   auto later = server.call("POST", "/v1/completions", R"({"model":"second","prompt":"Once","max_tokens":4})");
   EXPECT_EQ(later.status, 200) << later.body;
 }
