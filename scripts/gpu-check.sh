@@ -167,7 +167,7 @@ CONFIGURED=$?
 # --- build -----------------------------------------------------------------------
 # Only what the check runs: the CUDA tests, the benchmark and the llmd tool.
 TARGETS=(llmd llmd-cuda-bench llmd_cuda_probe_test llmd_cuda_kernels_test llmd_cuda_attention_test
-         llmd_cuda_gemm_test llmd_cuda_backend_test llmd_cuda_fault_test)
+         llmd_cuda_gemm_test llmd_cuda_backend_test llmd_cuda_fault_test llmd-bench-models)
 BUILT=1
 if [ $CONFIGURED -eq 0 ]; then
   KEEP=()
@@ -236,6 +236,22 @@ if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
 elif [ $RUN_BENCH -eq 1 ]; then
   STAGES+=("bench"); STATUS+=("NOT RUN"); SECS+=(0); NOTES+=("llmd-cuda-bench was not built"); FAILED=1
 fi
+# --- the model manager on the GPU ------------------------------------------------------
+# An 8B-shape model file (GPU_CHECK_MODELS_SHAPE / _TYPE change it) served by
+# the model manager with no daemon: load on cuda:0 (estimate against the
+# measured use), moves cuda:0 -> cpu -> cuda:0 with requests in flight, park
+# and restore, timed against the pinned copy rate measured in the same run.
+MODELS_LOG="$OUT/models.log"
+: >"$MODELS_LOG"
+if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-bench-models" ] && [ -x "$BUILD/bin/llmd" ]; then
+  MODEL_FILE="${TMPDIR:-/tmp}/llmd-gpu-check-model.gguf"
+  stage models-synth "$MODELS_LOG" 120 "$BUILD/bin/llmd" gguf synth --shape "${GPU_CHECK_MODELS_SHAPE:-llama-3-8b}" \
+    --type "${GPU_CHECK_MODELS_TYPE:-q8_0}" --threads "$JOBS" -o "$MODEL_FILE"
+  stage models "$MODELS_LOG" 240 "$BUILD/bin/llmd-bench-models" --model "$MODEL_FILE" --requests 8 --tokens 64
+  note "$(grep -E '^result:' "$MODELS_LOG" | tail -1)"
+  rm -f "$MODEL_FILE"
+fi
+
 # The model part again with other options, one run per set
 # (GPU_CHECK_VARIANTS: sets separated by ';', empty for none; by default the
 # defaults twice, around the nearest option, for the run-to-run spread, then
@@ -267,6 +283,9 @@ fi
   done
   if [ -s "$BENCH_LOG" ]; then
     sed -n '/^== llmd-cuda-bench/,$p' "$BENCH_LOG"
+  fi
+  if [ -s "$MODELS_LOG" ]; then
+    sed -n '/^== llmd-bench-models/,$p' "$MODELS_LOG"
   fi
   if [ ${#VARIANT_SETS[@]} -gt 0 ]; then
     # One block per variant: its options line, then its three model figures.

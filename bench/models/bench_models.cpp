@@ -178,9 +178,10 @@ int main(int argc, char** argv) {
   auto info = *m.info("bench");
   const double est = static_cast<double>(info.memory_estimate), act = static_cast<double>(info.memory_actual);
   std::printf("\n%-28s %9s    %s\n", "step", "time", "note");
+  char pct[48] = "";
+  if (act > 0) std::snprintf(pct, sizeof pct, " (estimate %+.1f %%)", (est / act - 1.0) * 100.0);
   row("load", load_s, "estimate " + models::format_bytes(info.memory_estimate) + ", measured " +
-                          models::format_bytes(info.memory_actual) +
-                          (act > 0 ? " (" + std::to_string(static_cast<int>((est / act - 1.0) * 1000) / 10.0) + " %)" : ""));
+                          models::format_bytes(info.memory_actual) + pct);
 
   auto move = [&](const std::string& to, const char* name) {
     Flight f = start_requests(m, "bench", o.requests, o.tokens);
@@ -219,9 +220,9 @@ int main(int argc, char** argv) {
       const double s = seconds_since(t);
       int complete = 0;
       finish(f, o.tokens, &complete);
-      const double rate = static_cast<double>(info.memory_actual) / std::max(s, 1e-9);
-      row("restore (by a request)", s, models::format_bytes(info.memory_actual) + " at " +
-                                           std::to_string(static_cast<int>(rate / 1e8) / 10.0) + " GB/s");
+      char rate[64];
+      std::snprintf(rate, sizeof rate, " at %.1f GB/s", static_cast<double>(info.memory_actual) / std::max(s, 1e-9) / 1e9);
+      row("restore (by a request)", s, models::format_bytes(info.memory_actual) + rate);
     } else {
       row("park", seconds_since(t), "did not finish");
       ok = false;
