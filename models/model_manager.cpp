@@ -303,11 +303,28 @@ Result<ModelInfo> ModelManager::add(ModelSpec spec) {
   return info_of(*slot);
 }
 
-Result<ModelInfo> ModelManager::load(const std::string& id, const std::string& device) {
-  std::lock_guard lk(mu_);
+Result<std::shared_ptr<ModelManager::Slot>> ModelManager::slot_for_change(const std::string& id) const {
   if (stopping_) return Error(ErrorCode::shutting_down, "the server is shutting down");
   auto s = find_slot(id);
   if (!s) return Error(ErrorCode::model_not_found, "no model '" + id + "'");
+  return s;
+}
+
+void ModelManager::begin_unload(Slot& s) {
+  s.draining = true;
+  s.drain_to_park = false;
+  s.drain_for_room = false;
+  s.drain_deadline = SteadyClock::now() + options_.drain_timeout;
+  s.state = ModelState::unloading;
+  wake_ = true;
+  loader_cv_.notify_one();
+}
+
+Result<ModelInfo> ModelManager::load(const std::string& id, const std::string& device) {
+  std::lock_guard lk(mu_);
+  auto found = slot_for_change(id);
+  if (!found) return found.take_error();
+  std::shared_ptr<Slot> s = std::move(*found);
   if (!device.empty() && device != "auto" && device != "host") {
     auto dev = devices_.resolve(device);
     if (!dev) return dev.take_error();
@@ -342,31 +359,25 @@ Result<ModelInfo> ModelManager::load(const std::string& id, const std::string& d
 
 Result<ModelInfo> ModelManager::unload(const std::string& id) {
   std::lock_guard lk(mu_);
-  if (stopping_) return Error(ErrorCode::shutting_down, "the server is shutting down");
-  auto s = find_slot(id);
-  if (!s) return Error(ErrorCode::model_not_found, "no model '" + id + "'");
+  auto found = slot_for_change(id);
+  if (!found) return found.take_error();
+  std::shared_ptr<Slot> s = std::move(*found);
   if (s->queued) return Error(ErrorCode::model_state_conflict, "model '" + id + "' is loading or moving; unload it when that is done");
   if (s->spec.load) {
     s->spec.load = false;
     LLMD_TRY(persist(*s));
   }
   if (s->state == ModelState::ready || s->state == ModelState::parked) {
-    s->draining = true;
-    s->drain_to_park = false;
-    s->drain_for_room = false;
-    s->drain_deadline = SteadyClock::now() + options_.drain_timeout;
-    s->state = ModelState::unloading;
-    wake_ = true;
-    loader_cv_.notify_one();
+    begin_unload(*s);
   }
   return info_of(*s);
 }
 
 Result<ModelInfo> ModelManager::move(const std::string& id, const std::string& device) {
   std::lock_guard lk(mu_);
-  if (stopping_) return Error(ErrorCode::shutting_down, "the server is shutting down");
-  auto s = find_slot(id);
-  if (!s) return Error(ErrorCode::model_not_found, "no model '" + id + "'");
+  auto found = slot_for_change(id);
+  if (!found) return found.take_error();
+  std::shared_ptr<Slot> s = std::move(*found);
   if (s->state != ModelState::ready || s->draining || s->queued) {
     if (s->state == ModelState::parked && device != "host" && !s->queued) {
       auto dev = devices_.resolve(device);
@@ -429,13 +440,7 @@ Status ModelManager::remove(const std::string& id) {
     s->removing = true;
     s->spec.load = false;
     if (s->state == ModelState::ready || s->state == ModelState::parked || s->state == ModelState::unloading) {
-      s->draining = true;
-      s->drain_to_park = false;
-      s->drain_for_room = false;
-      if (s->state != ModelState::unloading) s->drain_deadline = SteadyClock::now() + options_.drain_timeout;
-      s->state = ModelState::unloading;
-      wake_ = true;
-      loader_cv_.notify_one();
+      if (s->state != ModelState::unloading) begin_unload(*s);
     } else {
       slots_.erase(std::find(slots_.begin(), slots_.end(), s));
       fail_waiters(id, Error(ErrorCode::model_not_found, "model '" + id + "' was removed"), &calls);

@@ -192,6 +192,10 @@ class ModelManager {
   Result<std::string> place(const Slot& s, const engine::MemoryEstimate& cpu, const engine::MemoryEstimate& gpu,
                             std::string* why) const;
   std::shared_ptr<Slot> find_slot(std::string_view name) const;
+  // The slot an admin call changes: model_not_found, shutting_down.
+  Result<std::shared_ptr<Slot>> slot_for_change(const std::string& id) const;
+  // Marks `s` for unloading once its requests end (or the drain time is up).
+  void begin_unload(Slot& s);
   ModelInfo info_of(const Slot& s) const;
   void queue_op(Op op);
   void serve_waiters(const std::shared_ptr<Slot>& s, std::vector<std::function<void()>>* calls);

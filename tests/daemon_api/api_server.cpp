@@ -25,6 +25,19 @@ std::string find_key(const std::string& text) {
 
 }  // namespace
 
+engine::synth::SynthShape slow_shape(const std::string& name, int n_ctx) {
+  engine::synth::SynthShape s;
+  s.name = name;
+  s.n_vocab = 512;
+  s.n_embd = 1024;
+  s.n_layer = 4;
+  s.n_head = 8;
+  s.n_head_kv = 4;
+  s.n_ff = 2816;
+  s.n_ctx = n_ctx;
+  return s;
+}
+
 std::string http_post(const std::string& path, const std::string& body, const std::string& key) {
   return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key +
          "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;

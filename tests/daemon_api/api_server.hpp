@@ -93,6 +93,10 @@ class ApiServer {
   bool ok_ = false;
 };
 
+// A synthetic model slow enough on the CPU (milliseconds per token) that a
+// test can act while a generation runs: 4 layers of width 1024.
+engine::synth::SynthShape slow_shape(const std::string& name, int n_ctx = 512);
+
 // The request head and body of `path` with a bearer key, as raw HTTP/1.1.
 std::string http_post(const std::string& path, const std::string& body, const std::string& key);
 

@@ -70,22 +70,9 @@ void read_first_event(Conn& c) {
 
 // A synthetic model big enough (about 50 MB in q8_0) that 20 streams of 480
 // tokens each take many seconds on one thread.
-engine::synth::SynthShape slow_shape() {
-  engine::synth::SynthShape s;
-  s.name = "test-slow";
-  s.n_vocab = 512;
-  s.n_embd = 1024;
-  s.n_layer = 4;
-  s.n_head = 8;
-  s.n_head_kv = 4;
-  s.n_ff = 2816;
-  s.n_ctx = 512;
-  return s;
-}
-
 TEST(Ledger, KillNineWhileTwentyStreamsRunLeavesAConsistentLedger) {
   ApiServerOptions opts;
-  opts.custom_shape = slow_shape();
+  opts.custom_shape = slow_shape("test-slow");
   opts.weight_type = "q8_0";
   ApiServer server(opts);
   ASSERT_TRUE(server.ok());

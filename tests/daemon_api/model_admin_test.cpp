@@ -432,15 +432,8 @@ std::string read_until(Conn& c, const std::string& marker) {
 TEST(ModelWait, AStreamWaitingForALoadGetsCommentsThenTheTimeoutAndLaterTheModel) {
   // A budget for one model: "second" can load only once "synth" is idle, and
   // a long request keeps synth busy past the load timeout.
-  engine::synth::SynthShape shape;
-  shape.name = "test-wait";
-  shape.n_vocab = 512;
-  shape.n_embd = 1024;
-  shape.n_layer = 4;
-  shape.n_head = 8;
-  shape.n_head_kv = 4;
-  shape.n_ff = 2816;
-  shape.n_ctx = 2048;  // a long generation keeps the model busy for seconds
+  // A long generation keeps the model busy for seconds.
+  const engine::synth::SynthShape shape = slow_shape("test-wait", 2048);
   TempDir probe;
   engine::synth::SynthOptions so;
   so.type = "q8_0";

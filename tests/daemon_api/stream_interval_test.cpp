@@ -54,14 +54,7 @@ TEST(StreamInterval, ZeroWritesEveryToken) {
   // A model slow enough (milliseconds per token) that the I/O threads keep up
   // even on a loaded machine: with the tiny test model tokens come faster
   // than a starved I/O thread writes, and pending tokens share a write.
-  opts.custom_shape.name = "test-slower";
-  opts.custom_shape.n_vocab = 512;
-  opts.custom_shape.n_embd = 1024;
-  opts.custom_shape.n_layer = 4;
-  opts.custom_shape.n_head = 8;
-  opts.custom_shape.n_head_kv = 4;
-  opts.custom_shape.n_ff = 2816;
-  opts.custom_shape.n_ctx = 512;
+  opts.custom_shape = slow_shape("test-slower");
   opts.weight_type = "q8_0";
   ApiServer server(opts);
   ASSERT_TRUE(server.ok());

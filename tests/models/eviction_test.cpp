@@ -11,14 +11,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ManagerOptions options_for(const ModelDir& dir) {
-  ManagerOptions o;
-  o.model_dirs = {dir.path()};
-  o.load_timeout = 60s;
-  o.drain_timeout = 10s;
-  return o;
-}
-
 TEST(ModelManager, LoadsOnTheCpuAndServesTheReferenceGreedyAnswer) {
   LLMD_REQUIRE_SHARED_FILE(kStoriesRel);
   ModelDir dir(1);

@@ -27,6 +27,14 @@ ModelDir::~ModelDir() {
   fs::remove_all(dir_, ec);
 }
 
+ManagerOptions options_for(const ModelDir& dir) {
+  ManagerOptions o;
+  o.model_dirs = {dir.path()};
+  o.load_timeout = std::chrono::seconds(60);
+  o.drain_timeout = std::chrono::seconds(30);
+  return o;
+}
+
 DeviceTable cpu_devices(int partitions, uint64_t budget) {
   std::vector<Device> devices;
   for (int i = 0; i < partitions; ++i) {

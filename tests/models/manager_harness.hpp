@@ -31,6 +31,10 @@ class ModelDir {
   std::filesystem::path dir_;
 };
 
+// Options of a manager over `dir`: long load and drain timeouts (a loaded
+// test machine must not turn a slow step into a failure).
+ManagerOptions options_for(const ModelDir& dir);
+
 // CPU partitions "cpu:0".. (or "cpu" for one), each with `budget` bytes.
 DeviceTable cpu_devices(int partitions, uint64_t budget);
 

@@ -10,14 +10,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-ManagerOptions options_for(const ModelDir& dir) {
-  ManagerOptions o;
-  o.model_dirs = {dir.path()};
-  o.load_timeout = 60s;
-  o.drain_timeout = 30s;
-  return o;
-}
-
 // Eight different prompts (the reference prompt with a varying last token).
 std::vector<std::vector<int32_t>> prompts() {
   std::vector<std::vector<int32_t>> out;
