@@ -6,6 +6,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -14,9 +16,11 @@
 namespace llmd::models {
 
 // Counts the leases of one model; `on_idle` runs (on the releasing thread)
-// each time the count drops to zero. It must not block.
+// each time the count drops to zero. It must not block. `released_ns` is the
+// steady-clock time of the last lease's end: the model was in use until then.
 struct LeaseCounter {
   std::atomic<int> count{0};
+  std::atomic<int64_t> released_ns{0};
   std::function<void()> on_idle;
 };
 
@@ -50,6 +54,7 @@ class Lease {
     if (!counter_) return;
     auto counter = std::move(counter_);
     instance_.reset();
+    counter->released_ns.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     if (counter->count.fetch_sub(1, std::memory_order_acq_rel) == 1 && counter->on_idle) counter->on_idle();
   }
 

@@ -104,7 +104,7 @@ ModelManager::Room ModelManager::make_room(const std::string& device, const std:
     }
     (s->idle() && !s->draining ? idle : busy).push_back(s);
   }
-  auto lru = [](const auto& a, const auto& b) { return a->last_used < b->last_used; };
+  auto lru = [](const auto& a, const auto& b) { return a->used_at() < b->used_at(); };
   std::sort(idle.begin(), idle.end(), lru);
   std::sort(busy.begin(), busy.end(), lru);
   uint64_t room = d->free();
@@ -256,7 +256,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
       if (o->spec.id == spec.id || o->spec.pinned || o->queued || o->state != ModelState::ready) continue;
       if (devices_.reserved_by(*wait_on, o->spec.id) > 0) busy.push_back(o);
     }
-    std::sort(busy.begin(), busy.end(), [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+    std::sort(busy.begin(), busy.end(), [](const auto& a, const auto& b) { return a->used_at() < b->used_at(); });
     for (const auto& o : busy) {
       if (room >= need) break;
       room += devices_.reserved_by(*wait_on, o->spec.id);
@@ -484,7 +484,7 @@ void ModelManager::expire_keep_alive() {
   const auto now = SteadyClock::now();
   for (const auto& s : slots_) {
     if (s->spec.keep_alive_s == 0 || s->state != ModelState::ready || s->draining || s->queued || !s->idle()) continue;
-    if (now - s->last_used < std::chrono::seconds(s->spec.keep_alive_s)) continue;
+    if (now - s->used_at() < std::chrono::seconds(s->spec.keep_alive_s)) continue;
     const Device* d = devices_.find(s->device);
     s->draining = true;
     s->drain_for_room = true;  // no deadline: it is idle

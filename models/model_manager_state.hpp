@@ -1,6 +1,7 @@
 // The manager's private records, shared by its implementation files only.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -38,6 +39,11 @@ struct ModelManager::Slot {
   bool removing = false;     // forget it once unloaded
 
   bool idle() const { return leases->count.load(std::memory_order_acquire) == 0; }
+  // Last use: the later of the last acquire and the last lease's end.
+  SteadyClock::time_point used_at() const {
+    const SteadyClock::time_point released{SteadyClock::duration(leases->released_ns.load(std::memory_order_relaxed))};
+    return std::max(last_used, released);
+  }
 };
 
 struct ModelManager::Op {

@@ -139,5 +139,30 @@ TEST(ModelManager, ThreeModelsRotatedByConcurrentClientsThroughRoomForOne) {
   m.stop();
 }
 
+TEST(ModelManager, KeepAliveUnloadsAnIdleModelAndARequestBringsItBack) {
+  LLMD_REQUIRE_SHARED_FILE(kStoriesRel);
+  ModelDir dir(1);
+  ModelManager m(cpu_devices(1, 1ull << 30), options_for(dir));
+  ASSERT_TRUE(m.start({}));
+  auto spec = stories_spec("a", dir.file(0));
+  spec.keep_alive_s = 1;
+  ASSERT_TRUE(m.add(spec));
+  ASSERT_TRUE(wait_info(m, "a", [](const ModelInfo& i) { return i.state == ModelState::ready; }));
+  {
+    // Held: not idle, so not unloaded however long it is held.
+    auto lease = acquire_sync(m, "a");
+    ASSERT_TRUE(lease);
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(m.info("a")->state, ModelState::ready);
+  }
+  // Idle from the lease's end, not from its start: still there just after.
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(m.info("a")->state, ModelState::ready);
+  ASSERT_TRUE(wait_info(m, "a", [](const ModelInfo& i) { return i.state == ModelState::unloaded; }, 10s));
+  EXPECT_EQ(m.devices()[0].device.reserved_total(), 0u);
+  EXPECT_EQ(generate(m, "a", reference_prompt(), 64), reference_ids());
+  m.stop();
+}
+
 }  // namespace
 }  // namespace llmd::models::test
