@@ -391,8 +391,8 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
     return true;
   }
   std::unique_ptr<engine::Backend> next = std::move(*backend);
+  const uint64_t actual = next->memory_bytes();  // before the engine thread drives it
   switch_backend(*instance->scheduler, next.get());
-  const uint64_t actual = next->memory_bytes();
 
   lk.lock();
   std::unique_ptr<engine::Backend> old = std::move(s->backend);

@@ -104,7 +104,8 @@ class Backend {
 
   // Bytes this backend holds in its device's memory now: weights in the form
   // it keeps them, the KV pool and workspaces (host RAM for the CPU backend;
-  // file-backed pages it reads in place are not counted).
+  // file-backed pages it reads in place are not counted). Like every call,
+  // from the thread that drives the backend (or before one does).
   virtual uint64_t memory_bytes() const { return 0; }
 };
 
