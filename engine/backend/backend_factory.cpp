@@ -87,34 +87,42 @@ bool cuda_backend_built() {
 #endif
 }
 
+namespace {
+
+// The comma-separated items of `list`, empty ones included ("" is one item).
+std::vector<std::string_view> split_commas(std::string_view list) {
+  std::vector<std::string_view> out;
+  for (size_t at = 0;;) {
+    const size_t comma = list.find(',', at);
+    if (comma == std::string_view::npos) {
+      out.push_back(list.substr(at));
+      return out;
+    }
+    out.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> parse_device_list(std::string_view list) {
   std::vector<std::string> out;
-  size_t at = 0;
-  while (true) {
-    const size_t comma = list.find(',', at);
-    const std::string_view item = list.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+  for (std::string_view item : split_commas(list)) {
     LLMD_TRY(parse_device_name(item));
     out.emplace_back(item);
-    if (comma == std::string_view::npos) break;
-    at = comma + 1;
   }
   return out;
 }
 
 Result<std::vector<int32_t>> parse_layer_split(std::string_view list) {
   std::vector<int32_t> out;
-  size_t at = 0;
-  while (true) {
-    const size_t comma = list.find(',', at);
-    const std::string_view item = list.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+  for (std::string_view item : split_commas(list)) {
     int32_t v = 0;
     auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (item.empty() || ec != std::errc() || end != item.data() + item.size() || v < 1 || v > 100000)
       return Error(ErrorCode::invalid_argument,
                    "bad layer split '" + std::string(list) + "': give layer counts of at least 1, like 3,2");
     out.push_back(v);
-    if (comma == std::string_view::npos) break;
-    at = comma + 1;
   }
   return out;
 }

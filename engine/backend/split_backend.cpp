@@ -87,7 +87,8 @@ Status SplitBackend::copy_kv_block(int32_t src, int32_t dst) {
   if (kv_.n_blocks <= 0) return Error(ErrorCode::kv_not_initialized, "the KV-cache has not been initialized");
   // Checked here so that no stage copies when one would refuse.
   if (src < 0 || dst < 0 || src >= kv_.n_blocks || dst >= kv_.n_blocks)
-    return Error(ErrorCode::kv_bad_block, "KV block index out of range (pool has " + std::to_string(kv_.n_blocks) + ")");
+    return Error(ErrorCode::kv_bad_block,
+                 "KV block index out of range (pool has " + std::to_string(kv_.n_blocks) + ")");
   for (SplitStage& s : stages_) {
     if (Status st = s.backend->copy_kv_block(src, dst); !st) return st.take_error().with_context(s.device + ": ");
   }

@@ -62,7 +62,10 @@ std::vector<float> run_script(Backend& be, const std::vector<int32_t>& prompt_a,
   std::vector<float> all;
   // Sequence i owns blocks [10 i, 10 i + 10).
   std::vector<std::vector<int32_t>> tables(3, std::vector<int32_t>(10));
-  for (int i = 0; i < 3; ++i) std::iota(tables[static_cast<size_t>(i)].begin(), tables[static_cast<size_t>(i)].end(), 10 * i);
+  for (int i = 0; i < 3; ++i) {
+    auto& t = tables[static_cast<size_t>(i)];
+    std::iota(t.begin(), t.end(), 10 * i);
+  }
   const size_t cut = prompt_a.size() / 2;
   const std::vector<int32_t> a1(prompt_a.begin(), prompt_a.begin() + static_cast<ptrdiff_t>(cut));
   const std::vector<int32_t> a2(prompt_a.begin() + static_cast<ptrdiff_t>(cut), prompt_a.end());
@@ -77,7 +80,9 @@ std::vector<float> run_script(Backend& be, const std::vector<int32_t>& prompt_a,
     int32_t row = 0;
     for (size_t i = 0; i < batch.seqs.size(); ++i) {
       const BatchSeq& s = batch.seqs[i];
-      const int32_t rows = s.logits == LogitsMode::all ? static_cast<int32_t>(s.tokens.size()) : s.logits == LogitsMode::last ? 1 : 0;
+      const int32_t rows = s.logits == LogitsMode::all    ? static_cast<int32_t>(s.tokens.size())
+                           : s.logits == LogitsMode::last ? 1
+                                                          : 0;
       if (rows > 0 && out.n_rows >= row + rows) {
         auto r = out.row(row + rows - 1);
         next[static_cast<size_t>(owner[i])] = static_cast<int32_t>(std::max_element(r.begin(), r.end()) - r.begin());
@@ -254,7 +259,8 @@ TEST(LayerSplit, RefusedBatchLeavesEveryStageUnchanged) {
   }
   // Sequence 0 would overwrite the prompt's blocks with another prompt;
   // sequence 1 has a token outside the vocabulary, so nothing may be written.
-  b.seqs = {{other, 0, table, LogitsMode::last}, {bad_tok, 0, std::span<const int32_t>(table).subspan(1), LogitsMode::last}};
+  b.seqs = {{other, 0, table, LogitsMode::last},
+            {bad_tok, 0, std::span<const int32_t>(table).subspan(1), LogitsMode::last}};
   auto st = be->forward(b, &out);
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, ErrorCode::forward_bad_batch);
