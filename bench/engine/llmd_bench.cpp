@@ -2,12 +2,14 @@
 //
 //   llmd-bench -m FILE [--threads K] [--prompt 128] [--gen 32] [--batch B]
 //              [--reps R] [--isa scalar|avx2|avx512] [--kv f16|f32] [--json]
-//              [--backend cpu|cuda[:N]]
+//              [--backend cpu|cuda[:N]] [--devices LIST [--layer-split N,N,...]]
 //
 // Prefill times one forward step over --prompt tokens; decode times --gen
 // single-token steps after it (greedy). With --batch B > 1 it also times
 // decode steps of B sequences at once (aggregate tokens/s). Each figure is the
-// best of --reps runs. Token ids are fixed pseudo-random values.
+// best of --reps runs. Token ids are fixed pseudo-random values. --devices
+// splits the layers across the listed devices (evenly, or as --layer-split
+// says); the figures are then those of the whole split.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -44,7 +46,8 @@ double process_cpu_s() {
 void usage() {
   std::fprintf(stderr,
                "usage: llmd-bench -m FILE [--threads K] [--prompt N] [--gen N] [--batch B] [--reps R]\n"
-               "                  [--isa scalar|avx2|avx512] [--kv f16|f32] [--json] [--backend cpu|cuda[:N]]\n");
+               "                  [--isa scalar|avx2|avx512] [--kv f16|f32] [--json] [--backend cpu|cuda[:N]]\n"
+               "                  [--devices cpu:0,cpu:1,... [--layer-split N,N,...]]\n");
 }
 
 std::string json_escape(const std::string& s) {
@@ -74,6 +77,8 @@ int main(int argc, char** argv) {
   std::string path, isa, kv = "f16", backend_name = "cpu";
   int threads = 0, prompt = 128, gen = 32, batch = 1, reps = 3;
   bool json = false;
+  std::vector<std::string> devices;
+  std::vector<int32_t> layer_split;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> const char* {
@@ -93,6 +98,23 @@ int main(int argc, char** argv) {
     else if (a == "--kv") kv = next();
     else if (a == "--json") json = true;
     else if (a == "--backend") backend_name = next();
+    else if (a == "--devices" || a == "--layer-split") {
+      const char* v = next();
+      Status st = ok_status();
+      if (a == "--devices") {
+        auto d = engine::parse_device_list(v);
+        if (d) devices = std::move(*d);
+        else st = d.take_error();
+      } else {
+        auto l = engine::parse_layer_split(v);
+        if (l) layer_split = std::move(*l);
+        else st = l.take_error();
+      }
+      if (!st) {
+        std::fprintf(stderr, "llmd-bench: %s\n", st.error().message.c_str());
+        return 2;
+      }
+    }
     else {
       usage();
       return 2;
@@ -110,7 +132,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   const ModelConfig& cfg = (*model)->config();
-  auto backend = engine::make_backend(**model, {.device = backend_name, .threads = threads, .isa = isa});
+  BackendOptions bo{.device = backend_name, .threads = threads, .isa = isa};
+  bo.devices = devices;
+  bo.layer_split = layer_split;
+  auto backend = engine::make_backend(**model, bo);
   if (!backend) {
     std::fprintf(stderr, "llmd-bench: %s\n", backend.error().message.c_str());
     return 1;
@@ -211,10 +236,12 @@ int main(int argc, char** argv) {
         json_escape(path).c_str(), json_escape(cfg.arch_name).c_str(), static_cast<double>((*model)->weight_bytes()) / (1 << 30), n_threads,
         kernels.c_str(), kv.c_str(), prompt, gen, load_s, prefill_tok_s, decode_tok_s);
     if (batch > 1) std::printf(",\"batch\":%d,\"batch_decode_tok_s\":%.2f", batch, batch_tok_s);
+    if (!devices.empty()) std::printf(",\"backend\":\"%s\"", json_escape(be.name()).c_str());
     std::printf("}\n");
   } else {
     std::printf("model      %s (%s, %.2f GiB of weights)\n", path.c_str(), cfg.arch_name.c_str(),
                 static_cast<double>((*model)->weight_bytes()) / (1 << 30));
+    if (!devices.empty()) std::printf("backend    %s\n", be.name().c_str());
     std::printf("threads    %d   kernels %s   kv %s   load %.2f s   best of %d\n", n_threads, kernels.c_str(), kv.c_str(),
                 load_s, reps);
     // cpu%: process CPU time over wall time; well below threads x 100 means

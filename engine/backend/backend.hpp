@@ -25,6 +25,25 @@
 //    count (the CPU backend guarantees identical bits).
 //  - A backend is driven by one thread at a time (the engine loop); calls are
 //    not reentrant.
+//
+// Layer ranges (one stage of a model split across devices):
+//  - A backend may run only the contiguous layers [first, last) of a model
+//    (layer_range()). The first stage (first == 0) embeds the batch's tokens;
+//    a later stage takes instead the hidden-state rows the stage before it
+//    produced. The last stage (last == n_layer) applies the final norm and
+//    output head and returns logits; an earlier stage returns the hidden-state
+//    rows after its last layer. Both go through forward_stage(); forward() is
+//    the whole-model call and fails with "forward_bad_batch" on a backend that
+//    is not both first and last stage.
+//  - Hidden-state rows are f32, n_embd per token, one per token of the batch
+//    in batch order (sequence by sequence, each sequence's tokens in order),
+//    whatever the LogitsMode asks: the next stage needs every token for its
+//    own KV. They are the residual stream exactly as the layer left it, so a
+//    model cut into stages computes what it computes in one piece.
+//  - A stage holds K/V only for its own layers; a KV block id names the same
+//    positions in every stage's pool (init_kv is given the same shape).
+//  - The batch is still given whole to every stage (positions, block tables
+//    and LogitsMode come from it); token ids are read by the first stage only.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +85,29 @@ struct ForwardOutput {
   }
 };
 
+// One row of n_embd floats per token of a batch, in batch order: what one
+// stage of a split model hands to the next.
+struct HiddenRows {
+  int32_t n_rows = 0;
+  int32_t n_embd = 0;
+  std::vector<float> data;  // n_rows * n_embd, row-major
+  std::span<const float> row(int32_t r) const {
+    return {data.data() + static_cast<size_t>(r) * static_cast<size_t>(n_embd), static_cast<size_t>(n_embd)};
+  }
+};
+
+// The layers [first, last) of a model of n_layer layers that a backend runs.
+// The default value {0, 0, 0} stands for "the whole model" (a backend that
+// does not report a range): it is both the first and the last stage.
+struct LayerRange {
+  int32_t first = 0;
+  int32_t last = 0;
+  int32_t n_layer = 0;
+  bool is_first() const { return first == 0; }
+  bool is_last() const { return last == n_layer; }
+  int32_t count() const { return last - first; }
+};
+
 enum class KvDtype : uint8_t { f16, q8_0, f32 };
 
 struct KvCacheShape {
@@ -97,6 +139,31 @@ class Backend {
   // Copies the K/V contents of one physical block to another (copy-on-write of
   // a shared partial block). Errors: "kv_not_initialized", "kv_bad_block".
   virtual Status copy_kv_block(int32_t src, int32_t dst) = 0;
+
+  // The layers this backend runs (see "Layer ranges" above).
+  virtual LayerRange layer_range() const { return {}; }
+
+  // One stage's step. `in`: the hidden rows of every token of the batch when
+  // this is not the first stage (null otherwise). A last stage writes logits
+  // to `logits` as forward() does; an earlier stage writes the hidden rows of
+  // every token to `hidden`. Validates like forward(), and also fails with
+  // "forward_bad_batch" when `in` is missing, unexpected or of the wrong
+  // shape, or the output it needs is null. The default serves backends that
+  // run the whole model.
+  virtual Status forward_stage(const ForwardBatch& batch, const HiddenRows* in, ForwardOutput* logits,
+                               HiddenRows* hidden) {
+    if (in || hidden)
+      return Error(ErrorCode::forward_bad_batch, name() + " runs the whole model: it takes no hidden rows");
+    return forward(batch, logits);
+  }
+
+  // The checks forward() makes before it computes anything, alone: a split
+  // backend asks every stage before it runs the first, so a batch one stage
+  // would refuse leaves every pool unchanged. The default accepts all.
+  virtual Status validate_batch(const ForwardBatch& batch) const {
+    (void)batch;
+    return ok_status();
+  }
 
   // False once an unrecoverable device error happened (the daemon then stops
   // serving the model and exits so it can be restarted).

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "engine/backend/split_backend.hpp"
 #include "engine/cpu/cpu_backend.hpp"
 #include "engine/cpu/kv_cache.hpp"
 #if LLMD_HAVE_CUDA
@@ -86,28 +87,147 @@ bool cuda_backend_built() {
 #endif
 }
 
-Result<std::unique_ptr<Backend>> make_backend(const Model& model, const BackendOptions& o) {
-  auto dev = parse_device_name(o.device);
-  if (!dev) return dev.take_error();
-  if (dev->kind == DeviceKind::cpu) {
+namespace {
+
+// The comma-separated items of `list`, empty ones included ("" is one item).
+std::vector<std::string_view> split_commas(std::string_view list) {
+  std::vector<std::string_view> out;
+  for (size_t at = 0;;) {
+    const size_t comma = list.find(',', at);
+    if (comma == std::string_view::npos) {
+      out.push_back(list.substr(at));
+      return out;
+    }
+    out.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> parse_device_list(std::string_view list) {
+  std::vector<std::string> out;
+  for (std::string_view item : split_commas(list)) {
+    LLMD_TRY(parse_device_name(item));
+    out.emplace_back(item);
+  }
+  return out;
+}
+
+Result<std::vector<int32_t>> parse_layer_split(std::string_view list) {
+  std::vector<int32_t> out;
+  for (std::string_view item : split_commas(list)) {
+    int32_t v = 0;
+    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || v < 1 || v > 100000)
+      return Error(ErrorCode::invalid_argument,
+                   "bad layer split '" + std::string(list) + "': give layer counts of at least 1, like 3,2");
+    out.push_back(v);
+  }
+  return out;
+}
+
+Result<std::vector<LayerRange>> plan_layer_split(int32_t n_layer, size_t n_devices,
+                                                 const std::vector<int32_t>& layer_split) {
+  if (n_devices == 0) return Error(ErrorCode::invalid_argument, "a split needs at least one device");
+  if (static_cast<int64_t>(n_devices) > n_layer)
+    return Error(ErrorCode::invalid_argument, "cannot split " + std::to_string(n_layer) + " layers over " +
+                                                  std::to_string(n_devices) + " devices");
+  std::vector<int32_t> counts = layer_split;
+  if (counts.empty()) {
+    const int32_t n = static_cast<int32_t>(n_devices);
+    for (int32_t i = 0; i < n; ++i) counts.push_back(n_layer / n + (i < n_layer % n ? 1 : 0));
+  }
+  if (counts.size() != n_devices)
+    return Error(ErrorCode::invalid_argument, "the layer split has " + std::to_string(counts.size()) +
+                                                  " counts for " + std::to_string(n_devices) + " devices");
+  std::vector<LayerRange> out;
+  int64_t next = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    if (counts[i] <= 0)
+      return Error(ErrorCode::invalid_argument, "device " + std::to_string(i) + " of the split is given " +
+                                                    std::to_string(counts[i]) + " layers; each needs at least 1");
+    if (next + counts[i] > n_layer) break;  // reported below with the sum
+    out.push_back({static_cast<int32_t>(next), static_cast<int32_t>(next + counts[i]), n_layer});
+    next += counts[i];
+  }
+  int64_t sum = 0;
+  for (int32_t c : counts) sum += c;
+  if (sum != n_layer)
+    return Error(ErrorCode::invalid_argument, "the layer split sums to " + std::to_string(sum) +
+                                                  " layers; the model has " + std::to_string(n_layer));
+  return out;
+}
+
+namespace {
+
+// One backend for `device` running `range` of the model.
+Result<std::unique_ptr<Backend>> make_stage(const Model& model, const BackendOptions& o, const DeviceName& dev,
+                                            LayerRange range,
+                                            std::function<void(uint64_t done, uint64_t total)> progress) {
+  const bool whole = range.first == 0 && range.last == model.config().n_layer;
+  if (dev.kind == DeviceKind::cpu) {
     CpuBackendOptions c;
     c.threads = o.threads;
     c.isa = o.isa;
-    c.progress = o.progress;
+    c.progress = std::move(progress);
+    c.first_layer = range.first;
+    c.last_layer = range.last;
     return make_cpu_backend(model, c);
   }
 #if LLMD_HAVE_CUDA
+  if (!whole)
+    return Error(ErrorCode::unsupported, "the CUDA backend cannot run a range of layers (" + dev.str() + ", layers [" +
+                                             std::to_string(range.first) + ", " + std::to_string(range.last) + "))");
   cuda::CudaBackendOptions c;
-  c.device = dev->index < 0 ? 0 : dev->index;
+  c.device = dev.index < 0 ? 0 : dev.index;
   if (o.max_batch_tokens > 0) c.max_batch_tokens = o.max_batch_tokens;
   if (o.max_context > 0) c.max_context = o.max_context;
   auto b = cuda::make_cuda_backend(model, c);
-  if (b && o.progress) o.progress(model.weight_bytes(), model.weight_bytes());
+  if (b && progress) progress(model.weight_bytes(), model.weight_bytes());
   return b;
 #else
+  (void)whole;
   return Error(ErrorCode::no_gpu,
                "no GPU: llmd was built without CUDA (configure with -DLLMD_CUDA=ON where nvcc is installed)");
 #endif
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_backend(const Model& model, const BackendOptions& o) {
+  const int32_t n_layer = model.config().n_layer;
+  const std::vector<std::string> devices = o.devices.empty() ? std::vector<std::string>{o.device} : o.devices;
+  // Every name and the split are checked before any weight is converted.
+  std::vector<DeviceName> names;
+  for (const std::string& d : devices) {
+    auto dev = parse_device_name(d);
+    if (!dev) return dev.take_error();
+    names.push_back(*dev);
+  }
+  auto ranges = plan_layer_split(n_layer, names.size(), o.layer_split);
+  if (!ranges) return ranges.take_error();
+  if (names.size() == 1) return make_stage(model, o, names[0], (*ranges)[0], o.progress);
+
+  // Progress: stage i covers the i-th of n equal parts of the model's bytes.
+  const uint64_t total = model.weight_bytes();
+  const uint64_t n = names.size();
+  std::vector<SplitStage> stages;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::function<void(uint64_t, uint64_t)> progress;
+    if (o.progress) {
+      progress = [&o, total, n, i](uint64_t done, uint64_t stage_total) {
+        const double part = stage_total ? static_cast<double>(done) / static_cast<double>(stage_total) : 1.0;
+        o.progress(static_cast<uint64_t>((static_cast<double>(i) + part) / static_cast<double>(n) *
+                                         static_cast<double>(total)),
+                   total);
+      };
+    }
+    auto b = make_stage(model, o, names[i], (*ranges)[i], std::move(progress));
+    if (!b) return b.error().with_context(devices[i] + ": ");
+    stages.push_back({devices[i], std::move(*b)});
+  }
+  return make_split_backend(std::move(stages), n_layer, model.config().n_vocab);
 }
 
 uint64_t kv_block_bytes_on(DeviceKind kind, const ModelConfig& config, const KvCacheShape& shape) {

@@ -6,6 +6,9 @@
 //   "cuda", "cuda:N" the CUDA backend on GPU N; a build without the CUDA
 //                    backend answers no_gpu "built without CUDA"
 //
+// A list of devices splits the model across them (split_backend.hpp): one
+// stage per device, in order, each running a contiguous range of the layers.
+//
 // Estimates need only the Model (its configuration and tensor types), so a
 // caller can reserve memory before it starts the slow part.
 #pragma once
@@ -36,6 +39,23 @@ struct DeviceName {
 // "cpu", "cpu:N", "cuda", "cuda:N" (0 <= N < 256); invalid_argument otherwise.
 Result<DeviceName> parse_device_name(std::string_view name);
 
+// "cpu:0,cpu:1": device names separated by commas, each checked by
+// parse_device_name; invalid_argument for an empty list or a bad name.
+Result<std::vector<std::string>> parse_device_list(std::string_view list);
+
+// "3,2": layer counts separated by commas; invalid_argument unless each is a
+// decimal integer in [1, 100000].
+Result<std::vector<int32_t>> parse_layer_split(std::string_view list);
+
+// The layer range of each of n_devices stages over n_layer layers: the
+// counts of layer_split in order, or without one (empty) the layers spread
+// evenly, the first n_layer % n_devices stages taking one more. Errors
+// (invalid_argument): no device, more devices than layers, a split whose
+// length differs from the device count, a zero or negative count, counts not
+// summing to n_layer.
+Result<std::vector<LayerRange>> plan_layer_split(int32_t n_layer, size_t n_devices,
+                                                 const std::vector<int32_t>& layer_split);
+
 struct BackendOptions {
   std::string device = "cpu";
   int threads = 0;           // CPU: threads (0 = all cores this process may use)
@@ -44,14 +64,23 @@ struct BackendOptions {
   int max_context = 0;       // CUDA: highest position + 1 (0 = the model's)
   // Called on the creating thread while weights are converted or uploaded.
   std::function<void(uint64_t done, uint64_t total)> progress;
+  // A split across devices: when not empty, these devices in stage order
+  // replace `device`, with layers per device from layer_split (empty: spread
+  // evenly; see plan_layer_split). One device is a plain backend. Every stage
+  // gets the options above (threads, isa, ...).
+  std::vector<std::string> devices;
+  std::vector<int32_t> layer_split;
 };
 
 // True when this build contains the CUDA backend.
 bool cuda_backend_built();
 
-// The backend for options.device. Errors: invalid_argument (a bad device
-// name), no_gpu (no CUDA backend in this build, or no such GPU), and the
-// backends' own (out_of_memory, model_unsupported_type, ...).
+// The backend for options.device, or the split over options.devices. Errors:
+// invalid_argument (a bad device name or layer split, checked before any
+// weight is converted), no_gpu (no CUDA backend in this build, or no such
+// GPU), unsupported (a CUDA stage that is not the whole model: the CUDA
+// backend does not run layer ranges yet), and the backends' own
+// (out_of_memory, model_unsupported_type, ...).
 Result<std::unique_ptr<Backend>> make_backend(const Model& model, const BackendOptions& options);
 
 // What a backend for `model` on a device of `kind` will hold.

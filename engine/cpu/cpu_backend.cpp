@@ -14,8 +14,8 @@ namespace llmd::engine {
 
 namespace cpu {
 
-CpuBackend::CpuBackend(const Model& model, const KernelTable& kernels, int threads)
-    : model_(model), cfg_(model.config()), k_(kernels), pool_(threads) {}
+CpuBackend::CpuBackend(const Model& model, const KernelTable& kernels, int threads, int32_t first, int32_t last)
+    : model_(model), cfg_(model.config()), k_(kernels), first_(first), last_(last), pool_(threads) {}
 
 Status CpuBackend::pack_linear(std::span<const WeightView* const> parts, Linear* out) {
   out->parts.clear();
@@ -59,15 +59,20 @@ Status to_floats(const WeightView& w, std::vector<float>* out) {
 }  // namespace
 
 Status CpuBackend::load_weights(const std::function<void(uint64_t, uint64_t)>& progress) {
-  layers_.resize(static_cast<size_t>(cfg_.n_layer));
-  const uint64_t total = model_.weight_bytes();
-  uint64_t done = 0;
-  for (int l = 0; l < cfg_.n_layer; ++l) {
+  layers_.resize(static_cast<size_t>(last_ - first_));
+  // Progress counts the file bytes of the tensors this backend converts.
+  auto bytes = [](const WeightView& v) { return static_cast<uint64_t>(v.rows) * v.row_bytes; };
+  const bool last_stage = last_ == cfg_.n_layer;
+  uint64_t total = last_stage ? bytes(model_.output()) : 0;
+  for (int l = first_; l < last_; ++l) {
     const LayerWeights& w = model_.layer(l);
-    for (const WeightView* v : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) {
-      done += static_cast<uint64_t>(v->rows) * v->row_bytes;
-    }
-    Layer& L = layers_[static_cast<size_t>(l)];
+    for (const WeightView* v : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) total += bytes(*v);
+  }
+  uint64_t done = 0;
+  for (int l = first_; l < last_; ++l) {
+    const LayerWeights& w = model_.layer(l);
+    for (const WeightView* v : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) done += bytes(*v);
+    Layer& L = layers_[static_cast<size_t>(l - first_)];
     LLMD_TRY(to_floats(w.attn_norm, &L.attn_norm));
     LLMD_TRY(to_floats(w.ffn_norm, &L.ffn_norm));
     if (cfg_.qkv_bias) {
@@ -86,12 +91,14 @@ Status CpuBackend::load_weights(const std::function<void(uint64_t, uint64_t)>& p
     for (const WeightView* v : {&w.wq, &w.wk, &w.wv, &w.wo, &w.w_gate, &w.w_up, &w.w_down}) release_file_pages(*v);
     if (progress) progress(std::min(done, total), total);
   }
-  LLMD_TRY(to_floats(model_.output_norm(), &output_norm_));
-  const WeightView* out[] = {&model_.output()};
-  LLMD_TRY(pack_linear(out, &output_));
-  // Token embeddings are read from the file at every step; the rest lives in
-  // packed form now.
-  if (!cfg_.tied_output) release_file_pages(model_.output());
+  if (last_stage) {
+    LLMD_TRY(to_floats(model_.output_norm(), &output_norm_));
+    const WeightView* out[] = {&model_.output()};
+    LLMD_TRY(pack_linear(out, &output_));
+    // Token embeddings are read from the file at every step (by the first
+    // stage); the rest lives in packed form now.
+    if (!cfg_.tied_output) release_file_pages(model_.output());
+  }
   if (progress) progress(total, total);
   return ok_status();
 }
@@ -115,9 +122,11 @@ uint64_t CpuBackend::memory_bytes() const {
   return n;
 }
 
-Status CpuBackend::init_kv(const KvCacheShape& shape) { return kv_.init(cfg_, shape); }
+Status CpuBackend::init_kv(const KvCacheShape& shape) { return kv_.init(cfg_, shape, last_ - first_); }
 
-uint64_t CpuBackend::kv_block_bytes(const KvCacheShape& shape) const { return CpuKvCache::block_bytes(cfg_, shape); }
+uint64_t CpuBackend::kv_block_bytes(const KvCacheShape& shape) const {
+  return CpuKvCache::block_bytes(cfg_, shape, last_ - first_);
+}
 
 Status CpuBackend::copy_kv_block(int32_t src, int32_t dst) {
   if (!kv_.ready()) return Error(ErrorCode::kv_not_initialized, "the KV-cache has not been initialized");
@@ -139,14 +148,25 @@ Result<std::unique_ptr<Backend>> make_cpu_backend(const Model& model, const CpuB
   }
   if (opts.threads < 0 || opts.threads > 1024)
     return Error(ErrorCode::cpu_bad_threads, "thread count must be in [0, 1024], got " + std::to_string(opts.threads));
-  auto backend = std::make_unique<cpu::CpuBackend>(model, *kernels, opts.threads);
+  const int32_t n_layer = model.config().n_layer;
+  const int32_t last = opts.last_layer < 0 ? n_layer : opts.last_layer;
+  if (opts.first_layer < 0 || opts.first_layer >= last || last > n_layer)
+    return Error(ErrorCode::invalid_argument, "layer range [" + std::to_string(opts.first_layer) + ", " +
+                                                  std::to_string(last) + ") is not a non-empty range of the model's " +
+                                                  std::to_string(n_layer) + " layers");
+  auto backend = std::make_unique<cpu::CpuBackend>(model, *kernels, opts.threads, opts.first_layer, last);
   if (Status st = backend->load_weights(opts.progress); !st) return st.take_error();
-  log::debugf("cpu backend: %s kernels, model %s", kernels->name, model.config().arch_name.c_str());
+  log::debugf("cpu backend: %s kernels, model %s, layers [%d, %d)", kernels->name, model.config().arch_name.c_str(),
+              opts.first_layer, last);
   return std::unique_ptr<Backend>(std::move(backend));
 }
 
-Result<uint64_t> cpu_weight_bytes(const Model& model) {
+Result<uint64_t> cpu_weight_bytes(const Model& model, int32_t first_layer, int32_t last_layer) {
   const ModelConfig& c = model.config();
+  if (last_layer < 0) last_layer = c.n_layer;
+  if (first_layer < 0 || first_layer >= last_layer || last_layer > c.n_layer)
+    return Error(ErrorCode::invalid_argument, "bad layer range [" + std::to_string(first_layer) + ", " +
+                                                  std::to_string(last_layer) + ")");
   uint64_t n = 0;
   // Consecutive parts that share a packed format are stacked (pack_linear).
   auto linear = [&](std::initializer_list<const WeightView*> parts) -> Status {
@@ -163,7 +183,7 @@ Result<uint64_t> cpu_weight_bytes(const Model& model) {
     }
     return ok_status();
   };
-  for (int l = 0; l < c.n_layer; ++l) {
+  for (int l = first_layer; l < last_layer; ++l) {
     const LayerWeights& w = model.layer(l);
     LLMD_TRY(linear({&w.wq, &w.wk, &w.wv}));
     LLMD_TRY(linear({&w.wo}));
@@ -172,8 +192,10 @@ Result<uint64_t> cpu_weight_bytes(const Model& model) {
     n += static_cast<uint64_t>(2 * c.n_embd) * sizeof(float);
     if (c.qkv_bias) n += static_cast<uint64_t>(w.bq.cols + w.bk.cols + w.bv.cols) * sizeof(float);
   }
-  LLMD_TRY(linear({&model.output()}));
-  n += static_cast<uint64_t>(c.n_embd) * sizeof(float);
+  if (last_layer == c.n_layer) {
+    LLMD_TRY(linear({&model.output()}));
+    n += static_cast<uint64_t>(c.n_embd) * sizeof(float);
+  }
   return n;
 }
 

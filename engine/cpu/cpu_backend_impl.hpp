@@ -21,7 +21,8 @@ constexpr int64_t kMaxStepTokens = 512;
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(const Model& model, const KernelTable& kernels, int threads);
+  // Runs layers [first, last) of `model`; the caller checked the range.
+  CpuBackend(const Model& model, const KernelTable& kernels, int threads, int32_t first, int32_t last);
 
   Status load_weights(const std::function<void(uint64_t, uint64_t)>& progress);
   uint64_t memory_bytes() const override;
@@ -31,6 +32,10 @@ class CpuBackend final : public Backend {
   uint64_t kv_block_bytes(const KvCacheShape& shape) const override;
   Status forward(const ForwardBatch& batch, ForwardOutput* out) override;
   Status copy_kv_block(int32_t src, int32_t dst) override;
+  LayerRange layer_range() const override { return {first_, last_, cfg_.n_layer}; }
+  Status forward_stage(const ForwardBatch& batch, const HiddenRows* in, ForwardOutput* logits,
+                       HiddenRows* hidden) override;
+  Status validate_batch(const ForwardBatch& batch) const override;
 
  private:
   // A linear layer: one stacked matrix, or parts computed into column ranges.
@@ -64,7 +69,10 @@ class CpuBackend final : public Backend {
   void linear(const Linear& l, ActInput& in, float* y, int64_t y_stride, bool accumulate);
   void quantize(ActInput& in);
   void rms_norm(const float* x, const std::vector<float>& w, float* y, int64_t rows);
-  Status run_step(std::span<const Piece> pieces, float* logits);
+  // One step over `pieces`: the input rows come from the token embeddings
+  // (first stage) or from `in_rows`; the result goes to `logits` (last stage:
+  // the requested rows) or to `out_rows` (every row).
+  Status run_step(std::span<const Piece> pieces, const float* in_rows, float* logits, float* out_rows);
   // The tile tables attention() reads, once per step.
   void prepare_attention(std::span<const Piece> pieces);
   void attention(int layer, std::span<const Piece> pieces);
@@ -75,12 +83,13 @@ class CpuBackend final : public Backend {
   const Model& model_;
   const ModelConfig& cfg_;
   const KernelTable& k_;
+  const int32_t first_, last_;  // the layers this backend runs
   ThreadPool pool_;
   CpuKvCache kv_;
 
-  std::vector<Layer> layers_;
-  std::vector<float> output_norm_;
-  Linear output_;
+  std::vector<Layer> layers_;  // layers_[i] is the model's layer first_ + i
+  std::vector<float> output_norm_;  // last stage only
+  Linear output_;                   // last stage only
 
   // Scratch, sized for the largest step so far.
   int64_t cap_tokens_ = 0;

@@ -153,11 +153,9 @@ void CpuBackend::rms_norm(const float* x, const std::vector<float>& w, float* y,
   }
 }
 
-Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
-  if (!out) return Error(ErrorCode::forward_bad_batch, "no output given");
+Status CpuBackend::validate_batch(const ForwardBatch& batch) const {
   if (!kv_.ready()) return Error(ErrorCode::kv_not_initialized, "init_kv() must be called before forward()");
   const int32_t bs = kv_.block_size();
-  int64_t n_rows = 0;
   for (size_t i = 0; i < batch.seqs.size(); ++i) {
     const BatchSeq& s = batch.seqs[i];
     const std::string where = "sequence " + std::to_string(i) + " of the batch";
@@ -181,25 +179,71 @@ Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
       if (t < 0 || t >= cfg_.n_vocab)
         return Error(ErrorCode::forward_bad_batch, where + " has token id " + std::to_string(t) + " outside the vocabulary of " +
                                               std::to_string(cfg_.n_vocab));
+  }
+  return ok_status();
+}
+
+Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
+  if (first_ > 0 || last_ < cfg_.n_layer)
+    return Error(ErrorCode::forward_bad_batch, "this backend runs layers [" + std::to_string(first_) + ", " +
+                                                   std::to_string(last_) + ") of " + std::to_string(cfg_.n_layer) +
+                                                   ": drive it with forward_stage()");
+  return forward_stage(batch, nullptr, out, nullptr);
+}
+
+Status CpuBackend::forward_stage(const ForwardBatch& batch, const HiddenRows* in, ForwardOutput* out,
+                                 HiddenRows* hidden) {
+  const bool first_stage = first_ == 0, last_stage = last_ == cfg_.n_layer;
+  if (last_stage && !out) return Error(ErrorCode::forward_bad_batch, "no output given");
+  if (!last_stage && !hidden) return Error(ErrorCode::forward_bad_batch, "no hidden-state output given");
+  if (first_stage && in) return Error(ErrorCode::forward_bad_batch, "the first stage takes token ids, not hidden rows");
+  if (Status st = validate_batch(batch); !st) return st;
+  int64_t n_rows = 0, n_tokens = 0;
+  for (const BatchSeq& s : batch.seqs) {
+    n_tokens += static_cast<int64_t>(s.tokens.size());
     if (s.logits == LogitsMode::last) n_rows += 1;
     if (s.logits == LogitsMode::all) n_rows += static_cast<int64_t>(s.tokens.size());
   }
-  out->n_rows = static_cast<int32_t>(n_rows);
-  out->n_vocab = cfg_.n_vocab;
-  try {
-    out->logits.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(cfg_.n_vocab));
-  } catch (const std::bad_alloc&) {
-    return Error(ErrorCode::out_of_memory, "cannot allocate logits for " + std::to_string(n_rows) + " rows");
+  if (!first_stage) {
+    if (!in) return Error(ErrorCode::forward_bad_batch, "a stage after the first takes hidden rows");
+    if (in->n_embd != cfg_.n_embd || in->n_rows != n_tokens ||
+        in->data.size() != static_cast<size_t>(n_tokens) * static_cast<size_t>(cfg_.n_embd))
+      return Error(ErrorCode::forward_bad_batch, "hidden rows of " + std::to_string(in->n_rows) + " x " +
+                                                     std::to_string(in->n_embd) + " given for a batch of " +
+                                                     std::to_string(n_tokens) + " tokens x " +
+                                                     std::to_string(cfg_.n_embd));
   }
+  float* logits = nullptr;
+  float* out_rows = nullptr;
+  try {
+    if (last_stage) {
+      out->n_rows = static_cast<int32_t>(n_rows);
+      out->n_vocab = cfg_.n_vocab;
+      out->logits.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(cfg_.n_vocab));
+      logits = out->logits.data();
+    } else {
+      hidden->n_rows = static_cast<int32_t>(n_tokens);
+      hidden->n_embd = cfg_.n_embd;
+      hidden->data.resize(static_cast<size_t>(n_tokens) * static_cast<size_t>(cfg_.n_embd));
+      out_rows = hidden->data.data();
+    }
+  } catch (const std::bad_alloc&) {
+    return Error(ErrorCode::out_of_memory, "cannot allocate the output of " + std::to_string(n_tokens) + " tokens");
+  }
+  const float* in_rows = in ? in->data.data() : nullptr;
 
   // Cut the batch into steps of at most kMaxStepTokens tokens.
   std::vector<Piece> pieces;
   int64_t step_tokens = 0;
-  float* logits = out->logits.data();
   auto flush = [&]() -> Status {
     if (pieces.empty()) return ok_status();
-    if (Status st = run_step(pieces, logits); !st) return st;
-    for (const Piece& p : pieces) logits += (p.logits_all ? p.n : p.logits_last ? 1 : 0) * int64_t{cfg_.n_vocab};
+    if (Status st = run_step(pieces, in_rows, logits, out_rows); !st) return st;
+    const int64_t E = cfg_.n_embd;
+    for (const Piece& p : pieces) {
+      if (logits) logits += (p.logits_all ? p.n : p.logits_last ? 1 : 0) * int64_t{cfg_.n_vocab};
+      if (out_rows) out_rows += p.n * E;
+      if (in_rows) in_rows += p.n * E;
+    }
     pieces.clear();
     step_tokens = 0;
     return ok_status();
@@ -226,7 +270,7 @@ Status CpuBackend::forward(const ForwardBatch& batch, ForwardOutput* out) {
   return flush();
 }
 
-Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
+Status CpuBackend::run_step(std::span<const Piece> pieces, const float* in_rows, float* logits, float* out_rows) {
   const ModelConfig& c = cfg_;
   int64_t T = 0, max_keys = 0;
   for (const Piece& p : pieces) {
@@ -237,7 +281,7 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
   if (Status st = ensure_scratch(T, max_keys); !st) return st;
   const int64_t E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), QKV = Q + 2 * KV, F = c.n_ff;
 
-  // Per-row position and piece; token embeddings.
+  // Per-row position and piece; token embeddings or the previous stage's rows.
   {
     int64_t r = 0;
     for (size_t pi = 0; pi < pieces.size(); ++pi) {
@@ -246,18 +290,23 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
         row_piece_[static_cast<size_t>(r)] = static_cast<int32_t>(pi);
       }
     }
-    const WeightView& embd = model_.token_embd();
-    r = 0;
-    for (const Piece& p : pieces) {
-      for (int32_t i = 0; i < p.n; ++i, ++r) {
-        const int32_t tok = p.seq->tokens[static_cast<size_t>(p.offset + i)];
-        quant::dequantize_row(embd.type, embd.row(tok), x_.data() + r * E, E);
+    if (in_rows) {
+      std::copy_n(in_rows, T * E, x_.data());
+    } else {
+      const WeightView& embd = model_.token_embd();
+      r = 0;
+      for (const Piece& p : pieces) {
+        for (int32_t i = 0; i < p.n; ++i, ++r) {
+          const int32_t tok = p.seq->tokens[static_cast<size_t>(p.offset + i)];
+          quant::dequantize_row(embd.type, embd.row(tok), x_.data() + r * E, E);
+        }
       }
     }
   }
 
   prepare_attention(pieces);
-  for (int l = 0; l < c.n_layer; ++l) {
+  // l counts this backend's layers from 0 (its KV pool holds only them).
+  for (int l = 0; l < last_ - first_; ++l) {
     const Layer& L = layers_[static_cast<size_t>(l)];
     // Attention block.
     rms_norm(x_.data(), L.attn_norm, xn_.data(), T);
@@ -301,6 +350,11 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, float* logits) {
     }
     ActInput hin{h_.data(), T, F};
     linear(L.down, hin, x_.data(), E, true);
+  }
+
+  if (out_rows) {  // not the last stage: every row goes on to the next
+    std::copy_n(x_.data(), T * E, out_rows);
+    return ok_status();
   }
 
   // Logits of the requested rows.

@@ -4,24 +4,25 @@
 
 namespace llmd::engine::cpu {
 
-uint64_t CpuKvCache::block_bytes(const ModelConfig& c, const KvCacheShape& shape) {
+uint64_t CpuKvCache::block_bytes(const ModelConfig& c, const KvCacheShape& shape, int32_t n_layers) {
   if (shape.block_size <= 0) return 0;
+  if (n_layers < 0) n_layers = c.n_layer;
   uint64_t elt = 0;
   if (shape.dtype == KvDtype::f16) elt = 2;
   if (shape.dtype == KvDtype::f32) elt = 4;
   if (elt == 0) return 0;
-  return static_cast<uint64_t>(c.n_layer) * 2 * static_cast<uint64_t>(c.n_head_kv) *
+  return static_cast<uint64_t>(n_layers) * 2 * static_cast<uint64_t>(c.n_head_kv) *
          static_cast<uint64_t>(c.head_dim) * static_cast<uint64_t>(shape.block_size) * elt;
 }
 
-Status CpuKvCache::init(const ModelConfig& c, const KvCacheShape& shape) {
+Status CpuKvCache::init(const ModelConfig& c, const KvCacheShape& shape, int32_t n_layers) {
   n_blocks_ = 0;
   if (shape.dtype == KvDtype::q8_0)
     return Error(ErrorCode::kv_unsupported_dtype, "the CPU backend stores the KV-cache as f16 or f32, not q8_0");
   if (shape.block_size <= 0 || shape.block_size > 4096)
     return Error(ErrorCode::kv_bad_shape, "KV block size must be in [1, 4096], got " + std::to_string(shape.block_size));
   if (shape.n_blocks <= 0) return Error(ErrorCode::kv_bad_shape, "KV pool needs at least one block");
-  const uint64_t bb = block_bytes(c, shape);
+  const uint64_t bb = block_bytes(c, shape, n_layers);
   if (bb == 0) return Error(ErrorCode::kv_bad_shape, "unsupported KV element type");
   if (static_cast<uint64_t>(shape.n_blocks) > (uint64_t{1} << 46) / bb)
     return Error(ErrorCode::kv_bad_shape, "KV pool of " + std::to_string(shape.n_blocks) + " blocks is too large");

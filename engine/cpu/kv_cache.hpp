@@ -1,8 +1,9 @@
 // Physical storage of the paged KV-cache on the CPU. Which block belongs to
 // which sequence is decided above the backend; a block here is just an index.
 //
-// Block layout (block_size tokens, all layers), elements f16 or f32:
-//   for layer l in [0, n_layer):
+// Block layout (block_size tokens, every layer the pool holds: all of the
+// model's, or a split stage's own range counted from 0), elements f16 or f32:
+//   for layer l in [0, n_layers):
 //     K: [n_head_kv][head_dim][block_size]   keys transposed: one row per dimension
 //     V: [n_head_kv][block_size][head_dim]   one row per token
 // Keys are stored transposed so attention scores 16 keys with one vector FMA
@@ -21,10 +22,13 @@ namespace llmd::engine::cpu {
 
 class CpuKvCache {
  public:
-  // Bytes per block for a model and shape; 0 if the shape is unsupported.
-  static uint64_t block_bytes(const ModelConfig& c, const KvCacheShape& shape);
+  // Bytes per block for a model and shape, holding n_layers layers (-1: all
+  // of the model's); 0 if the shape is unsupported.
+  static uint64_t block_bytes(const ModelConfig& c, const KvCacheShape& shape, int32_t n_layers = -1);
 
-  Status init(const ModelConfig& c, const KvCacheShape& shape);
+  // Allocates the pool for n_layers layers (-1: all of the model's); the
+  // `layer` arguments below count from 0 within them.
+  Status init(const ModelConfig& c, const KvCacheShape& shape, int32_t n_layers = -1);
   bool ready() const { return n_blocks_ > 0; }
   uint64_t bytes() const { return buf_.size(); }
   int32_t n_blocks() const { return n_blocks_; }

@@ -1,7 +1,7 @@
 // llmd generate: loads a GGUF model on the CPU backend and continues a prompt.
 //
 //   llmd generate -m FILE -p TEXT -n N [--temp T] [--seed S] [--threads K] [--ids]
-//                 [--backend cpu|cuda[:N]]
+//                 [--backend cpu|cuda[:N]] [--devices LIST [--layer-split N,N,...]]
 //                 [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R]
 //                 [--special] [--ignore-eos] [--isa NAME]
 //
@@ -9,7 +9,8 @@
 // default temperature is 0 (greedy). Generation stops after N tokens or at an
 // end-of-generation token (unless --ignore-eos). Prints the continuation as it
 // is generated, or with --ids the generated token ids (prompt excluded) on one
-// line. Timing goes to stderr.
+// line. Timing goes to stderr. --devices splits the model's layers across
+// the listed devices in order (evenly, or as --layer-split says).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -40,6 +41,8 @@ int usage() {
                "  --seed S              random seed for sampling (default 0)\n"
                "  --threads K           CPU threads (default: all cores)\n"
                "  --backend NAME        cpu (default), cuda or cuda:N\n"
+               "  --devices LIST        split the layers across devices, e.g. cpu:0,cpu:1 (replaces --backend)\n"
+               "  --layer-split N,N,..  layers per device of --devices (default: spread evenly)\n"
                "  --ids                 print generated token ids on one line instead of text\n"
                "  --special             read special-token text in the prompt as those tokens\n"
                "  --ignore-eos          keep generating after an end-of-generation token\n"
@@ -73,6 +76,8 @@ int cmd_generate(int argc, char** argv) {
   std::string model_path, prompt, isa, backend_name = "cpu";
   bool have_prompt = false, print_ids = false, special = false, ignore_eos = false;
   int n_predict = -1, threads = 0;
+  std::vector<std::string> devices;
+  std::vector<int32_t> layer_split;
   engine::SamplingParams sp;
   sp.temperature = 0.0f;
   sp.seed = 0;
@@ -105,6 +110,24 @@ int cmd_generate(int argc, char** argv) {
       else if (a == "--repeat-penalty") ok = parse_float(v, &sp.repetition_penalty);
       else if (a == "--isa") isa = v;
       else if (a == "--backend") backend_name = v;
+      else if (a == "--devices" || a == "--layer-split") {
+        // Parsed here so a bad list is reported before the model loads.
+        if (a == "--devices") {
+          auto d = engine::parse_device_list(v);
+          if (!d) {
+            std::fprintf(stderr, "llmd generate: %s\n", d.error().message.c_str());
+            return 2;
+          }
+          devices = std::move(*d);
+        } else {
+          auto l = engine::parse_layer_split(v);
+          if (!l) {
+            std::fprintf(stderr, "llmd generate: %s\n", l.error().message.c_str());
+            return 2;
+          }
+          layer_split = std::move(*l);
+        }
+      }
       else if (a == "--seed") {
         char* end = nullptr;
         const unsigned long long s = std::strtoull(v, &end, 10);
@@ -153,7 +176,10 @@ int cmd_generate(int argc, char** argv) {
       return 1;
     }
   }
-  auto backend = engine::make_backend(**model, {.device = backend_name, .threads = threads, .isa = isa});
+  engine::BackendOptions bo{.device = backend_name, .threads = threads, .isa = isa};
+  bo.devices = devices;
+  bo.layer_split = layer_split;
+  auto backend = engine::make_backend(**model, bo);
   if (!backend) {
     std::fprintf(stderr, "llmd generate: %s\n", backend.error().message.c_str());
     return 1;

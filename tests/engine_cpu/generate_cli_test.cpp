@@ -112,5 +112,26 @@ TEST(GenerateCli, BadArgumentsAndModels) {
   EXPECT_NE(r.out.find("unsupported model architecture 'bert'"), std::string::npos) << r.out;
 }
 
+TEST(GenerateCli, SplitAcrossDevicesGivesReferenceIds) {
+  REQUIRE_LLMD();
+  LLMD_REQUIRE_SHARED_FILE("models/stories260K.gguf");
+  LLMD_REQUIRE_SHARED_FILE("models/stories260K.reference.txt");
+  const StoriesReference c = read_stories_reference().at(0);
+  std::string want;
+  for (int32_t id : c.gen_ids) want += (want.empty() ? "" : " ") + std::to_string(id);
+  const std::string base = "generate -m " + quote(shared_file("models/stories260K.gguf").string()) + " -p " +
+                           quote(c.prompt) + " -n 64 --ids --threads 1 ";
+  for (const char* split : {"--devices cpu:0,cpu:1 --layer-split 3,2", "--devices cpu:0,cpu:1,cpu:2"}) {
+    const RunResult r = run_llmd(base + split);
+    ASSERT_EQ(r.status, 0) << split;
+    EXPECT_EQ(r.out, want + "\n") << split;
+  }
+  const RunResult bad = run_llmd(base + "--devices cpu:0,cpu:1 --layer-split 3,3 2>&1");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("the layer split sums to 6 layers"), std::string::npos) << bad.out;
+  EXPECT_EQ(run_llmd(base + "--devices cpu:0,npu:1 2>/dev/null").status, 2);
+  EXPECT_EQ(run_llmd(base + "--layer-split 3,0 2>/dev/null").status, 2);
+}
+
 }  // namespace
 }  // namespace llmd::test
