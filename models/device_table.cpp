@@ -132,6 +132,16 @@ void DeviceTable::set_reserved(std::string_view device, const std::string& owner
 
 void DeviceTable::release(std::string_view device, const std::string& owner) { set_reserved(device, owner, 0); }
 
+void DeviceTable::release_owner(const std::string& owner) {
+  for (auto& d : devices_) d.reserved.erase(owner);
+}
+
+void DeviceTable::release_owner_except(const std::string& owner, std::string_view keep) {
+  for (auto& d : devices_) {
+    if (d.id != keep) d.reserved.erase(owner);
+  }
+}
+
 uint64_t DeviceTable::reserved_by(std::string_view device, const std::string& owner) const {
   const Device* d = find(device);
   if (!d) return 0;

@@ -70,6 +70,9 @@ class DeviceTable {
   // it), even beyond the budget: the measured use after a load.
   void set_reserved(std::string_view device, const std::string& owner, uint64_t bytes);
   void release(std::string_view device, const std::string& owner);
+  // The owner's reservations on every device (but `keep`).
+  void release_owner(const std::string& owner);
+  void release_owner_except(const std::string& owner, std::string_view keep);
   uint64_t reserved_by(std::string_view device, const std::string& owner) const;
 
  private:

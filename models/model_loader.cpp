@@ -84,81 +84,6 @@ void ModelManager::run_op(const Op& op) {
   }
 }
 
-ModelManager::Room ModelManager::make_room(const std::string& device, const std::string& owner, uint64_t bytes,
-                                           std::string* why, std::vector<std::shared_ptr<Slot>>* evict) {
-  Device* d = devices_.find(device);
-  if (!d) {
-    *why = "no device " + device;
-    return Room::never;
-  }
-  if (d->free() >= bytes) return Room::reserved;
-  // Idle, unpinned models here, least recently used first.
-  std::vector<std::shared_ptr<Slot>> idle, busy;
-  uint64_t pinned = 0, others = 0;
-  for (const auto& s : slots_) {
-    const uint64_t held = devices_.reserved_by(device, s->spec.id);
-    if (s->spec.id == owner || held == 0) continue;
-    if (s->spec.pinned || s->queued || s->state != ModelState::ready) {
-      (s->spec.pinned ? pinned : others) += held;
-      continue;
-    }
-    (s->idle() && !s->draining ? idle : busy).push_back(s);
-  }
-  auto lru = [](const auto& a, const auto& b) { return a->used_at() < b->used_at(); };
-  std::sort(idle.begin(), idle.end(), lru);
-  std::sort(busy.begin(), busy.end(), lru);
-  uint64_t room = d->free();
-  for (const auto& s : idle) {
-    if (room >= bytes) break;
-    room += devices_.reserved_by(device, s->spec.id);
-    evict->push_back(s);
-  }
-  if (room >= bytes) return Room::reserved;
-  evict->clear();
-  uint64_t could = d->free();
-  for (const auto& s : idle) could += devices_.reserved_by(device, s->spec.id);
-  for (const auto& s : busy) could += devices_.reserved_by(device, s->spec.id);
-  if (could >= bytes) return Room::wait;
-  *why = "model '" + owner + "' needs " + format_bytes(bytes) + " on " + device + ", which has a budget of " +
-         format_bytes(d->memory_budget) + ": " + format_bytes(pinned) + " held by pinned models, " +
-         format_bytes(others) + " by models loading or moving, " + format_bytes(d->reserved_total() - pinned - others) +
-         " by other models";
-  return Room::never;
-}
-
-Result<std::string> ModelManager::place(const Slot& s, const engine::MemoryEstimate& cpu,
-                                        const engine::MemoryEstimate& gpu, std::string* why) const {
-  std::vector<const Device*> candidates;
-  if (s.spec.device == "auto") {
-    for (const Device& d : devices_.devices()) candidates.push_back(&d);
-    // GPUs first, each kind by most free memory.
-    std::stable_sort(candidates.begin(), candidates.end(), [](const Device* a, const Device* b) {
-      if (a->kind != b->kind) return a->kind == engine::DeviceKind::cuda;
-      return a->free() > b->free();
-    });
-  } else {
-    auto id = devices_.resolve(s.spec.device);
-    if (!id) return id.take_error();
-    candidates.push_back(devices_.find(*id));
-  }
-  std::string reasons;
-  for (const Device* d : candidates) {
-    const uint64_t need = (d->kind == engine::DeviceKind::cpu ? cpu : gpu).total();
-    if (need == 0) continue;
-    uint64_t pinned = 0;
-    for (const auto& o : slots_) {
-      if (o->spec.pinned && o->spec.id != s.spec.id) pinned += devices_.reserved_by(d->id, o->spec.id);
-    }
-    if (d->memory_budget >= pinned + need) return d->id;
-    reasons += (reasons.empty() ? "" : "; ") + d->id + ": needs " + format_bytes(need) + ", budget " +
-               format_bytes(d->memory_budget) + ", " + format_bytes(pinned) + " held by pinned models";
-  }
-  *why = reasons;
-  return Error(ErrorCode::insufficient_device_memory,
-               "model '" + s.spec.id + "' does not fit on any device even after evicting every unpinned model (" +
-                   reasons + ")");
-}
-
 bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& requested) {
   std::vector<std::function<void()>> calls;
   std::unique_lock lk(mu_);
@@ -181,7 +106,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
     lk.lock();
     log::errorf("model '%s': %s", spec.id.c_str(), e.message.c_str());
     if (s->instance && !restoring) s->instance.reset();
-    devices_.release(s->device, spec.id);
+    devices_.release_owner(spec.id);
     s->state = ModelState::failed;
     s->error = e.message;
     fail_waiters(spec.id, e, &calls);
@@ -199,76 +124,72 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
     model = std::move(*loaded);
     m = model.get();
   }
-  auto cpu = estimate_on(*s, *m, engine::DeviceKind::cpu);
-  if (!cpu) return fail(cpu.take_error());
-  auto gpu = estimate_on(*s, *m, engine::DeviceKind::cuda);
-
   lk.lock();
   if (stopping_ || s->removing) return true;
-  // Candidates: the requested device, else the spec's ("auto": every device).
-  std::string want = requested.empty() ? (restoring ? parked_on : spec.device) : requested;
-  std::vector<std::string> candidates;
-  if (want == "auto") {
+  // The placements to try, in order: an explicit split; the requested (or
+  // configured) device; with "auto" every device (GPUs first, most free
+  // memory first), then a split over the devices' free memory.
+  const std::string want = requested.empty() ? (restoring ? parked_on : spec.device) : requested;
+  std::vector<std::vector<StagePlan>> options;
+  std::string reasons;
+  auto add_option = [&](const std::vector<std::string>& devices, const std::vector<int32_t>& split) {
+    auto plans = stage_plans(*s, *m, devices, split);
+    if (plans) {
+      options.push_back(std::move(*plans));
+    } else {
+      reasons += (reasons.empty() ? "" : "; ") + plans.error().message;
+    }
+  };
+  if (requested.empty() && !restoring && !spec.devices.empty()) {
+    std::vector<std::string> devices;
+    for (const auto& d : spec.devices) {
+      auto id = devices_.resolve(d);
+      if (!id) {
+        lk.unlock();
+        return fail(id.take_error());
+      }
+      devices.push_back(*id);
+    }
+    add_option(devices, spec.layer_split);
+  } else if (want == "auto") {
     std::vector<const Device*> order;
     for (const Device& d : devices_.devices()) order.push_back(&d);
-    std::stable_sort(order.begin(), order.end(), [](const Device* a, const Device* b) {
-      if (a->kind != b->kind) return a->kind == engine::DeviceKind::cuda;
-      return a->free() > b->free();
+    std::stable_sort(order.begin(), order.end(), [](const Device* x, const Device* y) {
+      if (x->kind != y->kind) return x->kind == engine::DeviceKind::cuda;
+      return x->free() > y->free();
     });
-    for (const Device* d : order) candidates.push_back(d->id);
+    for (const Device* d : order) add_option({d->id}, {});
   } else {
     auto id = devices_.resolve(want);
     if (!id) {
       lk.unlock();
       return fail(id.take_error());
     }
-    candidates.push_back(*id);
+    add_option({*id}, {});
   }
-  auto need_on = [&](const std::string& dev) -> uint64_t {
-    const Device* d = devices_.find(dev);
-    if (d->kind == engine::DeviceKind::cpu) return cpu->total();
-    return gpu ? gpu->total() : 0;
-  };
-  std::string chosen, reasons;
+  std::vector<StagePlan> chosen;
   std::vector<std::shared_ptr<Slot>> evict;
-  std::optional<std::string> wait_on;
-  for (const auto& c : candidates) {
-    const uint64_t need = need_on(c);
-    if (need == 0) continue;
+  const std::vector<StagePlan>* wait_on = nullptr;
+  for (const auto& o : options) {
     std::string why;
     std::vector<std::shared_ptr<Slot>> ev;
-    const Room r = make_room(c, spec.id, need, &why, &ev);
+    const Room r = room_for(spec.id, o, &why, &ev);
     if (r == Room::reserved) {
-      chosen = c;
+      chosen = o;
       evict = std::move(ev);
       break;
     }
-    if (r == Room::wait && !wait_on) wait_on = c;
+    if (r == Room::wait && !wait_on) wait_on = &o;
     if (r == Room::never) reasons += (reasons.empty() ? "" : "; ") + why;
   }
+  if (chosen.empty() && !wait_on && want == "auto" && spec.devices.empty()) {
+    if (auto split = auto_split(*s, *m)) chosen = std::move(*split);
+  }
   if (chosen.empty() && wait_on) {
-    // Room will come when busy models finish: they take no new requests
-    // meanwhile (their callers wait), so this load is not starved.
-    const uint64_t need = need_on(*wait_on);
-    uint64_t room = devices_.find(*wait_on)->free();
-    std::vector<std::shared_ptr<Slot>> busy;
-    for (const auto& o : slots_) {
-      if (o->spec.id == spec.id || o->spec.pinned || o->queued || o->state != ModelState::ready) continue;
-      if (devices_.reserved_by(*wait_on, o->spec.id) > 0) busy.push_back(o);
-    }
-    std::sort(busy.begin(), busy.end(), [](const auto& a, const auto& b) { return a->used_at() < b->used_at(); });
-    for (const auto& o : busy) {
-      if (room >= need) break;
-      room += devices_.reserved_by(*wait_on, o->spec.id);
-      if (!o->draining) {
-        o->draining = true;
-        o->drain_for_room = true;
-        o->drain_to_park = devices_.find(*wait_on)->kind == engine::DeviceKind::cuda;
-      }
-    }
+    // Room will come when busy models finish; they take no new requests meanwhile.
+    drain_for(spec.id, *wait_on);
     if (!restoring) s->state = ModelState::loading;
-    s->device = *wait_on;
-    s->estimate = need;
+    s->device = wait_on->front().device;
     wake_ = true;
     return false;
   }
@@ -278,25 +199,40 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
                       reasons.empty() ? "model '" + spec.id + "': no device can hold it" : reasons));
   }
   for (const auto& v : evict) {
-    log::noticef("model '%s' evicted from %s to make room for '%s'", v->spec.id.c_str(), chosen.c_str(),
-                 spec.id.c_str());
-    const bool park = devices_.find(chosen)->kind == engine::DeviceKind::cuda;
-    unload_now(v, lk, park, &calls);
+    log::noticef("model '%s' evicted to make room for '%s'", v->spec.id.c_str(), spec.id.c_str());
+    const Device* vd = devices_.find(v->device);
+    unload_now(v, lk, vd && vd->kind == engine::DeviceKind::cuda, &calls);
   }
-  const Device* dev = devices_.find(chosen);
-  const uint64_t need = need_on(chosen);
-  if (!devices_.reserve(chosen, spec.id, need)) {
+  uint64_t need = 0;
+  bool reserved = true;
+  for (const auto& st : chosen) {
+    reserved = reserved && devices_.reserve(st.device, spec.id, st.bytes);
+    need += st.bytes;
+  }
+  if (!reserved) {
     // Freed memory was taken meanwhile: try again later.
+    devices_.release_owner(spec.id);
     wake_ = true;
     return false;
   }
-  s->device = chosen;
+  std::string where, stage_list;
+  std::vector<std::string> stage_devices;
+  std::vector<int32_t> stage_layers;
+  for (const auto& st : chosen) {
+    where += (where.empty() ? "" : "+") + st.device;
+    stage_devices.push_back(st.device);
+    stage_layers.push_back(st.layers.count());
+  }
+  s->device = where;
+  s->stages = chosen;
   s->estimate = need;
   s->state = restoring ? ModelState::parked : ModelState::loading;
   s->bytes_done.store(0);
   s->bytes_total.store(m->weight_bytes());
+  const Device* dev = devices_.find(chosen.front().device);
   const engine::DeviceKind kind = dev->kind;
   const int threads = spec.threads > 0 ? static_cast<int>(spec.threads) : dev->threads;
+  const std::string chosen_name = where;
   lk.unlock();
   run_all(calls);
 
@@ -306,7 +242,11 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
     instance = std::move(*opened);
   }
   engine::BackendOptions bo;
-  bo.device = chosen;
+  bo.device = stage_devices.front();
+  if (stage_devices.size() > 1) {
+    bo.devices = stage_devices;
+    bo.layer_split = stage_layers;
+  }
   bo.threads = threads;
   bo.max_context = instance->max_context;
   bo.progress = [s](uint64_t done, uint64_t total) {
@@ -316,11 +256,11 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   auto backend = engine::make_backend(*instance->model, bo);
   if (!backend) {
     if (!restoring) instance->scheduler->stop();
-    return fail(backend.take_error().with_context("model '" + spec.id + "' on " + chosen + ": "));
+    return fail(backend.take_error().with_context("model '" + spec.id + "' on " + chosen_name + ": "));
   }
   if (Status st = (*backend)->init_kv(instance->scheduler->kv_shape()); !st) {
     if (!restoring) instance->scheduler->stop();
-    return fail(st.take_error().with_context("model '" + spec.id + "' on " + chosen + ": "));
+    return fail(st.take_error().with_context("model '" + spec.id + "' on " + chosen_name + ": "));
   }
   std::unique_ptr<engine::Backend> b = std::move(*backend);
   engine::Backend* raw = b.get();
@@ -331,13 +271,13 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   s->instance = instance;
   instance->scheduler->replace_backend(raw, nullptr);  // steps from its next boundary on
   s->actual = actual;
-  if (actual > need) devices_.set_reserved(chosen, spec.id, actual);
+  if (chosen.size() == 1 && actual > need) devices_.set_reserved(chosen_name, spec.id, actual);
   s->state = ModelState::ready;
   s->error.clear();
   s->loaded_at = unix_now();
   s->last_used = SteadyClock::now();
   log::noticef("model '%s' %s on %s: memory %s (estimate %s), %d layers, context %d, backend %s", spec.id.c_str(),
-               restoring ? "restored" : "loaded", chosen.c_str(), format_bytes(actual).c_str(),
+               restoring ? "restored" : "loaded", chosen_name.c_str(), format_bytes(actual).c_str(),
                format_bytes(need).c_str(), instance->model->config().n_layer, instance->max_context,
                raw->name().c_str());
   serve_waiters(s, &calls);
@@ -368,6 +308,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
     return true;
   }
   for (const auto& v : evict) unload_now(v, lk, dev->kind == engine::DeviceKind::cuda, &calls);
+  const uint64_t held_on_target = devices_.reserved_by(target, s->spec.id);  // a split's stage may be there
   if (!devices_.reserve(target, s->spec.id, est->total())) return false;
   std::shared_ptr<ModelInstance> instance = s->instance;
   const int threads = s->spec.threads > 0 ? static_cast<int>(s->spec.threads) : dev->threads;
@@ -385,7 +326,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   Status st = backend ? (*backend)->init_kv(instance->scheduler->kv_shape()) : Status(backend.error());
   if (!st) {
     lk.lock();
-    devices_.release(target, id);
+    devices_.set_reserved(target, id, held_on_target);
     s->error = "move to " + target + " failed: " + st.error().message;
     log::errorf("model '%s': %s", id.c_str(), s->error.c_str());
     return true;
@@ -400,8 +341,9 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   s->device = target;
   s->estimate = est->total();
   s->actual = actual;
-  if (actual > est->total()) devices_.set_reserved(target, id, actual);
-  devices_.release(from, id);
+  s->stages = {StagePlan{target, {0, instance->model->config().n_layer, instance->model->config().n_layer}, est->total()}};
+  devices_.release_owner_except(id, target);
+  devices_.set_reserved(target, id, std::max(actual, est->total()));
   s->error.clear();
   lk.unlock();
   old.reset();
@@ -427,7 +369,8 @@ void ModelManager::unload_now(const std::shared_ptr<Slot>& s, std::unique_lock<s
   backend.reset();
   lk.lock();
   s->queued = false;
-  devices_.release(device, s->spec.id);
+  devices_.release_owner(s->spec.id);
+  s->stages.clear();
   s->actual = 0;
   s->draining = s->drain_for_room = s->drain_to_park = false;
   if (park) {

@@ -45,6 +45,10 @@ Status check_spec_fields(const ModelSpec& s) {
   if (s.max_waiting < 1 || s.max_waiting > (1u << 20)) return bad("max_waiting", "must be 1..1048576");
   if (s.keep_alive_s > 365u * 86400u) return bad("keep_alive_s", "must be at most a year");
   if (s.threads > 1024) return bad("threads", "must be at most 1024");
+  if (s.devices.size() > 64) return bad("device", "at most 64 devices");
+  if (!s.layer_split.empty() && s.layer_split.size() != s.devices.size()) {
+    return bad("layer_split", "needs one layer count per device");
+  }
   return ok_status();
 }
 
@@ -167,6 +171,7 @@ ModelInfo ModelManager::info_of(const Slot& s) const {
   i.loaded_at = s.loaded_at;
   i.last_used_at = s.last_used_at;
   i.error = s.error;
+  for (const auto& st : s.stages) i.stages.push_back(StageView{st.device, st.layers.first, st.layers.last, st.bytes});
   if (s.instance) {
     const scheduler::SchedulerStats st = s.instance->scheduler->stats();
     i.running = st.running;
@@ -198,7 +203,8 @@ std::vector<DeviceView> ModelManager::devices() const {
   for (const Device& d : devices_.devices()) {
     DeviceView v{d, {}};
     for (const auto& s : slots_) {
-      if (s->state != ModelState::unloaded && s->state != ModelState::failed && s->device == d.id) {
+      const bool staged = std::any_of(s->stages.begin(), s->stages.end(), [&](const auto& st) { return st.device == d.id; });
+      if (s->state != ModelState::unloaded && s->state != ModelState::failed && (staged || s->device == d.id)) {
         v.models.push_back(s->spec.id);
       }
     }
@@ -250,10 +256,16 @@ Result<ModelInfo> ModelManager::add(ModelSpec spec) {
   auto real = confine_model_path(spec.path, options_.model_dirs);
   if (!real) return real.take_error();
   spec.path = *real;
-  if (spec.device != "auto") {
+  {
     std::lock_guard lk(mu_);
-    auto dev = devices_.resolve(spec.device);
-    if (!dev) return dev.take_error();
+    if (spec.device != "auto") {
+      auto dev = devices_.resolve(spec.device);
+      if (!dev) return dev.take_error();
+    }
+    for (const auto& d : spec.devices) {
+      auto dev = devices_.resolve(d);
+      if (!dev) return dev.take_error();
+    }
   }
   // The file is read here, on the caller's thread, so that a model that can
   // never fit is refused before it enters the catalog.
@@ -289,7 +301,7 @@ Result<ModelInfo> ModelManager::add(ModelSpec spec) {
     slot->spec.load = false;
   } else {
     std::string why;
-    auto placed = place(*slot, *cpu_est, gpu_est.value_or(engine::MemoryEstimate{}), &why);
+    auto placed = place(*slot, model->get(), *cpu_est, gpu_est.value_or(engine::MemoryEstimate{}), &why);
     if (!placed) return placed.take_error();
   }
   LLMD_TRY(persist(*slot));

@@ -64,6 +64,15 @@ enum class ModelState : uint8_t { unloaded, loading, ready, parked, unloading, f
 
 std::string_view to_string(ModelState s);
 
+// One part of a placed model: where it runs, its layers [first, last), the
+// memory reserved for it.
+struct StageView {
+  std::string device;
+  int32_t first_layer = 0;
+  int32_t last_layer = 0;
+  uint64_t memory = 0;
+};
+
 // A snapshot of one model for the admin API.
 struct ModelInfo {
   ModelSpec spec;
@@ -79,6 +88,7 @@ struct ModelInfo {
   int64_t last_used_at = 0;      // Unix seconds; 0 = never
   int32_t max_context = 0;       // 0 until loaded
   std::string error;             // why it failed (state failed)
+  std::vector<StageView> stages; // one per device it runs on (ready)
 };
 
 // The scheduler counters of a resident model.
@@ -172,6 +182,12 @@ class ModelManager {
   struct Waiter;
   struct Settle;
   enum class Room : uint8_t { reserved, wait, never };
+  // One stage of a placement: a device, the layers it runs, its memory.
+  struct StagePlan {
+    std::string device;
+    engine::LayerRange layers;
+    uint64_t bytes = 0;
+  };
 
   // Loader thread.
   void loader_loop();
@@ -189,8 +205,22 @@ class ModelManager {
   // Under mu_.
   Room make_room(const std::string& device, const std::string& owner, uint64_t bytes, std::string* why,
                  std::vector<std::shared_ptr<Slot>>* evict);
-  Result<std::string> place(const Slot& s, const engine::MemoryEstimate& cpu, const engine::MemoryEstimate& gpu,
-                            std::string* why) const;
+  // Whether `s` can ever fit where its spec asks (every unpinned model
+  // gone): a device id, "auto" for a split, or insufficient_device_memory.
+  Result<std::string> place(const Slot& s, const engine::Model* model, const engine::MemoryEstimate& cpu,
+                            const engine::MemoryEstimate& gpu, std::string* why) const;
+  // The stages of `model` over `devices` with `split` (see plan_layer_split).
+  Result<std::vector<StagePlan>> stage_plans(const Slot& s, const engine::Model& model,
+                                             const std::vector<std::string>& devices,
+                                             const std::vector<int32_t>& split) const;
+  // A split over the devices' free memory when no single device holds it.
+  std::optional<std::vector<StagePlan>> auto_split(const Slot& s, const engine::Model& model) const;
+  // make_room over every device of a placement (stages on one device add up).
+  Room room_for(const std::string& owner, const std::vector<StagePlan>& stages, std::string* why,
+                std::vector<std::shared_ptr<Slot>>* evict);
+  // Stops busy unpinned models on the placement's devices from taking new
+  // requests until enough of them are idle to be evicted.
+  void drain_for(const std::string& owner, const std::vector<StagePlan>& stages);
   std::shared_ptr<Slot> find_slot(std::string_view name) const;
   // The slot an admin call changes: model_not_found, shutting_down.
   Result<std::shared_ptr<Slot>> slot_for_change(const std::string& id) const;

@@ -17,7 +17,8 @@ using SteadyClock = std::chrono::steady_clock;
 struct ModelManager::Slot {
   ModelSpec spec;
   ModelState state = ModelState::unloaded;
-  std::string device;   // current or target device
+  std::string device;   // current or target device ("cpu:0+cpu:1" for a split)
+  std::vector<StagePlan> stages;  // where each part runs (ready)
   std::string error;
   uint64_t estimate = 0;
   uint64_t actual = 0;

@@ -21,6 +21,10 @@ struct ModelSpec {
   std::filesystem::path path;            // GGUF file, canonical, inside a model directory
   std::vector<std::string> aliases;      // further ids that resolve to this model
   std::string device = "auto";           // "auto", "cpu", "cpu:N", "cuda:N"
+  // A split across devices, in stage order (replaces `device` when not
+  // empty), with layers per device (empty: spread evenly).
+  std::vector<std::string> devices;
+  std::vector<int32_t> layer_split;
   bool pinned = false;                   // never evicted to make room
   uint32_t keep_alive_s = 0;             // idle time before it is parked/unloaded; 0 = only under pressure
   uint32_t context_length = 0;           // 0 = the model's own, at most kDefaultContextCap

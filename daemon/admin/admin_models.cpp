@@ -50,6 +50,12 @@ json::object model_json(const models::ModelInfo& m) {
   o["loaded_at"] = time_or_null(m.loaded_at);
   o["last_used_at"] = time_or_null(m.last_used_at);
   o["error"] = m.error.empty() ? json::value(nullptr) : json::value(m.error);
+  json::array stages;
+  for (const auto& st : m.stages) {
+    stages.push_back(json::object{{"device", st.device}, {"first_layer", st.first_layer},
+                                  {"last_layer", st.last_layer}, {"memory", st.memory}});
+  }
+  o["stages"] = std::move(stages);
   return o;
 }
 

@@ -10,6 +10,8 @@ models::ModelSpec spec_from_config(const config::ModelConfig& m) {
   s.path = m.path;
   s.aliases = m.aliases;
   s.device = m.device;
+  s.devices = m.devices;
+  s.layer_split = m.layer_split;
   s.pinned = m.pinned;
   s.keep_alive_s = m.keep_alive_s;
   s.context_length = m.context_length;

@@ -105,6 +105,8 @@ struct ModelConfig {
   std::filesystem::path chat_template;    // Jinja file overriding the GGUF's template; empty = none
   unsigned threads = 0;                   // CPU threads; 0 = automatic
   std::string device = "auto";            // "auto", "cpu", "cpu:N", "cuda:N"
+  std::vector<std::string> devices;       // device = [...]: a split across these, in stage order
+  std::vector<std::int32_t> layer_split;  // layers per device of the split (empty: even)
   bool pinned = false;                    // never evicted to make room
   std::uint32_t keep_alive_s = 0;         // idle time before it is parked/unloaded; 0 = only under pressure
   std::string origin;                     // "file:line" of the [[models]] header

@@ -60,8 +60,35 @@ void parse_model(Section& s, Config& c) {
   if (s.get_uint("max_choices", 1, 128, n)) m.max_choices = static_cast<std::uint32_t>(n);
   if (s.get_uint("max_waiting", 1, 1u << 20, n)) m.max_waiting = static_cast<std::uint32_t>(n);
   if (s.get_uint("kv_cache_bytes", 0, std::uint64_t{1} << 50, n)) m.kv_cache_bytes = n;
-  if (s.get_string("device", m.device) && m.device != "auto" && !engine::parse_device_name(m.device)) {
+  if (const toml::node* dev = s.node("device"); dev && dev->is_array()) {
+    // A list: the model is split across these devices, in stage order.
+    for (const auto& e : *dev->as_array()) {
+      const auto* name = e.as_string();
+      if (!name || !engine::parse_device_name(name->get())) {
+        s.error("device", "a device list must name devices (cpu, cpu:N, cuda:N)");
+        break;
+      }
+      m.devices.push_back(name->get());
+    }
+    if (m.devices.empty()) s.error("device", "an empty device list");
+  } else if (s.get_string("device", m.device) && m.device != "auto" && !engine::parse_device_name(m.device)) {
     s.error("device", "'" + m.device + "' is not a device (auto, cpu, cpu:N, cuda:N)");
+  }
+  if (const toml::node* split = s.node("layer_split")) {
+    const auto* arr = split->as_array();
+    for (size_t i = 0; arr && i < arr->size(); ++i) {
+      const auto* v = (*arr)[i].as_integer();
+      if (!v || v->get() < 1 || v->get() > 4096) {
+        arr = nullptr;
+        break;
+      }
+      m.layer_split.push_back(static_cast<std::int32_t>(v->get()));
+    }
+    if (!arr) {
+      s.error("layer_split", "must list positive layer counts, one per device");
+    } else if (m.layer_split.size() != m.devices.size()) {
+      s.error("layer_split", "needs a device list of the same length (device = [\"cpu:0\", \"cpu:1\"])");
+    }
   }
   s.get_bool("pinned", m.pinned);
   if (s.get_uint("keep_alive_s", 0, 365u * 86400u, n)) m.keep_alive_s = static_cast<std::uint32_t>(n);

@@ -264,6 +264,27 @@ Result<MemoryEstimate> estimate_memory(const Model& model, DeviceKind kind, cons
   return m;
 }
 
+Result<MemoryEstimate> estimate_stage_memory(const Model& model, DeviceKind kind, const KvCacheShape& kv,
+                                             int max_batch_tokens, const LayerRange& layers) {
+  auto whole = estimate_memory(model, kind, kv, max_batch_tokens);
+  if (!whole) return whole;
+  const int32_t n = model.config().n_layer;
+  if (layers.first <= 0 && (layers.last >= n || layers.last <= 0)) return whole;
+  MemoryEstimate m = *whole;
+  const uint64_t count = static_cast<uint64_t>(layers.count());
+  m.kv = whole->kv / static_cast<uint64_t>(n) * count;
+  if (kind == DeviceKind::cpu) {
+    auto w = cpu_weight_bytes(model, layers.first, layers.last);
+    if (!w) return w.take_error();
+    m.weights = *w;
+  } else {
+    m.weights = whole->weights / static_cast<uint64_t>(n) * count;
+  }
+  return m;
+}
+
+bool supports_layer_ranges(DeviceKind kind) { return kind == DeviceKind::cpu; }
+
 std::vector<GpuInfo> list_gpus(std::string* why) {
   std::vector<GpuInfo> out;
 #if LLMD_HAVE_CUDA

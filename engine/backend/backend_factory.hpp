@@ -99,6 +99,12 @@ uint64_t kv_block_bytes_on(DeviceKind kind, const ModelConfig& config, const KvC
 // largest step (workspaces grow with it).
 Result<MemoryEstimate> estimate_memory(const Model& model, DeviceKind kind, const KvCacheShape& kv,
                                        int max_batch_tokens);
+// The same for one stage of a split holding `layers` (its KV pool covers
+// only those layers; the step workspaces are a whole step's).
+Result<MemoryEstimate> estimate_stage_memory(const Model& model, DeviceKind kind, const KvCacheShape& kv,
+                                             int max_batch_tokens, const LayerRange& layers);
+// Whether backends of `kind` can run a range of layers (a split's stage).
+bool supports_layer_ranges(DeviceKind kind);
 
 struct GpuInfo {
   int index = 0;

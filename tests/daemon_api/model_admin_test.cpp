@@ -395,6 +395,21 @@ TEST_F(ModelAdmin, LlmctlDrivesTheModelManager) {
   EXPECT_NE(llmctl({"models", "rm", "synth"}).status, 0);  // a config model
 }
 
+TEST_F(ModelAdmin, AConfiguredSplitServesFromTwoPartitions) {
+  ApiServerOptions opts;
+  opts.models_extra = "device = [\"cpu:0\", \"cpu:1\"]\n";
+  start(opts);
+  auto m = model("synth");
+  EXPECT_EQ(str(m, "device"), "cpu:0+cpu:1") << json::serialize(m);
+  ASSERT_TRUE(m.contains("stages"));
+  EXPECT_EQ(m.at("stages").as_array().size(), 2u);
+  auto r = complete("synth", 12);
+  EXPECT_EQ(r.status, 200) << r.body;
+  for (const auto& d : data_of(admin("GET", "/admin/v1/devices").body)) {
+    EXPECT_EQ(d.at("models").as_array().size(), 1u) << json::serialize(d);
+  }
+}
+
 TEST(ModelStart, AModelThatCannotLoadIsFailedAndTheRestAreServed) {
   ApiServerOptions opts;
   opts.files = {{"broken.gguf", "GGUF but not really"}};
