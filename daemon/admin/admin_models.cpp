@@ -37,7 +37,15 @@ json::object model_json(const models::ModelInfo& m) {
   o["aliases"] = std::move(aliases);
   o["state"] = models::to_string(m.state);
   o["device"] = m.device.empty() ? json::value(nullptr) : json::value(m.device);
-  o["placement"] = m.spec.device;
+  if (m.spec.devices.empty()) {
+    o["placement"] = m.spec.device;
+  } else {
+    json::array devices, split;
+    for (const auto& d : m.spec.devices) devices.push_back(json::value(d));
+    for (int32_t n : m.spec.layer_split) split.push_back(json::value(n));
+    o["placement"] = std::move(devices);
+    o["layer_split"] = std::move(split);
+  }
   o["pinned"] = m.spec.pinned;
   o["keep_alive_s"] = m.spec.keep_alive_s;
   o["source"] = models::to_string(m.spec.source);
@@ -127,7 +135,7 @@ Status read_uint(const json::object& body, std::string_view field, int64_t max, 
 }
 
 Result<models::ModelSpec> read_spec(const json::object& body, const std::vector<fs::path>& model_dirs) {
-  LLMD_TRY(only_fields(body, {"id", "path", "device", "aliases", "context_length", "max_sequences", "max_choices",
+  LLMD_TRY(only_fields(body, {"id", "path", "device", "layer_split", "aliases", "context_length", "max_sequences", "max_choices",
                               "kv_cache_bytes", "pinned", "keep_alive_s", "load", "wait", "chat_template"}));
   models::ModelSpec s;
   auto id = get_string(body, "id", true);
@@ -137,9 +145,27 @@ Result<models::ModelSpec> read_spec(const json::object& body, const std::vector<
   if (!path) return Error(ErrorCode::invalid_argument, "Invalid 'path': " + path.error().message);
   // A relative path names a file in the first model directory.
   s.path = fs::path(*path).is_relative() && !model_dirs.empty() ? model_dirs.front() / *path : fs::path(*path);
-  auto device = get_string(body, "device", false);
-  if (!device) return Error(ErrorCode::invalid_argument, "Invalid 'device': " + device.error().message);
-  if (!device->empty()) s.device = *device;
+  if (const json::value* d = body.if_contains("device"); d && d->is_array()) {
+    // A list: split the model across these devices, in stage order.
+    for (const auto& e : d->as_array()) {
+      if (!e.is_string()) return Error(ErrorCode::invalid_argument, "Invalid 'device': a list must name devices");
+      s.devices.emplace_back(e.as_string());
+    }
+    if (s.devices.empty()) return Error(ErrorCode::invalid_argument, "Invalid 'device': an empty list");
+  } else {
+    auto device = get_string(body, "device", false);
+    if (!device) return Error(ErrorCode::invalid_argument, "Invalid 'device': " + device.error().message);
+    if (!device->empty()) s.device = *device;
+  }
+  if (const json::value* ls = body.if_contains("layer_split"); ls && !ls->is_null()) {
+    if (!ls->is_array()) return Error(ErrorCode::invalid_argument, "Invalid 'layer_split': must list layer counts");
+    for (const auto& e : ls->as_array()) {
+      if (!e.is_int64() || e.as_int64() < 1 || e.as_int64() > 4096) {
+        return Error(ErrorCode::invalid_argument, "Invalid 'layer_split': must list positive layer counts");
+      }
+      s.layer_split.push_back(static_cast<int32_t>(e.as_int64()));
+    }
+  }
   if (const json::value* a = body.if_contains("aliases"); a && !a->is_null()) {
     if (!a->is_array()) return Error(ErrorCode::invalid_argument, "Invalid 'aliases': must be a list of ids");
     for (const auto& e : a->as_array()) {

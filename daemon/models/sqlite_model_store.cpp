@@ -1,5 +1,7 @@
 #include "daemon/models/sqlite_model_store.hpp"
 
+#include <algorithm>
+
 #include <cstdint>
 #include <limits>
 
@@ -28,6 +30,45 @@ int64_t to_int64(uint64_t v) {
                                                                           : static_cast<int64_t>(v);
 }
 
+// A split is kept in the device column as "cpu:0=3,cpu:1=2" (device=layers,
+// in stage order), or "cpu:0,cpu:1" without a layer split.
+std::string placement_text(const models::ModelSpec& s) {
+  if (s.devices.empty()) return s.device;
+  std::string out;
+  for (size_t i = 0; i < s.devices.size(); ++i) {
+    if (i) out += ',';
+    out += s.devices[i];
+    if (i < s.layer_split.size()) out += '=' + std::to_string(s.layer_split[i]);
+  }
+  return out;
+}
+
+Status read_placement(const std::string& text, models::ModelSpec* s) {
+  if (text.find(',') == std::string::npos && text.find('=') == std::string::npos) {
+    s->device = text;
+    return ok_status();
+  }
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, end - start);
+    const size_t eq = part.find('=');
+    s->devices.push_back(part.substr(0, eq));
+    if (eq != std::string::npos) {
+      const std::string n = part.substr(eq + 1);
+      if (n.empty() || n.size() > 6 || n.find_first_not_of("0123456789") != std::string::npos) {
+        return Error(ErrorCode::storage_error, "stored placement '" + text + "' of model '" + s->id + "' is not valid");
+      }
+      s->layer_split.push_back(std::stoi(n));
+    }
+    start = end + 1;
+  }
+  if (!s->layer_split.empty() && s->layer_split.size() != s->devices.size()) {
+    return Error(ErrorCode::storage_error, "stored placement '" + text + "' of model '" + s->id + "' is not valid");
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 storage::ModelRecord to_record(const models::ModelSpec& s) {
@@ -35,7 +76,7 @@ storage::ModelRecord to_record(const models::ModelSpec& s) {
   r.id = s.id;
   r.path = s.path.string();
   r.aliases = s.aliases;
-  r.device = s.device;
+  r.device = placement_text(s);
   r.pinned = s.pinned;
   r.keep_alive_s = s.keep_alive_s;
   r.context_length = s.context_length;
@@ -55,7 +96,7 @@ Result<models::ModelSpec> to_spec(const storage::ModelRecord& r) {
   s.id = r.id;
   s.path = r.path;
   s.aliases = r.aliases;
-  s.device = r.device;
+  LLMD_TRY(read_placement(r.device, &s));
   s.pinned = r.pinned;
   LLMD_TRY(narrow(r, "keep_alive_s", r.keep_alive_s, &s.keep_alive_s));
   LLMD_TRY(narrow(r, "context_length", r.context_length, &s.context_length));

@@ -151,6 +151,28 @@ TEST_F(ModelStoreTest, TimesComeFromTheClock) {
   EXPECT_EQ((*rows)[0].updated_at, 1'700'000'005'000);
 }
 
+TEST(ModelStoreConversion, ASplitPlacementRoundTrips) {
+  models::ModelSpec spec;
+  spec.id = "split";
+  spec.path = "/m/split.gguf";
+  spec.devices = {"cpu:0", "cpu:1"};
+  spec.layer_split = {3, 2};
+  auto back = to_spec(to_record(spec));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->devices, spec.devices);
+  EXPECT_EQ(back->layer_split, spec.layer_split);
+  spec.layer_split.clear();
+  back = to_spec(to_record(spec));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->devices, spec.devices);
+  EXPECT_TRUE(back->layer_split.empty());
+  storage::ModelRecord bad = to_record(spec);
+  bad.device = "cpu:0=x,cpu:1=2";
+  EXPECT_FALSE(to_spec(bad));
+  bad.device = "cpu:0=3,cpu:1";
+  EXPECT_FALSE(to_spec(bad));
+}
+
 TEST(ModelStoreConversion, NumbersThatDoNotFitASpecAreAnErrorNamingTheField) {
   storage::ModelRecord r = to_record(full_spec("x"));
   r.max_waiting = int64_t{1} << 33;

@@ -410,6 +410,25 @@ TEST_F(ModelAdmin, AConfiguredSplitServesFromTwoPartitions) {
   }
 }
 
+TEST_F(ModelAdmin, ASplitAddedOverTheApiServesAndSurvivesKillNine) {
+  start();
+  copy_model("split.gguf");
+  auto added = admin("POST", "/admin/v1/models",
+                     R"({"id":"split","path":"split.gguf","device":["cpu:0","cpu:1"],"layer_split":[1,1],"wait":true})");
+  ASSERT_EQ(added.status, 201) << added.body;
+  EXPECT_EQ(str(parse(added.body), "device"), "cpu:0+cpu:1");
+  const std::string text = text_of(complete("split", 12).body);
+  EXPECT_FALSE(text.empty());
+  EXPECT_EQ(admin("POST", "/admin/v1/models", R"({"id":"s2","path":"split.gguf","device":["cpu:0","cpu:1"],"layer_split":[2,2]})").status, 400);
+  EXPECT_EQ(admin("POST", "/admin/v1/models", R"({"id":"s3","path":"split.gguf","device":["cpu:0","gpu"]})").status, 400);
+  server_->crash();
+  ASSERT_TRUE(server_->restart());
+  auto m = model("split");
+  EXPECT_EQ(str(m, "state"), "ready") << json::serialize(m);
+  EXPECT_EQ(str(m, "device"), "cpu:0+cpu:1") << json::serialize(m);
+  EXPECT_EQ(text_of(complete("split", 12).body), text);
+}
+
 TEST(ModelStart, AModelThatCannotLoadIsFailedAndTheRestAreServed) {
   ApiServerOptions opts;
   opts.files = {{"broken.gguf", "GGUF but not really"}};
