@@ -16,7 +16,7 @@
 // picks the FFN gate/up GEMM output type; --fuse-norm folds RMSNorm into the
 // decode GEMVs; --fuse-rope leaves RoPE and the K/V store of decode steps to
 // the attention kernel; --prefill-single runs the prefill attention with one
-// K/V buffer, head by head (as before run 10); --tune times cuBLASLt's
+// K/V buffer, head by head (the kernel it replaced); --tune times cuBLASLt's
 // candidates for the prefill GEMMs at creation (--no-tune keeps the
 // heuristic's first choice).
 #include <cstdio>

@@ -238,7 +238,7 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
         });
         if (dbl && major) c.prefill_attention_ms = ms;
         const char* name = dbl ? (major ? "double-buffered, tile-major (default)" : "double-buffered, head-major")
-                               : (major ? "single-buffered, tile-major" : "single-buffered, head-major (before run 10)");
+                               : (major ? "single-buffered, tile-major" : "single-buffered, head-major (the old kernel)");
         std::printf("  %-46s %.3f ms, %.0f TFLOP/s\n", name, ms, flops / (ms * 1e-3) / 1e12);
         rep.add_json("{\"bench\":\"attn_prefill\",\"double_buffered\":" + std::string(dbl ? "true" : "false") +
                      ",\"tile_major\":" + std::string(major ? "true" : "false") + ",\"ms\":" + std::to_string(ms) +

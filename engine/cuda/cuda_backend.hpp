@@ -59,13 +59,14 @@ struct CudaBackendOptions {
   // normalised activations stay in f32 instead of being rounded to 16 bits).
   bool fuse_norm_gemv = true;
   // Decode steps (one token per sequence) leave RoPE and the K/V store to the
-  // attention kernel (one launch fewer per layer; the same bits). Off: on an
-  // H100 (runs 10-11) batch-1 decode was the same speed either way and
-  // batch-64 decode 1.5 % slower fused.
+  // attention kernel (one launch fewer per layer; the same bits). Off: fused
+  // is no faster at batch 1 and slower at batch 64 on an H100
+  // (docs/gpu-results.md has the figures).
   bool fuse_rope_decode = false;
   // The tiled prefill attention copies the next K/V tile during the whole of
   // the current one (two buffers) and starts the heaviest tiles of every
-  // head first; off, it runs as before run 10 (one buffer, head by head).
+  // head first; off, the single-buffered, head-by-head kernel (kept to
+  // compare against).
   // Same arithmetic either way, so the same bits.
   bool prefill_pipelined = true;
   // At creation, time cuBLASLt's candidate algorithms for the four layer

@@ -13,6 +13,7 @@
 #include "daemon/http/exchange.hpp"
 #include "daemon/http/notify_batch.hpp"
 #include "daemon/http/sse_stream.hpp"
+#include "tests/daemon/kit/parking.hpp"
 #include "tests/daemon/kit/conn.hpp"
 #include "tests/daemon/kit/test_server.hpp"
 
@@ -20,28 +21,6 @@ namespace llmd::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Exchanges handed over by the /park route, as an engine would receive them.
-class Parking {
- public:
-  void park(http::ExchangePtr ex) {
-    std::lock_guard lock(mu_);
-    parked_.push_back(std::move(ex));
-    cv_.notify_all();
-  }
-  http::ExchangePtr take(std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [&] { return !parked_.empty(); })) return nullptr;
-    auto ex = parked_.front();
-    parked_.erase(parked_.begin());
-    return ex;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<http::ExchangePtr> parked_;
-};
 
 // Records the outcome reported by on_done.
 struct DoneProbe {

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "daemon/http/exchange.hpp"
+#include "tests/daemon/kit/parking.hpp"
 #include "tests/daemon/kit/conn.hpp"
 #include "tests/daemon/kit/test_server.hpp"
 
@@ -20,28 +21,6 @@ namespace llmd::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Exchanges parked by a handler until the test answers them.
-class Parking {
- public:
-  void park(http::ExchangePtr ex) {
-    std::lock_guard lock(mu_);
-    parked_.push_back(std::move(ex));
-    cv_.notify_all();
-  }
-  http::ExchangePtr take(std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [&] { return !parked_.empty(); })) return nullptr;
-    auto ex = parked_.front();
-    parked_.erase(parked_.begin());
-    return ex;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<http::ExchangePtr> parked_;
-};
 
 TEST(HttpConnection, ThousandRequestsOnOneKeepAliveConnection) {
   TestServer srv({}, [](http::Server& s) {

@@ -20,6 +20,7 @@
 
 #include "daemon/http/exchange.hpp"
 #include "daemon/http/sse_stream.hpp"
+#include "tests/daemon/kit/parking.hpp"
 #include "tests/daemon/kit/conn.hpp"
 #include "tests/daemon/kit/stderr_capture.hpp"
 #include "tests/daemon/kit/test_server.hpp"
@@ -69,28 +70,6 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
   return n;
 }
-
-// Exchanges parked by /park until the test answers them.
-class Parking {
- public:
-  void park(http::ExchangePtr ex) {
-    std::lock_guard lock(mu_);
-    parked_.push_back(std::move(ex));
-    cv_.notify_all();
-  }
-  http::ExchangePtr take(std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [&] { return !parked_.empty(); })) return nullptr;
-    auto ex = parked_.front();
-    parked_.erase(parked_.begin());
-    return ex;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<http::ExchangePtr> parked_;
-};
 
 // Routes:
 //   POST /echo     answers with its body, at once

@@ -146,8 +146,7 @@ TEST(ModelManager, KeepAliveUnloadsAnIdleModelAndARequestBringsItBack) {
   ASSERT_TRUE(m.start({}));
   auto spec = stories_spec("a", dir.file(0));
   spec.keep_alive_s = 1;
-  ASSERT_TRUE(m.add(spec));
-  ASSERT_TRUE(wait_info(m, "a", [](const ModelInfo& i) { return i.state == ModelState::ready; }));
+  ASSERT_TRUE(add_ready(m, spec));
   {
     // Held: not idle, so not unloaded however long it is held.
     auto lease = acquire_sync(m, "a");

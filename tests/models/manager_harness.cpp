@@ -146,6 +146,15 @@ bool wait_info(ModelManager& m, const std::string& id, const std::function<bool(
   return false;
 }
 
+bool add_ready(ModelManager& m, const ModelSpec& spec) {
+  auto added = m.add(spec);
+  if (!added) {
+    ADD_FAILURE() << spec.id << ": " << added.error().message;
+    return false;
+  }
+  return wait_info(m, spec.id, [](const ModelInfo& i) { return i.state == ModelState::ready; });
+}
+
 std::vector<int32_t> reference_prompt() { return {1, 403, 407, 261, 378}; }
 
 std::vector<int32_t> reference_ids() {

@@ -68,6 +68,10 @@ Result<Lease> acquire_sync(ModelManager& m, const std::string& id,
 std::vector<int32_t> generate(ModelManager& m, const std::string& id, const std::vector<int32_t>& prompt,
                               int max_tokens);
 
+// Adds `spec` and waits until it is ready; false (with the reason reported)
+// when it is refused or does not become ready.
+bool add_ready(ModelManager& m, const ModelSpec& spec);
+
 // Polls until pred(info(id)) holds; false after `timeout`.
 bool wait_info(ModelManager& m, const std::string& id, const std::function<bool(const ModelInfo&)>& pred,
                std::chrono::milliseconds timeout = std::chrono::seconds(30));

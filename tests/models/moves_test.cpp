@@ -42,8 +42,7 @@ TEST(ModelMoves, MoveBetweenCpuPartitionsWhileEightStreamsRun) {
   ASSERT_TRUE(m.start({}));
   auto spec = stories_spec("a", dir.file(0));
   spec.device = "cpu:0";
-  ASSERT_TRUE(m.add(spec));
-  ASSERT_TRUE(wait_info(m, "a", [](const ModelInfo& i) { return i.state == ModelState::ready; }));
+  ASSERT_TRUE(add_ready(m, spec));
   const auto solo = solo_answers(m, "a");
 
   std::vector<std::shared_ptr<RunRecord>> runs;
@@ -94,8 +93,7 @@ TEST(ModelMoves, UnloadWithWorkInFlightLetsItFinishThenReloadsOnDemand) {
   ModelDir dir(1);
   ModelManager m(cpu_devices(1, 1ull << 30), options_for(dir));
   ASSERT_TRUE(m.start({}));
-  ASSERT_TRUE(m.add(stories_spec("a", dir.file(0))));
-  ASSERT_TRUE(wait_info(m, "a", [](const ModelInfo& i) { return i.state == ModelState::ready; }));
+  ASSERT_TRUE(add_ready(m, stories_spec("a", dir.file(0))));
   const auto solo = solo_answers(m, "a");
 
   std::vector<std::shared_ptr<RunRecord>> runs;
@@ -130,8 +128,7 @@ TEST(ModelMoves, ParkingIsForGpuModels) {
   ModelDir dir(1);
   ModelManager m(cpu_devices(1, 1ull << 30), options_for(dir));
   ASSERT_TRUE(m.start({}));
-  ASSERT_TRUE(m.add(stories_spec("a", dir.file(0))));
-  ASSERT_TRUE(wait_info(m, "a", [](const ModelInfo& i) { return i.state == ModelState::ready; }));
+  ASSERT_TRUE(add_ready(m, stories_spec("a", dir.file(0))));
   auto parked = m.move("a", "host");
   ASSERT_FALSE(parked);
   EXPECT_EQ(parked.error().code, ErrorCode::model_state_conflict);

@@ -16,8 +16,7 @@ TEST(ModelSplit, AnExplicitSplitServesTheReferenceAnswerAndHoldsMemoryOnEachDevi
   auto spec = stories_spec("a", dir.file(0));
   spec.devices = {"cpu:0", "cpu:1"};
   spec.layer_split = {3, 2};
-  ASSERT_TRUE(m.add(spec));
-  ASSERT_TRUE(wait_info(m, "a", [](const ModelInfo& i) { return i.state == ModelState::ready; }));
+  ASSERT_TRUE(add_ready(m, spec));
   EXPECT_EQ(generate(m, "a", reference_prompt(), 64), reference_ids());
   auto info = m.info("a");
   EXPECT_EQ(info->device, "cpu:0+cpu:1");
