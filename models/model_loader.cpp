@@ -109,6 +109,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
     devices_.release_owner(spec.id);
     s->state = ModelState::failed;
     s->error = e.message;
+    s->queued = false;  // with the state, so that a caller seeing "failed" may act on it at once
     fail_waiters(spec.id, e, &calls);
     settle(spec.id, &calls);
     lk.unlock();
@@ -273,6 +274,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   s->actual = actual;
   if (chosen.size() == 1 && actual > need) devices_.set_reserved(chosen_name, spec.id, actual);
   s->state = ModelState::ready;
+  s->queued = false;  // with the state, so that a caller seeing "ready" may move or unload it at once
   s->error.clear();
   s->loaded_at = unix_now();
   s->last_used = SteadyClock::now();
@@ -296,6 +298,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   auto est = estimate_on(*s, *s->instance->model, dev->kind);
   if (!est) {
     s->error = "move to " + target + " failed: " + est.error().message;
+    s->queued = false;
     return true;
   }
   std::string why;
@@ -304,6 +307,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   if (r == Room::wait) return false;
   if (r == Room::never) {
     s->error = "move to " + target + " failed: " + why;
+    s->queued = false;
     log::errorf("model '%s': %s", s->spec.id.c_str(), s->error.c_str());
     return true;
   }
@@ -328,6 +332,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
     lk.lock();
     devices_.set_reserved(target, id, held_on_target);
     s->error = "move to " + target + " failed: " + st.error().message;
+    s->queued = false;
     log::errorf("model '%s': %s", id.c_str(), s->error.c_str());
     return true;
   }
@@ -345,6 +350,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   devices_.release_owner_except(id, target);
   devices_.set_reserved(target, id, std::max(actual, est->total()));
   s->error.clear();
+  s->queued = false;
   lk.unlock();
   old.reset();
   log::noticef("model '%s' moved from %s to %s", id.c_str(), from.c_str(), target.c_str());
