@@ -41,6 +41,7 @@ struct Sequence {
   int32_t num_computed = 0;     // tokens whose K/V are in the cache
   bool decoding = false;        // admitted and past its prompt / recomputation
   uint64_t admit_order = 0;     // larger = admitted more recently
+  uint64_t admit_step = 0;      // the planner's step count when it was admitted
   engine::kv::BlockTable table;
 
   std::optional<engine::Sampler> sampler;
