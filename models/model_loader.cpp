@@ -21,10 +21,11 @@ void run_all(std::vector<std::function<void()>>& calls) {
 
 // Waits until `sched` no longer uses its backend and runs on `next` (null:
 // paused). Never under the manager's mutex.
-void switch_backend(scheduler::Scheduler& sched, engine::Backend* next) {
+void switch_backend(scheduler::Scheduler& sched, engine::Backend* next,
+                    std::shared_ptr<scheduler::DeviceArbiter> arbiter = nullptr) {
   std::promise<void> switched;
   std::future<void> done = switched.get_future();
-  sched.replace_backend(next, [&switched] { switched.set_value(); });
+  sched.replace_backend(next, [&switched] { switched.set_value(); }, std::move(arbiter));
   done.wait();
 }
 
@@ -231,6 +232,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   s->bytes_done.store(0);
   s->bytes_total.store(m->weight_bytes());
   const Device* dev = devices_.find(chosen.front().device);
+  const std::shared_ptr<scheduler::DeviceArbiter> arbiter = dev->arbiter;
   const engine::DeviceKind kind = dev->kind;
   const int threads = spec.threads > 0 ? static_cast<int>(spec.threads) : dev->threads;
   const std::string chosen_name = where;
@@ -270,7 +272,9 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   lk.lock();
   s->backend = std::move(b);
   s->instance = instance;
-  instance->scheduler->replace_backend(raw, nullptr);  // steps from its next boundary on
+  // Steps from its next boundary on, taking turns with the other models on
+  // its (first) device.
+  instance->scheduler->replace_backend(raw, nullptr, arbiter);
   s->actual = actual;
   if (chosen.size() == 1 && actual > need) devices_.set_reserved(chosen_name, spec.id, actual);
   s->state = ModelState::ready;
@@ -316,6 +320,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   if (!devices_.reserve(target, s->spec.id, est->total())) return false;
   std::shared_ptr<ModelInstance> instance = s->instance;
   const int threads = s->spec.threads > 0 ? static_cast<int>(s->spec.threads) : dev->threads;
+  const std::shared_ptr<scheduler::DeviceArbiter> arbiter = dev->arbiter;
   const std::string id = s->spec.id;
   const std::string from = s->device;
   lk.unlock();
@@ -338,7 +343,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   }
   std::unique_ptr<engine::Backend> next = std::move(*backend);
   const uint64_t actual = next->memory_bytes();  // before the engine thread drives it
-  switch_backend(*instance->scheduler, next.get());
+  switch_backend(*instance->scheduler, next.get(), arbiter);
 
   lk.lock();
   std::unique_ptr<engine::Backend> old = std::move(s->backend);

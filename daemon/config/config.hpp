@@ -100,6 +100,8 @@ struct ModelConfig {
   std::uint32_t max_sequences = 16;       // concurrent sequences in the batch
   std::uint32_t max_choices = 4;          // largest "n" a request may ask for (<= max_sequences)
   std::uint32_t max_waiting = 256;        // requests queued before 503 + Retry-After
+  std::uint32_t max_waiting_per_team = 0; // one team's part of max_waiting; 0 = a quarter
+  bool share_preemption = true;           // preempt to keep the weighted fair share
   std::uint64_t kv_cache_bytes = 0;       // KV-cache memory; 0 = room for max_sequences full contexts
   std::string chat_template_name;         // built-in template overriding the GGUF's ("chatml", ...); empty = none
   std::filesystem::path chat_template;    // Jinja file overriding the GGUF's template; empty = none

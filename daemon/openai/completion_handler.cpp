@@ -89,6 +89,7 @@ std::optional<ApiError> build_request(const models::ModelInstance& m, const Comp
   r.n = req.n;
   r.stop = req.stop;
   r.ignore_eos = req.ignore_eos;
+  r.priority = req.priority;
 
   const std::string_view prompt_param = req.endpoint == Endpoint::chat ? "messages" : "prompt";
   int64_t longest = 0;
@@ -181,6 +182,12 @@ void continue_completion(const ApiContext& ctx, Endpoint endpoint, const http::E
 void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex) {
   auto req = std::make_shared<CompletionRequest>();
   if (auto e = parse_completion_request(endpoint, ex->request().body, req.get())) return respond(*ex, *e);
+  if (const std::string_view p = ex->request().header("llmd-priority"); !p.empty()) {
+    if (!scheduler::parse_priority(p, &req->priority)) {
+      return respond(*ex, ApiError{400, "The llmd-priority header must be \"interactive\" or \"batch\".",
+                                   "invalid_value", "llmd-priority"});
+    }
+  }
   const auto id = ctx.models->resolve(req->model);
   if (!id) return respond_model_not_found(*ex, req->model);
   ex->log_field("model", *id);
