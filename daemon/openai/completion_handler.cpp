@@ -191,10 +191,20 @@ void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::Exc
   const auto id = ctx.models->resolve(req->model);
   if (!id) return respond_model_not_found(*ex, req->model);
   ex->log_field("model", *id);
-  // The cheap refusal before any load: a model the team may not use.
-  if (auto caller = access::caller_of(ex->request()); caller && !caller->may_use_model(*id)) {
-    ex->respond(access::denial_response(auth::model_not_allowed_denial(*id, caller->team)));
-    return;
+  // The cheap refusals before any load or tokenizing: a model the team may
+  // not use, an empty RPM bucket, the team's concurrency cap. A rate-limited
+  // flood then never occupies the workers that tokenize prompts.
+  if (auto caller = access::caller_of(ex->request())) {
+    std::optional<auth::Denial> denial;
+    if (ctx.auth) {
+      denial = ctx.auth->admissions().precheck(*caller, *id);
+    } else if (!caller->may_use_model(*id)) {
+      denial = auth::model_not_allowed_denial(*id, caller->team);
+    }
+    if (denial) {
+      ex->respond(access::denial_response(*denial));
+      return;
+    }
   }
 
   // A resident model answers at once on this (worker) thread; otherwise the

@@ -154,5 +154,18 @@ TEST(FairShareApi, PriorityValuesAreChecked) {
   }
 }
 
+TEST(FairShareApi, ARateLimitedTeamIsRefusedBeforeItsPromptIsRead) {
+  ApiServer server;
+  ASSERT_TRUE(server.ok());
+  const std::string key = server.make_team_key(R"({"name":"limited","weight":1,"rpm_limit":1})");
+  auto first = server.call("POST", "/v1/completions", R"({"model":"synth","prompt":"x","max_tokens":1})", &key);
+  EXPECT_EQ(first.status, 200) << first.body;
+  // A prompt with a token id outside the vocabulary is a 400 once it is read;
+  // the empty RPM bucket answers first, without reading it.
+  auto second = server.call("POST", "/v1/completions", R"({"model":"synth","prompt":[1,999999],"max_tokens":1})", &key);
+  EXPECT_EQ(second.status, 429) << second.body;
+  EXPECT_NE(second.body.find("rate_limit_exceeded"), std::string::npos) << second.body;
+}
+
 }  // namespace
 }  // namespace llmd::test
