@@ -418,6 +418,7 @@ void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
         shared = false;
       }
     }
+    c->charged = leader->charged;  // the prompt is paid once, by the leader
     if (shared) {
       c->state = SeqState::running;
       c->num_computed = leader->num_computed;

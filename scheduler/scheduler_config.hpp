@@ -20,7 +20,9 @@ struct ModelLimits {
 // team next in the fair order cannot be admitted (no sequence slot or no KV
 // blocks), the newest sequence of another team may be preempted for it:
 //   - of a team holding more slots than its weighted share of max_seqs while
-//     the waiting team holds fewer than its own, or
+//     the waiting team holds fewer than its own (when KV blocks are what is
+//     short: more blocks than its weighted share of the pool while the
+//     waiting team holds fewer than its own), or
 //   - of a team whose weighted service leads the waiting team's by more
 //     than service_gap,
 // and in both cases only a team with at least the waiting team's service.

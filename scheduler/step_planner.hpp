@@ -18,7 +18,8 @@
 // team with the most service: its blocks are released (full ones stay in the
 // prefix cache) and it goes back to the front of its team's queue.
 //
-// Tokens are charged to their team's fair-share counter as they are planned.
+// Tokens are charged to their team's fair-share counter as they are planned,
+// each position of a sequence once (recomputation after a preemption is free).
 #pragma once
 
 #include <cstdint>
@@ -70,10 +71,14 @@ class StepPlanner {
   // `seq` itself was preempted.
   bool reserve_or_preempt(Sequence* seq, int32_t n_tokens, StepPlan& plan);
   Sequence* pick_victim() const;
+  // Charges the chunk [num_computed, num_computed + n_tokens) of `s` to its
+  // team, except positions it was charged for before.
+  void charge(Sequence* s, int32_t n_tokens);
   // A running sequence to preempt so that the waiting front sequence of
   // `team` (of class `priority`) can be admitted, or nullptr when the fair
-  // share does not call for it (SharePreemption).
-  Sequence* share_victim(const std::string& team, Priority priority) const;
+  // share does not call for it (SharePreemption). `kv_short`: it failed for
+  // want of KV blocks rather than of a slot.
+  Sequence* share_victim(const std::string& team, Priority priority, bool kv_short) const;
   // Sequence slots taken: running ones plus the choices that running, not yet
   // forked requests will add.
   int32_t occupied_slots() const;

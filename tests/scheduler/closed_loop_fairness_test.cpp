@@ -141,8 +141,11 @@ double share(const std::map<std::string, TeamResult>& r, const std::string& team
 void print_shares(const ClosedLoop& loop, const std::map<std::string, TeamResult>& r) {
   std::string line;
   for (const auto& [t, v] : r) line += t + " " + std::to_string(share(r, t)).substr(0, 5) + "  ";
-  std::printf("  shares: %s share preemptions %llu\n", line.c_str(),
-              static_cast<unsigned long long>(loop.stats().share_preemptions));
+  uint64_t total = 0;
+  for (const auto& [t, v] : r) total += v.completion_tokens;
+  std::printf("  shares: %s share preemptions %llu (%.1f per 1,000 tokens)\n", line.c_str(),
+              static_cast<unsigned long long>(loop.stats().share_preemptions),
+              1000.0 * static_cast<double>(loop.stats().share_preemptions) / static_cast<double>(std::max<uint64_t>(1, total)));
 }
 
 uint64_t total_tokens(const std::map<std::string, TeamResult>& r) {
@@ -172,10 +175,13 @@ constexpr int kWarmup = 300;
 
 // Share preemptions per 1,000 delivered tokens stay low: the rules have
 // hysteresis and never preempt a team for one with more service.
-void expect_few_preemptions(const ClosedLoop& loop, const std::map<std::string, TeamResult>& r) {
+// Under KV pressure each admission of the waiting team may cost the other a
+// sequence, so the bound there is looser.
+void expect_few_preemptions(const ClosedLoop& loop, const std::map<std::string, TeamResult>& r,
+                            double per_k_bound = 12.0) {
   const double per_k = 1000.0 * static_cast<double>(loop.stats().share_preemptions) /
                        static_cast<double>(std::max<uint64_t>(1, total_tokens(r)));
-  EXPECT_LE(per_k, 30.0) << loop.stats().share_preemptions << " share preemptions";
+  EXPECT_LE(per_k, per_k_bound) << loop.stats().share_preemptions << " share preemptions";
 }
 
 TEST_F(ClosedLoopFairness, WeightsOneToThreeHoldWhenTheHeavyTeamHasExactlyMaxSequencesClients) {
@@ -221,6 +227,19 @@ TEST_F(ClosedLoopFairness, EqualWeightsEqualLengths) {
   print_shares(loop, r);
   EXPECT_NEAR(share(r, "b"), 0.50, 0.05);
   expect_few_preemptions(loop, r);
+}
+
+TEST_F(ClosedLoopFairness, WeightsHoldWhenKvBlocksAreWhatIsShort) {
+  // Slots to spare, but the pool holds about eight of these sequences.
+  SchedulerConfig cfg = ClosedLoop::base_config();
+  cfg.max_seqs = 64;
+  cfg.kv_blocks = 8 * ((96 + 64) / 16 + 1);
+  ClosedLoop loop(*m_, {{"a", 1.0, 32, Priority::interactive, 96, 64}, {"b", 3.0, 16, Priority::interactive, 96, 64}},
+                  cfg);
+  const auto r = loop.run(kSteps, kWarmup);
+  print_shares(loop, r);
+  EXPECT_NEAR(share(r, "b"), 0.75, 0.05);
+  expect_few_preemptions(loop, r, 40.0);
 }
 
 TEST_F(ClosedLoopFairness, ALightTeamIsNotHeldBackByAFlood) {
