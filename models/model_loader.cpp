@@ -97,6 +97,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
     return true;
   }
   const ModelSpec spec = s->spec;
+  const SteadyClock::time_point started = SteadyClock::now();
   std::shared_ptr<ModelInstance> instance = s->instance;  // a parked model keeps it
   const bool restoring = s->state == ModelState::parked && instance;
   const std::string parked_on = s->device;
@@ -202,6 +203,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   }
   for (const auto& v : evict) {
     log::noticef("model '%s' evicted to make room for '%s'", v->spec.id.c_str(), spec.id.c_str());
+    ++v->evictions;
     const Device* vd = devices_.find(v->device);
     unload_now(v, lk, vd && vd->kind == engine::DeviceKind::cuda, &calls);
   }
@@ -278,6 +280,8 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   s->actual = actual;
   if (chosen.size() == 1 && actual > need) devices_.set_reserved(chosen_name, spec.id, actual);
   s->state = ModelState::ready;
+  ++s->loads;
+  s->load_seconds += std::chrono::duration<double>(SteadyClock::now() - started).count();
   s->queued = false;  // with the state, so that a caller seeing "ready" may move or unload it at once
   s->error.clear();
   s->loaded_at = unix_now();
@@ -315,7 +319,10 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
     log::errorf("model '%s': %s", s->spec.id.c_str(), s->error.c_str());
     return true;
   }
-  for (const auto& v : evict) unload_now(v, lk, dev->kind == engine::DeviceKind::cuda, &calls);
+  for (const auto& v : evict) {
+    ++v->evictions;
+    unload_now(v, lk, dev->kind == engine::DeviceKind::cuda, &calls);
+  }
   const uint64_t held_on_target = devices_.reserved_by(target, s->spec.id);  // a split's stage may be there
   if (!devices_.reserve(target, s->spec.id, est->total())) return false;
   std::shared_ptr<ModelInstance> instance = s->instance;
@@ -349,6 +356,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   std::unique_ptr<engine::Backend> old = std::move(s->backend);
   s->backend = std::move(next);
   s->device = target;
+  ++s->moves;
   s->estimate = est->total();
   s->actual = actual;
   s->stages = {StagePlan{target, {0, instance->model->config().n_layer, instance->model->config().n_layer}, est->total()}};

@@ -70,6 +70,14 @@ struct ApiConfig {
   milliseconds stream_interval{10};
 };
 
+// [metrics]: the Prometheus listener (plain HTTP, its own port).
+struct MetricsConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9464;              // 0: an ephemeral port (tests)
+  std::filesystem::path token_file;       // a file holding the bearer token scrapers must send; empty: none
+};
+
 // [devices]: what the model manager may place models on.
 struct DevicesConfig {
   bool all_gpus = true;                 // gpus = "all"
@@ -122,6 +130,7 @@ struct Config {
   LogConfig log;
   PathsConfig paths;
   ApiConfig api;
+  MetricsConfig metrics;
   DevicesConfig devices;
   ModelManagerConfig model_manager;
   std::vector<ModelConfig> models;
