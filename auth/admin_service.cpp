@@ -129,13 +129,15 @@ Result<IssuedKey> AdminService::create_key(Database& db, const std::string& acto
   nk.team_id = team->id;
   nk.name = spec.name;
   nk.role = std::string(to_string(spec.role));
+  nk.priority = spec.priority;
   nk.rpm_limit = spec.rpm_limit;
   nk.tpm_limit = spec.tpm_limit;
   nk.expires_at = spec.expires_at;
   auto issued = insert_new_key(db, std::move(nk), now);
   if (!issued) return issued;
   if (auto r = write_audit(db, now, actor, "key.create", issued->record.key_id,
-                     "team=" + spec.team + " name=" + spec.name + " role=" + std::string(to_string(spec.role)));
+                     "team=" + spec.team + " name=" + spec.name + " role=" + std::string(to_string(spec.role)) +
+                         " priority=" + spec.priority);
       !r) {
     return r.take_error();
   }
@@ -177,6 +179,7 @@ Result<IssuedKey> AdminService::rotate_key(Database& db, const std::string& acto
   nk.team_id = o.team_id;
   nk.name = o.name;
   nk.role = o.role;
+  nk.priority = o.priority;
   nk.rpm_limit = o.rpm_limit;
   nk.tpm_limit = o.tpm_limit;
   nk.expires_at = o.expires_at;

@@ -33,6 +33,7 @@ struct KeySpec {
   std::optional<int64_t> expires_at;   // wall ms
   std::optional<int64_t> rpm_limit;
   std::optional<int64_t> tpm_limit;
+  std::string priority = "interactive";  // or "batch": the scheduling class of its requests
 };
 
 struct IssuedKey {

@@ -25,6 +25,7 @@ CachedKey to_cached(const std::optional<storage::KeyCredentials>& found) {
   p->key_id = k.key.key_id;
   p->key_name = k.key.name;
   p->role = parse_role(k.key.role).value_or(Role::user);
+  p->batch = k.key.priority == "batch";
   p->team_id = k.team.id;
   p->team = k.team.name;
   p->weight = k.team.limits.weight;

@@ -18,6 +18,7 @@ struct Principal {
   std::string key_id;         // public key id: safe to log
   std::string key_name;
   Role role = Role::user;
+  bool batch = false;         // the key's requests are batch work unless they ask otherwise
 
   int64_t team_id = 0;
   std::string team;

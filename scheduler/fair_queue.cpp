@@ -134,8 +134,9 @@ void FairQueue::on_preempted(const std::string& name, uint64_t handle, Priority 
   ++total_waiting_;
 }
 
-void FairQueue::charge(const std::string& name, int64_t prompt_tokens, int64_t completion_tokens) {
+void FairQueue::charge(const std::string& name, int64_t prompt_tokens, int64_t completion_tokens, bool batch) {
   Team& t = teams_.at(name);
+  if (batch) t.c.batch_tokens += static_cast<uint64_t>(prompt_tokens + completion_tokens);
   t.c.prompt_tokens += static_cast<uint64_t>(prompt_tokens);
   t.c.completion_tokens += static_cast<uint64_t>(completion_tokens);
   t.c.service += (weights_.prompt_token * static_cast<double>(prompt_tokens) +

@@ -37,6 +37,7 @@ struct TeamCounters {
   double service = 0.0;             // weighted virtual tokens (the fair-share counter)
   uint64_t prompt_tokens = 0;       // prompt tokens processed (prefill and recompute)
   uint64_t completion_tokens = 0;   // decode tokens processed
+  uint64_t batch_tokens = 0;        // of prompt + completion tokens, those of batch-priority work
   uint64_t preemptions = 0;         // all of its sequences sent back to waiting
   uint64_t fair_preemptions = 0;    // of those, to give another team (or class) its share
   int32_t waiting = 0;
@@ -79,7 +80,7 @@ class FairQueue {
                     bool for_share = false);
 
   // Charges processed tokens to a team.
-  void charge(const std::string& team, int64_t prompt_tokens, int64_t completion_tokens);
+  void charge(const std::string& team, int64_t prompt_tokens, int64_t completion_tokens, bool batch = false);
 
   double service(const std::string& team) const;
   int32_t waiting() const { return total_waiting_; }

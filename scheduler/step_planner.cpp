@@ -154,7 +154,7 @@ void StepPlanner::charge(Sequence* s, int32_t n_tokens) {
   const int32_t to = s->num_computed + n_tokens;
   if (to <= from) return;
   const int32_t prompt = std::max(0, std::min(to, s->prompt_len) - from);
-  fair_.charge(s->req->params.team, prompt, (to - from) - prompt);
+  fair_.charge(s->req->params.team, prompt, (to - from) - prompt, s->req->params.priority == Priority::batch);
   s->charged = to;
 }
 

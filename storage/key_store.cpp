@@ -5,10 +5,10 @@
 namespace llmd::storage {
 namespace {
 
-// Columns 0..12 of every key query, in this order.
+// Columns 0..13 of every key query, in this order.
 #define LLMD_KEY_COLUMNS                                                                          \
   "k.id, k.key_id, k.team_id, t.name, k.name, k.role, k.rpm_limit, k.tpm_limit, k.created_at," \
-  " k.expires_at, k.revoked_at, k.last_used_at, k.secret_sha256"
+  " k.expires_at, k.revoked_at, k.last_used_at, k.secret_sha256, k.priority"
 
 KeyRecord read_key(const Statement& st) {
   KeyRecord k;
@@ -24,6 +24,7 @@ KeyRecord read_key(const Statement& st) {
   k.expires_at = st.column_opt_int(9);
   k.revoked_at = st.column_opt_int(10);
   k.last_used_at = st.column_opt_int(11);
+  k.priority = st.column_text(13);
   return k;
 }
 
@@ -40,6 +41,9 @@ bool valid_key_name(std::string_view name) {
 Result<KeyRecord> insert_key(Database& db, const NewKey& key, int64_t now_ms) {
   if (!valid_key_name(key.name)) return Error(ErrorCode::key_invalid, "key names are 1-128 printable characters");
   if (key.role != "admin" && key.role != "user") return Error(ErrorCode::key_invalid, "role must be 'admin' or 'user'");
+  if (key.priority != "interactive" && key.priority != "batch") {
+    return Error(ErrorCode::key_invalid, "priority must be 'interactive' or 'batch'");
+  }
   if ((key.rpm_limit && *key.rpm_limit <= 0) || (key.tpm_limit && *key.tpm_limit <= 0)) {
     return Error(ErrorCode::key_invalid, "key rate limits must be greater than 0");
   }
@@ -49,11 +53,11 @@ Result<KeyRecord> insert_key(Database& db, const NewKey& key, int64_t now_ms) {
 
   auto st = db.prepare(
       "INSERT INTO api_keys (key_id, team_id, name, role, secret_sha256, rpm_limit, tpm_limit,"
-      " created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+      " created_at, expires_at, priority) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
   if (!st) return st.take_error();
   st->bind_all(key.key_id, key.team_id, key.name, key.role);
   st->bind_blob(5, key.secret_sha256);
-  st->bind(6, key.rpm_limit).bind(7, key.tpm_limit).bind(8, now_ms).bind(9, key.expires_at);
+  st->bind(6, key.rpm_limit).bind(7, key.tpm_limit).bind(8, now_ms).bind(9, key.expires_at).bind(10, key.priority);
   if (auto r = st->run(); !r) {
     if (r.error().code == ErrorCode::storage_constraint) return Error(ErrorCode::key_exists, "key id already in use");
     return r.take_error();
@@ -65,6 +69,7 @@ Result<KeyRecord> insert_key(Database& db, const NewKey& key, int64_t now_ms) {
   k.team_name = (*team)->name;
   k.name = key.name;
   k.role = key.role;
+  k.priority = key.priority;
   k.rpm_limit = key.rpm_limit;
   k.tpm_limit = key.tpm_limit;
   k.created_at = now_ms;

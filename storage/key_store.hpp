@@ -23,6 +23,7 @@ struct NewKey {
   int64_t team_id = 0;
   std::string name;
   std::string role;  // "admin" or "user"
+  std::string priority = "interactive";  // or "batch": the class its requests are scheduled in
   SecretHash secret_sha256{};
   std::optional<int64_t> rpm_limit;
   std::optional<int64_t> tpm_limit;
@@ -36,6 +37,7 @@ struct KeyRecord {
   std::string team_name;
   std::string name;
   std::string role;
+  std::string priority = "interactive";
   std::optional<int64_t> rpm_limit;
   std::optional<int64_t> tpm_limit;
   int64_t created_at = 0;

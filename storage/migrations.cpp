@@ -4,6 +4,7 @@
 
 #include "storage/schema_v1.hpp"
 #include "storage/schema_v2.hpp"
+#include "storage/schema_v3.hpp"
 #include "storage/transaction.hpp"
 
 namespace llmd::storage {
@@ -17,6 +18,7 @@ struct Migration {
 constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
+    {3, kSchemaV3},
 };
 
 }  // namespace

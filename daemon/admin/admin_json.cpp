@@ -85,6 +85,7 @@ json::object key_json(const storage::KeyRecord& k, int64_t now_ms) {
   o["team"] = k.team_name;
   o["name"] = k.name;
   o["role"] = k.role;
+  o["priority"] = k.priority;
   const char* status = "active";
   if (k.revoked_at) status = "revoked";
   else if (k.expires_at && *k.expires_at <= now_ms) status = "expired";

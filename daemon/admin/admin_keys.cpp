@@ -19,7 +19,7 @@ constexpr int64_t kMaxSeconds = int64_t{100} * 365 * 86400;  // a century
 void create_key(auth::AuthService* auth, http::ExchangePtr ex) {
   auto body = parse_body(ex->request().body, false);
   if (!body) return (void)ex->respond(bad_request(body.error().message));
-  if (auto r = only_fields(*body, {"team", "name", "role", "expires_at", "expires_in_days", "rpm_limit", "tpm_limit"});
+  if (auto r = only_fields(*body, {"team", "name", "role", "priority", "expires_at", "expires_in_days", "rpm_limit", "tpm_limit"});
       !r) {
     return (void)ex->respond(bad_request(r.error().message));
   }
@@ -34,6 +34,14 @@ void create_key(auth::AuthService* auth, http::ExchangePtr ex) {
     auto parsed = auth::parse_role(*role);
     if (!parsed) return (void)ex->respond(bad_request("'role' must be \"user\" or \"admin\"", "role"));
     spec.role = *parsed;
+  }
+  auto priority = get_string(*body, "priority", false);
+  if (!priority) return (void)ex->respond(bad_request(priority.error().message, "priority"));
+  if (!priority->empty()) {
+    if (*priority != "interactive" && *priority != "batch") {
+      return (void)ex->respond(bad_request("'priority' must be \"interactive\" or \"batch\"", "priority"));
+    }
+    spec.priority = *priority;
   }
   spec.team = std::move(*team);
   spec.name = std::move(*name);

@@ -56,8 +56,8 @@ struct CompletionRequest {
   int32_t top_logprobs = 0;                   // and this many alternatives per position
   bool ignore_eos = false;                    // extension: keep generating past end-of-generation tokens
   // extension "priority" ("interactive" | "batch"), or service_tier "flex";
-  // the llmd-priority header overrides both.
-  scheduler::Priority priority = scheduler::Priority::interactive;
+  // the llmd-priority header overrides both; unset: the key's class.
+  std::optional<scheduler::Priority> priority;
 };
 
 inline constexpr int32_t kMaxStopStrings = 4;

@@ -89,7 +89,6 @@ std::optional<ApiError> build_request(const models::ModelInstance& m, const Comp
   r.n = req.n;
   r.stop = req.stop;
   r.ignore_eos = req.ignore_eos;
-  r.priority = req.priority;
 
   const std::string_view prompt_param = req.endpoint == Endpoint::chat ? "messages" : "prompt";
   int64_t longest = 0;
@@ -162,8 +161,10 @@ void continue_completion(const ApiContext& ctx, Endpoint endpoint, const http::E
   if (caller) {
     r.team = caller->team;
     r.team_weight = caller->weight;
+    if (caller->batch) r.priority = scheduler::Priority::batch;
     r.cache_salt = "team:" + std::to_string(caller->team_id);
   }
+  if (req.priority) r.priority = *req.priority;  // the request's own choice wins over its key's
   if (!ctx.auth) return Generation::start(ex, std::move(plan), auth::Admission());
 
   int64_t prompt_tokens = 0;
@@ -189,10 +190,12 @@ void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::Exc
   }
   if (auto e = parse_completion_request(endpoint, ex->request().body, req.get())) return respond(*ex, *e);
   if (const std::string_view p = ex->request().header("llmd-priority"); !p.empty()) {
-    if (!scheduler::parse_priority(p, &req->priority)) {
+    scheduler::Priority header_priority;
+    if (!scheduler::parse_priority(p, &header_priority)) {
       return respond(*ex, ApiError{400, "The llmd-priority header must be \"interactive\" or \"batch\".",
                                    "invalid_value", "llmd-priority"});
     }
+    req->priority = header_priority;
   }
   const auto id = ctx.models->resolve(req->model);
   if (!id) return respond_model_not_found(*ex, req->model);

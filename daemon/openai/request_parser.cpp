@@ -123,7 +123,7 @@ std::optional<ApiError> parse_fields(const boost::json::object& obj, CompletionR
   std::string tier;
   if (auto e = f.get_string("service_tier", tier)) return e;
   if (tier == "flex") {
-    if (priority.empty()) r->priority = scheduler::Priority::batch;
+    if (!r->priority) r->priority = scheduler::Priority::batch;
   } else if (!tier.empty() && tier != "auto" && tier != "default") {
     return ApiError{400, "'service_tier' must be \"auto\", \"default\" or \"flex\", not \"" + tier + "\".",
                     "invalid_value", "service_tier"};

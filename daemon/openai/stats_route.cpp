@@ -66,6 +66,7 @@ void append_stats(std::string& out, const models::ModelStats& m) {
     append_json_float(out, static_cast<float>(t.service));
     field(out, "prompt_tokens", static_cast<int64_t>(t.prompt_tokens));
     field(out, "completion_tokens", static_cast<int64_t>(t.completion_tokens));
+    field(out, "batch_tokens", static_cast<int64_t>(t.batch_tokens));
     out += ",\"share\":";  // of the tokens this model processed
     append_json_float(out, all_tokens == 0 ? 0.0f
                                            : static_cast<float>(static_cast<double>(t.prompt_tokens + t.completion_tokens) /

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include <atomic>
+#include <regex>
 #include <thread>
 
 #include "tests/daemon_api/api_server.hpp"
@@ -152,6 +153,42 @@ TEST(FairShareApi, PriorityValuesAreChecked) {
                          std::string(R"({"model":"synth","prompt":"x","max_tokens":2,)") + ok + "}");
     EXPECT_EQ(r.status, 200) << ok << ": " << r.body;
   }
+}
+
+int64_t team_batch_tokens(ApiServer& server, const std::string& team) {
+  const boost::json::object s = stats(server);
+  for (const auto& m : s.at("models").as_array()) {
+    for (const auto& t : m.at("teams").as_array()) {
+      if (t.at("team").as_string() == team) return t.at("batch_tokens").to_number<int64_t>();
+    }
+  }
+  return -1;
+}
+
+TEST(FairShareApi, AKeyCanMakeItsRequestsBatchWork) {
+  ApiServer server;
+  ASSERT_TRUE(server.ok());
+  auto team = server.call("POST", "/admin/v1/teams", R"({"name":"nightly","weight":1})", &server.admin_key());
+  ASSERT_EQ(team.status, 201) << team.body;
+  auto bad = server.call("POST", "/admin/v1/keys", R"({"team":"nightly","name":"k","priority":"urgent"})",
+                         &server.admin_key());
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  auto made = server.call("POST", "/admin/v1/keys", R"({"team":"nightly","name":"job","priority":"batch"})",
+                          &server.admin_key());
+  ASSERT_EQ(made.status, 201) << made.body;
+  EXPECT_NE(made.body.find(R"("priority":"batch")"), std::string::npos) << made.body;
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(made.body, found, std::regex("llmd_[A-Za-z0-9_]+")));
+  const std::string key = found.str();
+  const std::string body = R"({"model":"synth","prompt":"tonight's report","max_tokens":4,"temperature":0})";
+  ASSERT_EQ(server.call("POST", "/v1/completions", body, &key).status, 200);
+  const int64_t after_batch = team_batch_tokens(server, "nightly");
+  EXPECT_GT(after_batch, 0);
+  // The request's own choice wins over its key's.
+  const std::string interactive =
+      R"({"model":"synth","prompt":"an urgent one","max_tokens":4,"temperature":0,"priority":"interactive"})";
+  ASSERT_EQ(server.call("POST", "/v1/completions", interactive, &key).status, 200);
+  EXPECT_EQ(team_batch_tokens(server, "nightly"), after_batch);
 }
 
 TEST(FairShareApi, ARateLimitedTeamIsRefusedBeforeItsPromptIsRead) {

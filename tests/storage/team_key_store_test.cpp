@@ -4,6 +4,8 @@
 #include "storage/audit_log.hpp"
 #include "storage/key_store.hpp"
 #include "storage/migrations.hpp"
+#include "storage/schema_v1.hpp"
+#include "storage/schema_v2.hpp"
 #include "storage/team_store.hpp"
 #include "tests/storage/temp_dir.hpp"
 
@@ -133,6 +135,46 @@ TEST_F(Stores, KeyLifecycle) {
   EXPECT_EQ((*find_key(*db_, "KEY0000000000001"))->revoked_at, 300);
   EXPECT_EQ(list_keys(*db_, t->id, false)->size(), 0u);
   EXPECT_EQ(list_keys(*db_, t->id, true)->size(), 1u);
+}
+
+TEST_F(Stores, AKeysPriorityRoundTripsAndIsChecked) {
+  auto t = create_team(*db_, "nightly", {}, 1);
+  ASSERT_TRUE(t.ok());
+  NewKey nk = key(t->id, "KEY000000000000B");
+  nk.priority = "batch";
+  ASSERT_TRUE(insert_key(*db_, nk, 1).ok());
+  EXPECT_EQ((*load_key_credentials(*db_, "KEY000000000000B"))->key.priority, "batch");
+  ASSERT_TRUE(insert_key(*db_, key(t->id, "KEY000000000000I"), 1).ok());
+  EXPECT_EQ((*find_key(*db_, "KEY000000000000I"))->priority, "interactive");
+  nk = key(t->id, "KEY000000000000X");
+  nk.priority = "urgent";
+  EXPECT_EQ(insert_key(*db_, nk, 1).error().code, ErrorCode::key_invalid);
+}
+
+TEST(KeyPriorityMigration, KeysOfAVersion2DatabaseBecomeInteractive) {
+  test::TempDir dir;
+  {
+    auto db = Database::open(dir.file("l.db"));
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)->run_script(kSchemaV1).ok());
+    ASSERT_TRUE((*db)->run_script(kSchemaV2).ok());
+    auto t = create_team(**db, "old", {}, 1);
+    ASSERT_TRUE(t.ok());
+    // The row as a version-2 build wrote it (no priority column yet).
+    auto st = (*db)->prepare(
+        "INSERT INTO api_keys (key_id, team_id, name, role, secret_sha256, created_at)"
+        " VALUES ('KEY00000000000V2', ?1, 'old key', 'user', zeroblob(32), 1)");
+    ASSERT_TRUE(st.ok());
+    st->bind(1, t->id);
+    ASSERT_TRUE(st->run().ok());
+  }
+  auto db = open_database(dir.file("l.db"));
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  EXPECT_EQ(*schema_version(**db), latest_schema_version());
+  auto k = find_key(**db, "KEY00000000000V2");
+  ASSERT_TRUE(k.ok() && *k);
+  EXPECT_EQ((*k)->priority, "interactive");
+  EXPECT_EQ((*k)->name, "old key");
 }
 
 TEST_F(Stores, KeyValidationAndCollisions) {

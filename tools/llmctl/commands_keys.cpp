@@ -1,5 +1,5 @@
 // llmctl keys list [--team T] [--all] | create --team T --name N [--role R]
-//   [--expires-in-days D] [--rpm N] [--tpm N] | revoke ID | rotate ID [--grace S]
+//   [--priority interactive|batch] [--expires-in-days D] [--rpm N] [--tpm N] | revoke ID | rotate ID [--grace S]
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
@@ -20,6 +20,7 @@ void print_key(const json::object& k) {
       {"team", text_of(k.if_contains("team"))},
       {"name", text_of(k.if_contains("name"))},
       {"role", text_of(k.if_contains("role"))},
+      {"priority", text_of(k.if_contains("priority"))},
       {"status", text_of(k.if_contains("status"))},
       {"created", time_of(k.if_contains("created_at"))},
       {"expires", time_of(k.if_contains("expires_at"))},
@@ -66,6 +67,7 @@ int cmd_keys(Context& ctx) {
     body["team"] = *team;
     body["name"] = *name;
     body["role"] = ctx.args.get("role").value_or("user");
+    if (auto p = ctx.args.get("priority")) body["priority"] = *p;
     const std::pair<const char*, const char*> ints[] = {
         {"expires-in-days", "expires_in_days"}, {"rpm", "rpm_limit"}, {"tpm", "tpm_limit"}};
     for (auto [flag, field] : ints) {
