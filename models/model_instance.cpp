@@ -61,7 +61,8 @@ ServingPlan serving_plan(const ModelSpec& spec, const engine::Model& model) {
 }
 
 Result<std::shared_ptr<ModelInstance>> open_instance(const ModelSpec& spec, std::unique_ptr<engine::Model> model,
-                                                     engine::DeviceKind kind, std::function<void()> after_step) {
+                                                     engine::DeviceKind kind, std::function<void()> after_step,
+                                                     std::function<void(const Error&)> on_backend_failed) {
   const std::string where = "model '" + spec.id + "' (" + spec.path.string() + "): ";
   auto m = std::make_shared<ModelInstance>();
   m->id = spec.id;
@@ -81,6 +82,7 @@ Result<std::shared_ptr<ModelInstance>> open_instance(const ModelSpec& spec, std:
                  kDefaultContextCap, mc.n_ctx_train);
   }
   plan.config.after_step = std::move(after_step);
+  plan.config.on_backend_failed = std::move(on_backend_failed);
   m->kv_block_bytes = engine::kv_block_bytes_on(kind, mc, {0, plan.config.block_size, plan.config.kv_dtype});
   auto sched = scheduler::Scheduler::create_paused(m->kv_block_bytes, *m->tokenizer, plan.limits, plan.config);
   if (!sched) return sched.take_error().with_context(where);

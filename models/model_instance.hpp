@@ -55,6 +55,7 @@ ServingPlan serving_plan(const ModelSpec& spec, const engine::Model& model);
 // runs (after_step after each step) but steps only once a backend is handed
 // to it. Errors name the model and the file.
 Result<std::shared_ptr<ModelInstance>> open_instance(const ModelSpec& spec, std::unique_ptr<engine::Model> model,
-                                                     engine::DeviceKind kind, std::function<void()> after_step);
+                                                     engine::DeviceKind kind, std::function<void()> after_step,
+                                                     std::function<void(const Error&)> on_backend_failed = nullptr);
 
 }  // namespace llmd::models

@@ -242,7 +242,8 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   run_all(calls);
 
   if (!instance) {
-    auto opened = open_instance(spec, std::move(model), kind, options_.after_step);
+    auto opened = open_instance(spec, std::move(model), kind, options_.after_step,
+                                [this, id = spec.id](const Error& e) { backend_failed(id, e); });
     if (!opened) return fail(opened.take_error());
     instance = std::move(*opened);
   }
@@ -258,7 +259,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
     s->bytes_done.store(done, std::memory_order_relaxed);
     s->bytes_total.store(total, std::memory_order_relaxed);
   };
-  auto backend = engine::make_backend(*instance->model, bo);
+  auto backend = new_backend(*instance->model, bo);
   if (!backend) {
     if (!restoring) instance->scheduler->stop();
     return fail(backend.take_error().with_context("model '" + spec.id + "' on " + chosen_name + ": "));
@@ -338,7 +339,7 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   bo.device = target;
   bo.threads = threads;
   bo.max_context = instance->max_context;
-  auto backend = engine::make_backend(*instance->model, bo);
+  auto backend = new_backend(*instance->model, bo);
   Status st = backend ? (*backend)->init_kv(instance->scheduler->kv_shape()) : Status(backend.error());
   if (!st) {
     lk.lock();
@@ -455,6 +456,24 @@ void ModelManager::expire_keep_alive() {
                s->drain_to_park ? "parking" : "unloading");
     wake_ = true;
   }
+}
+
+Result<std::unique_ptr<engine::Backend>> ModelManager::new_backend(const engine::Model& model,
+                                                                 const engine::BackendOptions& o) {
+  return options_.make_backend ? options_.make_backend(model, o) : engine::make_backend(model, o);
+}
+
+void ModelManager::backend_failed(const std::string& id, const Error& error) {
+  {
+    std::lock_guard lk(mu_);
+    auto s = find_slot(id);
+    if (s && s->spec.id == id) {
+      s->state = ModelState::failed;
+      s->error = "the device failed: " + error.message;
+    }
+  }
+  log::errorf("model '%s': its backend failed for good: %s", id.c_str(), error.message.c_str());
+  if (options_.on_backend_failed) options_.on_backend_failed(id, error.message);
 }
 
 }  // namespace llmd::models

@@ -115,6 +115,13 @@ struct ManagerOptions {
   std::chrono::milliseconds wait_tick{5000};         // how often a waiting acquire's tick runs
   std::function<void()> after_step;                 // every scheduler, after each step (engine thread)
   ModelStore* store = nullptr;                      // models added over the API; may be null
+  // Makes the backends (default: engine::make_backend); tests wrap it.
+  std::function<Result<std::unique_ptr<engine::Backend>>(const engine::Model&, const engine::BackendOptions&)>
+      make_backend;
+  // A model's backend failed for good (a sticky device error): the model is
+  // marked failed and this runs once, on that model's engine thread, with its
+  // id and the error. Must not block; the daemon stops so that it is restarted.
+  std::function<void(const std::string& model, const std::string& error)> on_backend_failed;
 };
 
 class ModelManager {
@@ -199,6 +206,9 @@ class ModelManager {
   bool run_load(const std::shared_ptr<Slot>& s, const std::string& device);  // false: blocked, retry later
   bool run_move(const std::shared_ptr<Slot>& s, const std::string& device);
   void finish_drains();       // unloads/parks whose requests are done (or whose drain time is up)
+  // Engine thread of `id`: its backend failed for good (Scheduler's on_backend_failed).
+  void backend_failed(const std::string& id, const Error& error);
+  Result<std::unique_ptr<engine::Backend>> new_backend(const engine::Model& model, const engine::BackendOptions& o);
   void expire_keep_alive();
   // Frees what serves `s` now (it must be idle, or its drain time up): the
   // scheduler stops (park: pauses, keeping its queue) and the backend goes.

@@ -523,8 +523,10 @@ void Scheduler::emit(Sequence* s, FinishReason finish, int32_t stop_index, const
 
 void Scheduler::fail_all(const Error& error) {
   const FinishReason reason = error.code == ErrorCode::shutting_down ? FinishReason::abort : FinishReason::error;
+  bool newly_failed = false;
   if (error.code == ErrorCode::backend_failed) {
     std::lock_guard lk(mu_);
+    newly_failed = !failed_;
     failed_ = true;
   }
   std::vector<RequestState*> all;
@@ -535,6 +537,7 @@ void Scheduler::fail_all(const Error& error) {
   for (RequestState* r : done_) requests_.erase(r->id);
   active_.fetch_sub(static_cast<int32_t>(done_.size()), std::memory_order_acq_rel);
   done_.clear();
+  if (newly_failed && config_.on_backend_failed) config_.on_backend_failed(error);
 }
 
 void Scheduler::note_left_queue(RequestState* r) {

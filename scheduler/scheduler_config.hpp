@@ -68,6 +68,11 @@ struct SchedulerConfig {
   // been delivered, and once more after the last events at shutdown (the HTTP
   // side hands a step's stream notifications to its I/O threads in one go).
   std::function<void()> after_step;
+
+  // Runs once, on the engine thread, when the backend reports that it can no
+  // longer compute (a sticky device error): every request has then ended with
+  // backend_failed and new ones are refused. Must not block.
+  std::function<void(const Error&)> on_backend_failed;
 };
 
 }  // namespace llmd::scheduler

@@ -29,6 +29,9 @@ struct Services {
 struct AppHooks {
   std::function<Status(http::Server&, const config::Config&)> install_routes;
   std::function<Status(http::Server&, const config::Config&, const Services&)> install_service_routes;
+  // Makes the models' backends instead of engine::make_backend (fault injection in tests).
+  std::function<Result<std::unique_ptr<engine::Backend>>(const engine::Model&, const engine::BackendOptions&)>
+      make_backend;
 };
 
 // Exit codes.

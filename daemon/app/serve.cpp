@@ -6,6 +6,7 @@
 // WATCHDOG=1; the server's I/O threads serve connections. Signals are blocked
 // before any thread starts, so only this thread ever receives them.
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -164,7 +165,19 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   }
   SqliteModelStore store(**model_db);
   // Outlives the server; its schedulers stop before the server goes.
-  models::ModelManager models(std::move(*devices), manager_options(cfg, &store));
+  models::ManagerOptions model_options = manager_options(cfg, &store);
+  if (hooks.make_backend) model_options.make_backend = hooks.make_backend;
+  // A device that fails for good (a sticky CUDA error) cannot be recovered in
+  // this process: drain (the model's requests have ended with 503s, the others
+  // finish), settle the ledger and exit non-zero, so that systemd's
+  // Restart=on-failure starts a fresh llmd.
+  std::atomic<bool> device_failed{false};
+  model_options.on_backend_failed = [&device_failed](const std::string& model, const std::string&) {
+    if (device_failed.exchange(true)) return;
+    log::errorf("model '%s': its device failed; stopping llmd so that it is restarted", model.c_str());
+    ::kill(::getpid(), SIGTERM);
+  };
+  models::ModelManager models(std::move(*devices), std::move(model_options));
   services.models = &models;
   metrics::Metrics metrics;
   metrics.add_collectable(std::make_shared<metrics::StateMetrics>(models));
@@ -255,6 +268,11 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   server.stop();
   models.stop();    // requests still running end; nothing posts to the server after this
   (*auth)->stop();  // settles what the last requests left queued
+  if (device_failed) {
+    log::errorf("stopped after a device failure");
+    notifier.status("failed: a device failed");
+    return kExitFailure;
+  }
   log::noticef("stopped");
   return kExitOk;
 }

@@ -119,6 +119,7 @@ void Generation::on_event(size_t prompt, scheduler::StreamEvent&& ev) {
   if (ev.finish == scheduler::FinishReason::error && !engine_failed_) {
     engine_failed_ = true;
     error_message_ = ev.error.message;
+    device_failed_ = ev.error.code == ErrorCode::backend_failed;
   }
   if (!cancelled_.load(std::memory_order_relaxed)) {
     if (plan_.stream) {
@@ -220,6 +221,18 @@ void Generation::finish_request() {
     settle(engine_failed_ ? storage::UsageStatus::error : storage::UsageStatus::cancelled, total);
     const std::string message = engine_failed_ ? "The model failed while generating: " + error_message_
                                                : std::string("The server is shutting down; retry the request.");
+    if (device_failed_) {
+      // The device is gone for good and llmd restarts: a retry will be served.
+      const Error e(ErrorCode::backend_failed, "The model's device failed; the server is restarting. Retry the request.");
+      if (plan_.stream) {
+        std::string out;
+        ChunkWriter::error(out, e.message, "backend_failed");
+        send(std::move(out), true);
+      } else {
+        ex_->respond(http::error_response_for(e, {}, 5));
+      }
+      return;
+    }
     if (plan_.stream) {
       std::string out;
       ChunkWriter::error(out, message, "server_error");

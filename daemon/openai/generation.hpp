@@ -98,6 +98,7 @@ class Generation : public std::enable_shared_from_this<Generation> {
   std::string error_message_;
   bool first_event_seen_ = false;
   bool first_token_seen_ = false;
+  bool device_failed_ = false;  // the error ending it was the backend failing for good
   std::chrono::steady_clock::time_point submitted_at_;
   std::chrono::steady_clock::time_point first_event_at_;
   std::chrono::steady_clock::time_point first_token_at_;  // for the metrics' time to first token

@@ -1,13 +1,18 @@
 // llmd_test_daemon: the real llmd entry point (same CLI, config, signals,
-// sd_notify and drain) plus two debug routes that only tests need:
+// sd_notify and drain) plus what only tests need:
 //   GET /test/slow?ms=N            answers after N ms, from another thread
 //   GET /test/stream?n=N&delay_ms=D  N server-sent events, D ms apart, then [DONE]
+//   LLMD_TEST_BACKEND_FAILS_AFTER=N  every model's backend fails for good (as a
+//                                    sticky CUDA error does) at its N-th forward step
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <thread>
 
 #include "daemon/app/app.hpp"
 #include "daemon/http/sse_stream.hpp"
+#include "engine/backend/backend_factory.hpp"
 #include "base/log.hpp"
 
 namespace {
@@ -52,10 +57,44 @@ Status install_test_routes(http::Server& server, const config::Config&) {
   });
 }
 
+// A real backend that breaks for good at its N-th forward step.
+class FailingBackend : public engine::Backend {
+ public:
+  FailingBackend(std::unique_ptr<engine::Backend> real, long fail_at) : real_(std::move(real)), fail_at_(fail_at) {}
+  std::string name() const override { return real_->name(); }
+  Status init_kv(const engine::KvCacheShape& shape) override { return real_->init_kv(shape); }
+  uint64_t kv_block_bytes(const engine::KvCacheShape& shape) const override { return real_->kv_block_bytes(shape); }
+  Status forward(const engine::ForwardBatch& batch, engine::ForwardOutput* out) override {
+    if (broken_ || ++steps_ >= fail_at_) {
+      broken_ = true;
+      return Error(ErrorCode::cuda_fatal, "injected: an unrecoverable device error (test)");
+    }
+    return real_->forward(batch, out);
+  }
+  Status copy_kv_block(int32_t src, int32_t dst) override { return real_->copy_kv_block(src, dst); }
+  bool healthy() const override { return !broken_; }
+  uint64_t memory_bytes() const override { return real_->memory_bytes(); }
+
+ private:
+  std::unique_ptr<engine::Backend> real_;
+  const long fail_at_;
+  long steps_ = 0;
+  std::atomic<bool> broken_{false};
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   llmd::daemon::AppHooks hooks;
   hooks.install_routes = install_test_routes;
+  if (const char* n = std::getenv("LLMD_TEST_BACKEND_FAILS_AFTER")) {
+    const long fail_at = std::max(1L, std::atol(n));
+    hooks.make_backend = [fail_at](const engine::Model& model, const engine::BackendOptions& o)
+        -> Result<std::unique_ptr<engine::Backend>> {
+      auto real = engine::make_backend(model, o);
+      if (!real) return real.take_error();
+      return std::unique_ptr<engine::Backend>(std::make_unique<FailingBackend>(std::move(*real), fail_at));
+    };
+  }
   return llmd::daemon::main_entry(argc, argv, hooks);
 }

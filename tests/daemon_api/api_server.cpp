@@ -46,6 +46,8 @@ std::string http_post(const std::string& path, const std::string& body, const st
 ApiServer::ApiServer(const ApiServerOptions& options) { start(options); }
 
 void ApiServer::start(const ApiServerOptions& options) {
+  binary_ = options.binary;
+  env_ = options.env;
   write_self_signed(dir_.path());
   const engine::synth::SynthShape* shape =
       options.custom_shape.name.empty() ? engine::synth::find_synth_shape(options.shape) : &options.custom_shape;
@@ -83,7 +85,7 @@ void ApiServer::start(const ApiServerOptions& options) {
 }
 
 bool ApiServer::spawn_server() {
-  server_ = Child::spawn({LLMD_BIN, "serve", "--config", config_});
+  server_ = Child::spawn({binary_.empty() ? std::string(LLMD_BIN) : binary_, "serve", "--config", config_}, env_);
   EXPECT_TRUE(server_);
   if (!server_) return false;
   const std::string ready = "ready: serving https://127.0.0.1:";
@@ -130,6 +132,17 @@ void ApiServer::crash() {
 }
 
 bool ApiServer::restart() { return spawn_server(); }
+
+std::optional<int> ApiServer::wait_exit(std::chrono::milliseconds timeout) {
+  if (!server_) return std::nullopt;
+  auto status = server_->wait_exit(timeout);
+  if (status) {  // gone: nothing left for stop() to check
+    server_->read_all(5s);
+    past_logs_ += server_->output();
+    server_.reset();
+  }
+  return status;
+}
 
 ApiServer::~ApiServer() {
   stop();

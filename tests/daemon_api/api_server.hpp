@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,8 @@ struct ApiServerOptions {
   std::string tables;            // more tables before [[models]] ("[devices]\ncpu_partitions = 2\n")
   // Files written into the server's folder (its model directory) before it starts.
   std::vector<std::pair<std::string, std::string>> files;
+  std::string binary;            // the llmd to run; empty: the production binary
+  std::vector<std::string> env;  // its extra environment ("NAME=value")
 };
 
 class ApiServer {
@@ -75,6 +78,8 @@ class ApiServer {
   bool restart();
   // Stops the server with SIGTERM and waits for its clean exit.
   void stop();
+  // Waits for the server to exit by itself: its status, or nullopt on timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string database_path() const { return (dir_ / "state" / "llmd.db").string(); }
   // The server's folder: its config, certificate, state and model directory.
   const std::filesystem::path& dir() const { return dir_.path(); }
@@ -90,6 +95,8 @@ class ApiServer {
   std::uint16_t port_ = 0;
   std::string admin_key_;
   std::string user_key_;
+  std::string binary_;
+  std::vector<std::string> env_;
   bool ok_ = false;
 };
 
