@@ -191,7 +191,7 @@ test('models: add from the file list, reach ready, move to cpu:1, unload, remove
   const options = await fileSelect.evaluate((s) => [...s.options].map((o) => o.textContent));
   assert.ok(options.some((o) => o.includes(MODEL_FILE)), options.join(', '));
   await fillField('Model id', 'console-model');
-  await page.select('form[aria-label="add a model"] select:last-of-type', 'cpu:0');
+  await page.select('::-p-aria(Device)', 'cpu:0');
   await page.click('::-p-aria(Add)');
   await page.waitForSelector('tr[data-model="console-model"][data-state="ready"]', { timeout: 120000 });
   let model = (await server.admin('GET', '/admin/v1/models/console-model')).json();
