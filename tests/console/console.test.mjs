@@ -31,17 +31,34 @@ async function open(name) {
   await page.waitForSelector(`section.page[data-page="${name}"]`);
 }
 
+// The form control a <label> with exactly this text names, as a person finds it.
+async function byLabel(text) {
+  const h = await page.waitForFunction((t) => {
+    const label = [...document.querySelectorAll('label')].find((l) => l.textContent.trim() === t && l.offsetParent);
+    return label && document.getElementById(label.htmlFor);
+  }, { timeout: 15000 }, text);
+  return h.asElement();
+}
+
+// The button with exactly this text inside `scope` (a CSS selector).
+async function buttonIn(scope, text) {
+  const h = await page.waitForFunction((sel, t) => {
+    const root = document.querySelector(sel);
+    return root && [...root.querySelectorAll('button')].find((b) => b.textContent.trim() === t && !b.disabled);
+  }, { timeout: 15000 }, scope, text);
+  return h.asElement();
+}
+
 async function signIn(key) {
-  const field = await page.waitForSelector('::-p-aria(Admin key)', { visible: true });
-  await field.click({ clickCount: 3 });
+  const field = await byLabel('Admin key');
+  await field.evaluate((e) => { e.value = ''; });
   await field.type(key);
-  await page.click('::-p-aria(Sign in)');
+  await (await buttonIn('#signin-form', 'Sign in')).click();
 }
 
 async function fillField(label, value) {
-  const input = await page.waitForSelector(`::-p-aria(${label})`, { visible: true });
-  await input.click({ clickCount: 3 });
-  await page.keyboard.press('Backspace');
+  const input = await byLabel(label);
+  await input.evaluate((e) => { e.value = ''; });
   if (value !== '') await input.type(String(value));
 }
 
@@ -114,7 +131,7 @@ test('a wrong key shows an error on the sign-in form, not a blank page', async (
   const error = await page.$eval('#signin-error', (e) => e.textContent);
   assert.match(error, /401/);
   assert.equal(await page.$eval('#app', (e) => e.hidden), true);
-  assert.ok(await page.$('::-p-aria(Admin key)'), 'the form is still there');
+  assert.ok(await byLabel('Admin key'), 'the form is still there');
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   await shot('signin-wrong-key');
 });
@@ -146,31 +163,31 @@ test('teams & keys: create and update a team, create a key and read it once', as
   await fillField('Team name', 'console-team');
   await fillField('Weight', '2');
   await fillField('Requests / min', '100');
-  await page.click('::-p-aria(Save team)');
+  await (await buttonIn('#page', 'Save team')).click();
   await page.waitForSelector('tr[data-team="console-team"]');
   let team = (await server.admin('GET', '/admin/v1/teams/console-team')).json();
   assert.equal(team.weight, 2);
   assert.equal(team.rpm_limit, 100);
 
   // Update: Edit fills the form; an emptied limit is removed.
-  await page.click('tr[data-team="console-team"] button');
+  await (await buttonIn('tr[data-team="console-team"]', 'Edit')).click();
   await fillField('Weight', '3');
   await fillField('Requests / min', '');
-  await page.click('::-p-aria(Save team)');
+  await (await buttonIn('#page', 'Save team')).click();
   await bodyHas('updated team console-team');
   team = (await server.admin('GET', '/admin/v1/teams/console-team')).json();
   assert.equal(team.weight, 3);
   assert.equal(team.rpm_limit, null);
 
-  await page.select('form[aria-label="new key"] select', 'console-team');
+  await (await byLabel('Team')).select('console-team');
   await fillField('Key name', 'console-key');
-  await page.click('::-p-aria(Create key)');
+  await (await buttonIn('#page', 'Create key')).click();
   const secret = await page.waitForSelector('.secret-value', { visible: true });
   newKey = await secret.evaluate((e) => e.textContent);
   assert.match(newKey, /^llmd_/);
   await page.waitForSelector('tr[data-key-name="console-key"][data-status="active"]');
   await shot('teams-new-key');
-  await page.click('.secret button');  // Copy
+  await (await buttonIn('.secret', 'Copy')).click();
   await bodyHas('Copied');
   assert.equal(await page.evaluate(() => navigator.clipboard.readText()), newKey);
   const models = await call(server.url, newKey, 'GET', '/v1/models');
@@ -187,12 +204,12 @@ test('teams & keys: create and update a team, create a key and read it once', as
 
 test('models: add from the file list, reach ready, move to cpu:1, unload, remove', async () => {
   await open('models');
-  const fileSelect = await page.waitForSelector('::-p-aria(GGUF file)');
+  const fileSelect = await byLabel('GGUF file');
   const options = await fileSelect.evaluate((s) => [...s.options].map((o) => o.textContent));
   assert.ok(options.some((o) => o.includes(MODEL_FILE)), options.join(', '));
   await fillField('Model id', 'console-model');
-  await page.select('::-p-aria(Device)', 'cpu:0');
-  await page.click('::-p-aria(Add)');
+  await (await byLabel('Device')).select('cpu:0');
+  await (await buttonIn('#page', 'Add')).click();
   await page.waitForSelector('tr[data-model="console-model"][data-state="ready"]', { timeout: 120000 });
   let model = (await server.admin('GET', '/admin/v1/models/console-model')).json();
   assert.equal(model.device, 'cpu:0');
@@ -204,12 +221,12 @@ test('models: add from the file list, reach ready, move to cpu:1, unload, remove
 
   // Parking is for GPU models: the server's 409 is shown, nothing breaks.
   seen.expectedStatuses = new Set([409]);
-  await page.click('tr[data-model="console-model"] ::-p-text(Park)');
+  await (await buttonIn('tr[data-model="console-model"]', 'Park')).click();
   await page.waitForFunction(() => /409/.test(document.querySelector('.status').textContent));
   seen.expectedStatuses = new Set();
 
   await page.select('tr[data-model="console-model"] select', 'cpu:1');
-  await page.click('tr[data-model="console-model"] ::-p-text(Move)');
+  await (await buttonIn('tr[data-model="console-model"]', 'Move')).click();
   await page.waitForFunction(() => {
     const row = document.querySelector('tr[data-model="console-model"]');
     return row && row.dataset.state === 'ready' && row.cells[2].textContent === 'cpu:1';
@@ -224,12 +241,12 @@ test('models: add from the file list, reach ready, move to cpu:1, unload, remove
 
   await open('models');
   await page.waitForSelector('tr[data-model="console-model"][data-state="ready"]');
-  await page.click('tr[data-model="console-model"] ::-p-text(Unload)');
+  await (await buttonIn('tr[data-model="console-model"]', 'Unload')).click();
   await page.waitForSelector('tr[data-model="console-model"][data-state="unloaded"]', { timeout: 60000 });
   assert.equal((await server.admin('GET', '/admin/v1/models/console-model')).json().state, 'unloaded');
   await shot('models-unloaded');
 
-  await page.click('tr[data-model="console-model"] ::-p-text(Remove)');
+  await (await buttonIn('tr[data-model="console-model"]', 'Remove')).click();
   await page.waitForFunction(() => !document.querySelector('tr[data-model="console-model"]'));
   assert.equal((await server.admin('GET', '/admin/v1/models/console-model')).status, 404);
 });
@@ -241,10 +258,10 @@ test('usage: the team\'s tokens per day in a chart and a table, CSV export', asy
   const legend = await page.$eval('.chart', (e) => e.innerText);
   assert.match(legend, /console-team/);
   await shot('usage');
-  await page.select('::-p-aria(Per)', 'model');
-  await page.click('::-p-aria(Show)');
+  await (await byLabel('Per')).select('model');
+  await (await buttonIn('#page', 'Show')).click();
   await page.waitForFunction(() => /console-model/.test(document.querySelector('.chart').innerText));
-  await page.click('::-p-aria(Export CSV)');
+  await (await buttonIn('#page', 'Export CSV')).click();
   const deadline = Date.now() + 15000;
   let csv = null;
   while (!csv && Date.now() < deadline) {
@@ -259,11 +276,11 @@ test('usage: the team\'s tokens per day in a chart and a table, CSV export', asy
 
 test('revoking the key in the console makes a request with it fail', async () => {
   await open('teams');
-  await page.click('tr[data-key-name="console-key"] ::-p-text(Revoke)');
+  await (await buttonIn('tr[data-key-name="console-key"]', 'Revoke')).click();
   await page.waitForFunction(() => !document.querySelector('tr[data-key-name="console-key"]'));
   const res = await call(server.url, newKey, 'GET', '/v1/models');
   assert.equal(res.status, 401);
-  await page.click('::-p-text(show revoked)');
+  await page.click('label.check input');
   await page.waitForSelector('tr[data-key-name="console-key"][data-status="revoked"]');
 });
 
@@ -277,8 +294,8 @@ test('the audit log lists what the console did', async () => {
 });
 
 test('sign out forgets the key', async () => {
-  await page.click('::-p-aria(Sign out)');
-  await page.waitForSelector('::-p-aria(Admin key)', { visible: true });
+  await (await buttonIn('header', 'Sign out')).click();
+  await byLabel('Admin key');
   assert.equal(await page.evaluate(() => sessionStorage.length), 0);
   await page.reload({ waitUntil: 'load' });
   await page.waitForSelector('body[data-ready="true"]');
@@ -299,8 +316,8 @@ test('with a user key every page shows 403 and nothing else', async () => {
       `${name} shows no data`);
     await shot(`user-key-${name}`);
   }
-  await page.click('::-p-aria(Sign out)');
-  await page.waitForSelector('::-p-aria(Admin key)', { visible: true });
+  await (await buttonIn('header', 'Sign out')).click();
+  await byLabel('Admin key');
   seen.expectedStatuses = new Set();
 });
 
