@@ -31,6 +31,7 @@ fi
 
 llmd=$(cd "$(dirname "$llmd")" && pwd)/$(basename "$llmd")
 mkdir -p "$work"
+work=$(cd "$work" && pwd)
 cp "$src/package.json" "$src/package-lock.json" "$src"/*.mjs "$work/"
 cd "$work"
 # Exactly the locked puppeteer-core; it drives the system Chromium and downloads no browser.
