@@ -73,7 +73,7 @@ async function signIn(event) {
     showApp();
   } catch (e) {
     const why = e instanceof ApiError && e.status === 403
-      ? `${e.describe()} (this key is not an admin key)` : (e.describe ? e.describe() : String(e));
+      ? `${e.describe()} This key is not an admin key.` : (e.describe ? e.describe() : String(e));
     showSignIn(why);
   } finally {
     button.disabled = false;

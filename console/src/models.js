@@ -18,6 +18,13 @@ function stateCell(m) {
   return parts;
 }
 
+// 1443072 -> "1.4M", 7241732096 -> "7.2B".
+function params(n) {
+  if (!n) return '';
+  for (const [d, unit] of [[1e9, 'B'], [1e6, 'M'], [1e3, 'K']]) if (n >= d) return `${(n / d).toFixed(1)}${unit}`;
+  return String(n);
+}
+
 function memoryCell(m) {
   if (m.memory.actual) return bytes(m.memory.actual);
   return m.memory.estimate ? `~${bytes(m.memory.estimate)}` : '-';
@@ -55,7 +62,9 @@ export default {
       return el('div', { class: 'actions' }, target,
         button('Load', () => act(`loading ${m.id}`, 'POST', `/admin/v1/models/${id}/load`, { device: target.value }), !busy && m.state !== 'ready'),
         button('Move', () => act(`moving ${m.id} to ${target.value}`, 'POST', `/admin/v1/models/${id}/move`, { device: target.value }), m.state === 'ready' || m.state === 'parked'),
-        button('Park', () => act(`parking ${m.id}`, 'POST', `/admin/v1/models/${id}/move`, { device: 'host' }), m.state === 'ready'),
+        // Parking keeps a GPU model's file mapping while freeing device memory; CPU models cannot park.
+        button('Park', () => act(`parking ${m.id}`, 'POST', `/admin/v1/models/${id}/move`, { device: 'host' }),
+          m.state === 'ready' && !String(m.device).startsWith('cpu')),
         button('Unload', () => act(`unloading ${m.id}`, 'POST', `/admin/v1/models/${id}/unload`), m.state === 'ready' || m.state === 'parked'),
         button('Remove', () => {
           if (window.confirm(`Remove ${m.id} from the catalog?`)) act(`removed ${m.id}`, 'DELETE', `/admin/v1/models/${id}`);
@@ -66,7 +75,11 @@ export default {
       const files = await api('GET', '/admin/v1/model-files');
       const usable = files.data.filter((f) => !f.error);
       const file = field('GGUF file', select(usable.map((f) => [f.path,
-        `${f.path.split('/').pop()} (${[f.architecture, f.parameters, f.quantization].filter(Boolean).join(', ')}, ${bytes(f.bytes)})`])));
+        `${f.path.split('/').pop()} (${[f.architecture, params(f.parameters), f.quantization].filter(Boolean).join(', ')}, ${bytes(f.bytes)})`])));
+      // Files that are not usable GGUF models are listed with the reason, not offered.
+      for (const f of files.data.filter((x) => x.error)) {
+        file.input.append(el('option', { value: f.path, disabled: true }, `${f.path.split('/').pop()}: ${f.error}`));
+      }
       const id = field('Model id', el('input', { type: 'text', required: true, placeholder: 'e.g. llama-3-8b' }));
       const device = field('Device', select([['', 'automatic'], ...deviceIds]));
       const suggest = () => { id.input.value = (file.input.value.split('/').pop() || '').replace(/\.gguf$/i, ''); };

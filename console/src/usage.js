@@ -28,17 +28,24 @@ function aggregate(rows, by, dayList) {
   return series;
 }
 
+// x is the day's index in the range; the axis and legend show the UTC day.
 function chart(container, dayList, series) {
   const width = Math.max(320, container.clientWidth || 800);
   const names = [...series.keys()];
+  const dayOf = (v) => (Number.isInteger(v) && dayList[v] ? dayList[v].slice(5) : '');
   const opts = {
     width, height: 260,
-    scales: { x: { time: true } },
-    axes: [{}, { label: 'tokens', size: 70 }],
-    series: [{}, ...names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 2, points: { show: true } }))],
+    scales: { x: { time: false } },
+    axes: [
+      { incrs: [1, 2, 7, 14, 28], values: (u, splits) => splits.map(dayOf) },
+      { label: 'tokens', size: 70 },
+    ],
+    series: [
+      { label: 'day', value: (u, v) => (v === null ? '--' : dayList[v]) },
+      ...names.map((n, i) => ({ label: n, stroke: PALETTE[i % PALETTE.length], width: 2, points: { show: true } })),
+    ],
   };
-  const xs = dayList.map((d) => Date.parse(`${d}T00:00:00Z`) / 1000);
-  return new window.uPlot(opts, [xs, ...names.map((n) => series.get(n))], container);
+  return new window.uPlot(opts, [dayList.map((d, i) => i), ...names.map((n) => series.get(n))], container);
 }
 
 export default {

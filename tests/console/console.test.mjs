@@ -219,11 +219,16 @@ test('models: add from the file list, reach ready, move to cpu:1, unload, remove
     { model: 'console-model', prompt: 'Once upon a time', max_tokens: 8 });
   assert.equal(done.status, 200, done.text);
 
-  // Parking is for GPU models: the server's 409 is shown, nothing breaks.
+  // Parking is for GPU models: not offered on a CPU device.
+  assert.equal(await page.$$eval('tr[data-model="console-model"] button',
+    (bs) => bs.find((b) => b.textContent === 'Park').disabled), true);
+
+  // A refused action shows the server's error and changes nothing.
   seen.expectedStatuses = new Set([409]);
-  await (await buttonIn('tr[data-model="console-model"]', 'Park')).click();
-  await page.waitForFunction(() => /409/.test(document.querySelector('.status').textContent));
+  await (await buttonIn('#page', 'Add')).click();
+  await page.waitForFunction(() => /^409 Conflict: /.test(document.querySelector('.status').textContent));
   seen.expectedStatuses = new Set();
+  assert.equal((await server.admin('GET', '/admin/v1/models')).json().data.length, 1);
 
   await page.select('tr[data-model="console-model"] select', 'cpu:1');
   await (await buttonIn('tr[data-model="console-model"]', 'Move')).click();
@@ -245,6 +250,18 @@ test('models: add from the file list, reach ready, move to cpu:1, unload, remove
   await page.waitForSelector('tr[data-model="console-model"][data-state="unloaded"]', { timeout: 60000 });
   assert.equal((await server.admin('GET', '/admin/v1/models/console-model')).json().state, 'unloaded');
   await shot('models-unloaded');
+
+  // The file goes bad on disk: the next load fails and the console shows why.
+  const file = path.join(server.modelsDir, MODEL_FILE);
+  const bytes = fs.readFileSync(file);
+  fs.writeFileSync(`${file}.tmp`, bytes.subarray(0, bytes.length >> 1));
+  fs.renameSync(`${file}.tmp`, file);
+  await (await buttonIn('tr[data-model="console-model"]', 'Load')).click();
+  await page.waitForSelector('tr[data-model="console-model"][data-state="failed"] .model-error', { timeout: 60000 });
+  const shown = await page.$eval('tr[data-model="console-model"] .model-error', (e) => e.textContent);
+  assert.equal(shown, (await server.admin('GET', '/admin/v1/models/console-model')).json().error);
+  assert.ok(shown.length > 0);
+  await shot('models-failed-load');
 
   await (await buttonIn('tr[data-model="console-model"]', 'Remove')).click();
   await page.waitForFunction(() => !document.querySelector('tr[data-model="console-model"]'));
