@@ -16,6 +16,7 @@ let server;
 let browser;
 let page;
 let newKey = null;  // the user key created through the console
+let promptAnswer = '';
 // What the page did: uncaught errors, console errors, every request.
 const seen = { pageErrors: [], consoleErrors: [], requests: [], expectedStatuses: new Set() };
 
@@ -70,7 +71,8 @@ before(async () => {
   await context.overridePermissions(server.url, ['clipboard-read', 'clipboard-write', 'clipboard-sanitized-write']);
   page = await browser.newPage();
   await page.setViewport({ width: 1280, height: 900 });
-  page.on('dialog', (d) => d.accept());
+  // confirm() is accepted; prompt() (a rotation's grace period) gets promptAnswer.
+  page.on('dialog', (d) => (d.type() === 'prompt' ? d.accept(promptAnswer) : d.accept()));
   page.on('pageerror', (e) => seen.pageErrors.push(String(e)));
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
@@ -291,8 +293,26 @@ test('usage: the team\'s tokens per day in a chart and a table, CSV export', asy
   assert.match(csv, /console-model/);
 });
 
+test('rotating the key shows the new key once; with no grace the old one stops', async () => {
+  await open('teams');
+  promptAnswer = '0';
+  await (await buttonIn('tr[data-key-name="console-key"]', 'Rotate')).click();
+  await page.waitForFunction((old) => {
+    const v = document.querySelector('.secret-value');
+    return v && v.textContent !== old && v.textContent.startsWith('llmd_');
+  }, {}, newKey);
+  const rotated = await page.$eval('.secret-value', (e) => e.textContent);
+  await shot('teams-rotated-key');
+  assert.equal((await call(server.url, newKey, 'GET', '/v1/models')).status, 401);
+  assert.equal((await call(server.url, rotated, 'GET', '/v1/models')).status, 200);
+  newKey = rotated;
+  await (await buttonIn('.secret', 'Done')).click();
+  await page.waitForSelector('.secret', { hidden: true });
+});
+
 test('revoking the key in the console makes a request with it fail', async () => {
   await open('teams');
+  await page.waitForSelector('tr[data-key-name="console-key"][data-status="active"]');
   await (await buttonIn('tr[data-key-name="console-key"]', 'Revoke')).click();
   await page.waitForFunction(() => !document.querySelector('tr[data-key-name="console-key"]'));
   const res = await call(server.url, newKey, 'GET', '/v1/models');
@@ -303,7 +323,7 @@ test('revoking the key in the console makes a request with it fail', async () =>
 
 test('the audit log lists what the console did', async () => {
   await open('audit');
-  for (const action of ['team.create', 'team.update', 'key.create', 'key.revoke', 'model.add', 'model.move',
+  for (const action of ['team.create', 'team.update', 'key.create', 'key.rotate', 'key.revoke', 'model.add', 'model.move',
     'model.unload', 'model.delete']) {
     await page.waitForSelector(`tr[data-action="${action}"]`);
   }
