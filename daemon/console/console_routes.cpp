@@ -12,7 +12,7 @@ namespace {
 // style element; styles set from script through the CSSOM (the chart
 // library sizes its canvas that way) are not governed by style-src.
 constexpr std::string_view kCsp =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 void add_security_headers(http::Headers& h) {

@@ -93,8 +93,9 @@ export function launchBrowser() {
     executablePath: process.env.CHROMIUM,
     headless: true,
     args: [
-      // Root in a container has no user namespaces for the sandbox.
-      ...(process.getuid && process.getuid() === 0 ? ['--no-sandbox'] : []),
+      // The browser only ever loads this llmd's own page; CI containers (and
+      // root) often lack the user namespaces Chromium's sandbox needs.
+      '--no-sandbox',
       `--ignore-certificate-errors-spki-list=${process.env.LLMD_CERT_SPKI}`,
       '--disable-dev-shm-usage', '--no-first-run', '--disable-extensions',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
