@@ -353,6 +353,14 @@ test('with a user key every page shows 403 and nothing else', async () => {
       `${name} shows no data`);
     await shot(`user-key-${name}`);
   }
+  // An action fails the same way and changes nothing.
+  await open('teams');
+  await page.waitForFunction(() => /403 Forbidden/.test(document.querySelector('.status').textContent));
+  await page.evaluate(() => { document.querySelector('.status').textContent = ''; });
+  await fillField('Team name', 'intruders');
+  await (await buttonIn('#page', 'Save team')).click();
+  await page.waitForFunction(() => /403 Forbidden/.test(document.querySelector('.status').textContent));
+  assert.equal((await server.admin('GET', '/admin/v1/teams/intruders')).status, 404);
   await (await buttonIn('header', 'Sign out')).click();
   await byLabel('Admin key');
   seen.expectedStatuses = new Set();
