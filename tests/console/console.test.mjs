@@ -244,6 +244,14 @@ test('models: add from the file list, reach ready, move to cpu:1, unload, remove
 
   await open('overview');
   await page.waitForFunction(() => document.querySelector('[data-device="cpu:1"]')?.innerText.includes('console-model'));
+  // Live: the open overview picks up traffic without a reload.
+  await page.waitForFunction(() => document.querySelector('[data-stat="tokens-per-second"] .stat-value').textContent !== '-');
+  const more = await call(server.url, newKey, 'POST', '/v1/completions',
+    { model: 'console-model', prompt: 'The little dog', max_tokens: 16 });
+  assert.equal(more.status, 200, more.text);
+  await page.waitForFunction(
+    () => Number(document.querySelector('[data-stat="tokens-per-second"] .stat-value').textContent) > 0,
+    { timeout: 15000 });
   await shot('overview-model-on-cpu1');
 
   await open('models');
