@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   python3 python3-numpy python3-jinja2
   prometheus  # promtool checks the /metrics exposition
+  chromium  # the admin console's browser tests (puppeteer-core drives it)
   curl ca-certificates
 )
 
@@ -27,7 +28,9 @@ for p in "${PACKAGES[@]}"; do
   [ "$status" = "installed" ] || missing+=("$p")
 done
 
-# Node.js + npm run the OpenAI-client compatibility tests; any recent install will do.
+# Node.js + npm bundle the admin console's charting library at build time (npm ci
+# of console/package-lock.json) and run the OpenAI-client compatibility and
+# console browser tests; any recent install will do.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing+=(nodejs npm)
 fi

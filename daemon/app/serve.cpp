@@ -20,6 +20,7 @@
 #include "daemon/admin/admin_routes.hpp"
 #include "daemon/app/app.hpp"
 #include "daemon/app/model_setup.hpp"
+#include "daemon/console/console_routes.hpp"
 #include "daemon/metrics/metrics_listener.hpp"
 #include "daemon/metrics/state_metrics.hpp"
 #include "daemon/models/sqlite_model_store.hpp"
@@ -104,11 +105,12 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
   if (services.metrics) {
     (*server)->set_request_observer([m = services.metrics](const http::RequestSummary& r) { m->record_request(r); });
   }
-  // The OpenAI and admin API routes register here.
+  // The OpenAI and admin API routes and the admin console register here.
   if (Status st = admin::install_admin_routes((*server)->router(), services.auth); !st) return st.take_error();
   if (Status st = admin::install_model_routes((*server)->router(), services.models, services.auth); !st) {
     return st.take_error();
   }
+  if (Status st = console::install_console_routes((*server)->router()); !st) return st.take_error();
   openai::ApiContext api;
   api.models = services.models;
   api.auth = services.auth;

@@ -221,6 +221,36 @@ TEST_F(AdminApi, OnlyHealthAndReadinessAreOpen) {
   EXPECT_NE(r.body.find("invalid_api_key"), std::string::npos);
 }
 
+// The web console's files need no key (they hold no data) and carry a strict
+// CSP; the admin API they call still does.
+TEST_F(AdminApi, ConsoleFilesAreOpenWithStrictHeadersButItsDataIsNot) {
+  auto page = call("GET", "/admin/", "");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_EQ(page.header("content-type").rfind("text/html", 0), 0u);
+  EXPECT_NE(page.body.find(">Admin key</label>"), std::string::npos);
+  EXPECT_NE(page.body.find("src=\"assets/app.js\""), std::string::npos);
+  EXPECT_EQ(page.header("x-frame-options"), "DENY");
+  const std::string csp(page.header("content-security-policy"));
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("script-src 'self';"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+
+  auto js = call("GET", "/admin/assets/app.js", "");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.header("content-type").rfind("text/javascript", 0), 0u);
+  EXPECT_EQ(js.header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(call("GET", "/admin/assets/uPlot.iife.min.js", "").status, 200);
+  EXPECT_EQ(call("GET", "/admin/assets/missing.js", "").status, 404);
+  EXPECT_EQ(call("GET", "/admin/assets/..%2Fllmd.toml", "").status, 404);
+  auto redirect = call("GET", "/admin", "");
+  EXPECT_EQ(redirect.status, 308);
+  EXPECT_EQ(redirect.header("location"), "/admin/");
+  EXPECT_EQ(call("POST", "/admin/", "", "{}").status, 405);
+
+  EXPECT_EQ(call("GET", "/admin/v1/devices", "").status, 401);
+}
+
 TEST_F(AdminApi, ASecondServerOnTheSameStateDirectoryIsRefused) {
   RunResult second = run_command({LLMD_AUTH_TEST_DAEMON, "serve", "--config", config_path()}, 20s);
   EXPECT_EQ(second.status, 1);
