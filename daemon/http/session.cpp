@@ -12,6 +12,7 @@
 
 #include <exception>
 
+#include "daemon/http/request_framing.hpp"
 #include "daemon/http/request_id.hpp"
 #include "base/log.hpp"
 
@@ -34,7 +35,9 @@ Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::st
       timer_(strand_),
       remote_(std::move(remote)),
       buffer_(core.limits.header_bytes + kReadChunk),
-      pipeline_(core.limits.header_bytes) {}
+      pipeline_(core.limits.header_bytes),
+      header_scan_(core.limits.header_bytes),
+      chunk_scan_(core.limits.header_bytes) {}
 
 // Only reached without close() when the server stops with the I/O threads
 // gone (see release()).
@@ -112,7 +115,11 @@ void Session::next_request(bool first) {
   request_.reset();
   exchange_.reset();
   parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(core_.limits.header_bytes));
+  // HeaderScan enforces the limit exactly, ahead of the parser; the parser's
+  // own limit (per call, not per header block) only has to let that through.
+  parser_->header_limit(static_cast<std::uint32_t>(core_.limits.header_bytes + 1));
+  header_scan_.reset();
+  chunk_scan_.reset();
   parser_->body_limit(boost::none);  // the route decides, once the headers are in
 
   if (!first && buffer_.size() == 0) {
@@ -194,10 +201,15 @@ void Session::parse() {
       read();
       return;
     }
+    if (phase_ == Phase::header && !header_block_ok()) return;
+    const bool chunked = phase_ == Phase::body && parser_->chunked();
+    if (chunked && !chunks_ok()) return;
     error_code ec;
     std::size_t used = parser_->put(buffer_.data(), ec);
     buffer_.consume(used);
     cur_.wire_bytes += used;
+    if (phase_ == Phase::header) header_scan_.consumed(used);
+    if (chunked) chunk_scan_.consumed(used);
     if (ec == bhttp::error::need_more) {
       read();
       return;
@@ -212,6 +224,56 @@ void Session::parse() {
       return;
     }
   }
+}
+
+bool Session::header_block_ok() {
+  switch (header_scan_.scan(unparsed())) {
+    case HeaderScan::Verdict::need_more:
+    case HeaderScan::Verdict::complete:
+      return true;
+    case HeaderScan::Verdict::too_large:
+      answer_early(error_response(431, "request headers exceed " + std::to_string(core_.limits.header_bytes) + " bytes",
+                                  "request_headers_too_large"));
+      return false;
+    case HeaderScan::Verdict::bare_cr_or_lf:
+      answer_early(error_response(400, "malformed HTTP request: CR or LF alone in the header block",
+                                  "invalid_http_request"));
+      return false;
+    case HeaderScan::Verdict::obs_fold:
+      answer_early(error_response(400, "malformed HTTP request: obsolete line folding in the header block",
+                                  "invalid_http_request"));
+      return false;
+  }
+  return true;
+}
+
+bool Session::chunks_ok() {
+  switch (chunk_scan_.scan(unparsed())) {
+    case ChunkScan::Verdict::need_more:
+    case ChunkScan::Verdict::complete:
+      return true;
+    case ChunkScan::Verdict::bad_line:
+      answer_early(error_response(400, "malformed HTTP request: bad chunk-size line or trailer", "invalid_http_request"));
+      return false;
+    case ChunkScan::Verdict::too_long:
+      answer_early(error_response(400, "malformed HTTP request: chunk-size line or trailer section longer than " +
+                                           std::to_string(core_.limits.header_bytes) + " bytes",
+                                  "invalid_http_request"));
+      return false;
+  }
+  return true;
+}
+
+bool Session::framing_ok() {
+  FramingCheck check;
+  for (const auto& field : parser_->get()) check.field(field.name_string(), field.value());
+  auto bad = check.verdict(static_cast<int>(parser_->get().version()));
+  if (!bad) return true;
+  log::debugf("refused request framing from %s: %s", remote_.c_str(), bad->message.c_str());
+  answer_early(error_response(bad->status, "malformed HTTP request: " + bad->message,
+                              bad->status == 501 ? "not_implemented" : "invalid_http_request"),
+               true);
+  return false;
 }
 
 void Session::on_parse_error(error_code ec) {
@@ -236,6 +298,9 @@ bool Session::on_header() {
   cur_.keep_alive = msg.keep_alive();
   std::string_view rid = msg["x-request-id"];
   if (acceptable_request_id(rid)) cur_.id = std::string(rid);
+  // Before anything that could answer and keep the connection: an answer to
+  // a request whose end is in doubt must never be followed by reading on.
+  if (!framing_ok()) return false;
   std::string_view target = msg.target();
   cur_.path = std::string(target.substr(0, target.find('?')));
 
@@ -349,10 +414,10 @@ void Session::on_request() {
   }
 }
 
-void Session::answer_early(Response r) {
+void Session::answer_early(Response r, bool close_connection) {
   disarm();
   cur_.unlogged = true;
-  bool complete = parser_ && parser_->is_done();
+  bool complete = !close_connection && parser_ && parser_->is_done();
   if (complete) {
     cur_.whole = true;
     pipeline_.current_read(cur_.wire_bytes);

@@ -27,7 +27,9 @@
 #include <optional>
 #include <string>
 
+#include "daemon/http/chunk_scan.hpp"
 #include "daemon/http/exchange_state.hpp"
+#include "daemon/http/header_scan.hpp"
 #include "daemon/http/pipeline_scan.hpp"
 #include "daemon/http/server_core.hpp"
 #include "daemon/http/transport.hpp"
@@ -92,7 +94,15 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   void on_parse_error(boost::system::error_code ec);
   bool on_header();
   void on_request();
-  void answer_early(Response r);
+  // Answers before the handler runs. With `close_connection` (framing the
+  // parser cannot be trusted on) nothing after the request is read as a
+  // next request: the connection closes after the answer.
+  void answer_early(Response r, bool close_connection = false);
+  // False (the request answered) when the header block or the body's framing
+  // is unsafe to serve: see header_scan.hpp and request_framing.hpp.
+  bool header_block_ok();
+  bool framing_ok();
+  bool chunks_ok();
   void send_whole(Response r);
   void send_continue();
   void pump(const std::shared_ptr<ExchangeState>& st);
@@ -144,6 +154,8 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   std::array<char, kReadChunk> read_buf_{};
   boost::beast::flat_buffer buffer_;
   PipelineScan pipeline_;
+  HeaderScan header_scan_;
+  ChunkScan chunk_scan_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::optional<Request> request_;   // headers, filled in on_header
   Current cur_;
