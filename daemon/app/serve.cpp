@@ -69,7 +69,10 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
                                                    const Services& services) {
   auto server = http::Server::create(cfg);
   if (!server) return server;
-  if (services.auth) (*server)->set_authenticator(access::make_auth_hook(*services.auth));
+  if (services.auth) {
+    (*server)->set_authenticator(access::make_auth_hook(
+        *services.auth, [srv = server->get()](std::function<void()> fn) { srv->offload(std::move(fn)); }));
+  }
   // The OpenAI and admin API routes register here.
   if (Status st = admin::install_admin_routes((*server)->router(), services.auth); !st) return st.take_error();
   if (Status st = admin::install_model_routes((*server)->router(), services.models, services.auth); !st) {

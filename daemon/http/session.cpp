@@ -28,12 +28,13 @@ std::string clip(std::string_view s, std::size_t n = 200) {
 }
 }  // namespace
 
-Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote)
+Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote, std::string client)
     : core_(core),
       t_(std::move(transport)),
       strand_(t_->executor()),
       timer_(strand_),
       remote_(std::move(remote)),
+      client_(std::move(client)),
       buffer_(core.limits.header_bytes + kReadChunk),
       pipeline_(core.limits.header_bytes),
       header_scan_(core.limits.header_bytes),
@@ -45,6 +46,7 @@ Session::~Session() {
   if (cur_.unlogged) log_access("shutdown");
   if (phase_ != Phase::closing && phase_ != Phase::closed) log_unserved("shutdown");
   if (exchange_) exchange_->finish(Outcome::shutdown);
+  if (!client_.empty()) core_.release_client(client_);
   if (id_ != 0) core_.remove_session(id_);
 }
 
@@ -129,7 +131,7 @@ void Session::next_request(bool first) {
       return;
     }
     phase_ = Phase::idle;
-    arm(core_.limits.idle_timeout);
+    arm(authenticated_ ? core_.limits.idle_timeout : core_.limits.unauthenticated_idle_timeout);
     read();  // a read may already be in flight: it completes into the idle phase
     return;
   }
@@ -345,21 +347,61 @@ bool Session::on_header() {
   req.received = cur_.start;
 
   if (m.route->options.auth && core_.authenticator) {
-    std::optional<Response> denied;
+    const std::uint64_t round = ++auth_round_;
+    AuthLater later = [weak = weak_from_this(), strand = strand_, round](AuthVerdict v) {
+      net::post(strand, [weak, round, v = std::move(v)]() mutable {
+        if (auto self = weak.lock()) self->on_auth(round, std::move(v));
+      });
+    };
+    std::optional<AuthVerdict> now;
     try {
-      denied = core_.authenticator(req, m.route->options);
+      now = core_.authenticator(req, m.route->options, std::move(later));
     } catch (const std::exception& e) {
       log::errorf("authenticator failed for request %s: %s", cur_.id.c_str(), e.what());
-      denied = error_response(500, "internal error while authenticating", "internal_error");
+      ++auth_round_;  // a verdict it may still send is not wanted
+      now = AuthVerdict{error_response(500, "internal error while authenticating", "internal_error"), nullptr, {}};
     }
-    cur_.log_context = req.log_context;
-    if (denied) {
-      answer_early(std::move(*denied));
+    request_ = std::move(req);
+    if (!now) {
+      // The verdict needs the database: a worker answers through on_auth().
+      // Nothing more is read or parsed meanwhile.
+      phase_ = Phase::authenticating;
+      arm(core_.limits.auth_timeout);
       return false;
     }
+    return apply_verdict(std::move(*now)) && accept_body();
   }
+  request_ = std::move(req);
+  return accept_body();
+}
 
-  const std::size_t limit = m.route->options.body_limit.value_or(core_.limits.body_bytes);
+bool Session::apply_verdict(AuthVerdict verdict) {
+  cur_.log_context = verdict.log_context;
+  if (verdict.denied) {
+    answer_early(std::move(*verdict.denied));
+    return false;
+  }
+  request_->principal = std::move(verdict.principal);
+  request_->log_context = std::move(verdict.log_context);
+  authenticated_ = true;
+  return true;
+}
+
+void Session::on_auth(std::uint64_t round, AuthVerdict verdict) {
+  if (phase_ != Phase::authenticating || round != auth_round_) return;  // timed out or closed meanwhile
+  disarm();
+  phase_ = Phase::header;
+  if (!apply_verdict(std::move(verdict)) || !accept_body()) return;
+  if (parser_->is_done()) {
+    on_request();
+  } else {
+    parse();
+  }
+}
+
+bool Session::accept_body() {
+  const auto& msg = parser_->get();
+  const std::size_t limit = cur_.route->options.body_limit.value_or(core_.limits.body_bytes);
   auto length = parser_->content_length();
   if (length && *length > limit) {
     answer_early(error_response(413, "request body of " + std::to_string(*length) + " bytes exceeds the limit of " +
@@ -370,7 +412,6 @@ bool Session::on_header() {
   parser_->body_limit(limit);
 
   bool has_body = parser_->chunked() || (length && *length > 0);
-  request_ = std::move(req);
   if (has_body) {
     phase_ = Phase::body;
     arm(core_.limits.body_timeout);

@@ -4,7 +4,7 @@
 // streamed chunks. Everything runs on the connection's strand; other threads
 // reach it only through post(). Internal to http/.
 //
-// Phases:  handshake -> header -> [body] -> handling -> idle -> header ...
+// Phases:  handshake -> header -> [authenticating] -> [body] -> handling -> idle -> header ...
 //          any -> closing (TLS shutdown or lingering close) -> closed
 //
 // Pipelining: requests are served one at a time, in the order they arrived;
@@ -39,7 +39,9 @@ namespace llmd::http::detail {
 
 class Session final : public ExchangeSink, public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote);
+  // `client`: the address claimed with ServerCore::claim_client() (released
+  // when the session ends), empty for connections that are not counted.
+  Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote, std::string client = {});
   ~Session() override;
 
   // Thread-safe: each posts onto the connection's strand.
@@ -60,7 +62,7 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   static constexpr std::size_t kReadChunk = 16 * 1024;
 
  private:
-  enum class Phase { handshake, idle, header, body, handling, closing, closed };
+  enum class Phase { handshake, idle, header, authenticating, body, handling, closing, closed };
   enum class WriteKind { interim, response, stream };
 
   // What the access log and the response framing need about the current request.
@@ -93,6 +95,12 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   void parse();
   void on_parse_error(boost::system::error_code ec);
   bool on_header();
+  // The authenticator's verdict (round: which request's) on the strand.
+  void on_auth(std::uint64_t round, AuthVerdict verdict);
+  // Answers a refusal (false) or attaches the caller (true).
+  bool apply_verdict(AuthVerdict verdict);
+  // Sets the body limit and reads on into the body; false when answered (413).
+  bool accept_body();
   void on_request();
   // Answers before the handler runs. With `close_connection` (framing the
   // parser cannot be trusted on) nothing after the request is read as a
@@ -137,6 +145,7 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   // The timer is not re-armed per write; when it fires early it re-checks this.
   boost::asio::steady_timer::time_point write_deadline_ = boost::asio::steady_timer::time_point::max();
   std::string remote_;
+  std::string client_;
   std::uint64_t id_ = 0;
 
   Phase phase_ = Phase::handshake;
@@ -144,6 +153,8 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   bool writing_ = false;
   bool draining_ = false;
   bool close_linger_ = false;
+  bool authenticated_ = false;       // a request on this connection passed authentication
+  std::uint64_t auth_round_ = 0;     // which request a pending verdict belongs to
   WriteKind write_kind_ = WriteKind::response;
   std::string out_;                  // the bytes of the write in flight
   std::size_t out_body_bytes_ = 0;   // stream body bytes in out_
