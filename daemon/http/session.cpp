@@ -10,6 +10,7 @@
 #include <boost/asio/query.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include <algorithm>
 #include <exception>
 
 #include "daemon/http/request_framing.hpp"
@@ -131,7 +132,8 @@ void Session::next_request(bool first) {
       return;
     }
     phase_ = Phase::idle;
-    arm(authenticated_ ? core_.limits.idle_timeout : core_.limits.unauthenticated_idle_timeout);
+    arm(authenticated_ ? core_.limits.idle_timeout
+                       : std::min(core_.limits.idle_timeout, core_.limits.unauthenticated_idle_timeout));
     read();  // a read may already be in flight: it completes into the idle phase
     return;
   }
