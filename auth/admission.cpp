@@ -66,12 +66,15 @@ void Admission::finish(const FinishedUsage& usage) {
   shared->limiter.release(principal_->key_row, principal_->team_id, reserved_tokens_ - used, false);
 
   // No callback: the settlement may share a commit with other ledger tasks.
-  shared->ledger->post_grouped([s](storage::Database& db) {
+  shared->ledger->post_grouped([s, unsettled = shared->unsettled](storage::Database& db) {
+    unsettled->retry(db);
     auto r = storage::settle_usage(db, s);
     if (!r) {
-      // The row stays open; the next start closes it as interrupted.
-      log::errorf("auth: cannot settle usage row %lld: %s", static_cast<long long>(s.usage_id),
+      // Kept and written again once the ledger works (the row stays open,
+      // its reservation counted, meanwhile).
+      log::errorf("auth: cannot settle usage row %lld now, will retry: %s", static_cast<long long>(s.usage_id),
                   r.error().message.c_str());
+      unsettled->keep(s);
     }
   });
 }

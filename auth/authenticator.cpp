@@ -111,7 +111,7 @@ AuthResult Authenticator::lookup(const Presented& key) {
   }();
   if (!found) {
     log::errorf("auth: key lookup failed: %s", found.error().message.c_str());
-    return AuthResult{nullptr, found.error().code == ErrorCode::storage_busy ? busy_denial() : internal_denial()};
+    return AuthResult{nullptr, storage_denial(found.error().code)};
   }
   CachedKey entry = to_cached(*found);
   cache_.put(key.key_id, entry, clock_.steady_ms());
