@@ -43,7 +43,9 @@ std::string budget_message(const storage::ReserveResult& r, int64_t tokens) {
 
 AdmissionControl::AdmissionControl(std::shared_ptr<storage::DbWorker> ledger, const Clock& clock,
                                    const AdmissionOptions& options)
-    : shared_(std::make_shared<detail::AdmissionShared>(std::move(ledger), clock)), options_(options) {}
+    : shared_(std::make_shared<detail::AdmissionShared>(std::move(ledger), clock)), options_(options) {
+  shared_->checkpoint_tokens = options.progress_checkpoint_tokens;
+}
 
 AdmissionControl::~AdmissionControl() = default;
 

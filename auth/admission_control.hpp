@@ -50,6 +50,9 @@ struct AdmissionResult {
 struct AdmissionOptions {
   size_t max_pending_ledger_tasks = 10000;  // beyond this: 503 server_busy
   int64_t max_request_tokens = int64_t{1} << 40;
+  // Completion tokens between two progress writes to a running request's usage
+  // row (what a crash can leave unbilled per request); 0 = none.
+  int64_t progress_checkpoint_tokens = 64;
 };
 
 class AdmissionControl {

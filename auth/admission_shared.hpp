@@ -18,6 +18,7 @@ struct AdmissionShared {
   const Clock& clock;
   RateLimiter limiter;
   std::shared_ptr<SettlementRetry> unsettled = std::make_shared<SettlementRetry>();
+  int64_t checkpoint_tokens = 0;  // AdmissionOptions::progress_checkpoint_tokens
 };
 
 }  // namespace llmd::auth::detail
