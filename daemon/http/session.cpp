@@ -302,11 +302,11 @@ bool Session::on_header() {
   cur_.keep_alive = msg.keep_alive();
   std::string_view rid = msg["x-request-id"];
   if (acceptable_request_id(rid)) cur_.id = std::string(rid);
+  std::string_view target = msg.target();
+  cur_.path = std::string(target.substr(0, target.find('?')));
   // Before anything that could answer and keep the connection: an answer to
   // a request whose end is in doubt must never be followed by reading on.
   if (!framing_ok()) return false;
-  std::string_view target = msg.target();
-  cur_.path = std::string(target.substr(0, target.find('?')));
 
   if (cur_.version != 10 && cur_.version != 11) {
     answer_early(error_response(505, "only HTTP/1.0 and HTTP/1.1 are supported", "http_version_not_supported"));
