@@ -3,12 +3,15 @@
 // when the ledger cannot be written (read-only connection, disk full via
 // max_page_count), and works again once storage recovers; a settlement that
 // cannot be written is kept and written when storage recovers, so a request
-// served is billed; a database damaged on disk is refused at start.
+// served is billed; an I/O error from the N-th write on (a VFS shim), for each
+// N in turn, never lets a request through unbilled; a database damaged on
+// disk is refused at start.
 #include <gtest/gtest.h>
 
 #include <fstream>
 
 #include "tests/auth/auth_fixture.hpp"
+#include "tests/storage/faulty_vfs.hpp"
 
 namespace llmd::auth {
 namespace {
@@ -165,6 +168,67 @@ TEST_F(StorageFault, ADamagedDatabaseIsRefusedAtStart) {
   EXPECT_EQ(svc.error().code, ErrorCode::storage_corrupt);
   EXPECT_NE(svc.error().message.find(path), std::string::npos) << svc.error().message;
   EXPECT_NE(svc.error().message.find("restore it from a backup"), std::string::npos) << svc.error().message;
+}
+
+class LedgerIoFault : public test::AuthFixture {
+ protected:
+  void TearDown() override { close(); }  // before the shim goes
+  test::FaultyVfs vfs;  // installed before SetUp() opens the service's connections
+};
+
+TEST_F(LedgerIoFault, AnIoErrorAtAnyWriteNeverLetsARequestThroughUnbilled) {
+  storage::TeamLimits l;
+  l.daily_token_budget = 1'000'000;
+  make_team("t", l);
+  auto p = principal_for(make_key("t").key);
+  ASSERT_TRUE(p);
+  std::vector<int64_t> admitted_rows;
+  int refused = 0;
+  for (long n = 1; n <= 16; ++n) {
+    SCOPED_TRACE(n);
+    vfs.fail_writes_from(n);
+    for (int i = 0; i < 3; ++i) {
+      auto r = admit(p, 10, 20);
+      if (r.admitted()) {
+        admitted_rows.push_back(r.admission.usage_id());
+        r.admission.finish({storage::UsageStatus::ok, std::nullopt, 5, 0, std::nullopt});
+      } else {
+        ++refused;
+        ASSERT_TRUE(r.denial);
+        EXPECT_EQ(r.denial->http_status, 503);
+        EXPECT_EQ(r.denial->code, "storage_unavailable");
+      }
+    }
+    drain_ledger();
+    vfs.heal();
+  }
+  EXPECT_GT(vfs.failed(), 0);
+  EXPECT_GT(refused, 0);
+  EXPECT_FALSE(admitted_rows.empty());
+
+  // Storage works again: the next ledger task writes what was kept.
+  auto last = admit(p, 1, 1);
+  ASSERT_TRUE(last.admitted());
+  last.admission.finish({storage::UsageStatus::ok, std::nullopt, 1, 0, std::nullopt});
+  drain_ledger();
+  EXPECT_EQ(svc_->admissions().unsettled(), 0u);
+  for (int64_t row : admitted_rows) {
+    const int64_t settled = svc_->call_ledger([row](storage::Database& db) -> int64_t {
+      auto st = db.prepare("SELECT count(*) FROM usage WHERE id = ?1 AND status = 'ok' AND completion_tokens = 5");
+      EXPECT_TRUE(st.ok());
+      st->bind(1, row);
+      EXPECT_TRUE(*st->step());
+      return st->column_int(0);
+    });
+    EXPECT_EQ(settled, 1) << "usage row " << row;
+  }
+  auto integrity = svc_->call_ledger([](storage::Database& db) {
+    auto st = db.prepare("PRAGMA integrity_check");
+    EXPECT_TRUE(*st->step());
+    return st->column_text(0);
+  });
+  EXPECT_EQ(integrity, "ok");
+  EXPECT_TRUE(ledger_check().consistent());
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+// A SQLite VFS shim for fault injection: it wraps the platform's default VFS
+// and passes every call through, except that from the N-th write on (to any
+// file: the database, its WAL, the shared-memory index is not a write) writes
+// fail with SQLITE_IOERR_WRITE, until heal(). Installed as the default VFS
+// for the process while it lives, so the code under test opens its
+// connections exactly as in production. One at a time; not for threads that
+// install their own.
+#pragma once
+
+#include <atomic>
+
+struct sqlite3_vfs;
+
+namespace llmd::test {
+
+class FaultyVfs {
+ public:
+  FaultyVfs();   // registers itself as the default VFS
+  ~FaultyVfs();  // restores the previous default
+  FaultyVfs(const FaultyVfs&) = delete;
+  FaultyVfs& operator=(const FaultyVfs&) = delete;
+
+  // Writes succeed until `n` more have been made; the n-th and every later
+  // one fail. n = 1: the next write fails.
+  void fail_writes_from(long n);
+  void heal();
+
+  long writes() const { return writes_.load(); }   // writes attempted since construction
+  long failed() const { return failed_.load(); }   // writes refused
+
+  // Internal: called by the shim's file methods.
+  bool next_write_fails();
+
+ private:
+  std::atomic<long> writes_{0};
+  std::atomic<long> failed_{0};
+  std::atomic<long> fail_at_{-1};  // the write count from which writes fail; -1: none
+  sqlite3_vfs* previous_ = nullptr;
+};
+
+}  // namespace llmd::test
