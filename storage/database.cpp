@@ -20,6 +20,14 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path,
   }
   std::unique_ptr<Database> db(new Database(raw, path));
   sqlite3_extended_result_codes(raw, 1);
+  // SQLite falls back to read-only when the file cannot be opened for
+  // writing (owner, mode, a read-only file system): refuse that at once, with
+  // a clear message, rather than at the first write.
+  if (sqlite3_db_readonly(raw, "main") == 1) {
+    return Error(ErrorCode::storage_read_only, "the database " + path +
+                                                   " cannot be written (check its owner and mode and the file "
+                                                   "system's); llmd needs to write it");
+  }
   if (auto st = db->configure(options); !st) return explain_damage(st.take_error(), path);
   return db;
 }

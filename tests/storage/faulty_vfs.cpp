@@ -59,6 +59,9 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int*
   auto* shim = reinterpret_cast<ShimFile*>(f);
   shim->real = reinterpret_cast<sqlite3_file*>(shim + 1);
   std::memset(shim->real, 0, static_cast<size_t>(g_real->szOsFile));
+  if (g_active && g_active->read_only() && (flags & SQLITE_OPEN_MAIN_DB) != 0) {
+    flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
+  }
   int rc = g_real->xOpen(g_real, name, shim->real, flags, out_flags);
   // Without methods on the real file SQLite calls no xClose: neither on ours.
   shim->base.pMethods = shim->real->pMethods ? &kMethods : nullptr;

@@ -10,6 +10,7 @@
 #include "storage/database.hpp"
 #include "storage/integrity.hpp"
 #include "storage/migrations.hpp"
+#include "tests/storage/faulty_vfs.hpp"
 #include "tests/storage/temp_dir.hpp"
 
 namespace llmd::storage {
@@ -66,6 +67,26 @@ TEST(StorageFaults, ReadOnlyConnectionIsStorageReadOnly) {
   Status st = run(*db, "INSERT INTO filler VALUES (randomblob(10))");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, ErrorCode::storage_read_only) << st.error().message;
+}
+
+// What SQLite does with a file it may not write (owner, mode, a read-only
+// mount): it opens it read-only. That is refused at once, not at the first write.
+TEST(StorageFaults, ADatabaseFileThatCannotBeWrittenIsRefusedAtOpen) {
+  test::TempDir dir;
+  const std::string path = dir.file("a.db");
+  {
+    auto db = open_or_die(path);
+    ASSERT_TRUE(db);
+  }
+  test::FaultyVfs vfs;
+  vfs.open_read_only(true);
+  auto db = open_database(path);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.error().code, ErrorCode::storage_read_only);
+  EXPECT_NE(db.error().message.find(path), std::string::npos) << db.error().message;
+  EXPECT_NE(db.error().message.find("cannot be written"), std::string::npos) << db.error().message;
+  vfs.open_read_only(false);
+  EXPECT_TRUE(open_database(path).ok());
 }
 
 TEST(StorageFaults, AFileThatIsNotADatabaseIsRefusedClearly) {
