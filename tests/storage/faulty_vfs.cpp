@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <stdexcept>
 
@@ -118,8 +121,12 @@ void FaultyVfs::fail_writes_from(long n) { fail_at_ = writes_.load() + n; }
 
 void FaultyVfs::heal() { fail_at_ = -1; }
 
+void FaultyVfs::kill_at_write(long n) { kill_at_ = writes_.load() + n; }
+
 bool FaultyVfs::next_write_fails() {
   const long count = ++writes_;
+  const long kill_at = kill_at_.load();
+  if (kill_at >= 0 && count >= kill_at) ::kill(::getpid(), SIGKILL);
   const long at = fail_at_.load();
   if (at < 0 || count < at) return false;
   ++failed_;

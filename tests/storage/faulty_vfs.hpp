@@ -25,6 +25,10 @@ class FaultyVfs {
   // one fail. n = 1: the next write fails.
   void fail_writes_from(long n);
   void heal();
+  // The process kills itself (SIGKILL) at the n-th write from now, before
+  // making it: a crash at that step of whatever is writing.
+  void kill_at_write(long n);
+
   // Database files opened from now on are opened read-only, as SQLite does
   // when the file cannot be opened for writing (its journals are not).
   void open_read_only(bool on) { read_only_ = on; }
@@ -40,7 +44,8 @@ class FaultyVfs {
   std::atomic<long> writes_{0};
   std::atomic<long> failed_{0};
   std::atomic<long> fail_at_{-1};
-  std::atomic<bool> read_only_{false};  // the write count from which writes fail; -1: none
+  std::atomic<bool> read_only_{false};
+  std::atomic<long> kill_at_{-1};  // the write count from which writes fail; -1: none
   sqlite3_vfs* previous_ = nullptr;
 };
 
