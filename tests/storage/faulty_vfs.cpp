@@ -12,7 +12,7 @@ namespace llmd::test {
 
 namespace {
 
-FaultyVfs* g_active = nullptr;
+std::atomic<FaultyVfs*> g_active{nullptr};  // read by the threads that write
 sqlite3_vfs* g_real = nullptr;
 sqlite3_vfs g_vfs{};
 
@@ -30,7 +30,8 @@ int x_close(sqlite3_file* f) {
 }
 int x_read(sqlite3_file* f, void* buf, int n, sqlite3_int64 off) { return real(f)->pMethods->xRead(real(f), buf, n, off); }
 int x_write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 off) {
-  if (g_active && g_active->next_write_fails()) return SQLITE_IOERR_WRITE;
+  FaultyVfs* active = g_active.load();
+  if (active && active->next_write_fails()) return SQLITE_IOERR_WRITE;
   return real(f)->pMethods->xWrite(real(f), buf, n, off);
 }
 int x_truncate(sqlite3_file* f, sqlite3_int64 size) { return real(f)->pMethods->xTruncate(real(f), size); }
@@ -62,7 +63,8 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* f, int flags, int*
   auto* shim = reinterpret_cast<ShimFile*>(f);
   shim->real = reinterpret_cast<sqlite3_file*>(shim + 1);
   std::memset(shim->real, 0, static_cast<size_t>(g_real->szOsFile));
-  if (g_active && g_active->read_only() && (flags & SQLITE_OPEN_MAIN_DB) != 0) {
+  FaultyVfs* active = g_active.load();
+  if (active && active->read_only() && (flags & SQLITE_OPEN_MAIN_DB) != 0) {
     flags = (flags & ~(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_READONLY;
   }
   int rc = g_real->xOpen(g_real, name, shim->real, flags, out_flags);
@@ -86,7 +88,7 @@ int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* t) { return g_real->xCurre
 }  // namespace
 
 FaultyVfs::FaultyVfs() {
-  if (g_active) throw std::logic_error("one FaultyVfs at a time");
+  if (g_active.load()) throw std::logic_error("one FaultyVfs at a time");
   previous_ = sqlite3_vfs_find(nullptr);
   g_real = previous_;
   g_vfs = sqlite3_vfs{};
