@@ -58,6 +58,15 @@ void AdmissionControl::retry_unsettled() {
   shared_->ledger->post_grouped([unsettled = shared_->unsettled](storage::Database& db) { unsettled->retry(db); });
 }
 
+std::optional<Denial> AdmissionControl::precheck(const Principal& principal, const std::string& model) {
+  if (!principal.may_use_model(model)) return model_not_allowed_denial(model, principal.team);
+  RateLimits limits{principal.key_rpm, principal.key_tpm, principal.team_rpm, principal.team_tpm,
+                    principal.team_max_concurrent};
+  RateDecision decision = shared_->limiter.peek(principal.key_row, principal.team_id, limits);
+  if (decision.allowed()) return std::nullopt;
+  return rate_limited_denial(rate_message(decision, 0), decision.retry_after_ms, decision.info);
+}
+
 void AdmissionControl::admit(std::shared_ptr<const Principal> principal, AdmissionRequest req, Callback done) {
   AdmissionResult result;
   if (!principal) {

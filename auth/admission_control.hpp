@@ -69,6 +69,12 @@ class AdmissionControl {
   // after its usage row is committed.
   void admit(std::shared_ptr<const Principal> principal, AdmissionRequest request, Callback done);
 
+  // The checks that need neither the prompt's tokens nor SQLite (model
+  // allowed, RPM buckets, the team's concurrency cap), taking nothing: a
+  // refusal here spares tokenizing a prompt that admit() would refuse.
+  // The denial, or nullopt when admit() may still admit.
+  std::optional<Denial> precheck(const Principal& principal, const std::string& model);
+
   // Waits for the answer: for tests and tools, never on an I/O thread.
   AdmissionResult admit_blocking(std::shared_ptr<const Principal> principal, AdmissionRequest request);
 

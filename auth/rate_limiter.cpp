@@ -33,6 +33,15 @@ void describe(std::optional<TokenBucket>& a, std::optional<TokenBucket>& b, int6
 }  // namespace
 
 RateDecision RateLimiter::acquire(int64_t key_row, int64_t team_id, const RateLimits& limits, int64_t tokens) {
+  return decide(key_row, team_id, limits, tokens, true);
+}
+
+RateDecision RateLimiter::peek(int64_t key_row, int64_t team_id, const RateLimits& limits) {
+  return decide(key_row, team_id, limits, 0, false);
+}
+
+RateDecision RateLimiter::decide(int64_t key_row, int64_t team_id, const RateLimits& limits, int64_t tokens,
+                                 bool take) {
   std::lock_guard lock(mu_);
   const int64_t now = clock_.steady_ms();
   Buckets& key = keys_[key_row];
@@ -85,7 +94,7 @@ RateDecision RateLimiter::acquire(int64_t key_row, int64_t team_id, const RateLi
       }
     }
   }
-  if (d.allowed()) {
+  if (d.allowed() && take) {
     for (const Check& c : checks) {
       if (*c.bucket) (*c.bucket)->take(c.amount, now);
     }

@@ -51,6 +51,9 @@ class RateLimiter {
   explicit RateLimiter(const Clock& clock) : clock_(clock) {}
 
   RateDecision acquire(int64_t key_row, int64_t team_id, const RateLimits& limits, int64_t tokens);
+  // Would a request be refused now by an RPM bucket or the concurrency cap?
+  // Takes nothing: the cheap check before a prompt is tokenized.
+  RateDecision peek(int64_t key_row, int64_t team_id, const RateLimits& limits);
 
   // Ends an acquired request: frees its concurrency slot and returns
   // `unused_tokens` to the TPM buckets; `refund_request` also returns the request
@@ -68,6 +71,8 @@ class RateLimiter {
     Buckets buckets;
     int64_t in_flight = 0;
   };
+
+  RateDecision decide(int64_t key_row, int64_t team_id, const RateLimits& limits, int64_t tokens, bool take);
 
   const Clock& clock_;
   mutable std::mutex mu_;

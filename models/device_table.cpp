@@ -81,6 +81,12 @@ Result<DeviceTable> DeviceTable::discover(const DeviceOptions& o) {
   return DeviceTable(std::move(devices));
 }
 
+DeviceTable::DeviceTable(std::vector<Device> devices) : devices_(std::move(devices)) {
+  for (Device& d : devices_) {
+    if (!d.arbiter) d.arbiter = std::make_shared<scheduler::DeviceArbiter>(d.id);
+  }
+}
+
 Device* DeviceTable::find(std::string_view id) {
   for (auto& d : devices_) {
     if (d.id == id) return &d;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 
 #include "base/result.hpp"
 #include "engine/backend/backend_factory.hpp"
+#include "scheduler/device_arbiter.hpp"
 
 namespace llmd::models {
 
@@ -40,6 +42,9 @@ struct Device {
   uint64_t memory_budget = 0;
   int threads = 0;                          // CPU partitions: threads a backend here uses
   std::map<std::string, uint64_t> reserved;  // owner -> bytes
+  // The turn-taking and device-time share of the models running here
+  // (created with the table; shared by copies of this entry).
+  std::shared_ptr<scheduler::DeviceArbiter> arbiter;
 
   uint64_t reserved_total() const;
   uint64_t free() const;  // budget - reserved (0 when over)
@@ -51,7 +56,7 @@ class DeviceTable {
   // partitions. Errors: invalid_config for impossible options.
   static Result<DeviceTable> discover(const DeviceOptions& options);
   // A table of the given devices (tests).
-  explicit DeviceTable(std::vector<Device> devices) : devices_(std::move(devices)) {}
+  explicit DeviceTable(std::vector<Device> devices);
 
   const std::vector<Device>& devices() const { return devices_; }
   Device* find(std::string_view id);

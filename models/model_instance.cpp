@@ -52,7 +52,11 @@ ServingPlan serving_plan(const ModelSpec& spec, const engine::Model& model) {
   sc.max_choices = static_cast<int32_t>(std::min(spec.max_choices, spec.max_sequences));
   sc.kv_bytes = spec.kv_cache_bytes;
   sc.max_waiting = static_cast<int32_t>(spec.max_waiting);
-  sc.max_waiting_per_team = static_cast<int32_t>(spec.max_waiting);
+  // One team cannot fill the queue: others get queue_full only for their own overflow.
+  sc.max_waiting_per_team = static_cast<int32_t>(
+      spec.max_waiting_per_team > 0 ? std::min(spec.max_waiting_per_team, spec.max_waiting)
+                                    : std::max<uint32_t>(1, spec.max_waiting / 4));
+  sc.share_preemption.enabled = spec.share_preemption;
   return p;
 }
 

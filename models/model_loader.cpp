@@ -21,10 +21,11 @@ void run_all(std::vector<std::function<void()>>& calls) {
 
 // Waits until `sched` no longer uses its backend and runs on `next` (null:
 // paused). Never under the manager's mutex.
-void switch_backend(scheduler::Scheduler& sched, engine::Backend* next) {
+void switch_backend(scheduler::Scheduler& sched, engine::Backend* next,
+                    std::shared_ptr<scheduler::DeviceArbiter> arbiter = nullptr) {
   std::promise<void> switched;
   std::future<void> done = switched.get_future();
-  sched.replace_backend(next, [&switched] { switched.set_value(); });
+  sched.replace_backend(next, [&switched] { switched.set_value(); }, std::move(arbiter));
   done.wait();
 }
 
@@ -96,6 +97,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
     return true;
   }
   const ModelSpec spec = s->spec;
+  const SteadyClock::time_point started = SteadyClock::now();
   std::shared_ptr<ModelInstance> instance = s->instance;  // a parked model keeps it
   const bool restoring = s->state == ModelState::parked && instance;
   const std::string parked_on = s->device;
@@ -201,6 +203,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   }
   for (const auto& v : evict) {
     log::noticef("model '%s' evicted to make room for '%s'", v->spec.id.c_str(), spec.id.c_str());
+    ++v->evictions;
     const Device* vd = devices_.find(v->device);
     unload_now(v, lk, vd && vd->kind == engine::DeviceKind::cuda, &calls);
   }
@@ -231,6 +234,7 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   s->bytes_done.store(0);
   s->bytes_total.store(m->weight_bytes());
   const Device* dev = devices_.find(chosen.front().device);
+  const std::shared_ptr<scheduler::DeviceArbiter> arbiter = dev->arbiter;
   const engine::DeviceKind kind = dev->kind;
   const int threads = spec.threads > 0 ? static_cast<int>(spec.threads) : dev->threads;
   const std::string chosen_name = where;
@@ -270,10 +274,14 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   lk.lock();
   s->backend = std::move(b);
   s->instance = instance;
-  instance->scheduler->replace_backend(raw, nullptr);  // steps from its next boundary on
+  // Steps from its next boundary on, taking turns with the other models on
+  // its (first) device.
+  instance->scheduler->replace_backend(raw, nullptr, arbiter);
   s->actual = actual;
   if (chosen.size() == 1 && actual > need) devices_.set_reserved(chosen_name, spec.id, actual);
   s->state = ModelState::ready;
+  ++s->loads;
+  s->load_seconds += std::chrono::duration<double>(SteadyClock::now() - started).count();
   s->queued = false;  // with the state, so that a caller seeing "ready" may move or unload it at once
   s->error.clear();
   s->loaded_at = unix_now();
@@ -311,11 +319,15 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
     log::errorf("model '%s': %s", s->spec.id.c_str(), s->error.c_str());
     return true;
   }
-  for (const auto& v : evict) unload_now(v, lk, dev->kind == engine::DeviceKind::cuda, &calls);
+  for (const auto& v : evict) {
+    ++v->evictions;
+    unload_now(v, lk, dev->kind == engine::DeviceKind::cuda, &calls);
+  }
   const uint64_t held_on_target = devices_.reserved_by(target, s->spec.id);  // a split's stage may be there
   if (!devices_.reserve(target, s->spec.id, est->total())) return false;
   std::shared_ptr<ModelInstance> instance = s->instance;
   const int threads = s->spec.threads > 0 ? static_cast<int>(s->spec.threads) : dev->threads;
+  const std::shared_ptr<scheduler::DeviceArbiter> arbiter = dev->arbiter;
   const std::string id = s->spec.id;
   const std::string from = s->device;
   lk.unlock();
@@ -338,12 +350,13 @@ bool ModelManager::run_move(const std::shared_ptr<Slot>& s, const std::string& t
   }
   std::unique_ptr<engine::Backend> next = std::move(*backend);
   const uint64_t actual = next->memory_bytes();  // before the engine thread drives it
-  switch_backend(*instance->scheduler, next.get());
+  switch_backend(*instance->scheduler, next.get(), arbiter);
 
   lk.lock();
   std::unique_ptr<engine::Backend> old = std::move(s->backend);
   s->backend = std::move(next);
   s->device = target;
+  ++s->moves;
   s->estimate = est->total();
   s->actual = actual;
   s->stages = {StagePlan{target, {0, instance->model->config().n_layer, instance->model->config().n_layer}, est->total()}};

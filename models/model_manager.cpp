@@ -169,6 +169,10 @@ ModelInfo ModelManager::info_of(const Slot& s) const {
   i.bytes_done = s.bytes_done.load(std::memory_order_relaxed);
   i.bytes_total = s.bytes_total.load(std::memory_order_relaxed);
   i.loaded_at = s.loaded_at;
+  i.loads = s.loads;
+  i.load_seconds = s.load_seconds;
+  i.evictions = s.evictions;
+  i.moves = s.moves;
   i.last_used_at = s.last_used_at;
   i.error = s.error;
   for (const auto& st : s.stages) i.stages.push_back(StageView{st.device, st.layers.first, st.layers.last, st.bytes});

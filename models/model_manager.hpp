@@ -85,6 +85,10 @@ struct ModelInfo {
   int32_t running = 0;           // sequences in its batch
   int32_t waiting = 0;           // requests queued in its scheduler or waiting for it to load
   int64_t loaded_at = 0;         // Unix seconds; 0 = never
+  uint64_t loads = 0;            // successful loads and restores since start
+  double load_seconds = 0;       // their total time
+  uint64_t evictions = 0;        // times it was unloaded or parked to make room
+  uint64_t moves = 0;            // successful moves between devices
   int64_t last_used_at = 0;      // Unix seconds; 0 = never
   int32_t max_context = 0;       // 0 until loaded
   std::string error;             // why it failed (state failed)

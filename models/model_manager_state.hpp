@@ -28,6 +28,10 @@ struct ModelManager::Slot {
   std::unique_ptr<engine::Backend> backend;   // ready, unloading
   std::shared_ptr<LeaseCounter> leases = std::make_shared<LeaseCounter>();
   int64_t loaded_at = 0;     // Unix seconds
+  uint64_t loads = 0;        // loads and restores that succeeded
+  double load_seconds = 0;   // their total time, from the file's opening to serving
+  uint64_t evictions = 0;    // unloaded or parked to make room for another model
+  uint64_t moves = 0;        // moves to another device that succeeded
   int64_t last_used_at = 0;  // Unix seconds
   SteadyClock::time_point last_used{};  // LRU order
   bool queued = false;       // a load or move of it is queued, blocked or running

@@ -31,6 +31,8 @@ struct ModelSpec {
   uint32_t max_sequences = 16;
   uint32_t max_choices = 4;
   uint32_t max_waiting = 256;
+  uint32_t max_waiting_per_team = 0;     // one team's part of max_waiting; 0 = a quarter of it (at least 1)
+  bool share_preemption = true;          // preempt to keep the weighted fair share (scheduler_config.hpp)
   uint64_t kv_cache_bytes = 0;           // 0 = room for max_sequences full contexts
   std::string chat_template_name;        // built-in template overriding the GGUF's
   std::filesystem::path chat_template;   // Jinja file overriding the GGUF's

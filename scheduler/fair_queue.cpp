@@ -41,18 +41,18 @@ void FairQueue::maybe_deactivate(Team& t) {
   }
 }
 
-void FairQueue::push_back(const std::string& name, double weight, uint64_t handle) {
+void FairQueue::push_back(const std::string& name, double weight, uint64_t handle, Priority p) {
   Team& t = team(name, weight);
   activate(t);
-  t.queue.push_back(handle);
+  queue_of(t, p).push_back(handle);
   ++t.c.waiting;
   ++total_waiting_;
 }
 
-void FairQueue::push_front(const std::string& name, uint64_t handle) {
+void FairQueue::push_front(const std::string& name, uint64_t handle, Priority p) {
   Team& t = team(name, 0);
   activate(t);
-  t.queue.push_front(handle);
+  queue_of(t, p).push_front(handle);
   ++t.c.waiting;
   ++total_waiting_;
 }
@@ -61,38 +61,50 @@ bool FairQueue::remove(const std::string& name, uint64_t handle) {
   auto it = teams_.find(name);
   if (it == teams_.end()) return false;
   Team& t = it->second;
-  auto q = std::find(t.queue.begin(), t.queue.end(), handle);
-  if (q == t.queue.end()) return false;
-  t.queue.erase(q);
-  --t.c.waiting;
-  --total_waiting_;
-  maybe_deactivate(t);
-  return true;
+  for (auto& queue : t.queue) {
+    auto q = std::find(queue.begin(), queue.end(), handle);
+    if (q == queue.end()) continue;
+    queue.erase(q);
+    --t.c.waiting;
+    --total_waiting_;
+    maybe_deactivate(t);
+    return true;
+  }
+  return false;
 }
 
 const std::string* FairQueue::next_team() const {
-  const Team* best = nullptr;
-  for (const auto& [name, t] : teams_) {
-    if (t.queue.empty()) continue;
-    if (!best || t.c.service < best->c.service ||
-        (t.c.service == best->c.service && t.active_since < best->active_since)) {
-      best = &t;
+  for (const auto& queue_index : {0, 1}) {
+    const Team* best = nullptr;
+    for (const auto& [name, t] : teams_) {
+      if (t.queue[queue_index].empty()) continue;
+      if (!best || t.c.service < best->c.service ||
+          (t.c.service == best->c.service && t.active_since < best->active_since)) {
+        best = &t;
+      }
     }
+    if (best) return &best->c.team;
   }
-  return best ? &best->c.team : nullptr;
+  return nullptr;
 }
 
 uint64_t FairQueue::front(const std::string& name) const {
   const Team& t = teams_.at(name);
-  assert(!t.queue.empty());
-  return t.queue.front();
+  assert(t.c.waiting > 0);
+  return t.queue[0].empty() ? t.queue[1].front() : t.queue[0].front();
+}
+
+Priority FairQueue::front_priority(const std::string& name) const {
+  const Team& t = teams_.at(name);
+  return t.queue[0].empty() ? Priority::batch : Priority::interactive;
 }
 
 uint64_t FairQueue::pop_admitted(const std::string& name) {
   Team& t = teams_.at(name);
-  assert(!t.queue.empty());
-  const uint64_t h = t.queue.front();
-  t.queue.pop_front();
+  assert(t.c.waiting > 0);
+  auto& queue = t.queue[0].empty() ? t.queue[1] : t.queue[0];
+  const uint64_t h = queue.front();
+  queue.pop_front();
   --t.c.waiting;
   --total_waiting_;
   ++t.c.running;
@@ -111,12 +123,13 @@ void FairQueue::on_finished(const std::string& name) {
   maybe_deactivate(t);
 }
 
-void FairQueue::on_preempted(const std::string& name, uint64_t handle) {
+void FairQueue::on_preempted(const std::string& name, uint64_t handle, Priority p, bool for_share) {
   Team& t = teams_.at(name);
   assert(t.c.running > 0);
   --t.c.running;
   ++t.c.preemptions;
-  t.queue.push_front(handle);
+  if (for_share) ++t.c.fair_preemptions;
+  queue_of(t, p).push_front(handle);
   ++t.c.waiting;
   ++total_waiting_;
 }
@@ -138,6 +151,11 @@ double FairQueue::service(const std::string& name) const {
 int32_t FairQueue::waiting(const std::string& name) const {
   auto it = teams_.find(name);
   return it == teams_.end() ? 0 : it->second.c.waiting;
+}
+
+double FairQueue::weight(const std::string& name) const {
+  auto it = teams_.find(name);
+  return it == teams_.end() ? 1.0 : it->second.c.weight;
 }
 
 std::vector<TeamCounters> FairQueue::counters() const {

@@ -27,6 +27,16 @@ namespace llmd::scheduler {
 
 using RequestId = uint64_t;
 
+// Scheduling class of a request. Batch work fills capacity that interactive
+// work leaves idle: it is admitted only while no interactive sequence waits,
+// and it is preempted first when an interactive one needs room.
+enum class Priority : uint8_t { interactive, batch };
+
+// "interactive", "batch".
+std::string_view to_string(Priority p);
+// Parses "interactive" / "batch"; false otherwise.
+bool parse_priority(std::string_view text, Priority* out);
+
 enum class FinishReason : uint8_t {
   none,    // not finished (on intermediate events)
   stop,    // a stop string or one of stop_token_ids
@@ -77,6 +87,7 @@ struct GenerationRequest {
   // Set by the trusted caller (from the API key once keys exist).
   std::string team = "default";
   double team_weight = 1.0;       // fair-share weight (> 0)
+  Priority priority = Priority::interactive;
   std::string cache_salt;         // prefix-cache blocks are shared only between equal salts
 
   EventSink on_event;             // required

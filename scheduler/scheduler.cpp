@@ -40,6 +40,19 @@ std::string_view to_string(FinishReason r) {
   return "";
 }
 
+std::string_view to_string(Priority p) { return p == Priority::batch ? "batch" : "interactive"; }
+
+bool parse_priority(std::string_view text, Priority* out) {
+  if (text == "interactive") {
+    *out = Priority::interactive;
+  } else if (text == "batch") {
+    *out = Priority::batch;
+  } else {
+    return false;
+  }
+  return true;
+}
+
 Result<engine::KvCacheShape> Scheduler::plan_kv(uint64_t block_bytes, const ModelLimits& model,
                                                 const SchedulerConfig& c, int32_t* max_context_out) {
   if (Status st = check_config(model, c); !st) return st.take_error();
@@ -129,6 +142,11 @@ void Scheduler::stop() {
     apply_backend_change();
     fail_all(Error(ErrorCode::shutting_down, "the model is being unloaded"));
     publish_stats(nullptr);
+  }
+  // The loop has ended: nobody waits for this member any more.
+  if (arbiter_) {
+    arbiter_->leave(arbiter_member_);
+    arbiter_.reset();
   }
 }
 
@@ -233,7 +251,7 @@ void Scheduler::drain_inbox() {
   for (auto& r : in) {
     RequestState* p = r.get();
     requests_.emplace(p->id, std::move(r));
-    fair_.push_back(p->params.team, p->params.team_weight, p->choices[0]->handle());
+    fair_.push_back(p->params.team, p->params.team_weight, p->choices[0]->handle(), p->params.priority);
   }
   for (RequestId id : ab) {
     auto it = requests_.find(id);
@@ -241,11 +259,13 @@ void Scheduler::drain_inbox() {
   }
 }
 
-void Scheduler::replace_backend(engine::Backend* next, std::function<void()> on_replaced) {
+void Scheduler::replace_backend(engine::Backend* next, std::function<void()> on_replaced,
+                                std::shared_ptr<DeviceArbiter> arbiter) {
   {
     std::lock_guard lk(mu_);
     if (!backend_change_) backend_change_.emplace();
     backend_change_->next = next;
+    backend_change_->arbiter = std::move(arbiter);
     if (on_replaced) backend_change_->callbacks.push_back(std::move(on_replaced));
   }
   cv_.notify_one();
@@ -258,6 +278,11 @@ void Scheduler::apply_backend_change() {
     change.swap(backend_change_);
   }
   if (!change) return;
+  if (change->arbiter != arbiter_) {
+    if (arbiter_) arbiter_->leave(arbiter_member_);
+    arbiter_ = std::move(change->arbiter);
+    arbiter_member_ = arbiter_ ? arbiter_->join() : 0;
+  }
   if (change->next != backend_) {
     preempt_all();
     backend_ = change->next;
@@ -278,6 +303,7 @@ bool Scheduler::step() {
   drain_inbox();
   apply_backend_change();
   if (backend_ == nullptr) {  // paused: requests wait in the queue
+    if (arbiter_) arbiter_->idle(arbiter_member_);
     publish_stats(nullptr);
     return false;
   }
@@ -287,7 +313,11 @@ bool Scheduler::step() {
     note_left_queue(s->req);
   }
   const bool worked = !plan.empty();
-  if (worked) run_plan(plan);
+  if (worked) {
+    run_plan(plan);
+  } else if (arbiter_) {
+    arbiter_->idle(arbiter_member_);  // other models need not wait for this one
+  }
   for (RequestState* r : done_) requests_.erase(r->id);
   active_.fetch_sub(static_cast<int32_t>(done_.size()), std::memory_order_acq_rel);
   done_.clear();
@@ -313,8 +343,25 @@ void Scheduler::run_plan(const StepPlan& plan) {
     batch.seqs.push_back(b);
   }
 
+  // Whose tokens this step carries, for the device arbiter's turn and charge.
+  std::vector<TeamStepShare> shares;
+  if (arbiter_) {
+    for (const PlannedSeq& p : plan.seqs) {
+      const auto& params = p.seq->req->params;
+      auto it = std::find_if(shares.begin(), shares.end(), [&](const TeamStepShare& t) { return t.team == params.team; });
+      if (it == shares.end()) {
+        shares.push_back(TeamStepShare{params.team, params.team_weight, p.n_tokens});
+      } else {
+        it->tokens += p.n_tokens;
+      }
+    }
+    arbiter_->acquire(arbiter_member_, shares);
+  }
+  const int64_t forward_start = arbiter_ ? now_ns() : 0;
   engine::ForwardOutput out;
-  if (Status st = backend_->forward(batch, &out); !st) {
+  Status forwarded = backend_->forward(batch, &out);
+  if (arbiter_) arbiter_->release(arbiter_member_, shares, static_cast<double>(now_ns() - forward_start) * 1e-9);
+  if (Status st = std::move(forwarded); !st) {
     log::errorf("scheduler %s: forward step failed: %s", config_.name.c_str(), st.error().message.c_str());
     const Error err(ErrorCode::engine_error, "the model failed to compute this request: " + st.error().message);
     if (!backend_->healthy()) {
@@ -371,17 +418,18 @@ void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
         shared = false;
       }
     }
+    c->charged = leader->charged;  // the prompt is paid once, by the leader
     if (shared) {
       c->state = SeqState::running;
       c->num_computed = leader->num_computed;
-      c->admit_order = planner_.next_admit_order();
+      planner_.stamp_admission(c);
       running_.push_back(c);
       fair_.on_forked(team, 1);
     } else {
       // No block for its tail: it waits and recomputes (mostly from the cache).
       c->state = SeqState::waiting;
       c->num_computed = 0;
-      fair_.push_front(team, c->handle());
+      fair_.push_front(team, c->handle(), c->req->params.priority);
     }
     engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion());
     accept_token(c, t);
@@ -500,6 +548,7 @@ void Scheduler::publish_stats(const StepPlan* plan) {
     ++steps_;
     tokens_processed_ += static_cast<uint64_t>(plan->n_tokens);
     preemptions_ += plan->preempted.size();
+    share_preemptions_ += static_cast<uint64_t>(plan->share_preemptions);
     batch_seqs_sum_ += plan->seqs.size();
     ++histogram_[SchedulerStats::histogram_bucket(static_cast<int32_t>(plan->seqs.size()))];
   }
@@ -538,6 +587,7 @@ void Scheduler::publish_stats(const StepPlan* plan) {
   s.steps = steps_;
   s.tokens_processed = tokens_processed_;
   s.preemptions = preemptions_;
+  s.share_preemptions = share_preemptions_;
   if (plan) {
     s.last_batch_seqs = static_cast<int32_t>(plan->seqs.size());
     s.last_batch_tokens = plan->n_tokens;

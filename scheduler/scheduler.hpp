@@ -42,6 +42,7 @@
 #include "engine/backend/backend.hpp"
 #include "base/result.hpp"
 #include "engine/kv/kv_cache_manager.hpp"
+#include "scheduler/device_arbiter.hpp"
 #include "scheduler/fair_queue.hpp"
 #include "scheduler/request.hpp"
 #include "scheduler/scheduler_config.hpp"
@@ -109,7 +110,10 @@ class Scheduler {
   // caller's when the loop is not running) after the old backend is no
   // longer used; it must not block. A later call supersedes one not yet
   // applied (whose callback then runs too). Thread-safe.
-  void replace_backend(engine::Backend* next, std::function<void()> on_replaced);
+  // `arbiter` (may be null) is the device arbiter of the new backend's
+  // device: every forward step then takes its turn there.
+  void replace_backend(engine::Backend* next, std::function<void()> on_replaced,
+                       std::shared_ptr<DeviceArbiter> arbiter = nullptr);
   // The KV pool every backend of this scheduler holds.
   engine::KvCacheShape kv_shape() const { return kv_shape_; }
   // Requests accepted and not yet done (queued, running or paused).
@@ -147,6 +151,8 @@ class Scheduler {
   void note_left_queue(RequestState* r);
 
   engine::Backend* backend_;  // engine thread; null while paused
+  std::shared_ptr<DeviceArbiter> arbiter_;  // engine thread; may be null
+  int arbiter_member_ = 0;
   const engine::Tokenizer& tokenizer_;
   const ModelLimits model_;
   const SchedulerConfig config_;
@@ -161,7 +167,7 @@ class Scheduler {
   std::unordered_map<RequestId, std::unique_ptr<RequestState>> requests_;
   std::vector<RequestState*> done_;  // ended this step, destroyed after emitting
   std::unordered_map<std::string, int32_t> left_queue_;  // per team, applied to queued_ once a step
-  uint64_t steps_ = 0, tokens_processed_ = 0, preemptions_ = 0, batch_seqs_sum_ = 0;
+  uint64_t steps_ = 0, tokens_processed_ = 0, preemptions_ = 0, share_preemptions_ = 0, batch_seqs_sum_ = 0;
   uint64_t finished_ = 0, aborted_ = 0, prefix_query_tokens_ = 0;
   std::array<uint64_t, 8> histogram_{};
   double finish_rate_ = 0;  // requests per second, smoothed
@@ -180,6 +186,7 @@ class Scheduler {
   bool failed_ = false;
   struct BackendChange {
     engine::Backend* next = nullptr;
+    std::shared_ptr<DeviceArbiter> arbiter;
     std::vector<std::function<void()>> callbacks;
   };
   std::optional<BackendChange> backend_change_;

@@ -16,6 +16,25 @@ struct ModelLimits {
   int32_t n_vocab = 0;  // logits row length; prompt ids must be below it
 };
 
+// Preemption that keeps the fair share while the batch is full. When the
+// team next in the fair order cannot be admitted (no sequence slot or no KV
+// blocks), the newest sequence of another team may be preempted for it:
+//   - of a team holding more slots than its weighted share of max_seqs while
+//     the waiting team holds fewer than its own (when KV blocks are what is
+//     short: more blocks than its weighted share of the pool while the
+//     waiting team holds fewer than its own), or
+//   - of a team whose weighted service leads the waiting team's by more
+//     than service_gap,
+// and in both cases only a team with at least the waiting team's service.
+// Preempted sequences keep their full KV blocks in the prefix cache, so they
+// resume cheaply. Batch-priority sequences yield to interactive work at once.
+struct SharePreemption {
+  bool enabled = true;
+  double service_gap = 256.0;  // weighted tokens; the hysteresis of the service rule
+  int32_t min_run_steps = 4;   // a sequence runs this many steps before it can be preempted for a share
+  int32_t max_per_step = 1;    // preemptions for a share per step (yielding batch work is not limited)
+};
+
 struct SchedulerConfig {
   std::string name = "model";     // for logs and the thread name
 
@@ -43,6 +62,7 @@ struct SchedulerConfig {
 
   // Fair share: charge per processed prompt / completion token.
   FairShareWeights weights;
+  SharePreemption share_preemption;
 
   // Runs on the engine thread after each step, once the step's events have
   // been delivered, and once more after the last events at shutdown (the HTTP

@@ -26,6 +26,7 @@ struct SchedulerStats {
   uint64_t steps = 0;
   uint64_t tokens_processed = 0;
   uint64_t preemptions = 0;
+  uint64_t share_preemptions = 0;  // of those, to keep the fair share (the rest: memory pressure, moves)
   int32_t last_batch_seqs = 0;
   int32_t last_batch_tokens = 0;
   uint64_t batch_seqs_sum = 0;  // over steps, for the average

@@ -41,6 +41,8 @@ struct Sequence {
   int32_t num_computed = 0;     // tokens whose K/V are in the cache
   bool decoding = false;        // admitted and past its prompt / recomputation
   uint64_t admit_order = 0;     // larger = admitted more recently
+  uint64_t admit_step = 0;      // the planner's step count when it was admitted
+  int32_t charged = 0;          // positions [0, charged) were charged to the team's fair share
   engine::kv::BlockTable table;
 
   std::optional<engine::Sampler> sampler;

@@ -13,9 +13,11 @@ PACKAGES=(
   libsystemd-dev systemd
   libtomlplusplus-dev
   libpcre2-dev
+  prometheus-cpp-dev
   # tests
   libgtest-dev libgmock-dev
   python3 python3-numpy python3-jinja2
+  prometheus  # promtool checks the /metrics exposition
   curl ca-certificates
 )
 

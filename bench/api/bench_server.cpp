@@ -93,7 +93,7 @@ bool BenchServer::start(const BenchServerOptions& o) {
   }
   const std::string model = std::filesystem::canonical(o.model).string();
   std::ofstream(dir_ + "/llmd.toml")
-      << "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = " << o.io_threads << "\ndrain_timeout_s = 5\n"
+      << "[metrics]\nport = 0\n[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = " << o.io_threads << "\ndrain_timeout_s = 5\n"
       << "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
       << "[log]\nlevel = \"notice\"\naccess_log = false\n"
       << "[paths]\nstate_dir = \"state\"\nmodel_dirs = [\"" << std::filesystem::path(model).parent_path().string()

@@ -69,6 +69,7 @@ void admit(auth::AuthService& auth, const http::ExchangePtr& ex, auth::Admission
   auth.admissions().admit(std::move(principal), std::move(request),
                           [ex, then = std::move(then)](auth::AdmissionResult result) mutable {
                             if (!result.admitted()) {
+                              ex->set_metric_refusal(result.denial->code);
                               http::Response r = denial_response(*result.denial);
                               add_rate_limit_headers(result.limits, &r.headers);
                               ex->respond(std::move(r));

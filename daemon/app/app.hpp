@@ -9,6 +9,7 @@
 #include "auth/auth_service.hpp"
 #include "daemon/config/config.hpp"
 #include "daemon/http/server.hpp"
+#include "daemon/metrics/metrics.hpp"
 #include "base/result.hpp"
 #include "models/model_manager.hpp"
 
@@ -19,6 +20,7 @@ namespace llmd::daemon {
 struct Services {
   auth::AuthService* auth = nullptr;  // keys, limits, budgets, usage ledger, admin operations
   models::ModelManager* models = nullptr;  // the catalog and the served models
+  metrics::Metrics* metrics = nullptr;     // requests and generations are recorded here; may be null
 };
 
 // Extension points of the serve path. The production binary passes none; the

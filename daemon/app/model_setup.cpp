@@ -18,6 +18,8 @@ models::ModelSpec spec_from_config(const config::ModelConfig& m) {
   s.max_sequences = m.max_sequences;
   s.max_choices = m.max_choices;
   s.max_waiting = m.max_waiting;
+  s.max_waiting_per_team = m.max_waiting_per_team;
+  s.share_preemption = m.share_preemption;
   s.kv_cache_bytes = m.kv_cache_bytes;
   s.chat_template_name = m.chat_template_name;
   s.chat_template = m.chat_template;

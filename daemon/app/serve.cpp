@@ -12,12 +12,15 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 
 #include "daemon/access/access.hpp"
 #include "daemon/admin/admin_models.hpp"
 #include "daemon/admin/admin_routes.hpp"
 #include "daemon/app/app.hpp"
 #include "daemon/app/model_setup.hpp"
+#include "daemon/metrics/metrics_listener.hpp"
+#include "daemon/metrics/state_metrics.hpp"
 #include "daemon/models/sqlite_model_store.hpp"
 #include "daemon/openai/routes.hpp"
 #include "daemon/system/notify.hpp"
@@ -65,6 +68,33 @@ class Watchdog {
 
 }  // namespace
 
+namespace {
+
+// The Prometheus listener of [metrics], with the token read from token_file.
+Result<std::unique_ptr<metrics::MetricsListener>> start_metrics_listener(const config::MetricsConfig& c,
+                                                                        metrics::Metrics& m) {
+  metrics::ListenerOptions o;
+  o.address = c.address;
+  o.port = c.port;
+  if (!c.token_file.empty()) {
+    std::ifstream in(c.token_file);
+    std::string token;
+    if (!in || !std::getline(in, token)) {
+      return Error(ErrorCode::config_unreadable, "[metrics] token_file " + c.token_file.string() + " cannot be read");
+    }
+    while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    if (token.empty()) return Error(ErrorCode::invalid_config, "[metrics] token_file " + c.token_file.string() + " is empty");
+    o.token = std::move(token);
+  }
+  auto listener = metrics::MetricsListener::start(o, [&m] { return m.render(); });
+  if (!listener) return listener.take_error();
+  log::noticef("metrics: http://%s:%u/metrics%s", c.address.c_str(), static_cast<unsigned>((*listener)->port()),
+               o.token.empty() ? "" : " (bearer token required)");
+  return listener;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, const AppHooks& hooks,
                                                    const Services& services) {
   auto server = http::Server::create(cfg);
@@ -72,6 +102,9 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
   if (services.auth) {
     (*server)->set_authenticator(access::make_auth_hook(
         *services.auth, [srv = server->get()](std::function<void()> fn) { srv->offload(std::move(fn)); }));
+  }
+  if (services.metrics) {
+    (*server)->set_request_observer([m = services.metrics](const http::RequestSummary& r) { m->record_request(r); });
   }
   // The OpenAI and admin API routes register here.
   if (Status st = admin::install_admin_routes((*server)->router(), services.auth); !st) return st.take_error();
@@ -82,6 +115,7 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
   api.models = services.models;
   api.auth = services.auth;
   api.stream_interval = cfg.api.stream_interval;
+  api.metrics = services.metrics;
   api.offload = [srv = server->get()](std::function<void()> fn) { srv->offload(std::move(fn)); };
   if (Status st = openai::install_openai_routes((*server)->router(), api); !st) return st.take_error();
   if (hooks.install_routes) {
@@ -135,6 +169,19 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   // Outlives the server; its schedulers stop before the server goes.
   models::ModelManager models(std::move(*devices), manager_options(cfg, &store));
   services.models = &models;
+  metrics::Metrics metrics;
+  metrics.add_collectable(std::make_shared<metrics::StateMetrics>(models));
+  services.metrics = &metrics;
+  std::unique_ptr<metrics::MetricsListener> metrics_listener;
+  if (cfg.metrics.enabled) {
+    auto listener = start_metrics_listener(cfg.metrics, metrics);
+    if (!listener) {
+      log::errorf("%s", listener.error().message.c_str());
+      notifier.status("failed: " + listener.error().message);
+      return kExitConfig;
+    }
+    metrics_listener = std::move(*listener);
+  }
   auto built = build_server(cfg, hooks, services);
   if (!built) {
     log::errorf("%s", built.error().message.c_str());

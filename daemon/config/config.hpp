@@ -79,6 +79,14 @@ struct ApiConfig {
   milliseconds stream_interval{10};
 };
 
+// [metrics]: the Prometheus listener (plain HTTP, its own port).
+struct MetricsConfig {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9464;              // 0: an ephemeral port (tests)
+  std::filesystem::path token_file;       // a file holding the bearer token scrapers must send; empty: none
+};
+
 // [devices]: what the model manager may place models on.
 struct DevicesConfig {
   bool all_gpus = true;                 // gpus = "all"
@@ -109,6 +117,8 @@ struct ModelConfig {
   std::uint32_t max_sequences = 16;       // concurrent sequences in the batch
   std::uint32_t max_choices = 4;          // largest "n" a request may ask for (<= max_sequences)
   std::uint32_t max_waiting = 256;        // requests queued before 503 + Retry-After
+  std::uint32_t max_waiting_per_team = 0; // one team's part of max_waiting; 0 = a quarter
+  bool share_preemption = true;           // preempt to keep the weighted fair share
   std::uint64_t kv_cache_bytes = 0;       // KV-cache memory; 0 = room for max_sequences full contexts
   std::string chat_template_name;         // built-in template overriding the GGUF's ("chatml", ...); empty = none
   std::filesystem::path chat_template;    // Jinja file overriding the GGUF's template; empty = none
@@ -129,6 +139,7 @@ struct Config {
   LogConfig log;
   PathsConfig paths;
   ApiConfig api;
+  MetricsConfig metrics;
   DevicesConfig devices;
   ModelManagerConfig model_manager;
   std::vector<ModelConfig> models;

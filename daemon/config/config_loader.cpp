@@ -26,6 +26,7 @@ constexpr TableSection kTables[] = {
     {"server", detail::parse_server}, {"tls", detail::parse_tls},     {"limits", detail::parse_limits},
     {"log", detail::parse_log},       {"paths", detail::parse_paths},  {"api", detail::parse_api},
     {"devices", detail::parse_devices}, {"model_manager", detail::parse_model_manager},
+    {"metrics", detail::parse_metrics},
 };
 
 constexpr TableSection kArrays[] = {

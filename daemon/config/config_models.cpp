@@ -59,6 +59,8 @@ void parse_model(Section& s, Config& c) {
   if (s.get_uint("threads", 0, 1024, n)) m.threads = static_cast<unsigned>(n);
   if (s.get_uint("max_choices", 1, 128, n)) m.max_choices = static_cast<std::uint32_t>(n);
   if (s.get_uint("max_waiting", 1, 1u << 20, n)) m.max_waiting = static_cast<std::uint32_t>(n);
+  if (s.get_uint("max_waiting_per_team", 1, 1u << 20, n)) m.max_waiting_per_team = static_cast<std::uint32_t>(n);
+  s.get_bool("share_preemption", m.share_preemption);
   if (s.get_uint("kv_cache_bytes", 0, std::uint64_t{1} << 50, n)) m.kv_cache_bytes = n;
   if (const toml::node* dev = s.node("device"); dev && dev->is_array()) {
     // A list: the model is split across these devices, in stage order.
@@ -92,6 +94,9 @@ void parse_model(Section& s, Config& c) {
   }
   s.get_bool("pinned", m.pinned);
   if (s.get_uint("keep_alive_s", 0, 365u * 86400u, n)) m.keep_alive_s = static_cast<std::uint32_t>(n);
+  if (m.max_waiting_per_team > m.max_waiting) {
+    s.error("max_waiting_per_team", "must not exceed max_waiting (" + std::to_string(m.max_waiting) + ")");
+  }
   if (m.max_choices > m.max_sequences) {
     s.error("max_choices", "must not exceed max_sequences (" + std::to_string(m.max_sequences) + ")");
   }

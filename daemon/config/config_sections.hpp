@@ -15,6 +15,7 @@ void parse_limits(Section& s, Config& c);
 void parse_log(Section& s, Config& c);
 void parse_paths(Section& s, Config& c);
 void parse_api(Section& s, Config& c);
+void parse_metrics(Section& s, Config& c);
 void parse_devices(Section& s, Config& c);
 void parse_model_manager(Section& s, Config& c);
 // One [[models]] entry.

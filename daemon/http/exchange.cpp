@@ -47,6 +47,12 @@ void Exchange::on_done(std::function<void(Outcome)> fn) { state_->on_done(std::m
 bool Exchange::aborted() const { return state_->aborted(); }
 void Exchange::log_field(std::string_view key, std::string_view value) { state_->log_field(key, value); }
 
+void Exchange::set_metric_labels(std::string_view endpoint, std::string_view model, std::string_view team) {
+  state_->set_metric_labels(endpoint, model, team);
+}
+
+void Exchange::set_metric_refusal(std::string_view code) { state_->set_metric_refusal(code); }
+
 // ---------------------------------------------------------------- state
 
 namespace detail {
@@ -151,6 +157,23 @@ void ExchangeState::log_field(std::string_view key, std::string_view value) {
   clean(key, log_fields_);
   log_fields_ += '=';
   clean(value, log_fields_);
+}
+
+void ExchangeState::set_metric_labels(std::string_view endpoint, std::string_view model, std::string_view team) {
+  std::lock_guard lock(mu_);
+  if (!endpoint.empty()) labels_.endpoint = endpoint;
+  if (!model.empty()) labels_.model = model;
+  if (!team.empty()) labels_.team = team;
+}
+
+void ExchangeState::set_metric_refusal(std::string_view code) {
+  std::lock_guard lock(mu_);
+  labels_.refusal = code;
+}
+
+MetricLabels ExchangeState::metric_labels() {
+  std::lock_guard lock(mu_);
+  return labels_;
 }
 
 std::string ExchangeState::log_fields() {

@@ -19,7 +19,9 @@
 //   stream, closes the connection): a request is never left hanging.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <string>
 #include <memory>
 #include <string_view>
 
@@ -41,6 +43,24 @@ enum class Outcome {
 };
 
 std::string_view to_string(Outcome o);
+
+// The labels a finished request is counted under (see set_metric_labels()).
+struct MetricLabels {
+  std::string endpoint;
+  std::string model;
+  std::string team;
+  std::string refusal;  // the error code of an admission refusal ("rate_limit_exceeded", ...)
+};
+
+// A request as it ends, for metrics: see Server::set_request_observer().
+struct RequestSummary {
+  std::string_view method;
+  std::string_view path;
+  int status = 0;  // 0 when nothing was sent
+  std::chrono::steady_clock::duration elapsed{};
+  std::string_view outcome;  // empty when completed normally
+  MetricLabels labels;       // empty unless the handler set them
+};
 
 class Exchange {
  public:
@@ -82,6 +102,14 @@ class Exchange {
   // model). Spaces and control characters in `value` become '_'. Never log
   // secrets.
   void log_field(std::string_view key, std::string_view value);
+
+  // What the request is, for the metrics of finished requests (bounded
+  // values only: an endpoint name, a configured model id, a team name; never
+  // keys or request ids). Later calls replace earlier ones; empty leaves a
+  // label as it was.
+  void set_metric_labels(std::string_view endpoint, std::string_view model = {}, std::string_view team = {});
+  // Marks the request as refused by admission with `code` (bounded: a denial's code).
+  void set_metric_refusal(std::string_view code);
 
  private:
   std::shared_ptr<detail::ExchangeState> state_;

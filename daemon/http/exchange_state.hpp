@@ -69,6 +69,9 @@ class ExchangeState : public std::enable_shared_from_this<ExchangeState> {
   void written(std::size_t bytes);
   // The fields added with log_field(), " key=value" each.
   std::string log_fields();
+  void set_metric_labels(std::string_view endpoint, std::string_view model, std::string_view team);
+  void set_metric_refusal(std::string_view code);
+  MetricLabels metric_labels();
   // Ends the exchange: runs on_done once. Later calls do nothing.
   void finish(Outcome outcome);
 
@@ -94,6 +97,7 @@ class ExchangeState : public std::enable_shared_from_this<ExchangeState> {
   Outcome outcome_ = Outcome::completed;
   std::function<void(Outcome)> on_done_;
   std::string log_fields_;
+  MetricLabels labels_;
   std::atomic<bool> aborted_{false};
 };
 

@@ -329,4 +329,8 @@ void Server::post(std::function<void()> fn) { net::post(*impl_->ioc, std::move(f
 
 void Server::offload(std::function<void()> fn) { impl_->core.offload(std::move(fn)); }
 
+void Server::set_request_observer(std::function<void(const RequestSummary&)> observer) {
+  impl_->core.observer = std::move(observer);
+}
+
 }  // namespace llmd::http

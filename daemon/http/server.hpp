@@ -54,6 +54,9 @@ class Server {
   // Register routes before start().
   Router& router();
   void set_authenticator(Authenticator authenticator);
+  // Called on an I/O thread once per request as it ends (sent, or the client
+  // gone); must be cheap and must not block. Set before start().
+  void set_request_observer(std::function<void(const RequestSummary&)> observer);
 
   // Applies [limits] route_body_bytes: each must name a registered route.
   // start() calls it; `llmd check-config` calls it alone.

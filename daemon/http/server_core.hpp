@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "daemon/config/config.hpp"
+#include "daemon/http/exchange.hpp"
 #include "daemon/http/router.hpp"
 #include "daemon/http/server.hpp"
 
@@ -26,6 +27,7 @@ struct ServerCore {
   Router router;
   Authenticator authenticator;
   std::function<void(std::function<void()>)> offload;  // runs work on the worker pool
+  std::function<void(const RequestSummary&)> observer;  // each request as it ends (metrics); may be empty
 
   std::atomic<bool> ready{false};
   std::atomic<bool> draining{false};

@@ -151,6 +151,17 @@ void Session::on_write(error_code ec, std::size_t) {
 
 void Session::log_access(std::string_view outcome) {
   cur_.unlogged = false;
+  if (core_.observer) {
+    RequestSummary s;
+    s.method = cur_.method;
+    s.path = cur_.path;
+    s.status = cur_.status;
+    s.elapsed = cur_.start.time_since_epoch().count() == 0 ? std::chrono::steady_clock::duration{}
+                                                           : std::chrono::steady_clock::now() - cur_.start;
+    s.outcome = outcome;
+    if (exchange_) s.labels = exchange_->metric_labels();
+    core_.observer(s);
+  }
   if (!core_.access_log) return;
   AccessRecord r;
   r.remote = remote_;

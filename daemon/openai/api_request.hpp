@@ -16,6 +16,7 @@
 
 #include "engine/chat/chat_template.hpp"
 #include "engine/sampling/sampling_params.hpp"
+#include "scheduler/request.hpp"
 
 namespace llmd::openai {
 
@@ -54,6 +55,9 @@ struct CompletionRequest {
   bool logprobs = false;                      // report the sampled tokens' log-probabilities
   int32_t top_logprobs = 0;                   // and this many alternatives per position
   bool ignore_eos = false;                    // extension: keep generating past end-of-generation tokens
+  // extension "priority" ("interactive" | "batch"), or service_tier "flex";
+  // the llmd-priority header overrides both.
+  scheduler::Priority priority = scheduler::Priority::interactive;
 };
 
 inline constexpr int32_t kMaxStopStrings = 4;

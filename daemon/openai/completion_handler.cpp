@@ -89,6 +89,7 @@ std::optional<ApiError> build_request(const models::ModelInstance& m, const Comp
   r.n = req.n;
   r.stop = req.stop;
   r.ignore_eos = req.ignore_eos;
+  r.priority = req.priority;
 
   const std::string_view prompt_param = req.endpoint == Endpoint::chat ? "messages" : "prompt";
   int64_t longest = 0;
@@ -154,6 +155,7 @@ void continue_completion(const ApiContext& ctx, Endpoint endpoint, const http::E
   plan.include_usage = req.include_usage;
   plan.logprobs = req.logprobs;
   plan.stream_interval = ctx.stream_interval;
+  plan.metrics = ctx.metrics;
 
   // The caller's team: fair share, and prefix-cache blocks shared only within it.
   scheduler::GenerationRequest& r = plan.request;
@@ -180,14 +182,37 @@ void continue_completion(const ApiContext& ctx, Endpoint endpoint, const http::E
 
 void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex) {
   auto req = std::make_shared<CompletionRequest>();
+  const std::string_view endpoint_label = endpoint == Endpoint::chat ? "chat.completions" : "completions";
+  {
+    auto caller = access::caller_of(ex->request());
+    ex->set_metric_labels(endpoint_label, {}, caller ? std::string_view(caller->team) : std::string_view());
+  }
   if (auto e = parse_completion_request(endpoint, ex->request().body, req.get())) return respond(*ex, *e);
+  if (const std::string_view p = ex->request().header("llmd-priority"); !p.empty()) {
+    if (!scheduler::parse_priority(p, &req->priority)) {
+      return respond(*ex, ApiError{400, "The llmd-priority header must be \"interactive\" or \"batch\".",
+                                   "invalid_value", "llmd-priority"});
+    }
+  }
   const auto id = ctx.models->resolve(req->model);
   if (!id) return respond_model_not_found(*ex, req->model);
   ex->log_field("model", *id);
-  // The cheap refusal before any load: a model the team may not use.
-  if (auto caller = access::caller_of(ex->request()); caller && !caller->may_use_model(*id)) {
-    ex->respond(access::denial_response(auth::model_not_allowed_denial(*id, caller->team)));
-    return;
+  ex->set_metric_labels(endpoint_label, *id);
+  // The cheap refusals before any load or tokenizing: a model the team may
+  // not use, an empty RPM bucket, the team's concurrency cap. A rate-limited
+  // flood then never occupies the workers that tokenize prompts.
+  if (auto caller = access::caller_of(ex->request())) {
+    std::optional<auth::Denial> denial;
+    if (ctx.auth) {
+      denial = ctx.auth->admissions().precheck(*caller, *id);
+    } else if (!caller->may_use_model(*id)) {
+      denial = auth::model_not_allowed_denial(*id, caller->team);
+    }
+    if (denial) {
+      ex->set_metric_refusal(denial->code);
+      ex->respond(access::denial_response(*denial));
+      return;
+    }
   }
 
   // A resident model answers at once on this (worker) thread; otherwise the

@@ -107,6 +107,10 @@ void Generation::on_event(size_t prompt, scheduler::StreamEvent&& ev) {
     first_event_seen_ = true;
     first_event_at_ = std::chrono::steady_clock::now();
   }
+  if (!first_token_seen_ && !ev.tokens.empty()) {
+    first_token_seen_ = true;
+    first_token_at_ = std::chrono::steady_clock::now();
+  }
   const size_t index = prompt * static_cast<size_t>(plan_.request.n) + static_cast<size_t>(ev.choice);
   Choice& c = choices_[index];
   usage_[prompt] = ev.usage;
@@ -258,6 +262,18 @@ void Generation::finish_request() {
 
 void Generation::settle(storage::UsageStatus status, const scheduler::Usage& total) {
   ex_->log_field("tokens", std::to_string(total.prompt_tokens) + "+" + std::to_string(total.completion_tokens));
+  if (plan_.metrics) {
+    metrics::GenerationRecord g;
+    g.model = plan_.meta.model;
+    g.team = plan_.request.team;
+    g.prompt_tokens = total.prompt_tokens;
+    g.completion_tokens = total.completion_tokens;
+    g.cached_tokens = total.cached_tokens;
+    const auto now = std::chrono::steady_clock::now();
+    if (first_token_seen_) g.time_to_first_token = first_token_at_ - submitted_at_;
+    g.duration = now - submitted_at_;
+    plan_.metrics->record_generation(g);
+  }
   if (!admission_.valid()) return;
   auth::FinishedUsage f;
   f.status = status;

@@ -32,6 +32,7 @@
 #include "auth/admission.hpp"
 #include "daemon/http/exchange.hpp"
 #include "daemon/http/router.hpp"
+#include "daemon/metrics/metrics.hpp"
 #include "daemon/openai/api_request.hpp"
 #include "models/lease.hpp"
 #include "daemon/openai/response_json.hpp"
@@ -52,6 +53,7 @@ struct GenerationPlan {
   scheduler::GenerationRequest request;       // everything but prompt and on_event
   http::Headers headers;                      // added to the response (x-ratelimit-*)
   std::chrono::milliseconds stream_interval{0};  // streamed text is written at most this often
+  metrics::Metrics* metrics = nullptr;           // the generation is recorded here when it ends; may be null
 };
 
 class Generation : public std::enable_shared_from_this<Generation> {
@@ -95,8 +97,10 @@ class Generation : public std::enable_shared_from_this<Generation> {
   bool shut_down_ = false;
   std::string error_message_;
   bool first_event_seen_ = false;
+  bool first_token_seen_ = false;
   std::chrono::steady_clock::time_point submitted_at_;
   std::chrono::steady_clock::time_point first_event_at_;
+  std::chrono::steady_clock::time_point first_token_at_;  // for the metrics' time to first token
   std::string unsent_;                                // stream bytes held for the next write
   std::chrono::steady_clock::time_point last_write_;  // of stream bytes
 

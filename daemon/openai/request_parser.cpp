@@ -108,6 +108,26 @@ std::optional<ApiError> parse_fields(const boost::json::object& obj, CompletionR
   std::string user;
   if (auto e = f.get_string("user", user)) return e;
   if (auto e = f.get_bool("ignore_eos", r->ignore_eos)) return e;
+  std::string priority;
+  if (auto e = f.get_string("priority", priority)) return e;
+  if (!priority.empty()) {
+    scheduler::Priority p;
+    if (!scheduler::parse_priority(priority, &p)) {
+      return ApiError{400, "'priority' must be \"interactive\" or \"batch\", not \"" + priority + "\".",
+                      "invalid_value", "priority"};
+    }
+    r->priority = p;
+  }
+  // OpenAI's own spelling of the same choice: "flex" trades latency for
+  // capacity, which is what batch work here does.
+  std::string tier;
+  if (auto e = f.get_string("service_tier", tier)) return e;
+  if (tier == "flex") {
+    if (priority.empty()) r->priority = scheduler::Priority::batch;
+  } else if (!tier.empty() && tier != "auto" && tier != "default") {
+    return ApiError{400, "'service_tier' must be \"auto\", \"default\" or \"flex\", not \"" + tier + "\".",
+                    "invalid_value", "service_tier"};
+  }
   return std::nullopt;
 }
 

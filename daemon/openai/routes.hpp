@@ -16,6 +16,7 @@
 
 #include "auth/auth_service.hpp"
 #include "daemon/http/router.hpp"
+#include "daemon/metrics/metrics.hpp"
 #include "daemon/openai/api_request.hpp"
 #include "base/result.hpp"
 #include "models/model_manager.hpp"
@@ -29,6 +30,7 @@ struct ApiContext {
   std::function<void(std::function<void()>)> offload;
   auth::AuthService* auth = nullptr;
   std::chrono::milliseconds stream_interval{0};  // [api] stream_interval_s
+  metrics::Metrics* metrics = nullptr;           // finished generations are recorded here; may be null
 };
 
 Status install_openai_routes(http::Router& router, const ApiContext& ctx);

@@ -21,7 +21,7 @@ std::string find_key(const std::string& text) {
 void ApiFixture::SetUp() {
   write_self_signed(dir_.path());
   write_file(dir_ / "llmd.toml",
-             "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = 5\n"
+             "[metrics]\nport = 0\n[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = 5\n"
              "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
              "[log]\nlevel = \"debug\"\n"
              "[paths]\nstate_dir = \"state\"\n");

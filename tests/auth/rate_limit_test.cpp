@@ -44,6 +44,29 @@ class Limiter : public ::testing::Test {
   RateLimiter limiter_{clock_};
 };
 
+TEST_F(Limiter, PeekSeesRpmAndConcurrencyButTakesNothing) {
+  RateLimits l;
+  l.team_rpm = 2;
+  l.team_max_concurrent = 1;
+  l.key_tpm = 10;
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(limiter_.peek(1, 10, l).allowed());  // nothing taken
+  ASSERT_TRUE(limiter_.acquire(1, 10, l, 5).allowed());
+  auto busy = limiter_.peek(1, 10, l);
+  EXPECT_EQ(busy.verdict, RateVerdict::concurrency_exceeded);
+  limiter_.release(1, 10, 0, false);
+  EXPECT_TRUE(limiter_.peek(1, 10, l).allowed());
+  ASSERT_TRUE(limiter_.acquire(1, 10, l, 5).allowed());
+  limiter_.release(1, 10, 0, false);
+  auto empty = limiter_.peek(1, 10, l);
+  EXPECT_EQ(empty.verdict, RateVerdict::requests_exceeded);
+  EXPECT_EQ(empty.scope, "team");
+  EXPECT_GT(empty.retry_after_ms, 0);
+  // The TPM bucket is not the peek's business: 10 tokens were taken, yet
+  // only admission, with the prompt's size, decides on it.
+  clock_.advance_ms(60'000);
+  EXPECT_TRUE(limiter_.peek(1, 10, l).allowed());
+}
+
 TEST_F(Limiter, RpmPerKeyRefusesWithRetryAfterAndRefills) {
   RateLimits l;
   l.key_rpm = 3;

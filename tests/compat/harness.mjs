@@ -46,7 +46,7 @@ export async function startServer() {
   const model = process.env.LLMD_MODEL;
   const config = path.join(dir, 'llmd.toml');
   fs.writeFileSync(config, [
-    '[server]', 'address = "127.0.0.1"', 'port = 0', 'io_threads = 2', 'drain_timeout_s = 5',
+    '[metrics]', 'port = 0', '[server]', 'address = "127.0.0.1"', 'port = 0', 'io_threads = 2', 'drain_timeout_s = 5',
     '[tls]', 'cert_file = "cert.pem"', 'key_file = "key.pem"',
     '[log]', 'level = "info"',
     '[paths]', 'state_dir = "state"', `model_dirs = [${JSON.stringify(path.dirname(model))}]`,

@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 std::filesystem::path write_config(const TempDir& dir) {
   write_self_signed(dir.path());
   write_file(dir / "llmd.toml",
-             "[server]\nport = 0\n[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n[log]\nlevel = \"info\"\n"
+             "[metrics]\nport = 0\n[server]\nport = 0\n[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n[log]\nlevel = \"info\"\n"
              "[paths]\nstate_dir = \"state\"\n");
   return dir / "llmd.toml";
 }

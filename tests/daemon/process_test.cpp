@@ -20,7 +20,7 @@ std::string base_config(const TempDir& dir, const std::string& extra_server = ""
   write_self_signed(dir.path());
   return "[server]\nport = 0\ndrain_timeout_s = 10\n" + extra_server +
          "\n[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
-         "[paths]\nstate_dir = \".\"\n";
+         "[paths]\nstate_dir = \".\"\n[metrics]\nport = 0\n";
 }
 
 // A running daemon whose port is learnt from its READY=1 notification.

@@ -55,8 +55,11 @@ void ApiServer::start(const ApiServerOptions& options) {
   so.threads = 1;
   ASSERT_TRUE(engine::synth::write_synth_model(*shape, so, (dir_ / "synth.gguf").string()));
   for (const auto& [name, content] : options.files) write_file(dir_ / name, content);
+  // Servers of parallel tests must not share the default metrics port.
+  const std::string metrics =
+      options.tables.find("[metrics]") == std::string::npos ? "[metrics]\nport = 0\n" : "";
   write_file(dir_ / "llmd.toml",
-             "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = 5\n"
+             metrics + "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = 5\n"
              "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
              "[limits]\n" + options.limits + "[api]\n" + options.api +
              "[log]\nlevel = \"info\"\n"
