@@ -121,8 +121,8 @@ TEST(Process, CheckConfig) {
   auto bad = run_command({LLMD_BIN, "check-config", "--config", (dir / "bad.toml").string()});
   EXPECT_EQ(bad.status, 1);
   std::string f = (dir / "bad.toml").string();
-  EXPECT_EQ(bad.output, f + ":11: limits.body_bytes: expected an integer, got a string\n" + f +
-                            ":12: unknown key 'limit' in [limits]\n");
+  EXPECT_EQ(bad.output, f + ":13: limits.body_bytes: expected an integer, got a string\n" + f +
+                            ":14: unknown key 'limit' in [limits]\n");
 
   // serve refuses it too, with the configuration exit status systemd will not restart on.
   auto serve = run_command({LLMD_BIN, "serve", "--config", (dir / "bad.toml").string()});
@@ -132,7 +132,7 @@ TEST(Process, CheckConfig) {
   write_file(dir / "routes.toml", base_config(dir) + "[limits.route_body_bytes]\n\"/nope\" = 1\n");
   auto routes = run_command({LLMD_BIN, "check-config", "--config", (dir / "routes.toml").string()});
   EXPECT_EQ(routes.status, 1);
-  EXPECT_EQ(routes.output, (dir / "routes.toml").string() + ":11: limits.route_body_bytes: no route '/nope'\n");
+  EXPECT_EQ(routes.output, (dir / "routes.toml").string() + ":13: limits.route_body_bytes: no route '/nope'\n");
 
   write_file(dir / "key.pem", "not a key\n");
   auto tls = run_command({LLMD_BIN, "check-config", "--config", (dir / "good.toml").string()});
