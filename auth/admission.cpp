@@ -32,6 +32,7 @@ Admission::Admission(Admission&& other) noexcept
       prompt_tokens_(other.prompt_tokens_),
       reserved_tokens_(other.reserved_tokens_),
       progress_(other.progress_.load()),
+      checkpointed_(other.checkpointed_.load()),
       finished_(other.finished_.load()) {}
 
 Admission& Admission::operator=(Admission&& other) noexcept {
@@ -43,9 +44,23 @@ Admission& Admission::operator=(Admission&& other) noexcept {
     prompt_tokens_ = other.prompt_tokens_;
     reserved_tokens_ = other.reserved_tokens_;
     progress_ = other.progress_.load();
+    checkpointed_ = other.checkpointed_.load();
     finished_ = other.finished_.load();
   }
   return *this;
+}
+
+void Admission::record_progress(int64_t completion_tokens) {
+  progress_.store(completion_tokens, std::memory_order_relaxed);
+  if (shared_ == nullptr || finished_.load() || shared_->checkpoint_tokens <= 0) return;
+  int64_t last = checkpointed_.load(std::memory_order_relaxed);
+  if (completion_tokens - last < shared_->checkpoint_tokens) return;
+  if (!checkpointed_.compare_exchange_strong(last, completion_tokens)) return;  // another thread posts it
+  shared_->ledger->post_grouped([id = usage_id_, completion_tokens](storage::Database& db) {
+    if (auto st = storage::record_usage_progress(db, id, completion_tokens); !st) {
+      log::debugf("auth: cannot checkpoint usage row %lld: %s", static_cast<long long>(id), st.error().message.c_str());
+    }
+  });
 }
 
 void Admission::finish(const FinishedUsage& usage) {
@@ -66,12 +81,15 @@ void Admission::finish(const FinishedUsage& usage) {
   shared->limiter.release(principal_->key_row, principal_->team_id, reserved_tokens_ - used, false);
 
   // No callback: the settlement may share a commit with other ledger tasks.
-  shared->ledger->post_grouped([s](storage::Database& db) {
+  shared->ledger->post_grouped([s, unsettled = shared->unsettled](storage::Database& db) {
+    unsettled->retry(db);
     auto r = storage::settle_usage(db, s);
     if (!r) {
-      // The row stays open; the next start closes it as interrupted.
-      log::errorf("auth: cannot settle usage row %lld: %s", static_cast<long long>(s.usage_id),
+      // Kept and written again once the ledger works (the row stays open,
+      // its reservation counted, meanwhile).
+      log::errorf("auth: cannot settle usage row %lld now, will retry: %s", static_cast<long long>(s.usage_id),
                   r.error().message.c_str());
+      unsettled->keep(s);
     }
   });
 }

@@ -8,7 +8,10 @@
 // without finish() (a dropped connection, an exception, an early return) settles
 // as `cancelled`, charging the prompt and the completion tokens reported through
 // record_progress(). Settling never blocks: the ledger write is posted to the
-// ledger's DbWorker.
+// ledger's DbWorker. Progress is also written to the open row every
+// AdmissionOptions::progress_checkpoint_tokens tokens, so a crash (after which
+// start-up recovery charges what the row recorded) loses at most that many
+// tokens of billing per request.
 //
 // Move-only. record_progress() and finish() may be called from different threads
 // (the engine's and the connection's); the first finish() wins, later ones are
@@ -59,8 +62,9 @@ class Admission {
   int64_t prompt_tokens() const { return prompt_tokens_; }
   int64_t reserved_tokens() const { return reserved_tokens_; }
 
-  // Completion tokens produced so far; charged if the request ends without finish().
-  void record_progress(int64_t completion_tokens) { progress_.store(completion_tokens, std::memory_order_relaxed); }
+  // Completion tokens produced so far; charged if the request ends without
+  // finish(), and checkpointed to the ledger (a posted write, never a wait).
+  void record_progress(int64_t completion_tokens);
 
   // Settles the request (once; later calls are ignored).
   void finish(const FinishedUsage& usage);
@@ -72,6 +76,7 @@ class Admission {
   int64_t prompt_tokens_ = 0;
   int64_t reserved_tokens_ = 0;
   std::atomic<int64_t> progress_{0};
+  std::atomic<int64_t> checkpointed_{0};  // progress last posted to the ledger
   std::atomic<bool> finished_{false};
 };
 

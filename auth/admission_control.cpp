@@ -43,11 +43,20 @@ std::string budget_message(const storage::ReserveResult& r, int64_t tokens) {
 
 AdmissionControl::AdmissionControl(std::shared_ptr<storage::DbWorker> ledger, const Clock& clock,
                                    const AdmissionOptions& options)
-    : shared_(std::make_shared<detail::AdmissionShared>(std::move(ledger), clock)), options_(options) {}
+    : shared_(std::make_shared<detail::AdmissionShared>(std::move(ledger), clock)), options_(options) {
+  shared_->checkpoint_tokens = options.progress_checkpoint_tokens;
+}
 
 AdmissionControl::~AdmissionControl() = default;
 
 int64_t AdmissionControl::in_flight(int64_t team_id) const { return shared_->limiter.in_flight(team_id); }
+
+size_t AdmissionControl::unsettled() const { return shared_->unsettled->size(); }
+
+void AdmissionControl::retry_unsettled() {
+  if (shared_->unsettled->size() == 0) return;
+  shared_->ledger->post_grouped([unsettled = shared_->unsettled](storage::Database& db) { unsettled->retry(db); });
+}
 
 std::optional<Denial> AdmissionControl::precheck(const Principal& principal, const std::string& model) {
   if (!principal.may_use_model(model)) return model_not_allowed_denial(model, principal.team);
@@ -111,6 +120,7 @@ void AdmissionControl::admit(std::shared_ptr<const Principal> principal, Admissi
   // only once the reservation row is on disk, and exactly once.
   shared_->ledger->post_grouped([shared = shared_, principal = std::move(principal), reserve = std::move(reserve),
                                  limits = result.limits, done = std::move(done)](storage::Database& db) {
+    shared->unsettled->retry(db);  // settlements kept while the ledger failed go first
     auto r = storage::reserve_usage(db, reserve);
     if (!r) log::errorf("auth: cannot reserve usage: %s", r.error().message.c_str());
     db.after_commit([shared, principal, reserve, limits, done, r = std::move(r)] {
@@ -124,7 +134,7 @@ void AdmissionControl::admit(std::shared_ptr<const Principal> principal, Admissi
       // Give back everything acquire() took.
       shared->limiter.release(principal->key_row, principal->team_id, reserve.reserve_tokens, true);
       if (!r) {
-        out.denial = r.error().code == ErrorCode::storage_busy ? busy_denial() : internal_denial();
+        out.denial = storage_denial(r.error().code);  // fail closed: nothing is served unbilled
       } else if (r->outcome == storage::ReserveOutcome::team_not_found) {
         out.denial = invalid_key_denial("The team of this API key no longer exists.");
       } else {

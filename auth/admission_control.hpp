@@ -7,7 +7,9 @@
 //      on the ledger's DbWorker reserves prompt + max_tokens and
 //      writes the 'open' usage row                                 → 429 insufficient_quota
 //
-// A request refused in step 1 or 2 never reaches SQLite. The callback runs inline
+// A request refused in step 1 or 2 never reaches SQLite. When the ledger cannot
+// be written (disk full, read-only, I/O error) the request is refused with 503
+// storage_unavailable: nothing is served unbilled. The callback runs inline
 // when refused before step 3 and on the ledger's DbWorker thread otherwise: it
 // must only hand the result to the caller's executor.
 #pragma once
@@ -48,6 +50,9 @@ struct AdmissionResult {
 struct AdmissionOptions {
   size_t max_pending_ledger_tasks = 10000;  // beyond this: 503 server_busy
   int64_t max_request_tokens = int64_t{1} << 40;
+  // Completion tokens between two progress writes to a running request's usage
+  // row (what a crash can leave unbilled per request); 0 = none.
+  int64_t progress_checkpoint_tokens = 64;
 };
 
 class AdmissionControl {
@@ -75,6 +80,12 @@ class AdmissionControl {
 
   // Requests of the team in flight right now.
   int64_t in_flight(int64_t team_id) const;
+
+  // Settlements the ledger could not write, kept to be written again (see
+  // settlement_retry.hpp); each reservation and settlement tries them first.
+  size_t unsettled() const;
+  // Queues a ledger task that tries them now (at stop, for one).
+  void retry_unsettled();
 
  private:
   std::shared_ptr<detail::AdmissionShared> shared_;

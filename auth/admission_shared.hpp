@@ -6,6 +6,7 @@
 
 #include "auth/clock.hpp"
 #include "auth/rate_limiter.hpp"
+#include "auth/settlement_retry.hpp"
 #include "storage/db_worker.hpp"
 
 namespace llmd::auth::detail {
@@ -16,6 +17,8 @@ struct AdmissionShared {
   std::shared_ptr<storage::DbWorker> ledger;
   const Clock& clock;
   RateLimiter limiter;
+  std::shared_ptr<SettlementRetry> unsettled = std::make_shared<SettlementRetry>();
+  int64_t checkpoint_tokens = 0;  // AdmissionOptions::progress_checkpoint_tokens
 };
 
 }  // namespace llmd::auth::detail

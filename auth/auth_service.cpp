@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "base/log.hpp"
+#include "storage/integrity.hpp"
 #include "storage/migrations.hpp"
 
 namespace llmd::auth {
@@ -44,6 +45,8 @@ Result<std::unique_ptr<AuthService>> AuthService::open(const AuthServiceOptions&
   if (!ledger_db) return ledger_db.take_error();
   ::chmod(svc->database_path_.c_str(), 0600);
   if (options.recover) {
+    // Once per start, before anything relies on the file.
+    if (auto r = storage::check_integrity(**ledger_db); !r) return r.take_error();
     if (auto r = recover_ledger(**ledger_db, clock.wall_ms(), &svc->recovery_); !r) return r.take_error();
   }
   auto admin_db = storage::open_database(svc->database_path_, options.database);
@@ -68,7 +71,13 @@ AuthService::~AuthService() { stop(); }
 
 void AuthService::stop() {
   if (admin_worker_) admin_worker_->stop();
+  if (admissions_) admissions_->retry_unsettled();  // a last try for settlements kept while the ledger failed
   if (ledger_worker_) ledger_worker_->stop();
+  if (admissions_ && admissions_->unsettled() > 0 && !unsettled_reported_) {
+    unsettled_reported_ = true;
+    log::errorf("ledger: %zu settlement(s) could not be written; the next start closes their rows as interrupted",
+                admissions_->unsettled());
+  }
 }
 
 }  // namespace llmd::auth

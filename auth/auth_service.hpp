@@ -90,6 +90,7 @@ class AuthService {
   std::unique_ptr<Authenticator> authenticator_;
   std::unique_ptr<AdmissionControl> admissions_;
   std::unique_ptr<AdminService> admin_;
+  bool unsettled_reported_ = false;
 };
 
 }  // namespace llmd::auth

@@ -47,7 +47,8 @@ Authenticator::Authenticator(std::unique_ptr<storage::Database> reader, std::sha
       ledger_(std::move(ledger)),
       clock_(clock),
       options_(options),
-      cache_(std::clamp<int64_t>(options.cache_ttl_ms, 0, 5000), options.cache_max_entries) {}
+      cache_(std::clamp<int64_t>(options.cache_ttl_ms, 0, 5000), options.cache_max_entries,
+             options.unknown_cache_max_entries) {}
 
 AuthResult Authenticator::verify(const CachedKey& entry, const SecretHash& presented, std::string_view key_id) {
   AuthResult r;
@@ -80,39 +81,76 @@ AuthResult Authenticator::verify(const CachedKey& entry, const SecretHash& prese
   return r;
 }
 
-AuthResult Authenticator::authenticate(std::optional<std::string_view> authorization,
-                                       std::optional<std::string_view> x_api_key) {
+std::optional<AuthResult> Authenticator::from_memory(std::optional<std::string_view> authorization,
+                                                     std::optional<std::string_view> x_api_key, Presented* out) {
   Credentials cred = extract_credentials(authorization, x_api_key);
   if (cred.status == CredentialStatus::missing) return AuthResult{nullptr, missing_key_denial()};
   if (cred.status == CredentialStatus::malformed) {
     log::debugf("auth: refused a malformed credential header");
     return AuthResult{nullptr, invalid_key_denial()};
   }
-  return authenticate_key(cred.key);
+  return key_from_memory(cred.key, out);
 }
 
-AuthResult Authenticator::authenticate_key(std::string_view presented_key) {
+std::optional<AuthResult> Authenticator::key_from_memory(std::string_view presented_key, Presented* out) {
   std::optional<ParsedKey> parsed = parse_api_key(presented_key);
   if (!parsed) {
     log::debugf("auth: refused a malformed API key (%zu bytes)", presented_key.size());
     return AuthResult{nullptr, invalid_key_denial()};
   }
   // From here on only the key id and the hash of the secret are used.
-  SecretHash presented = hash_secret(parsed->secret);
-  std::string key_id(parsed->key_id);
-  if (auto hit = cache_.get(key_id, clock_.steady_ms())) return verify(*hit, presented, key_id);
+  out->hash = hash_secret(parsed->secret);
+  out->key_id = std::string(parsed->key_id);
+  if (auto hit = cache_.get(out->key_id, clock_.steady_ms())) return verify(*hit, out->hash, out->key_id);
+  return std::nullopt;
+}
 
+AuthResult Authenticator::lookup(const Presented& key) {
   Result<std::optional<storage::KeyCredentials>> found = [&] {
     std::lock_guard lock(reader_mu_);
-    return storage::load_key_credentials(*reader_, key_id);
+    return storage::load_key_credentials(*reader_, key.key_id);
   }();
   if (!found) {
     log::errorf("auth: key lookup failed: %s", found.error().message.c_str());
-    return AuthResult{nullptr, internal_denial()};
+    return AuthResult{nullptr, storage_denial(found.error().code)};
   }
   CachedKey entry = to_cached(*found);
-  cache_.put(key_id, entry, clock_.steady_ms());
-  return verify(entry, presented, key_id);
+  cache_.put(key.key_id, entry, clock_.steady_ms());
+  return verify(entry, key.hash, key.key_id);
+}
+
+std::optional<AuthResult> Authenticator::authenticate_async(std::optional<std::string_view> authorization,
+                                                            std::optional<std::string_view> x_api_key,
+                                                            const Worker& worker, Later later) {
+  Presented key;
+  if (auto decided = from_memory(authorization, x_api_key, &key)) return decided;
+  // Claim a lookup slot; past the bound, refuse rather than queue.
+  size_t pending = pending_.load();
+  do {
+    if (pending >= options_.max_pending_lookups) {
+      log::warnf("auth: %zu key lookups are waiting; refusing key id %s for now", pending, key.key_id.c_str());
+      return AuthResult{nullptr, busy_denial()};
+    }
+  } while (!pending_.compare_exchange_weak(pending, pending + 1));
+  worker([this, key = std::move(key), later = std::move(later)] {
+    AuthResult r = lookup(key);
+    pending_.fetch_sub(1);
+    later(std::move(r));
+  });
+  return std::nullopt;
+}
+
+AuthResult Authenticator::authenticate(std::optional<std::string_view> authorization,
+                                       std::optional<std::string_view> x_api_key) {
+  Presented key;
+  if (auto decided = from_memory(authorization, x_api_key, &key)) return std::move(*decided);
+  return lookup(key);
+}
+
+AuthResult Authenticator::authenticate_key(std::string_view presented_key) {
+  Presented key;
+  if (auto decided = key_from_memory(presented_key, &key)) return std::move(*decided);
+  return lookup(key);
 }
 
 std::optional<Denial> require_role(const Principal& principal, Role need) {

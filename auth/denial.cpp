@@ -64,6 +64,14 @@ Denial busy_denial() {
   return d;
 }
 
+Denial storage_denial(ErrorCode code) {
+  if (code == ErrorCode::storage_busy) return busy_denial();
+  Denial d = make(503, "server_error", "storage_unavailable",
+                  "The server cannot use its database right now; retry later.");
+  d.retry_after_s = 5;
+  return d;
+}
+
 Denial internal_denial() {
   return make(500, "server_error", "internal_error", "Internal error while checking the request; retry later.");
 }

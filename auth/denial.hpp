@@ -8,7 +8,9 @@
 //   429 rate_limit_exceeded    RPM / TPM bucket or concurrency cap: retry shortly
 //   429 insufficient_quota     daily or monthly token budget used up
 //   400 invalid_request_error  nonsensical token counts
-//   503 server_busy / 500 internal_error  the ledger cannot keep up or failed
+//   503 server_busy            the ledger cannot keep up, or too many key lookups wait
+//   503 storage_unavailable    the database cannot be read or written (full,
+//                              read-only, I/O error, damaged): fail closed, retry later
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "auth/rate_limit_info.hpp"
+#include "base/error_code.hpp"
 
 namespace llmd::auth {
 
@@ -40,5 +43,8 @@ Denial insufficient_quota_denial(std::string message, std::optional<int64_t> ret
 Denial bad_request_denial(std::string message);
 Denial busy_denial();
 Denial internal_denial();
+// For a failed database read or write: server_busy for storage_busy,
+// otherwise storage_unavailable; both 503 with Retry-After.
+Denial storage_denial(ErrorCode code);
 
 }  // namespace llmd::auth

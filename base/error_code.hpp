@@ -49,6 +49,7 @@
   X(path_not_allowed) X(path_not_file) X(model_state_conflict)                              \
   /* storage */                                                                             \
   X(storage_error) X(storage_busy) X(storage_constraint) X(storage_schema_too_new)          \
+  X(storage_full) X(storage_read_only) X(storage_io) X(storage_corrupt)                     \
   /* auth and admin */                                                                      \
   X(already_bootstrapped) X(key_exists) X(key_invalid) X(key_not_found) X(team_exists)     \
   X(team_invalid) X(team_not_found) X(usage_invalid) X(admin_field)                         \

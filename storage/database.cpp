@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "storage/integrity.hpp"
+
 namespace llmd::storage {
 
 Result<std::unique_ptr<Database>> Database::open(const std::string& path,
@@ -18,7 +20,15 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path,
   }
   std::unique_ptr<Database> db(new Database(raw, path));
   sqlite3_extended_result_codes(raw, 1);
-  if (auto st = db->configure(options); !st) return st.take_error();
+  // SQLite falls back to read-only when the file cannot be opened for
+  // writing (owner, mode, a read-only file system): refuse that at once, with
+  // a clear message, rather than at the first write.
+  if (sqlite3_db_readonly(raw, "main") == 1) {
+    return Error(ErrorCode::storage_read_only, "the database " + path +
+                                                   " cannot be written (check its owner and mode and the file "
+                                                   "system's); llmd needs to write it");
+  }
+  if (auto st = db->configure(options); !st) return explain_damage(st.take_error(), path);
   return db;
 }
 
@@ -156,6 +166,10 @@ Error Database::error_for(int rc, const char* what) const {
   ErrorCode code = ErrorCode::storage_error;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) code = ErrorCode::storage_busy;
   else if (primary == SQLITE_CONSTRAINT) code = ErrorCode::storage_constraint;
+  else if (primary == SQLITE_FULL) code = ErrorCode::storage_full;
+  else if (primary == SQLITE_READONLY) code = ErrorCode::storage_read_only;
+  else if (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN) code = ErrorCode::storage_io;
+  else if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) code = ErrorCode::storage_corrupt;
   std::string msg = std::string("database ") + what + " failed: " + sqlite3_errmsg(db_);
   return Error(code, std::move(msg));
 }

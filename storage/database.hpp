@@ -82,8 +82,9 @@ class Database {
   const std::string& path() const { return path_; }
   sqlite3* handle() { return db_; }
 
-  // An Error for the connection's most recent failure (code storage_error,
-  // storage_busy or storage_constraint) that names `what`.
+  // An Error for the connection's most recent failure (code storage_busy,
+  // storage_constraint, storage_full, storage_read_only, storage_io,
+  // storage_corrupt, else storage_error) that names `what`.
   Error last_error(const char* what) const;
   Error error_for(int rc, const char* what) const;
 

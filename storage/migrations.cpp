@@ -2,6 +2,7 @@
 
 #include <iterator>
 
+#include "storage/integrity.hpp"
 #include "storage/schema_v1.hpp"
 #include "storage/schema_v2.hpp"
 #include "storage/schema_v3.hpp"
@@ -66,7 +67,7 @@ Status migrate(Database& db) {
 Result<std::unique_ptr<Database>> open_database(const std::string& path, const DatabaseOptions& options) {
   auto db = Database::open(path, options);
   if (!db) return db;
-  if (auto r = migrate(**db); !r) return r.take_error();
+  if (auto r = migrate(**db); !r) return explain_damage(r.take_error(), path);
   return db;
 }
 

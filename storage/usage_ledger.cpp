@@ -177,6 +177,21 @@ Result<SettleResult> settle_usage(Database& db, const Settlement& s) {
   return result;
 }
 
+Status record_usage_progress(Database& db, int64_t usage_id, int64_t completion_tokens) {
+  if (completion_tokens < 0) return Error(ErrorCode::usage_invalid, "completion tokens must not be negative");
+  auto tx = Transaction::begin(db, Transaction::Mode::immediate);
+  if (!tx) return tx.take_error();
+  {
+    auto st = db.prepare(
+        "UPDATE usage SET completion_tokens = ?2 WHERE id = ?1 AND status = 'open' AND completion_tokens < ?2");
+    if (!st) return st.take_error();
+    st->bind(1, usage_id);
+    st->bind(2, completion_tokens);
+    if (auto r = st->run(); !r) return r;
+  }
+  return tx->commit();
+}
+
 Result<RecoveryReport> close_interrupted_usage(Database& db, int64_t now_ms) {
   auto tx = Transaction::begin(db, Transaction::Mode::immediate);
   if (!tx) return tx.take_error();

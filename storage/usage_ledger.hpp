@@ -9,6 +9,9 @@
 //   settle_usage    at the end: records the real token counts and status, moves
 //                   the row's reservation out of the counters and its charge
 //                   (prompt + completion tokens) into them. Settling twice is a no-op.
+//   record_usage_progress
+//                   while it runs: the completion tokens produced so far, so a
+//                   crash loses at most the tokens since the last checkpoint.
 //   close_interrupted_usage
 //                   at start-up: rows still open were cut off by a crash; they are
 //                   settled as 'interrupted' (charging what they recorded) so no
@@ -76,6 +79,10 @@ struct SettleResult {
 };
 
 Result<SettleResult> settle_usage(Database& db, const Settlement& settlement);
+
+// Raises an open row's completion_tokens to `completion_tokens` (never lowers
+// it; a settled row is left alone).
+Status record_usage_progress(Database& db, int64_t usage_id, int64_t completion_tokens);
 
 struct RecoveryReport {
   int64_t rows_closed = 0;

@@ -22,20 +22,40 @@ http::Response denial_response(const auth::Denial& d) {
   return r;
 }
 
-http::Authenticator make_auth_hook(auth::AuthService& auth) {
-  return [&auth](http::Request& req, const http::RouteOptions& route) -> std::optional<http::Response> {
+namespace {
+
+http::AuthVerdict to_verdict(const auth::AuthResult& r, bool admin_route) {
+  http::AuthVerdict v;
+  if (!r.ok()) {
+    v.denied = denial_response(*r.denial);
+    return v;
+  }
+  v.log_context = "key=" + r.principal->key_id + " team=" + r.principal->team;
+  if (admin_route) {
+    if (auto denied = auth::require_role(*r.principal, auth::Role::admin)) {
+      v.denied = denial_response(*denied);
+      return v;
+    }
+  }
+  v.principal = std::make_shared<Caller>(r.principal);
+  return v;
+}
+
+}  // namespace
+
+http::Authenticator make_auth_hook(auth::AuthService& auth, auth::Authenticator::Worker worker) {
+  return [&auth, worker = std::move(worker)](const http::Request& req, const http::RouteOptions& route,
+                                             http::AuthLater later) -> std::optional<http::AuthVerdict> {
     auto header = [&](std::string_view name) -> std::optional<std::string_view> {
       if (!req.headers.has(name)) return std::nullopt;
       return req.headers.get(name);
     };
-    auth::AuthResult r = auth.authenticator().authenticate(header("authorization"), header("x-api-key"));
-    if (!r.ok()) return denial_response(*r.denial);
-    req.log_context = "key=" + r.principal->key_id + " team=" + r.principal->team;
-    if (route.admin) {
-      if (auto denied = auth::require_role(*r.principal, auth::Role::admin)) return denial_response(*denied);
-    }
-    req.principal = std::make_shared<Caller>(r.principal);
-    return std::nullopt;
+    const bool admin_route = route.admin;
+    auto now = auth.authenticator().authenticate_async(
+        header("authorization"), header("x-api-key"), worker,
+        [admin_route, later = std::move(later)](auth::AuthResult r) { later(to_verdict(r, admin_route)); });
+    if (!now) return std::nullopt;
+    return to_verdict(*now, admin_route);
   };
 }
 

@@ -39,9 +39,11 @@ struct Caller final : http::Principal {
 std::shared_ptr<const auth::Principal> caller_of(const http::Request& request);
 
 // The hook for http::Server::set_authenticator: 401 for a missing or invalid
-// key, 403 for a user key on an admin route; sets the caller and adds
-// "key=<id> team=<name>" to the access log line. Never logs the key.
-http::Authenticator make_auth_hook(auth::AuthService& auth);
+// key, 403 for a user key on an admin route, 503 when too many key lookups
+// wait; sets the caller and adds "key=<id> team=<name>" to the access log
+// line. Never logs the key. A key not in the cache is looked up on `worker`
+// (Server::offload), never on the I/O thread.
+http::Authenticator make_auth_hook(auth::AuthService& auth, auth::Authenticator::Worker worker);
 
 // The JSON error response for a denial, with Retry-After, x-ratelimit-* and,
 // for 401, WWW-Authenticate.

@@ -101,7 +101,10 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
                                                    const Services& services) {
   auto server = http::Server::create(cfg);
   if (!server) return server;
-  if (services.auth) (*server)->set_authenticator(access::make_auth_hook(*services.auth));
+  if (services.auth) {
+    (*server)->set_authenticator(access::make_auth_hook(
+        *services.auth, [srv = server->get()](std::function<void()> fn) { srv->offload(std::move(fn)); }));
+  }
   if (services.metrics) {
     (*server)->set_request_observer([m = services.metrics](const http::RequestSummary& r) { m->record_request(r); });
   }

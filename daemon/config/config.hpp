@@ -49,6 +49,15 @@ struct LimitsConfig {
   milliseconds idle_timeout{60000};     // keep-alive wait for the next request
   milliseconds write_timeout{60000};    // one write to the client may take this long
   std::size_t max_connections = 1024;
+  // Open TCP connections from one client address; more -> closed at once.
+  // 0 = no cap (behind a reverse proxy every client has its address).
+  std::size_t max_connections_per_client = 256;
+  // Keep-alive wait for the next request on a connection that has not yet
+  // sent an authenticated request (it holds a connection for free).
+  milliseconds unauthenticated_idle_timeout{10000};
+  // How long a request waits for its API key to be looked up in the database
+  // (on a worker, never on an I/O thread); longer -> 503 + Retry-After.
+  milliseconds auth_timeout{2000};
   std::size_t stream_buffer_bytes = 4 * 1024 * 1024;  // per streamed response; more -> aborted
 };
 

@@ -66,6 +66,9 @@ void parse_limits(Section& s, Config& c) {
   s.get_seconds("idle_timeout_s", 0.01, kMaxSeconds, v.idle_timeout);
   s.get_seconds("write_timeout_s", 0.01, kMaxSeconds, v.write_timeout);
   if (s.get_uint("max_connections", 1, 1000000, n)) v.max_connections = n;
+  if (s.get_uint("max_connections_per_client", 0, 1000000, n)) v.max_connections_per_client = n;
+  s.get_seconds("unauthenticated_idle_timeout_s", 0.01, kMaxSeconds, v.unauthenticated_idle_timeout);
+  s.get_seconds("auth_timeout_s", 0.01, 60, v.auth_timeout);
   if (s.get_uint("stream_buffer_bytes", 4096, std::uint64_t{1} << 30, n)) v.stream_buffer_bytes = n;
 
   const toml::node* routes = s.node("route_body_bytes");

@@ -7,6 +7,14 @@
 
 namespace llmd::http {
 
+namespace {
+bool is_storage_failure(ErrorCode code) {
+  using E = ErrorCode;
+  return code == E::storage_error || code == E::storage_full || code == E::storage_read_only ||
+         code == E::storage_io || code == E::storage_corrupt;
+}
+}  // namespace
+
 int http_status(ErrorCode code) {
   using E = ErrorCode;
   switch (code) {
@@ -34,7 +42,9 @@ int http_status(ErrorCode code) {
     case E::chat_template_unreadable: case E::chat_template_unrecognised: case E::model_failed:
     case E::cuda_unsupported: case E::kv_unsupported_dtype:
       return 422;
-    case E::queue_full: case E::shutting_down: case E::backend_failed: case E::storage_busy: case E::busy:
+    case E::queue_full: case E::shutting_down: case E::backend_failed: case E::busy:
+    case E::storage_error: case E::storage_busy: case E::storage_full: case E::storage_read_only:
+    case E::storage_io: case E::storage_corrupt:
     case E::model_not_ready: case E::model_load_timeout: case E::timeout: case E::backend_parked:
       return 503;
     case E::insufficient_device_memory: case E::out_of_memory:
@@ -54,6 +64,9 @@ std::string_view api_error_code(ErrorCode code) {
       return "server_overloaded";
     case E::storage_busy: case E::busy:
       return "server_busy";
+    case E::storage_error: case E::storage_full: case E::storage_read_only: case E::storage_io:
+    case E::storage_corrupt:
+      return "storage_unavailable";
     default:
       return to_string(code);
   }
@@ -64,6 +77,14 @@ Response error_response_for(const Error& e, std::string_view param, int retry_af
   if (status == 500) {
     log::errorf("internal error (%s): %s", std::string(to_string(e.code)).c_str(), e.message.c_str());
     return error_response(500, "Internal error; see the server log.", "internal_error");
+  }
+  if (is_storage_failure(e.code)) {
+    // The message may name files and SQLite's words: for the log only.
+    log::errorf("storage failure (%s): %s", std::string(to_string(e.code)).c_str(), e.message.c_str());
+    Response r = error_response(status, "The server cannot use its database right now; retry later.",
+                                api_error_code(e.code), param);
+    r.headers.set("retry-after", std::to_string(std::max(retry_after_s, 1)));
+    return r;
   }
   Response r = error_response(status, e.message, api_error_code(e.code), param);
   if (status == 503) r.headers.set("retry-after", std::to_string(std::max(retry_after_s, 1)));

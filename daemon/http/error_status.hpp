@@ -11,8 +11,9 @@
 
 namespace llmd::http {
 
-// 400, 404, 409, 422 (a file the server cannot use), 503 (retry), 507
-// (memory), 500 for the rest.
+// 400, 404, 409, 422 (a file the server cannot use), 503 (retry: overload,
+// and the database failing, busy, full, read-only or damaged), 507 (memory),
+// 500 for the rest.
 int http_status(ErrorCode code);
 
 // The body's "code" for an ErrorCode (OpenAI's names where the API has one:
@@ -20,8 +21,8 @@ int http_status(ErrorCode code);
 std::string_view api_error_code(ErrorCode code);
 
 // The whole answer: status, body naming `param` (may be empty), and
-// Retry-After (`retry_after_s`, at least 1) on 503. Internal failures are
-// logged and answered without their message.
+// Retry-After (`retry_after_s`, at least 1) on 503. Internal failures and
+// storage failures are logged and answered without their message.
 Response error_response_for(const Error& e, std::string_view param = {}, int retry_after_s = 1);
 
 }  // namespace llmd::http

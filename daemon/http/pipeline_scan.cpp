@@ -5,6 +5,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "daemon/http/request_framing.hpp"
 #include "daemon/http/request_id.hpp"
 
 namespace llmd::http::detail {
@@ -34,18 +35,23 @@ class PipelineScan::Parser final : public bhttp::basic_parser<true> {
   Seen seen;
 
  private:
-  void on_request_impl(bhttp::verb, bsv method, bsv target, int, error_code&) override {
+  void on_request_impl(bhttp::verb, bsv method, bsv target, int version, error_code&) override {
+    version_ = version;
     seen.method = keep(method);
     seen.path = keep(target.substr(0, target.find('?')));
   }
   void on_response_impl(int, bsv, int, error_code&) override {}
   void on_field_impl(bhttp::field, bsv name, bsv value, error_code&) override {
+    framing_.field(name, value);
     // Like the session, only the first X-Request-Id counts.
     if (id_field_seen_ || !boost::beast::iequals(name, "x-request-id")) return;
     id_field_seen_ = true;
     if (acceptable_request_id(value)) seen.id = std::string(value);
   }
-  void on_header_impl(error_code&) override {}
+  // Framing the session refuses (and closes on) ends the count here.
+  void on_header_impl(error_code& ec) override {
+    if (framing_.verdict(version_)) ec = bhttp::error::bad_transfer_encoding;
+  }
   void on_body_init_impl(const boost::optional<std::uint64_t>&, error_code&) override {}
   std::size_t on_body_impl(bsv body, error_code&) override { return body.size(); }
   void on_chunk_header_impl(std::uint64_t, bsv, error_code&) override {}
@@ -53,6 +59,8 @@ class PipelineScan::Parser final : public bhttp::basic_parser<true> {
   void on_finish_impl(error_code&) override {}
 
   bool id_field_seen_ = false;
+  int version_ = 11;
+  FramingCheck framing_;
 };
 
 PipelineScan::PipelineScan(std::size_t header_limit) : header_limit_(header_limit) { restart(); }

@@ -51,6 +51,7 @@ struct Server::Impl {
   bool started = false;
   bool stopped = false;
   std::chrono::steady_clock::time_point last_refusal{};
+  std::chrono::steady_clock::time_point last_client_refusal{};
 
   ~Impl() {
     shutdown();
@@ -73,6 +74,18 @@ struct Server::Impl {
     return false;
   }
 
+  // The per-client cap: one client address may not hold every connection.
+  bool admit_client(const std::string& address) {
+    if (core.claim_client(address)) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_client_refusal > std::chrono::seconds(10)) {
+      log::warnf("refusing connections from %s: it has %zu open ([limits] max_connections_per_client)",
+                 address.c_str(), core.limits.max_connections_per_client);
+      last_client_refusal = now;
+    }
+    return false;
+  }
+
   void retry_accept(void (Impl::*again)()) {
     accept_retry->expires_after(kAcceptRetry);
     accept_retry->async_wait([this, again](error_code ec) {
@@ -91,14 +104,16 @@ struct Server::Impl {
       }
       if (admit()) {
         error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
         auto ep = socket.remote_endpoint(ignored);
-        std::string remote = ep.address().to_string();
-        if (ep.address().is_v6()) remote = std::string("[").append(remote).append("]");
-        remote.append(":").append(std::to_string(ep.port()));
-        auto s = std::make_shared<detail::Session>(core, detail::make_tls_transport(std::move(socket), *tls),
-                                                   std::move(remote));
-        s->start();
+        std::string address = ep.address().to_string();
+        if (admit_client(address)) {
+          socket.set_option(tcp::no_delay(true), ignored);
+          std::string remote = ep.address().is_v6() ? "[" + address + "]" : address;
+          remote.append(":").append(std::to_string(ep.port()));
+          auto s = std::make_shared<detail::Session>(core, detail::make_tls_transport(std::move(socket), *tls),
+                                                     std::move(remote), std::move(address));
+          s->start();
+        }
       }
       accept_tcp();
     });

@@ -24,13 +24,24 @@
 
 namespace llmd::http {
 
+// What an authenticator decided about a request.
+struct AuthVerdict {
+  std::optional<Response> denied;             // refuse the request with this (401, 403, 429, 503, ...)
+  std::shared_ptr<const Principal> principal; // otherwise: the caller, for Request::principal
+  std::string log_context;                    // appended to the access-log line either way
+};
+
 // Runs on the I/O thread for every route with options.auth, after the headers
 // and before the body is read (an unauthenticated client cannot make the
-// server read a large body). Return a response (401, 403, 429, ...) to refuse
-// the request, or nullopt to let it through; it may set request.principal and
-// request.log_context. It must be quick: no network I/O, at most a brief
-// cached database lookup.
-using Authenticator = std::function<std::optional<Response>(Request&, const RouteOptions&)>;
+// server read a large body). It must never block the I/O thread: it returns
+// the verdict when memory decides it (no key, a malformed key, a cached key),
+// and otherwise returns nullopt and calls `later` exactly once, from any
+// thread, once a worker has the answer. The connection waits for `later` at
+// most [limits] auth_timeout, then answers 503 with Retry-After; a verdict
+// that comes after that is dropped.
+using AuthLater = std::function<void(AuthVerdict)>;
+using Authenticator =
+    std::function<std::optional<AuthVerdict>(const Request&, const RouteOptions&, AuthLater later)>;
 
 class Server {
  public:

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -36,6 +37,28 @@ struct ServerCore {
   std::condition_variable idle_cv;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
   std::uint64_t next_session = 0;
+
+  // Open TCP connections per client address, under `mu`: only addresses with
+  // at least one. Empty while limits.max_connections_per_client is 0 (no cap).
+  std::unordered_map<std::string, std::size_t> per_client;
+
+  // Counts a new connection from `address`, or false when it has its
+  // limits.max_connections_per_client already. Each true needs one
+  // release_client().
+  bool claim_client(const std::string& address) {
+    if (limits.max_connections_per_client == 0) return true;
+    std::lock_guard lock(mu);
+    auto [it, fresh] = per_client.try_emplace(address, 0);
+    if (it->second >= limits.max_connections_per_client) return false;
+    ++it->second;
+    return true;
+  }
+
+  void release_client(const std::string& address) {
+    std::lock_guard lock(mu);
+    auto it = per_client.find(address);
+    if (it != per_client.end() && --it->second == 0) per_client.erase(it);
+  }
 
   std::uint64_t add_session(std::weak_ptr<Session> s) {
     std::lock_guard lock(mu);

@@ -10,8 +10,10 @@
 #include <boost/asio/query.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include <algorithm>
 #include <exception>
 
+#include "daemon/http/request_framing.hpp"
 #include "daemon/http/request_id.hpp"
 #include "base/log.hpp"
 
@@ -27,14 +29,17 @@ std::string clip(std::string_view s, std::size_t n = 200) {
 }
 }  // namespace
 
-Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote)
+Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote, std::string client)
     : core_(core),
       t_(std::move(transport)),
       strand_(t_->executor()),
       timer_(strand_),
       remote_(std::move(remote)),
+      client_(std::move(client)),
       buffer_(core.limits.header_bytes + kReadChunk),
-      pipeline_(core.limits.header_bytes) {}
+      pipeline_(core.limits.header_bytes),
+      header_scan_(core.limits.header_bytes),
+      chunk_scan_(core.limits.header_bytes) {}
 
 // Only reached without close() when the server stops with the I/O threads
 // gone (see release()).
@@ -42,6 +47,7 @@ Session::~Session() {
   if (cur_.unlogged) log_access("shutdown");
   if (phase_ != Phase::closing && phase_ != Phase::closed) log_unserved("shutdown");
   if (exchange_) exchange_->finish(Outcome::shutdown);
+  if (!client_.empty()) core_.release_client(client_);
   if (id_ != 0) core_.remove_session(id_);
 }
 
@@ -112,7 +118,11 @@ void Session::next_request(bool first) {
   request_.reset();
   exchange_.reset();
   parser_.emplace();
-  parser_->header_limit(static_cast<std::uint32_t>(core_.limits.header_bytes));
+  // HeaderScan enforces the limit exactly, ahead of the parser; the parser's
+  // own limit (per call, not per header block) only has to let that through.
+  parser_->header_limit(static_cast<std::uint32_t>(core_.limits.header_bytes + 1));
+  header_scan_.reset();
+  chunk_scan_.reset();
   parser_->body_limit(boost::none);  // the route decides, once the headers are in
 
   if (!first && buffer_.size() == 0) {
@@ -122,7 +132,8 @@ void Session::next_request(bool first) {
       return;
     }
     phase_ = Phase::idle;
-    arm(core_.limits.idle_timeout);
+    arm(authenticated_ ? core_.limits.idle_timeout
+                       : std::min(core_.limits.idle_timeout, core_.limits.unauthenticated_idle_timeout));
     read();  // a read may already be in flight: it completes into the idle phase
     return;
   }
@@ -194,10 +205,15 @@ void Session::parse() {
       read();
       return;
     }
+    if (phase_ == Phase::header && !header_block_ok()) return;
+    const bool chunked = phase_ == Phase::body && parser_->chunked();
+    if (chunked && !chunks_ok()) return;
     error_code ec;
     std::size_t used = parser_->put(buffer_.data(), ec);
     buffer_.consume(used);
     cur_.wire_bytes += used;
+    if (phase_ == Phase::header) header_scan_.consumed(used);
+    if (chunked) chunk_scan_.consumed(used);
     if (ec == bhttp::error::need_more) {
       read();
       return;
@@ -212,6 +228,56 @@ void Session::parse() {
       return;
     }
   }
+}
+
+bool Session::header_block_ok() {
+  switch (header_scan_.scan(unparsed())) {
+    case HeaderScan::Verdict::need_more:
+    case HeaderScan::Verdict::complete:
+      return true;
+    case HeaderScan::Verdict::too_large:
+      answer_early(error_response(431, "request headers exceed " + std::to_string(core_.limits.header_bytes) + " bytes",
+                                  "request_headers_too_large"));
+      return false;
+    case HeaderScan::Verdict::bare_cr_or_lf:
+      answer_early(error_response(400, "malformed HTTP request: CR or LF alone in the header block",
+                                  "invalid_http_request"));
+      return false;
+    case HeaderScan::Verdict::obs_fold:
+      answer_early(error_response(400, "malformed HTTP request: obsolete line folding in the header block",
+                                  "invalid_http_request"));
+      return false;
+  }
+  return true;
+}
+
+bool Session::chunks_ok() {
+  switch (chunk_scan_.scan(unparsed())) {
+    case ChunkScan::Verdict::need_more:
+    case ChunkScan::Verdict::complete:
+      return true;
+    case ChunkScan::Verdict::bad_line:
+      answer_early(error_response(400, "malformed HTTP request: bad chunk-size line or trailer", "invalid_http_request"));
+      return false;
+    case ChunkScan::Verdict::too_long:
+      answer_early(error_response(400, "malformed HTTP request: chunk-size line or trailer section longer than " +
+                                           std::to_string(core_.limits.header_bytes) + " bytes",
+                                  "invalid_http_request"));
+      return false;
+  }
+  return true;
+}
+
+bool Session::framing_ok() {
+  FramingCheck check;
+  for (const auto& field : parser_->get()) check.field(field.name_string(), field.value());
+  auto bad = check.verdict(static_cast<int>(parser_->get().version()));
+  if (!bad) return true;
+  log::debugf("refused request framing from %s: %s", remote_.c_str(), bad->message.c_str());
+  answer_early(error_response(bad->status, "malformed HTTP request: " + bad->message,
+                              bad->status == 501 ? "not_implemented" : "invalid_http_request"),
+               true);
+  return false;
 }
 
 void Session::on_parse_error(error_code ec) {
@@ -238,6 +304,9 @@ bool Session::on_header() {
   if (acceptable_request_id(rid)) cur_.id = std::string(rid);
   std::string_view target = msg.target();
   cur_.path = std::string(target.substr(0, target.find('?')));
+  // Before anything that could answer and keep the connection: an answer to
+  // a request whose end is in doubt must never be followed by reading on.
+  if (!framing_ok()) return false;
 
   if (cur_.version != 10 && cur_.version != 11) {
     answer_early(error_response(505, "only HTTP/1.0 and HTTP/1.1 are supported", "http_version_not_supported"));
@@ -280,21 +349,61 @@ bool Session::on_header() {
   req.received = cur_.start;
 
   if (m.route->options.auth && core_.authenticator) {
-    std::optional<Response> denied;
+    const std::uint64_t round = ++auth_round_;
+    AuthLater later = [weak = weak_from_this(), strand = strand_, round](AuthVerdict v) {
+      net::post(strand, [weak, round, v = std::move(v)]() mutable {
+        if (auto self = weak.lock()) self->on_auth(round, std::move(v));
+      });
+    };
+    std::optional<AuthVerdict> now;
     try {
-      denied = core_.authenticator(req, m.route->options);
+      now = core_.authenticator(req, m.route->options, std::move(later));
     } catch (const std::exception& e) {
       log::errorf("authenticator failed for request %s: %s", cur_.id.c_str(), e.what());
-      denied = error_response(500, "internal error while authenticating", "internal_error");
+      ++auth_round_;  // a verdict it may still send is not wanted
+      now = AuthVerdict{error_response(500, "internal error while authenticating", "internal_error"), nullptr, {}};
     }
-    cur_.log_context = req.log_context;
-    if (denied) {
-      answer_early(std::move(*denied));
+    request_ = std::move(req);
+    if (!now) {
+      // The verdict needs the database: a worker answers through on_auth().
+      // Nothing more is read or parsed meanwhile.
+      phase_ = Phase::authenticating;
+      arm(core_.limits.auth_timeout);
       return false;
     }
+    return apply_verdict(std::move(*now)) && accept_body();
   }
+  request_ = std::move(req);
+  return accept_body();
+}
 
-  const std::size_t limit = m.route->options.body_limit.value_or(core_.limits.body_bytes);
+bool Session::apply_verdict(AuthVerdict verdict) {
+  cur_.log_context = verdict.log_context;
+  if (verdict.denied) {
+    answer_early(std::move(*verdict.denied));
+    return false;
+  }
+  request_->principal = std::move(verdict.principal);
+  request_->log_context = std::move(verdict.log_context);
+  authenticated_ = true;
+  return true;
+}
+
+void Session::on_auth(std::uint64_t round, AuthVerdict verdict) {
+  if (phase_ != Phase::authenticating || round != auth_round_) return;  // timed out or closed meanwhile
+  disarm();
+  phase_ = Phase::header;
+  if (!apply_verdict(std::move(verdict)) || !accept_body()) return;
+  if (parser_->is_done()) {
+    on_request();
+  } else {
+    parse();
+  }
+}
+
+bool Session::accept_body() {
+  const auto& msg = parser_->get();
+  const std::size_t limit = cur_.route->options.body_limit.value_or(core_.limits.body_bytes);
   auto length = parser_->content_length();
   if (length && *length > limit) {
     answer_early(error_response(413, "request body of " + std::to_string(*length) + " bytes exceeds the limit of " +
@@ -305,7 +414,6 @@ bool Session::on_header() {
   parser_->body_limit(limit);
 
   bool has_body = parser_->chunked() || (length && *length > 0);
-  request_ = std::move(req);
   if (has_body) {
     phase_ = Phase::body;
     arm(core_.limits.body_timeout);
@@ -349,10 +457,10 @@ void Session::on_request() {
   }
 }
 
-void Session::answer_early(Response r) {
+void Session::answer_early(Response r, bool close_connection) {
   disarm();
   cur_.unlogged = true;
-  bool complete = parser_ && parser_->is_done();
+  bool complete = !close_connection && parser_ && parser_->is_done();
   if (complete) {
     cur_.whole = true;
     pipeline_.current_read(cur_.wire_bytes);

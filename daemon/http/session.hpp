@@ -4,7 +4,7 @@
 // streamed chunks. Everything runs on the connection's strand; other threads
 // reach it only through post(). Internal to http/.
 //
-// Phases:  handshake -> header -> [body] -> handling -> idle -> header ...
+// Phases:  handshake -> header -> [authenticating] -> [body] -> handling -> idle -> header ...
 //          any -> closing (TLS shutdown or lingering close) -> closed
 //
 // Pipelining: requests are served one at a time, in the order they arrived;
@@ -27,7 +27,9 @@
 #include <optional>
 #include <string>
 
+#include "daemon/http/chunk_scan.hpp"
 #include "daemon/http/exchange_state.hpp"
+#include "daemon/http/header_scan.hpp"
 #include "daemon/http/pipeline_scan.hpp"
 #include "daemon/http/server_core.hpp"
 #include "daemon/http/transport.hpp"
@@ -37,7 +39,9 @@ namespace llmd::http::detail {
 
 class Session final : public ExchangeSink, public std::enable_shared_from_this<Session> {
  public:
-  Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote);
+  // `client`: the address claimed with ServerCore::claim_client() (released
+  // when the session ends), empty for connections that are not counted.
+  Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote, std::string client = {});
   ~Session() override;
 
   // Thread-safe: each posts onto the connection's strand.
@@ -58,7 +62,7 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   static constexpr std::size_t kReadChunk = 16 * 1024;
 
  private:
-  enum class Phase { handshake, idle, header, body, handling, closing, closed };
+  enum class Phase { handshake, idle, header, authenticating, body, handling, closing, closed };
   enum class WriteKind { interim, response, stream };
 
   // What the access log and the response framing need about the current request.
@@ -91,8 +95,22 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   void parse();
   void on_parse_error(boost::system::error_code ec);
   bool on_header();
+  // The authenticator's verdict (round: which request's) on the strand.
+  void on_auth(std::uint64_t round, AuthVerdict verdict);
+  // Answers a refusal (false) or attaches the caller (true).
+  bool apply_verdict(AuthVerdict verdict);
+  // Sets the body limit and reads on into the body; false when answered (413).
+  bool accept_body();
   void on_request();
-  void answer_early(Response r);
+  // Answers before the handler runs. With `close_connection` (framing the
+  // parser cannot be trusted on) nothing after the request is read as a
+  // next request: the connection closes after the answer.
+  void answer_early(Response r, bool close_connection = false);
+  // False (the request answered) when the header block or the body's framing
+  // is unsafe to serve: see header_scan.hpp and request_framing.hpp.
+  bool header_block_ok();
+  bool framing_ok();
+  bool chunks_ok();
   void send_whole(Response r);
   void send_continue();
   void pump(const std::shared_ptr<ExchangeState>& st);
@@ -127,6 +145,7 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   // The timer is not re-armed per write; when it fires early it re-checks this.
   boost::asio::steady_timer::time_point write_deadline_ = boost::asio::steady_timer::time_point::max();
   std::string remote_;
+  std::string client_;
   std::uint64_t id_ = 0;
 
   Phase phase_ = Phase::handshake;
@@ -134,6 +153,8 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   bool writing_ = false;
   bool draining_ = false;
   bool close_linger_ = false;
+  bool authenticated_ = false;       // a request on this connection passed authentication
+  std::uint64_t auth_round_ = 0;     // which request a pending verdict belongs to
   WriteKind write_kind_ = WriteKind::response;
   std::string out_;                  // the bytes of the write in flight
   std::size_t out_body_bytes_ = 0;   // stream body bytes in out_
@@ -144,6 +165,8 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   std::array<char, kReadChunk> read_buf_{};
   boost::beast::flat_buffer buffer_;
   PipelineScan pipeline_;
+  HeaderScan header_scan_;
+  ChunkScan chunk_scan_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   std::optional<Request> request_;   // headers, filled in on_header
   Current cur_;

@@ -3,6 +3,7 @@
 #include <boost/asio/buffer.hpp>
 
 #include "daemon/http/access_log.hpp"
+#include "daemon/http/error_status.hpp"
 #include "daemon/http/session.hpp"
 #include "base/log.hpp"
 
@@ -255,6 +256,14 @@ void Session::on_timer() {
       log::infof("closing %s: request headers not complete within %.1f s", remote_.c_str(),
                  core_.limits.header_timeout.count() / 1000.0);
       break;
+    case Phase::authenticating: {
+      log::warnf("request %s: its API key was not looked up within %.1f s ([limits] auth_timeout_s)",
+                 cur_.id.c_str(), core_.limits.auth_timeout.count() / 1000.0);
+      ++auth_round_;  // the verdict, should it still come, is dropped
+      phase_ = Phase::header;
+      answer_early(error_response_for(Error(ErrorCode::timeout, "The API key could not be checked in time; retry shortly.")));
+      return;
+    }
     case Phase::body:
       log::infof("closing %s: request body not complete within %.1f s", remote_.c_str(),
                  core_.limits.body_timeout.count() / 1000.0);

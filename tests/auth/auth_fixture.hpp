@@ -20,6 +20,7 @@ class AuthFixture : public ::testing::Test {
     auth::AuthServiceOptions o;
     o.state_dir = dir_.file("state");
     o.recover = recover;
+    o.authenticator = authn_options_;
     auto svc = auth::AuthService::open(o, clock_);
     ASSERT_TRUE(svc.ok()) << svc.error().message;
     svc_ = std::move(*svc);
@@ -79,6 +80,7 @@ class AuthFixture : public ::testing::Test {
   }
 
   TempDir dir_;
+  auth::AuthenticatorOptions authn_options_;  // a test may set it before SetUp()
   auth::ManualClock clock_;
   std::unique_ptr<auth::AuthService> svc_;
 };

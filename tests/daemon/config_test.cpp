@@ -58,6 +58,9 @@ idle_timeout_s = 6.5
 write_timeout_s = 7
 max_connections = 99
 stream_buffer_bytes = 65536
+max_connections_per_client = 7
+unauthenticated_idle_timeout_s = 1.5
+auth_timeout_s = 0.25
 
 [limits.route_body_bytes]
 "/v1/chat/completions" = 1048576
@@ -98,10 +101,13 @@ threads = 2
   EXPECT_EQ(c.limits.write_timeout, std::chrono::milliseconds(7000));
   EXPECT_EQ(c.limits.max_connections, 99u);
   EXPECT_EQ(c.limits.stream_buffer_bytes, 65536u);
+  EXPECT_EQ(c.limits.max_connections_per_client, 7u);
+  EXPECT_EQ(c.limits.unauthenticated_idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.limits.auth_timeout, std::chrono::milliseconds(250));
   ASSERT_EQ(c.limits.route_body_bytes.size(), 1u);
   EXPECT_EQ(c.limits.route_body_bytes[0].route, "/v1/chat/completions");
   EXPECT_EQ(c.limits.route_body_bytes[0].bytes, 1048576u);
-  EXPECT_EQ(c.limits.route_body_bytes[0].origin, f() + ":26");
+  EXPECT_EQ(c.limits.route_body_bytes[0].origin, f() + ":29");
   EXPECT_EQ(c.log.level, log::Level::debug);
   EXPECT_FALSE(c.log.access_log);
   EXPECT_EQ(c.paths.state_dir, dir / "state");

@@ -381,22 +381,28 @@ TEST(AuthHook, RunsBeforeTheHandlerAndBeforeTheBody) {
   std::mutex mu;
   std::string seen_team;
   TestServer srv({}, [&](http::Server& s) {
-    s.set_authenticator([&](http::Request& req, const http::RouteOptions& route) -> std::optional<http::Response> {
+    s.set_authenticator([&](const http::Request& req, const http::RouteOptions& route,
+                            http::AuthLater) -> std::optional<http::AuthVerdict> {
       ++checks;
       std::string_view auth = req.header("authorization");
       auto p = std::make_shared<TestPrincipal>();
+      http::AuthVerdict v;
       if (auth == "Bearer user") {
         p->team = "blue";
       } else if (auth == "Bearer admin") {
         p->team = "ops";
         p->admin = true;
       } else {
-        return http::error_response(401, "missing or invalid API key", "invalid_api_key");
+        v.denied = http::error_response(401, "missing or invalid API key", "invalid_api_key");
+        return v;
       }
-      if (route.admin && !p->admin) return http::error_response(403, "admin role required", "forbidden");
-      req.principal = p;
-      req.log_context = "team=" + p->team;
-      return std::nullopt;
+      if (route.admin && !p->admin) {
+        v.denied = http::error_response(403, "admin role required", "forbidden");
+        return v;
+      }
+      v.principal = p;
+      v.log_context = "team=" + p->team;
+      return v;
     });
     route(s, "POST", "/v1/thing", {}, [&](http::ExchangePtr ex) {
       const auto* p = ex->request().principal_as<TestPrincipal>();

@@ -71,5 +71,21 @@ TEST(PipelineScan, StopsCountingAtMalformedBytes) {
   EXPECT_EQ(small.whole().size(), 1u);  // the second one's headers exceed the limit
 }
 
+// A request the session refuses for its framing (and closes on) ends the
+// count: what follows it was never a request of this connection.
+TEST(PipelineScan, StopsCountingAtFramingTheSessionRefuses) {
+  const std::string refused[] = {
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+      "POST /echo HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+  };
+  for (const auto& bad : refused) {
+    SCOPED_TRACE(bad);
+    PipelineScan scan(16 * 1024);
+    scan.scan(kGet + bad + kGet);
+    EXPECT_EQ(scan.whole().size(), 1u);
+  }
+}
+
 }  // namespace
 }  // namespace llmd::http::detail
