@@ -33,6 +33,8 @@ Result<List> iterate(const Value& v);
 // `a ~ b` and `a + b` for strings: the texts and taints joined.
 Str concat(const Str& a, const Str& b);
 void append(Str& out, const Str& s);
+// Markup's escape(): & < > " ' as HTML entities; markup is returned as it is.
+Str html_escape(const Str& s);
 // `attribute` arguments of filters: "a.b.0" looked up step by step.
 Result<Value> attribute_path(Context& ctx, const Value& v, const std::string& path);
 

@@ -18,6 +18,8 @@ Value derived(std::string text, bool tainted) {
   return tainted ? Value::tainted(std::move(text)) : Value(std::move(text));
 }
 
+Value generator(List items) { return Value(std::make_shared<const Generator>(Generator{std::move(items)})); }
+
 bool flag(const Args& a, size_t i, const char* name, bool fallback) {
   const Value* v = a.get(i, name);
   return v ? v->truthy() : fallback;
@@ -233,7 +235,7 @@ Result<Value> f_unique(Context& ctx, const Value& v, const Args& a) {
 }
 
 Result<Value> f_map(Context& ctx, const Value& v, const Args& a) {
-  if (!v.truthy()) return Value(List{});  // Jinja maps over nothing when the value is falsy (none too)
+  if (!v.truthy()) return generator({});  // Jinja maps over nothing when the value is falsy (none too)
   auto items = iterate(v);
   if (!items) return items.take_error();
   List out;
@@ -251,7 +253,7 @@ Result<Value> f_map(Context& ctx, const Value& v, const Args& a) {
       if (!y) return y;
       out.push_back(y->is_undefined() && dflt ? *dflt : std::move(*y));
     }
-    return Value(std::move(out));
+    return generator(std::move(out));
   }
   if (a.positional.empty() || !a.positional[0].is_string()) return eval_error("map() needs a filter name or attribute=");
   Args rest;
@@ -262,12 +264,12 @@ Result<Value> f_map(Context& ctx, const Value& v, const Args& a) {
     if (!y) return y;
     out.push_back(std::move(*y));
   }
-  return Value(std::move(out));
+  return generator(std::move(out));
 }
 
 // select/reject (by_attr false) and selectattr/rejectattr.
 Result<Value> select_impl(Context& ctx, const Value& v, const Args& a, bool by_attr, bool keep) {
-  if (!v.truthy()) return Value(List{});  // as Jinja: a falsy value (none too) selects nothing
+  if (!v.truthy()) return generator({});  // as Jinja: a falsy value (none too) selects nothing
   auto items = iterate(v);
   if (!items) return items.take_error();
   size_t next = 0;
@@ -297,7 +299,7 @@ Result<Value> select_impl(Context& ctx, const Value& v, const Args& a, bool by_a
     }
     if (pass == keep) out.push_back(x);
   }
-  return Value(std::move(out));
+  return generator(std::move(out));
 }
 
 Result<Value> f_select(Context& c, const Value& v, const Args& a) { return select_impl(c, v, a, false, true); }
@@ -402,21 +404,18 @@ Result<Value> min_max(const Value& v, bool want_max) {
 Result<Value> f_min(Context&, const Value& v, const Args&) { return min_max(v, false); }
 Result<Value> f_max(Context&, const Value& v, const Args&) { return min_max(v, true); }
 
-Result<Value> f_safe(Context&, const Value& v, const Args&) { return v; }
+Result<Value> f_safe(Context&, const Value& v, const Args&) {
+  Str s = to_str_tainted(v);
+  s.markup = true;
+  return Value(std::move(s));
+}
 
-Result<Value> f_escape(Context&, const Value& v, const Args&) {
-  std::string out;
-  for (char c : to_str(v)) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return derived(std::move(out), any_taint(v));
+Result<Value> f_escape(Context&, const Value& v, const Args&) { return Value(html_escape(to_str_tainted(v))); }
+
+Result<Value> f_forceescape(Context&, const Value& v, const Args&) {
+  Str s = to_str_tainted(v);
+  s.markup = false;
+  return Value(html_escape(s));
 }
 
 Result<Value> f_dictsort(Context&, const Value& v, const Args& a) {
@@ -480,7 +479,7 @@ const std::map<std::string, FilterFn, std::less<>>& filters() {
   static const std::map<std::string, FilterFn, std::less<>> m = {
       {"abs", f_abs},         {"attr", f_attr},       {"capitalize", f_capitalize}, {"count", f_length},
       {"d", f_default},       {"default", f_default}, {"dictsort", f_dictsort},     {"e", f_escape},
-      {"escape", f_escape},   {"first", f_first},     {"float", f_float},           {"forceescape", f_escape},
+      {"escape", f_escape},   {"first", f_first},     {"float", f_float},           {"forceescape", f_forceescape},
       {"format", f_format},   {"indent", f_indent},   {"int", f_int},               {"items", f_items},
       {"join", f_join},       {"last", f_last},       {"length", f_length},         {"list", f_list},
       {"lower", f_lower},     {"map", f_map},         {"max", f_max},               {"min", f_min},

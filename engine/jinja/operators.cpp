@@ -106,6 +106,24 @@ Result<Value> attribute_path(Context& ctx, const Value& v, const std::string& pa
   }
 }
 
+Str html_escape(const Str& s) {
+  if (s.markup) return s;
+  std::string out;
+  for (char c : s.text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  Str r{std::move(out), {}, true};
+  if (!s.taint.empty()) r.taint.add(0, r.text.size());
+  return r;
+}
+
 Str concat(const Str& a, const Str& b) {
   Str out{a.text + b.text, a.taint};
   out.taint.append(b.taint, a.text.size());
@@ -114,6 +132,7 @@ Str concat(const Str& a, const Str& b) {
 
 Result<List> iterate(const Value& v) {
   if (v.is_list()) return v.list();
+  if (v.is_generator()) return v.generator().items;
   if (v.is_undefined()) return List{};
   if (v.is_dict() && !v.dict().is_namespace) {
     List keys;
@@ -137,8 +156,8 @@ Result<bool> contains(const Value& container, const Value& item) {
     if (!item.is_string()) return eval_error("'in <string>' requires string as left operand, not " + item.type_name());
     return container.text().find(item.text()) != std::string::npos;
   }
-  if (container.is_list()) {
-    for (const Value& x : container.list()) {
+  if (container.is_list() || container.is_generator()) {
+    for (const Value& x : container.is_list() ? container.list() : container.generator().items) {
       if (equals(x, item)) return true;
     }
     return false;
@@ -177,7 +196,14 @@ Result<Value> binary_operator(Context& ctx, const std::string& op, const Value& 
   if (op == "+") {
     if (a.is_string() && b.is_string()) {
       LLMD_TRY(ctx.check_size(a.text().size() + b.text().size()));
-      return Value(concat(a.str(), b.str()));
+      if (a.str().markup != b.str().markup) {  // Markup + str escapes the str
+        Str out = concat(a.str().markup ? a.str() : html_escape(a.str()), b.str().markup ? b.str() : html_escape(b.str()));
+        out.markup = true;
+        return Value(std::move(out));
+      }
+      Str out = concat(a.str(), b.str());
+      out.markup = a.str().markup;
+      return Value(std::move(out));
     }
     if (a.is_list() && b.is_list()) {
       LLMD_TRY(ctx.check_size(a.list().size() + b.list().size()));

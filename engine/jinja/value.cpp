@@ -63,6 +63,7 @@ std::string Value::type_name() const {
   if (is_string()) return "str";
   if (is_list()) return "list";
   if (is_dict()) return dict().is_namespace ? "Namespace" : dict().is_loop ? "LoopContext" : "dict";
+  if (is_generator()) return "generator";
   return "function";
 }
 
@@ -187,6 +188,7 @@ std::string to_str(const Value& v) {
   if (v.is_float()) return float_repr(v.as_float());
   if (v.is_string()) return v.text();
   if (v.is_callable()) return "<function " + v.callable().name + ">";
+  if (v.is_generator()) return "<generator object>";
   // A namespace may hold itself, so its contents are not printed.
   if (v.is_dict() && v.dict().is_namespace) return "<Namespace>";
   if (v.is_dict() && v.dict().is_loop) return "<LoopContext>";
@@ -195,8 +197,8 @@ std::string to_str(const Value& v) {
 
 bool any_taint(const Value& v) {
   if (v.is_string()) return !v.str().taint.empty();
-  if (v.is_list()) {
-    for (const Value& x : v.list()) {
+  if (v.is_list() || v.is_generator()) {
+    for (const Value& x : v.is_list() ? v.list() : v.generator().items) {
       if (any_taint(x)) return true;
     }
   }

@@ -40,10 +40,14 @@ struct Taint {
 struct Str {
   std::string text;
   Taint taint;
+  bool markup = false;  // Jinja's Markup (from |safe, |escape): `+` escapes the other operand
 };
+
+
 
 class Value;
 struct Dict;
+struct Generator;
 struct Callable;
 struct Context;
 
@@ -68,6 +72,7 @@ class Value {
   Value(List l) : v_(std::make_shared<const List>(std::move(l))) {}                 // NOLINT
   Value(std::shared_ptr<Dict> d) : v_(std::move(d)) {}         // NOLINT
   Value(std::shared_ptr<const Callable> f) : v_(std::move(f)) {}  // NOLINT
+  Value(std::shared_ptr<const Generator> g) : v_(std::move(g)) {}  // NOLINT
 
   static Value undefined(std::string hint) {
     return Value(Undefined{std::make_shared<const std::string>(std::move(hint))});
@@ -85,6 +90,7 @@ class Value {
   bool is_list() const { return std::holds_alternative<std::shared_ptr<const List>>(v_); }
   bool is_dict() const { return std::holds_alternative<std::shared_ptr<Dict>>(v_); }
   bool is_callable() const { return std::holds_alternative<std::shared_ptr<const Callable>>(v_); }
+  bool is_generator() const { return std::holds_alternative<std::shared_ptr<const Generator>>(v_); }
 
   bool as_bool() const { return std::get<bool>(v_); }
   int64_t as_int() const { return std::get<int64_t>(v_); }
@@ -96,6 +102,7 @@ class Value {
   Dict& dict() const { return *std::get<std::shared_ptr<Dict>>(v_); }
   const std::shared_ptr<Dict>& dict_ptr() const { return std::get<std::shared_ptr<Dict>>(v_); }
   const Callable& callable() const { return *std::get<std::shared_ptr<const Callable>>(v_); }
+  const Generator& generator() const { return *std::get<std::shared_ptr<const Generator>>(v_); }
   const std::string& undefined_hint() const;
 
   // Python's bool().
@@ -106,8 +113,14 @@ class Value {
  private:
   explicit Value(Undefined u) : v_(std::move(u)) {}
   std::variant<Undefined, None, bool, int64_t, double, std::shared_ptr<const Str>, std::shared_ptr<const List>,
-               std::shared_ptr<Dict>, std::shared_ptr<const Callable>>
+               std::shared_ptr<Dict>, std::shared_ptr<const Callable>, std::shared_ptr<const Generator>>
       v_;
+};
+
+// The lazy result of map/select/reject: iterable once in Jinja, so it has no
+// length, no index and no JSON form, and is always true.
+struct Generator {
+  std::vector<Value> items;
 };
 
 // An insertion-ordered mapping from string keys (Python dicts keep insertion

@@ -32,7 +32,7 @@ Result<bool> t_number(const Value& v, const Args&) { return v.is_number() || v.i
 Result<bool> t_string(const Value& v, const Args&) { return v.is_string(); }
 Result<bool> t_mapping(const Value& v, const Args&) { return v.is_dict() && !v.dict().is_namespace && !v.dict().is_loop; }
 Result<bool> t_iterable(const Value& v, const Args&) {
-  return v.is_string() || v.is_list() || v.is_undefined() || (v.is_dict() && !v.dict().is_namespace && !v.dict().is_loop);
+  return v.is_string() || v.is_list() || v.is_generator() || v.is_undefined() || (v.is_dict() && !v.dict().is_namespace && !v.dict().is_loop);
 }
 Result<bool> t_sequence(const Value& v, const Args&) {
   return v.is_string() || v.is_list() || (v.is_dict() && !v.dict().is_namespace && !v.dict().is_loop);

@@ -43,7 +43,7 @@ TEST(SelectChatTemplate, NoTemplateGivesThePlainDefault) {
   EXPECT_EQ(*(*no_bos)->render(Msgs{{"user", "x"}}, true), "x");
 }
 
-TEST(SelectChatTemplate, RecognisesTheFileTemplateWithItsBosAndEos) {
+TEST(SelectChatTemplate, RendersTheFileTemplateWithItsBosAndEos) {
   const std::string llama2 =
       "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = "
       "messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif "
@@ -55,16 +55,31 @@ TEST(SelectChatTemplate, RecognisesTheFileTemplateWithItsBosAndEos) {
       "== 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
   auto t = select_chat_template(*file_with(llama2), "");
   ASSERT_TRUE(t.ok()) << t.error().message;
-  EXPECT_EQ((*t)->name(), "llama-2");
+  EXPECT_EQ((*t)->name(), "jinja");
   EXPECT_EQ(*(*t)->render(kChat, true),
             "<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST] Hello </s><s>[INST] Bye [/INST]");
   auto bad = (*t)->render(Msgs{{"user", "a"}, {"user", "b"}}, true);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("alternate"), std::string::npos);
-  auto role = (*t)->render(Msgs{{"tool", "x"}}, true);
-  ASSERT_FALSE(role.ok());
-  EXPECT_EQ(role.error().code, ErrorCode::chat_bad_role);
+  EXPECT_EQ(bad.error().code, ErrorCode::chat_template_error);
+  EXPECT_NE(bad.error().message.find("model.gguf"), std::string::npos) << "names the template: " << bad.error().message;
+  // The template decides which roles it takes: this one refuses a tool message.
+  EXPECT_FALSE((*t)->render(Msgs{{"tool", "x"}}, true).ok());
   EXPECT_FALSE((*t)->render(Msgs{}, true).ok());
+}
+
+TEST(SelectChatTemplate, ATemplateThatDoesNotParseFallsBackToItsBuiltin) {
+  // Recognisably ChatML, but with a tag the interpreter does not know.
+  const std::string broken =
+      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + "
+      "'\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}{% do x %}";
+  auto t = select_chat_template(*file_with(broken), "");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ((*t)->name(), "chatml");
+  auto unparsable = select_chat_template(*file_with("{% do nothing %}"), "");
+  ASSERT_FALSE(unparsable.ok());
+  EXPECT_EQ(unparsable.error().code, ErrorCode::chat_template_unrecognised);
+  EXPECT_NE(unparsable.error().message.find("unsupported tag 'do'"), std::string::npos) << unparsable.error().message;
 }
 
 TEST(SelectChatTemplate, OverrideWinsAndUnknownNamesAreErrors) {

@@ -1,0 +1,132 @@
+// Hostile templates are stopped with a clear error, never a crash, a hang or
+// a leak: endless and huge loops, huge outputs and values, deep recursion,
+// deep nesting, slow renders, self-referencing namespaces, bad syntax.
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "engine/jinja/template.hpp"
+
+namespace llmd::engine::jinja {
+namespace {
+
+Error render_error(const std::string& source, const Limits& limits = {}) {
+  auto t = Template::parse(source, "hostile.jinja");
+  if (!t.ok()) return t.error();
+  auto out = t->render(Dict{}, limits);
+  EXPECT_FALSE(out.ok()) << source << " rendered " << out->text.size() << " bytes";
+  return out.ok() ? Error() : out.error();
+}
+
+void expect_limit(const std::string& source, const char* says, const Limits& limits = {}) {
+  const auto start = std::chrono::steady_clock::now();
+  const Error e = render_error(source, limits);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  EXPECT_EQ(e.code, ErrorCode::chat_template_limit) << source << ": " << e.message;
+  EXPECT_NE(e.message.find("hostile.jinja"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find(says), std::string::npos) << source << ": " << e.message;
+  EXPECT_LT(ms.count(), 10000) << source << " took " << ms.count() << " ms to stop";
+}
+
+TEST(JinjaLimits, LoopsAreBounded) {
+  expect_limit("{% for i in range(100000000000) %}x{% endfor %}", "iteration limit");
+  expect_limit("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}{% endfor %}{% endfor %}{% endfor %}",
+               "loop iterations");
+  // The same loop with a small iteration budget.
+  Limits small;
+  small.max_iterations = 5000;
+  expect_limit("{% for a in range(100) %}{% for b in range(100) %}{% endfor %}{% endfor %}", "more than 5000", small);
+}
+
+TEST(JinjaLimits, OutputAndValuesAreBounded) {
+  expect_limit("{% for i in range(100000) %}{{ 'x' * 1000 }}{% endfor %}", "output exceeds");
+  expect_limit("{{ 'x' * 100000000000 }}", "exceeds the limit");
+  expect_limit("{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+               "exceeds the limit");
+  expect_limit("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
+               "exceeds the limit");
+  expect_limit("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s | replace('a', ns.s) %}{% endfor %}",
+               "exceeds the limit");
+  Limits tiny;
+  tiny.max_output_bytes = 10;
+  expect_limit("{{ 'abcdefghijk' }}", "output exceeds 10 bytes", tiny);
+  expect_limit("{% set x %}{% for i in range(20) %}a{% endfor %}{% endset %}", "output exceeds 10 bytes", tiny);
+}
+
+TEST(JinjaLimits, RecursionIsBounded) {
+  expect_limit("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "deeper than");
+  expect_limit("{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}{{ a() }}", "deeper than");
+  // Wide recursion: each call fans out; the iteration budget stops it.
+  expect_limit("{% macro f(n) %}{% if n < 40 %}{{ f(n + 1) }}{{ f(n + 1) }}{% endif %}{% endmacro %}{{ f(0) }}",
+               "macro calls");
+}
+
+TEST(JinjaLimits, SlowRendersAreStoppedInTime) {
+  Limits quick;
+  quick.max_iterations = 1'000'000'000;
+  quick.max_time = std::chrono::milliseconds(50);
+  expect_limit("{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}", "longer than 50 ms",
+               quick);
+}
+
+TEST(JinjaLimits, DeepNestingIsASyntaxError) {
+  for (const std::string& source :
+       {"{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}", "{{ " + std::string(5000, '[') + " }}",
+        std::string("{{ ") + [] {
+          std::string s;
+          for (int i = 0; i < 5000; ++i) s += "not ";
+          return s;
+        }() + "x }}",
+        [] {
+          std::string s;
+          for (int i = 0; i < 5000; ++i) s += "{% if x %}";
+          return s;
+        }(),
+        "{{ " + [] {
+          std::string s = "x";
+          for (int i = 0; i < 5000; ++i) s += "|trim";
+          return s;
+        }() + " }}",
+        "{{ -" + std::string(5000, '-') + "1 }}"}) {
+    auto t = Template::parse(source, "hostile.jinja");
+    if (t.ok()) {
+      // Accepted shapes (a long filter chain is flat) still render within the limits.
+      auto out = t->render(Dict{});
+      if (!out.ok()) {
+        EXPECT_EQ(out.error().code, ErrorCode::chat_template_limit) << out.error().message;
+      }
+      continue;
+    }
+    EXPECT_EQ(t.error().code, ErrorCode::chat_template_syntax) << t.error().message;
+    EXPECT_NE(t.error().message.find("hostile.jinja"), std::string::npos);
+  }
+}
+
+TEST(JinjaLimits, SelfReferencesNeitherHangNorLeak) {
+  auto t = Template::parse(
+      "{% set ns = namespace() %}{% set ns.me = ns %}{% set ns.l = [ns, ns] %}{{ ns }}{{ ns.me.me.l | length }}"
+      "{{ ns == ns.me }}",
+      "self.jinja");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  auto out = t->render(Dict{});
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(out->text, "<Namespace>2True");
+  // tojson of a namespace is an error, not endless recursion.
+  auto j = Template::parse("{% set ns = namespace() %}{% set ns.me = ns %}{{ [ns] | tojson }}", "self.jinja");
+  ASSERT_TRUE(j.ok());
+  EXPECT_FALSE(j->render(Dict{}).ok());
+}
+
+TEST(JinjaLimits, GarbageNeverCrashes) {
+  // Every prefix of a real-looking template, and bytes that are not UTF-8.
+  const std::string src =
+      "{%- set ns = namespace(x=0) -%}{% for m in messages if m.role != 'x' %}{{ m['content'] | trim ~ '\\n' }}"
+      "{% if loop.last and add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}{% endfor %}{# c #}\xff\xfe";
+  for (size_t n = 0; n <= src.size(); ++n) {
+    auto t = Template::parse(src.substr(0, n), "prefix.jinja");
+    if (t.ok()) (void)t->render(Dict{});
+  }
+}
+
+}  // namespace
+}  // namespace llmd::engine::jinja
