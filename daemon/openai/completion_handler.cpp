@@ -29,7 +29,11 @@ std::optional<ApiError> build_prompts(const models::ModelInstance& m, Completion
   const engine::Tokenizer& tok = *m.tokenizer;
   if (req.endpoint == Endpoint::chat) {
     auto rendered = m.chat_template->render_prompt(req.messages, /*add_generation_prompt=*/true);
-    if (!rendered) return ApiError{400, rendered.error().message, "invalid_value", "messages"};
+    // The template refused the conversation (raise_exception, a type error)
+    // or exceeded a render bound; the message names the template.
+    if (!rendered) {
+      return ApiError{400, rendered.error().message, std::string(to_string(rendered.error().code)), "messages"};
+    }
     plan->prompts.push_back(engine::tokenize_prompt(tok, *rendered));
     if (plan->prompts.back().empty()) return ApiError{400, "The messages render to an empty prompt.", "invalid_value", "messages"};
     return std::nullopt;

@@ -6,6 +6,7 @@
 #include "daemon/openai/api_request.hpp"
 #include "daemon/openai/request_fields.hpp"
 #include "daemon/openai/request_parts.hpp"
+#include "daemon/openai/unimplemented_fields.hpp"
 
 namespace llmd::openai {
 namespace {
@@ -65,6 +66,7 @@ std::optional<ApiError> parse_fields(const boost::json::object& obj, CompletionR
   if (!model || model->is_null()) return ApiError{400, "Missing required parameter: 'model'.", "missing_required_parameter", "model"};
   if (!model->is_string()) return wrong_type("model", "a string", *model);
   r->model = std::string(model->get_string());
+  if (auto e = refuse_unimplemented_fields(r->endpoint, obj)) return e;
 
   if (r->endpoint == Endpoint::chat) {
     const boost::json::value* messages = obj.if_contains("messages");

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "daemon/openai/request_fields.hpp"
+#include "daemon/openai/unimplemented_fields.hpp"
 
 namespace llmd::openai::detail {
 namespace {
@@ -70,6 +71,7 @@ std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<
       return invalid_param(param + ".role", "Messages with role '" + std::string(role->get_string()) +
                                                 "' are not supported; use system, developer, user or assistant.");
     }
+    if (auto e = refuse_unimplemented_message_fields(m, param)) return e;
     engine::ChatMessage msg;
     msg.role = r;
     const boost::json::value* content = m.if_contains("content");

@@ -138,8 +138,8 @@ TEST(RequestParsing, DefaultsAndNormalisations) {
       Endpoint::chat,
       R"({"model":"m","messages":[{"role":"developer","content":"sys"},{"role":"user","content":[)"
       R"({"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"assistant","content":null}],)"
-      R"("top_p":0,"seed":-1,"stop":"","stream_options":{"include_usage":true},"tools":[{"x":1}],)"
-      R"("response_format":{"type":"text"},"max_tokens":5,"max_completion_tokens":7})",
+      R"("top_p":0,"seed":-1,"stop":"","stream_options":{"include_usage":true},"tools":[],"tool_choice":"none",)"
+      R"("response_format":{"type":"text"},"store":false,"metadata":null,"max_tokens":5,"max_completion_tokens":7})",
       &r);
   ASSERT_FALSE(e) << e->message;
   ASSERT_EQ(r.messages.size(), 3u);
@@ -163,6 +163,57 @@ TEST(RequestParsing, DefaultsAndNormalisations) {
   EXPECT_TRUE(c.logprobs);
   EXPECT_EQ(c.top_logprobs, 0);
   EXPECT_EQ(c.n, 1);
+}
+
+TEST(RequestParsing, UnimplementedFieldsAreRefusedByName) {
+  const std::string chat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],)";
+  const std::pair<std::string, std::string> refused[] = {
+      {chat + R"("tools":[{"type":"function","function":{"name":"f"}}]})", "tools"},
+      {chat + R"("tool_choice":"required"})", "tool_choice"},
+      {chat + R"("tool_choice":{"type":"function","function":{"name":"f"}}})", "tool_choice"},
+      {chat + R"("response_format":{"type":"json_object"}})", "response_format"},
+      {chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}})", "response_format"},
+      {chat + R"("store":true})", "store"},
+      {chat + R"("metadata":{"a":"b"}})", "metadata"},
+      {chat + R"("audio":{"voice":"x"}})", "audio"},
+      {chat + R"("modalities":["text","audio"]})", "modalities"},
+      {chat + R"("reasoning_effort":"low"})", "reasoning_effort"},
+      {chat + R"("functions":[{"name":"f"}]})", "functions"},
+      {chat + R"("no_such_field":1})", "no_such_field"},
+      {chat + R"("stream":true,"stream_options":{"include_usage":true,"include_obfuscation":true}})",
+       "stream_options.include_obfuscation"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi","name":"bob"}]})", "messages[0].name"},
+      {R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","content":null,)"
+       R"("tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]}]})",
+       "messages[1].tool_calls"},
+  };
+  for (const auto& [body, param] : refused) {
+    CompletionRequest r;
+    auto e = parse_completion_request(Endpoint::chat, body, &r);
+    ASSERT_TRUE(e) << body;
+    EXPECT_EQ(e->status, 400);
+    EXPECT_EQ(e->param, param) << body;
+    EXPECT_EQ(e->code, "unsupported_parameter");
+    EXPECT_NE(e->message.find("'" + param + "'"), std::string::npos) << e->message;
+  }
+  for (const char* body : {R"({"model":"m","prompt":"a","suffix":"b"})", R"({"model":"m","prompt":"a","best_of":3})",
+                           R"({"model":"m","prompt":"a","max_completion_tokens":3})"}) {
+    CompletionRequest r;
+    auto e = parse_completion_request(Endpoint::completions, body, &r);
+    ASSERT_TRUE(e) << body;
+    EXPECT_EQ(e->code, "unsupported_parameter") << body;
+  }
+  // null means unset; values that ask for the default are accepted.
+  CompletionRequest ok;
+  auto e = parse_completion_request(
+      Endpoint::chat,
+      chat + R"("tools":null,"tool_choice":"auto","parallel_tool_calls":true,"response_format":null,)"
+             R"("service_tier":"auto","modalities":["text"],"audio":null})",
+      &ok);
+  EXPECT_FALSE(e) << e->message;
+  CompletionRequest cmpl;
+  e = parse_completion_request(Endpoint::completions, R"({"model":"m","prompt":"a","best_of":1,"suffix":""})", &cmpl);
+  EXPECT_FALSE(e) << e->message;
 }
 
 }  // namespace

@@ -1,0 +1,86 @@
+#include "daemon/openai/unimplemented_fields.hpp"
+
+#include <algorithm>
+#include <string_view>
+
+namespace llmd::openai {
+namespace {
+
+// Fields the parser reads (request_parser.cpp), per endpoint.
+constexpr std::string_view kBoth[] = {"model", "max_tokens", "n", "stop", "temperature", "top_p", "presence_penalty",
+                                      "frequency_penalty", "top_k", "min_p", "repetition_penalty", "seed",
+                                      "logit_bias", "logprobs", "stream", "stream_options", "user", "ignore_eos"};
+constexpr std::string_view kChat[] = {"messages", "max_completion_tokens", "top_logprobs"};
+constexpr std::string_view kCompletions[] = {"prompt", "echo"};
+
+template <size_t N>
+bool in(const std::string_view (&list)[N], std::string_view key) {
+  return std::find(std::begin(list), std::end(list), key) != std::end(list);
+}
+
+bool is_string(const boost::json::value& v, std::string_view s) { return v.is_string() && v.get_string() == s; }
+
+// A value that asks for nothing beyond what llmd does without the field.
+bool asks_for_nothing(std::string_view key, const boost::json::value& v) {
+  if (key == "response_format") {
+    const auto* o = v.if_object();
+    return o && o->size() == 1 && o->contains("type") && is_string(o->at("type"), "text");
+  }
+  if (key == "tools" || key == "functions") return v.is_array() && v.get_array().empty();
+  if (key == "tool_choice") return is_string(v, "none") || is_string(v, "auto");
+  if (key == "function_call") return is_string(v, "none") || is_string(v, "auto");
+  if (key == "parallel_tool_calls") return v.is_bool();  // without tools it changes nothing
+  if (key == "store") return v.is_bool() && !v.get_bool();
+  if (key == "service_tier") return is_string(v, "auto") || is_string(v, "default");
+  if (key == "modalities") {
+    const auto* a = v.if_array();
+    return a && a->size() == 1 && is_string((*a)[0], "text");
+  }
+  if (key == "best_of") return v.is_int64() && v.get_int64() == 1;
+  if (key == "suffix") return is_string(v, "");
+  return false;
+}
+
+std::string why(std::string_view key) {
+  if (key == "tools" || key == "tool_choice" || key == "functions" || key == "function_call") {
+    return "llmd does not implement tool calling yet";
+  }
+  if (key == "response_format") return "llmd does not implement structured output yet (only {\"type\": \"text\"})";
+  if (key == "store" || key == "metadata") return "llmd does not store completions";
+  return "llmd does not implement this field";
+}
+
+ApiError refusal(const std::string& param, std::string_view key) {
+  return ApiError{400, "Unsupported parameter: '" + param + "': " + why(key) + ". Remove it or send null.",
+                  "unsupported_parameter", param};
+}
+
+}  // namespace
+
+std::optional<ApiError> refuse_unimplemented_fields(Endpoint endpoint, const boost::json::object& body) {
+  for (const auto& [k, v] : body) {
+    const std::string_view key = k;
+    if (v.is_null() || in(kBoth, key)) continue;
+    if (endpoint == Endpoint::chat ? in(kChat, key) : in(kCompletions, key)) continue;
+    if (asks_for_nothing(key, v)) continue;
+    return refusal(std::string(key), key);
+  }
+  if (const auto* so = body.if_contains("stream_options"); so && so->is_object()) {
+    for (const auto& [k, v] : so->get_object()) {
+      if (!v.is_null() && k != "include_usage") return refusal("stream_options." + std::string(k), k);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> refuse_unimplemented_message_fields(const boost::json::object& message,
+                                                            const std::string& param) {
+  for (const auto& [k, v] : message) {
+    if (k == "role" || k == "content" || v.is_null()) continue;
+    if (k == "tool_calls" && v.is_array() && v.get_array().empty()) continue;
+    return refusal(param + "." + std::string(k), k);
+  }
+  return std::nullopt;
+}
+
+}  // namespace llmd::openai

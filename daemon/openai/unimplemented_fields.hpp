@@ -1,0 +1,26 @@
+// Fields of the OpenAI API that llmd does not implement are refused (400,
+// code "unsupported_parameter", `param` naming the field) instead of being
+// silently ignored, so a client never gets plain text where it asked for
+// tool calls or JSON. A field sent as null counts as unset, and a value that
+// asks for what llmd does anyway (`response_format: {"type": "text"}`, empty
+// `tools`, `tool_choice: "none"`, `store: false`, ...) is accepted.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <optional>
+#include <string>
+
+#include "daemon/openai/api_request.hpp"
+
+namespace llmd::openai {
+
+// Every top-level field of a chat or completions body that llmd does not act on.
+std::optional<ApiError> refuse_unimplemented_fields(Endpoint endpoint, const boost::json::object& body);
+
+// Every field of one message other than role and content; `param` is
+// "messages[i]".
+std::optional<ApiError> refuse_unimplemented_message_fields(const boost::json::object& message,
+                                                            const std::string& param);
+
+}  // namespace llmd::openai
