@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "engine/chat/prompt_builder.hpp"
+
 namespace llmd::engine {
 
 jinja::Value chat_messages_value(std::span<const ChatMessage> messages) {
@@ -47,7 +49,22 @@ Result<RenderedPrompt> JinjaChatTemplate::render_values(const jinja::Value& mess
 Result<RenderedPrompt> JinjaChatTemplate::render_prompt(std::span<const ChatMessage> messages,
                                                         bool add_generation_prompt) const {
   if (messages.empty()) return Error(ErrorCode::chat_template_error, "the conversation has no messages");
-  return render_values(chat_messages_value(messages), jinja::Value(), add_generation_prompt);
+  auto p = render_values(chat_messages_value(messages), jinja::Value(), add_generation_prompt);
+  // Templates without a system role refuse a system message (Gemma) or drop
+  // it (Mistral v1); as the built-ins do, it is then folded into the first
+  // user message instead of failing or being lost.
+  bool fold = false;
+  if (messages[0].role == "system") {
+    const std::string_view system = chat::py_strip(messages[0].content);
+    fold = p ? !system.empty() && p->text.find(system) == std::string::npos
+             : p.error().code == ErrorCode::chat_template_error;
+  }
+  if (fold) {
+    const std::vector<ChatMessage> folded = chat::fold_system_into_first_user(messages);
+    auto f = render_values(chat_messages_value(folded), jinja::Value(), add_generation_prompt);
+    if (f) return f;
+  }
+  return p;
 }
 
 Result<std::string> JinjaChatTemplate::render(std::span<const ChatMessage> messages, bool add_generation_prompt) const {

@@ -27,6 +27,8 @@ class JinjaChatTemplate final : public ChatTemplate {
   std::string name() const override { return "jinja"; }
   const std::string& label() const { return template_.name(); }
 
+  // A system message the template refuses or drops is folded into the first
+  // user message (system + "\n\n" + user), as the built-ins do.
   Result<std::string> render(std::span<const ChatMessage> messages, bool add_generation_prompt) const override;
   Result<RenderedPrompt> render_prompt(std::span<const ChatMessage> messages,
                                        bool add_generation_prompt) const override;

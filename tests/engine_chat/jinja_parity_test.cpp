@@ -176,6 +176,37 @@ INSTANTIATE_TEST_SUITE_P(SharedTemplates, TemplateParity, ::testing::ValuesIn(te
                            return n;
                          });
 
+// A system message the template refuses (Gemma) or drops is folded into the
+// first user message, as the built-in templates do.
+TEST(JinjaChatTemplate, SystemMessagesAreFoldedWhereTheTemplateHasNoSystemRole) {
+  TemplateEnv env;
+  env.bos_token = "<s>";
+  env.eos_token = "</s>";
+  auto drops = JinjaChatTemplate::create(
+      "{% for m in messages %}{% if m.role == 'user' %}[INST] {{ m.content }} [/INST]{% elif m.role == 'assistant' %}"
+      "{{ m.content }}</s>{% endif %}{% endfor %}",
+      "drops-system", env);
+  ASSERT_TRUE(drops.ok()) << drops.error().message;
+  const std::vector<ChatMessage> chat = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}};
+  EXPECT_EQ(*(*drops)->render(chat, true), "[INST] Be brief.\n\nHi [/INST]Hello</s>[INST] Bye [/INST]");
+  // A template that keeps the system message renders it unchanged.
+  auto keeps = JinjaChatTemplate::create("{% for m in messages %}<{{ m.role }}>{{ m.content | trim }}{% endfor %}", "keeps", env);
+  ASSERT_TRUE(keeps.ok());
+  EXPECT_EQ(*(*keeps)->render(std::vector<ChatMessage>{{"system", " sys "}, {"user", "u"}}, false), "<system>sys<user>u");
+
+  const auto gemma = test::shared_file("templates/google-gemma-2-2b-it.jinja");
+  if (!std::filesystem::exists(gemma)) GTEST_SKIP() << gemma << " is absent";
+  auto g = JinjaChatTemplate::create(test::read_text(gemma), "gemma", env);
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  auto builtin = make_builtin_chat_template("gemma", env);
+  ASSERT_TRUE(builtin.ok());
+  for (bool gen : {true, false}) {
+    auto got = (*g)->render(chat, gen);
+    ASSERT_TRUE(got.ok()) << got.error().message;
+    EXPECT_EQ(*got, *(*builtin)->render(chat, gen));
+  }
+}
+
 // Control-token text a user types stays content: the marked ranges cover it.
 TEST(JinjaChatTemplate, MessageTextIsMarkedAsContent) {
   TemplateEnv env;
