@@ -128,5 +128,73 @@ TEST(JinjaLimits, GarbageNeverCrashes) {
   }
 }
 
+// Random token soup, seeded: every template either fails to parse or renders
+// (or fails) cleanly within small bounds; under the sanitizers this also
+// checks memory safety of every path the soup reaches.
+TEST(JinjaLimits, RandomTemplatesNeverCrash) {
+  const char* const pieces[] = {
+      "for ", " in ", "if ", "elif ", "else", "endif", "endfor",
+      "set ", "endset", "macro ", "endmacro", "filter ", "endfilter", "break", "continue", "x", "y", "m", "ns",
+      "messages", "loop", ".index", ".content", "['role']", "[0]", "[1:]", "[::-1]", "(", ")", "[", "]", "{", "}",
+      ", ", ": ", " = ", " + ", " - ", " * ", " / ", " // ", " % ", " ** ", " ~ ", " == ", " < ", " and ", " or ",
+      " not ", " is ", "defined", "none", "string", "mapping", " | ", "trim", "tojson", "length", "items", "list",
+      "join(',')", "map(attribute='role')", "selectattr('role')", "default(1)", "first", "unique", "indent(2)",
+      "'a'", "\"b\"", "0", "1", "-1", "2.5", "true", "none", "namespace(a=1)", "range(3)", "range(-5)",
+      ".strip()", ".split()", ".items()", ".get('a')", ".format(1)", "raise_exception('r')", "text ", "\n", "  ",
+  };
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  Dict vars;
+  List msgs;
+  for (const char* role : {"system", "user", "assistant"}) {
+    auto d = Dict::make();
+    d->set("role", Value(role));
+    d->set("content", Value::tainted(std::string(" hi ") + role));
+    msgs.push_back(Value(d));
+  }
+  vars.set("messages", Value(std::move(msgs)));
+  Limits small;
+  small.max_output_bytes = 1 << 16;
+  small.max_iterations = 20000;
+  small.max_time = std::chrono::milliseconds(200);
+  int parsed = 0, rendered = 0;
+  for (int i = 0; i < 20000; ++i) {
+    // Tags of random tokens among text.
+    auto soup = [&] {
+      std::string s;
+      const int n = 1 + static_cast<int>(next() % 8);
+      for (int k = 0; k < n; ++k) s += pieces[next() % (sizeof pieces / sizeof pieces[0])];
+      return s;
+    };
+    std::string src;
+    const int tags = 1 + static_cast<int>(next() % 8);
+    for (int k = 0; k < tags; ++k) {
+      const uint64_t r = next() % 10;
+      src += r < 4 ? "{{ " + soup() + " }}" : r < 8 ? "{%- " + soup() + " %}" : r < 9 ? std::string("{# c #}\n") : soup();
+    }
+    auto t = Template::parse(src, "soup.jinja");
+    if (!t.ok()) {
+      EXPECT_EQ(t.error().code, ErrorCode::chat_template_syntax) << src << ": " << t.error().message;
+      continue;
+    }
+    ++parsed;
+    auto out = t->render(vars, small);
+    if (out.ok()) {
+      ++rendered;
+    } else {
+      EXPECT_TRUE(out.error().code == ErrorCode::chat_template_error ||
+                  out.error().code == ErrorCode::chat_template_limit)
+          << src << ": " << out.error().message;
+    }
+  }
+  EXPECT_GT(parsed, 400) << "the soup reaches the evaluator";
+  EXPECT_GT(rendered, 200);
+}
+
 }  // namespace
 }  // namespace llmd::engine::jinja
