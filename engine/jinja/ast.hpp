@@ -29,7 +29,8 @@ struct Expr {
     unary,      // op items[0]: "not", "-", "+"
     binary,     // items[0] op items[1]: arithmetic, comparisons, "in", "not in", "~"
     logical,    // items[0] and/or items[1] (short-circuit)
-    conditional // items[0] if items[1] else items[2] (items[2] null: undefined)
+    conditional, // items[0] if items[1] else items[2] (items[2] null: undefined)
+    chain       // items[0] ops[0] items[1] ops[1] items[2] ...: Python's chained comparison
   } kind = literal;
   int line = 0;
   Value value;
@@ -37,6 +38,7 @@ struct Expr {
   bool negated = false;
   std::vector<ExprPtr> items;
   std::vector<std::pair<std::string, ExprPtr>> keywords;
+  std::vector<std::string> ops;  // chain
 };
 
 struct Node;

@@ -126,7 +126,7 @@ Result<Value> string_method(Context& ctx, const Value& self, const std::string& 
     const Value* to = a.get(1, "new");
     if (!from || !to || !from->is_string() || !to->is_string()) return eval_error("replace() takes two strings");
     std::string r = py_replace(s, from->text(), to->text(), opt_int(a, 2, "count", -1));
-    LLMD_TRY(ctx.check_size(r.size()));
+    LLMD_TRY(ctx.allocate(r.size()));
     return derived(std::move(r), tainted || any_taint(*to));
   }
   if (name == "find" || name == "count") {
@@ -154,6 +154,7 @@ Result<Value> string_method(Context& ctx, const Value& self, const std::string& 
       append(out, (*items)[i].str());
       LLMD_TRY(ctx.check_size(out.text.size()));
     }
+    LLMD_TRY(ctx.allocate(out.text.size()));
     return Value(std::move(out));
   }
   if (name == "isdigit" || name == "isspace" || name == "isalpha" || name == "isalnum") {
@@ -208,7 +209,8 @@ bool is_mutating_method(const Value& obj, const std::string& n) {
     return n == "append" || n == "extend" || n == "insert" || n == "pop" || n == "remove" || n == "clear" ||
            n == "sort" || n == "reverse";
   }
-  return obj.is_dict() && (n == "update" || n == "pop" || n == "popitem" || n == "setdefault" || n == "clear");
+  return obj.is_dict() && !obj.dict().is_namespace && !obj.dict().is_loop &&
+         (n == "update" || n == "pop" || n == "popitem" || n == "setdefault" || n == "clear");
 }
 
 Value bound(const Value& self, const std::string& name, bool is_string) {

@@ -84,6 +84,15 @@ Status Context::check_size(size_t size) const {
   return {};
 }
 
+Status Context::allocate(size_t bytes) {
+  LLMD_TRY(check_size(bytes));
+  allocated += bytes;
+  if (allocated > limits.max_allocated_bytes) {
+    return limit_error("the strings and lists built exceed " + std::to_string(limits.max_allocated_bytes) + " bytes");
+  }
+  return {};
+}
+
 Error Context::limit_error(const std::string& what) const { return Error(ErrorCode::chat_template_limit, what); }
 
 Error eval_error(std::string what) { return Error(ErrorCode::chat_template_error, std::move(what)); }

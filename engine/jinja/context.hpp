@@ -21,6 +21,9 @@ struct Limits {
   uint64_t max_iterations = 1'000'000;       // loop iterations and macro calls, all together
   int max_depth = 400;                       // nesting of expressions, statements and macro calls
   std::chrono::milliseconds max_time{2000};  // wall time of one render
+  // Bytes of strings and list items a render may create in all (what it
+  // builds and drops counts too), so that no template holds much memory.
+  size_t max_allocated_bytes = 256u << 20;
 };
 
 // One scope: the top level, a loop iteration or a macro call. Lookups walk
@@ -65,6 +68,10 @@ struct Context {
   Status tick();
   // A string or list of `size` bytes/items about to be built.
   Status check_size(size_t size) const;
+  // A string of `bytes` (or list of that many bytes of items) was built:
+  // counts against max_allocated_bytes, and checks check_size.
+  Status allocate(size_t bytes);
+  size_t allocated = 0;
 
   Error limit_error(const std::string& what) const;
 };

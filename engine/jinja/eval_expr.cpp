@@ -154,6 +154,21 @@ Result<Value> eval(Context& ctx, const Expr& e) {
       if (!r) return r;
       return binary_operator(ctx, e.name, *l, *r);
     }
+    case Expr::chain: {
+      // a < b < c is (a < b) and (b < c), each operand evaluated once.
+      auto left = eval(ctx, *e.items[0]);
+      if (!left) return left;
+      Value result;
+      for (size_t i = 0; i < e.ops.size(); ++i) {
+        auto right = eval(ctx, *e.items[i + 1]);
+        if (!right) return right;
+        auto r = binary_operator(ctx, e.ops[i], *left, *right);
+        if (!r || !r->truthy()) return r;
+        result = std::move(*r);
+        left = std::move(right);
+      }
+      return result;
+    }
     case Expr::conditional: {
       auto c = eval(ctx, *e.items[1]);
       if (!c) return c;

@@ -146,6 +146,7 @@ Status exec_macro(Context& ctx, const Node& n) {
     Status st = exec(c, def->body);
     Str out = c.end_capture();
     if (!st) return st.take_error();
+    LLMD_TRY(c.allocate(out.text.size()));
     return Value(std::move(out));
   };
   ctx.frame->set(n.text, Value(make_callable(n.text, std::move(fn))));
@@ -179,6 +180,7 @@ Status exec_node(Context& ctx, const Node& n) {
       Status st = exec(ctx, n.body);
       Value captured(ctx.end_capture());
       if (!st) return st;
+      LLMD_TRY(ctx.allocate(captured.text().size()));
       if (n.expr) {
         auto f = eval_filter(ctx, *n.expr, &captured);
         if (!f) return f.take_error();

@@ -25,7 +25,7 @@ bool flag(const Args& a, size_t i, const char* name, bool fallback) {
   return v ? v->truthy() : fallback;
 }
 
-Result<Value> f_tojson(Context&, const Value& v, const Args& a) {
+Result<Value> f_tojson(Context& ctx, const Value& v, const Args& a) {
   JsonFormat f;
   if (flag(a, 0, "ensure_ascii", false)) f.ensure_ascii = true;
   if (const Value* ind = a.get(1, "indent"); ind && !ind->is_none()) {
@@ -40,6 +40,7 @@ Result<Value> f_tojson(Context&, const Value& v, const Args& a) {
   f.sort_keys = flag(a, 3, "sort_keys", false);
   auto s = to_json(v, f);
   if (!s) return s.take_error();
+  LLMD_TRY(ctx.allocate(s->text.size()));
   return Value(std::move(*s));
 }
 
@@ -95,6 +96,7 @@ Result<Value> f_join(Context& ctx, const Value& v, const Args& a) {
     append(out, to_str_tainted(x));
     LLMD_TRY(ctx.check_size(out.text.size()));
   }
+  LLMD_TRY(ctx.allocate(out.text.size()));
   return Value(std::move(out));
 }
 
@@ -167,7 +169,7 @@ Result<Value> f_replace(Context& ctx, const Value& v, const Args& a) {
   if (!from || !to) return eval_error("replace() takes two arguments");
   const Value* count = a.get(2, "count");
   std::string r = py_replace(to_str(v), to_str(*from), to_str(*to), count && count->is_int() ? count->as_int() : -1);
-  LLMD_TRY(ctx.check_size(r.size()));
+  LLMD_TRY(ctx.allocate(r.size()));
   return derived(std::move(r), any_taint(v) || any_taint(*to));
 }
 
@@ -207,6 +209,7 @@ Result<Value> f_indent(Context& ctx, const Value& v, const Args& a) {
     LLMD_TRY(ctx.check_size(out.size()));
   }
   if (first) out = pad + out;
+  LLMD_TRY(ctx.allocate(out.size()));
   return derived(std::move(out), any_taint(v));
 }
 

@@ -73,12 +73,14 @@ Result<Value> repeat(Context& ctx, const Value& seq, int64_t n) {
   if (seq.is_string()) {
     const size_t size = seq.text().size();
     if (size && static_cast<uint64_t>(n) > ctx.limits.max_output_bytes / size) LLMD_TRY(ctx.check_size(SIZE_MAX));
+    LLMD_TRY(ctx.allocate(size * static_cast<size_t>(n)));
     Str out;
     for (int64_t i = 0; i < n; ++i) append(out, seq.str());
     return Value(std::move(out));
   }
   const size_t size = seq.list().size();
   if (size && static_cast<uint64_t>(n) > ctx.limits.max_output_bytes / size) LLMD_TRY(ctx.check_size(SIZE_MAX));
+  LLMD_TRY(ctx.allocate(size * static_cast<size_t>(n) * sizeof(Value)));
   List out;
   for (int64_t i = 0; i < n; ++i) out.insert(out.end(), seq.list().begin(), seq.list().end());
   return Value(std::move(out));
@@ -187,7 +189,7 @@ Result<Value> binary_operator(Context& ctx, const std::string& op, const Value& 
   }
   if (op == "~") {
     Str s = concat(to_str_tainted(a), to_str_tainted(b));
-    LLMD_TRY(ctx.check_size(s.text.size()));
+    LLMD_TRY(ctx.allocate(s.text.size()));
     return Value(std::move(s));
   }
   if (a.is_undefined()) return eval_error(a.undefined_hint());
@@ -195,7 +197,7 @@ Result<Value> binary_operator(Context& ctx, const std::string& op, const Value& 
   if (numeric(a) && numeric(b)) return arithmetic(op, a, b);
   if (op == "+") {
     if (a.is_string() && b.is_string()) {
-      LLMD_TRY(ctx.check_size(a.text().size() + b.text().size()));
+      LLMD_TRY(ctx.allocate(a.text().size() + b.text().size()));
       if (a.str().markup != b.str().markup) {  // Markup + str escapes the str
         Str out = concat(a.str().markup ? a.str() : html_escape(a.str()), b.str().markup ? b.str() : html_escape(b.str()));
         out.markup = true;
@@ -207,6 +209,7 @@ Result<Value> binary_operator(Context& ctx, const std::string& op, const Value& 
     }
     if (a.is_list() && b.is_list()) {
       LLMD_TRY(ctx.check_size(a.list().size() + b.list().size()));
+      LLMD_TRY(ctx.allocate((a.list().size() + b.list().size()) * sizeof(Value)));
       List out = a.list();
       out.insert(out.end(), b.list().begin(), b.list().end());
       return Value(std::move(out));

@@ -292,8 +292,11 @@ class Parser {
   }
 
   Result<ExprPtr> compare() {
-    auto l = math1();
-    if (!l) return l;
+    auto first = math1();
+    if (!first) return first;
+    std::vector<std::string> ops;
+    std::vector<ExprPtr> operands;
+    operands.push_back(std::move(*first));
     while (true) {
       std::string op;
       if (cur().kind == Token::op && (is_op("==") || is_op("!=") || is_op("<") || is_op(">") || is_op("<=") || is_op(">="))) {
@@ -305,12 +308,19 @@ class Parser {
         tok_ += 2;
         op = "not in";
       } else {
-        return l;
+        break;
       }
       auto r = math1();
       if (!r) return r;
-      l = binary_node(Expr::binary, op, std::move(*l), std::move(*r));
+      ops.push_back(std::move(op));
+      operands.push_back(std::move(*r));
     }
+    if (ops.empty()) return std::move(operands[0]);
+    if (ops.size() == 1) return binary_node(Expr::binary, ops[0], std::move(operands[0]), std::move(operands[1]));
+    auto c = node(Expr::chain);
+    c->items = std::move(operands);
+    c->ops = std::move(ops);
+    return c;
   }
 
   Result<ExprPtr> math1() { return binary_level({"+", "-"}, [this] { return concat(); }); }

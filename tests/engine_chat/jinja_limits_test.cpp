@@ -47,6 +47,10 @@ TEST(JinjaLimits, OutputAndValuesAreBounded) {
                "exceeds the limit");
   expect_limit("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s | replace('a', ns.s) %}{% endfor %}",
                "exceeds the limit");
+  // Many large strings kept alive: the allocation budget stops it.
+  expect_limit("{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = ns.l + [('x' * 1000000) ~ i] %}"
+               "{% endfor %}",
+               "built exceed");
   Limits tiny;
   tiny.max_output_bytes = 10;
   expect_limit("{{ 'abcdefghijk' }}", "output exceeds 10 bytes", tiny);

@@ -31,8 +31,8 @@ const Snippet kSnippets[] = {
      "None|True|False|[1, 'a', None, True, 1.5]|{'a': 1, 'b': [2]}|[1, 2]"},
     {"{{ \"it's\" }}|{{ [\"it's\", 'say \"x\"', 'a\\nb'] }}", "it's|[\"it's\", 'say \"x\"', 'a\\nb']"},
     {"{{ 'a' ~ 1 ~ none }}|{{ 'ab' + 'cd' }}|{{ 'ab' * 3 }}|{{ [1] + [2] }}|{{ 'x' 'y' }}", "a1None|abcd|ababab|[1, 2]|xy"},
-    {"{{ 1 < 2 < 3 }}|{{ 'a' in 'cat' }}|{{ 2 not in [1, 3] }}|{{ 'k' in {'k': 1} }}|{{ 1 == 1.0 }}|{{ 'a' != 'a' }}",
-     "True|True|True|True|True|False"},
+    {"{{ 1 < 3 < 2 }}|{{ 1 < 2 < 3 }}|{{ 'a' in 'cat' }}|{{ 2 not in [1, 3] }}|{{ 'k' in {'k': 1} }}|{{ 1 == 1.0 }}|{{ 'a' != 'a' }}",
+     "False|True|True|True|True|True|False"},
     {"{{ 'y' if 0 else 'n' }}|{{ 'y' if [1] }}|{{ none or 'b' }}|{{ 0 and 1 }}|{{ not none }}", "n|y|b|0|True"},
     // undefined behaviour
     {"[{{ nope }}]|{{ nope is defined }}|{{ messages[9] is defined }}|{{ messages[0].nope is defined }}|{{ nope | length }}",
@@ -101,6 +101,7 @@ const Snippet kSnippets[] = {
     {"{% set x = 'o' %}{% if true %}{% set x = 'i' %}{% endif %}{{ x }}", "i"},
     {"{% set ns = namespace(n=0, seen=[]) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}{% set ns.seen = ns.seen + [m.role] %}{% endfor %}{{ ns.n }}{{ ns.seen }}",
      "4['system', 'user', 'assistant', 'user']"},
+    {"{% set ns = namespace(clear=1, items=2) %}{% set ns.update = 3 %}{{ ns.clear }}{{ ns.items }}{{ ns.update }}", "123"},
     {"{% set a, b = 1, 2 %}{{ a }}{{ b }}|{% set block %}  x{{ 1 }}  {% endset %}[{{ block }}]|{% set t | upper %}abc{% endset %}{{ t }}", "12|[  x1  ]|ABC"},
     // macros
     {"{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('a') }}|{{ greet('b', '?') }}|{{ greet(punct='.', name='c') }}",
