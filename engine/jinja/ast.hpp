@@ -33,6 +33,7 @@ struct Expr {
     chain       // items[0] ops[0] items[1] ops[1] items[2] ...: Python's chained comparison
   } kind = literal;
   int line = 0;
+  int height = 1;  // 1 + the tallest child's (bounded by the parser)
   Value value;
   std::string name;  // name, attribute, filter, test, operator
   bool negated = false;

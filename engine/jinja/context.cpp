@@ -30,9 +30,19 @@ Context::Context(std::string name, const Limits& l, std::shared_ptr<Dict> g)
 }
 
 Context::~Context() {
+  // Namespaces may hold each other in cycles or long chains: all are kept
+  // alive while every one is emptied, so none is freed from inside another.
+  std::vector<std::shared_ptr<Dict>> alive;
+  alive.reserve(namespaces.size());
   for (auto& w : namespaces) {
-    if (auto ns = w.lock()) ns->entries.clear();
+    if (auto ns = w.lock()) alive.push_back(std::move(ns));
   }
+  std::vector<std::pair<std::string, Value>> dropped;
+  for (auto& ns : alive) {
+    for (auto& e : ns->entries) dropped.push_back(std::move(e));
+    ns->entries.clear();
+  }
+  dropped.clear();
 }
 
 Value Context::lookup(const std::string& name) const {
@@ -70,7 +80,12 @@ Status Context::tick() {
   if (++iterations > limits.max_iterations) {
     return limit_error("more than " + std::to_string(limits.max_iterations) + " loop iterations and macro calls");
   }
-  if ((iterations & 63) == 0 && std::chrono::steady_clock::now() > deadline) {
+  if ((iterations & 63) == 0) return check_time();
+  return {};
+}
+
+Status Context::check_time() const {
+  if (std::chrono::steady_clock::now() > deadline) {
     return limit_error("rendering took longer than " + std::to_string(limits.max_time.count()) + " ms");
   }
   return {};

@@ -66,6 +66,8 @@ struct Context {
   // One loop iteration or macro call: counts against max_iterations and
   // checks the time now and then.
   Status tick();
+  // The time bound alone, for long single operations (unique, sort).
+  Status check_time() const;
   // A string or list of `size` bytes/items about to be built.
   Status check_size(size_t size) const;
   // A string of `bytes` (or list of that many bytes of items) was built:

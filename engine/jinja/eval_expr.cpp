@@ -45,6 +45,13 @@ Result<Value> eval_dict(Context& ctx, const Expr& e) {
 
 }  // namespace
 
+Result<Value> nested(Context& ctx, Value v) {
+  if (v.depth() > kMaxValueDepth) {
+    return ctx.limit_error("a list or dict nested deeper than " + std::to_string(kMaxValueDepth));
+  }
+  return v;
+}
+
 Result<Value> call_value(Context& ctx, const Value& callee, const Args& args) {
   if (callee.is_undefined()) return eval_error(callee.undefined_hint());
   if (!callee.is_callable()) return eval_error("'" + callee.type_name() + "' object is not callable");
@@ -88,10 +95,13 @@ Result<Value> eval(Context& ctx, const Expr& e) {
         if (!v) return v;
         l.push_back(std::move(*v));
       }
-      return Value(std::move(l));
+      return nested(ctx, Value(std::move(l)));
     }
-    case Expr::dict:
-      return eval_dict(ctx, e);
+    case Expr::dict: {
+      auto d = eval_dict(ctx, e);
+      if (!d) return d;
+      return nested(ctx, std::move(*d));
+    }
     case Expr::attribute: {
       auto obj = eval(ctx, *e.items[0]);
       if (!obj) return obj;

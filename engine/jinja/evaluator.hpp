@@ -15,6 +15,10 @@ Status exec(Context& ctx, const Body& body);
 // takes `block_input`.
 Result<Value> eval_filter(Context& ctx, const Expr& e, const Value* block_input);
 
+// `v`, or a chat_template_limit error when it is nested deeper than
+// kMaxValueDepth (checked wherever a render puts values into a new list/dict).
+Result<Value> nested(Context& ctx, Value v);
+
 // Calls a callable value with evaluated arguments.
 Result<Value> call_value(Context& ctx, const Value& callee, const Args& args);
 

@@ -1,6 +1,7 @@
 // Global functions: range, namespace, dict, raise_exception (the template
 // refuses the conversation) and strftime_now (the render's clock).
 #include "engine/jinja/builtins.hpp"
+#include "engine/jinja/evaluator.hpp"
 
 namespace llmd::engine::jinja {
 namespace {
@@ -46,14 +47,14 @@ Result<Value> g_namespace(Context& ctx, const Args& a) {
   return Value(ns);
 }
 
-Result<Value> g_dict(Context&, const Args& a) {
+Result<Value> g_dict(Context& ctx, const Args& a) {
   auto d = Dict::make();
   for (const Value& v : a.positional) {
     if (!v.is_dict()) return eval_error("dict() takes a mapping or keyword arguments");
     for (const auto& [k, x] : v.dict().entries) d->set(k, x);
   }
   for (const auto& [k, v] : a.keyword) d->set(k, v);
-  return Value(d);
+  return nested(ctx, Value(d));
 }
 
 Result<Value> g_raise_exception(Context&, const Args& a) {

@@ -56,6 +56,9 @@ void append_string(std::string& out, std::string_view s, bool ensure_ascii) {
 
 Status write(const Value& v, const JsonFormat& f, int level, std::string& out) {
   if (level > 512) return json_error("tojson: value nested too deeply");
+  if (out.size() > kMaxPrintedBytes) {
+    return Error(ErrorCode::chat_template_limit, "tojson: the value's text exceeds " + std::to_string(kMaxPrintedBytes) + " bytes");
+  }
   auto newline = [&](int lvl) {
     if (!f.indent) return;
     out += '\n';

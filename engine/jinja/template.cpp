@@ -1,5 +1,7 @@
 #include "engine/jinja/template.hpp"
 
+#include <algorithm>
+
 #include "engine/jinja/ast.hpp"
 #include "engine/jinja/builtins.hpp"
 #include "engine/jinja/evaluator.hpp"
@@ -65,7 +67,10 @@ Result<Str> Template::render(const Dict& variables, const Limits& limits,
                              std::function<std::string(const std::string& format)> strftime_now) const {
   auto globals = make_globals();
   for (const auto& [k, v] : variables.entries) globals->set(k, v);
-  Context ctx(name_, limits, std::move(globals));
+  Limits bounded = limits;
+  // Printing a value stops past kMaxPrintedBytes; outputs stay well below it.
+  bounded.max_output_bytes = std::min(bounded.max_output_bytes, kMaxPrintedBytes / 2);
+  Context ctx(name_, bounded, std::move(globals));
   ctx.strftime_now = std::move(strftime_now);
   Status st = exec(ctx, tree_->body);
   if (!st) {

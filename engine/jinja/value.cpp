@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "engine/tokenizer/utf8.hpp"
 
@@ -30,6 +31,27 @@ Taint Taint::slice(size_t begin, size_t end) const {
   }
   return t;
 }
+
+namespace {
+
+uint32_t items_depth(const List& l) {
+  uint32_t d = 0;
+  for (const Value& v : l) d = std::max(d, v.depth());
+  return d + 1;
+}
+
+}  // namespace
+
+Value::Value(List l) : depth_(items_depth(l)) { v_ = std::make_shared<const List>(std::move(l)); }
+
+Value::Value(std::shared_ptr<Dict> d) : depth_(1) {
+  if (!d->is_namespace) {
+    for (const auto& [k, v] : d->entries) depth_ = std::max(depth_, v.depth() + 1);
+  }
+  v_ = std::move(d);
+}
+
+Value::Value(std::shared_ptr<const Generator> g) : depth_(items_depth(g->items)) { v_ = std::move(g); }
 
 Value Value::tainted(std::string s) {
   Str str{std::move(s), {}};
@@ -161,23 +183,124 @@ std::string string_repr(std::string_view s) {
 
 }  // namespace
 
-std::string to_repr(const Value& v) {
-  if (v.is_string()) return string_repr(v.text());
-  if (v.is_list()) {
-    std::string out = "[";
-    for (size_t i = 0; i < v.list().size(); ++i) out += (i ? ", " : "") + to_repr(v.list()[i]);
-    return out + "]";
-  }
-  if (v.is_dict() && !v.dict().is_namespace && !v.dict().is_loop) {
-    std::string out = "{";
+namespace {
+
+// Work bounds of the recursive walks below. Values can share structure (a
+// list holding the same list twice, many levels deep), so a walk is bounded
+// by the nodes it visits and the text it writes, not by the value's depth.
+constexpr size_t kMaxVisits = 1u << 20;
+
+void repr_into(const Value& v, std::string& out) {
+  if (out.size() > kMaxPrintedBytes) return;
+  if (v.is_string()) {
+    out += string_repr(v.text());
+  } else if (v.is_list()) {
+    out += '[';
+    for (size_t i = 0; i < v.list().size() && out.size() <= kMaxPrintedBytes; ++i) {
+      if (i) out += ", ";
+      repr_into(v.list()[i], out);
+    }
+    out += ']';
+  } else if (v.is_dict() && !v.dict().is_namespace && !v.dict().is_loop) {
+    out += '{';
     bool first = true;
     for (const auto& [k, x] : v.dict().entries) {
-      out += (first ? "" : ", ") + string_repr(k) + ": " + to_repr(x);
+      if (out.size() > kMaxPrintedBytes) break;
+      out += (first ? "" : ", ") + string_repr(k) + ": ";
+      repr_into(x, out);
       first = false;
     }
-    return out + "}";
+    out += '}';
+  } else {
+    out += to_str(v);
   }
-  return to_str(v);
+}
+
+bool taint_in(const Value& v, size_t& visits) {
+  if (++visits > kMaxVisits) return true;  // too large to look through: taken as tainted
+  if (v.is_string()) return !v.str().taint.empty();
+  if (v.is_list() || v.is_generator()) {
+    for (const Value& x : v.is_list() ? v.list() : v.generator().items) {
+      if (taint_in(x, visits)) return true;
+    }
+  }
+  if (v.is_dict() && !v.dict().is_namespace) {
+    for (const auto& [k, x] : v.dict().entries) {
+      if (taint_in(x, visits)) return true;
+    }
+  }
+  return false;
+}
+
+// nullopt: the walk ran out of visits.
+std::optional<bool> equal_in(const Value& a, const Value& b, size_t& visits) {
+  if (++visits > kMaxVisits) return std::nullopt;
+  if ((a.is_number() || a.is_bool()) && (b.is_number() || b.is_bool())) {
+    if (a.is_int() && b.is_int()) return a.as_int() == b.as_int();
+    return a.as_number() == b.as_number();
+  }
+  if (a.is_string() && b.is_string()) return a.text() == b.text();
+  if (a.is_none() && b.is_none()) return true;
+  if (a.is_undefined() && b.is_undefined()) return true;
+  if (a.is_list() && b.is_list()) {
+    if (&a.list() == &b.list()) return true;
+    if (a.list().size() != b.list().size()) return false;
+    for (size_t i = 0; i < a.list().size(); ++i) {
+      auto e = equal_in(a.list()[i], b.list()[i], visits);
+      if (!e || !*e) return e;
+    }
+    return true;
+  }
+  if (a.is_dict() && b.is_dict()) {
+    if (a.dict_ptr() == b.dict_ptr()) return true;
+    if (a.dict().is_namespace || b.dict().is_namespace) return false;
+    if (a.dict().entries.size() != b.dict().entries.size()) return false;
+    for (const auto& [k, x] : a.dict().entries) {
+      const Value* y = b.dict().find(k);
+      if (!y) return false;
+      auto e = equal_in(x, *y, visits);
+      if (!e || !*e) return e;
+    }
+    return true;
+  }
+  if (a.is_callable() && b.is_callable()) return &a.callable() == &b.callable();
+  return false;
+}
+
+Error too_large() { return Error(ErrorCode::chat_template_limit, "values too large to compare"); }
+
+Result<int> compare_in(const Value& a, const Value& b, size_t& visits) {
+  if (++visits > kMaxVisits) return too_large();
+  if ((a.is_number() || a.is_bool()) && (b.is_number() || b.is_bool())) {
+    if (a.is_int() && b.is_int()) return a.as_int() < b.as_int() ? -1 : a.as_int() > b.as_int() ? 1 : 0;
+    const double x = a.as_number(), y = b.as_number();
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (a.is_string() && b.is_string()) {
+    const int c = a.text().compare(b.text());  // UTF-8 byte order is code point order
+    return c < 0 ? -1 : c > 0 ? 1 : 0;
+  }
+  if (a.is_list() && b.is_list()) {
+    const List& x = a.list();
+    const List& y = b.list();
+    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+      auto e = equal_in(x[i], y[i], visits);
+      if (!e) return too_large();
+      if (*e) continue;
+      return compare_in(x[i], y[i], visits);
+    }
+    return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
+  }
+  return Error(ErrorCode::chat_template_error,
+               "'<' not supported between instances of '" + a.type_name() + "' and '" + b.type_name() + "'");
+}
+
+}  // namespace
+
+std::string to_repr(const Value& v) {
+  std::string out;
+  repr_into(v, out);
+  return out;
 }
 
 std::string to_str(const Value& v) {
@@ -196,18 +319,8 @@ std::string to_str(const Value& v) {
 }
 
 bool any_taint(const Value& v) {
-  if (v.is_string()) return !v.str().taint.empty();
-  if (v.is_list() || v.is_generator()) {
-    for (const Value& x : v.is_list() ? v.list() : v.generator().items) {
-      if (any_taint(x)) return true;
-    }
-  }
-  if (v.is_dict() && !v.dict().is_namespace) {
-    for (const auto& [k, x] : v.dict().entries) {
-      if (any_taint(x)) return true;
-    }
-  }
-  return false;
+  size_t visits = 0;
+  return taint_in(v, visits);
 }
 
 Str to_str_tainted(const Value& v) {
@@ -218,55 +331,13 @@ Str to_str_tainted(const Value& v) {
 }
 
 bool equals(const Value& a, const Value& b) {
-  if ((a.is_number() || a.is_bool()) && (b.is_number() || b.is_bool())) {
-    if (a.is_int() && b.is_int()) return a.as_int() == b.as_int();
-    return a.as_number() == b.as_number();
-  }
-  if (a.is_string() && b.is_string()) return a.text() == b.text();
-  if (a.is_none() && b.is_none()) return true;
-  if (a.is_undefined() && b.is_undefined()) return true;
-  if (a.is_list() && b.is_list()) {
-    if (a.list().size() != b.list().size()) return false;
-    for (size_t i = 0; i < a.list().size(); ++i) {
-      if (!equals(a.list()[i], b.list()[i])) return false;
-    }
-    return true;
-  }
-  if (a.is_dict() && b.is_dict()) {
-    if (a.dict_ptr() == b.dict_ptr()) return true;
-    if (a.dict().is_namespace || b.dict().is_namespace) return false;
-    if (a.dict().entries.size() != b.dict().entries.size()) return false;
-    for (const auto& [k, x] : a.dict().entries) {
-      const Value* y = b.dict().find(k);
-      if (!y || !equals(x, *y)) return false;
-    }
-    return true;
-  }
-  if (a.is_callable() && b.is_callable()) return &a.callable() == &b.callable();
-  return false;
+  size_t visits = 0;
+  return equal_in(a, b, visits).value_or(false);
 }
 
 Result<int> compare(const Value& a, const Value& b) {
-  if ((a.is_number() || a.is_bool()) && (b.is_number() || b.is_bool())) {
-    if (a.is_int() && b.is_int()) return a.as_int() < b.as_int() ? -1 : a.as_int() > b.as_int() ? 1 : 0;
-    const double x = a.as_number(), y = b.as_number();
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
-  if (a.is_string() && b.is_string()) {
-    const int c = a.text().compare(b.text());  // UTF-8 byte order is code point order
-    return c < 0 ? -1 : c > 0 ? 1 : 0;
-  }
-  if (a.is_list() && b.is_list()) {
-    const List& x = a.list();
-    const List& y = b.list();
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (equals(x[i], y[i])) continue;
-      return compare(x[i], y[i]);
-    }
-    return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
-  }
-  return Error(ErrorCode::chat_template_error,
-               "'<' not supported between instances of '" + a.type_name() + "' and '" + b.type_name() + "'");
+  size_t visits = 0;
+  return compare_in(a, b, visits);
 }
 
 size_t code_point_count(std::string_view s) {

@@ -53,6 +53,8 @@ struct Context;
 
 using List = std::vector<Value>;
 
+inline constexpr uint32_t kMaxValueDepth = 128;
+
 struct Undefined {
   std::shared_ptr<const std::string> hint;  // what was looked up, for messages ("'x' is undefined")
 };
@@ -69,10 +71,12 @@ class Value {
   Value(std::string s) : v_(std::make_shared<const Str>(Str{std::move(s), {}})) {}  // NOLINT
   Value(const char* s) : Value(std::string(s)) {}              // NOLINT
   Value(Str s) : v_(std::make_shared<const Str>(std::move(s))) {}                   // NOLINT
-  Value(List l) : v_(std::make_shared<const List>(std::move(l))) {}                 // NOLINT
-  Value(std::shared_ptr<Dict> d) : v_(std::move(d)) {}         // NOLINT
+  Value(List l);                                               // NOLINT
+  // A dict's depth is taken now: build it fully first (a namespace, the one
+  // dict changed later, counts as depth 1).
+  Value(std::shared_ptr<Dict> d);                              // NOLINT
   Value(std::shared_ptr<const Callable> f) : v_(std::move(f)) {}  // NOLINT
-  Value(std::shared_ptr<const Generator> g) : v_(std::move(g)) {}  // NOLINT
+  Value(std::shared_ptr<const Generator> g);                  // NOLINT
 
   static Value undefined(std::string hint) {
     return Value(Undefined{std::make_shared<const std::string>(std::move(hint))});
@@ -105,6 +109,11 @@ class Value {
   const Generator& generator() const { return *std::get<std::shared_ptr<const Generator>>(v_); }
   const std::string& undefined_hint() const;
 
+  // Nesting of lists and dicts (0 for scalars). The evaluator refuses values
+  // nested deeper than kMaxValueDepth, so that no recursion over a value (or
+  // its destruction) can exhaust the stack.
+  uint32_t depth() const { return depth_; }
+
   // Python's bool().
   bool truthy() const;
   // Python's type name, for messages ("str", "list", "dict", "NoneType", ...).
@@ -115,6 +124,7 @@ class Value {
   std::variant<Undefined, None, bool, int64_t, double, std::shared_ptr<const Str>, std::shared_ptr<const List>,
                std::shared_ptr<Dict>, std::shared_ptr<const Callable>, std::shared_ptr<const Generator>>
       v_;
+  uint32_t depth_ = 0;
 };
 
 // The lazy result of map/select/reject: iterable once in Jinja, so it has no
@@ -153,21 +163,26 @@ std::shared_ptr<const Callable> make_callable(std::string name,
                                               std::function<Result<Value>(Context&, const Args&)> fn);
 
 // Python's str() and repr() (lists and dicts print their items' repr).
-// Undefined prints as "".
+// Undefined prints as "". Printing stops a little after kMaxPrintedBytes (a
+// value may share structure and print to far more than it holds); renders
+// keep their own bounds below that.
+inline constexpr size_t kMaxPrintedBytes = 64u << 20;
 std::string to_str(const Value& v);
 std::string to_repr(const Value& v);
 // str() keeping the taint of a string value (others: tainted as a whole when
 // any string inside them is).
 Str to_str_tainted(const Value& v);
-bool any_taint(const Value& v);
+bool any_taint(const Value& v);  // also true for a value too large to look through
 
 // Python's repr() of a float ("1.0", "0.1", "1e+16", "inf").
 std::string float_repr(double d);
 
 // Python's == (1 == 1.0, lists and dicts by items, no coercion of str).
+// Values too large to walk (over a million nodes) compare unequal.
 bool equals(const Value& a, const Value& b);
 
-// Python's < for numbers, strings and lists; an error for other types.
+// Python's < for numbers, strings and lists; an error for other types and
+// for values too large to walk.
 Result<int> compare(const Value& a, const Value& b);
 
 // Number of code points in a UTF-8 string (ill-formed bytes count one each).
