@@ -61,6 +61,12 @@ std::vector<Case> cases() {
        "invalid_json"},
       {"a lone surrogate escape", kCompletions, std::string(R"({"model":"synth","prompt":"\ud800"})"), 400, "",
        "invalid_json"},
+      {"tools (not implemented)", kChat,
+       chat(R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}])"), 400, "tools",
+       "unsupported_parameter"},
+      {"response_format json_object (not implemented)", kChat, chat(R"("response_format":{"type":"json_object"})"), 400,
+       "response_format", "unsupported_parameter"},
+      {"an unknown field", kCompletions, completion(R"("frobnicate":true)"), 400, "frobnicate", "unsupported_parameter"},
       {"1000-deep arrays", kCompletions, nested(1000), 400, "", "invalid_json"},
       {"1000-deep objects", kChat, nested_objects(1000), 400, "", "invalid_json"},
       {"not JSON", kChat, "hello", 400, "", "invalid_json"},
@@ -184,6 +190,29 @@ TEST_F(BadRequestTest, ModelIdsWithSlashesAndAliases) {
   auto missing = server_->call("GET", "/v1/models/test/other");
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("model_not_found"), std::string::npos) << missing.body;
+}
+
+// The model's own Jinja template (here a file named by the config) builds the
+// chat prompt through the interpreter; a conversation it refuses is a 400
+// that carries the template's message and names it.
+TEST(JinjaTemplate, TheConfiguredTemplateRendersTheChatPrompt) {
+  ApiServerOptions opts;
+  opts.files = {{"tmpl.jinja",
+                 "{% for m in messages %}{% if m.content == 'forbidden' %}{{ raise_exception('No forbidden words.') }}"
+                 "{% endif %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"}};
+  opts.models_extra = "chat_template = \"tmpl.jinja\"\n";
+  ApiServer server(opts);
+  ASSERT_TRUE(server.ok()) << server.logs();
+  auto ok = server.call("POST", kChat, chat(R"("max_tokens":2,"temperature":0)"));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  auto refused = server.call(
+      "POST", kChat, R"({"model":"synth","messages":[{"role":"user","content":"forbidden"}],"max_tokens":2})");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("No forbidden words."), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("tmpl.jinja"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find(R"("code":"chat_template_error")"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find(R"("param":"messages")"), std::string::npos) << refused.body;
+  EXPECT_NE(server.logs().find("rendered by the Jinja interpreter"), std::string::npos);
 }
 
 TEST_F(BadRequestTest, StatsNeedTheAdminRole) {
