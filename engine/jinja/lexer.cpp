@@ -11,6 +11,18 @@ size_t rstrip_end(std::string_view s) {
   return py_strip_span(s, std::nullopt, false, true).end;
 }
 
+// Bytes of whitespace at the start of `s` (reads no further).
+size_t leading_space(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    uint32_t cp = 0;
+    const size_t n = utf8::decode(s, i, &cp);
+    if (n == 0 || !py_isspace(cp)) break;
+    i += n;
+  }
+  return i;
+}
+
 bool all_space(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     uint32_t cp = 0;
@@ -79,8 +91,7 @@ class Lexer {
       }
       const size_t before = pos_;
       if (strip_after) {
-        const Span keep = py_strip_span(std::string_view(src_).substr(before), std::nullopt, true, false);
-        pos_ = keep.end == 0 ? src_.size() : before + keep.begin;  // {0, 0}: all of it is whitespace
+        pos_ = before + leading_space(std::string_view(src_).substr(before));
       } else if (opt_.trim_blocks && kind != '{' && pos_ < src_.size() && src_[pos_] == '\n') {
         ++pos_;
       }
