@@ -60,21 +60,32 @@ std::optional<ApiError> parse_logprobs(const RequestFields& f, CompletionRequest
   return std::nullopt;
 }
 
+std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const RequestFields& f, CompletionRequest* r);
+
 std::optional<ApiError> parse_fields(const boost::json::object& obj, CompletionRequest* r) {
   RequestFields f(obj);
+  if (auto e = parse_known_fields(obj, f, r)) return e;
+  // A field the parser did not read is one llmd does not implement.
+  return refuse_unimplemented_fields(obj, f);
+}
+
+// Reads every field llmd acts on (through `f`, which remembers them).
+std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const RequestFields& f, CompletionRequest* r) {
+  f.mark_read("model");
   const boost::json::value* model = obj.if_contains("model");
   if (!model || model->is_null()) return ApiError{400, "Missing required parameter: 'model'.", "missing_required_parameter", "model"};
   if (!model->is_string()) return wrong_type("model", "a string", *model);
   r->model = std::string(model->get_string());
-  if (auto e = refuse_unimplemented_fields(r->endpoint, obj)) return e;
 
   if (r->endpoint == Endpoint::chat) {
+    f.mark_read("messages");
     const boost::json::value* messages = obj.if_contains("messages");
     if (!messages || messages->is_null()) {
       return ApiError{400, "Missing required parameter: 'messages'.", "missing_required_parameter", "messages"};
     }
     if (auto e = detail::parse_messages(*messages, &r->messages)) return e;
   } else {
+    f.mark_read("prompt");
     const boost::json::value* prompt = obj.if_contains("prompt");
     if (!prompt || prompt->is_null()) {
       return ApiError{400, "Missing required parameter: 'prompt'.", "missing_required_parameter", "prompt"};

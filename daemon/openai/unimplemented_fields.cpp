@@ -1,22 +1,9 @@
 #include "daemon/openai/unimplemented_fields.hpp"
 
-#include <algorithm>
 #include <string_view>
 
 namespace llmd::openai {
 namespace {
-
-// Fields the parser reads (request_parser.cpp), per endpoint.
-constexpr std::string_view kBoth[] = {"model", "max_tokens", "n", "stop", "temperature", "top_p", "presence_penalty",
-                                      "frequency_penalty", "top_k", "min_p", "repetition_penalty", "seed",
-                                      "logit_bias", "logprobs", "stream", "stream_options", "user", "ignore_eos"};
-constexpr std::string_view kChat[] = {"messages", "max_completion_tokens", "top_logprobs"};
-constexpr std::string_view kCompletions[] = {"prompt", "echo"};
-
-template <size_t N>
-bool in(const std::string_view (&list)[N], std::string_view key) {
-  return std::find(std::begin(list), std::end(list), key) != std::end(list);
-}
 
 bool is_string(const boost::json::value& v, std::string_view s) { return v.is_string() && v.get_string() == s; }
 
@@ -57,12 +44,10 @@ ApiError refusal(const std::string& param, std::string_view key) {
 
 }  // namespace
 
-std::optional<ApiError> refuse_unimplemented_fields(Endpoint endpoint, const boost::json::object& body) {
+std::optional<ApiError> refuse_unimplemented_fields(const boost::json::object& body, const RequestFields& read) {
   for (const auto& [k, v] : body) {
     const std::string_view key = k;
-    if (v.is_null() || in(kBoth, key)) continue;
-    if (endpoint == Endpoint::chat ? in(kChat, key) : in(kCompletions, key)) continue;
-    if (asks_for_nothing(key, v)) continue;
+    if (v.is_null() || read.was_read(key) || asks_for_nothing(key, v)) continue;
     return refusal(std::string(key), key);
   }
   if (const auto* so = body.if_contains("stream_options"); so && so->is_object()) {

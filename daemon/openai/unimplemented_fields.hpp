@@ -12,11 +12,14 @@
 #include <string>
 
 #include "daemon/openai/api_request.hpp"
+#include "daemon/openai/request_fields.hpp"
 
 namespace llmd::openai {
 
-// Every top-level field of a chat or completions body that llmd does not act on.
-std::optional<ApiError> refuse_unimplemented_fields(Endpoint endpoint, const boost::json::object& body);
+// Every top-level field of a chat or completions body that the parser did
+// not read (`read` remembers what it read), so a field is refused exactly
+// when nothing acts on it.
+std::optional<ApiError> refuse_unimplemented_fields(const boost::json::object& body, const RequestFields& read);
 
 // Every field of one message other than role and content; `param` is
 // "messages[i]".
