@@ -6,6 +6,7 @@
 #include "daemon/openai/api_request.hpp"
 #include "daemon/openai/request_fields.hpp"
 #include "daemon/openai/request_parts.hpp"
+#include "daemon/openai/request_tools.hpp"
 #include "daemon/openai/unimplemented_fields.hpp"
 
 namespace llmd::openai {
@@ -62,6 +63,21 @@ std::optional<ApiError> parse_logprobs(const RequestFields& f, CompletionRequest
 
 std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const RequestFields& f, CompletionRequest* r);
 
+// tools, tool_choice, parallel_tool_calls (chat).
+std::optional<ApiError> parse_tool_fields(const RequestFields& f, CompletionRequest* r) {
+  engine::jinja::Value tools;
+  if (const boost::json::value* v = f.find("tools")) {
+    if (auto e = detail::parse_tools(*v, &tools)) return e;
+  }
+  bool offer = true;
+  if (const boost::json::value* v = f.find("tool_choice")) {
+    if (auto e = detail::parse_tool_choice(*v, &offer)) return e;
+  }
+  if (auto e = f.get_bool("parallel_tool_calls", r->parallel_tool_calls)) return e;
+  if (offer && !tools.is_undefined() && !tools.list().empty()) r->tools = std::move(tools);
+  return std::nullopt;
+}
+
 std::optional<ApiError> parse_fields(const boost::json::object& obj, CompletionRequest* r) {
   RequestFields f(obj);
   if (auto e = parse_known_fields(obj, f, r)) return e;
@@ -83,7 +99,8 @@ std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const
     if (!messages || messages->is_null()) {
       return ApiError{400, "Missing required parameter: 'messages'.", "missing_required_parameter", "messages"};
     }
-    if (auto e = detail::parse_messages(*messages, &r->messages)) return e;
+    if (auto e = detail::parse_messages(*messages, &r->messages, &r->template_messages, &r->tool_messages)) return e;
+    if (auto e = parse_tool_fields(f, r)) return e;
   } else {
     f.mark_read("prompt");
     const boost::json::value* prompt = obj.if_contains("prompt");

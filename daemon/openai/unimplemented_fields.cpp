@@ -13,10 +13,8 @@ bool asks_for_nothing(std::string_view key, const boost::json::value& v) {
     const auto* o = v.if_object();
     return o && o->size() == 1 && o->contains("type") && is_string(o->at("type"), "text");
   }
-  if (key == "tools" || key == "functions") return v.is_array() && v.get_array().empty();
-  if (key == "tool_choice") return is_string(v, "none") || is_string(v, "auto");
+  if (key == "functions") return v.is_array() && v.get_array().empty();
   if (key == "function_call") return is_string(v, "none") || is_string(v, "auto");
-  if (key == "parallel_tool_calls") return v.is_bool();  // without tools it changes nothing
   if (key == "store") return v.is_bool() && !v.get_bool();
   if (key == "service_tier") return is_string(v, "auto") || is_string(v, "default");
   if (key == "modalities") {
@@ -29,9 +27,10 @@ bool asks_for_nothing(std::string_view key, const boost::json::value& v) {
 }
 
 std::string why(std::string_view key) {
-  if (key == "tools" || key == "tool_choice" || key == "functions" || key == "function_call") {
-    return "llmd does not implement tool calling yet";
+  if (key == "tools" || key == "tool_choice" || key == "parallel_tool_calls") {
+    return "tool calling is for chat completions";
   }
+  if (key == "functions" || key == "function_call") return "use 'tools' and 'tool_choice' instead";
   if (key == "response_format") return "llmd does not implement structured output yet (only {\"type\": \"text\"})";
   if (key == "store" || key == "metadata") return "llmd does not store completions";
   return "llmd does not implement this field";
@@ -59,10 +58,11 @@ std::optional<ApiError> refuse_unimplemented_fields(const boost::json::object& b
 }
 
 std::optional<ApiError> refuse_unimplemented_message_fields(const boost::json::object& message,
-                                                            const std::string& param) {
+                                                            const std::string& param, const std::string& role) {
   for (const auto& [k, v] : message) {
     if (k == "role" || k == "content" || v.is_null()) continue;
-    if (k == "tool_calls" && v.is_array() && v.get_array().empty()) continue;
+    if (k == "tool_calls" && (role == "assistant" || (v.is_array() && v.get_array().empty()))) continue;
+    if ((k == "tool_call_id" || k == "name") && role == "tool") continue;
     return refusal(param + "." + std::string(k), k);
   }
   return std::nullopt;

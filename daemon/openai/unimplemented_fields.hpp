@@ -21,9 +21,10 @@ namespace llmd::openai {
 // when nothing acts on it.
 std::optional<ApiError> refuse_unimplemented_fields(const boost::json::object& body, const RequestFields& read);
 
-// Every field of one message other than role and content; `param` is
+// Every field of one message other than role and content (and tool_calls
+// for an assistant, tool_call_id and name for a tool message); `param` is
 // "messages[i]".
 std::optional<ApiError> refuse_unimplemented_message_fields(const boost::json::object& message,
-                                                            const std::string& param);
+                                                            const std::string& param, const std::string& role);
 
 }  // namespace llmd::openai

@@ -21,7 +21,8 @@ Result<std::unique_ptr<JinjaChatTemplate>> JinjaChatTemplate::create(std::string
                                                                      TemplateEnv env, jinja::Limits limits) {
   auto t = jinja::Template::parse(source, std::move(label));
   if (!t) return t.take_error();
-  return std::unique_ptr<JinjaChatTemplate>(new JinjaChatTemplate(std::move(*t), std::move(env), limits));
+  return std::unique_ptr<JinjaChatTemplate>(
+      new JinjaChatTemplate(std::move(*t), std::move(env), limits, tool_call_format_of_template(source)));
 }
 
 Result<RenderedPrompt> JinjaChatTemplate::render_values(const jinja::Value& messages, const jinja::Value& tools,

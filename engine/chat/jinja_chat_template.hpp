@@ -14,6 +14,7 @@
 
 #include "engine/chat/builtin_templates.hpp"
 #include "engine/chat/chat_template.hpp"
+#include "engine/chat/tool_calls.hpp"
 #include "engine/jinja/template.hpp"
 
 namespace llmd::engine {
@@ -26,6 +27,8 @@ class JinjaChatTemplate final : public ChatTemplate {
 
   std::string name() const override { return "jinja"; }
   const std::string& label() const { return template_.name(); }
+  // How the model writes tool calls, as its template teaches it.
+  ToolCallFormat tool_format() const { return tool_format_; }
 
   // A system message the template refuses or drops is folded into the first
   // user message (system + "\n\n" + user), as the built-ins do.
@@ -39,12 +42,13 @@ class JinjaChatTemplate final : public ChatTemplate {
                                        bool add_generation_prompt) const;
 
  private:
-  JinjaChatTemplate(jinja::Template t, TemplateEnv env, jinja::Limits limits)
-      : template_(std::move(t)), env_(std::move(env)), limits_(limits) {}
+  JinjaChatTemplate(jinja::Template t, TemplateEnv env, jinja::Limits limits, ToolCallFormat format)
+      : template_(std::move(t)), env_(std::move(env)), limits_(limits), tool_format_(format) {}
 
   jinja::Template template_;
   TemplateEnv env_;
   jinja::Limits limits_;
+  ToolCallFormat tool_format_;
 };
 
 // The messages as the template sees them: [{"role": ..., "content": ...}],
