@@ -44,6 +44,10 @@ namespace llmd::openai {
 struct GenerationPlan {
   const models::ModelInstance* model = nullptr;  // held by `lease`
   models::Lease lease;                            // the model stays resident while the request runs
+  // Chat with tools: each answer is read whole for tool calls in this format
+  // (streams send it at its end: text, then the tool calls, then the finish).
+  engine::ToolCallFormat tool_format = engine::ToolCallFormat::none;
+  bool parallel_tool_calls = true;
   ResponseMeta meta;
   bool stream = false;
   bool include_usage = false;
@@ -53,10 +57,6 @@ struct GenerationPlan {
   scheduler::GenerationRequest request;       // everything but prompt and on_event
   http::Headers headers;                      // added to the response (x-ratelimit-*)
   std::chrono::milliseconds stream_interval{0};  // streamed text is written at most this often
-  // Chat with tools: each answer is read whole for tool calls in this format
-  // (streams send it at its end: text, then the tool calls, then the finish).
-  engine::ToolCallFormat tool_format = engine::ToolCallFormat::none;
-  bool parallel_tool_calls = true;
 };
 
 class Generation : public std::enable_shared_from_this<Generation> {
