@@ -34,6 +34,7 @@
   X(tokenizer_unsupported_model) X(tokenizer_unsupported_pre) X(tokenizer_no_regex)         \
   X(tokenizer_bad_regex) X(chat_template_unknown) X(chat_template_unreadable)               \
   X(chat_template_unrecognised) X(chat_template_error) X(chat_bad_role)                     \
+  X(chat_template_syntax) X(chat_template_limit)                                            \
   X(synth_bad_shape) X(synth_bad_type) X(bad_shape)                                         \
   /* backends */                                                                            \
   X(bad_backend) X(no_gpu) X(cpu_bad_threads) X(cpu_isa_unavailable) X(pack_bad_shape)     \

@@ -22,6 +22,7 @@ int http_status(ErrorCode code) {
     case E::context_length_exceeded: case E::admin_field: case E::team_invalid: case E::key_invalid:
     case E::usage_invalid: case E::config_invalid: case E::path_not_allowed: case E::path_not_file:
     case E::device_unknown: case E::chat_template_error: case E::chat_bad_role: case E::usage:
+    case E::chat_template_limit:
       return 400;
     case E::not_found: case E::model_not_found: case E::team_not_found: case E::key_not_found:
     case E::route_unknown: case E::no_file:
@@ -40,6 +41,7 @@ int http_status(ErrorCode code) {
     case E::tokenizer_missing: case E::tokenizer_bad_metadata: case E::tokenizer_unsupported_model:
     case E::tokenizer_unsupported_pre: case E::tokenizer_bad_regex: case E::chat_template_unknown:
     case E::chat_template_unreadable: case E::chat_template_unrecognised: case E::model_failed:
+    case E::chat_template_syntax:
     case E::cuda_unsupported: case E::kv_unsupported_dtype:
       return 422;
     case E::queue_full: case E::shutting_down: case E::backend_failed: case E::busy:

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/chat/chat_template.hpp"
+#include "engine/jinja/value.hpp"
 #include "engine/sampling/sampling_params.hpp"
 #include "scheduler/request.hpp"
 
@@ -42,6 +43,10 @@ struct CompletionRequest {
   std::string model;
 
   std::vector<engine::ChatMessage> messages;  // chat
+  engine::jinja::Value template_messages;     // chat: the messages as a chat template sees them
+  bool tool_messages = false;                 // chat: the conversation has tool calls or tool results
+  engine::jinja::Value tools;                 // chat: tools offered to the model (Undefined: none)
+  bool parallel_tool_calls = true;            // chat: more than one call per answer
   std::vector<PromptInput> prompts;           // completions: one or more
   bool echo = false;                          // completions: the prompt text starts each choice
 

@@ -13,6 +13,7 @@
 #include "daemon/http/request_id.hpp"
 #include "daemon/openai/generation.hpp"
 #include "daemon/openai/routes.hpp"
+#include "engine/chat/jinja_chat_template.hpp"
 #include "engine/chat/prompt_tokens.hpp"
 
 namespace llmd::openai {
@@ -28,8 +29,35 @@ ApiError context_error(std::string message, std::string_view param) {
 std::optional<ApiError> build_prompts(const models::ModelInstance& m, CompletionRequest& req, GenerationPlan* plan) {
   const engine::Tokenizer& tok = *m.tokenizer;
   if (req.endpoint == Endpoint::chat) {
-    auto rendered = m.chat_template->render_prompt(req.messages, /*add_generation_prompt=*/true);
-    if (!rendered) return ApiError{400, rendered.error().message, "invalid_value", "messages"};
+    const bool tools = !req.tools.is_undefined();
+    Result<engine::RenderedPrompt> rendered = engine::RenderedPrompt{};
+    if (tools || req.tool_messages) {
+      // Tools and tool results go to the model's own (Jinja) template.
+      const auto* jt = dynamic_cast<const engine::JinjaChatTemplate*>(m.chat_template.get());
+      const std::string param = tools ? "tools" : "messages";
+      if (!jt) {
+        return ApiError{400, "Model '" + m.id + "' has no Jinja chat template, so it cannot take tools or tool messages.",
+                        "unsupported_parameter", param};
+      }
+      if (tools && jt->tool_format() == engine::ToolCallFormat::none) {
+        return ApiError{400, "The chat template of model '" + m.id + "' writes tool calls in a format llmd does not "
+                             "read (it reads Hermes/Qwen <tool_call>, Mistral [TOOL_CALLS] and Llama 3 JSON).",
+                        "unsupported_parameter", "tools"};
+      }
+      if (tools && req.logprobs) {
+        return ApiError{400, "'logprobs' cannot be combined with 'tools' yet.", "unsupported_parameter", "logprobs"};
+      }
+      rendered = jt->render_values(req.template_messages, req.tools, /*add_generation_prompt=*/true);
+      if (tools) plan->tool_format = jt->tool_format();
+      plan->parallel_tool_calls = req.parallel_tool_calls;
+    } else {
+      rendered = m.chat_template->render_prompt(req.messages, /*add_generation_prompt=*/true);
+    }
+    // The template refused the conversation (raise_exception, a type error)
+    // or exceeded a render bound; the message names the template.
+    if (!rendered) {
+      return ApiError{400, rendered.error().message, std::string(to_string(rendered.error().code)), "messages"};
+    }
     plan->prompts.push_back(engine::tokenize_prompt(tok, *rendered));
     if (plan->prompts.back().empty()) return ApiError{400, "The messages render to an empty prompt.", "invalid_value", "messages"};
     return std::nullopt;

@@ -131,8 +131,34 @@ void Generation::on_event(size_t prompt, scheduler::StreamEvent&& ev) {
   if (ev.done && outstanding_.fetch_sub(1) == 1) finish_request();
 }
 
+void Generation::read_tool_calls(size_t index, std::string* text, std::vector<ToolCallOut>* calls) const {
+  engine::ParsedOutput parsed = engine::parse_tool_calls(plan_.tool_format, choices_[index].text);
+  if (!plan_.parallel_tool_calls && parsed.calls.size() > 1) parsed.calls.resize(1);
+  // Ids unique within the response: its id's suffix, the choice, the call.
+  const std::string base = plan_.meta.id.substr(plan_.meta.id.find('-') + 1);
+  for (size_t k = 0; k < parsed.calls.size(); ++k) {
+    calls->push_back(ToolCallOut{"call_" + base + "_" + std::to_string(index) + "_" + std::to_string(k),
+                                 std::move(parsed.calls[k].name), std::move(parsed.calls[k].arguments)});
+  }
+  *text = std::move(parsed.content);
+}
+
 void Generation::stream_event(int32_t index, const scheduler::StreamEvent& ev, Choice& c) {
   std::string out;
+  if (plan_.tool_format != engine::ToolCallFormat::none) {
+    // A tool call is known only once the answer is complete.
+    c.text += ev.text;
+    if (!is_normal_finish(ev.finish)) return;
+    c.finish = ev.finish;
+    std::string text;
+    std::vector<ToolCallOut> calls;
+    read_tool_calls(static_cast<size_t>(index), &text, &calls);
+    if (!text.empty()) chunks_.text(out, index, text, nullptr);
+    if (!calls.empty()) chunks_.tool_calls(out, index, calls);
+    chunks_.finish(out, index, calls.empty() ? finish_reason_name(ev.finish) : std::string_view("tool_calls"));
+    send(std::move(out), false);
+    return;
+  }
   const bool with_logprobs = plan_.logprobs && !ev.tokens.empty();
   if (!ev.text.empty() || with_logprobs) {
     std::string lp;
@@ -256,8 +282,13 @@ void Generation::finish_request() {
   for (size_t i = 0; i < choices_.size(); ++i) {
     Choice& c = choices_[i];
     ChoiceResult& r = results[i];
-    r.text = std::move(c.text);
     r.finish_reason = finish_reason_name(c.finish);
+    if (plan_.tool_format != engine::ToolCallFormat::none) {
+      read_tool_calls(i, &r.text, &r.tool_calls);
+      if (!r.tool_calls.empty()) r.finish_reason = "tool_calls";
+    } else {
+      r.text = std::move(c.text);
+    }
     if (plan_.logprobs) {
       if (plan_.meta.endpoint == Endpoint::chat) {
         r.logprobs = "{\"content\":[";

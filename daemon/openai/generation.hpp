@@ -36,6 +36,7 @@
 #include "daemon/openai/api_request.hpp"
 #include "models/lease.hpp"
 #include "daemon/openai/response_json.hpp"
+#include "engine/chat/tool_calls.hpp"
 #include "scheduler/request.hpp"
 
 namespace llmd::openai {
@@ -44,6 +45,10 @@ namespace llmd::openai {
 struct GenerationPlan {
   const models::ModelInstance* model = nullptr;  // held by `lease`
   models::Lease lease;                            // the model stays resident while the request runs
+  // Chat with tools: each answer is read whole for tool calls in this format
+  // (streams send it at its end: text, then the tool calls, then the finish).
+  engine::ToolCallFormat tool_format = engine::ToolCallFormat::none;
+  bool parallel_tool_calls = true;
   ResponseMeta meta;
   bool stream = false;
   bool include_usage = false;
@@ -78,6 +83,8 @@ class Generation : public std::enable_shared_from_this<Generation> {
   void on_exchange_done(http::Outcome outcome);               // I/O thread
   void stream_event(int32_t index, const scheduler::StreamEvent& ev, Choice& c);
   void collect_event(const scheduler::StreamEvent& ev, Choice& c);
+  // The choice's answer split into text and tool calls (tool requests).
+  void read_tool_calls(size_t index, std::string* text, std::vector<ToolCallOut>* calls) const;
   void finish_request();
   void send(std::string bytes, bool last);
   void abort_all();

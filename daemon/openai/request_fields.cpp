@@ -46,7 +46,19 @@ std::optional<int64_t> json_integer(const boost::json::value& v) {
   return std::nullopt;
 }
 
+void RequestFields::mark_read(std::string_view key) const {
+  if (!was_read(key)) read_.emplace_back(key);
+}
+
+bool RequestFields::was_read(std::string_view key) const {
+  for (const std::string& k : read_) {
+    if (k == key) return true;
+  }
+  return false;
+}
+
 const boost::json::value* RequestFields::find(std::string_view key) const {
+  mark_read(key);
   const boost::json::value* v = obj_.if_contains(key);
   return v && !v->is_null() ? v : nullptr;
 }

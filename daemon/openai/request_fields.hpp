@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/openai/api_request.hpp"
 
@@ -28,8 +29,12 @@ class RequestFields {
  public:
   explicit RequestFields(const boost::json::object& obj) : obj_(obj) {}
 
-  // The value of `key`, null when absent or JSON null.
+  // The value of `key`, null when absent or JSON null. Every key looked up
+  // (here or by a get_*) is remembered as one the parser acts on.
   const boost::json::value* find(std::string_view key) const;
+  // Records a key the parser reads from the object directly.
+  void mark_read(std::string_view key) const;
+  bool was_read(std::string_view key) const;
 
   std::optional<ApiError> get_bool(std::string_view key, bool& out) const;
   std::optional<ApiError> get_string(std::string_view key, std::string& out) const;
@@ -39,6 +44,7 @@ class RequestFields {
 
  private:
   const boost::json::object& obj_;
+  mutable std::vector<std::string> read_;
 };
 
 }  // namespace llmd::openai

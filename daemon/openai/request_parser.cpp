@@ -6,6 +6,8 @@
 #include "daemon/openai/api_request.hpp"
 #include "daemon/openai/request_fields.hpp"
 #include "daemon/openai/request_parts.hpp"
+#include "daemon/openai/request_tools.hpp"
+#include "daemon/openai/unimplemented_fields.hpp"
 
 namespace llmd::openai {
 namespace {
@@ -59,20 +61,48 @@ std::optional<ApiError> parse_logprobs(const RequestFields& f, CompletionRequest
   return std::nullopt;
 }
 
+std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const RequestFields& f, CompletionRequest* r);
+
+// tools, tool_choice, parallel_tool_calls (chat).
+std::optional<ApiError> parse_tool_fields(const RequestFields& f, CompletionRequest* r) {
+  engine::jinja::Value tools;
+  if (const boost::json::value* v = f.find("tools")) {
+    if (auto e = detail::parse_tools(*v, &tools)) return e;
+  }
+  bool offer = true;
+  if (const boost::json::value* v = f.find("tool_choice")) {
+    if (auto e = detail::parse_tool_choice(*v, &offer)) return e;
+  }
+  if (auto e = f.get_bool("parallel_tool_calls", r->parallel_tool_calls)) return e;
+  if (offer && !tools.is_undefined() && !tools.list().empty()) r->tools = std::move(tools);
+  return std::nullopt;
+}
+
 std::optional<ApiError> parse_fields(const boost::json::object& obj, CompletionRequest* r) {
   RequestFields f(obj);
+  if (auto e = parse_known_fields(obj, f, r)) return e;
+  // A field the parser did not read is one llmd does not implement.
+  return refuse_unimplemented_fields(obj, f);
+}
+
+// Reads every field llmd acts on (through `f`, which remembers them).
+std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const RequestFields& f, CompletionRequest* r) {
+  f.mark_read("model");
   const boost::json::value* model = obj.if_contains("model");
   if (!model || model->is_null()) return ApiError{400, "Missing required parameter: 'model'.", "missing_required_parameter", "model"};
   if (!model->is_string()) return wrong_type("model", "a string", *model);
   r->model = std::string(model->get_string());
 
   if (r->endpoint == Endpoint::chat) {
+    f.mark_read("messages");
     const boost::json::value* messages = obj.if_contains("messages");
     if (!messages || messages->is_null()) {
       return ApiError{400, "Missing required parameter: 'messages'.", "missing_required_parameter", "messages"};
     }
-    if (auto e = detail::parse_messages(*messages, &r->messages)) return e;
+    if (auto e = detail::parse_messages(*messages, &r->messages, &r->template_messages, &r->tool_messages)) return e;
+    if (auto e = parse_tool_fields(f, r)) return e;
   } else {
+    f.mark_read("prompt");
     const boost::json::value* prompt = obj.if_contains("prompt");
     if (!prompt || prompt->is_null()) {
       return ApiError{400, "Missing required parameter: 'prompt'.", "missing_required_parameter", "prompt"};

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "daemon/openai/request_fields.hpp"
+#include "daemon/openai/unimplemented_fields.hpp"
+#include "engine/jinja/json.hpp"
 
 namespace llmd::openai::detail {
 namespace {
@@ -38,6 +40,40 @@ std::optional<ApiError> parse_content(const boost::json::value& v, const std::st
   return std::nullopt;
 }
 
+// An assistant message's "tool_calls": [{"id", "type": "function", "function":
+// {"name", "arguments" (JSON text)}}]. The template sees the arguments as an
+// object when they are one (what Hugging Face templates expect), else as text.
+std::optional<ApiError> parse_assistant_tool_calls(const boost::json::value& v, const std::string& param,
+                                                   engine::jinja::Value* out) {
+  namespace jinja = engine::jinja;
+  if (!v.is_array()) return wrong_type(param, "an array", v);
+  jinja::List calls;
+  for (size_t j = 0; j < v.get_array().size(); ++j) {
+    const boost::json::value& c = v.get_array()[j];
+    const std::string p = at(param, j);
+    if (!c.is_object()) return wrong_type(p, "an object", c);
+    const auto* fn = c.get_object().if_contains("function");
+    const auto* id = c.get_object().if_contains("id");
+    if (!fn || !fn->is_object()) return invalid_param(p + ".function", "Missing or invalid '" + p + ".function'.");
+    const auto* name = fn->get_object().if_contains("name");
+    const auto* args = fn->get_object().if_contains("arguments");
+    if (!name || !name->is_string()) return invalid_param(p + ".function.name", "Missing or invalid '" + p + ".function.name'.");
+    if (args && !args->is_string() && !args->is_null()) return wrong_type(p + ".function.arguments", "a string", *args);
+    auto f = jinja::Dict::make();
+    f->set("name", jinja::Value::tainted(std::string(name->get_string())));
+    jinja::Value arguments = jinja::Value::tainted(args && args->is_string() ? std::string(args->get_string()) : "{}");
+    if (auto parsed = jinja::parse_json(arguments.text(), true); parsed && parsed->is_dict()) arguments = *parsed;
+    f->set("arguments", arguments);
+    auto call = jinja::Dict::make();
+    if (id && id->is_string()) call->set("id", jinja::Value::tainted(std::string(id->get_string())));
+    call->set("type", jinja::Value::tainted("function"));
+    call->set("function", jinja::Value(f));
+    calls.push_back(jinja::Value(call));
+  }
+  *out = jinja::Value(std::move(calls));
+  return std::nullopt;
+}
+
 std::optional<ApiError> parse_token_ids(const boost::json::array& a, const std::string& param, std::vector<int64_t>* out) {
   if (a.empty()) return invalid_param(param, "'" + param + "' must not be empty.");
   out->reserve(a.size());
@@ -52,11 +88,14 @@ std::optional<ApiError> parse_token_ids(const boost::json::array& a, const std::
 
 }  // namespace
 
-std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<engine::ChatMessage>* out) {
+std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<engine::ChatMessage>* out,
+                                       engine::jinja::Value* template_messages, bool* tool_messages) {
+  namespace jinja = engine::jinja;
   if (!v.is_array()) return wrong_type("messages", "an array", v);
   const auto& arr = v.get_array();
   if (arr.empty()) return invalid_param("messages", "'messages' must contain at least one message.");
   out->reserve(arr.size());
+  jinja::List listed;
   for (size_t i = 0; i < arr.size(); ++i) {
     const std::string param = at("messages", i);
     if (!arr[i].is_object()) return wrong_type(param, "an object", arr[i]);
@@ -66,21 +105,49 @@ std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<
     if (!role->is_string()) return wrong_type(param + ".role", "a string", *role);
     std::string r(role->get_string());
     if (r == "developer") r = "system";  // the newer name of the system role
-    if (r != "system" && r != "user" && r != "assistant") {
+    if (r != "system" && r != "user" && r != "assistant" && r != "tool") {
       return invalid_param(param + ".role", "Messages with role '" + std::string(role->get_string()) +
-                                                "' are not supported; use system, developer, user or assistant.");
+                                                "' are not supported; use system, developer, user, assistant or tool.");
     }
+    if (auto e = refuse_unimplemented_message_fields(m, param, r)) return e;
     engine::ChatMessage msg;
     msg.role = r;
+    auto shown = jinja::Dict::make();  // the message as the template sees it
+    shown->set("role", jinja::Value::tainted(r));
     const boost::json::value* content = m.if_contains("content");
     if (!content || content->is_null()) {
       // An assistant turn may carry no content (it made tool calls instead).
       if (r != "assistant") return invalid_param(param + ".content", "Missing required parameter: '" + param + ".content'.");
+      shown->set("content", jinja::Value(jinja::None{}));
     } else if (auto e = parse_content(*content, param + ".content", &msg.content)) {
       return e;
+    } else {
+      shown->set("content", jinja::Value::tainted(msg.content));
     }
+    if (r == "tool") {
+      const boost::json::value* id = m.if_contains("tool_call_id");
+      if (!id || !id->is_string()) {
+        return id ? wrong_type(param + ".tool_call_id", "a string", *id)
+                  : invalid_param(param + ".tool_call_id", "Missing required parameter: '" + param + ".tool_call_id'.");
+      }
+      shown->set("tool_call_id", jinja::Value::tainted(std::string(id->get_string())));
+      if (const auto* name = m.if_contains("name"); name && name->is_string()) {
+        shown->set("name", jinja::Value::tainted(std::string(name->get_string())));
+      }
+      *tool_messages = true;
+    }
+    if (const auto* calls = m.if_contains("tool_calls"); calls && !calls->is_null()) {
+      jinja::Value value;
+      if (auto e = parse_assistant_tool_calls(*calls, param + ".tool_calls", &value)) return e;
+      if (!value.list().empty()) {
+        shown->set("tool_calls", value);
+        *tool_messages = true;
+      }
+    }
+    listed.push_back(jinja::Value(shown));
     out->push_back(std::move(msg));
   }
+  *template_messages = jinja::Value(std::move(listed));
   return std::nullopt;
 }
 

@@ -11,8 +11,12 @@
 namespace llmd::openai::detail {
 
 // "messages": a non-empty array of {role, content}; content a string or an
-// array of {"type": "text", "text": ...} parts.
-std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<engine::ChatMessage>* out);
+// array of {"type": "text", "text": ...} parts; assistant messages may carry
+// "tool_calls", tool messages a "tool_call_id" (and "name"). Also fills the
+// messages as a chat template sees them, and *tool_messages when the
+// conversation has tool calls or results.
+std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<engine::ChatMessage>* out,
+                                       engine::jinja::Value* template_messages, bool* tool_messages);
 
 // "prompt": a string, an array of strings, an array of token ids, or an
 // array of arrays of token ids; nothing empty.

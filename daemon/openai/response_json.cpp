@@ -172,6 +172,37 @@ void ChunkWriter::text(std::string& out, int32_t index, std::string_view text, c
   close(out);
 }
 
+void append_tool_calls(std::string& out, std::span<const ToolCallOut> calls, bool with_index) {
+  out += "\"tool_calls\":[";
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (i) out += ',';
+    out += '{';
+    if (with_index) {
+      out += "\"index\":";
+      append_json_int(out, static_cast<int64_t>(i));
+      out += ',';
+    }
+    out += "\"id\":";
+    append_json_string(out, calls[i].id);
+    out += ",\"type\":\"function\",\"function\":{\"name\":";
+    append_json_string(out, calls[i].name);
+    out += ",\"arguments\":";
+    append_json_string(out, calls[i].arguments);
+    out += "}}";
+  }
+  out += ']';
+}
+
+void ChunkWriter::tool_calls(std::string& out, int32_t index, std::span<const ToolCallOut> calls) const {
+  out += head_;
+  out += "{\"index\":";
+  append_json_int(out, index);
+  out += ",\"delta\":{";
+  append_tool_calls(out, calls, true);
+  out += "},\"logprobs\":null,\"finish_reason\":null}";
+  close(out);
+}
+
 void ChunkWriter::finish(std::string& out, int32_t index, std::string_view reason) const {
   out += head_;
   if (endpoint_ == Endpoint::chat) {
@@ -218,8 +249,17 @@ std::string whole_response(const ResponseMeta& meta, std::span<const ChoiceResul
       out += "{\"index\":";
       append_json_int(out, static_cast<int64_t>(i));
       out += ",\"message\":{\"role\":\"assistant\",\"content\":";
-      append_json_string(out, c.text);
-      out += ",\"refusal\":null},\"logprobs\":";
+      if (c.text.empty() && !c.tool_calls.empty()) {
+        out += "null";
+      } else {
+        append_json_string(out, c.text);
+      }
+      out += ",\"refusal\":null";
+      if (!c.tool_calls.empty()) {
+        out += ',';
+        append_tool_calls(out, c.tool_calls, false);
+      }
+      out += "},\"logprobs\":";
     } else {
       out += "{\"text\":";
       append_json_string(out, c.text);

@@ -2,7 +2,7 @@
 // strings (see json_text.hpp). Shapes follow the OpenAI API exactly:
 //
 //   chat.completion        {"id","object","created","model","system_fingerprint",
-//                           "choices":[{"index","message":{"role","content","refusal"},"logprobs","finish_reason"}],
+//                           "choices":[{"index","message":{"role","content","refusal","tool_calls"?},"logprobs","finish_reason"}],
 //                           "usage":{...}}
 //   chat.completion.chunk  {..., "choices":[{"index","delta":{...},"logprobs","finish_reason"}]}
 //                           (+ "usage":null on every chunk when stream_options.include_usage, and a last
@@ -57,6 +57,17 @@ class LogprobWriter {
   const engine::Tokenizer& tok_;
 };
 
+// One tool call of an answer: "call_..." id, function name, arguments (JSON text).
+struct ToolCallOut {
+  std::string id;
+  std::string name;
+  std::string arguments;
+};
+
+// "tool_calls":[{"id","type":"function","function":{"name","arguments"}}...]
+// (with "index" on each for stream deltas).
+void append_tool_calls(std::string& out, std::span<const ToolCallOut> calls, bool with_index);
+
 // Stream chunks. `head` is chunk_head(meta); each call appends one event.
 class ChunkWriter {
  public:
@@ -66,6 +77,8 @@ class ChunkWriter {
   void role(std::string& out, int32_t index) const;
   // New text (and its tokens' log-probabilities, when asked for).
   void text(std::string& out, int32_t index, std::string_view text, const std::string* logprobs) const;
+  // chat: a delta with the choice's tool calls.
+  void tool_calls(std::string& out, int32_t index, std::span<const ToolCallOut> calls) const;
   // The choice's last chunk: empty delta / empty text, and its finish_reason.
   void finish(std::string& out, int32_t index, std::string_view reason) const;
   // include_usage: "choices":[] and the usage.
@@ -85,9 +98,10 @@ class ChunkWriter {
 
 // One finished choice of a whole (non-streamed) response.
 struct ChoiceResult {
-  std::string text;
+  std::string text;  // chat with tool calls and no text: content null
   std::string_view finish_reason;
   std::string logprobs;  // the JSON of the choice's "logprobs" value; empty: null
+  std::vector<ToolCallOut> tool_calls;  // chat
 };
 
 std::string whole_response(const ResponseMeta& meta, std::span<const ChoiceResult> choices,

@@ -1,6 +1,7 @@
 #include "engine/chat/chat_template.hpp"
 
 #include "engine/chat/builtin_templates.hpp"
+#include "engine/chat/jinja_chat_template.hpp"
 #include "engine/chat/template_recognizer.hpp"
 #include "base/log.hpp"
 #include "engine/tokenizer/pre_tokenizer.hpp"
@@ -57,6 +58,22 @@ Result<std::unique_ptr<ChatTemplate>> recognised(const gguf::GgufFile& file, con
   return t;
 }
 
+// The template text rendered by the Jinja interpreter; when it does not
+// parse, the built-in it is recognised as (with a warning naming it).
+Result<std::unique_ptr<ChatTemplate>> from_jinja(const gguf::GgufFile& file, const TemplateEnv& env,
+                                                 std::string_view jinja, const std::string& what) {
+  auto j = JinjaChatTemplate::create(jinja, what, env);
+  if (j) {
+    log::infof("chat template: %s: %s rendered by the Jinja interpreter", file.name().c_str(), what.c_str());
+    return std::unique_ptr<ChatTemplate>(std::move(*j));
+  }
+  log::warnf("chat template: %s: %s; falling back to a built-in template", file.name().c_str(),
+             j.error().message.c_str());
+  auto r = recognised(file, env, jinja, what);
+  if (!r) return Error(r.error().code, j.error().message + "; " + r.error().message);
+  return r;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile& file, std::string_view override_name) {
@@ -81,12 +98,12 @@ Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile&
                  file.name().c_str(), env.add_bos ? "" : " not added", std::string(kChatTemplateConfigKey).c_str());
     return make_builtin_chat_template("plain", env);
   }
-  return recognised(file, env, jinja, "GGUF " + file.name() + ": tokenizer.chat_template");
+  return from_jinja(file, env, jinja, "GGUF " + file.name() + ": tokenizer.chat_template");
 }
 
 Result<std::unique_ptr<ChatTemplate>> select_chat_template_from_jinja(const gguf::GgufFile& file, std::string_view jinja,
                                                                      std::string_view source) {
-  return recognised(file, template_env(file), jinja, std::string(source));
+  return from_jinja(file, template_env(file), jinja, std::string(source));
 }
 
 }  // namespace llmd::engine

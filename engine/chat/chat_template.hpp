@@ -43,8 +43,7 @@ struct RenderedPrompt {
   std::vector<std::pair<size_t, size_t>> content_ranges;
 };
 
-// Interface: the built-in templates implement it, and a Jinja renderer can
-// implement it later.
+// Interface: the built-in templates and the Jinja renderer implement it.
 class ChatTemplate {
  public:
   virtual ~ChatTemplate() = default;
@@ -65,15 +64,17 @@ inline constexpr std::string_view kChatTemplateConfigKey = "models[].chat_templa
 
 // Picks the template of a model: `override_name` (from the model's config,
 // e.g. "chatml") wins; otherwise the GGUF's tokenizer.chat_template is
-// recognised as one of the built-ins; a file without a template gets the
-// "plain" default (and the log says so). An unrecognised template is an error
+// rendered by the Jinja interpreter (jinja_chat_template.hpp); a template
+// that does not parse is recognised as one of the built-ins instead, with a
+// warning; a file without a template gets the "plain" default (and the log
+// says so). A template that neither parses nor is recognised is an error
 // ("chat_template_unrecognised") that names the configuration key above; an
 // unknown override name is "chat_template_unknown". BOS/EOS texts come from
 // the file's tokenizer metadata.
 Result<std::unique_ptr<ChatTemplate>> select_chat_template(const gguf::GgufFile& file, std::string_view override_name);
 
 // The template of a model whose configuration names a Jinja file instead:
-// `jinja` (the file's text) is recognised as one of the built-ins, with the
+// `jinja` (the file's text), rendered or recognised as above, with the
 // BOS/EOS texts of `file`; `source` names the file in messages.
 Result<std::unique_ptr<ChatTemplate>> select_chat_template_from_jinja(const gguf::GgufFile& file, std::string_view jinja,
                                                                      std::string_view source);

@@ -21,6 +21,7 @@ std::span<const Command> engine_commands();
 int run_engine_command(int argc, char** argv);
 
 // Individual commands (one file each).
+int cmd_chat_template(int argc, char** argv);  // llmd chat-template --template F --messages F [...]
 int cmd_generate(int argc, char** argv);    // llmd generate -m FILE -p TEXT -n N [...]
 int cmd_gguf(int argc, char** argv);        // llmd gguf FILE | llmd gguf synth ...
 int cmd_gguf_synth(int argc, char** argv);  // llmd gguf synth --shape S --type T -o FILE

@@ -7,6 +7,8 @@ namespace {
 
 // One line per subcommand; keep sorted by name.
 const Command kCommands[] = {
+    {"chat-template", "render a Jinja chat template (--template FILE --messages FILE.json [--tools FILE.json])",
+     cmd_chat_template},
     {"detokenize", "read token ids from stdin and print the text they decode to (-m FILE)", cmd_detokenize},
     {"generate", "continue a prompt with a model on the CPU (-m FILE -p TEXT -n N [--temp T] [--ids])", cmd_generate},
     {"gguf", "print a GGUF file's metadata and tensor table; 'gguf synth' writes a random-weight model", cmd_gguf},

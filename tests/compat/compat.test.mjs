@@ -211,6 +211,9 @@ test('errors: NotFoundError, BadRequestError with param, AuthenticationError', a
     [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
     [{ logit_bias: { 100000: 5 } }, 'logit_bias'],
     [{ presence_penalty: 'high' }, 'presence_penalty'],
+    // Fields llmd does not implement are refused by name, never ignored.
+    [{ tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }] }, 'tools'],
+    [{ response_format: { type: 'json_object' } }, 'response_format'],
   ];
   for (const [extra, param] of bad) {
     await assert.rejects(

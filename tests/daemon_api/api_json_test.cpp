@@ -138,8 +138,8 @@ TEST(RequestParsing, DefaultsAndNormalisations) {
       Endpoint::chat,
       R"({"model":"m","messages":[{"role":"developer","content":"sys"},{"role":"user","content":[)"
       R"({"type":"text","text":"a"},{"type":"text","text":"b"}]},{"role":"assistant","content":null}],)"
-      R"("top_p":0,"seed":-1,"stop":"","stream_options":{"include_usage":true},"tools":[{"x":1}],)"
-      R"("response_format":{"type":"text"},"max_tokens":5,"max_completion_tokens":7})",
+      R"("top_p":0,"seed":-1,"stop":"","stream_options":{"include_usage":true},"tools":[],"tool_choice":"none",)"
+      R"("response_format":{"type":"text"},"store":false,"metadata":null,"max_tokens":5,"max_completion_tokens":7})",
       &r);
   ASSERT_FALSE(e) << e->message;
   ASSERT_EQ(r.messages.size(), 3u);
@@ -163,6 +163,140 @@ TEST(RequestParsing, DefaultsAndNormalisations) {
   EXPECT_TRUE(c.logprobs);
   EXPECT_EQ(c.top_logprobs, 0);
   EXPECT_EQ(c.n, 1);
+}
+
+TEST(RequestParsing, UnimplementedFieldsAreRefusedByName) {
+  const std::string chat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],)";
+  const std::pair<std::string, std::string> refused[] = {
+      {chat + R"("tool_choice":"required"})", "tool_choice"},
+      {chat + R"("tool_choice":{"type":"function","function":{"name":"f"}}})", "tool_choice"},
+      {chat + R"("response_format":{"type":"json_object"}})", "response_format"},
+      {chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}})", "response_format"},
+      {chat + R"("store":true})", "store"},
+      {chat + R"("metadata":{"a":"b"}})", "metadata"},
+      {chat + R"("audio":{"voice":"x"}})", "audio"},
+      {chat + R"("modalities":["text","audio"]})", "modalities"},
+      {chat + R"("reasoning_effort":"low"})", "reasoning_effort"},
+      {chat + R"("functions":[{"name":"f"}]})", "functions"},
+      {chat + R"("no_such_field":1})", "no_such_field"},
+      {chat + R"("stream":true,"stream_options":{"include_usage":true,"include_obfuscation":true}})",
+       "stream_options.include_obfuscation"},
+      {R"({"model":"m","messages":[{"role":"user","content":"hi","name":"bob"}]})", "messages[0].name"},
+      {R"({"model":"m","messages":[{"role":"user","content":"a","tool_call_id":"x"}]})", "messages[0].tool_call_id"},
+      {chat + R"("tools":[{"type":"function","function":{"name":"f","examples":[1]}}]})", "tools[0].function.examples"},
+  };
+  for (const auto& [body, param] : refused) {
+    CompletionRequest r;
+    auto e = parse_completion_request(Endpoint::chat, body, &r);
+    ASSERT_TRUE(e) << body;
+    EXPECT_EQ(e->status, 400);
+    EXPECT_EQ(e->param, param) << body;
+    EXPECT_EQ(e->code, "unsupported_parameter");
+    EXPECT_NE(e->message.find("'" + param + "'"), std::string::npos) << e->message;
+  }
+  for (const char* body : {R"({"model":"m","prompt":"a","suffix":"b"})", R"({"model":"m","prompt":"a","best_of":3})",
+                           R"({"model":"m","prompt":"a","max_completion_tokens":3})"}) {
+    CompletionRequest r;
+    auto e = parse_completion_request(Endpoint::completions, body, &r);
+    ASSERT_TRUE(e) << body;
+    EXPECT_EQ(e->code, "unsupported_parameter") << body;
+  }
+  // null means unset; values that ask for the default are accepted.
+  CompletionRequest ok;
+  auto e = parse_completion_request(
+      Endpoint::chat,
+      chat + R"("tools":[],"tool_choice":"auto","parallel_tool_calls":true,"response_format":null,)"
+             R"("service_tier":"auto","modalities":["text"],"audio":null})",
+      &ok);
+  EXPECT_FALSE(e) << e->message;
+  CompletionRequest cmpl;
+  e = parse_completion_request(Endpoint::completions, R"({"model":"m","prompt":"a","best_of":1,"suffix":""})", &cmpl);
+  EXPECT_FALSE(e) << e->message;
+}
+
+TEST(RequestParsing, ToolsToolChoiceAndToolMessages) {
+  const std::string tools =
+      R"("tools":[{"type":"function","function":{"name":"get_weather","description":"d",)"
+      R"("parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])";
+  const std::string convo =
+      R"({"model":"m","messages":[{"role":"user","content":"Weather?"},)"
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function",)"
+      R"("function":{"name":"get_weather","arguments":"{\"city\": \"Paris\"}"}}]},)"
+      R"({"role":"tool","tool_call_id":"c1","name":"get_weather","content":"sunny"}],)";
+  CompletionRequest r;
+  auto e = parse_completion_request(Endpoint::chat, convo + tools + R"(,"parallel_tool_calls":false})", &r);
+  ASSERT_FALSE(e) << e->message;
+  ASSERT_TRUE(r.tools.is_list());
+  EXPECT_EQ(r.tools.list().size(), 1u);
+  EXPECT_FALSE(r.parallel_tool_calls);
+  EXPECT_TRUE(r.tool_messages);
+  ASSERT_EQ(r.messages.size(), 3u);
+  EXPECT_EQ(r.messages[2].role, "tool");
+  // The template sees the call's arguments as an object, the result's id and name.
+  const auto& shown = r.template_messages.list();
+  ASSERT_EQ(shown.size(), 3u);
+  EXPECT_TRUE(shown[1].dict().find("content")->is_none());
+  const auto& call = shown[1].dict().find("tool_calls")->list()[0];
+  const auto& args = call.dict().find("function")->dict().find("arguments");
+  ASSERT_TRUE(args->is_dict());
+  EXPECT_EQ(args->dict().find("city")->text(), "Paris");
+  EXPECT_EQ(shown[2].dict().find("tool_call_id")->text(), "c1");
+  EXPECT_TRUE(engine::jinja::any_taint(shown[2])) << "the caller's text is marked as content";
+
+  // tool_choice "none": the tools are not offered.
+  CompletionRequest none;
+  e = parse_completion_request(Endpoint::chat, convo + tools + R"(,"tool_choice":"none"})", &none);
+  ASSERT_FALSE(e) << e->message;
+  EXPECT_TRUE(none.tools.is_undefined());
+
+  const std::pair<std::string, std::string> bad[] = {
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":{}})", "tools"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"retrieval"}]})", "tools[0].type"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"a b"}}]})",
+       "tools[0].function.name"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":[]}}]})",
+       "tools[0].function.parameters"},
+      {R"({"model":"m","messages":[{"role":"tool","content":"x"}]})", "messages[0].tool_call_id"},
+      {R"({"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c"}]}]})",
+       "messages[0].tool_calls[0].function"},
+      {R"({"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"sometimes"})", "tool_choice"},
+  };
+  for (const auto& [body, param] : bad) {
+    CompletionRequest b;
+    auto err = parse_completion_request(Endpoint::chat, body, &b);
+    ASSERT_TRUE(err) << body;
+    EXPECT_EQ(err->param, param) << body << ": " << err->message;
+  }
+}
+
+TEST(WholeResponse, ToolCallsInMessagesAndStreamDeltas) {
+  ResponseMeta meta;
+  meta.endpoint = Endpoint::chat;
+  meta.id = "chatcmpl-x";
+  meta.model = "m";
+  ChoiceResult c;
+  c.finish_reason = "tool_calls";
+  c.tool_calls = {{"call_x_0_0", "get_weather", R"({"city": "Paris"})"}};
+  auto v = boost::json::parse(whole_response(meta, std::span<const ChoiceResult>(&c, 1), {})).as_object();
+  const auto& msg = v.at("choices").as_array()[0].at("message").as_object();
+  EXPECT_TRUE(msg.at("content").is_null());
+  const auto& call = msg.at("tool_calls").as_array()[0].as_object();
+  EXPECT_EQ(call.at("id").as_string(), "call_x_0_0");
+  EXPECT_EQ(call.at("type").as_string(), "function");
+  EXPECT_EQ(call.at("function").at("name").as_string(), "get_weather");
+  EXPECT_EQ(call.at("function").at("arguments").as_string(), R"({"city": "Paris"})");
+  EXPECT_EQ(v.at("choices").as_array()[0].at("finish_reason").as_string(), "tool_calls");
+
+  ChunkWriter w(meta, false);
+  std::string out;
+  w.tool_calls(out, 0, c.tool_calls);
+  ASSERT_EQ(out.rfind("data: ", 0), 0u);
+  auto chunk = boost::json::parse(out.substr(6)).as_object();
+  const auto& delta = chunk.at("choices").as_array()[0].at("delta").as_object();
+  const auto& d = delta.at("tool_calls").as_array()[0].as_object();
+  EXPECT_EQ(d.at("index").as_int64(), 0);
+  EXPECT_EQ(d.at("id").as_string(), "call_x_0_0");
+  EXPECT_EQ(d.at("function").at("arguments").as_string(), R"({"city": "Paris"})");
 }
 
 }  // namespace

@@ -61,6 +61,12 @@ std::vector<Case> cases() {
        "invalid_json"},
       {"a lone surrogate escape", kCompletions, std::string(R"({"model":"synth","prompt":"\ud800"})"), 400, "",
        "invalid_json"},
+      {"tools for a model without a Jinja template", kChat,
+       chat(R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}])"), 400, "tools",
+       "unsupported_parameter"},
+      {"response_format json_object (not implemented)", kChat, chat(R"("response_format":{"type":"json_object"})"), 400,
+       "response_format", "unsupported_parameter"},
+      {"an unknown field", kCompletions, completion(R"("frobnicate":true)"), 400, "frobnicate", "unsupported_parameter"},
       {"1000-deep arrays", kCompletions, nested(1000), 400, "", "invalid_json"},
       {"1000-deep objects", kChat, nested_objects(1000), 400, "", "invalid_json"},
       {"not JSON", kChat, "hello", 400, "", "invalid_json"},
@@ -184,6 +190,91 @@ TEST_F(BadRequestTest, ModelIdsWithSlashesAndAliases) {
   auto missing = server_->call("GET", "/v1/models/test/other");
   EXPECT_EQ(missing.status, 404);
   EXPECT_NE(missing.body.find("model_not_found"), std::string::npos) << missing.body;
+}
+
+// The model's own Jinja template (here a file named by the config) builds the
+// chat prompt through the interpreter; a conversation it refuses is a 400
+// that carries the template's message and names it.
+TEST(JinjaTemplate, TheConfiguredTemplateRendersTheChatPrompt) {
+  ApiServerOptions opts;
+  opts.files = {{"tmpl.jinja",
+                 "{% for m in messages %}{% if m.content == 'forbidden' %}{{ raise_exception('No forbidden words.') }}"
+                 "{% endif %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}"}};
+  opts.models_extra = "chat_template = \"tmpl.jinja\"\n";
+  ApiServer server(opts);
+  ASSERT_TRUE(server.ok()) << server.logs();
+  auto ok = server.call("POST", kChat, chat(R"("max_tokens":2,"temperature":0)"));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  auto refused = server.call(
+      "POST", kChat, R"({"model":"synth","messages":[{"role":"user","content":"forbidden"}],"max_tokens":2})");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("No forbidden words."), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("tmpl.jinja"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find(R"("code":"chat_template_error")"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find(R"("param":"messages")"), std::string::npos) << refused.body;
+  EXPECT_NE(server.logs().find("rendered by the Jinja interpreter"), std::string::npos);
+}
+
+// Tools go into the model's Jinja template (Hermes style here); the answer
+// of a random model is text, so it comes back as content, whole or streamed.
+TEST(JinjaTemplate, ToolsAreRenderedIntoThePromptAndAnswersAreReadForCalls) {
+  ApiServerOptions opts;
+  opts.files = {{"hermes.jinja",
+                 "{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools> Answer with "
+                 "<tool_call>{\"name\": ..., \"arguments\": ...}</tool_call>\n{% endif %}"
+                 "{% for m in messages %}{{ m.role }}: {% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>"
+                 "{{ c.function | tojson }}</tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}\n{% endfor %}"
+                 "{% if add_generation_prompt %}assistant:{% endif %}"}};
+  opts.models_extra = "chat_template = \"hermes.jinja\"\n";
+  ApiServer server(opts);
+  ASSERT_TRUE(server.ok()) << server.logs();
+  const std::string tools =
+      R"("tools":[{"type":"function","function":{"name":"get_weather","description":"Weather of a city",)"
+      R"("parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}])";
+  auto prompt_tokens = [&](const std::string& extra) {
+    auto res = server.call("POST", kChat, chat(R"("max_tokens":2,"temperature":0)" + extra));
+    EXPECT_EQ(res.status, 200) << res.body;
+    auto v = boost::json::parse(res.body).as_object();
+    const auto& choice = v.at("choices").as_array()[0].as_object();
+    EXPECT_TRUE(choice.at("message").at("content").is_string()) << res.body;
+    EXPECT_NE(choice.at("finish_reason").as_string(), "tool_calls") << res.body;
+    return v.at("usage").at("prompt_tokens").as_int64();
+  };
+  const int64_t plain = prompt_tokens("");
+  EXPECT_GT(prompt_tokens("," + tools), plain + 10) << "the tools are in the prompt";
+  EXPECT_EQ(prompt_tokens("," + tools + R"(,"tool_choice":"none")"), plain) << "tool_choice none offers none";
+  // A conversation with a tool call and its result renders through the template.
+  auto convo = server.call(
+      "POST", kChat,
+      R"({"model":"synth","max_tokens":2,"messages":[{"role":"user","content":"Weather in Paris?"},)"
+      R"({"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":)"
+      R"({"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},)"
+      R"({"role":"tool","tool_call_id":"c1","content":"sunny"}],)" + tools + "}");
+  EXPECT_EQ(convo.status, 200) << convo.body;
+  // Streamed: the answer arrives whole at the end, then the finish and [DONE].
+  auto streamed = server.call("POST", kChat, chat(R"("max_tokens":3,"temperature":0,"stream":true,)" + tools));
+  EXPECT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_TRUE(streamed.body.find(R"("finish_reason":"length")") != std::string::npos ||
+              streamed.body.find(R"("finish_reason":"stop")") != std::string::npos)
+      << streamed.body;
+  EXPECT_EQ(streamed.body.find("tool_calls"), std::string::npos) << "a random model calls no tool";
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos) << streamed.body;
+  // Not with logprobs (the stream is held back to read the calls).
+  EXPECT_EQ(server.call("POST", kChat, chat(R"("logprobs":true,)" + tools)).status, 400);
+}
+
+// A model whose template has no tool-call format llmd reads refuses tools.
+TEST(JinjaTemplate, ToolsNeedATemplateWithAKnownCallFormat) {
+  ApiServerOptions opts;
+  opts.files = {{"plain.jinja", "{% for m in messages %}{{ m.content }}\n{% endfor %}"}};
+  opts.models_extra = "chat_template = \"plain.jinja\"\n";
+  ApiServer server(opts);
+  ASSERT_TRUE(server.ok()) << server.logs();
+  auto res = server.call("POST", kChat,
+                         chat(R"("tools":[{"type":"function","function":{"name":"f"}}])"));
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find(R"("param":"tools")"), std::string::npos) << res.body;
+  EXPECT_NE(res.body.find("unsupported_parameter"), std::string::npos) << res.body;
 }
 
 TEST_F(BadRequestTest, StatsNeedTheAdminRole) {

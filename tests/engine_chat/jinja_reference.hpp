@@ -21,6 +21,9 @@ namespace llmd::test {
 struct JinjaCase {
   std::vector<engine::ChatMessage> messages;
   bool add_generation_prompt = true;
+  // When set, the JSON text of the messages (any fields) instead of `messages`.
+  std::string messages_json;
+  std::string tools_json;  // JSON text of the tools, or empty for none
 };
 
 struct JinjaResult {
@@ -68,7 +71,13 @@ inline std::optional<std::vector<JinjaResult>> render_with_jinja(const std::stri
     req += i ? ", " : "";
     req += "{\"add_generation_prompt\": ";
     req += cases[i].add_generation_prompt ? "true" : "false";
-    req += ", \"messages\": [";
+    if (!cases[i].tools_json.empty()) req += ", \"tools\": " + cases[i].tools_json;
+    req += ", \"messages\": ";
+    if (!cases[i].messages_json.empty()) {
+      req += cases[i].messages_json + "}";
+      continue;
+    }
+    req += "[";
     for (size_t j = 0; j < cases[i].messages.size(); ++j) {
       req += j ? ", " : "";
       req += "{\"role\": " + json_string(cases[i].messages[j].role) +

@@ -7,7 +7,8 @@ raise_exception, strftime_now, tojson) for a list of cases.
 
 usage: render_reference.py TEMPLATE_FILE REQUEST_FILE
 REQUEST_FILE is JSON: {"bos_token": str, "eos_token": str, "now": epoch seconds,
-"cases": [{"messages": [{"role", "content"}...], "add_generation_prompt": bool}...]}.
+"cases": [{"messages": [{"role", "content", ...}...], "tools": [...] (optional),
+"add_generation_prompt": bool}...]}.
 For each case, stdout gets "OK <n>\\n" or "ERROR <n>\\n" followed by n bytes
 (the UTF-8 rendering or the error message).
 """
@@ -37,14 +38,25 @@ def main():
     env.filters["tojson"] = tojson
     env.globals["raise_exception"] = raise_exception
     env.globals["strftime_now"] = lambda fmt: now.strftime(fmt)
-    template = env.from_string(template_text)
+    try:
+        template = env.from_string(template_text)
+    except Exception as e:  # a syntax error: every case reports it
+        template = None
+        syntax_error = str(e)
 
     out = sys.stdout.buffer
     for case in request["cases"]:
+        if template is None:
+            payload = syntax_error.encode("utf-8")
+            out.write(("ERROR %d\n" % len(payload)).encode("ascii"))
+            out.write(payload)
+            continue
         try:
-            text = template.render(messages=case["messages"],
-                                   add_generation_prompt=case["add_generation_prompt"],
-                                   bos_token=request["bos_token"], eos_token=request["eos_token"])
+            variables = dict(messages=case["messages"], add_generation_prompt=case["add_generation_prompt"],
+                             bos_token=request["bos_token"], eos_token=request["eos_token"])
+            if "tools" in case:
+                variables["tools"] = case["tools"]
+            text = template.render(**variables)
             status, payload = "OK", text.encode("utf-8")
         except Exception as e:  # the template's own errors and Jinja's
             status, payload = "ERROR", str(e).encode("utf-8")
