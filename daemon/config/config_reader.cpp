@@ -1,5 +1,7 @@
 #include "daemon/config/config_reader.hpp"
 
+#include "daemon/config/credentials.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,7 +173,12 @@ bool Section::get_path(std::string_view key, std::filesystem::path& out) {
     error(key, "contains a NUL character");
     return false;
   }
-  std::filesystem::path p(s);
+  std::string expanded;
+  if (std::string why = expand_credentials(s, expanded); !why.empty()) {
+    error(key, why);
+    return false;
+  }
+  std::filesystem::path p(expanded);
   out = (p.is_absolute() ? p : diag_.base_dir() / p).lexically_normal();
   return true;
 }
