@@ -97,6 +97,8 @@ expect_file -rw-r--r-- /usr/lib/sysusers.d/llmd.conf
 expect_file -rw-r--r-- /usr/lib/tmpfiles.d/llmd.conf
 expect_file -rw-r--r-- /usr/share/doc/llmd/copyright
 expect_file -rw-r--r-- /usr/share/doc/llmd/changelog.gz
+expect_file -rw-r--r-- /usr/share/man/man8/llmd.8.gz
+expect_file -rw-r--r-- /usr/share/man/man1/llmctl.1.gz
 dpkg-deb --ctrl-tarfile "$deb" | tar -t > "$work/control"
 for f in ./postinst ./prerm ./postrm ./conffiles ./md5sums; do
   grep -qx -- "$f" "$work/control" || fail "the control archive lacks $f"
