@@ -30,9 +30,13 @@ fail() {
 }
 
 [ "$(id -u)" -eq 0 ] || skip "needs root: it installs the package into this machine"
-for tool in dpkg dpkg-deb dpkg-shlibdeps cpack lintian openssl curl setpriv systemd-analyze python3; do
+for tool in dpkg dpkg-deb dpkg-shlibdeps cpack lintian openssl curl setpriv flock systemd-analyze python3; do
   command -v "$tool" >/dev/null 2>&1 || skip "$tool is missing (scripts/setup.sh installs it)"
 done
+
+# One run per machine at a time (other build trees may run it too).
+exec 9> /run/lock/llmd-package-test.lock
+flock -w 900 9 || fail "another run of this test holds /run/lock/llmd-package-test.lock"
 
 work=$(mktemp -d /tmp/llmd-deb-test.XXXXXX)
 chmod 0755 "$work"
