@@ -1,7 +1,5 @@
 #include "daemon/config/config_reader.hpp"
 
-#include "daemon/config/credentials.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +8,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+
+#include "daemon/config/credentials.hpp"
 
 namespace llmd::config::detail {
 
