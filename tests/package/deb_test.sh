@@ -35,6 +35,7 @@ for tool in dpkg dpkg-deb dpkg-shlibdeps cpack lintian openssl curl setpriv floc
 done
 
 # One run per machine at a time (other build trees may run it too).
+mkdir -p /run/lock
 exec 9> /run/lock/llmd-package-test.lock
 flock -w 900 9 || fail "another run of this test holds /run/lock/llmd-package-test.lock"
 
