@@ -136,6 +136,9 @@ openssl x509 -in /etc/llmd/tls/cert.pem -noout -ext subjectAltName | grep -q "IP
   fail "the certificate does not name 127.0.0.1"
 dpkg-query -W -f='${Conffiles}\n' llmd | grep -q "^ /etc/llmd/llmd.toml " || fail "llmd.toml is not a conffile"
 
+missing_libs=$(ldd /usr/bin/llmd | grep "not found" || true)
+[ -z "$missing_libs" ] || fail "the installed llmd lacks libraries (a CUDA build needs the CUDA runtime in the loader's path, /etc/ld.so.conf.d): $missing_libs"
+
 echo "== check-config"
 /usr/bin/llmd check-config --config /etc/llmd/llmd.toml || fail "check-config rejects the installed config"
 
