@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   python3 python3-numpy python3-jinja2
   prometheus  # promtool checks the /metrics exposition
+  dpkg-dev lintian adduser  # the Debian package: dpkg-shlibdeps (CPack), lintian, its Depends
   chromium  # the admin console's browser tests (puppeteer-core drives it)
   curl ca-certificates
 )

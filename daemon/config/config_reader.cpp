@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "daemon/config/credentials.hpp"
+
 namespace llmd::config::detail {
 
 void Diagnostics::error(std::uint32_t line, std::string message) {
@@ -171,7 +173,12 @@ bool Section::get_path(std::string_view key, std::filesystem::path& out) {
     error(key, "contains a NUL character");
     return false;
   }
-  std::filesystem::path p(s);
+  std::string expanded;
+  if (std::string why = expand_credentials(s, expanded); !why.empty()) {
+    error(key, why);
+    return false;
+  }
+  std::filesystem::path p(expanded);
   out = (p.is_absolute() ? p : diag_.base_dir() / p).lexically_normal();
   return true;
 }

@@ -52,6 +52,7 @@ class Section {
   // Seconds as an integer or a float.
   bool get_seconds(std::string_view key, double min_s, double max_s, std::chrono::milliseconds& out);
   // A non-empty string; relative paths resolve against the config file's folder.
+  // A leading ${CREDENTIALS_DIRECTORY} is expanded (credentials.hpp).
   bool get_path(std::string_view key, std::filesystem::path& out);
   bool get_string_array(std::string_view key, std::vector<std::string>& out);
   bool get_path_array(std::string_view key, std::vector<std::filesystem::path>& out);

@@ -3,6 +3,7 @@
 #include <sys/un.h>
 
 #include "daemon/config/config_sections.hpp"
+#include "daemon/config/credentials.hpp"
 
 namespace llmd::config::detail {
 
@@ -52,6 +53,9 @@ void parse_tls(Section& s, Config& c) {
   if (s.require("key_file") && s.get_path("key_file", v.key_file)) {
     v.key_origin = s.diagnostics().origin(s.line("key_file"));
     check_readable(s, "key_file", v.key_file);
+    if (std::string exposed = exposed_secret_reason(v.key_file); !exposed.empty()) {
+      s.error("key_file", "the private key " + exposed);
+    }
   }
 }
 

@@ -255,10 +255,12 @@ TEST_F(ConfigTest, ShippedDefaultConfigIsValid) {
   // etc/llmd.toml with its certificate paths pointed at this test's files.
   std::string text = test::read_file(std::filesystem::path(LLMD_SOURCE_DIR) / "etc" / "llmd.toml");
   ASSERT_FALSE(text.empty());
-  for (const char* name : {"cert.pem", "key.pem"}) {
-    size_t at = text.find(std::string("/etc/llmd/tls/") + name);
-    ASSERT_NE(at, std::string::npos) << name;
-    text.replace(at, std::string("/etc/llmd/tls/").size() + std::strlen(name), (dir / name).string());
+  const std::pair<std::string, std::string> paths[] = {
+      {"\"/etc/llmd/tls/cert.pem\"", "cert.pem"}, {"\"${CREDENTIALS_DIRECTORY:-/etc/llmd/tls}/key.pem\"", "key.pem"}};
+  for (const auto& [from, name] : paths) {
+    size_t at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), "\"" + (dir / name).string() + "\"");
   }
   EXPECT_EQ(errors(text), "");
 }

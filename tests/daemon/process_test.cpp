@@ -1,10 +1,12 @@
 // The real binaries as child processes: SIGTERM drains in-flight requests and
-// exits 0, the drain timeout bounds it, the CLI's subcommands and exit codes.
+// exits 0, the drain timeout bounds it, the CLI's subcommands and exit codes,
+// a TLS key others can read is refused.
 #include <gtest/gtest.h>
 
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 
 #include "tests/daemon/kit/child.hpp"
 #include "tests/daemon/kit/conn.hpp"
@@ -140,6 +142,30 @@ TEST(Process, CheckConfig) {
   EXPECT_NE(tls.output.find((dir / "good.toml").string() + ":7: tls.key_file: cannot load private key"),
             std::string::npos)
       << tls.output;
+}
+
+TEST(Process, RefusesATlsKeyOthersCanReadAndServesAPrivateOne) {
+  TempDir dir;
+  write_file(dir / "llmd.toml", base_config(dir));
+  const std::string key = (dir / "key.pem").string();
+  std::filesystem::permissions(dir / "key.pem", std::filesystem::perms(0644));
+  auto refused = run_command({LLMD_BIN, "serve", "--config", (dir / "llmd.toml").string()});
+  EXPECT_EQ(refused.status, 78) << refused.output;
+  EXPECT_NE(refused.output.find(":7: tls.key_file: the private key '" + key + "' is readable by others (mode 0644); " +
+                                "a private key must be private to llmd's user: chmod 600 '" + key + "'"),
+            std::string::npos)
+      << refused.output;
+
+  std::filesystem::permissions(dir / "key.pem", std::filesystem::perms(0600));
+  Daemon d(LLMD_BIN, dir / "llmd.toml");
+  ASSERT_NE(d.port, 0) << d.child->output();
+  auto c = Conn::tls(d.port);
+  ASSERT_TRUE(c);
+  auto r = get(*c, "/healthz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  d.child->signal(SIGTERM);
+  EXPECT_EQ(d.child->wait_exit(30s), std::optional<int>(0)) << d.child->output();
 }
 
 TEST(Process, CommandLine) {

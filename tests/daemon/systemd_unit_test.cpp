@@ -1,9 +1,12 @@
 // systemd/llmd.service, checked by `systemd-analyze verify` against a private
 // root that holds the distribution's units and the built llmd as /usr/bin/llmd,
-// so the unit is verified unchanged on a machine where llmd is not installed.
+// so the unit is verified unchanged on a machine where llmd is not installed;
+// its hardening keeps /dev/nvidia* and scores at most 2.0 (systemd-analyze security).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <string>
 
 #include "tests/daemon/kit/child.hpp"
 #include "tests/daemon/kit/files.hpp"
@@ -60,6 +63,36 @@ TEST(SystemdUnit, SystemdAnalyzeVerifyAcceptsIt) {
   auto r = good.verify();
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, "") << "systemd-analyze has remarks";
+}
+
+TEST(SystemdUnit, HardeningKeepsTheNvidiaDevices) {
+  std::string unit = read_file(kUnit);
+  for (const char* line :
+       {"\nDevicePolicy=closed\n", "\nDeviceAllow=/dev/nvidiactl rw\n", "\nDeviceAllow=/dev/nvidia-uvm rw\n",
+        "\nDeviceAllow=/dev/nvidia-uvm-tools rw\n", "\nDeviceAllow=char-nvidia-frontend rw\n",
+        "\nNoNewPrivileges=yes\n", "\nCapabilityBoundingSet=\n", "\nProtectSystem=strict\n", "\nProtectHome=yes\n",
+        "\nPrivateTmp=yes\n", "\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n",
+        "\nSystemCallFilter=@system-service\n", "\nUser=llmd\n", "\nLoadCredential=key.pem:/etc/llmd/tls/key.pem\n"}) {
+    EXPECT_NE(unit.find(line), std::string::npos) << line;
+  }
+  // Each would take the GPU away (docs/OPERATIONS.md says why).
+  for (const char* line : {"\nPrivateDevices=", "\nMemoryDenyWriteExecute=", "\nProcSubset=", "\nPrivateUsers="}) {
+    EXPECT_EQ(unit.find(line), std::string::npos) << line;
+  }
+}
+
+TEST(SystemdUnit, SecurityExposureIsAtMostTwo) {
+  ASSERT_FALSE(find_systemd_analyze().empty()) << "systemd-analyze is missing (scripts/setup.sh installs systemd)";
+  TempDir dir;
+  write_file(dir / "llmd.service", read_file(kUnit));
+  auto r = run_command(
+      {find_systemd_analyze(), "security", "--offline=true", "--no-pager", (dir / "llmd.service").string()});
+  const std::string marker = "Overall exposure level for llmd.service: ";
+  size_t at = r.output.find(marker);
+  ASSERT_NE(at, std::string::npos) << r.output;
+  double exposure = std::stod(r.output.substr(at + marker.size()));
+  std::printf("systemd-analyze security exposure of llmd.service: %.1f\n", exposure);
+  EXPECT_LE(exposure, 2.0) << r.output;
 }
 
 TEST(SystemdUnit, VerifyCatchesMistakes) {

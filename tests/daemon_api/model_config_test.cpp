@@ -19,6 +19,7 @@ class ModelConfig : public ::testing::Test {
     write_file(dir_ / "tmpl.jinja", "{{ messages }}");
     write_file(dir_ / "c.pem", "x");
     write_file(dir_ / "k.pem", "x");
+    std::filesystem::permissions(dir_ / "k.pem", std::filesystem::perms(0600));  // a key must be private
   }
   Result<config::Config> load(const std::string& model_keys) {
     return config::load_text("[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n[paths]\nmodel_dirs = [\"models\"]\n"
@@ -78,6 +79,7 @@ TEST(ApiConfig, StreamInterval) {
   TempDir dir;
   write_file(dir / "c.pem", "x");
   write_file(dir / "k.pem", "x");
+  std::filesystem::permissions(dir / "k.pem", std::filesystem::perms(0600));  // a key must be private
   const std::string tls = "[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n";
   auto def = config::load_text(tls, dir / "llmd.toml");
   ASSERT_TRUE(def) << def.error().message;

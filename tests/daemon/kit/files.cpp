@@ -1,9 +1,11 @@
 #include "tests/daemon/kit/files.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -60,7 +62,10 @@ void write_self_signed(const std::filesystem::path& dir) {
   std::FILE* f = std::fopen((dir / "cert.pem").c_str(), "w");
   PEM_write_X509(f, cert);
   std::fclose(f);
-  f = std::fopen((dir / "key.pem").c_str(), "w");
+  // llmd refuses a key file that its group or others may read.
+  int fd = ::open((dir / "key.pem").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0) throw std::runtime_error("cannot write " + (dir / "key.pem").string());
+  f = ::fdopen(fd, "w");
   PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
   std::fclose(f);
   X509_free(cert);

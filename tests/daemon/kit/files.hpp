@@ -22,7 +22,7 @@ class TempDir {
 };
 
 // Writes a self-signed P-256 certificate for localhost / 127.0.0.1 and its key
-// (PEM) as dir/cert.pem and dir/key.pem.
+// (PEM) as dir/cert.pem and dir/key.pem (mode 0600).
 void write_self_signed(const std::filesystem::path& dir);
 
 void write_file(const std::filesystem::path& file, const std::string& text);
