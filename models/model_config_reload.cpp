@@ -12,18 +12,17 @@ namespace llmd::models {
 
 namespace {
 
-// Fields that only the catalog reads (name resolution, eviction, idle
-// expiry): a change of these alone needs no reload.
+// Whether `a` and `b` serve the same way: they differ at most in what only
+// the catalog reads (name resolution, eviction, idle expiry), which needs
+// no reload, and in where they come from.
 bool same_but_catalog_fields(ModelSpec a, const ModelSpec& b) {
   a.aliases = b.aliases;
   a.pinned = b.pinned;
   a.keep_alive_s = b.keep_alive_s;
-  return a.path == b.path && a.device == b.device && a.devices == b.devices && a.layer_split == b.layer_split &&
-         a.context_length == b.context_length && a.max_sequences == b.max_sequences &&
-         a.max_choices == b.max_choices && a.max_waiting == b.max_waiting &&
-         a.max_waiting_per_team == b.max_waiting_per_team && a.share_preemption == b.share_preemption &&
-         a.kv_cache_bytes == b.kv_cache_bytes && a.chat_template_name == b.chat_template_name &&
-         a.chat_template == b.chat_template && a.threads == b.threads;
+  a.source = b.source;
+  a.load = b.load;
+  a.origin = b.origin;
+  return a == b;
 }
 
 bool same_catalog_fields(const ModelSpec& a, const ModelSpec& b) {
@@ -140,6 +139,7 @@ Result<ConfigModelChanges> ModelManager::apply_config_models(std::vector<ModelSp
         continue;
       }
       if (same_but_catalog_fields(own->spec, spec)) {
+        own->spec.origin = spec.origin;
         if (!same_catalog_fields(own->spec, spec)) {
           own->spec.aliases = spec.aliases;
           own->spec.pinned = spec.pinned;

@@ -177,7 +177,7 @@ TEST(Reload, AnInvalidConfigIsRefusedAndTheRunningOneKeepsServing) {
   text.replace(text.find("key_file = \"key.pem\""), 20, "key_file = \"" + (other / "key.pem").string() + "\"");
   write_file(file, text);
   d.reload();
-  EXPECT_TRUE(d.child->wait_for_output("does not match the certificate", 10s)) << d.child->output();
+  EXPECT_TRUE(d.child->wait_for_output(":6: tls.key_file: ", 10s)) << d.child->output();
   EXPECT_EQ(count(d.child->output(), "reload refused"), 2u) << d.child->output();
   X509* served = served_certificate(d.port);
   EXPECT_TRUE(same_certificate(served, cert));

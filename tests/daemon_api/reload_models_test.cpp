@@ -67,7 +67,7 @@ TEST(ReloadModels, AddedChangedAndRemovedModelsFollowTheConfig) {
   EXPECT_EQ(listed_models(server), std::vector<std::string>{"synth"});
 
   // Added: loaded and served; the first model goes on serving meanwhile.
-  write_file(server.config_path(), original + entry("second", 4));
+  write_file(server.config_path(), original + entry("second", 8));
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("reload: models added: 'second'", 30s)) << server.logs();
   EXPECT_EQ(complete(server, "second"), 200);  // waits for its load
@@ -76,16 +76,16 @@ TEST(ReloadModels, AddedChangedAndRemovedModelsFollowTheConfig) {
   EXPECT_EQ(complete(server, "synth"), 200);
 
   // Changed: unloaded and loaded again with the new settings.
-  write_file(server.config_path(), original + entry("second", 2));
+  write_file(server.config_path(), original + entry("second", 6));
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("reload: models changed (reloading): 'second'", 30s)) << server.logs();
   EXPECT_TRUE(wait_until([&] { return model_state(server, "second") == "ready"; }, 60s)) << server.logs();
   auto info = server.call("GET", "/admin/v1/models/second", "", &server.admin_key());
-  EXPECT_NE(info.body.find("\"max_sequences\":2"), std::string::npos) << info.body;
+  EXPECT_NE(info.body.find("\"max_sequences\":6"), std::string::npos) << info.body;
   EXPECT_EQ(complete(server, "second"), 200);
 
   // Removed: unloaded and gone from the list; requests for it get 404.
-  write_file(server.config_path(), head + entry("second", 2));
+  write_file(server.config_path(), head + entry("second", 6));
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("reload: models removed: 'synth'", 30s)) << server.logs();
   EXPECT_TRUE(wait_until([&] { return listed_models(server) == std::vector<std::string>{"second"}; }, 60s))
@@ -104,7 +104,7 @@ TEST(ReloadModels, AClashWithAnApiModelRefusesTheWholeReload) {
                            &server.admin_key());
   ASSERT_EQ(added.status, 201) << added.body;
   // The config now names the API model's id, and adds another model: neither applies.
-  write_file(server.config_path(), original + entry("api-model", 2) + entry("third", 2));
+  write_file(server.config_path(), original + entry("api-model", 4) + entry("third", 4));
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("reload refused, the running configuration stays", 30s)) << server.logs();
   EXPECT_NE(server.logs().find("model 'api-model' was added over the admin API; remove it there first"),
