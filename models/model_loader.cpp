@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "base/log.hpp"
+#include "models/load_pacer.hpp"
 #include "models/model_manager.hpp"
 #include "models/model_manager_state.hpp"
 
@@ -256,9 +257,16 @@ bool ModelManager::run_load(const std::shared_ptr<Slot>& s, const std::string& r
   }
   bo.threads = threads;
   bo.max_context = instance->max_context;
-  bo.progress = [s](uint64_t done, uint64_t total) {
+  // A load from the file keeps to [model_manager] load_bytes_per_s; a
+  // restore from host RAM reads no file and is not paced.
+  const LoadPacer pacer(restoring ? 0 : options_.load_bytes_per_s);
+  bo.progress = [this, s, &pacer](uint64_t done, uint64_t total) {
     s->bytes_done.store(done, std::memory_order_relaxed);
     s->bytes_total.store(total, std::memory_order_relaxed);
+    pacer.pace(done, [this] {
+      std::lock_guard g(mu_);
+      return stopping_;
+    });
   };
   auto backend = new_backend(*instance->model, bo);
   if (!backend) {

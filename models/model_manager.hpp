@@ -127,6 +127,7 @@ struct ManagerOptions {
   std::chrono::milliseconds load_timeout{300000};   // longest a request waits for a load
   std::chrono::milliseconds drain_timeout{30000};   // unload: how long running requests may finish
   std::chrono::milliseconds wait_tick{5000};         // how often a waiting acquire's tick runs
+  uint64_t load_bytes_per_s = 0;                    // pace of loads from a file; 0 = as fast as they go
   std::function<void()> after_step;                 // every scheduler, after each step (engine thread)
   ModelStore* store = nullptr;                      // models added over the API; may be null
   // Makes the backends (default: engine::make_backend); tests wrap it.

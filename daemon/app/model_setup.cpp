@@ -52,6 +52,7 @@ models::ManagerOptions manager_options(const config::Config& cfg, models::ModelS
   o.load_on_demand = cfg.model_manager.load_on_demand;
   o.load_timeout = cfg.model_manager.load_timeout;
   o.wait_tick = cfg.model_manager.wait_comment_interval;
+  o.load_bytes_per_s = cfg.model_manager.load_bytes_per_s;
   o.drain_timeout = cfg.server.drain_timeout;
   o.after_step = [] { http::NotifyBatch::flush_this_thread(); };  // one I/O wake-up per step
   o.store = store;

@@ -110,6 +110,7 @@ struct ModelManagerConfig {
   bool load_on_demand = true;           // a request for a model that is not loaded loads it
   milliseconds load_timeout{300000};    // how long such a request waits, then 503 + Retry-After
   milliseconds wait_comment_interval{5000};  // SSE comments to a stream that waits for a load
+  std::uint64_t load_bytes_per_s = 0;   // pace of a load's reads; 0 = no cap
   bool operator==(const ModelManagerConfig&) const = default;
 };
 

@@ -40,6 +40,8 @@ void parse_model_manager(Section& s, Config& c) {
   s.get_bool("load_on_demand", c.model_manager.load_on_demand);
   s.get_seconds("load_timeout_s", 1.0, 86400.0, c.model_manager.load_timeout);
   s.get_seconds("wait_comment_interval_s", 0.1, 600.0, c.model_manager.wait_comment_interval);
+  std::uint64_t rate = 0;
+  if (s.get_uint("load_bytes_per_s", 0, std::uint64_t{1} << 50, rate)) c.model_manager.load_bytes_per_s = rate;
 }
 
 }  // namespace llmd::config::detail

@@ -212,6 +212,13 @@ test('models: add from the file list, reach ready, move to cpu:1, unload, remove
   await fillField('Model id', 'console-model');
   await (await byLabel('Device')).select('cpu:0');
   await (await buttonIn('#page', 'Add')).click();
+  // While it loads (paced by the harness's load_bytes_per_s) the row shows
+  // its progress.
+  const bar = await page.waitForSelector('tr[data-model="console-model"][data-state="loading"] progress',
+    { timeout: 60000 });
+  const pct = Number(await bar.evaluate((p) => p.value));
+  assert.ok(pct >= 0 && pct < 100, `progress ${pct}`);
+  await shot('models-loading');
   await page.waitForSelector('tr[data-model="console-model"][data-state="ready"]', { timeout: 120000 });
   let model = (await server.admin('GET', '/admin/v1/models/console-model')).json();
   assert.equal(model.device, 'cpu:0');

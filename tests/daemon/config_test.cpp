@@ -73,6 +73,12 @@ access_log = false
 state_dir = "state"
 model_dirs = ["models"]
 
+[model_manager]
+load_on_demand = false
+load_timeout_s = 30
+wait_comment_interval_s = 2
+load_bytes_per_s = 50000000
+
 [[models]]
 name = "tiny"
 path = "models/sub/tiny.gguf"
@@ -113,6 +119,10 @@ threads = 2
   EXPECT_EQ(c.paths.state_dir, dir / "state");
   ASSERT_EQ(c.paths.model_dirs.size(), 1u);
   EXPECT_EQ(c.paths.model_dirs[0], canonical(dir / "models"));
+  EXPECT_FALSE(c.model_manager.load_on_demand);
+  EXPECT_EQ(c.model_manager.load_timeout, std::chrono::milliseconds(30000));
+  EXPECT_EQ(c.model_manager.wait_comment_interval, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c.model_manager.load_bytes_per_s, 50000000u);
   ASSERT_EQ(c.models.size(), 1u);
   EXPECT_EQ(c.models[0].name, "tiny");
   EXPECT_EQ(c.models[0].path, canonical(dir / "models" / "sub" / "tiny.gguf"));
