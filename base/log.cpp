@@ -11,6 +11,7 @@ namespace llmd::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::info)};
+std::atomic<Sink> g_sink{nullptr};
 
 void vlogf(Level lvl, const char* fmt, va_list ap) {
   if (!enabled(lvl)) return;
@@ -37,8 +38,20 @@ bool parse_level(std::string_view name, Level* out) {
   return true;
 }
 
-void write(Level lvl, std::string_view message) {
+void set_sink(Sink sink) { g_sink.store(sink, std::memory_order_release); }
+
+void write(Level lvl, std::string_view message) { write(lvl, message, {}); }
+
+void write(Level lvl, std::string_view message, std::span<const Field> fields) {
   if (!enabled(lvl)) return;
+  if (Sink sink = g_sink.load(std::memory_order_acquire)) {
+    sink(lvl, message, fields);
+  } else {
+    write_stderr(lvl, message);
+  }
+}
+
+void write_stderr(Level lvl, std::string_view message) {
   std::string line;
   line.reserve(message.size() + 8);
   line += '<';

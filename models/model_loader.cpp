@@ -6,6 +6,7 @@
 // thread ending a request releases a lease, and that takes the mutex.
 #include <algorithm>
 #include <future>
+#include <utility>
 
 #include "base/log.hpp"
 #include "models/load_pacer.hpp"
@@ -414,10 +415,12 @@ void ModelManager::unload_now(const std::shared_ptr<Slot>& s, std::unique_lock<s
   if (s->removing) {
     slots_.erase(std::remove(slots_.begin(), slots_.end(), s), slots_.end());
     fail_waiters(s->spec.id, Error(ErrorCode::model_not_found, "model '" + s->spec.id + "' was removed"), calls);
-  } else if (options_.load_on_demand &&
-             std::any_of(waiters_.begin(), waiters_.end(), [&](const auto& w) { return w.second->id == s->spec.id; })) {
-    // Requests arrived while it went away: bring it back for them.
+  } else if (std::exchange(s->reload, false) ||
+             (options_.load_on_demand && std::any_of(waiters_.begin(), waiters_.end(),
+                                                     [&](const auto& w) { return w.second->id == s->spec.id; }))) {
+    // Its spec changed, or requests arrived while it went away: bring it back.
     s->queued = true;
+    s->state = ModelState::loading;
     ops_.push_back(Op{Op::Kind::load, s->spec.id, ""});
     wake_ = true;
   }

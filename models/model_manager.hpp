@@ -102,6 +102,20 @@ struct ModelStats {
   scheduler::SchedulerStats scheduler;
 };
 
+// What apply_config_models() did, by model id.
+struct ConfigModelChanges {
+  std::vector<std::string> added;    // new: loading
+  std::vector<std::string> removed;  // gone from the config: unloading (requests finish first), then forgotten
+  std::vector<std::string> changed;  // served differently: unloaded (requests finish first), then loaded again
+  std::vector<std::string> updated;  // only aliases, pinned or keep_alive_s: applied in place
+};
+
+// A resident model's engine loop, for the watchdog.
+struct EngineProgress {
+  std::string id;
+  std::chrono::nanoseconds in_step{0};  // how long its current step has run; 0 between steps (idle)
+};
+
 struct DeviceView {
   Device device;
   std::vector<std::string> models;  // ids resident (ready, parked or loading) on it
@@ -162,6 +176,17 @@ class ModelManager {
   Result<ModelInfo> move(const std::string& id, const std::string& device);
   // Unloads and forgets an API model (model_from_config for config models).
   Status remove(const std::string& id);
+  // Makes the config's models (source config) those of `specs`, as after a
+  // restart: new ids are added and loaded, ids no longer listed are unloaded
+  // and forgotten, changed ones are unloaded and loaded again with their new
+  // spec (their requests finish first; new requests wait for the reload).
+  // API models are left alone. All or nothing: nothing changes when an entry
+  // cannot be applied now — model_exists (an id or alias that an API model,
+  // or another model, holds), model_state_conflict (a model that is loading,
+  // moving or being removed: apply again when that is done).
+  Result<ConfigModelChanges> apply_config_models(std::vector<ModelSpec> specs);
+  // Every resident model's engine loop (ready, parked or unloading).
+  std::vector<EngineProgress> engine_progress() const;
   // Calls `done` once the model is ready (its info) or failed/unloaded (the
   // error); at once when it already is. Thread rules as for acquire().
   void when_settled(const std::string& id, std::function<void(Result<ModelInfo>)> done);
@@ -237,6 +262,8 @@ class ModelManager {
   // requests until enough of them are idle to be evicted.
   void drain_for(const std::string& owner, const std::vector<StagePlan>& stages);
   std::shared_ptr<Slot> find_slot(std::string_view name) const;
+  // A catalog entry for `spec`, not yet in slots_.
+  std::shared_ptr<Slot> new_slot(ModelSpec spec);
   // The slot an admin call changes: model_not_found, shutting_down.
   Result<std::shared_ptr<Slot>> slot_for_change(const std::string& id) const;
   // Marks `s` for unloading once its requests end (or the drain time is up).

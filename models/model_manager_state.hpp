@@ -42,6 +42,7 @@ struct ModelManager::Slot {
   bool drain_for_room = false;  // drained to make room for another load (no deadline)
   SteadyClock::time_point drain_deadline{};
   bool removing = false;     // forget it once unloaded
+  bool reload = false;       // load it again (its spec changed) once unloaded
 
   bool idle() const { return leases->count.load(std::memory_order_acquire) == 0; }
   // Last use: the later of the last acquire and the last lease's end.

@@ -40,6 +40,8 @@ struct ModelSpec {
   ModelSource source = ModelSource::config;
   bool load = true;                      // desired state: resident (true) or unloaded
   std::string origin;                    // config "file:line", for messages
+
+  bool operator==(const ModelSpec&) const = default;
 };
 
 // Context length served when context_length is 0 and the model's own is

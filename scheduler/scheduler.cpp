@@ -152,8 +152,10 @@ void Scheduler::stop() {
 
 void Scheduler::loop() {
   for (;;) {
+    step_started_ns_.store(now_ns(), std::memory_order_relaxed);
     const bool worked = step();
     if (config_.after_step) config_.after_step();
+    step_started_ns_.store(0, std::memory_order_relaxed);
     std::unique_lock lk(mu_);
     if (stopping_) break;
     if (!worked) {
@@ -604,6 +606,11 @@ void Scheduler::publish_stats(const StepPlan* plan) {
   s.waiting = fair_.waiting();
   s.running = static_cast<int32_t>(running_.size());
   s.teams = fair_.counters();
+}
+
+std::chrono::nanoseconds Scheduler::in_step() const {
+  const int64_t started = step_started_ns_.load(std::memory_order_relaxed);
+  return std::chrono::nanoseconds(started == 0 ? 0 : std::max<int64_t>(0, now_ns() - started));
 }
 
 SchedulerStats Scheduler::stats() const {

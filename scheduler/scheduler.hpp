@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -120,6 +121,10 @@ class Scheduler {
   int32_t active_requests() const { return active_.load(std::memory_order_acquire); }
 
   SchedulerStats stats() const;
+  // How long the loop's current step (plan, device turn, forward, sampling,
+  // events) has run; zero while the loop waits for work. Any thread: the
+  // daemon's watchdog reads it to tell a hung device from an idle one.
+  std::chrono::nanoseconds in_step() const;
   const SchedulerConfig& config() const { return config_; }
   // Longest sequence (prompt + completion) this scheduler serves.
   int32_t max_context() const { return max_context_; }
@@ -193,6 +198,7 @@ class Scheduler {
   std::atomic<int32_t> active_{0};
   std::atomic<RequestId> next_id_{1};
   std::atomic<int32_t> retry_after_s_{1};
+  std::atomic<int64_t> step_started_ns_{0};  // steady clock; 0 between steps
 
   mutable std::mutex stats_mu_;
   SchedulerStats stats_;

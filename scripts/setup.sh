@@ -10,7 +10,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl
   libsqlite3-dev sqlite3
-  libsystemd-dev systemd
+  libsystemd-dev systemd procps  # procps: /bin/kill, the unit's ExecReload=
   libtomlplusplus-dev
   libpcre2-dev
   prometheus-cpp-dev

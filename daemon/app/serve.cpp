@@ -1,10 +1,12 @@
-// `llmd serve`: start the HTTPS server, tell systemd, feed the watchdog, and
-// on SIGTERM/SIGINT drain: stop accepting, /readyz 503, let in-flight requests
-// finish up to [server] drain_timeout_s, exit 0.
+// `llmd serve`: start the HTTPS server, tell systemd, feed the watchdog,
+// reload the config on SIGHUP, and on SIGTERM/SIGINT drain: stop accepting,
+// /readyz 503, let in-flight requests finish up to [server] drain_timeout_s,
+// exit 0.
 //
-// Threads: this (main) thread waits for signals with sigtimedwait() and sends
-// WATCHDOG=1; the server's I/O threads serve connections. Signals are blocked
-// before any thread starts, so only this thread ever receives them.
+// Threads: this (main) thread waits for signals with sigtimedwait(), sends
+// WATCHDOG=1 and runs reloads; the server's I/O threads serve connections.
+// Signals are blocked before any thread starts, so only this thread ever
+// receives them.
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,11 +22,15 @@
 #include "daemon/admin/admin_routes.hpp"
 #include "daemon/app/app.hpp"
 #include "daemon/app/model_setup.hpp"
+#include "daemon/app/reload.hpp"
+#include "daemon/app/watchdog.hpp"
 #include "daemon/console/console_routes.hpp"
 #include "daemon/metrics/metrics_listener.hpp"
 #include "daemon/metrics/state_metrics.hpp"
 #include "daemon/models/sqlite_model_store.hpp"
 #include "daemon/openai/routes.hpp"
+#include "daemon/system/journal.hpp"
+#include "daemon/system/listen_fds.hpp"
 #include "daemon/system/notify.hpp"
 #include "base/log.hpp"
 
@@ -48,25 +54,6 @@ int wait_signal(const sigset_t& set, std::chrono::microseconds timeout) {
   int sig = ::sigtimedwait(&set, nullptr, &ts);
   return sig > 0 ? sig : 0;
 }
-
-// WATCHDOG=1 only while the I/O threads still run what is posted to them.
-class Watchdog {
- public:
-  Watchdog(Notifier& notifier, http::Server& server) : notifier_(notifier), server_(server) {}
-
-  std::chrono::microseconds tick_interval() const { return notifier_.watchdog_interval().value_or(1s); }
-
-  void tick() {
-    if (!notifier_.watchdog_interval()) return;
-    if (alive_->exchange(false)) notifier_.watchdog();
-    server_.post([alive = alive_] { alive->store(true); });
-  }
-
- private:
-  Notifier& notifier_;
-  http::Server& server_;
-  std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
-};
 
 }  // namespace
 
@@ -132,7 +119,9 @@ Result<std::unique_ptr<http::Server>> build_server(const config::Config& cfg, co
 
 int serve(const config::Config& cfg, const AppHooks& hooks) {
   log::set_level(cfg.log.level);
+  const bool journal = use_journal_when_connected();
   log::noticef("llmd %s starting with %s", LLMD_VERSION, cfg.file.c_str());
+  if (journal) log::noticef("logging to the journal (request lines carry MODEL=, TEAM=, REQUEST_ID=)");
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -204,6 +193,16 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
     return kExitConfig;
   }
   http::Server& server = **built;
+  auto inherited = inherited_listener();
+  if (!inherited) {
+    log::errorf("%s", inherited.error().message.c_str());
+    notifier.status("failed: " + inherited.error().message);
+    return kExitConfig;
+  }
+  if (*inherited) {
+    server.adopt_listener(**inherited);
+    log::noticef("socket activation: serving on the listening socket systemd passed");
+  }
   if (Status st = server.start(); !st) {
     log::errorf("%s", st.error().message.c_str());
     notifier.status("failed: " + st.error().message);
@@ -222,8 +221,10 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
     (*auth)->stop();
     return kExitFailure;
   }
+  bool reload_pending = false;  // a SIGHUP during start-up: reloaded once ready
   while (!models.wait_idle(std::chrono::seconds(1))) {
     int early = wait_signal(signals, 0us);
+    if (early == SIGHUP) reload_pending = true;
     if (early == SIGTERM || early == SIGINT) {
       log::noticef("%s received while loading models: stopping", strsignal(early));
       server.stop();
@@ -239,13 +240,23 @@ int serve(const config::Config& cfg, const AppHooks& hooks) {
   notifier.ready("serving " + server.url());
   log::noticef("ready: serving %s", server.url().c_str());
 
-  Watchdog watchdog(notifier, server);
+  Watchdog watchdog(notifier, server, models, cfg.server.watchdog_step_timeout);
+  config::Config running = cfg;
   int sig = 0;
   while (true) {
     watchdog.tick();
-    sig = wait_signal(signals, watchdog.tick_interval());
+    sig = reload_pending ? SIGHUP : wait_signal(signals, watchdog.tick_interval());
+    reload_pending = false;
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGHUP) log::warnf("SIGHUP ignored: reloading is not supported; restart llmd to apply changes");
+    if (sig == SIGHUP) {
+      notifier.reloading("reloading " + running.file.string());
+      auto applied = reload_config(running, server, models);
+      if (applied) {
+        running = std::move(*applied);
+        watchdog.set_step_timeout(running.server.watchdog_step_timeout);
+      }
+      notifier.ready(applied ? "serving " + server.url() : "serving " + server.url() + "; the last reload was refused");
+    }
   }
 
   log::noticef("%s received: draining (up to %.1f s)", strsignal(sig), cfg.server.drain_timeout.count() / 1000.0);

@@ -24,6 +24,9 @@ struct ServerConfig {
   std::filesystem::path unix_socket;       // plain-HTTP listener on a unix socket; empty = off
   unsigned unix_socket_mode = 0660;
   milliseconds drain_timeout{30000};       // SIGTERM: how long in-flight requests may finish
+  // The watchdog stops its pings while a model's engine step has run longer
+  // than this; 0 = half of the unit's WatchdogSec.
+  milliseconds watchdog_step_timeout{0};
 };
 
 struct TlsConfig {
@@ -37,6 +40,7 @@ struct RouteBodyLimit {
   std::string route;      // a route pattern, e.g. "/v1/chat/completions"
   std::size_t bytes = 0;
   std::string origin;     // "file:line"
+  bool operator==(const RouteBodyLimit& o) const { return route == o.route && bytes == o.bytes; }
 };
 
 struct LimitsConfig {
@@ -69,6 +73,7 @@ struct LogConfig {
 struct PathsConfig {
   std::filesystem::path state_dir = "/var/lib/llmd";   // database, generated keys
   std::vector<std::filesystem::path> model_dirs;       // model files must live below one of these
+  bool operator==(const PathsConfig&) const = default;
 };
 
 // [api]: the OpenAI API.
@@ -77,6 +82,7 @@ struct ApiConfig {
   // meanwhile travel together in one write (the first token and the end are
   // sent at once). 0 sends every token as it comes.
   milliseconds stream_interval{10};
+  bool operator==(const ApiConfig&) const = default;
 };
 
 // [metrics]: the Prometheus listener (plain HTTP, its own port).
@@ -85,6 +91,7 @@ struct MetricsConfig {
   std::string address = "127.0.0.1";
   std::uint16_t port = 9464;              // 0: an ephemeral port (tests)
   std::filesystem::path token_file;       // a file holding the bearer token scrapers must send; empty: none
+  bool operator==(const MetricsConfig&) const = default;
 };
 
 // [devices]: what the model manager may place models on.
@@ -94,6 +101,7 @@ struct DevicesConfig {
   double gpu_memory_fraction = 0.90;    // each GPU's budget, of its memory
   unsigned cpu_partitions = 1;          // "cpu", or "cpu:0" .. "cpu:K-1"
   std::uint64_t host_memory_bytes = 0;  // CPU budget, split over the partitions; 0 = half the RAM
+  bool operator==(const DevicesConfig&) const = default;
 };
 
 // [model_manager]: loading on demand. (Not "[models]": TOML cannot have that
@@ -103,6 +111,7 @@ struct ModelManagerConfig {
   milliseconds load_timeout{300000};    // how long such a request waits, then 503 + Retry-After
   milliseconds wait_comment_interval{5000};  // SSE comments to a stream that waits for a load
   std::uint64_t load_bytes_per_s = 0;   // pace of a load's reads; 0 = no cap
+  bool operator==(const ModelManagerConfig&) const = default;
 };
 
 // Context length served when [[models]] context_length is 0 and the model's

@@ -42,6 +42,7 @@ void parse_server(Section& s, Config& c) {
   }
   if (s.get_uint("unix_socket_mode", 0, 0777, n)) v.unix_socket_mode = static_cast<unsigned>(n);
   s.get_seconds("drain_timeout_s", 0, kMaxSeconds, v.drain_timeout);
+  s.get_seconds("watchdog_step_timeout_s", 0, kMaxSeconds, v.watchdog_step_timeout);
 }
 
 void parse_tls(Section& s, Config& c) {

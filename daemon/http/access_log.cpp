@@ -28,6 +28,20 @@ void append_sanitized(std::string& out, std::string_view s) {
   }
 }
 
+// The value of `key=` among the context's space-separated "key=value" words.
+std::string_view context_value(std::string_view context, std::string_view key) {
+  while (!context.empty()) {
+    const auto end = context.find(' ');
+    std::string_view word = context.substr(0, end);
+    if (word.size() > key.size() && word.substr(0, key.size()) == key && word[key.size()] == '=') {
+      return word.substr(key.size() + 1);
+    }
+    if (end == std::string_view::npos) break;
+    context.remove_prefix(end + 1);
+  }
+  return {};
+}
+
 }  // namespace
 
 void write_access_log(const AccessRecord& r) {
@@ -57,7 +71,13 @@ void write_access_log(const AccessRecord& r) {
     line += ' ';
     for (char c : context) line += (c == '\n' || c == '\r') ? ' ' : c;
   }
-  log::write(log::Level::info, line);
+  // Under journald these become fields: journalctl MODEL=... TEAM=... REQUEST_ID=...
+  const log::Field fields[] = {
+      {"REQUEST_ID", r.id},
+      {"MODEL", context_value(context, "model")},
+      {"TEAM", context_value(context, "team")},
+  };
+  log::write(log::Level::info, line, fields);
 }
 
 }  // namespace llmd::http

@@ -1,6 +1,12 @@
 #include "daemon/http/server.hpp"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -37,8 +43,13 @@ constexpr std::chrono::milliseconds kStopGrace{1000};
 
 struct Server::Impl {
   config::Config cfg;
-  std::shared_ptr<net::ssl::context> tls;
   detail::ServerCore core;
+  // The TLS context new connections get; a reload replaces it (a connection
+  // keeps the one it started with).
+  mutable std::mutex tls_mu;
+  std::shared_ptr<net::ssl::context> tls;
+  int inherited_fd = -1;     // a listening TCP socket passed by systemd; -1: bind [server] address:port
+  std::string listen_host;   // the bound address, as the URL shows it
 
   std::unique_ptr<net::io_context> ioc;
   std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
@@ -55,6 +66,7 @@ struct Server::Impl {
 
   ~Impl() {
     shutdown();
+    if (inherited_fd >= 0) ::close(inherited_fd);
     // Destroy what still references the io_context (and the sessions it holds)
     // while the core they point to is alive.
     tcp_acceptor.reset();
@@ -64,11 +76,12 @@ struct Server::Impl {
   }
 
   bool admit() {
-    if (core.connections.load() < core.limits.max_connections) return true;
+    const std::size_t max = core.limits()->max_connections;
+    if (core.connections.load() < max) return true;
     auto now = std::chrono::steady_clock::now();
     if (now - last_refusal > std::chrono::seconds(10)) {
       log::warnf("refusing connections: %zu open, the limit is %zu ([limits] max_connections)",
-                 core.connections.load(), core.limits.max_connections);
+                 core.connections.load(), max);
       last_refusal = now;
     }
     return false;
@@ -80,10 +93,15 @@ struct Server::Impl {
     auto now = std::chrono::steady_clock::now();
     if (now - last_client_refusal > std::chrono::seconds(10)) {
       log::warnf("refusing connections from %s: it has %zu open ([limits] max_connections_per_client)",
-                 address.c_str(), core.limits.max_connections_per_client);
+                 address.c_str(), core.limits()->max_connections_per_client);
       last_client_refusal = now;
     }
     return false;
+  }
+
+  std::shared_ptr<net::ssl::context> tls_context() const {
+    std::lock_guard lock(tls_mu);
+    return tls;
   }
 
   void retry_accept(void (Impl::*again)()) {
@@ -110,7 +128,7 @@ struct Server::Impl {
           socket.set_option(tcp::no_delay(true), ignored);
           std::string remote = ep.address().is_v6() ? "[" + address + "]" : address;
           remote.append(":").append(std::to_string(ep.port()));
-          auto s = std::make_shared<detail::Session>(core, detail::make_tls_transport(std::move(socket), *tls),
+          auto s = std::make_shared<detail::Session>(core, detail::make_tls_transport(std::move(socket), tls_context()),
                                                      std::move(remote), std::move(address));
           s->start();
         }
@@ -136,7 +154,33 @@ struct Server::Impl {
     });
   }
 
+  // The socket systemd passed (socket activation): already bound and listening.
+  Status adopt_tcp() {
+    error_code ec;
+    tcp_acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*ioc));
+    sockaddr_storage sa{};
+    socklen_t len = sizeof sa;
+    if (::getsockname(inherited_fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+      return Error(ErrorCode::listen_failed, std::string("cannot use the socket systemd passed: ") + std::strerror(errno));
+    }
+    tcp_acceptor->assign(sa.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), inherited_fd, ec);
+    if (ec) return Error(ErrorCode::listen_failed, "cannot use the socket systemd passed: " + ec.message());
+    inherited_fd = -1;  // the acceptor owns it now
+    auto ep = tcp_acceptor->local_endpoint(ec);
+    if (ec) return Error(ErrorCode::listen_failed, "cannot use the socket systemd passed: " + ec.message());
+    port = ep.port();
+    std::string host = ep.address().to_string();
+    listen_host = ep.address().is_v6() ? "[" + host + "]" : host;
+    if (host != cfg.server.address || (cfg.server.port != 0 && cfg.server.port != port)) {
+      log::warnf("socket activation: serving on the socket systemd passed (%s:%u), not on [server] %s:%u",
+                 listen_host.c_str(), static_cast<unsigned>(port), cfg.server.address.c_str(),
+                 static_cast<unsigned>(cfg.server.port));
+    }
+    return ok_status();
+  }
+
   Status listen_tcp() {
+    if (inherited_fd >= 0) return adopt_tcp();
     error_code ec;
     auto address = net::ip::make_address(cfg.server.address, ec);
     if (ec) return Error(ErrorCode::listen_failed, "bad listen address '" + cfg.server.address + "'");
@@ -151,6 +195,7 @@ struct Server::Impl {
     if (!ec) tcp_acceptor->listen(net::socket_base::max_listen_connections, ec);
     if (ec) return Error(ErrorCode::listen_failed, "cannot listen on " + where + ": " + ec.message());
     port = tcp_acceptor->local_endpoint(ec).port();
+    listen_host = address.is_v6() ? "[" + cfg.server.address + "]" : cfg.server.address;
     return ok_status();
   }
 
@@ -226,7 +271,7 @@ Result<std::unique_ptr<Server>> Server::create(const config::Config& cfg) {
   auto impl = std::make_unique<Impl>();
   impl->cfg = cfg;
   impl->tls = std::move(*tls);
-  impl->core.limits = cfg.limits;
+  impl->core.set_limits(cfg.limits);
   impl->core.access_log = cfg.log.access_log;
   impl->ioc = std::make_unique<net::io_context>(static_cast<int>(cfg.server.io_threads));
   impl->accept_retry = std::make_unique<net::steady_timer>(*impl->ioc);
@@ -300,9 +345,28 @@ Status Server::start() {
 std::uint16_t Server::port() const { return impl_->port; }
 
 std::string Server::url() const {
-  const std::string& a = impl_->cfg.server.address;
-  std::string host = a.find(':') != std::string::npos ? "[" + a + "]" : a;
+  std::string host = impl_->listen_host;
+  if (host.empty()) {
+    const std::string& a = impl_->cfg.server.address;
+    host = a.find(':') != std::string::npos ? "[" + a + "]" : a;
+  }
   return "https://" + host + ":" + std::to_string(impl_->port);
+}
+
+void Server::adopt_listener(int fd) { impl_->inherited_fd = fd; }
+
+Result<std::function<void()>> Server::prepare_reload(const config::Config& cfg) {
+  auto tls = make_tls_context(cfg.tls);
+  if (!tls) return tls.take_error();
+  return std::function<void()>([m = impl_.get(), tls = std::move(*tls), limits = cfg.limits,
+                                access_log = cfg.log.access_log]() mutable {
+    {
+      std::lock_guard lock(m->tls_mu);
+      m->tls = std::move(tls);
+    }
+    m->core.set_limits(std::move(limits));
+    m->core.access_log = access_log;
+  });
 }
 
 void Server::set_ready(bool ready) { impl_->core.ready = ready; }

@@ -58,6 +58,18 @@ class Server {
   // gone); must be cheap and must not block. Set before start().
   void set_request_observer(std::function<void(const RequestSummary&)> observer);
 
+  // Serves on `fd`, a listening TCP socket that systemd passed (socket
+  // activation), instead of binding [server] address and port. Before start();
+  // the server owns the fd from here on.
+  void adopt_listener(int fd);
+
+  // The live part of a reload: the TLS certificate and key, [limits] (except
+  // route_body_bytes, fixed at start) and [log] access_log of `cfg`. Builds
+  // the new TLS context now (an error changes nothing) and returns the
+  // commit, which swaps them in: connections accepted afterwards get them,
+  // open ones keep what they started with.
+  Result<std::function<void()>> prepare_reload(const config::Config& cfg);
+
   // Applies [limits] route_body_bytes: each must name a registered route.
   // start() calls it; `llmd check-config` calls it alone.
   Status apply_route_limits();

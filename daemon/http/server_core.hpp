@@ -22,8 +22,18 @@ namespace llmd::http::detail {
 class Session;
 
 struct ServerCore {
-  config::LimitsConfig limits;
-  bool access_log = true;
+  // [limits] and [log] access_log; the daemon's reload replaces them while
+  // connections are served. A session takes the limits once, when it starts.
+  std::shared_ptr<const config::LimitsConfig> limits() const {
+    std::lock_guard lock(limits_mu);
+    return limits_;
+  }
+  void set_limits(config::LimitsConfig l) {
+    auto next = std::make_shared<const config::LimitsConfig>(std::move(l));
+    std::lock_guard lock(limits_mu);
+    limits_ = std::move(next);
+  }
+  std::atomic<bool> access_log{true};
   Router router;
   Authenticator authenticator;
   std::function<void(std::function<void()>)> offload;  // runs work on the worker pool
@@ -39,17 +49,18 @@ struct ServerCore {
   std::uint64_t next_session = 0;
 
   // Open TCP connections per client address, under `mu`: only addresses with
-  // at least one. Empty while limits.max_connections_per_client is 0 (no cap).
+  // at least one. Counted even without a cap (max_connections_per_client 0),
+  // so that a cap set by a reload sees the connections already open.
   std::unordered_map<std::string, std::size_t> per_client;
 
   // Counts a new connection from `address`, or false when it has its
   // limits.max_connections_per_client already. Each true needs one
   // release_client().
   bool claim_client(const std::string& address) {
-    if (limits.max_connections_per_client == 0) return true;
+    const std::size_t cap = limits()->max_connections_per_client;
     std::lock_guard lock(mu);
     auto [it, fresh] = per_client.try_emplace(address, 0);
-    if (it->second >= limits.max_connections_per_client) return false;
+    if (cap != 0 && it->second >= cap) return false;
     ++it->second;
     return true;
   }
@@ -83,6 +94,10 @@ struct ServerCore {
     }
     return out;
   }
+
+ private:
+  mutable std::mutex limits_mu;
+  std::shared_ptr<const config::LimitsConfig> limits_ = std::make_shared<const config::LimitsConfig>();
 };
 
 }  // namespace llmd::http::detail

@@ -31,15 +31,16 @@ std::string clip(std::string_view s, std::size_t n = 200) {
 
 Session::Session(ServerCore& core, std::unique_ptr<Transport> transport, std::string remote, std::string client)
     : core_(core),
+      limits_(core.limits()),
       t_(std::move(transport)),
       strand_(t_->executor()),
       timer_(strand_),
       remote_(std::move(remote)),
       client_(std::move(client)),
-      buffer_(core.limits.header_bytes + kReadChunk),
-      pipeline_(core.limits.header_bytes),
-      header_scan_(core.limits.header_bytes),
-      chunk_scan_(core.limits.header_bytes) {}
+      buffer_(limits_->header_bytes + kReadChunk),
+      pipeline_(limits_->header_bytes),
+      header_scan_(limits_->header_bytes),
+      chunk_scan_(limits_->header_bytes) {}
 
 // Only reached without close() when the server stops with the I/O threads
 // gone (see release()).
@@ -57,7 +58,7 @@ void Session::start() {
   id_ = core_.add_session(weak_from_this());
   net::post(strand_, [self = shared_from_this()] {
     if (self->phase_ == Phase::closed) return;
-    self->arm(self->core_.limits.handshake_timeout);
+    self->arm(self->limits_->handshake_timeout);
     self->t_->handshake([self](error_code ec) { self->on_handshake(ec); });
   });
 }
@@ -120,7 +121,7 @@ void Session::next_request(bool first) {
   parser_.emplace();
   // HeaderScan enforces the limit exactly, ahead of the parser; the parser's
   // own limit (per call, not per header block) only has to let that through.
-  parser_->header_limit(static_cast<std::uint32_t>(core_.limits.header_bytes + 1));
+  parser_->header_limit(static_cast<std::uint32_t>(limits_->header_bytes + 1));
   header_scan_.reset();
   chunk_scan_.reset();
   parser_->body_limit(boost::none);  // the route decides, once the headers are in
@@ -132,14 +133,14 @@ void Session::next_request(bool first) {
       return;
     }
     phase_ = Phase::idle;
-    arm(authenticated_ ? core_.limits.idle_timeout
-                       : std::min(core_.limits.idle_timeout, core_.limits.unauthenticated_idle_timeout));
+    arm(authenticated_ ? limits_->idle_timeout
+                       : std::min(limits_->idle_timeout, limits_->unauthenticated_idle_timeout));
     read();  // a read may already be in flight: it completes into the idle phase
     return;
   }
   phase_ = Phase::header;
   cur_.start = std::chrono::steady_clock::now();
-  arm(core_.limits.header_timeout);
+  arm(limits_->header_timeout);
   parse();
 }
 
@@ -181,7 +182,7 @@ void Session::on_read(error_code ec, std::size_t n) {
     case Phase::idle:
       phase_ = Phase::header;
       cur_.start = std::chrono::steady_clock::now();
-      arm(core_.limits.header_timeout);
+      arm(limits_->header_timeout);
       parse();
       return;
     case Phase::header:
@@ -236,7 +237,7 @@ bool Session::header_block_ok() {
     case HeaderScan::Verdict::complete:
       return true;
     case HeaderScan::Verdict::too_large:
-      answer_early(error_response(431, "request headers exceed " + std::to_string(core_.limits.header_bytes) + " bytes",
+      answer_early(error_response(431, "request headers exceed " + std::to_string(limits_->header_bytes) + " bytes",
                                   "request_headers_too_large"));
       return false;
     case HeaderScan::Verdict::bare_cr_or_lf:
@@ -261,7 +262,7 @@ bool Session::chunks_ok() {
       return false;
     case ChunkScan::Verdict::too_long:
       answer_early(error_response(400, "malformed HTTP request: chunk-size line or trailer section longer than " +
-                                           std::to_string(core_.limits.header_bytes) + " bytes",
+                                           std::to_string(limits_->header_bytes) + " bytes",
                                   "invalid_http_request"));
       return false;
   }
@@ -282,11 +283,11 @@ bool Session::framing_ok() {
 
 void Session::on_parse_error(error_code ec) {
   if (ec == bhttp::error::header_limit) {
-    answer_early(error_response(431, "request headers exceed " + std::to_string(core_.limits.header_bytes) + " bytes",
+    answer_early(error_response(431, "request headers exceed " + std::to_string(limits_->header_bytes) + " bytes",
                                 "request_headers_too_large"));
   } else if (ec == bhttp::error::body_limit) {
     std::size_t limit = cur_.route && cur_.route->options.body_limit ? *cur_.route->options.body_limit
-                                                                     : core_.limits.body_bytes;
+                                                                     : limits_->body_bytes;
     answer_early(error_response(413, "request body exceeds " + std::to_string(limit) + " bytes",
                                 "request_too_large"));
   } else {
@@ -368,7 +369,7 @@ bool Session::on_header() {
       // The verdict needs the database: a worker answers through on_auth().
       // Nothing more is read or parsed meanwhile.
       phase_ = Phase::authenticating;
-      arm(core_.limits.auth_timeout);
+      arm(limits_->auth_timeout);
       return false;
     }
     return apply_verdict(std::move(*now)) && accept_body();
@@ -403,7 +404,7 @@ void Session::on_auth(std::uint64_t round, AuthVerdict verdict) {
 
 bool Session::accept_body() {
   const auto& msg = parser_->get();
-  const std::size_t limit = cur_.route->options.body_limit.value_or(core_.limits.body_bytes);
+  const std::size_t limit = cur_.route->options.body_limit.value_or(limits_->body_bytes);
   auto length = parser_->content_length();
   if (length && *length > limit) {
     answer_early(error_response(413, "request body of " + std::to_string(*length) + " bytes exceeds the limit of " +
@@ -416,7 +417,7 @@ bool Session::accept_body() {
   bool has_body = parser_->chunked() || (length && *length > 0);
   if (has_body) {
     phase_ = Phase::body;
-    arm(core_.limits.body_timeout);
+    arm(limits_->body_timeout);
     if (cur_.version == 11 && iequals(msg[bhttp::field::expect], "100-continue")) send_continue();
   }
   parser_->eager(true);
@@ -431,7 +432,7 @@ void Session::on_request() {
   request_.reset();
   req.body = std::move(parser_->get().body());
 
-  auto state = std::make_shared<ExchangeState>(std::move(req), core_.limits.stream_buffer_bytes,
+  auto state = std::make_shared<ExchangeState>(std::move(req), limits_->stream_buffer_bytes,
                                                std::weak_ptr<ExchangeSink>(shared_from_this()));
   exchange_ = state;
   hold_ = shared_from_this();

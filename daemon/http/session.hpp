@@ -138,6 +138,7 @@ class Session final : public ExchangeSink, public std::enable_shared_from_this<S
   bool stopping() const;
 
   ServerCore& core_;
+  const std::shared_ptr<const config::LimitsConfig> limits_;  // as they were when the connection came
   std::unique_ptr<Transport> t_;
   boost::asio::any_io_executor strand_;
   boost::asio::steady_timer timer_;

@@ -47,7 +47,7 @@ void Session::pump(const std::shared_ptr<ExchangeState>& st) {
   ExchangeState::Taken t = st->take();
   if (t.overflow) {
     log::warnf("aborting the stream of request %s: client %s reads too slowly (buffer limit %zu bytes)",
-               cur_.id.c_str(), remote_.c_str(), core_.limits.stream_buffer_bytes);
+               cur_.id.c_str(), remote_.c_str(), limits_->stream_buffer_bytes);
     close(Outcome::overflow);
     return;
   }
@@ -110,8 +110,8 @@ void Session::start_write(WriteKind kind) {
   if (phase_ == Phase::handling) {
     // Streams write often: the timer stays armed (at an earlier deadline, or
     // unarmed at max) and on_timer() moves it on, instead of a re-arm per write.
-    write_deadline_ = net::steady_timer::clock_type::now() + core_.limits.write_timeout;
-    if (timer_.expiry() == net::steady_timer::time_point::max()) arm(core_.limits.write_timeout);
+    write_deadline_ = net::steady_timer::clock_type::now() + limits_->write_timeout;
+    if (timer_.expiry() == net::steady_timer::time_point::max()) arm(limits_->write_timeout);
   }
   t_->write(net::buffer(out_), [self = shared_from_this()](error_code ec, std::size_t n) { self->on_write(ec, n); });
 }
@@ -254,11 +254,11 @@ void Session::on_timer() {
       break;  // an idle keep-alive connection: nothing to report
     case Phase::header:
       log::infof("closing %s: request headers not complete within %.1f s", remote_.c_str(),
-                 core_.limits.header_timeout.count() / 1000.0);
+                 limits_->header_timeout.count() / 1000.0);
       break;
     case Phase::authenticating: {
       log::warnf("request %s: its API key was not looked up within %.1f s ([limits] auth_timeout_s)",
-                 cur_.id.c_str(), core_.limits.auth_timeout.count() / 1000.0);
+                 cur_.id.c_str(), limits_->auth_timeout.count() / 1000.0);
       ++auth_round_;  // the verdict, should it still come, is dropped
       phase_ = Phase::header;
       answer_early(error_response_for(Error(ErrorCode::timeout, "The API key could not be checked in time; retry shortly.")));
@@ -266,11 +266,11 @@ void Session::on_timer() {
     }
     case Phase::body:
       log::infof("closing %s: request body not complete within %.1f s", remote_.c_str(),
-                 core_.limits.body_timeout.count() / 1000.0);
+                 limits_->body_timeout.count() / 1000.0);
       break;
     case Phase::handling:
       log::infof("closing %s: a write did not complete within %.1f s", remote_.c_str(),
-                 core_.limits.write_timeout.count() / 1000.0);
+                 limits_->write_timeout.count() / 1000.0);
       break;
     case Phase::closing:
     case Phase::closed:

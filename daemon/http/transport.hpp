@@ -58,7 +58,9 @@ class Transport {
   virtual void close() = 0;
 };
 
-std::unique_ptr<Transport> make_tls_transport(boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& ctx);
+// The transport keeps `ctx` alive (a reload may replace the server's).
+std::unique_ptr<Transport> make_tls_transport(boost::asio::ip::tcp::socket socket,
+                                              std::shared_ptr<boost::asio::ssl::context> ctx);
 std::unique_ptr<Transport> make_unix_transport(boost::asio::local::stream_protocol::socket socket);
 
 }  // namespace llmd::http::detail

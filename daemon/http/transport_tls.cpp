@@ -1,6 +1,8 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
+#include <memory>
+
 #include "daemon/http/transport.hpp"
 
 namespace llmd::http::detail {
@@ -12,7 +14,8 @@ namespace {
 
 class TlsTransport final : public Transport {
  public:
-  TlsTransport(tcp::socket socket, net::ssl::context& ctx) : stream_(std::move(socket), ctx) {}
+  TlsTransport(tcp::socket socket, std::shared_ptr<net::ssl::context> ctx)
+      : ctx_(std::move(ctx)), stream_(std::move(socket), *ctx_) {}
 
   net::any_io_executor executor() override { return stream_.get_executor(); }
   bool is_tls() const override { return true; }
@@ -47,13 +50,14 @@ class TlsTransport final : public Transport {
   }
 
  private:
+  std::shared_ptr<net::ssl::context> ctx_;  // declared first: outlives the stream
   net::ssl::stream<tcp::socket> stream_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> make_tls_transport(tcp::socket socket, net::ssl::context& ctx) {
-  return std::make_unique<TlsTransport>(std::move(socket), ctx);
+std::unique_ptr<Transport> make_tls_transport(tcp::socket socket, std::shared_ptr<net::ssl::context> ctx) {
+  return std::make_unique<TlsTransport>(std::move(socket), std::move(ctx));
 }
 
 }  // namespace llmd::http::detail

@@ -2,6 +2,8 @@
 
 #include <systemd/sd-daemon.h>
 
+#include <time.h>
+
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -34,6 +36,13 @@ std::string status_line(std::string_view s) {
 void Notifier::ready(std::string_view status) { send("READY=1\n" + status_line(status)); }
 void Notifier::status(std::string_view status) { send(status_line(status)); }
 void Notifier::stopping(std::string_view status) { send("STOPPING=1\n" + status_line(status)); }
+void Notifier::reloading(std::string_view status) {
+  struct timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  const std::uint64_t usec =
+      static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+  send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) + "\n" + status_line(status));
+}
 void Notifier::watchdog() { send("WATCHDOG=1"); }
 
 }  // namespace llmd::daemon

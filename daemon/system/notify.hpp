@@ -1,5 +1,6 @@
 // systemd's notification protocol through libsystemd's sd_notify(): READY=1,
-// STATUS=..., WATCHDOG=1, STOPPING=1. Without NOTIFY_SOCKET (not started by
+// STATUS=..., WATCHDOG=1, STOPPING=1, and RELOADING=1 with MONOTONIC_USEC=
+// (a reload begins; READY=1 ends it). Without NOTIFY_SOCKET (not started by
 // systemd) every call does nothing.
 #pragma once
 
@@ -17,6 +18,8 @@ class Notifier {
   void ready(std::string_view status);
   void status(std::string_view status);
   void stopping(std::string_view status);
+  // RELOADING=1 with MONOTONIC_USEC= (CLOCK_MONOTONIC now, as systemd wants it).
+  void reloading(std::string_view status);
   void watchdog();
 
   // How often to send WATCHDOG=1: half of WATCHDOG_USEC; nullopt when the

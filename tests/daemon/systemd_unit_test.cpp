@@ -34,14 +34,22 @@ class UnitRoot {
     fs::copy(units, root() / "usr/lib/systemd/system", fs::copy_options::recursive | fs::copy_options::copy_symlinks);
     fs::create_directories(root() / "usr/bin");
     fs::copy_file(LLMD_BIN, root() / "usr/bin/llmd");
+    // ExecReload= runs /bin/kill: the root has it where the system does.
+    const fs::path kill = fs::exists("/usr/bin/kill") ? "/usr/bin/kill" : "/bin/kill";
+    fs::copy_file(kill, root() / "usr/bin/kill");
+    fs::create_directory_symlink("usr/bin", root() / "bin");
     fs::create_directories(root() / "etc/systemd/system");
     write_file(root() / "etc/systemd/system/llmd.service", unit_text);
   }
   fs::path root() const { return dir_.path() / "root"; }
 
-  RunResult verify() const {
+  void add_unit(const std::string& name, const std::string& text) const {
+    write_file(root() / "etc/systemd/system" / name, text);
+  }
+
+  RunResult verify(const std::string& unit = "llmd.service") const {
     return run_command({find_systemd_analyze(), "verify", "--man=no", "--root=" + root().string(),
-                        "/etc/systemd/system/llmd.service"});
+                        "/etc/systemd/system/" + unit});
   }
 
  private:
@@ -51,7 +59,7 @@ class UnitRoot {
 TEST(SystemdUnit, DeclaresTheServiceContract) {
   std::string unit = read_file(kUnit);
   for (const char* line : {"Type=notify\n", "ExecStart=/usr/bin/llmd serve --config /etc/llmd/llmd.toml\n",
-                           "Restart=on-failure\n", "NotifyAccess=main\n"}) {
+                           "Restart=on-failure\n", "NotifyAccess=main\n", "ExecReload=/bin/kill -HUP $MAINPID\n"}) {
     EXPECT_NE(unit.find(line), std::string::npos) << line;
   }
   EXPECT_NE(unit.find("\nWatchdogSec="), std::string::npos);
@@ -109,6 +117,17 @@ TEST(SystemdUnit, VerifyCatchesMistakes) {
   typo.replace(typo.find("Type=notify"), 11, "Type=notifi");
   r = UnitRoot(typo).verify();
   EXPECT_NE(r.output.find("Failed to parse service type"), std::string::npos) << r.output;
+}
+
+TEST(SystemdUnit, TheSocketUnitVerifiesBesideTheService) {
+  ASSERT_FALSE(find_systemd_analyze().empty());
+  const std::string socket = read_file(kUnit.parent_path() / "llmd.socket");
+  EXPECT_NE(socket.find("\nListenStream=127.0.0.1:8443\n"), std::string::npos) << socket;
+  UnitRoot root(read_file(kUnit));
+  root.add_unit("llmd.socket", socket);
+  auto r = root.verify("llmd.socket");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(r.output, "") << "systemd-analyze has remarks";
 }
 
 }  // namespace

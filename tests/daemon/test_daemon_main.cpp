@@ -4,6 +4,9 @@
 //   GET /test/stream?n=N&delay_ms=D  N server-sent events, D ms apart, then [DONE]
 //   LLMD_TEST_BACKEND_FAILS_AFTER=N  every model's backend fails for good (as a
 //                                    sticky CUDA error does) at its N-th forward step
+//   LLMD_TEST_BACKEND_HANGS_AFTER=N  every model's N-th forward step hangs (as a hung
+//   LLMD_TEST_BACKEND_HANG_MS=M      GPU kernel does) for M ms (default 3000), then goes on
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -57,17 +60,24 @@ Status install_test_routes(http::Server& server, const config::Config&) {
   });
 }
 
-// A real backend that breaks for good at its N-th forward step.
-class FailingBackend : public engine::Backend {
+// A real backend that breaks for good at its fail_at-th forward step, or
+// hangs for hang_ms in its hang_at-th (0: never).
+class FaultyBackend : public engine::Backend {
  public:
-  FailingBackend(std::unique_ptr<engine::Backend> real, long fail_at) : real_(std::move(real)), fail_at_(fail_at) {}
+  FaultyBackend(std::unique_ptr<engine::Backend> real, long fail_at, long hang_at, long hang_ms)
+      : real_(std::move(real)), fail_at_(fail_at), hang_at_(hang_at), hang_ms_(hang_ms) {}
   std::string name() const override { return real_->name(); }
   Status init_kv(const engine::KvCacheShape& shape) override { return real_->init_kv(shape); }
   uint64_t kv_block_bytes(const engine::KvCacheShape& shape) const override { return real_->kv_block_bytes(shape); }
   Status forward(const engine::ForwardBatch& batch, engine::ForwardOutput* out) override {
-    if (broken_ || ++steps_ >= fail_at_) {
+    ++steps_;
+    if (broken_ || (fail_at_ > 0 && steps_ >= fail_at_)) {
       broken_ = true;
       return Error(ErrorCode::cuda_fatal, "injected: an unrecoverable device error (test)");
+    }
+    if (steps_ == hang_at_) {
+      log::noticef("test: forward step %ld hangs for %ld ms", steps_, hang_ms_);
+      std::this_thread::sleep_for(std::chrono::milliseconds(hang_ms_));
     }
     return real_->forward(batch, out);
   }
@@ -78,6 +88,8 @@ class FailingBackend : public engine::Backend {
  private:
   std::unique_ptr<engine::Backend> real_;
   const long fail_at_;
+  const long hang_at_;
+  const long hang_ms_;
   long steps_ = 0;
   std::atomic<bool> broken_{false};
 };
@@ -87,13 +99,19 @@ class FailingBackend : public engine::Backend {
 int main(int argc, char** argv) {
   llmd::daemon::AppHooks hooks;
   hooks.install_routes = install_test_routes;
-  if (const char* n = std::getenv("LLMD_TEST_BACKEND_FAILS_AFTER")) {
-    const long fail_at = std::max(1L, std::atol(n));
-    hooks.make_backend = [fail_at](const engine::Model& model, const engine::BackendOptions& o)
+  auto env_number = [](const char* name, long fallback) {
+    const char* v = std::getenv(name);
+    return v ? std::max(1L, std::atol(v)) : fallback;
+  };
+  const long fail_at = env_number("LLMD_TEST_BACKEND_FAILS_AFTER", 0);
+  const long hang_at = env_number("LLMD_TEST_BACKEND_HANGS_AFTER", 0);
+  const long hang_ms = env_number("LLMD_TEST_BACKEND_HANG_MS", 3000);
+  if (fail_at > 0 || hang_at > 0) {
+    hooks.make_backend = [fail_at, hang_at, hang_ms](const engine::Model& model, const engine::BackendOptions& o)
         -> Result<std::unique_ptr<engine::Backend>> {
       auto real = engine::make_backend(model, o);
       if (!real) return real.take_error();
-      return std::unique_ptr<engine::Backend>(std::make_unique<FailingBackend>(std::move(*real), fail_at));
+      return std::unique_ptr<engine::Backend>(std::make_unique<FaultyBackend>(std::move(*real), fail_at, hang_at, hang_ms));
     };
   }
   return llmd::daemon::main_entry(argc, argv, hooks);

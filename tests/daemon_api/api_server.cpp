@@ -122,6 +122,14 @@ void ApiServer::stop() {
   server_.reset();
 }
 
+void ApiServer::signal(int sig) {
+  if (server_) server_->signal(sig);
+}
+
+bool ApiServer::wait_for_log(std::string_view needle, std::chrono::milliseconds timeout) {
+  return server_ && server_->wait_for_output(needle, timeout);
+}
+
 void ApiServer::crash() {
   if (!server_) return;
   server_->signal(SIGKILL);

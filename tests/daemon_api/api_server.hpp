@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -78,6 +79,12 @@ class ApiServer {
   bool restart();
   // Stops the server with SIGTERM and waits for its clean exit.
   void stop();
+  // Sends `sig` to the running server (SIGHUP: reload its config file).
+  void signal(int sig);
+  // Waits until the server's output holds `needle`. True when it does.
+  bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout);
+  // The config file the server runs with (tests rewrite it for a reload).
+  const std::string& config_path() const { return config_; }
   // Waits for the server to exit by itself: its status, or nullopt on timeout.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string database_path() const { return (dir_ / "state" / "llmd.db").string(); }
