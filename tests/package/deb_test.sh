@@ -97,6 +97,7 @@ expect_file() {  # MODE PATH
 expect_file -rwxr-xr-x /usr/bin/llmd
 expect_file -rwxr-xr-x /usr/bin/llmctl
 expect_file -rw-r--r-- /usr/lib/systemd/system/llmd.service
+expect_file -rw-r--r-- /usr/lib/systemd/system/llmd.socket
 expect_file -rw-r--r-- /etc/llmd/llmd.toml
 expect_file -rw-r--r-- /usr/lib/sysusers.d/llmd.conf
 expect_file -rw-r--r-- /usr/lib/tmpfiles.d/llmd.conf
@@ -195,6 +196,9 @@ echo "== the unit"
 unit=/usr/lib/systemd/system/llmd.service
 verify=$(systemd-analyze verify --man=no "$unit" 2>&1) || fail "systemd-analyze verify: $verify"
 [ -z "$verify" ] || fail "systemd-analyze verify has remarks: $verify"
+verify=$(systemd-analyze verify --man=no /usr/lib/systemd/system/llmd.socket 2>&1) ||
+  fail "systemd-analyze verify llmd.socket: $verify"
+[ -z "$verify" ] || fail "systemd-analyze verify llmd.socket has remarks: $verify"
 security=$(systemd-analyze security --offline=true --no-pager "$unit" 2>&1) || true
 exposure=$(printf '%s\n' "$security" | sed -n 's/.*Overall exposure level for llmd.service: \([0-9.]*\).*/\1/p')
 [ -n "$exposure" ] || { printf '%s\n' "$security" >&2; fail "systemd-analyze security printed no exposure"; }
