@@ -195,9 +195,10 @@ TEST_P(EmbeddingBatching, BatchedWithOtherWorkEqualsAlone) {
   EXPECT_EQ(chat->choice().ids, chat_alone) << "the chat generation is unchanged by the embeddings beside it";
 }
 
-// Too few KV blocks for all of them at once: embeddings are preempted in the
-// middle of their text and computed again (their own blocks reused from the
-// prefix cache); the result does not change.
+// Too few KV blocks for everything at once: a long chat generation grows
+// while batch-priority embeddings are computed beside it, so embeddings are
+// preempted in the middle of their text and computed again later (reusing
+// their own blocks from the prefix cache); their results do not change.
 TEST_P(EmbeddingBatching, PreemptedEmbeddingsEqualAlone) {
   const PoolingType pooling = GetParam();
   auto m = load_model(model_file("test-llama-embed", "q8_0", pooling), 2);
@@ -205,10 +206,10 @@ TEST_P(EmbeddingBatching, PreemptedEmbeddingsEqualAlone) {
   const int32_t V = m->model->config().n_vocab;
   SchedulerConfig roomy;
   roomy.max_seqs = 4;
-  roomy.max_batched_tokens = 32;
+  roomy.max_batched_tokens = 64;
   roomy.block_size = 16;
   SchedulerConfig tight = roomy;
-  tight.kv_blocks = 12;  // 192 tokens for four texts of 100
+  tight.kv_blocks = 12;  // 192 tokens: the chat (166) and one text of 100 do not fit together
 
   std::vector<std::vector<int32_t>> texts;
   std::vector<std::vector<float>> alone;
@@ -218,13 +219,21 @@ TEST_P(EmbeddingBatching, PreemptedEmbeddingsEqualAlone) {
   }
   auto s = make_scheduler(*m, tight);
   ASSERT_NE(s, nullptr);
+  auto chat = std::make_shared<Recorder>();
+  ASSERT_TRUE(s->submit(greedy_request(random_ids(16, V, 9), 150, chat, "chat")).ok());
+  // The chat holds 8 of the 12 blocks when the embeddings arrive.
+  for (int i = 0; i < 1000 && chat->generated_total() < 100; ++i) s->step();
   std::vector<std::shared_ptr<EmbedResult>> outs;
   for (const auto& t : texts) {
     outs.push_back(std::make_shared<EmbedResult>());
-    ASSERT_TRUE(s->submit(embed_request(t, pooling, outs.back())).ok());
+    GenerationRequest r = embed_request(t, pooling, outs.back(), "rag");
+    r.priority = Priority::batch;
+    ASSERT_TRUE(s->submit(std::move(r)).ok());
   }
   run_to_idle(*s);
-  EXPECT_GT(s->stats().preemptions, 0u) << "the pool was meant to be too small for all four";
+  EXPECT_GT(s->stats().preemptions, 0u) << "the pool was meant to be too small for the chat and an embedding";
+  ASSERT_TRUE(chat->done());
+  EXPECT_EQ(chat->choice().ids.size(), 150u);
   for (size_t i = 0; i < texts.size(); ++i) {
     ASSERT_TRUE(outs[i]->done);
     ASSERT_EQ(outs[i]->finish, FinishReason::stop) << outs[i]->error;
