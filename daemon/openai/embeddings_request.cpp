@@ -3,6 +3,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/parse_options.hpp>
 
+#include <cstdint>
+
 #include "daemon/openai/request_fields.hpp"
 #include "daemon/openai/unimplemented_fields.hpp"
 
