@@ -28,7 +28,7 @@ after(async () => {
 const norm = (v) => Math.sqrt(v.reduce((s, x) => s + x * x, 0));
 
 test('embeddings.create: one string, several strings, token ids', async () => {
-  const one = await client.embeddings.create({ model: EMBED_ID, input: 'The quick brown fox' });
+  const one = await client.embeddings.create({ model: EMBED_ID, input: 'The quick brown fox', encoding_format: 'float' });
   assert.equal(one.object, 'list');
   assert.equal(one.model, EMBED_ID);
   assert.equal(one.data.length, 1);

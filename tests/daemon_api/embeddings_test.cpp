@@ -1,9 +1,14 @@
 // POST /v1/embeddings on the production llmd over TLS, serving a synthetic
 // qwen3 embedding model (last-token pooling) and a llama chat model: float
 // and base64 answers agree, every input shape, `dimensions`, the usage in the
-// ledger (real SQLite) and in the budgets, and the refusals (a chat model,
+// ledger (real SQLite), the budgets and the metrics, and the refusals (a chat model,
 // empty and too long inputs, fields llmd does not implement).
 #include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/json/parse.hpp>
 
@@ -71,6 +76,46 @@ std::vector<float> little_endian_floats(const std::vector<uint8_t>& b) {
     std::memcpy(&v[i], &u, 4);
   }
   return v;
+}
+
+// GET /metrics from the plain-HTTP metrics listener the log names.
+std::string scrape_metrics(ApiServer& server) {
+  const std::string logs = server.logs();
+  const std::string marker = "metrics: http://127.0.0.1:";
+  const size_t at = logs.find(marker);
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no metrics listener in the log";
+    return "";
+  }
+  const auto port = static_cast<uint16_t>(std::stoi(logs.substr(at + marker.size())));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  std::string all;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    (void)::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
+    char buf[8192];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) all.append(buf, static_cast<size_t>(n));
+  }
+  if (fd >= 0) ::close(fd);
+  return all;
+}
+
+// The value of the first sample of `name` whose labels include all of `labels`, or -1.
+double sample(const std::string& text, const std::string& name, const std::vector<std::string>& labels) {
+  size_t at = 0;
+  while ((at = text.find("\n" + name + "{", at)) != std::string::npos) {
+    const size_t end = text.find('\n', at + 1);
+    const std::string line = text.substr(at + 1, end - at - 1);
+    at = end;
+    bool all = true;
+    for (const auto& l : labels) all = all && line.find(l) != std::string::npos;
+    if (all) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return -1;
 }
 
 double norm(const std::vector<float>& v) {
@@ -229,6 +274,11 @@ TEST(Embeddings, UsageInTheLedgerAndBudgets) {
   EXPECT_EQ(row.at("total_tokens").as_int64(), 15);
   EXPECT_EQ(row.at("prompt_tokens").as_int64(), 15);
   EXPECT_EQ(row.at("completion_tokens").as_int64(), 0);
+
+  const std::string metrics = scrape_metrics(server);
+  EXPECT_EQ(sample(metrics, "llmd_tokens_total", {"team=\"rag\"", "kind=\"prompt\""}), 15) << metrics;
+  EXPECT_EQ(sample(metrics, "llmd_requests_total", {"team=\"rag\"", "endpoint=\"embeddings\"", "status=\"200\""}), 1)
+      << metrics;
   server.stop();
 
   auto db = storage::open_database(server.database_path());
