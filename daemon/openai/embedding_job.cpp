@@ -125,7 +125,7 @@ void EmbeddingJob::settle(storage::UsageStatus status) {
   if (!admission_.valid()) return;
   auth::FinishedUsage f;
   f.status = status;
-  f.prompt_tokens = prompt_tokens_;  // inputs the engine never computed are not charged
+  f.prompt_tokens = prompt_tokens_;  // inputs never submitted (after a refusal) are not charged
   f.cached_tokens = cached_tokens_;
   admission_.finish(f);
 }

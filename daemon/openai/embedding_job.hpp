@@ -19,6 +19,7 @@
 
 #include "auth/admission.hpp"
 #include "daemon/http/exchange.hpp"
+#include "daemon/http/router.hpp"
 #include "daemon/metrics/metrics.hpp"
 #include "models/lease.hpp"
 #include "scheduler/request.hpp"
