@@ -44,7 +44,7 @@ ServingPlan serving_plan(const ModelSpec& spec, const engine::Model& model) {
     n_ctx = static_cast<int32_t>(kDefaultContextCap);
   }
   ServingPlan p;
-  p.limits = {n_ctx, mc.n_vocab};
+  p.limits = {n_ctx, mc.n_vocab, mc.is_embedding() ? mc.n_embd : 0};
   scheduler::SchedulerConfig& sc = p.config;
   sc.name = spec.id;
   sc.max_seqs = static_cast<int32_t>(spec.max_sequences);

@@ -1,7 +1,8 @@
 // What a caller (the OpenAI layer) hands the scheduler, and what it gets back.
 //
 // A request is a prompt of token ids plus how to continue it; it produces
-// `n` choices that share the prompt. Results stream through the request's
+// `n` choices that share the prompt. An embedding request (`embed` set) only
+// computes its prompt and returns the pooled hidden state. Results stream through the request's
 // EventSink, which the engine thread calls: cheap, never blocking, never
 // calling back into the scheduler except submit() and abort() (both only post).
 //
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "engine/model/model_config.hpp"
 #include "engine/sampling/logprobs.hpp"
 #include "engine/sampling/sampling_params.hpp"
 
@@ -71,6 +73,9 @@ struct StreamEvent {
   bool done = false;                   // the request's last event
   Usage usage;                         // final when done; running totals otherwise
   Error error;                         // when finish == error
+  // An embedding request's result: on its one `done` event with finish ==
+  // stop, the pooled, L2-normalised embedding (n_embd floats).
+  std::vector<float> embedding;
 };
 
 using EventSink = std::function<void(StreamEvent&&)>;
@@ -89,6 +94,14 @@ struct GenerationRequest {
   double team_weight = 1.0;       // fair-share weight (> 0)
   Priority priority = Priority::interactive;
   std::string cache_salt;         // prefix-cache blocks are shared only between equal salts
+
+  // Not none: an embedding request. The prompt is computed (prefill only,
+  // n == 1, nothing sampled; it may fill the whole context) and the final
+  // hidden states are pooled this way; its one event is `done` with finish
+  // stop and `embedding` set (or abort / error). It takes its turn in the fair
+  // share like any prompt, its tokens counted as prompt tokens. Sampling,
+  // max_tokens and stop fields are ignored.
+  engine::PoolingType embed = engine::PoolingType::none;
 
   EventSink on_event;             // required
 };

@@ -177,6 +177,13 @@ Result<RequestId> Scheduler::submit(GenerationRequest request) {
     return st.take_error();
   }
   auto r = std::make_unique<RequestState>();
+  if (request.embed == engine::PoolingType::mean || request.embed == engine::PoolingType::cls) {
+    // These poolings need the hidden state of every position (or the first),
+    // which a prefix-cache hit would skip: a salt of its own keeps the request
+    // from matching blocks it did not compute (its own blocks, computed before
+    // a preemption, it may reuse).
+    request.cache_salt += "\x1f" "pooled-embedding " + std::to_string(embed_salts_.fetch_add(1));
+  }
   r->root = engine::kv::hash_salt(request.cache_salt);
   r->usage.prompt_tokens = static_cast<int32_t>(request.prompt.size());
   r->unfinished = request.n;
@@ -190,6 +197,8 @@ Result<RequestId> Scheduler::submit(GenerationRequest request) {
     engine::SamplingParams sp = request.sampling;
     if (sp.seed) sp.seed = *sp.seed + static_cast<uint64_t>(i);
     s->sampler.emplace(std::move(sp));
+    if (request.embed != engine::PoolingType::none)
+      s->pooler.emplace(request.embed, model_.n_embd, static_cast<int32_t>(request.prompt.size()));
     s->text = std::make_unique<ChoiceStream>(tokenizer_, request.stop);
     if (i == 0) {
       s->tokens = request.prompt;
@@ -330,8 +339,6 @@ bool Scheduler::step() {
 void Scheduler::run_plan(const StepPlan& plan) {
   engine::ForwardBatch batch;
   batch.seqs.reserve(plan.seqs.size());
-  std::vector<bool> wants_logits;
-  wants_logits.reserve(plan.seqs.size());
   for (const PlannedSeq& p : plan.seqs) {
     Sequence* s = p.seq;
     engine::BatchSeq b;
@@ -339,9 +346,12 @@ void Scheduler::run_plan(const StepPlan& plan) {
                                                            static_cast<size_t>(p.n_tokens));
     b.pos = s->num_computed;
     b.block_table = s->table.span();
-    const bool last = s->num_computed + p.n_tokens == s->size();
-    b.logits = last ? engine::LogitsMode::last : engine::LogitsMode::none;
-    wants_logits.push_back(last);
+    if (s->pooler) {
+      b.logits = s->pooler->mode_for_chunk(s->num_computed, p.n_tokens);
+    } else {
+      const bool last = s->num_computed + p.n_tokens == s->size();
+      b.logits = last ? engine::LogitsMode::last : engine::LogitsMode::none;
+    }
     batch.seqs.push_back(b);
   }
 
@@ -376,13 +386,41 @@ void Scheduler::run_plan(const StepPlan& plan) {
     return;
   }
 
-  int32_t row = 0;
+  int32_t row = 0, embd_row = 0;
   for (size_t i = 0; i < plan.seqs.size(); ++i) {
     Sequence* s = plan.seqs[i].seq;
-    const int32_t r = wants_logits[i] ? row++ : -1;
+    const engine::LogitsMode mode = batch.seqs[i].logits;
+    const int32_t n = plan.seqs[i].n_tokens;
+    const int32_t r = mode == engine::LogitsMode::last ? row++ : -1;
+    const int32_t er = embd_row;
+    embd_row += mode == engine::LogitsMode::embed_all ? n : mode == engine::LogitsMode::embed_last ? 1 : 0;
     if (s->state != SeqState::running) continue;
-    s->num_computed += plan.seqs[i].n_tokens;
+    const int32_t pos = s->num_computed;
+    s->num_computed += n;
     kv_.commit(s->table, s->tokens, s->num_computed);
+    if (s->pooler) {
+      if (engine::is_embedding_mode(mode)) {
+        if (embd_row > out.n_embd_rows || out.n_embd != model_.n_embd) {
+          const Error err(ErrorCode::engine_error, "the backend returned fewer hidden states than asked for");
+          end_request(s->req, FinishReason::error, &err);
+          continue;
+        }
+        const auto rows = std::span<const float>(out.embeddings)
+                              .subspan(static_cast<size_t>(er) * static_cast<size_t>(out.n_embd),
+                                       static_cast<size_t>(embd_row - er) * static_cast<size_t>(out.n_embd));
+        s->pooler->add(pos, n, mode, rows);
+      }
+      if (s->num_computed == s->size()) {
+        if (!s->pooler->complete()) {
+          const Error err(ErrorCode::engine_error, "the embedding misses hidden states of its text");
+          end_request(s->req, FinishReason::error, &err);
+          continue;
+        }
+        s->pending_embedding = s->pooler->finish();
+        finish_seq(s, FinishReason::stop);
+      }
+      continue;
+    }
     if (r >= 0) {
       if (r >= out.n_rows || out.n_vocab != model_.n_vocab) {
         const Error err(ErrorCode::engine_error, "the backend returned fewer logits than asked for");
@@ -519,6 +557,8 @@ void Scheduler::emit(Sequence* s, FinishReason finish, int32_t stop_index, const
   ev.stop_index = stop_index;
   ev.done = finish != FinishReason::none && r->unfinished == 0;
   ev.usage = r->usage;
+  ev.embedding = std::move(s->pending_embedding);
+  s->pending_embedding.clear();
   if (error) ev.error = *error;
   r->params.on_event(std::move(ev));
 }

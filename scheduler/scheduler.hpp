@@ -199,6 +199,7 @@ class Scheduler {
   std::atomic<RequestId> next_id_{1};
   std::atomic<int32_t> retry_after_s_{1};
   std::atomic<int64_t> step_started_ns_{0};  // steady clock; 0 between steps
+  std::atomic<uint64_t> embed_salts_{0};  // distinct cache salts of pooled embedding requests
 
   mutable std::mutex stats_mu_;
   SchedulerStats stats_;

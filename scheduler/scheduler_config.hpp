@@ -14,6 +14,7 @@ namespace llmd::scheduler {
 struct ModelLimits {
   int32_t n_ctx = 0;    // context length (tokens per sequence)
   int32_t n_vocab = 0;  // logits row length; prompt ids must be below it
+  int32_t n_embd = 0;   // hidden-state width; 0: embedding requests are refused
 };
 
 // Preemption that keeps the fair share while the batch is full. When the

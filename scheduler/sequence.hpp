@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/embed/pooler.hpp"
 #include "engine/kv/block_table.hpp"
 #include "engine/sampling/sampler.hpp"
 #include "scheduler/choice_stream.hpp"
@@ -46,11 +47,13 @@ struct Sequence {
   engine::kv::BlockTable table;
 
   std::optional<engine::Sampler> sampler;
+  std::optional<engine::Pooler> pooler;  // embedding requests only
   std::unique_ptr<ChoiceStream> text;
 
   // Output gathered for this choice's next event.
   std::vector<GeneratedToken> pending_tokens;
   std::string pending_text;
+  std::vector<float> pending_embedding;
 
   int32_t size() const { return static_cast<int32_t>(tokens.size()); }
   int32_t remaining() const { return size() - num_computed; }

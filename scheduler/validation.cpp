@@ -58,6 +58,16 @@ Status check_request(const GenerationRequest& r, const ModelLimits& model, const
     if (id < 0 || id >= model.n_vocab) return invalid(fmt("stop token id %d is outside the vocabulary", id));
   }
   const auto n_prompt = static_cast<long long>(r.prompt.size());
+  if (r.embed != engine::PoolingType::none) {
+    if (model.n_embd <= 0) return invalid("this scheduler's model does not compute embeddings");
+    if (r.n != 1) return invalid(fmt("an embedding request has one choice (n = %d)", r.n));
+    if (n_prompt > max_context) {
+      return Error(ErrorCode::context_length_exceeded,
+                   fmt("This model's maximum context length is %d tokens, but the input has %lld tokens.",
+                       max_context, n_prompt));
+    }
+    return ok_status();
+  }
   if (n_prompt >= max_context) {
     return Error(ErrorCode::context_length_exceeded,
                  fmt("This model's maximum context length is %d tokens, but the prompt has %lld tokens "

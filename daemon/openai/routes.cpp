@@ -97,6 +97,7 @@ Status install_openai_routes(http::Router& router, const ApiContext& ctx) {
        [ctx](http::ExchangePtr ex) { handle_completion(ctx, Endpoint::chat, ex); }},
       {"POST", "/v1/completions", heavy,
        [ctx](http::ExchangePtr ex) { handle_completion(ctx, Endpoint::completions, ex); }},
+      {"POST", "/v1/embeddings", heavy, [ctx](http::ExchangePtr ex) { handle_embeddings(ctx, ex); }},
       {"GET", "/admin/v1/stats", admin, [ctx](http::ExchangePtr ex) { handle_stats(ctx, ex); }},
   };
   for (const Entry& e : entries) {

@@ -4,6 +4,7 @@
 //   GET  /v1/models/{id...}         one of them (ids may contain '/')
 //   POST /v1/chat/completions       chat, streamed or whole
 //   POST /v1/completions            text completion, streamed or whole
+//   POST /v1/embeddings             embeddings of embedding models
 //   GET  /admin/v1/stats            per-model scheduler and KV-cache counters (admin role)
 //
 // With `auth` set, completions pass admission (rate limits, budgets) and the
@@ -35,10 +36,11 @@ struct ApiContext {
 
 Status install_openai_routes(http::Router& router, const ApiContext& ctx);
 
-// Handlers (routes.cpp, completion_handler.cpp, stats_route.cpp).
+// Handlers (routes.cpp, completion_handler.cpp, embeddings_handler.cpp, stats_route.cpp).
 void handle_list_models(const ApiContext& ctx, const http::ExchangePtr& ex);
 void handle_get_model(const ApiContext& ctx, const http::ExchangePtr& ex);
 void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::ExchangePtr& ex);
+void handle_embeddings(const ApiContext& ctx, const http::ExchangePtr& ex);
 void handle_stats(const ApiContext& ctx, const http::ExchangePtr& ex);
 
 // 404 model_not_found for `id`.

@@ -60,7 +60,15 @@ enum class LogitsMode : uint8_t {
   none,  // prefill chunk that is not the last one
   last,  // the last token of the chunk (decode, final prefill chunk)
   all,   // every token of the chunk (tests, prompt logprobs)
+  // Embeddings: instead of logits, the final hidden state after the output
+  // norm (n_embd floats, before the output head) of the chunk's last token or
+  // of every token, in ForwardOutput::embeddings. A backend that cannot
+  // produce them refuses the batch with "forward_bad_batch".
+  embed_last,
+  embed_all,
 };
+
+inline bool is_embedding_mode(LogitsMode m) { return m == LogitsMode::embed_last || m == LogitsMode::embed_all; }
 
 // One sequence's share of a forward step.
 struct BatchSeq {
@@ -75,13 +83,20 @@ struct ForwardBatch {
 };
 
 // Logits rows in batch order: for each sequence 0, 1 or tokens.size() rows as
-// its LogitsMode asks. logits has n_rows * n_vocab floats, row-major.
+// its LogitsMode asks. logits has n_rows * n_vocab floats, row-major. The
+// embedding modes' rows go to `embeddings` instead, in batch order too.
 struct ForwardOutput {
   int32_t n_rows = 0;
   int32_t n_vocab = 0;
   std::vector<float> logits;
+  int32_t n_embd_rows = 0;
+  int32_t n_embd = 0;
+  std::vector<float> embeddings;  // n_embd_rows * n_embd, row-major
   std::span<const float> row(int32_t r) const {
     return {logits.data() + static_cast<size_t>(r) * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab)};
+  }
+  std::span<const float> embedding_row(int32_t r) const {
+    return {embeddings.data() + static_cast<size_t>(r) * static_cast<size_t>(n_embd), static_cast<size_t>(n_embd)};
   }
 };
 

@@ -241,6 +241,13 @@ uint64_t kv_block_bytes_on(DeviceKind kind, const ModelConfig& config, const KvC
 Result<MemoryEstimate> estimate_memory(const Model& model, DeviceKind kind, const KvCacheShape& kv,
                                        int max_batch_tokens) {
   const ModelConfig& c = model.config();
+  // What the CUDA backend refuses at creation (cuda_backend.cpp) cannot be
+  // placed on a GPU: "auto" placement then goes to the CPU.
+  if (kind == DeviceKind::cuda && (c.qk_norm || c.is_embedding())) {
+    return Error(ErrorCode::cuda_unsupported, std::string("the CUDA backend does not run ") +
+                                                  (c.qk_norm ? "the " + c.arch_name + " architecture" : "embedding models") +
+                                                  "; place this model on the CPU");
+  }
   MemoryEstimate m;
   const uint64_t block = kv_block_bytes_on(kind, c, kv);
   if (block == 0) return Error(ErrorCode::kv_unsupported_dtype, "this device does not keep the KV-cache in that type");

@@ -80,6 +80,10 @@ Status CpuBackend::load_weights(const std::function<void(uint64_t, uint64_t)>& p
       LLMD_TRY(to_floats(w.bk, &L.bk));
       LLMD_TRY(to_floats(w.bv, &L.bv));
     }
+    if (cfg_.qk_norm) {
+      LLMD_TRY(to_floats(w.q_norm, &L.q_norm));
+      LLMD_TRY(to_floats(w.k_norm, &L.k_norm));
+    }
     const WeightView* qkv[] = {&w.wq, &w.wk, &w.wv};
     LLMD_TRY(pack_linear(qkv, &L.qkv));
     const WeightView* wo[] = {&w.wo};
@@ -112,7 +116,8 @@ uint64_t CpuBackend::memory_bytes() const {
     return b;
   };
   for (const Layer& L : layers_) {
-    n += floats(L.attn_norm) + floats(L.ffn_norm) + floats(L.bq) + floats(L.bk) + floats(L.bv);
+    n += floats(L.attn_norm) + floats(L.ffn_norm) + floats(L.bq) + floats(L.bk) + floats(L.bv) + floats(L.q_norm) +
+         floats(L.k_norm);
     n += linear(L.qkv) + linear(L.wo) + linear(L.gate_up) + linear(L.down);
   }
   n += floats(output_norm_) + linear(output_) + kv_.bytes();

@@ -44,7 +44,7 @@ class CpuBackend final : public Backend {
     int64_t rows = 0;
   };
   struct Layer {
-    std::vector<float> attn_norm, ffn_norm, bq, bk, bv;
+    std::vector<float> attn_norm, ffn_norm, bq, bk, bv, q_norm, k_norm;
     Linear qkv, wo, gate_up, down;
   };
   // A piece of one sequence processed in a step.
@@ -55,6 +55,10 @@ class CpuBackend final : public Backend {
     int32_t pos = 0;
     bool logits_all = false;
     bool logits_last = false;  // this piece ends the sequence's chunk and wants its last row
+    bool embed_all = false;    // the same two for the final hidden state (embeddings)
+    bool embed_last = false;
+    int32_t n_logits() const { return logits_all ? n : logits_last ? 1 : 0; }
+    int32_t n_embed() const { return embed_all ? n : embed_last ? 1 : 0; }
   };
   // Activations that feed linear layers: f32 rows, quantized on first use by int formats.
   struct ActInput {
@@ -70,9 +74,10 @@ class CpuBackend final : public Backend {
   void quantize(ActInput& in);
   void rms_norm(const float* x, const std::vector<float>& w, float* y, int64_t rows);
   // One step over `pieces`: the input rows come from the token embeddings
-  // (first stage) or from `in_rows`; the result goes to `logits` (last stage:
-  // the requested rows) or to `out_rows` (every row).
-  Status run_step(std::span<const Piece> pieces, const float* in_rows, float* logits, float* out_rows);
+  // (first stage) or from `in_rows`; the result goes to `logits` and
+  // `embeddings` (last stage: the requested rows) or to `out_rows` (every row).
+  Status run_step(std::span<const Piece> pieces, const float* in_rows, float* logits, float* embeddings,
+                  float* out_rows);
   // The tile tables attention() reads, once per step.
   void prepare_attention(std::span<const Piece> pieces);
   void attention(int layer, std::span<const Piece> pieces);

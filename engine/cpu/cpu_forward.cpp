@@ -36,7 +36,7 @@ Status CpuBackend::ensure_scratch(int64_t tokens, int64_t max_keys) try {
   grow(x_, T * E);
   grow(xn_, T * K_max);
   grow(qkv_, T * QKV);
-  grow(att_, T * static_cast<size_t>(cfg_.q_dim()));
+  grow(att_, T * std::max(E, static_cast<size_t>(cfg_.q_dim())));  // also gathers output rows of n_embd
   grow(gu_, T * 2 * F);
   grow(h_, T * F);
   if (max_keys > rope_rows_) {  // positions < max_keys; grow geometrically, computing only the new rows
@@ -198,11 +198,13 @@ Status CpuBackend::forward_stage(const ForwardBatch& batch, const HiddenRows* in
   if (!last_stage && !hidden) return Error(ErrorCode::forward_bad_batch, "no hidden-state output given");
   if (first_stage && in) return Error(ErrorCode::forward_bad_batch, "the first stage takes token ids, not hidden rows");
   if (Status st = validate_batch(batch); !st) return st;
-  int64_t n_rows = 0, n_tokens = 0;
+  int64_t n_rows = 0, n_embd_rows = 0, n_tokens = 0;
   for (const BatchSeq& s : batch.seqs) {
     n_tokens += static_cast<int64_t>(s.tokens.size());
     if (s.logits == LogitsMode::last) n_rows += 1;
     if (s.logits == LogitsMode::all) n_rows += static_cast<int64_t>(s.tokens.size());
+    if (s.logits == LogitsMode::embed_last) n_embd_rows += 1;
+    if (s.logits == LogitsMode::embed_all) n_embd_rows += static_cast<int64_t>(s.tokens.size());
   }
   if (!first_stage) {
     if (!in) return Error(ErrorCode::forward_bad_batch, "a stage after the first takes hidden rows");
@@ -214,6 +216,7 @@ Status CpuBackend::forward_stage(const ForwardBatch& batch, const HiddenRows* in
                                                      std::to_string(cfg_.n_embd));
   }
   float* logits = nullptr;
+  float* embeddings = nullptr;
   float* out_rows = nullptr;
   try {
     if (last_stage) {
@@ -221,6 +224,10 @@ Status CpuBackend::forward_stage(const ForwardBatch& batch, const HiddenRows* in
       out->n_vocab = cfg_.n_vocab;
       out->logits.resize(static_cast<size_t>(n_rows) * static_cast<size_t>(cfg_.n_vocab));
       logits = out->logits.data();
+      out->n_embd_rows = static_cast<int32_t>(n_embd_rows);
+      out->n_embd = cfg_.n_embd;
+      out->embeddings.resize(static_cast<size_t>(n_embd_rows) * static_cast<size_t>(cfg_.n_embd));
+      embeddings = out->embeddings.data();
     } else {
       hidden->n_rows = static_cast<int32_t>(n_tokens);
       hidden->n_embd = cfg_.n_embd;
@@ -237,10 +244,11 @@ Status CpuBackend::forward_stage(const ForwardBatch& batch, const HiddenRows* in
   int64_t step_tokens = 0;
   auto flush = [&]() -> Status {
     if (pieces.empty()) return ok_status();
-    if (Status st = run_step(pieces, in_rows, logits, out_rows); !st) return st;
+    if (Status st = run_step(pieces, in_rows, logits, embeddings, out_rows); !st) return st;
     const int64_t E = cfg_.n_embd;
     for (const Piece& p : pieces) {
-      if (logits) logits += (p.logits_all ? p.n : p.logits_last ? 1 : 0) * int64_t{cfg_.n_vocab};
+      if (logits) logits += p.n_logits() * int64_t{cfg_.n_vocab};
+      if (embeddings) embeddings += p.n_embed() * E;
       if (out_rows) out_rows += p.n * E;
       if (in_rows) in_rows += p.n * E;
     }
@@ -262,6 +270,8 @@ Status CpuBackend::forward_stage(const ForwardBatch& batch, const HiddenRows* in
       p.pos = s.pos + off;
       p.logits_all = s.logits == LogitsMode::all;
       p.logits_last = s.logits == LogitsMode::last && off + take == n;
+      p.embed_all = s.logits == LogitsMode::embed_all;
+      p.embed_last = s.logits == LogitsMode::embed_last && off + take == n;
       pieces.push_back(p);
       step_tokens += take;
       off += take;
@@ -270,7 +280,8 @@ Status CpuBackend::forward_stage(const ForwardBatch& batch, const HiddenRows* in
   return flush();
 }
 
-Status CpuBackend::run_step(std::span<const Piece> pieces, const float* in_rows, float* logits, float* out_rows) {
+Status CpuBackend::run_step(std::span<const Piece> pieces, const float* in_rows, float* logits, float* embeddings,
+                            float* out_rows) {
   const ModelConfig& c = cfg_;
   int64_t T = 0, max_keys = 0;
   for (const Piece& p : pieces) {
@@ -312,12 +323,21 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, const float* in_rows,
     rms_norm(x_.data(), L.attn_norm, xn_.data(), T);
     ActInput in{xn_.data(), T, E};
     linear(L.qkv, in, qkv_.data(), QKV, false);
-    auto post_qkv = [&](int64_t r, int) {
+    auto post_qkv = [&](int64_t r, int thread) {
       float* row = qkv_.data() + r * QKV;
       if (c.qkv_bias) {
         for (int64_t i = 0; i < Q; ++i) row[i] += L.bq[static_cast<size_t>(i)];
         for (int64_t i = 0; i < KV; ++i) row[Q + i] += L.bk[static_cast<size_t>(i)];
         for (int64_t i = 0; i < KV; ++i) row[Q + KV + i] += L.bv[static_cast<size_t>(i)];
+      }
+      if (c.qk_norm) {  // per-head RMSNorm of queries and keys (qwen3), before RoPE
+        float* tmp = attn_scratch_[static_cast<size_t>(thread)].data();
+        const int64_t hd = c.head_dim;
+        for (int h = 0; h < c.n_head + c.n_head_kv; ++h) {
+          float* head = row + int64_t{h} * hd;
+          k_.rms_norm(head, (h < c.n_head ? L.q_norm : L.k_norm).data(), tmp, hd, c.rms_eps);
+          std::copy_n(tmp, hd, head);
+        }
       }
       // The query heads and then the key heads, adjacent in the row.
       const int32_t pos = row_pos_[static_cast<size_t>(r)];
@@ -357,21 +377,32 @@ Status CpuBackend::run_step(std::span<const Piece> pieces, const float* in_rows,
     return ok_status();
   }
 
-  // Logits of the requested rows.
-  int64_t n_out = 0;
+  // The requested rows, gathered (att_ is free now): logits rows first, then
+  // embedding rows; all go through the output norm, the first through the head.
+  int64_t n_out = 0, n_emb = 0;
   {
     int64_t r = 0;
     for (const Piece& p : pieces) {
       for (int32_t i = 0; i < p.n; ++i, ++r) {
         if (p.logits_all || (p.logits_last && i == p.n - 1)) {
-          std::copy_n(x_.data() + r * E, E, att_.data() + n_out * E);  // att_ is free now: gather rows there
+          std::copy_n(x_.data() + r * E, E, att_.data() + n_out * E);
           ++n_out;
         }
       }
     }
+    r = 0;
+    for (const Piece& p : pieces) {
+      for (int32_t i = 0; i < p.n; ++i, ++r) {
+        if (p.embed_all || (p.embed_last && i == p.n - 1)) {
+          std::copy_n(x_.data() + r * E, E, att_.data() + (n_out + n_emb) * E);
+          ++n_emb;
+        }
+      }
+    }
   }
+  if (n_out + n_emb > 0) rms_norm(att_.data(), output_norm_, xn_.data(), n_out + n_emb);
+  if (n_emb > 0) std::copy_n(xn_.data() + n_out * E, n_emb * E, embeddings);
   if (n_out > 0) {
-    rms_norm(att_.data(), output_norm_, xn_.data(), n_out);
     ActInput oin{xn_.data(), n_out, E};
     linear(output_, oin, logits, c.n_vocab, false);
   }

@@ -85,6 +85,14 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
                                          " query/KV heads (head_dim 8..256, a power of two; at most " +
                                          std::to_string(kAttnMaxGroup) + " query heads per KV head)");
   }
+  if (c.qk_norm) {
+    return Error(errc::kUnsupported, "the CUDA backend does not implement the " + c.arch_name +
+                                         " architecture (per-head Q/K norm); place this model on the CPU");
+  }
+  if (c.is_embedding()) {
+    return Error(errc::kUnsupported, std::string("the CUDA backend does not compute embeddings (pooling ") +
+                                         pooling_name(c.pooling) + "); place this embedding model on the CPU");
+  }
   if (c.n_rot < 0 || c.n_rot > c.head_dim || c.n_rot % 2 != 0 || inv_freq.size() != static_cast<size_t>(c.n_rot / 2)) {
     return Error(errc::kUnsupported, "bad RoPE dimension count " + std::to_string(c.n_rot));
   }

@@ -83,6 +83,8 @@ Status validate_batch(const ForwardBatch& batch, const PlanLimits& lim) {
   for (size_t i = 0; i < batch.seqs.size(); ++i) {
     const BatchSeq& s = batch.seqs[i];
     if (s.tokens.empty()) return bad(i, "no tokens");
+    if (is_embedding_mode(s.logits))
+      return bad(i, "asks for embeddings, which the CUDA backend does not compute (serve embedding models on the CPU)");
     if (s.pos < 0) return bad(i, "negative position");
     const int64_t end = static_cast<int64_t>(s.pos) + static_cast<int64_t>(s.tokens.size());
     if (end > lim.max_pos) {

@@ -96,6 +96,10 @@ Status Model::bind_tensors() {
       LLMD_BIND(b + "attn_k.bias", 0, KV, &L.bk);
       LLMD_BIND(b + "attn_v.bias", 0, KV, &L.bv);
     }
+    if (c.qk_norm) {
+      LLMD_BIND(b + "attn_q_norm.weight", 0, c.head_dim, &L.q_norm);
+      LLMD_BIND(b + "attn_k_norm.weight", 0, c.head_dim, &L.k_norm);
+    }
     LLMD_BIND(b + "ffn_norm.weight", 0, E, &L.ffn_norm);
     LLMD_BIND(b + "ffn_gate.weight", F, E, &L.w_gate);
     LLMD_BIND(b + "ffn_up.weight", F, E, &L.w_up);

@@ -35,6 +35,7 @@ struct LayerWeights {
   WeightView wk;           // [kv_dim][n_embd]
   WeightView wv;           // [kv_dim][n_embd]
   WeightView bq, bk, bv;   // [q_dim], [kv_dim], [kv_dim] when config.qkv_bias, else invalid
+  WeightView q_norm, k_norm;  // [head_dim] each when config.qk_norm, else invalid
   WeightView wo;           // [n_embd][q_dim]
   WeightView ffn_norm;     // [n_embd]
   WeightView w_gate;       // [n_ff][n_embd]

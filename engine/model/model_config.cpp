@@ -52,6 +52,16 @@ Status assign_to(T* dst, Result<U> r) {
 
 }  // namespace
 
+const char* pooling_name(PoolingType p) {
+  switch (p) {
+    case PoolingType::none: return "none";
+    case PoolingType::mean: return "mean";
+    case PoolingType::cls: return "cls";
+    case PoolingType::last: return "last";
+  }
+  return "none";
+}
+
 Result<ModelConfig> ModelConfig::from_gguf(const gguf::GgufFile& f) {
   ModelConfig c;
   auto arch = f.get_string("general.architecture");
@@ -63,9 +73,12 @@ Result<ModelConfig> ModelConfig::from_gguf(const gguf::GgufFile& f) {
   } else if (c.arch_name == "qwen2") {
     c.arch = ModelArch::qwen2;
     c.rope_style = RopeStyle::neox;
+  } else if (c.arch_name == "qwen3") {
+    c.arch = ModelArch::qwen3;
+    c.rope_style = RopeStyle::neox;
   } else {
     return Error(ErrorCode::model_unsupported_arch, f.name() + ": unsupported model architecture '" + c.arch_name +
-                                               "' (supported: llama, qwen2)");
+                                               "' (supported: llama, qwen2, qwen3)");
   }
   c.name = f.get_string("general.name").value_or("");
   const std::string p = c.arch_name + ".";
@@ -122,6 +135,24 @@ Result<ModelConfig> ModelConfig::from_gguf(const gguf::GgufFile& f) {
   c.tied_output = f.find_tensor("output.weight") == nullptr;
   c.qkv_bias = f.find_tensor("blk.0.attn_q.bias") != nullptr;
   c.has_rope_freqs = f.find_tensor("rope_freqs.weight") != nullptr;
+  c.qk_norm = f.find_tensor("blk.0.attn_q_norm.weight") != nullptr;
+  if (c.arch == ModelArch::qwen3 && !c.qk_norm)
+    return Error(ErrorCode::model_missing_tensor, f.name() + ": missing tensor blk.0.attn_q_norm.weight (qwen3)");
+
+  // Pooling of an embedding model. Types llama.cpp defines beyond these
+  // (rank: a reranker's classification head) are refused by name.
+  int32_t pooling = 0;
+  LLMD_TRY(assign_to(&pooling, get_int_or(f, p + "pooling_type", 0, -1, 255)));
+  switch (pooling) {
+    case -1:  // "unspecified" in llama.cpp's numbering: no pooling declared
+    case 0: c.pooling = PoolingType::none; break;
+    case 1: c.pooling = PoolingType::mean; break;
+    case 2: c.pooling = PoolingType::cls; break;
+    case 3: c.pooling = PoolingType::last; break;
+    default:
+      return bad(f, p + "pooling_type = " + std::to_string(pooling) +
+                        " is not supported (supported: 0 none, 1 mean, 2 cls, 3 last)");
+  }
   return c;
 }
 

@@ -1,7 +1,8 @@
 // Hyperparameters of a Llama-family model, read from GGUF metadata
 // ("{arch}.embedding_length", ...) and the tensor table (tied output, QKV bias,
-// rope_freqs). Supported architectures: "llama" (Llama 2/3, TinyLlama,
-// Mistral) and "qwen2"; anything else is an error naming the architecture.
+// rope_freqs, Q/K norms). Supported architectures: "llama" (Llama 2/3,
+// TinyLlama, Mistral), "qwen2" and "qwen3" (Qwen3 chat and embedding models);
+// anything else is an error naming the architecture.
 #pragma once
 
 #include <cstdint>
@@ -12,12 +13,20 @@
 
 namespace llmd::engine {
 
-enum class ModelArch : uint8_t { llama, qwen2 };
+enum class ModelArch : uint8_t { llama, qwen2, qwen3 };
+
+// How an embedding model turns the final hidden states of a text into one
+// vector (GGUF "{arch}.pooling_type", numbered as llama.cpp numbers them).
+// none: not an embedding model (the key is absent or 0).
+enum class PoolingType : uint8_t { none = 0, mean = 1, cls = 2, last = 3 };
+
+// "none", "mean", "cls", "last".
+const char* pooling_name(PoolingType p);
 
 // How RoPE pairs dimensions inside a head.
 enum class RopeStyle : uint8_t {
   adjacent,  // (2i, 2i+1): llama (GGUF stores Q/K rows permuted for this)
-  neox,      // (i, i + n_rot/2): qwen2
+  neox,      // (i, i + n_rot/2): qwen2, qwen3
 };
 
 enum class RopeScaling : uint8_t {
@@ -49,13 +58,19 @@ struct ModelConfig {
 
   bool tied_output = false;  // no output.weight: the token embedding is the output matrix
   bool qkv_bias = false;     // attn_{q,k,v}.bias present (qwen2)
+  // attn_q_norm / attn_k_norm present (qwen3): an RMSNorm over each query and
+  // key head (head_dim weights shared by the heads), applied before RoPE.
+  bool qk_norm = false;
+  PoolingType pooling = PoolingType::none;  // an embedding model when not none
 
   int32_t q_dim() const { return n_head * head_dim; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }
   int32_t gqa_group() const { return n_head / n_head_kv; }
 
+  bool is_embedding() const { return pooling != PoolingType::none; }
+
   // Reads and validates the hyperparameters. Error codes: "model_unsupported_arch",
-  // "model_bad_metadata".
+  // "model_bad_metadata" (also a pooling_type llmd does not implement).
   static Result<ModelConfig> from_gguf(const gguf::GgufFile& file);
 };
 

@@ -103,7 +103,7 @@ std::vector<float> llama3_rope_factors(const SynthShape& shape) {
 Result<gguf::GgufWriter> make_synth_writer(const SynthShape& s, const SynthOptions& opts) {
   auto plan = parse_type(opts.type);
   if (!plan) return plan.take_error();
-  if (s.arch != "llama" && s.arch != "qwen2") return Error(ErrorCode::synth_bad_shape, "unknown architecture " + s.arch);
+  if (s.arch != "llama" && s.arch != "qwen2" && s.arch != "qwen3") return Error(ErrorCode::synth_bad_shape, "unknown architecture " + s.arch);
   if (s.n_embd <= 0 || s.n_layer <= 0 || s.n_head <= 0 || s.n_head_kv <= 0 || s.n_ff <= 0 ||
       s.n_head % s.n_head_kv != 0)
     return Error(ErrorCode::synth_bad_shape, "shape " + s.name + " has inconsistent sizes");
@@ -134,6 +134,9 @@ Result<gguf::GgufWriter> make_synth_writer(const SynthShape& s, const SynthOptio
     w.set_string(a + "rope.scaling.type", "linear");
     w.set_f32(a + "rope.scaling.factor", s.linear_rope_scale);
   }
+  const int pooling = opts.pooling >= 0 ? opts.pooling : s.pooling;
+  if (pooling > 3) return Error(ErrorCode::synth_bad_shape, "pooling type " + std::to_string(pooling) + " (0..3)");
+  if (pooling > 0) w.set_u32(a + "pooling_type", static_cast<uint32_t>(pooling));
   write_synth_vocab(*vocab, &w);
 
   const int threads = opts.threads;
@@ -182,6 +185,10 @@ Result<gguf::GgufWriter> make_synth_writer(const SynthShape& s, const SynthOptio
       LLMD_ADD(b + "attn_q.bias", 0, Q, GgmlType::F32, bias);
       LLMD_ADD(b + "attn_k.bias", 0, KV, GgmlType::F32, bias);
       LLMD_ADD(b + "attn_v.bias", 0, KV, GgmlType::F32, bias);
+    }
+    if (s.qk_norm) {
+      LLMD_ADD(b + "attn_q_norm.weight", 0, head_dim, GgmlType::F32, norm);
+      LLMD_ADD(b + "attn_k_norm.weight", 0, head_dim, GgmlType::F32, norm);
     }
     LLMD_ADD(b + "attn_output.weight", E, Q, tp.base, mat(Q));
     LLMD_ADD(b + "ffn_norm.weight", 0, E, GgmlType::F32, norm);

@@ -22,6 +22,9 @@ struct SynthOptions {
   std::string type = "f16";
   uint64_t seed = 1;
   int threads = 0;  // threads generating one tensor; 0 = all cores
+  // Pooling type written as "{arch}.pooling_type": -1 = the shape's own,
+  // 0 = none (not an embedding model), 1 mean, 2 cls, 3 last.
+  int pooling = -1;
 };
 
 // Builds a writer holding the metadata, the generated vocabulary and the

@@ -28,6 +28,15 @@ std::vector<SynthShape> make_shapes() {
   add({.name = "qwen2.5-7b", .arch = "qwen2", .n_vocab = 152064, .n_embd = 3584, .n_layer = 28, .n_head = 28,
        .n_head_kv = 4, .n_ff = 18944, .n_ctx = 32768, .rms_eps = 1e-6f, .rope_base = 1000000.0f,
        .qkv_bias = true});
+  add({.name = "qwen3-0.6b", .arch = "qwen3", .n_vocab = 151936, .n_embd = 1024, .n_layer = 28, .n_head = 16,
+       .n_head_kv = 8, .n_ff = 3072, .n_ctx = 40960, .head_dim = 128, .rms_eps = 1e-6f, .rope_base = 1000000.0f,
+       .tied_output = true, .qk_norm = true});
+  add({.name = "qwen3-embedding-0.6b", .arch = "qwen3", .n_vocab = 151669, .n_embd = 1024, .n_layer = 28,
+       .n_head = 16, .n_head_kv = 8, .n_ff = 3072, .n_ctx = 32768, .head_dim = 128, .rms_eps = 1e-6f,
+       .rope_base = 1000000.0f, .tied_output = true, .qk_norm = true, .pooling = 3});
+  add({.name = "qwen3-8b", .arch = "qwen3", .n_vocab = 151936, .n_embd = 4096, .n_layer = 36, .n_head = 32,
+       .n_head_kv = 8, .n_ff = 12288, .n_ctx = 40960, .head_dim = 128, .rms_eps = 1e-6f, .rope_base = 1000000.0f,
+       .qk_norm = true});
   // Small test shapes (rows multiple of 256 so every block type fits).
   add({.name = "test-llama", .n_vocab = 512, .n_embd = 256, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
        .n_ff = 512, .n_ctx = 512});
@@ -39,6 +48,15 @@ std::vector<SynthShape> make_shapes() {
   add({.name = "test-qwen2", .arch = "qwen2", .n_vocab = 512, .n_embd = 256, .n_layer = 2, .n_head = 4,
        .n_head_kv = 1, .n_ff = 512, .n_ctx = 512, .rms_eps = 1e-6f, .rope_base = 1000000.0f,
        .tied_output = true, .qkv_bias = true});
+  // head_dim 128 with 4 heads: q_dim (512) differs from n_embd (256).
+  add({.name = "test-qwen3", .arch = "qwen3", .n_vocab = 512, .n_embd = 256, .n_layer = 2, .n_head = 4,
+       .n_head_kv = 2, .n_ff = 512, .n_ctx = 512, .head_dim = 128, .rms_eps = 1e-6f, .rope_base = 1000000.0f,
+       .tied_output = true, .qk_norm = true});
+  add({.name = "test-qwen3-embed", .arch = "qwen3", .n_vocab = 512, .n_embd = 256, .n_layer = 2, .n_head = 4,
+       .n_head_kv = 2, .n_ff = 512, .n_ctx = 256, .head_dim = 64, .rms_eps = 1e-6f, .rope_base = 1000000.0f,
+       .qk_norm = true, .pooling = 3});
+  add({.name = "test-llama-embed", .n_vocab = 512, .n_embd = 256, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
+       .n_ff = 512, .n_ctx = 256, .pooling = 1});
   return v;
 }
 

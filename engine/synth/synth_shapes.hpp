@@ -11,7 +11,7 @@ namespace llmd::engine::synth {
 
 struct SynthShape {
   std::string name;
-  std::string arch = "llama";  // "llama" or "qwen2"
+  std::string arch = "llama";  // "llama", "qwen2" or "qwen3"
   int n_vocab = 0;
   int n_embd = 0;
   int n_layer = 0;
@@ -24,6 +24,10 @@ struct SynthShape {
   float rope_base = 10000.0f;
   bool tied_output = false;
   bool qkv_bias = false;
+  bool qk_norm = false;  // per-head attn_q_norm / attn_k_norm (qwen3)
+  // "{arch}.pooling_type" written when > 0 (1 mean, 2 cls, 3 last): an
+  // embedding model. SynthOptions::pooling overrides it.
+  int pooling = 0;
   // Llama 3.1-style frequency scaling written as a rope_freqs tensor
   // (factor 8, low/high frequency factors 1 and 4, original context
   // rope_orig_ctx).

@@ -13,7 +13,9 @@ namespace {
 void usage() {
   std::fprintf(stderr,
                "usage: llmd gguf synth --shape NAME --type TYPE -o FILE [--seed N] [--threads K]\n"
+               "                       [--pooling none|mean|cls|last]\n"
                "  TYPE: f32 f16 bf16 q8_0 q4_0 q4_k q5_k q6_k q4_k_m q5_k_m\n"
+               "  --pooling: write an embedding model with this pooling (default: the shape's own)\n"
                "  shapes:");
   for (const auto& s : engine::synth::synth_shapes()) std::fprintf(stderr, " %s", s.name.c_str());
   std::fprintf(stderr, "\n");
@@ -39,6 +41,13 @@ int cmd_gguf_synth(int argc, char** argv) {
       out = v;
     } else if (a == "--seed" && (v = value())) {
       opts.seed = std::strtoull(v, nullptr, 10);
+    } else if (a == "--pooling" && (v = value())) {
+      const std::string p = v;
+      opts.pooling = p == "none" ? 0 : p == "mean" ? 1 : p == "cls" ? 2 : p == "last" ? 3 : -2;
+      if (opts.pooling == -2) {
+        std::fprintf(stderr, "llmd gguf synth: bad --pooling '%s' (none, mean, cls, last)\n", v);
+        return 2;
+      }
     } else if (a == "--threads" && (v = value())) {
       opts.threads = std::atoi(v);
     } else {

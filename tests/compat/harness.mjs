@@ -40,18 +40,24 @@ async function adminCall(url, key, method, route, body) {
   return JSON.parse(text);
 }
 
-export async function startServer() {
+// `extraModels`: more models served beside stories260K, {name, path} each.
+// `stateDir`: the state folder inside the work folder (one per server).
+export async function startServer({ extraModels = [], stateDir = 'state' } = {}) {
   const dir = process.env.LLMD_COMPAT_DIR;
   const llmd = process.env.LLMD_BIN;
   const model = process.env.LLMD_MODEL;
   const config = path.join(dir, 'llmd.toml');
+  const dirs = [...new Set([model, ...extraModels.map((m) => m.path)].map((p) => path.dirname(p)))];
   fs.writeFileSync(config, [
     '[metrics]', 'port = 0', '[server]', 'address = "127.0.0.1"', 'port = 0', 'io_threads = 2', 'drain_timeout_s = 5',
     '[tls]', 'cert_file = "cert.pem"', 'key_file = "key.pem"',
     '[log]', 'level = "info"',
-    '[paths]', 'state_dir = "state"', `model_dirs = [${JSON.stringify(path.dirname(model))}]`,
+    '[paths]', `state_dir = "${stateDir}"`, `model_dirs = ${JSON.stringify(dirs)}`,
     '[[models]]', `name = "${MODEL_ID}"`, `path = ${JSON.stringify(model)}`, `aliases = ["${MODEL_ALIAS}"]`,
-    'max_sequences = 8', 'max_choices = 4', 'threads = 1', '',
+    'max_sequences = 8', 'max_choices = 4', 'threads = 1',
+    ...extraModels.flatMap((m) => ['[[models]]', `name = ${JSON.stringify(m.name)}`, `path = ${JSON.stringify(m.path)}`,
+      'threads = 1']),
+    '',
   ].join('\n'));
   const boot = execFileSync(llmd, ['bootstrap-admin', '--config', config], { encoding: 'utf8' });
   const adminKey = boot.match(/llmd_[A-Za-z0-9_]+/)?.[0];

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the OpenAI compatibility suite (compat.test.mjs, Node's test runner with
-# the official `openai` package) against a real llmd over TLS.
+# Runs the OpenAI compatibility suite (compat.test.mjs and embeddings.test.mjs,
+# Node's test runner with the official `openai` package) against a real llmd
+# over TLS.
 #   run_compat.sh SOURCE_DIR WORK_DIR LLMD_BINARY SHARED_DIR
 # The model is SHARED_DIR/models/stories260K.gguf (LLMD_SHARED_DIR overrides
 # SHARED_DIR). Exits 77 (skipped) when the model file or Node is missing.
@@ -33,5 +34,9 @@ trap 'rm -rf "$run"' EXIT
   -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
   -keyout "$run/key.pem" -out "$run/cert.pem" 2>/dev/null)
 
-LLMD_COMPAT_DIR=$run LLMD_BIN=$llmd LLMD_MODEL=$model NODE_EXTRA_CA_CERTS=$run/cert.pem \
-  node --test --test-concurrency=1 --test-reporter=spec compat.test.mjs
+# A synthetic qwen3 embedding model (last-token pooling) for embeddings.test.mjs.
+"$llmd" gguf synth --shape test-qwen3-embed --type q8_0 -o "$run/embed.gguf" --threads 1 >/dev/null
+
+LLMD_COMPAT_DIR=$run LLMD_BIN=$llmd LLMD_MODEL=$model LLMD_EMBED_MODEL=$run/embed.gguf \
+  NODE_EXTRA_CA_CERTS=$run/cert.pem \
+  node --test --test-concurrency=1 --test-reporter=spec compat.test.mjs embeddings.test.mjs

@@ -6,8 +6,12 @@ dequantizers (numpy, vectorized per block type) and a direct transcription of
 the model. Usage:
 
     reference_forward.py MODEL.gguf OUT.bin TOKEN_ID...
+    reference_forward.py --embed MODEL.gguf OUT.bin TOKEN_ID...
 
-writes the logits of every position, float64 little-endian, [n_tokens][n_vocab].
+writes the logits of every position, float64 little-endian, [n_tokens][n_vocab];
+with --embed, the text's embedding instead: the final hidden states after the
+output norm, pooled as the model's pooling_type says (1 mean, 2 first token,
+3 last token) and L2-normalised, [n_embd].
 """
 import struct
 import sys
@@ -179,7 +183,7 @@ def rope(x, pos, inv_freq, n_rot, neox):
         x[..., 1:n_rot:2] = a * s + b * c
 
 
-def forward(meta, w, ids):
+def forward(meta, w, ids, embed=False):
     arch = meta["general.architecture"]
     p = arch + "."
     n_embd = meta[p + "embedding_length"]
@@ -195,7 +199,7 @@ def forward(meta, w, ids):
         inv_freq = inv_freq / w["rope_freqs.weight"]
     if meta.get(p + "rope.scaling.type") == "linear":
         inv_freq = inv_freq / meta[p + "rope.scaling.factor"]
-    neox = arch == "qwen2"
+    neox = arch in ("qwen2", "qwen3")
     T = len(ids)
     pos = np.arange(T, dtype=np.float64)
     x = w["token_embd.weight"][ids].copy()
@@ -214,6 +218,9 @@ def forward(meta, w, ids):
         q = q.reshape(T, n_head, hd)
         k = k.reshape(T, n_kv, hd)
         v = v.reshape(T, n_kv, hd)
+        if b + "attn_q_norm.weight" in w:  # qwen3: RMSNorm over each head
+            q = rms_norm(q, w[b + "attn_q_norm.weight"], eps)
+            k = rms_norm(k, w[b + "attn_k_norm.weight"], eps)
         rope(q, pos, inv_freq, n_rot, neox)
         rope(k, pos, inv_freq, n_rot, neox)
         out = np.zeros((T, n_head, hd))
@@ -227,15 +234,31 @@ def forward(meta, w, ids):
         gate = xn @ w[b + "ffn_gate.weight"].T
         up = xn @ w[b + "ffn_up.weight"].T
         x = x + (gate / (1.0 + np.exp(-gate)) * up) @ w[b + "ffn_down.weight"].T
+    hidden = rms_norm(x, w["output_norm.weight"], eps)
+    if embed:
+        pooling = meta.get(p + "pooling_type", 0)
+        if pooling == 1:
+            pooled = hidden.mean(axis=0)
+        elif pooling == 2:
+            pooled = hidden[0]
+        elif pooling == 3:
+            pooled = hidden[-1]
+        else:
+            raise ValueError("not an embedding model (pooling_type %r)" % pooling)
+        return pooled / np.linalg.norm(pooled)
     out_w = w.get("output.weight", w["token_embd.weight"])
-    return rms_norm(x, w["output_norm.weight"], eps) @ out_w.T
+    return hidden @ out_w.T
 
 
 def main():
-    meta, tensors = read_gguf(sys.argv[1])
-    ids = [int(a) for a in sys.argv[3:]]
-    logits = forward(meta, tensors, ids)
-    logits.astype("<f8").tofile(sys.argv[2])
+    args = sys.argv[1:]
+    embed = args[0] == "--embed"
+    if embed:
+        args = args[1:]
+    meta, tensors = read_gguf(args[0])
+    ids = [int(a) for a in args[2:]]
+    result = forward(meta, tensors, ids, embed)
+    result.astype("<f8").tofile(args[1])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // The CPU backend against the float64 numpy reference on synthetic models of
 // every architecture feature (GQA, MHA with linear RoPE scaling, Llama 3.1
-// rope_freqs with tied output, qwen2 QKV bias with NeoX RoPE) and every weight
+// rope_freqs with tied output, qwen2 QKV bias with NeoX RoPE, qwen3 per-head Q/K
+// norms with head_dim * n_head != n_embd) and every weight
 // type, for every kernel variant this CPU runs. The prompt runs as two prefill
 // chunks and then single-token decodes over a shuffled block table, so the
 // logits compared come from paged prefill and decode alike.
@@ -105,7 +106,7 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Synth, ReferenceForward,
                          ::testing::Combine(::testing::Values("test-llama", "test-llama-mha", "test-llama3",
-                                                              "test-qwen2"),
+                                                              "test-qwen2", "test-qwen3"),
                                             ::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k",
                                                               "q6_k", "q4_k_m")),
                          param_name);

@@ -40,12 +40,15 @@ inline std::string temp_path(const std::string& name) {
 }
 
 // Writes a synthetic model of `shape` and `type`.
+// `pooling` as SynthOptions::pooling (-1: the shape's own).
 inline std::string synth_model_file(const engine::synth::SynthShape& shape, const std::string& type,
-                                    uint64_t seed = 1) {
-  const std::string path = temp_path(shape.name + "-" + type + "-" + std::to_string(seed) + ".gguf");
+                                    uint64_t seed = 1, int pooling = -1) {
+  const std::string path = temp_path(shape.name + "-" + type + "-" + std::to_string(seed) + "-p" +
+                                     std::to_string(pooling) + ".gguf");
   engine::synth::SynthOptions opts;
   opts.type = type;
   opts.seed = seed;
+  opts.pooling = pooling;
   opts.threads = 1;
   auto st = engine::synth::write_synth_model(shape, opts, path);
   EXPECT_TRUE(st.ok()) << (st.ok() ? "" : st.error().message);
@@ -54,11 +57,13 @@ inline std::string synth_model_file(const engine::synth::SynthShape& shape, cons
 
 inline const char* kPython = "/usr/bin/python3";
 
-// Logits [ids.size()][n_vocab] of the float64 reference, or empty on failure.
-inline std::vector<double> reference_logits(const std::string& model, const std::vector<int32_t>& ids) {
+// Logits [ids.size()][n_vocab] of the float64 reference, or empty on failure;
+// with `embed`, the model's pooled, L2-normalised embedding [n_embd] instead.
+inline std::vector<double> reference_logits(const std::string& model, const std::vector<int32_t>& ids,
+                                            bool embed = false) {
   const std::string out = model + ".ref.bin";
   std::string cmd = std::string(kPython) + " " + (source_dir() / "tests/engine_cpu/reference_forward.py").string() +
-                    " '" + model + "' '" + out + "'";
+                    (embed ? " --embed" : "") + " '" + model + "' '" + out + "'";
   for (int32_t id : ids) cmd += " " + std::to_string(id);
   const int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << "reference failed: " << cmd;

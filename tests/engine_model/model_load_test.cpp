@@ -52,7 +52,13 @@ TEST(ModelLoad, ReadsHyperparametersOfEveryTestShape) {
     EXPECT_EQ(c.tied_output, s.tied_output);
     EXPECT_EQ(c.qkv_bias, s.qkv_bias);
     EXPECT_EQ(c.has_rope_freqs, s.llama3_rope_freqs);
-    EXPECT_EQ(c.rope_style, s.arch == "qwen2" ? RopeStyle::neox : RopeStyle::adjacent);
+    EXPECT_EQ(c.rope_style, s.arch == "llama" ? RopeStyle::adjacent : RopeStyle::neox);
+    EXPECT_EQ(c.qk_norm, s.qk_norm);
+    EXPECT_EQ(static_cast<int>(c.pooling), s.pooling);
+    if (c.qk_norm) {
+      EXPECT_EQ((*m)->layer(1).q_norm.cols, c.head_dim);
+      EXPECT_EQ((*m)->layer(1).k_norm.cols, c.head_dim);
+    }
     EXPECT_EQ((*m)->output().data, c.tied_output ? (*m)->token_embd().data : (*m)->output().data);
     // Inverse frequencies: base^(-2i/d) / rope_freqs[i] / linear factor.
     const auto factors = synth::llama3_rope_factors(s);
@@ -212,6 +218,25 @@ TEST(ModelLoad, BadMetadataIsReported) {
                "model_bad_metadata", "epsilon");
   expect_error(tiny_model({}, "llama", [](gguf::GgufWriter& w) { w.remove("general.architecture"); }),
                "model_bad_metadata", "general.architecture");
+}
+
+TEST(ModelLoad, PoolingTypeIsReadAndCheckedByName) {
+  for (uint32_t p : {0u, 1u, 2u, 3u}) {
+    auto m = tiny_model({}, "llama", [p](gguf::GgufWriter& w) { w.set_u32("llama.pooling_type", p); });
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    EXPECT_EQ(static_cast<uint32_t>((*m)->config().pooling), p);
+    EXPECT_EQ((*m)->config().is_embedding(), p != 0);
+  }
+  // 4 is llama.cpp's "rank" (a reranker's head): not an embedding llmd computes.
+  expect_error(tiny_model({}, "llama", [](gguf::GgufWriter& w) { w.set_u32("llama.pooling_type", 4); }),
+               "model_bad_metadata", "pooling_type");
+  expect_error(tiny_model({}, "llama", [](gguf::GgufWriter& w) { w.set_string("llama.pooling_type", "mean"); }),
+               "model_bad_metadata", "pooling_type");
+}
+
+TEST(ModelLoad, Qwen3NeedsItsQkNorms) {
+  // A llama-shaped file that calls itself qwen3 lacks the per-head norms.
+  expect_error(tiny_model({}, "qwen3"), "model_missing_tensor", "attn_q_norm");
 }
 
 TEST(ModelLoad, MissingFileIsAnError) {

@@ -12,7 +12,7 @@
 namespace llmd::scheduler::test {
 
 ModelLimits LoadedModel::limits() const {
-  return ModelLimits{model->config().n_ctx_train, model->config().n_vocab};
+  return ModelLimits{model->config().n_ctx_train, model->config().n_vocab, model->config().n_embd};
 }
 
 std::vector<int32_t> LoadedModel::encode(const std::string& text) const {
