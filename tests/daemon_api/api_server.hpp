@@ -42,6 +42,7 @@ struct ApiServerOptions {
   std::string tables;            // more tables before [[models]] ("[devices]\ncpu_partitions = 2\n")
   // Files written into the server's folder (its model directory) before it starts.
   std::vector<std::pair<std::string, std::string>> files;
+  int drain_timeout_s = 5;       // [server] drain_timeout_s
   std::string binary;            // the llmd to run; empty: the production binary
   std::vector<std::string> env;  // its extra environment ("NAME=value")
 };
@@ -78,6 +79,8 @@ class ApiServer {
   bool restart();
   // Stops the server with SIGTERM and waits for its clean exit.
   void stop();
+  // Sends `sig` to the server and returns at once (see wait_exit()).
+  void signal(int sig);
   // Waits for the server to exit by itself: its status, or nullopt on timeout.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   std::string database_path() const { return (dir_ / "state" / "llmd.db").string(); }
