@@ -65,8 +65,8 @@ std::unique_ptr<gguf::GgufFile> synth_spm() {
   return from_writer(w);
 }
 
-// Byte-level BPE: the 256 byte characters, merges of frequent pairs, a
-// control token and a user-defined token.
+// Byte-level BPE: the 256 byte characters, merges of frequent pairs, two
+// control tokens (EOS, BOS) and a user-defined token.
 std::unique_ptr<gguf::GgufFile> synth_bpe(const std::string& pre) {
   std::vector<std::string> tokens;
   std::vector<float> scores;
@@ -83,6 +83,8 @@ std::unique_ptr<gguf::GgufFile> synth_bpe(const std::string& pre) {
   types.assign(tokens.size(), 1);
   tokens.push_back("<|endoftext|>");
   types.push_back(3);
+  tokens.push_back("<|begin_of_text|>");
+  types.push_back(3);
   tokens.push_back("<tool>");
   types.push_back(4);
   scores.assign(tokens.size(), 0.0f);
@@ -94,7 +96,8 @@ std::unique_ptr<gguf::GgufFile> synth_bpe(const std::string& pre) {
   w.set("tokenizer.ggml.scores", gguf::GgufValue::f32_array(scores));
   w.set("tokenizer.ggml.token_type", gguf::GgufValue::i32_array(types));
   w.set("tokenizer.ggml.merges", gguf::GgufValue::string_array(merges));
-  w.set_u32("tokenizer.ggml.eos_token_id", static_cast<std::uint32_t>(tokens.size() - 2));
+  w.set_u32("tokenizer.ggml.eos_token_id", static_cast<std::uint32_t>(tokens.size() - 3));
+  w.set_u32("tokenizer.ggml.bos_token_id", static_cast<std::uint32_t>(tokens.size() - 2));
   return from_writer(w);
 }
 
