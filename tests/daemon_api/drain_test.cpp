@@ -62,6 +62,7 @@ TEST(Drain, SigtermWithTwoHundredOpenStreamsEndsEveryStreamAndSettlesTheLedger) 
   ASSERT_NO_FATAL_FAILURE(raise_fd_limit(4096));
   ApiServerOptions opts;
   opts.max_sequences = 256;
+  opts.models_extra = "max_waiting = 512\nmax_waiting_per_team = 512\n";
   opts.drain_timeout_s = kDrainTimeoutS;
   opts.limits = "max_connections = 1024\nmax_connections_per_client = 0\n";
   ApiServer server(opts);
