@@ -25,7 +25,7 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int kStreams = 200;
-constexpr int kMaxTokens = 160;
+constexpr int kMaxTokens = 400;  // long enough that all are still generating at the signal
 constexpr int kDrainTimeoutS = 120;
 
 int64_t scalar(storage::Database& db, storage::Sql sql) {
@@ -91,6 +91,13 @@ TEST(Drain, SigtermWithTwoHundredOpenStreamsEndsEveryStreamAndSettlesTheLedger) 
     ASSERT_EQ(first.rfind("data: {", 0), 0u) << "stream " << i << ": " << first;
     ASSERT_EQ(first.find("[DONE]"), std::string::npos) << "stream " << i << " ended before the signal";
   }
+
+  // None has finished yet: the ledger holds 200 open requests.
+  auto usage = server.call("GET", "/admin/v1/usage?team=drain", "", &server.admin_key());
+  ASSERT_EQ(usage.status, 200) << usage.body;
+  boost::json::value v = boost::json::parse(usage.body);
+  ASSERT_FALSE(v.at("data").as_array().empty()) << usage.body;
+  ASSERT_EQ(v.at("data").as_array()[0].at("in_flight").as_int64(), kStreams) << "some stream finished before the signal";
 
   const auto signalled = std::chrono::steady_clock::now();
   server.signal(SIGTERM);
