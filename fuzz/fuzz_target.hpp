@@ -14,6 +14,9 @@
 #include <cstdlib>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
+// Optional: one-time set-up before the first input (outside the per-input
+// timeout). Both drivers call it when a target defines it.
+extern "C" __attribute__((weak)) int LLVMFuzzerInitialize(int* argc, char*** argv);
 
 namespace llmd::fuzz {
 

@@ -16,6 +16,7 @@
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
+  if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
   std::vector<fs::path> files;
   for (int i = 1; i < argc; ++i) {
     fs::path p = argv[i];
