@@ -1,7 +1,7 @@
 // llmd-soak: mixed traffic against a real llmd on loopback for a long time,
 // watching for leaks and errors.
 //
-//   build/bin/llmd-soak [--minutes 2] [--connections 8] [--llmd FILE]
+//   build/bin/llmd-soak [--minutes 2] [--connections 8] [--cycle-seconds 15] [--llmd FILE]
 //
 // Writes two small synthetic models, starts `llmd serve` with both, runs the
 // clients of soak_traffic.hpp and prints one row per interval: requests,
@@ -44,7 +44,7 @@ double percentile(std::vector<double> v, double p) {
 }
 
 int usage() {
-  std::fprintf(stderr, "usage: llmd-soak [--minutes M] [--connections N] [--llmd FILE]\n");
+  std::fprintf(stderr, "usage: llmd-soak [--minutes M] [--connections N] [--cycle-seconds S] [--llmd FILE]\n");
   return 2;
 }
 
@@ -71,6 +71,7 @@ void print_row(const std::string& when, const Tally& t, const ProbeSample& p) {
 int main(int argc, char** argv) {
   double minutes = 2;
   int connections = 8;
+  double cycle_s = 15;
   std::string llmd = self_dir() + "/llmd";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
     if (a == "--minutes") minutes = std::atof(v);
     else if (a == "--connections") connections = std::atoi(v);
     else if (a == "--llmd") llmd = v;
+    else if (a == "--cycle-seconds") cycle_s = std::atof(v);
     else return usage();
   }
   if (minutes <= 0 || connections < 1) return usage();
@@ -117,7 +119,8 @@ int main(int argc, char** argv) {
   to.user_key = server.user_key();
   to.admin_key = server.admin_key();
   to.model = server.model_id();
-  to.spare_model = "spare";
+  to.spare_model = cycle_s > 0 ? "spare" : "";
+  to.cycle_s = cycle_s;
   to.connections = connections;
   Traffic traffic(to);
 
@@ -163,7 +166,7 @@ int main(int argc, char** argv) {
   do {
     std::this_thread::sleep_for(500ms);
     after = probe.sample();
-  } while ((after.fds != before.fds || after.kv_blocks != before.kv_blocks) && Clock::now() < settle_until);
+  } while ((after.fds > before.fds || after.kv_blocks != before.kv_blocks) && Clock::now() < settle_until);
   if (warm) rss_max_after = std::max(rss_max_after, after.rss_kb);
   print_row("idle", Tally{}, after);
 
@@ -184,9 +187,9 @@ int main(int argc, char** argv) {
   if (all.unexpected > 0 || all.transport_errors > 0) failures.push_back("unexpected answers or transport errors");
   if (!warm || rss_warm <= 0) failures.push_back("no RSS sample after warm-up");
   else if (static_cast<double>(rss_max_after) > 1.05 * static_cast<double>(rss_warm)) failures.push_back("RSS grew more than 5 %");
-  if (after.fds != before.fds) failures.push_back("fds not back to their value before the traffic");
+  if (after.fds > before.fds) failures.push_back("more fds open than before the traffic");
   if (after.kv_blocks != before.kv_blocks) failures.push_back("KV blocks not back to their value before the traffic");
-  if (all.model_cycles == 0 && total_s >= 60) failures.push_back("the spare model was never unloaded and loaded again");
+  if (all.model_cycles == 0 && total_s >= 60 && cycle_s > 0) failures.push_back("the spare model was never unloaded and loaded again");
   for (const auto& p : all.problems) std::printf("problem: %s\n", p.c_str());
   server.stop();
   std::error_code ec;
