@@ -10,6 +10,21 @@ if(LLMD_SANITIZE)
   target_link_options(llmd_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
+if(LLMD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "LLMD_FUZZ needs clang (libFuzzer): -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  if(LLMD_SANITIZE OR LLMD_TSAN)
+    message(FATAL_ERROR "LLMD_FUZZ brings its own sanitizers: build it in a separate tree")
+  endif()
+  # Coverage instrumentation everywhere; libFuzzer's main is linked into the
+  # fuzz executables only (fuzz/CMakeLists.txt).
+  target_compile_options(llmd_flags INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+      -fno-sanitize-recover=undefined -D_GLIBCXX_ASSERTIONS>)
+  target_link_options(llmd_flags INTERFACE -fsanitize=address,undefined)
+endif()
+
 if(LLMD_TSAN)
   if(LLMD_SANITIZE)
     message(FATAL_ERROR "LLMD_TSAN and LLMD_SANITIZE cannot be combined: build them in separate trees")

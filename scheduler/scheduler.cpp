@@ -40,19 +40,6 @@ std::string_view to_string(FinishReason r) {
   return "";
 }
 
-std::string_view to_string(Priority p) { return p == Priority::batch ? "batch" : "interactive"; }
-
-bool parse_priority(std::string_view text, Priority* out) {
-  if (text == "interactive") {
-    *out = Priority::interactive;
-  } else if (text == "batch") {
-    *out = Priority::batch;
-  } else {
-    return false;
-  }
-  return true;
-}
-
 Result<engine::KvCacheShape> Scheduler::plan_kv(uint64_t block_bytes, const ModelLimits& model,
                                                 const SchedulerConfig& c, int32_t* max_context_out) {
   if (Status st = check_config(model, c); !st) return st.take_error();

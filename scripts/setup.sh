@@ -16,6 +16,7 @@ PACKAGES=(
   prometheus-cpp-dev
   # tests
   libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev  # the libFuzzer targets (scripts/fuzz.sh)
   python3 python3-numpy python3-jinja2
   prometheus  # promtool checks the /metrics exposition
   dpkg-dev lintian adduser  # the Debian package: dpkg-shlibdeps (CPack), lintian, its Depends

@@ -4,6 +4,8 @@
 #   LLMD_TEST_SANITIZE=0     skips the ASan/UBSan pass over the engine.
 #   LLMD_TEST_SANITIZE=full  runs that pass over every module and test instead
 #                            (the daemon, auth, storage and scheduler too; slower).
+#   LLMD_TEST_SOAK_MINUTES=N runs the soak N minutes (default 2; 0 skips).
+#   LLMD_TEST_FUZZ_SECONDS=N runs each fuzz target N seconds (default 15; 0 skips).
 #   LLMD_TEST_TSAN=1         adds a ThreadSanitizer build of every module and runs
 #                            every test under it (about 12 more minutes on 2 cores).
 set -euo pipefail
@@ -21,6 +23,12 @@ cmake --build "$build" -j "$jobs"
 echo "== tests"
 ctest --test-dir "$build" --output-on-failure -j "$jobs"
 
+if [ "${LLMD_TEST_SOAK_MINUTES:-2}" != "0" ]; then
+  # Mixed traffic against a real llmd: no 5xx, no leak of memory, fds or KV blocks.
+  echo "== soak (${LLMD_TEST_SOAK_MINUTES:-2} min)"
+  LLMD_BUILD_DIR=$build scripts/soak.sh "${LLMD_TEST_SOAK_MINUTES:-2}" 8
+fi
+
 if [ "${LLMD_TEST_SANITIZE:-1}" != "0" ]; then
   # Untrusted input (GGUF files, prompts) is parsed in engine/: run its tests
   # again under AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -33,6 +41,13 @@ if [ "${LLMD_TEST_SANITIZE:-1}" != "0" ]; then
   echo "== tests under ASan/UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$build/sanitize" --output-on-failure -j "$jobs" -LE nosanitize
+fi
+
+if [ "${LLMD_TEST_FUZZ_SECONDS:-15}" != "0" ]; then
+  # Every fuzz target for a short while from its seed corpus (clang, libFuzzer,
+  # ASan + UBSan, build/fuzz), two at a time; docs/fuzzing.md has the long runs.
+  echo "== fuzz targets (${LLMD_TEST_FUZZ_SECONDS:-15} s each)"
+  LLMD_FUZZ_JOBS=$jobs scripts/fuzz.sh all "${LLMD_TEST_FUZZ_SECONDS:-15}"
 fi
 
 if [ "${LLMD_TEST_TSAN:-0}" = "1" ]; then

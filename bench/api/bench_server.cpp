@@ -95,16 +95,23 @@ bool BenchServer::start(const BenchServerOptions& o) {
   std::ofstream(dir_ + "/llmd.toml")
       << "[metrics]\nport = 0\n[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = " << o.io_threads << "\ndrain_timeout_s = 5\n"
       << "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
+      << "[limits]\n" << o.limits
       << "[log]\nlevel = \"notice\"\naccess_log = false\n"
       << "[paths]\nstate_dir = \"state\"\nmodel_dirs = [\"" << std::filesystem::path(model).parent_path().string()
       << "\"]\n[[models]]\nname = \"" << model_id_ << "\"\npath = \"" << model << "\"\nmax_sequences = "
       << o.max_sequences << "\nthreads = " << o.threads << "\n";
+  for (const auto& [id, file] : o.extra_models) {
+    std::ofstream(dir_ + "/llmd.toml", std::ios::app)
+        << "[[models]]\nname = \"" << id << "\"\npath = \"" << std::filesystem::canonical(file).string()
+        << "\"\nmax_sequences = " << o.max_sequences << "\nthreads = " << o.threads << "\n";
+  }
   const std::string config = dir_ + "/llmd.toml";
   if (run_logged({o.llmd, "bootstrap-admin", "--config", config}, dir_ + "/bootstrap.log") != 0) {
     std::fprintf(stderr, "bench: bootstrap-admin failed:\n%s\n", read_text(dir_ + "/bootstrap.log").c_str());
     return false;
   }
-  const std::string admin_key = find_key(read_text(dir_ + "/bootstrap.log"));
+  admin_key_ = find_key(read_text(dir_ + "/bootstrap.log"));
+  const std::string& admin_key = admin_key_;
 
   const std::string log = dir_ + "/llmd.log";
   pid_ = spawn_logged({o.llmd, "serve", "--config", config}, log);

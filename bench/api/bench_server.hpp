@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace llmd::bench {
 
@@ -18,6 +20,9 @@ struct BenchServerOptions {
   int max_sequences = 32;
   int threads = 1;         // engine threads
   int io_threads = 2;
+  // More models served next to `model`: (id, GGUF file in the same folder).
+  std::vector<std::pair<std::string, std::string>> extra_models;
+  std::string limits;      // keys of the [limits] table, one per line
 };
 
 class BenchServer {
@@ -31,6 +36,8 @@ class BenchServer {
   const std::string& ca_file() const { return ca_file_; }
   const std::string& user_key() const { return user_key_; }
   const std::string& model_id() const { return model_id_; }
+  const std::string& admin_key() const { return admin_key_; }
+  pid_t pid() const { return pid_; }
 
   // User + system CPU seconds of the whole process so far.
   double cpu_seconds() const;
@@ -41,6 +48,7 @@ class BenchServer {
   std::string dir_;
   std::string ca_file_;
   std::string user_key_;
+  std::string admin_key_;
   std::string model_id_ = "bench";
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;

@@ -273,4 +273,11 @@ std::optional<int64_t> parse_count(std::string_view text) {
   return v;
 }
 
+Result<bool> get_bool(const boost::json::object& body, std::string_view field, bool def) {
+  const boost::json::value* v = body.if_contains(field);
+  if (!v || v->is_null()) return def;
+  if (!v->is_bool()) return Error(ErrorCode::invalid_argument, "Invalid '" + std::string(field) + "': must be true or false");
+  return v->as_bool();
+}
+
 }  // namespace llmd::admin

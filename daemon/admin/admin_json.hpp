@@ -53,6 +53,8 @@ Status read_team_fields(const boost::json::object& body, storage::TeamLimits* li
 Result<std::string> get_string(const boost::json::object& body, std::string_view field, bool required);
 Result<std::optional<int64_t>> get_int(const boost::json::object& body, std::string_view field, int64_t min,
                                        int64_t max);
+// Absent or null: `def`.
+Result<bool> get_bool(const boost::json::object& body, std::string_view field, bool def);
 Status only_fields(const boost::json::object& body, const std::vector<std::string_view>& allowed);
 
 // Parses a non-negative decimal integer query value.

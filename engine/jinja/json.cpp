@@ -200,7 +200,8 @@ class Parser {
       const char c = s_[pos_];
       if (c >= '0' && c <= '9') {
         ++pos_;
-      } else if (c == '.' || c == 'e' || c == 'E' || ((c == '+' || c == '-') && (s_[pos_ - 1] == 'e' || s_[pos_ - 1] == 'E'))) {
+      } else if (c == '.' || c == 'e' || c == 'E' ||
+                 ((c == '+' || c == '-') && pos_ > begin && (s_[pos_ - 1] == 'e' || s_[pos_ - 1] == 'E'))) {
         is_float = true;
         ++pos_;
       } else {

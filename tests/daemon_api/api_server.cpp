@@ -61,7 +61,8 @@ void ApiServer::start(const ApiServerOptions& options) {
   const std::string metrics =
       options.tables.find("[metrics]") == std::string::npos ? "[metrics]\nport = 0\n" : "";
   write_file(dir_ / "llmd.toml",
-             metrics + "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = 5\n"
+             metrics + "[server]\naddress = \"127.0.0.1\"\nport = 0\nio_threads = 2\ndrain_timeout_s = " +
+             std::to_string(options.drain_timeout_s) + "\n"
              "[tls]\ncert_file = \"cert.pem\"\nkey_file = \"key.pem\"\n"
              "[limits]\n" + options.limits + "[api]\n" + options.api +
              "[log]\nlevel = \"info\"\n"

@@ -43,6 +43,7 @@ struct ApiServerOptions {
   std::string tables;            // more tables before [[models]] ("[devices]\ncpu_partitions = 2\n")
   // Files written into the server's folder (its model directory) before it starts.
   std::vector<std::pair<std::string, std::string>> files;
+  int drain_timeout_s = 5;       // [server] drain_timeout_s
   std::string binary;            // the llmd to run; empty: the production binary
   std::vector<std::string> env;  // its extra environment ("NAME=value")
 };
@@ -79,7 +80,8 @@ class ApiServer {
   bool restart();
   // Stops the server with SIGTERM and waits for its clean exit.
   void stop();
-  // Sends `sig` to the running server (SIGHUP: reload its config file).
+  // Sends `sig` to the running server and returns at once (SIGHUP: reload
+  // its config file; SIGTERM: drain, see wait_exit()).
   void signal(int sig);
   // Waits until the server's output holds `needle`. True when it does.
   bool wait_for_log(std::string_view needle, std::chrono::milliseconds timeout);

@@ -217,5 +217,17 @@ TEST(JinjaJson, ParsesAndPrintsLikePython) {
   EXPECT_EQ(float_repr(-0.0), "-0.0");
 }
 
+// Found by the jinja_template fuzz target: a sign at the start of a value was
+// checked against the character before the text (out of bounds).
+TEST(JinjaJson, ASignWithoutAnExponentBeforeItIsRefused) {
+  const std::string buffer = "e+1";
+  EXPECT_FALSE(parse_json(std::string_view(buffer).substr(1), false).ok());
+  EXPECT_FALSE(parse_json("+{- ", false).ok());
+  EXPECT_FALSE(parse_json("[+1]", false).ok());
+  auto v = parse_json("[-1, 2e+3, 4E-1]", false);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(to_json(*v)->text, "[-1, 2000.0, 0.4]");
+}
+
 }  // namespace
 }  // namespace llmd::engine::jinja
