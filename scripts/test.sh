@@ -5,7 +5,7 @@
 #   LLMD_TEST_SANITIZE=full  runs that pass over every module and test instead
 #                            (the daemon, auth, storage and scheduler too; slower).
 #   LLMD_TEST_SOAK_MINUTES=N runs the soak N minutes (default 2; 0 skips).
-#   LLMD_TEST_FUZZ_SECONDS=N runs each fuzz target N seconds (default 15; 0 skips).
+#   LLMD_TEST_FUZZ_SECONDS=N runs each fuzz target N seconds (default 10; 0 skips).
 #   LLMD_TEST_TSAN=1         adds a ThreadSanitizer build of every module and runs
 #                            every test under it (about 12 more minutes on 2 cores).
 set -euo pipefail
@@ -43,11 +43,11 @@ if [ "${LLMD_TEST_SANITIZE:-1}" != "0" ]; then
     ctest --test-dir "$build/sanitize" --output-on-failure -j "$jobs" -LE nosanitize
 fi
 
-if [ "${LLMD_TEST_FUZZ_SECONDS:-15}" != "0" ]; then
+if [ "${LLMD_TEST_FUZZ_SECONDS:-10}" != "0" ]; then
   # Every fuzz target for a short while from its seed corpus (clang, libFuzzer,
   # ASan + UBSan, build/fuzz), two at a time; docs/fuzzing.md has the long runs.
-  echo "== fuzz targets (${LLMD_TEST_FUZZ_SECONDS:-15} s each)"
-  LLMD_FUZZ_JOBS=$jobs scripts/fuzz.sh all "${LLMD_TEST_FUZZ_SECONDS:-15}"
+  echo "== fuzz targets (${LLMD_TEST_FUZZ_SECONDS:-10} s each)"
+  LLMD_FUZZ_JOBS=$jobs scripts/fuzz.sh all "${LLMD_TEST_FUZZ_SECONDS:-10}"
 fi
 
 if [ "${LLMD_TEST_TSAN:-0}" = "1" ]; then
