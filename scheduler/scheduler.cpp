@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "base/log.hpp"
+#include "engine/structured/grammar_constraint.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "scheduler/validation.hpp"
 
@@ -188,6 +189,9 @@ Result<RequestId> Scheduler::submit(GenerationRequest request) {
     engine::SamplingParams sp = request.sampling;
     if (sp.seed) sp.seed = *sp.seed + static_cast<uint64_t>(i);
     s->sampler.emplace(std::move(sp));
+    if (request.grammar && !request.ignore_eos) {
+      s->constraint = std::make_unique<engine::structured::GrammarConstraint>(request.grammar, vocab_trie());
+    }
     s->text = std::make_unique<ChoiceStream>(tokenizer_, request.stop);
     if (i == 0) {
       s->tokens = request.prompt;
@@ -392,8 +396,14 @@ void Scheduler::run_plan(const StepPlan& plan) {
   }
 }
 
+std::shared_ptr<const engine::structured::VocabTrie> Scheduler::vocab_trie() {
+  std::call_once(vocab_trie_once_,
+                 [this] { vocab_trie_ = std::make_shared<const engine::structured::VocabTrie>(tokenizer_); });
+  return vocab_trie_;
+}
+
 void Scheduler::sample_and_emit(Sequence* s, std::span<const float> logits) {
-  engine::SampledToken t = s->sampler->sample(logits, s->prompt(), s->completion());
+  engine::SampledToken t = s->sampler->sample(logits, s->prompt(), s->completion(), s->constraint.get());
   // The other choices of the request share the prompt just computed: fork
   // them before this one's token can end it and release its blocks.
   if (!s->req->forked) fork_choices(s, logits);
@@ -431,7 +441,7 @@ void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
       c->num_computed = 0;
       fair_.push_front(team, c->handle(), c->req->params.priority);
     }
-    engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion());
+    engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion(), c->constraint.get());
     accept_token(c, t);
   }
 }
@@ -442,6 +452,12 @@ void Scheduler::accept_token(Sequence* s, const engine::SampledToken& t) {
   s->decoding = s->state == SeqState::running;
   ++r->usage.completion_tokens;
   const GenerationRequest& p = r->params;
+  if (s->constraint && !s->constraint->accept(t.id)) {
+    // Only when no token of the vocabulary can continue the document.
+    const Error err(ErrorCode::engine_error, "no token of the model's vocabulary can continue the structured output");
+    finish_seq(s, FinishReason::error, -1, &err);
+    return;
+  }
   if (!p.ignore_eos && tokenizer_.is_eog(t.id)) {
     finish_seq(s, FinishReason::eos);
     return;
@@ -455,6 +471,10 @@ void Scheduler::accept_token(Sequence* s, const engine::SampledToken& t) {
   s->pending_text += text.text;
   if (text.stopped) {
     finish_seq(s, FinishReason::stop, text.stop_index);
+    return;
+  }
+  if (s->constraint && s->constraint->finished()) {
+    finish_seq(s, FinishReason::stop);
     return;
   }
   if ((p.max_tokens > 0 && s->generated() >= p.max_tokens) || s->size() >= max_context_) {

@@ -46,6 +46,7 @@ struct Sequence {
   engine::kv::BlockTable table;
 
   std::optional<engine::Sampler> sampler;
+  std::unique_ptr<engine::TokenConstraint> constraint;  // structured output, else null
   std::unique_ptr<ChoiceStream> text;
 
   // Output gathered for this choice's next event.
