@@ -3,6 +3,8 @@
 // allowed() walks the VocabTrie depth first with the matcher: a trie node's
 // state is its parent's advanced by one byte, a subtree is skipped as soon as
 // its prefix is refused, and every token ending at a live node is allowed.
+// Inside a string, paths of plain content are decided from the trie's
+// precomputed TextInfo without stepping the matcher.
 // End-of-generation tokens are allowed exactly when the document may end.
 // Masks are cached by matcher state (inside an unbounded string the state
 // repeats from token to token, so most steps are a lookup); the cache is
@@ -42,7 +44,9 @@ class GrammarConstraint final : public TokenConstraint {
   MatchState state_;
   bool finished_ = false;
   bool use_cache_ = true;
-  std::vector<MatchState> levels_;  // walk states by trie depth
+  std::vector<MatchState> levels_;        // walk states by trie depth
+  std::vector<const MatchState*> at_;     // the state at each depth (see compute)
+  std::vector<uint32_t> path_;            // the trie node at each depth of the current path
   std::unordered_map<std::string, std::vector<uint64_t>> cache_;
 };
 

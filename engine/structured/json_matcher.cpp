@@ -522,6 +522,25 @@ bool JsonMatcher::can_end(const MatchState& s) const {
   return false;
 }
 
+bool JsonMatcher::in_string_content(const MatchState& s, int32_t* room) const {
+  if (s.ends.size() != 1 || s.frames.empty()) return false;
+  const Frame& f = s.frames.back();
+  if (f.node < 0 || f.phase != 1 || f.u8_need != 0) return false;
+  const Node& n = grammar_->nodes[static_cast<size_t>(f.node)];
+  if (n.kind != NodeKind::string || n.format != StringFormat::none) return false;
+  *room = n.max_length < 0 ? -1 : n.max_length - f.a;
+  return true;
+}
+
+void JsonMatcher::advance_content(MatchState* s, int32_t code_points, uint8_t need, uint8_t lo, uint8_t hi) const {
+  Frame& f = s->frames.back();
+  const Node& n = grammar_->nodes[static_cast<size_t>(f.node)];
+  if (n.min_length > 0 || n.max_length >= 0) f.a += code_points;
+  f.u8_need = need;
+  f.u8_lo = lo;
+  f.u8_hi = hi;
+}
+
 bool JsonMatcher::must_end(const MatchState& s) const {
   if (s.dead()) return false;
   for (const Frame& f : s.frames) {

@@ -63,6 +63,15 @@ class JsonMatcher {
   bool step(const MatchState& in, uint8_t c, MatchState* out) const;
   // Feeds a whole text; false at the first byte that may not come next.
   bool feed(MatchState* state, std::string_view text) const;
+  // One reading, inside the content of a string without a format, with no
+  // UTF-8 sequence open: sets *room to the code points the string may still
+  // take (-1: no bound). Content bytes then change only the string's frame,
+  // which advance_content() does without stepping byte by byte.
+  bool in_string_content(const MatchState& s, int32_t* room) const;
+  // s (in_string_content) after `code_points` more code points of content,
+  // ending with `need` continuation bytes expected in [lo, hi].
+  void advance_content(MatchState* s, int32_t code_points, uint8_t need, uint8_t lo, uint8_t hi) const;
+
   // The bytes so far are a complete document (it may end here).
   bool can_end(const MatchState& s) const;
   // Complete, and no byte may follow.

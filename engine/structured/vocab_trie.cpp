@@ -11,6 +11,36 @@ namespace {
 // Longer texts are left out: no token of a real vocabulary comes close.
 constexpr size_t kMaxPiece = 1024;
 
+// The TextInfo of a path extended by byte c (RFC 3629 UTF-8, as JsonMatcher
+// reads string content).
+VocabTrie::TextInfo extend(VocabTrie::TextInfo t, uint8_t c) {
+  if (!t.ok) return t;
+  if (t.need) {
+    if (c < t.lo || c > t.hi) return VocabTrie::TextInfo{0, 0, 0, 0, 0};
+    --t.need;
+    t.lo = t.need ? 0x80 : 0;
+    t.hi = t.need ? 0xBF : 0;
+    return t;
+  }
+  if (c < 0x80) {
+    if (c < 0x20 || c == '"' || c == '\\') return VocabTrie::TextInfo{0, 0, 0, 0, 0};
+    ++t.code_points;
+    return t;
+  }
+  uint8_t need = 0, lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) need = 1;
+  else if (c == 0xE0) need = 2, lo = 0xA0;
+  else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) need = 2;
+  else if (c == 0xED) need = 2, hi = 0x9F;
+  else if (c == 0xF0) need = 3, lo = 0x90;
+  else if (c >= 0xF1 && c <= 0xF3) need = 3;
+  else if (c == 0xF4) need = 3, hi = 0x8F;
+  else return VocabTrie::TextInfo{0, 0, 0, 0, 0};
+  t.need = need, t.lo = lo, t.hi = hi;
+  ++t.code_points;
+  return t;
+}
+
 std::vector<std::string> pieces_of(const Tokenizer& tok) {
   std::vector<std::string> out(static_cast<size_t>(tok.n_vocab()));
   for (int32_t id = 0; id < tok.n_vocab(); ++id) {
@@ -68,6 +98,7 @@ void VocabTrie::build(const std::vector<std::string>& pieces) {
       path.pop_back();
     }
     for (size_t k = lcp; k < p.size(); ++k) {
+      text_.push_back(extend(k == 0 ? TextInfo{} : text_[path.back()], static_cast<uint8_t>(p[k])));
       path.push_back(static_cast<uint32_t>(byte_.size()));
       byte_.push_back(static_cast<uint8_t>(p[k]));
       depth_.push_back(static_cast<uint16_t>(k + 1));

@@ -41,6 +41,17 @@ class VocabTrie {
     return {ids_.data() + ids_begin_[i], ids_.data() + ids_begin_[i + 1]};
   }
 
+  // Node i's path read as the content of a JSON string (from a point with no
+  // UTF-8 sequence open): whether every byte may appear there unescaped and
+  // they form valid UTF-8 so far; how many code points start on the path; the
+  // continuation bytes still expected after it and the range of the next one.
+  struct TextInfo {
+    uint8_t ok = 1;
+    uint8_t need = 0, lo = 0, hi = 0;
+    uint16_t code_points = 0;
+  };
+  const TextInfo& text(size_t i) const { return text_[i]; }
+
  private:
   void build(const std::vector<std::string>& pieces);
 
@@ -50,6 +61,7 @@ class VocabTrie {
   std::vector<uint8_t> byte_;
   std::vector<uint16_t> depth_;
   std::vector<uint32_t> skip_;
+  std::vector<TextInfo> text_;
   std::vector<uint32_t> ids_begin_;  // size() + 1 entries
   std::vector<int32_t> ids_;
   size_t max_depth_ = 0;
