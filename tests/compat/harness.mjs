@@ -8,6 +8,14 @@ import path from 'node:path';
 
 export const MODEL_ID = 'stories260K';
 export const MODEL_ALIAS = 'org/stories260K';
+// The same model with a Hermes-style Jinja template, for tool calls.
+export const TOOLS_MODEL_ID = 'stories260K-tools';
+const HERMES_TEMPLATE =
+  '{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools> Answer with ' +
+  '<tool_call>{"name": ..., "arguments": ...}</tool_call>\n{% endif %}' +
+  '{% for m in messages %}{{ m.role }}: {% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>' +
+  '{{ c.function | tojson }}</tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}\n{% endfor %}' +
+  '{% if add_generation_prompt %}assistant:{% endif %}';
 
 function waitFor(child, output, pattern, ms) {
   return new Promise((resolve, reject) => {
@@ -45,13 +53,16 @@ export async function startServer() {
   const llmd = process.env.LLMD_BIN;
   const model = process.env.LLMD_MODEL;
   const config = path.join(dir, 'llmd.toml');
+  fs.writeFileSync(path.join(dir, 'hermes.jinja'), HERMES_TEMPLATE);
   fs.writeFileSync(config, [
     '[metrics]', 'port = 0', '[server]', 'address = "127.0.0.1"', 'port = 0', 'io_threads = 2', 'drain_timeout_s = 5',
     '[tls]', 'cert_file = "cert.pem"', 'key_file = "key.pem"',
     '[log]', 'level = "info"',
     '[paths]', 'state_dir = "state"', `model_dirs = [${JSON.stringify(path.dirname(model))}]`,
     '[[models]]', `name = "${MODEL_ID}"`, `path = ${JSON.stringify(model)}`, `aliases = ["${MODEL_ALIAS}"]`,
-    'max_sequences = 8', 'max_choices = 4', 'threads = 1', '',
+    'max_sequences = 8', 'max_choices = 4', 'threads = 1',
+    '[[models]]', `name = "${TOOLS_MODEL_ID}"`, `path = ${JSON.stringify(model)}`,
+    `chat_template = ${JSON.stringify(path.join(dir, 'hermes.jinja'))}`, 'max_sequences = 8', 'threads = 1', '',
   ].join('\n'));
   const boot = execFileSync(llmd, ['bootstrap-admin', '--config', config], { encoding: 'utf8' });
   const adminKey = boot.match(/llmd_[A-Za-z0-9_]+/)?.[0];
