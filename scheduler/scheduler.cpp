@@ -189,9 +189,6 @@ Result<RequestId> Scheduler::submit(GenerationRequest request) {
     engine::SamplingParams sp = request.sampling;
     if (sp.seed) sp.seed = *sp.seed + static_cast<uint64_t>(i);
     s->sampler.emplace(std::move(sp));
-    if (request.grammar && !request.ignore_eos) {
-      s->constraint = std::make_unique<engine::structured::GrammarConstraint>(request.grammar, vocab_trie());
-    }
     s->text = std::make_unique<ChoiceStream>(tokenizer_, request.stop);
     if (i == 0) {
       s->tokens = request.prompt;
@@ -403,6 +400,13 @@ std::shared_ptr<const engine::structured::VocabTrie> Scheduler::vocab_trie() {
 }
 
 void Scheduler::sample_and_emit(Sequence* s, std::span<const float> logits) {
+  // A structured-output choice's constraint is made at its first sample, on
+  // the engine thread: the vocabulary trie behind it is built then (once per
+  // model), never on a submitting thread.
+  const GenerationRequest& p = s->req->params;
+  if (!s->constraint && p.grammar && !p.ignore_eos) {
+    s->constraint = std::make_unique<engine::structured::GrammarConstraint>(p.grammar, vocab_trie());
+  }
   engine::SampledToken t = s->sampler->sample(logits, s->prompt(), s->completion(), s->constraint.get());
   // The other choices of the request share the prompt just computed: fork
   // them before this one's token can end it and release its blocks.
@@ -440,6 +444,9 @@ void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
       c->state = SeqState::waiting;
       c->num_computed = 0;
       fair_.push_front(team, c->handle(), c->req->params.priority);
+    }
+    if (!c->constraint && r->params.grammar && !r->params.ignore_eos) {
+      c->constraint = std::make_unique<engine::structured::GrammarConstraint>(r->params.grammar, vocab_trie());
     }
     engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion(), c->constraint.get());
     accept_token(c, t);
