@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/chat/tool_calls.hpp"
+#include "engine/sampling/sampler.hpp"
 #include "engine/structured/grammar_constraint.hpp"
 #include "engine/structured/schema_compiler.hpp"
 #include "engine/structured/tool_call_grammar.hpp"
@@ -133,6 +134,39 @@ TEST(TokenMask, EndOfTextOnlyWhenComplete) {
   EXPECT_FALSE(c.accept('x'));
   EXPECT_TRUE(c.accept(eos));
   EXPECT_TRUE(c.finished());
+}
+
+// The sampler applies the mask after logit_bias: a biased token that the
+// grammar does not allow is never drawn, greedy or not.
+TEST(TokenMask, SamplerNeverDrawsAMaskedToken) {
+  const auto vocab = test_vocab();
+  Result<GrammarPtr> g = compile_json_schema(R"({"enum":["yes","no"]})");
+  ASSERT_TRUE(g.ok());
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<float> logit(-3.0f, 3.0f);
+  for (float temperature : {0.0f, 1.0f}) {
+    for (uint64_t seed = 0; seed < 50; ++seed) {
+      SamplingParams p;
+      p.temperature = temperature;
+      p.seed = seed;
+      p.logit_bias = {{'x', 100.0f}, {'{', 100.0f}};
+      Sampler sampler(p);
+      GrammarConstraint c(*g, vocab);
+      std::string text;
+      std::vector<int32_t> generated;
+      while (!c.finished() && generated.size() < 20) {
+        std::vector<float> logits(static_cast<size_t>(vocab->n_vocab()));
+        for (float& l : logits) l = logit(rng);
+        const SampledToken t = sampler.sample(logits, {}, generated, &c);
+        ASSERT_TRUE(bit(c.allowed(), t.id)) << "token " << t.id << " after " << text;
+        ASSERT_TRUE(c.accept(t.id));
+        generated.push_back(t.id);
+        if (!vocab->is_eog(t.id)) text += vocab->piece(t.id);
+      }
+      const std::string doc = text.substr(std::min(text.size(), text.find_first_not_of(" \t\n\r")));
+      EXPECT_TRUE(doc == "\"yes\"" || doc == "\"no\"") << text;
+    }
+  }
 }
 
 TEST(ToolCallGrammar, EachFormatReadsBackAsValidCalls) {
