@@ -103,7 +103,7 @@ TEST(TokenMask, RandomGenerationAlwaysValidates) {
     Result<GrammarPtr> g = compile_json_schema(schema);
     ASSERT_TRUE(g.ok()) << g.error().message;
     for (uint64_t seed = 0; seed < 40; ++seed) {
-      const std::string text = generate(*g, vocab, seed, /*check_brute_force=*/seed < 3);
+      const std::string text = generate(*g, vocab, seed, /*check_brute_force=*/seed == 0);
       EXPECT_EQ(test::validate_json(schema, text), "") << schema << "\n  " << text;
     }
   }
@@ -113,7 +113,7 @@ TEST(TokenMask, AnyObject) {
   const auto vocab = test_vocab();
   const GrammarPtr g = json_object_grammar();
   for (uint64_t seed = 0; seed < 40; ++seed) {
-    const std::string text = generate(g, vocab, seed, seed < 2);
+    const std::string text = generate(g, vocab, seed, seed == 0);
     auto v = jinja::parse_json(text, false);
     ASSERT_TRUE(v.ok()) << text;
     EXPECT_TRUE(v->is_dict()) << text;
