@@ -376,7 +376,7 @@ test('tool_choice naming a function calls that function, streamed through the st
   const stream = client.chat.completions.stream({
     model: TOOLS_MODEL_ID, messages: [{ role: 'user', content: 'What time is it?' }],
     tools: [WEATHER, TIME], tool_choice: { type: 'function', function: { name: 'get_time' } },
-    temperature: 1, seed: 7, max_tokens: 200,
+    parallel_tool_calls: false, temperature: 1, seed: 7, max_tokens: 200,
   });
   const final = await stream.finalChatCompletion();
   const choice = final.choices[0];
