@@ -24,6 +24,7 @@
 #include "engine/model/model_config.hpp"
 #include "engine/sampling/logprobs.hpp"
 #include "engine/sampling/sampling_params.hpp"
+#include "engine/structured/grammar.hpp"
 
 namespace llmd::scheduler {
 
@@ -88,6 +89,11 @@ struct GenerationRequest {
   std::vector<std::string> stop;  // stop strings: generation ends before them, their text is never sent
   std::vector<int32_t> stop_token_ids;  // further ids that end a choice with FinishReason::stop
   bool ignore_eos = false;        // keep going past end-of-generation tokens (benchmarks)
+  // Structured output: every choice is a document of this grammar (tokens
+  // that cannot continue one are masked; end-of-generation only when it is
+  // complete; the choice ends with FinishReason::stop as soon as it is
+  // complete and nothing may follow). Ignored with ignore_eos.
+  engine::structured::GrammarPtr grammar;
 
   // Set by the trusted caller (from the API key once keys exist).
   std::string team = "default";

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "base/log.hpp"
+#include "engine/structured/grammar_constraint.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "scheduler/validation.hpp"
 
@@ -419,8 +420,21 @@ void Scheduler::run_plan(const StepPlan& plan) {
   }
 }
 
+std::shared_ptr<const engine::structured::VocabTrie> Scheduler::vocab_trie() {
+  std::call_once(vocab_trie_once_,
+                 [this] { vocab_trie_ = std::make_shared<const engine::structured::VocabTrie>(tokenizer_); });
+  return vocab_trie_;
+}
+
 void Scheduler::sample_and_emit(Sequence* s, std::span<const float> logits) {
-  engine::SampledToken t = s->sampler->sample(logits, s->prompt(), s->completion());
+  // A structured-output choice's constraint is made at its first sample, on
+  // the engine thread: the vocabulary trie behind it is built then (once per
+  // model), never on a submitting thread.
+  const GenerationRequest& p = s->req->params;
+  if (!s->constraint && p.grammar && !p.ignore_eos) {
+    s->constraint = std::make_unique<engine::structured::GrammarConstraint>(p.grammar, vocab_trie());
+  }
+  engine::SampledToken t = s->sampler->sample(logits, s->prompt(), s->completion(), s->constraint.get());
   // The other choices of the request share the prompt just computed: fork
   // them before this one's token can end it and release its blocks.
   if (!s->req->forked) fork_choices(s, logits);
@@ -458,7 +472,10 @@ void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
       c->num_computed = 0;
       fair_.push_front(team, c->handle(), c->req->params.priority);
     }
-    engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion());
+    if (!c->constraint && r->params.grammar && !r->params.ignore_eos) {
+      c->constraint = std::make_unique<engine::structured::GrammarConstraint>(r->params.grammar, vocab_trie());
+    }
+    engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion(), c->constraint.get());
     accept_token(c, t);
   }
 }
@@ -469,6 +486,12 @@ void Scheduler::accept_token(Sequence* s, const engine::SampledToken& t) {
   s->decoding = s->state == SeqState::running;
   ++r->usage.completion_tokens;
   const GenerationRequest& p = r->params;
+  if (s->constraint && !s->constraint->accept(t.id)) {
+    // Only when no token of the vocabulary can continue the document.
+    const Error err(ErrorCode::engine_error, "no token of the model's vocabulary can continue the structured output");
+    finish_seq(s, FinishReason::error, -1, &err);
+    return;
+  }
   if (!p.ignore_eos && tokenizer_.is_eog(t.id)) {
     finish_seq(s, FinishReason::eos);
     return;
@@ -482,6 +505,10 @@ void Scheduler::accept_token(Sequence* s, const engine::SampledToken& t) {
   s->pending_text += text.text;
   if (text.stopped) {
     finish_seq(s, FinishReason::stop, text.stop_index);
+    return;
+  }
+  if (s->constraint && s->constraint->finished()) {
+    finish_seq(s, FinishReason::stop);
     return;
   }
   if ((p.max_tokens > 0 && s->generated() >= p.max_tokens) || s->size() >= max_context_) {

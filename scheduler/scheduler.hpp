@@ -43,6 +43,7 @@
 #include "engine/backend/backend.hpp"
 #include "base/result.hpp"
 #include "engine/kv/kv_cache_manager.hpp"
+#include "engine/structured/vocab_trie.hpp"
 #include "scheduler/device_arbiter.hpp"
 #include "scheduler/fair_queue.hpp"
 #include "scheduler/request.hpp"
@@ -154,6 +155,8 @@ class Scheduler {
   void fail_all(const Error& error);
   void publish_stats(const StepPlan* plan);
   void note_left_queue(RequestState* r);
+  // The model's vocabulary as a trie for structured output, built on first use.
+  std::shared_ptr<const engine::structured::VocabTrie> vocab_trie();
 
   engine::Backend* backend_;  // engine thread; null while paused
   std::shared_ptr<DeviceArbiter> arbiter_;  // engine thread; may be null
@@ -203,6 +206,9 @@ class Scheduler {
 
   mutable std::mutex stats_mu_;
   SchedulerStats stats_;
+
+  std::once_flag vocab_trie_once_;
+  std::shared_ptr<const engine::structured::VocabTrie> vocab_trie_;
 
   std::mutex stop_mu_;
   std::thread thread_;

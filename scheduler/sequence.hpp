@@ -48,6 +48,7 @@ struct Sequence {
 
   std::optional<engine::Sampler> sampler;
   std::optional<engine::Pooler> pooler;  // embedding requests only
+  std::unique_ptr<engine::TokenConstraint> constraint;  // structured output, else null
   std::unique_ptr<ChoiceStream> text;
 
   // Output gathered for this choice's next event.

@@ -1,9 +1,13 @@
+// "tool_choice": let the model decide (auto), offer no tools (none), force a
+// call (required) or a call of one named function.
+enum class ToolChoice { automatic, none, required, named };
+
 // A validated OpenAI completion request (POST /v1/chat/completions or
 // POST /v1/completions) and the error that refuses one.
 //
-// Parsing checks types and ranges of every field llmd acts on; fields of the
-// OpenAI API that llmd does not implement (tools, response_format, ...) are
-// ignored. What needs the model (token ids against the vocabulary, the
+// Parsing checks types and ranges of every field llmd acts on (a
+// response_format schema is compiled into its grammar here); fields of the
+// OpenAI API that llmd does not implement are refused by name. What needs the model (token ids against the vocabulary, the
 // context length, rendering the chat template) is checked once the model is
 // known, in the handler.
 #pragma once
@@ -17,6 +21,8 @@
 #include "engine/chat/chat_template.hpp"
 #include "engine/jinja/value.hpp"
 #include "engine/sampling/sampling_params.hpp"
+#include "engine/structured/grammar.hpp"
+#include "engine/structured/tool_call_grammar.hpp"
 #include "scheduler/request.hpp"
 
 namespace llmd::openai {
@@ -47,6 +53,10 @@ struct CompletionRequest {
   bool tool_messages = false;                 // chat: the conversation has tool calls or tool results
   engine::jinja::Value tools;                 // chat: tools offered to the model (Undefined: none)
   bool parallel_tool_calls = true;            // chat: more than one call per answer
+  std::vector<engine::structured::ToolSchema> tool_schemas;  // chat: each tool's name and parameters schema
+  ToolChoice tool_choice = ToolChoice::automatic;            // chat
+  std::string tool_choice_name;               // chat: the function of ToolChoice::named
+  engine::structured::GrammarPtr response_grammar;  // chat: response_format json_object / json_schema
   std::vector<PromptInput> prompts;           // completions: one or more
   bool echo = false;                          // completions: the prompt text starts each choice
 

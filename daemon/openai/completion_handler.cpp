@@ -25,6 +25,26 @@ ApiError context_error(std::string message, std::string_view param) {
   return ApiError{400, std::move(message), "context_length_exceeded", std::string(param)};
 }
 
+// tool_choice "required" or a named function: the answer is constrained to
+// tool calls in the template's format.
+std::optional<ApiError> force_tool_call(const CompletionRequest& req, GenerationPlan* plan) {
+  std::vector<size_t> indices;
+  for (size_t i = 0; i < req.tool_schemas.size(); ++i) {
+    if (req.tool_choice == ToolChoice::required || req.tool_schemas[i].name == req.tool_choice_name) indices.push_back(i);
+  }
+  const int32_t max_calls = req.parallel_tool_calls ? engine::structured::kMaxForcedCalls : 1;
+  Result<engine::structured::GrammarPtr> g =
+      engine::structured::tool_call_grammar(plan->tool_format, req.tool_schemas, indices, max_calls);
+  if (!g) {
+    const Error& e = g.error();
+    const std::string param = e.message.rfind("'tools[", 0) == 0 ? e.message.substr(1, e.message.find('\'', 1) - 1) : "tools";
+    if (e.code == ErrorCode::unsupported) return ApiError{400, "Unsupported schema: " + e.message, "unsupported_parameter", param};
+    return ApiError{400, "Invalid schema: " + e.message, "invalid_value", param};
+  }
+  plan->request.grammar = std::move(*g);
+  return std::nullopt;
+}
+
 // The prompts as token ids (and, for echo, as text).
 std::optional<ApiError> build_prompts(const models::ModelInstance& m, CompletionRequest& req, GenerationPlan* plan) {
   const engine::Tokenizer& tok = *m.tokenizer;
@@ -50,6 +70,9 @@ std::optional<ApiError> build_prompts(const models::ModelInstance& m, Completion
       rendered = jt->render_values(req.template_messages, req.tools, /*add_generation_prompt=*/true);
       if (tools) plan->tool_format = jt->tool_format();
       plan->parallel_tool_calls = req.parallel_tool_calls;
+      if (tools && (req.tool_choice == ToolChoice::required || req.tool_choice == ToolChoice::named)) {
+        if (auto e = force_tool_call(req, plan)) return e;
+      }
     } else {
       rendered = m.chat_template->render_prompt(req.messages, /*add_generation_prompt=*/true);
     }
@@ -117,6 +140,10 @@ std::optional<ApiError> build_request(const models::ModelInstance& m, const Comp
   r.n = req.n;
   r.stop = req.stop;
   r.ignore_eos = req.ignore_eos;
+  if (req.response_grammar) r.grammar = req.response_grammar;
+  if (r.grammar && r.ignore_eos) {
+    return ApiError{400, "'ignore_eos' cannot be combined with structured output.", "invalid_value", "ignore_eos"};
+  }
 
   const std::string_view prompt_param = req.endpoint == Endpoint::chat ? "messages" : "prompt";
   int64_t longest = 0;

@@ -6,6 +6,7 @@
 #include "daemon/openai/api_request.hpp"
 #include "daemon/openai/request_fields.hpp"
 #include "daemon/openai/request_parts.hpp"
+#include "daemon/openai/request_structured.hpp"
 #include "daemon/openai/request_tools.hpp"
 #include "daemon/openai/unimplemented_fields.hpp"
 
@@ -67,14 +68,34 @@ std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const
 std::optional<ApiError> parse_tool_fields(const RequestFields& f, CompletionRequest* r) {
   engine::jinja::Value tools;
   if (const boost::json::value* v = f.find("tools")) {
-    if (auto e = detail::parse_tools(*v, &tools)) return e;
+    if (auto e = detail::parse_tools(*v, &tools, &r->tool_schemas)) return e;
   }
-  bool offer = true;
   if (const boost::json::value* v = f.find("tool_choice")) {
-    if (auto e = detail::parse_tool_choice(*v, &offer)) return e;
+    if (auto e = detail::parse_tool_choice(*v, &r->tool_choice, &r->tool_choice_name)) return e;
   }
   if (auto e = f.get_bool("parallel_tool_calls", r->parallel_tool_calls)) return e;
-  if (offer && !tools.is_undefined() && !tools.list().empty()) r->tools = std::move(tools);
+  const bool have_tools = !tools.is_undefined() && !tools.list().empty();
+  if (r->tool_choice == ToolChoice::required || r->tool_choice == ToolChoice::named) {
+    if (!have_tools) {
+      return invalid_param("tool_choice", "'tool_choice' forces a tool call, but the request offers no 'tools'.");
+    }
+    if (r->tool_choice == ToolChoice::named) {
+      bool found = false;
+      for (const auto& t : r->tool_schemas) found = found || t.name == r->tool_choice_name;
+      if (!found) {
+        return invalid_param("tool_choice.function.name",
+                             "'tool_choice' names the function '" + r->tool_choice_name + "', which is not among 'tools'.");
+      }
+    }
+  }
+  if (r->tool_choice != ToolChoice::none && have_tools) r->tools = std::move(tools);
+  if (const boost::json::value* v = f.find("response_format")) {
+    if (auto e = detail::parse_response_format(*v, &r->response_grammar)) return e;
+    if (r->response_grammar && (r->tool_choice == ToolChoice::required || r->tool_choice == ToolChoice::named)) {
+      return invalid_param("response_format",
+                           "'response_format' cannot be combined with a forced tool call ('tool_choice').");
+    }
+  }
   return std::nullopt;
 }
 

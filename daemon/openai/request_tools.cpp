@@ -1,5 +1,7 @@
 #include "daemon/openai/request_tools.hpp"
 
+#include <boost/json/serialize.hpp>
+
 #include "daemon/openai/request_fields.hpp"
 
 namespace llmd::openai::detail {
@@ -41,7 +43,8 @@ engine::jinja::Value template_value(const boost::json::value& v) {
   return jinja::Value();
 }
 
-std::optional<ApiError> parse_tools(const boost::json::value& v, engine::jinja::Value* out) {
+std::optional<ApiError> parse_tools(const boost::json::value& v, engine::jinja::Value* out,
+                                    std::vector<engine::structured::ToolSchema>* schemas) {
   if (!v.is_array()) return wrong_type("tools", "an array", v);
   const auto& arr = v.get_array();
   if (arr.size() > kMaxTools) {
@@ -70,9 +73,12 @@ std::optional<ApiError> parse_tools(const boost::json::value& v, engine::jinja::
     if (const auto* d = f.if_contains("description"); d && !d->is_null() && !d->is_string()) {
       return wrong_type(p + ".function.description", "a string", *d);
     }
-    if (const auto* params = f.if_contains("parameters"); params && !params->is_null() && !params->is_object()) {
+    const auto* params = f.if_contains("parameters");
+    if (params && !params->is_null() && !params->is_object()) {
       return wrong_type(p + ".function.parameters", "an object (a JSON schema)", *params);
     }
+    schemas->push_back(engine::structured::ToolSchema{
+        std::string(name->get_string()), params && !params->is_null() ? boost::json::serialize(*params) : std::string()});
     for (const auto& [k, x] : f) {
       if (k != "name" && k != "description" && k != "parameters" && k != "strict" && !x.is_null()) {
         return ApiError{400, "Unsupported parameter: '" + p + ".function." + std::string(k) + "'.",
@@ -84,18 +90,36 @@ std::optional<ApiError> parse_tools(const boost::json::value& v, engine::jinja::
   return std::nullopt;
 }
 
-std::optional<ApiError> parse_tool_choice(const boost::json::value& v, bool* offer) {
-  if (v.is_string() && (v.get_string() == "auto" || v.get_string() == "none")) {
-    *offer = v.get_string() == "auto";
-    return std::nullopt;
+std::optional<ApiError> parse_tool_choice(const boost::json::value& v, ToolChoice* choice, std::string* name) {
+  if (v.is_string()) {
+    const std::string_view s = v.get_string();
+    if (s == "auto" || s == "none" || s == "required") {
+      *choice = s == "auto" ? ToolChoice::automatic : s == "none" ? ToolChoice::none : ToolChoice::required;
+      return std::nullopt;
+    }
   }
-  if (v.is_string() && v.get_string() != "required") {
-    return invalid_param("tool_choice", "'tool_choice' must be \"auto\", \"none\", \"required\" or a named function.");
+  const std::string_view msg =
+      "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}.";
+  if (!v.is_object()) return invalid_param("tool_choice", std::string(msg));
+  const auto& o = v.get_object();
+  const auto* type = o.if_contains("type");
+  const auto* fn = o.if_contains("function");
+  if (!type || !type->is_string() || type->get_string() != "function" || !fn || !fn->is_object()) {
+    return invalid_param("tool_choice", std::string(msg));
   }
-  return ApiError{400,
-                  "Unsupported parameter: 'tool_choice': \"required\" and named functions need constrained "
-                  "decoding, which llmd does not implement yet; use \"auto\".",
-                  "unsupported_parameter", "tool_choice"};
+  const auto* n = fn->get_object().if_contains("name");
+  if (!n || !n->is_string() || !valid_name(n->get_string())) {
+    return invalid_param("tool_choice.function.name", "'tool_choice.function.name' must name one of the tools.");
+  }
+  for (const auto& [k, x] : o) {
+    if (k != "type" && k != "function" && !x.is_null()) {
+      return ApiError{400, "Unsupported parameter: 'tool_choice." + std::string(k) + "'.", "unsupported_parameter",
+                      "tool_choice." + std::string(k)};
+    }
+  }
+  *choice = ToolChoice::named;
+  *name = std::string(n->get_string());
+  return std::nullopt;
 }
 
 }  // namespace llmd::openai::detail

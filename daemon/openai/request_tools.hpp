@@ -1,13 +1,15 @@
 // Tool calling in a chat request: "tools" (function tools), "tool_choice"
-// ("auto" or "none"; "required" and a named function need constrained
-// decoding, which llmd does not implement yet, and are refused by name),
-// "parallel_tool_calls", and JSON values turned into what a chat template
-// sees (every string marked as the caller's text).
+// ("auto", "none", "required" or {"type": "function", "function": {"name"}};
+// the last two are forced by constrained decoding, see
+// engine/structured/tool_call_grammar.hpp), "parallel_tool_calls", and JSON
+// values turned into what a chat template sees (every string marked as the
+// caller's text).
 #pragma once
 
 #include <boost/json/value.hpp>
 
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "daemon/openai/api_request.hpp"
@@ -19,10 +21,12 @@ inline constexpr size_t kMaxTools = 128;
 
 // "tools": an array of {"type": "function", "function": {"name", "description"?,
 // "parameters"? (an object), "strict"?}}; names are 1-64 of [A-Za-z0-9_-].
-std::optional<ApiError> parse_tools(const boost::json::value& v, engine::jinja::Value* out);
+// Each tool's name and parameters schema (as JSON text) go to *schemas.
+std::optional<ApiError> parse_tools(const boost::json::value& v, engine::jinja::Value* out,
+                                    std::vector<engine::structured::ToolSchema>* schemas);
 
-// "tool_choice": sets *offer to false for "none".
-std::optional<ApiError> parse_tool_choice(const boost::json::value& v, bool* offer);
+// "tool_choice": the mode, and the function's name for a named choice.
+std::optional<ApiError> parse_tool_choice(const boost::json::value& v, ToolChoice* choice, std::string* name);
 
 // A JSON value as a template value; strings tainted (they are the caller's).
 engine::jinja::Value template_value(const boost::json::value& v);

@@ -31,7 +31,7 @@ std::string why(std::string_view key) {
     return "tool calling is for chat completions";
   }
   if (key == "functions" || key == "function_call") return "use 'tools' and 'tool_choice' instead";
-  if (key == "response_format") return "llmd does not implement structured output yet (only {\"type\": \"text\"})";
+  if (key == "response_format") return "structured output is for chat completions";
   if (key == "store" || key == "metadata") return "llmd does not store completions";
   return "llmd does not implement this field";
 }

@@ -93,7 +93,7 @@ Sampler::Sampler(SamplingParams params)
     : params_(std::move(params)), seed_(params_.seed ? *params_.seed : random_seed()), rng_(seed_) {}
 
 SampledToken Sampler::sample(std::span<const float> logits_in, std::span<const int32_t> prompt,
-                             std::span<const int32_t> generated) {
+                             std::span<const int32_t> generated, TokenConstraint* constraint) {
   SampledToken out;
   out.logprob = std::numeric_limits<float>::quiet_NaN();
   const size_t n = logits_in.size();
@@ -104,6 +104,7 @@ SampledToken Sampler::sample(std::span<const float> logits_in, std::span<const i
   const std::span<float> logits(ws.logits);
   copy_sanitized(logits_in, logits);
   apply_logit_processors(logits, params_, prompt, generated, &ws.penalties);
+  if (constraint) apply_token_mask(logits, constraint->allowed());
   const float max = max_value(logits);
   // Greedy also when 1/T is not finite (T subnormal or NaN), so that scaled
   // logits are never NaN.

@@ -9,7 +9,9 @@
 // sample() applies, in this order:
 //   0. Sanitizing: a NaN logit counts as -inf, +inf as the largest float.
 //   1. Logit processors (logit_processors.hpp): repetition penalty, then
-//      presence / frequency penalties, then logit_bias.
+//      presence / frequency penalties, then logit_bias; then the sequence's
+//      TokenConstraint, if any (token_constraint.hpp), sets every token it
+//      does not allow to -inf.
 //   2. temperature == 0: greedy — the id of the largest processed logit, ties
 //      to the lowest id. Truncation cannot change the argmax, so it is skipped,
 //      and no random number is used.
@@ -46,6 +48,7 @@
 #include "engine/sampling/logprobs.hpp"
 #include "engine/sampling/rng.hpp"
 #include "engine/sampling/sampling_params.hpp"
+#include "engine/sampling/token_constraint.hpp"
 
 namespace llmd::engine {
 
@@ -63,9 +66,11 @@ class Sampler {
   explicit Sampler(SamplingParams params);
 
   // logits: one row of n_vocab floats (n_vocab > 0). prompt / generated: the
-  // sequence's ids so far, for the penalties. Returns id -1 only for an empty row.
+  // sequence's ids so far, for the penalties. constraint: the tokens allowed
+  // next (the sampler does not advance it). Returns id -1 only for an empty
+  // row; when the constraint allows no token the id is one it did not allow.
   SampledToken sample(std::span<const float> logits, std::span<const int32_t> prompt,
-                      std::span<const int32_t> generated);
+                      std::span<const int32_t> generated, TokenConstraint* constraint = nullptr);
 
   const SamplingParams& params() const { return params_; }
   // params.seed, or the random seed chosen when it had none.

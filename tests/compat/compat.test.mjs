@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startServer, generate, countTokens, MODEL_ID, MODEL_ALIAS } from './harness.mjs';
+import { startServer, generate, countTokens, MODEL_ID, MODEL_ALIAS, TOOLS_MODEL_ID } from './harness.mjs';
 
 let server;
 let client;
@@ -36,7 +36,7 @@ const greedyChat = (extra = {}) => client.chat.completions.create({
 test('models list and retrieval (ids with a slash)', async () => {
   const page = await client.models.list();
   const ids = page.data.map((m) => m.id);
-  assert.deepEqual(ids, [MODEL_ID]);
+  assert.deepEqual([...ids].sort(), [MODEL_ID, TOOLS_MODEL_ID].sort());
   assert.equal(page.data[0].object, 'model');
   assert.equal(typeof page.data[0].created, 'number');
   assert.equal(typeof page.data[0].owned_by, 'string');
@@ -213,7 +213,9 @@ test('errors: NotFoundError, BadRequestError with param, AuthenticationError', a
     [{ presence_penalty: 'high' }, 'presence_penalty'],
     // Fields llmd does not implement are refused by name, never ignored.
     [{ tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }] }, 'tools'],
-    [{ response_format: { type: 'json_object' } }, 'response_format'],
+    [{ response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'string', pattern: '^a' } } } },
+      'response_format.json_schema.schema'],
+    [{ tool_choice: 'required' }, 'tool_choice'],
   ];
   for (const [extra, param] of bad) {
     await assert.rejects(
@@ -255,4 +257,131 @@ test('usage is settled in the ledger with the real counts', async () => {
   assert.equal(after.ok - before.ok, 1);
   assert.equal(after.prompt_tokens - before.prompt_tokens, res.usage.prompt_tokens);
   assert.equal(after.completion_tokens - before.completion_tokens, res.usage.completion_tokens);
+});
+
+// Structured output: the schema constrains decoding, so even this tiny model's
+// answers parse and validate; the client's parse() helper reads them.
+const PERSON = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 16 },
+    age: { type: 'integer', minimum: 0, maximum: 120 },
+    pet: { type: 'string', enum: ['cat', 'dog', 'fish'] },
+    tags: { type: 'array', items: { type: 'string', maxLength: 6 }, maxItems: 3 },
+  },
+  required: ['name', 'age', 'pet', 'tags'],
+  additionalProperties: false,
+};
+
+function checkPerson(p) {
+  assert.equal(typeof p, 'object');
+  assert.deepEqual(Object.keys(p).sort(), ['age', 'name', 'pet', 'tags']);
+  assert.ok(typeof p.name === 'string' && [...p.name].length >= 1 && [...p.name].length <= 16, JSON.stringify(p));
+  assert.ok(Number.isInteger(p.age) && p.age >= 0 && p.age <= 120, JSON.stringify(p));
+  assert.ok(['cat', 'dog', 'fish'].includes(p.pet), JSON.stringify(p));
+  assert.ok(Array.isArray(p.tags) && p.tags.length <= 3, JSON.stringify(p));
+  for (const t of p.tags) assert.ok(typeof t === 'string' && [...t].length <= 6, JSON.stringify(p));
+}
+
+const personFormat = { type: 'json_schema', json_schema: { name: 'person', schema: PERSON, strict: true } };
+
+test('response_format json_schema: parse() returns objects that validate, for many seeds', async () => {
+  for (let seed = 0; seed < 10; seed++) {
+    const res = await client.chat.completions.parse({
+      model: MODEL_ID, messages: [{ role: 'user', content: PROMPT }], response_format: personFormat,
+      temperature: 1, seed, max_tokens: 300,
+    });
+    const choice = res.choices[0];
+    assert.equal(choice.finish_reason, 'stop', choice.message.content);
+    checkPerson(choice.message.parsed);
+    checkPerson(JSON.parse(choice.message.content));
+  }
+});
+
+test('response_format: streaming and non-streaming give the same text for a seed', async () => {
+  for (const seed of [3, 11]) {
+    const body = {
+      model: MODEL_ID, messages: [{ role: 'user', content: PROMPT }], response_format: personFormat,
+      temperature: 1, seed, max_tokens: 300,
+    };
+    const whole = await client.chat.completions.create(body);
+    const chunks = await collect(await client.chat.completions.create({ ...body, stream: true }));
+    const streamed = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
+    assert.equal(streamed, whole.choices[0].message.content);
+    assert.equal(chunks.at(-1).choices[0].finish_reason, 'stop');
+    checkPerson(JSON.parse(streamed));
+  }
+});
+
+test('response_format json_object gives an object or is cut by max_tokens', async () => {
+  const res = await client.chat.completions.create({
+    model: MODEL_ID, messages: [{ role: 'user', content: PROMPT }], response_format: { type: 'json_object' },
+    temperature: 1, seed: 1, max_tokens: 64,
+  });
+  const choice = res.choices[0];
+  assert.ok(['stop', 'length'].includes(choice.finish_reason));
+  if (choice.finish_reason === 'stop') assert.equal(typeof JSON.parse(choice.message.content), 'object');
+  else assert.ok(choice.message.content.trimStart().startsWith('{'), choice.message.content);
+});
+
+const WEATHER = {
+  type: 'function',
+  function: {
+    name: 'get_weather', description: 'Weather of a city', strict: true,
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string', maxLength: 12 }, unit: { type: 'string', enum: ['c', 'f'] } },
+      required: ['city', 'unit'], additionalProperties: false,
+    },
+  },
+};
+const TIME = {
+  type: 'function',
+  function: {
+    name: 'get_time', strict: true,
+    parameters: { type: 'object', properties: { tz: { type: 'string', enum: ['UTC', 'CET'] } }, required: ['tz'], additionalProperties: false },
+  },
+};
+
+function checkCall(call) {
+  assert.equal(call.type, 'function');
+  assert.match(call.id, /^call_/);
+  const args = JSON.parse(call.function.arguments);
+  if (call.function.name === 'get_weather') {
+    assert.deepEqual(Object.keys(args).sort(), ['city', 'unit']);
+    assert.ok(typeof args.city === 'string' && [...args.city].length <= 12);
+    assert.ok(['c', 'f'].includes(args.unit));
+  } else {
+    assert.equal(call.function.name, 'get_time');
+    assert.ok(['UTC', 'CET'].includes(args.tz));
+  }
+  return args;
+}
+
+test('tool_choice required: tool_calls whose arguments validate; parse() reads them', async () => {
+  for (let seed = 0; seed < 5; seed++) {
+    const res = await client.chat.completions.parse({
+      model: TOOLS_MODEL_ID, messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
+      tools: [WEATHER, TIME], tool_choice: 'required', parallel_tool_calls: false, temperature: 1, seed, max_tokens: 200,
+    });
+    const choice = res.choices[0];
+    assert.equal(choice.finish_reason, 'tool_calls', JSON.stringify(choice.message));
+    assert.equal(choice.message.tool_calls.length, 1);
+    const args = checkCall(choice.message.tool_calls[0]);
+    assert.deepEqual(choice.message.tool_calls[0].function.parsed_arguments, args);
+  }
+});
+
+test('tool_choice naming a function calls that function, streamed through the stream helper', async () => {
+  const stream = client.chat.completions.stream({
+    model: TOOLS_MODEL_ID, messages: [{ role: 'user', content: 'What time is it?' }],
+    tools: [WEATHER, TIME], tool_choice: { type: 'function', function: { name: 'get_time' } },
+    parallel_tool_calls: false, temperature: 1, seed: 7, max_tokens: 200,
+  });
+  const final = await stream.finalChatCompletion();
+  const choice = final.choices[0];
+  assert.equal(choice.finish_reason, 'tool_calls');
+  assert.equal(choice.message.tool_calls.length, 1);
+  assert.equal(choice.message.tool_calls[0].function.name, 'get_time');
+  checkCall(choice.message.tool_calls[0]);
 });

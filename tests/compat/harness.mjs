@@ -8,6 +8,14 @@ import path from 'node:path';
 
 export const MODEL_ID = 'stories260K';
 export const MODEL_ALIAS = 'org/stories260K';
+// The same model with a Hermes-style Jinja template, for tool calls.
+export const TOOLS_MODEL_ID = 'stories260K-tools';
+const HERMES_TEMPLATE =
+  '{% if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools> Answer with ' +
+  '<tool_call>{"name": ..., "arguments": ...}</tool_call>\n{% endif %}' +
+  '{% for m in messages %}{{ m.role }}: {% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>' +
+  '{{ c.function | tojson }}</tool_call>{% endfor %}{% else %}{{ m.content }}{% endif %}\n{% endfor %}' +
+  '{% if add_generation_prompt %}assistant:{% endif %}';
 
 function waitFor(child, output, pattern, ms) {
   return new Promise((resolve, reject) => {
@@ -48,6 +56,7 @@ export async function startServer({ extraModels = [], stateDir = 'state' } = {})
   const model = process.env.LLMD_MODEL;
   const config = path.join(dir, 'llmd.toml');
   const dirs = [...new Set([model, ...extraModels.map((m) => m.path)].map((p) => path.dirname(p)))];
+  fs.writeFileSync(path.join(dir, 'hermes.jinja'), HERMES_TEMPLATE);
   fs.writeFileSync(config, [
     '[metrics]', 'port = 0', '[server]', 'address = "127.0.0.1"', 'port = 0', 'io_threads = 2', 'drain_timeout_s = 5',
     '[tls]', 'cert_file = "cert.pem"', 'key_file = "key.pem"',
@@ -55,6 +64,8 @@ export async function startServer({ extraModels = [], stateDir = 'state' } = {})
     '[paths]', `state_dir = "${stateDir}"`, `model_dirs = ${JSON.stringify(dirs)}`,
     '[[models]]', `name = "${MODEL_ID}"`, `path = ${JSON.stringify(model)}`, `aliases = ["${MODEL_ALIAS}"]`,
     'max_sequences = 8', 'max_choices = 4', 'threads = 1',
+    '[[models]]', `name = "${TOOLS_MODEL_ID}"`, `path = ${JSON.stringify(model)}`,
+    `chat_template = ${JSON.stringify(path.join(dir, 'hermes.jinja'))}`, 'max_sequences = 8', 'threads = 1',
     ...extraModels.flatMap((m) => ['[[models]]', `name = ${JSON.stringify(m.name)}`, `path = ${JSON.stringify(m.path)}`,
       'threads = 1']),
     '',

@@ -168,10 +168,9 @@ TEST(RequestParsing, DefaultsAndNormalisations) {
 TEST(RequestParsing, UnimplementedFieldsAreRefusedByName) {
   const std::string chat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],)";
   const std::pair<std::string, std::string> refused[] = {
-      {chat + R"("tool_choice":"required"})", "tool_choice"},
-      {chat + R"("tool_choice":{"type":"function","function":{"name":"f"}}})", "tool_choice"},
-      {chat + R"("response_format":{"type":"json_object"}})", "response_format"},
-      {chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}})", "response_format"},
+      {chat + R"("response_format":{"type":"json_object","strict":true}})", "response_format.strict"},
+      {chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{},"extra":1}}})",
+       "response_format.json_schema.extra"},
       {chat + R"("store":true})", "store"},
       {chat + R"("metadata":{"a":"b"}})", "metadata"},
       {chat + R"("audio":{"voice":"x"}})", "audio"},
@@ -297,6 +296,73 @@ TEST(WholeResponse, ToolCallsInMessagesAndStreamDeltas) {
   EXPECT_EQ(d.at("index").as_int64(), 0);
   EXPECT_EQ(d.at("id").as_string(), "call_x_0_0");
   EXPECT_EQ(d.at("function").at("arguments").as_string(), R"({"city": "Paris"})");
+}
+
+}  // namespace
+}  // namespace llmd::openai
+
+namespace llmd::openai {
+namespace {
+
+TEST(RequestParsing, StructuredOutputFields) {
+  const std::string chat = R"({"model":"m","messages":[{"role":"user","content":"hi"}],)";
+  const std::string tools = R"("tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}},)"
+                            R"({"type":"function","function":{"name":"g"}}])";
+  CompletionRequest r;
+  ASSERT_FALSE(parse_completion_request(Endpoint::chat, chat + R"("response_format":{"type":"json_object"}})", &r));
+  EXPECT_TRUE(r.response_grammar);
+  r = {};
+  ASSERT_FALSE(parse_completion_request(
+      Endpoint::chat,
+      chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"p","strict":true,"schema":{"type":"object","properties":{"a":{"type":"integer"}}}}}})",
+      &r));
+  EXPECT_TRUE(r.response_grammar);
+  r = {};
+  ASSERT_FALSE(parse_completion_request(Endpoint::chat, chat + R"("response_format":{"type":"text"}})", &r));
+  EXPECT_FALSE(r.response_grammar);
+  r = {};
+  ASSERT_FALSE(parse_completion_request(Endpoint::chat, chat + tools + R"(,"tool_choice":"required"})", &r));
+  EXPECT_EQ(r.tool_choice, ToolChoice::required);
+  ASSERT_EQ(r.tool_schemas.size(), 2u);
+  EXPECT_EQ(r.tool_schemas[0].parameters, R"({"type":"object"})");
+  EXPECT_EQ(r.tool_schemas[1].parameters, "");
+  r = {};
+  ASSERT_FALSE(parse_completion_request(
+      Endpoint::chat, chat + tools + R"(,"tool_choice":{"type":"function","function":{"name":"g"}}})", &r));
+  EXPECT_EQ(r.tool_choice, ToolChoice::named);
+  EXPECT_EQ(r.tool_choice_name, "g");
+
+  struct Bad {
+    std::string body, param, code, in_message;
+  };
+  const Bad bad[] = {
+      {chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"p","schema":{"type":"object","properties":{"id":{"type":"string","pattern":"x"}}}}}})",
+       "response_format.json_schema.schema", "unsupported_parameter", "'response_format.json_schema.schema.properties.id.pattern'"},
+      {chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"p","schema":{"type":"integer","multipleOf":2}}}})",
+       "response_format.json_schema.schema", "unsupported_parameter", "multipleOf"},
+      {chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"p","schema":{"type":"strng"}}}})",
+       "response_format.json_schema.schema", "invalid_value", "strng"},
+      {chat + R"("response_format":{"type":"json_schema","json_schema":{"schema":{}}}})", "response_format.json_schema.name",
+       "invalid_value", "name"},
+      {chat + R"("response_format":{"type":"json_schema","json_schema":{"name":"p"}}})", "response_format.json_schema.schema",
+       "missing_required_parameter", "schema"},
+      {chat + R"("response_format":{"type":"yaml"}})", "response_format.type", "invalid_value", "json_schema"},
+      {chat + R"("tool_choice":"required"})", "tool_choice", "invalid_value", "tools"},
+      {chat + tools + R"(,"tool_choice":{"type":"function","function":{"name":"h"}}})", "tool_choice.function.name",
+       "invalid_value", "'h'"},
+      {chat + tools + R"(,"tool_choice":"always"})", "tool_choice", "invalid_value", "required"},
+      {chat + tools + R"(,"tool_choice":"required","response_format":{"type":"json_object"}})", "response_format",
+       "invalid_value", "tool_choice"},
+  };
+  for (const Bad& b : bad) {
+    CompletionRequest req;
+    auto e = parse_completion_request(Endpoint::chat, b.body, &req);
+    ASSERT_TRUE(e) << b.body;
+    EXPECT_EQ(e->status, 400);
+    EXPECT_EQ(e->param, b.param) << b.body;
+    EXPECT_EQ(e->code, b.code) << b.body;
+    EXPECT_NE(e->message.find(b.in_message), std::string::npos) << e->message;
+  }
 }
 
 }  // namespace
