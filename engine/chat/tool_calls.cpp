@@ -89,12 +89,123 @@ ParsedOutput parse_llama3(std::string_view output) {
   return r;
 }
 
+// A JSON list of call objects after `marker` (the text before it is content).
+// `name_key`/`args_key`: the object's fields; calls named in `skip` are no calls.
+ParsedOutput parse_json_list_after(std::string_view output, std::string_view marker, std::string_view name_key,
+                                   std::string_view args_key, std::string_view skip = {}) {
+  const size_t at = output.find(marker);
+  if (at == std::string_view::npos) return as_text(output);
+  std::string_view rest = chat::py_strip(output.substr(at + marker.size()));
+  constexpr std::string_view fence = "```json", fence_end = "```";
+  if (rest.substr(0, fence.size()) == fence) {
+    rest = rest.substr(fence.size());
+    const size_t end = rest.rfind(fence_end);
+    if (end != std::string_view::npos) rest = rest.substr(0, end);
+    rest = chat::py_strip(rest);
+  }
+  auto v = jinja::parse_json(rest, false);
+  if (!v || !v->is_list() || v->list().empty()) return as_text(output);
+  ParsedOutput r;
+  r.content = std::string(chat::py_strip(output.substr(0, at)));
+  for (const jinja::Value& item : v->list()) {
+    if (!item.is_dict()) return as_text(output);
+    const jinja::Value* name = item.dict().find(std::string(name_key));
+    const jinja::Value* args = item.dict().find(std::string(args_key));
+    if (!name || !name->is_string() || name->text().empty()) return as_text(output);
+    if (!skip.empty() && name->text() == skip) continue;
+    ParsedToolCall call;
+    call.name = name->text();
+    call.arguments = "{}";
+    if (args && args->is_string()) {
+      call.arguments = args->text();
+    } else if (args && args->is_dict()) {
+      auto j = jinja::to_json(*args);
+      if (!j) return as_text(output);
+      call.arguments = std::move(j->text);
+    } else if (args && !args->is_none()) {
+      return as_text(output);
+    }
+    r.calls.push_back(std::move(call));
+  }
+  if (r.calls.empty()) return as_text(output);
+  return r;
+}
+
+// NAME and a JSON object as a call; false unless `args` is an object.
+bool call_from_parts(std::string_view name, std::string_view args, ParsedToolCall* out) {
+  name = chat::py_strip(name);
+  args = chat::py_strip(args);
+  if (name.empty()) return false;
+  auto v = jinja::parse_json(args, false);
+  if (!v || !v->is_dict()) return false;
+  out->name = std::string(name);
+  out->arguments = std::string(args);
+  return true;
+}
+
+ParsedOutput parse_functionary31(std::string_view output) {
+  constexpr std::string_view open = "<function=", close = "</function>";
+  const size_t first = output.find(open);
+  if (first == std::string_view::npos) return as_text(output);
+  ParsedOutput r;
+  r.content = std::string(chat::py_strip(output.substr(0, first)));
+  for (size_t pos = first; pos != std::string_view::npos;) {
+    const size_t name_end = output.find('>', pos + open.size());
+    if (name_end == std::string_view::npos) return as_text(output);
+    const size_t end = output.find(close, name_end + 1);
+    // The last call may lack its closing tag when generation stopped at it.
+    const std::string_view args =
+        output.substr(name_end + 1, end == std::string_view::npos ? std::string_view::npos : end - name_end - 1);
+    ParsedToolCall call;
+    if (!call_from_parts(output.substr(pos + open.size(), name_end - pos - open.size()), args, &call)) {
+      return as_text(output);
+    }
+    r.calls.push_back(std::move(call));
+    if (end == std::string_view::npos) break;
+    const size_t next = output.find(open, end + close.size());
+    const std::string_view between = output.substr(
+        end + close.size(), next == std::string_view::npos ? std::string_view::npos : next - end - close.size());
+    if (!chat::py_strip(between).empty()) return as_text(output);
+    pos = next;
+  }
+  return r;
+}
+
+ParsedOutput parse_functionary32(std::string_view output) {
+  // The generation prompt ends with ">>>": the answer opens with its first
+  // recipient line.
+  ParsedOutput r;
+  std::string text;
+  for (size_t pos = 0; pos <= output.size();) {
+    const size_t next = output.find(">>>", pos);
+    const std::string_view segment =
+        output.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
+    const size_t nl = segment.find('\n');
+    const std::string_view recipient = chat::py_strip(segment.substr(0, nl));
+    const std::string_view body = nl == std::string_view::npos ? std::string_view{} : segment.substr(nl + 1);
+    if (recipient == "all") {
+      text += body;
+    } else {
+      ParsedToolCall call;
+      if (nl == std::string_view::npos || !call_from_parts(recipient, body, &call)) return as_text(output);
+      r.calls.push_back(std::move(call));
+    }
+    if (next == std::string_view::npos) break;
+    pos = next + 3;
+  }
+  r.content = r.calls.empty() ? text : std::string(chat::py_strip(text));
+  return r;
+}
+
 }  // namespace
 
 ToolCallFormat tool_call_format_of_template(std::string_view t) {
-  // Function-calling fine-tunes with formats of their own (firefunction's
-  // functools, functionary's >>> and <function=) are not read.
-  if (contains(t, "functools") || contains(t, ">>>") || contains(t, "<function=")) return ToolCallFormat::none;
+  // Calls marked by control tokens (not shown as text) cannot be read back.
+  if (contains(t, "<|START_ACTION|>") || contains(t, "tool▁calls▁begin")) return ToolCallFormat::none;
+  if (contains(t, "functools[")) return ToolCallFormat::firefunction;
+  if (contains(t, "<function=") && contains(t, "</function>")) return ToolCallFormat::functionary31;
+  if (contains(t, ">>>all")) return ToolCallFormat::functionary32;
+  if (contains(t, "Action:") && contains(t, "\"tool_name\"") && contains(t, "```json")) return ToolCallFormat::command_r;
   if (contains(t, "<tool_call>")) return ToolCallFormat::hermes;
   if (contains(t, "[TOOL_CALLS]")) return ToolCallFormat::mistral;
   if (contains(t, "<|start_header_id|>") && contains(t, "\"parameters\"") && contains(t, "tools")) {
@@ -108,6 +219,10 @@ std::string_view tool_call_format_name(ToolCallFormat f) {
     case ToolCallFormat::hermes: return "hermes";
     case ToolCallFormat::mistral: return "mistral";
     case ToolCallFormat::llama3: return "llama3";
+    case ToolCallFormat::firefunction: return "firefunction";
+    case ToolCallFormat::functionary31: return "functionary-v3.1";
+    case ToolCallFormat::functionary32: return "functionary-v3.2";
+    case ToolCallFormat::command_r: return "command-r";
     case ToolCallFormat::none: break;
   }
   return "none";
@@ -118,6 +233,11 @@ ParsedOutput parse_tool_calls(ToolCallFormat format, std::string_view output) {
     case ToolCallFormat::hermes: return parse_hermes(output);
     case ToolCallFormat::mistral: return parse_mistral(output);
     case ToolCallFormat::llama3: return parse_llama3(output);
+    case ToolCallFormat::firefunction: return parse_json_list_after(output, "functools", "name", "arguments");
+    case ToolCallFormat::functionary31: return parse_functionary31(output);
+    case ToolCallFormat::functionary32: return parse_functionary32(output);
+    case ToolCallFormat::command_r:
+      return parse_json_list_after(output, "Action:", "tool_name", "parameters", "directly_answer");
     case ToolCallFormat::none: break;
   }
   return as_text(output);

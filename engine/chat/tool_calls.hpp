@@ -6,6 +6,16 @@
 //   mistral   [TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]
 //   llama3    {"name": ..., "parameters": {...}} as the whole answer, optionally
 //             after <|python_tag|> — Llama 3.1 / 3.2 / 3.3
+//   firefunction   functools[{"name": ..., "arguments": {...}}, ...] — firefunction v2
+//   functionary31  <function=NAME>{...}</function> (repeated) — functionary v3.1
+//   functionary32  NAME\n{...} after the prompt's ">>>", further calls as
+//                  >>>NAME\n{...}; the recipient "all" is text — functionary v3.2
+//   command_r Action:\n```json\n[{"tool_name": ..., "parameters": {...}}, ...]\n```
+//             — Command R / R+ (its "directly_answer" tool is no call)
+//
+// Formats written with control tokens that llmd does not show as text
+// (DeepSeek R1's <｜tool▁calls▁begin｜>, Command R7B's <|START_ACTION|>) are
+// not read: their templates give `none`.
 //
 // Text that is not a well-formed call stays text: the parser never drops
 // output it does not understand.
@@ -17,7 +27,7 @@
 
 namespace llmd::engine {
 
-enum class ToolCallFormat { none, hermes, mistral, llama3 };
+enum class ToolCallFormat { none, hermes, mistral, llama3, firefunction, functionary31, functionary32, command_r };
 
 // The format a chat template's text teaches (none when it has no tool calls
 // llmd can read).

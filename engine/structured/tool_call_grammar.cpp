@@ -14,9 +14,13 @@ Result<GrammarPtr> tool_call_grammar(ToolCallFormat format, const std::vector<To
   if (tool_indices.empty()) return Error(ErrorCode::invalid_argument, "no tool to call");
   auto g = std::make_shared<Grammar>();
   g->allow_leading_whitespace = false;
-  const std::string_view args_key = format == ToolCallFormat::llama3 ? "parameters" : "arguments";
+  const bool raw = format == ToolCallFormat::functionary31 || format == ToolCallFormat::functionary32;
+  std::string_view name_key = "name", args_key = "arguments";
+  if (format == ToolCallFormat::llama3) args_key = "parameters";
+  if (format == ToolCallFormat::command_r) name_key = "tool_name", args_key = "parameters";
 
-  // One call: {"name": "NAME", "<args_key>": ARGS}, the opening shared by all tools.
+  // One call, the opening shared by all tools: {"NAME_KEY": "NAME", "ARGS_KEY": ARGS}
+  // in the JSON formats, NAME>ARGS or NAME\nARGS in functionary's.
   std::vector<int32_t> per_tool;
   for (size_t i : tool_indices) {
     const ToolSchema& t = tools[i];
@@ -28,29 +32,57 @@ Result<GrammarPtr> tool_call_grammar(ToolCallFormat format, const std::vector<To
       if (!a) return a.take_error();
       args = *a;
     }
-    per_tool.push_back(add_sequence(
-        g.get(), {add_literal(g.get(), t.name + "\", \"" + std::string(args_key) + "\": "), args, add_literal(g.get(), "}")}));
+    if (format == ToolCallFormat::functionary31) {
+      per_tool.push_back(add_sequence(g.get(), {add_literal(g.get(), t.name + ">"), args}));
+    } else if (format == ToolCallFormat::functionary32) {
+      per_tool.push_back(add_sequence(g.get(), {add_literal(g.get(), t.name + "\n"), args}));
+    } else {
+      per_tool.push_back(add_sequence(g.get(), {add_literal(g.get(), t.name + "\", \"" + std::string(args_key) + "\": "),
+                                                args, add_literal(g.get(), "}")}));
+    }
   }
-  const int32_t call = add_sequence(g.get(), {add_literal(g.get(), "{\"name\": \""), add_any_of(g.get(), per_tool)});
+  const int32_t any_tool = add_any_of(g.get(), per_tool);
+  const int32_t call =
+      raw ? any_tool
+          : add_sequence(g.get(), {add_literal(g.get(), "{\"" + std::string(name_key) + "\": \""), any_tool});
 
   int32_t one = call;
-  std::string separator;
-  if (format == ToolCallFormat::hermes) {
-    one = add_sequence(g.get(), {add_literal(g.get(), "<tool_call>\n"), call, add_literal(g.get(), "\n</tool_call>")});
-    separator = "\n";
-  } else if (format == ToolCallFormat::mistral) {
-    separator = ", ";
-  } else {
-    max_calls = 1;
+  std::string prefix, separator, suffix;
+  switch (format) {
+    case ToolCallFormat::hermes:
+      one = add_sequence(g.get(), {add_literal(g.get(), "<tool_call>\n"), call, add_literal(g.get(), "\n</tool_call>")});
+      separator = "\n";
+      break;
+    case ToolCallFormat::mistral:
+      prefix = "[TOOL_CALLS][", separator = ", ", suffix = "]";
+      break;
+    case ToolCallFormat::firefunction:
+      prefix = "functools[", separator = ", ", suffix = "]";
+      break;
+    case ToolCallFormat::functionary31:
+      one = add_sequence(g.get(), {add_literal(g.get(), "<function="), call, add_literal(g.get(), "</function>")});
+      break;
+    case ToolCallFormat::functionary32:
+      separator = ">>>";  // the prompt's ">>>" opens the first call
+      break;
+    case ToolCallFormat::command_r:
+      prefix = "Action:\n```json\n[\n", separator = ",\n", suffix = "\n]\n```";
+      break;
+    case ToolCallFormat::llama3:
+    case ToolCallFormat::none:
+      max_calls = 1;
+      break;
   }
   max_calls = std::clamp(max_calls, 1, kMaxForcedCalls);
   // calls(k) = one | one SEP calls(k - 1)
   int32_t calls = one;
   for (int32_t k = 1; k < max_calls; ++k) {
-    calls = add_any_of(g.get(), {one, add_sequence(g.get(), {one, add_literal(g.get(), separator), calls})});
+    const int32_t more = separator.empty() ? add_sequence(g.get(), {one, calls})
+                                           : add_sequence(g.get(), {one, add_literal(g.get(), separator), calls});
+    calls = add_any_of(g.get(), {one, more});
   }
-  if (format == ToolCallFormat::mistral) {
-    calls = add_sequence(g.get(), {add_literal(g.get(), "[TOOL_CALLS]["), calls, add_literal(g.get(), "]")});
+  if (!prefix.empty() || !suffix.empty()) {
+    calls = add_sequence(g.get(), {add_literal(g.get(), prefix), calls, add_literal(g.get(), suffix)});
   }
   g->root = calls;
   return GrammarPtr(std::move(g));

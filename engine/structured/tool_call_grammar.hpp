@@ -6,6 +6,10 @@
 //            (calls separated by "\n")
 //   mistral  [TOOL_CALLS][{"name": "NAME", "arguments": ARGS}, ...]
 //   llama3   {"name": "NAME", "parameters": ARGS} (one call only)
+//   firefunction   functools[{"name": "NAME", "arguments": ARGS}, ...]
+//   functionary31  <function=NAME>ARGS</function> (calls back to back)
+//   functionary32  NAME\nARGS (after the prompt's ">>>"), further calls >>>NAME\nARGS
+//   command_r      Action:\n```json\n[\n{"tool_name": "NAME", "parameters": ARGS},\n...\n]\n```
 //
 // NAME is one of the offered tools and ARGS a JSON document valid for that
 // tool's parameters schema (any object when it has none).

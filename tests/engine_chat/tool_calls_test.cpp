@@ -62,6 +62,71 @@ TEST(ToolCalls, Llama3Json) {
   EXPECT_EQ(parse_tool_calls(ToolCallFormat::none, "<tool_call>{\"name\": \"f\"}</tool_call>").calls.size(), 0u);
 }
 
+// Answers as the models of these families write them (the formats their
+// templates teach and render for earlier assistant turns).
+TEST(ToolCalls, FirefunctionFunctoolsList) {
+  auto r = parse_tool_calls(ToolCallFormat::firefunction,
+                            " functools[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}, "
+                            "{\"name\": \"get_time\", \"arguments\": {}}]");
+  ASSERT_EQ(r.calls.size(), 2u);
+  EXPECT_EQ(r.calls[0].name, "get_weather");
+  EXPECT_EQ(r.calls[0].arguments, "{\"city\": \"Oslo\"}");
+  EXPECT_EQ(r.calls[1].name, "get_time");
+  EXPECT_EQ(r.content, "");
+  auto text = parse_tool_calls(ToolCallFormat::firefunction, "Oslo is sunny.");
+  EXPECT_TRUE(text.calls.empty());
+  EXPECT_EQ(text.content, "Oslo is sunny.");
+  EXPECT_TRUE(parse_tool_calls(ToolCallFormat::firefunction, "functools[{\"arguments\": {}}]").calls.empty());
+}
+
+TEST(ToolCalls, FunctionaryV31FunctionTags) {
+  auto r = parse_tool_calls(ToolCallFormat::functionary31,
+                            "Let me check.<function=get_weather>{\"city\": \"Oslo\"}</function>"
+                            "<function=get_time>{}</function>");
+  ASSERT_EQ(r.calls.size(), 2u);
+  EXPECT_EQ(r.content, "Let me check.");
+  EXPECT_EQ(r.calls[0].name, "get_weather");
+  EXPECT_EQ(r.calls[0].arguments, "{\"city\": \"Oslo\"}");
+  EXPECT_EQ(r.calls[1].name, "get_time");
+  // Cut at the closing tag by a stop string: still a call.
+  EXPECT_EQ(parse_tool_calls(ToolCallFormat::functionary31, "<function=get_time>{}").calls.size(), 1u);
+  // Arguments that are not an object, or text between calls: text.
+  EXPECT_TRUE(parse_tool_calls(ToolCallFormat::functionary31, "<function=f>[1]</function>").calls.empty());
+  EXPECT_TRUE(
+      parse_tool_calls(ToolCallFormat::functionary31, "<function=f>{}</function> and <function=g>{}</function>")
+          .calls.empty());
+}
+
+TEST(ToolCalls, FunctionaryV32Recipients) {
+  // The prompt ends with ">>>": the answer starts with its recipient.
+  auto text = parse_tool_calls(ToolCallFormat::functionary32, "all\nHello there.");
+  EXPECT_TRUE(text.calls.empty());
+  EXPECT_EQ(text.content, "Hello there.");
+  auto r = parse_tool_calls(ToolCallFormat::functionary32,
+                            "all\nChecking both.>>>get_weather\n{\"city\": \"Oslo\"}>>>get_time\n{}");
+  ASSERT_EQ(r.calls.size(), 2u);
+  EXPECT_EQ(r.content, "Checking both.");
+  EXPECT_EQ(r.calls[0].name, "get_weather");
+  EXPECT_EQ(r.calls[0].arguments, "{\"city\": \"Oslo\"}");
+  EXPECT_EQ(r.calls[1].name, "get_time");
+  EXPECT_TRUE(parse_tool_calls(ToolCallFormat::functionary32, "get_weather\nnot json").calls.empty());
+}
+
+TEST(ToolCalls, CommandRActionList) {
+  auto r = parse_tool_calls(ToolCallFormat::command_r,
+                            "I will look up the weather.\nAction:\n```json\n[\n    {\n        \"tool_name\": "
+                            "\"get_weather\",\n        \"parameters\": {\"city\": \"Oslo\"}\n    }\n]\n```");
+  ASSERT_EQ(r.calls.size(), 1u);
+  EXPECT_EQ(r.content, "I will look up the weather.");
+  EXPECT_EQ(r.calls[0].name, "get_weather");
+  EXPECT_EQ(r.calls[0].arguments, "{\"city\": \"Oslo\"}");
+  // The model's own "directly_answer" tool is no call.
+  auto direct = parse_tool_calls(ToolCallFormat::command_r,
+                                 "Action: ```json\n[{\"tool_name\": \"directly_answer\", \"parameters\": {}}]\n```");
+  EXPECT_TRUE(direct.calls.empty());
+  EXPECT_TRUE(parse_tool_calls(ToolCallFormat::command_r, "No action needed.").calls.empty());
+}
+
 TEST(ToolCalls, FormatOfEachReferenceTemplate) {
   const std::pair<const char*, ToolCallFormat> expected[] = {
       {"NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja", ToolCallFormat::hermes},
@@ -71,10 +136,15 @@ TEST(ToolCalls, FormatOfEachReferenceTemplate) {
       {"meta-llama-Llama-3.1-8B-Instruct.jinja", ToolCallFormat::llama3},
       {"meta-llama-Llama-3.2-3B-Instruct.jinja", ToolCallFormat::llama3},
       {"meta-llama-Llama-3.3-70B-Instruct.jinja", ToolCallFormat::llama3},
-      {"fireworks-ai-llama-3-firefunction-v2.jinja", ToolCallFormat::none},
-      {"meetkai-functionary-medium-v3.1.jinja", ToolCallFormat::none},
-      {"meetkai-functionary-medium-v3.2.jinja", ToolCallFormat::none},
-      {"CohereForAI-c4ai-command-r-plus-tool_use.jinja", ToolCallFormat::none},
+      {"fireworks-ai-llama-3-firefunction-v2.jinja", ToolCallFormat::firefunction},
+      {"meetkai-functionary-medium-v3.1.jinja", ToolCallFormat::functionary31},
+      {"meetkai-functionary-medium-v3.2.jinja", ToolCallFormat::functionary32},
+      {"CohereForAI-c4ai-command-r-plus-tool_use.jinja", ToolCallFormat::command_r},
+      // Calls between control tokens, which are not shown as text.
+      {"CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja", ToolCallFormat::none},
+      {"llama-cpp-deepseek-r1.jinja", ToolCallFormat::none},
+      {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", ToolCallFormat::none},
+      {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", ToolCallFormat::none},
       {"google-gemma-2-2b-it.jinja", ToolCallFormat::none},
       {"microsoft-Phi-3.5-mini-instruct.jinja", ToolCallFormat::none},
   };

@@ -173,14 +173,16 @@ TEST(ToolCallGrammar, EachFormatReadsBackAsValidCalls) {
   const auto vocab = test_vocab();
   const std::string weather = R"({"type":"object","properties":{"city":{"type":"string","maxLength":8},"unit":{"enum":["c","f"]}},"required":["city","unit"],"additionalProperties":false})";
   const std::vector<ToolSchema> tools = {{"get_weather", weather}, {"get_time", ""}};
-  for (ToolCallFormat f : {ToolCallFormat::hermes, ToolCallFormat::mistral, ToolCallFormat::llama3}) {
+  for (ToolCallFormat f : {ToolCallFormat::hermes, ToolCallFormat::mistral, ToolCallFormat::llama3,
+                           ToolCallFormat::firefunction, ToolCallFormat::functionary31, ToolCallFormat::functionary32,
+                           ToolCallFormat::command_r}) {
     for (int32_t max_calls : {1, 3}) {
       Result<GrammarPtr> g = tool_call_grammar(f, tools, {0, 1}, max_calls);
       ASSERT_TRUE(g.ok()) << g.error().message;
       for (uint64_t seed = 0; seed < 20; ++seed) {
         const std::string text = generate(*g, vocab, seed, seed == 0);
         const ParsedOutput out = parse_tool_calls(f, text);
-        ASSERT_FALSE(out.calls.empty()) << text;
+        ASSERT_FALSE(out.calls.empty()) << tool_call_format_name(f) << ": " << text;
         EXPECT_TRUE(out.content.empty()) << text;
         EXPECT_LE(out.calls.size(), static_cast<size_t>(f == ToolCallFormat::llama3 ? 1 : max_calls)) << text;
         for (const ParsedToolCall& call : out.calls) {
