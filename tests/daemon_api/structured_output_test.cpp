@@ -145,5 +145,54 @@ TEST(StructuredOutputApi, ForcedToolCallsValidate) {
   EXPECT_NE(refused.body.find("unsupported_parameter"), std::string::npos) << refused.body;
 }
 
+// Every other family llmd reads: a template that teaches the format (the
+// markers llmd recognises it by), a forced call, arguments that validate.
+TEST(StructuredOutputApi, ForcedToolCallsInEveryOtherFamilysFormat) {
+  const std::pair<const char*, const char*> families[] = {
+      {"firefunction", "{% if tools %}Call with functools[{\"name\": ..., \"arguments\": ...}]\n{% endif %}"},
+      {"functionary v3.1", "{% if tools %}Call with <function=NAME>{...}</function>\n{% endif %}"},
+      {"functionary v3.2", "{% if tools %}>>>all for text\n{% endif %}"},
+      {"command r", "{% if tools %}Action:\n```json\n[{\"tool_name\": ..., \"parameters\": ...}]\n```\n{% endif %}"},
+  };
+  const std::string weather =
+      R"({"type":"object","properties":{"city":{"type":"string","maxLength":10}},"required":["city"],"additionalProperties":false})";
+  // Both with small schemas: "any object" lets a random-weight model write
+  // keys until its context ends.
+  const std::string time = R"({"type":"object","properties":{"tz":{"enum":["UTC","CET"]}},"required":["tz"],"additionalProperties":false})";
+  const std::string tools = R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":)" + weather +
+                            R"(}},{"type":"function","function":{"name":"get_time","parameters":)" + time + "}}]";
+  for (const auto& [family, teach] : families) {
+    SCOPED_TRACE(family);
+    ApiServerOptions opts;
+    opts.files = {{"family.jinja", std::string(teach) +
+                                       "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}"
+                                       "{% if add_generation_prompt %}assistant:{% endif %}"}};
+    opts.models_extra = "chat_template = \"family.jinja\"\n";
+    ApiServer server(opts);
+    ASSERT_TRUE(server.ok()) << server.logs();
+    for (int seed = 0; seed < 3; ++seed) {
+      auto res = server.call("POST", kChat,
+                             chat_body(kSynthModel, tools + R"(,"tool_choice":"required","temperature":1,"seed":)" +
+                                                        std::to_string(seed)));
+      ASSERT_EQ(res.status, 200) << res.body;
+      const auto v = boost::json::parse(res.body);
+      const auto& choice = v.at("choices").as_array().at(0);
+      EXPECT_EQ(choice.at("finish_reason").as_string(), "tool_calls") << res.body;
+      const auto* calls = choice.at("message").as_object().if_contains("tool_calls");
+      ASSERT_TRUE(calls && calls->is_array() && !calls->as_array().empty()) << res.body;
+      for (const auto& c : calls->as_array()) {
+        const std::string name(c.at("function").at("name").as_string());
+        const std::string args(c.at("function").at("arguments").as_string());
+        if (name == "get_weather") {
+          EXPECT_EQ(validate_json(weather, args), "") << args;
+        } else {
+          EXPECT_EQ(name, "get_time");
+          EXPECT_EQ(validate_json(time, args), "") << args;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace llmd::test
