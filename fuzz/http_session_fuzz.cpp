@@ -44,16 +44,18 @@ struct Fixture {
   Fixture() {
     log::set_level(log::Level::error);
     core.access_log = false;
-    core.limits.header_bytes = 2048;
-    core.limits.body_bytes = 4096;
-    core.limits.handshake_timeout = std::chrono::milliseconds(2000);
-    core.limits.header_timeout = std::chrono::milliseconds(2000);
-    core.limits.body_timeout = std::chrono::milliseconds(2000);
-    core.limits.idle_timeout = std::chrono::milliseconds(2000);
-    core.limits.write_timeout = std::chrono::milliseconds(2000);
-    core.limits.unauthenticated_idle_timeout = std::chrono::milliseconds(2000);
-    core.limits.auth_timeout = std::chrono::milliseconds(2000);
-    core.limits.stream_buffer_bytes = 64 * 1024;
+    config::LimitsConfig limits;
+    limits.header_bytes = 2048;
+    limits.body_bytes = 4096;
+    limits.handshake_timeout = std::chrono::milliseconds(2000);
+    limits.header_timeout = std::chrono::milliseconds(2000);
+    limits.body_timeout = std::chrono::milliseconds(2000);
+    limits.idle_timeout = std::chrono::milliseconds(2000);
+    limits.write_timeout = std::chrono::milliseconds(2000);
+    limits.unauthenticated_idle_timeout = std::chrono::milliseconds(2000);
+    limits.auth_timeout = std::chrono::milliseconds(2000);
+    limits.stream_buffer_bytes = 64 * 1024;
+    core.set_limits(limits);
     core.ready = true;
     core.offload = [this](std::function<void()> fn) { net::post(*io, std::move(fn)); };
 
