@@ -15,17 +15,20 @@ scripts/setup.sh
 
 jobs=$(nproc)
 build=build
+# Each step's heading carries the minutes and seconds since the start, so a
+# CI log shows where the time goes.
+step() { printf '== %s [%d:%02d]\n' "$1" $((SECONDS / 60)) $((SECONDS % 60)); }
 
-echo "== build ($build)"
+step "build ($build)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build "$build" -j "$jobs"
 
-echo "== tests"
+step "tests"
 ctest --test-dir "$build" --output-on-failure -j "$jobs"
 
 if [ "${LLMD_TEST_SOAK_MINUTES:-2}" != "0" ]; then
   # Mixed traffic against a real llmd: no 5xx, no leak of memory, fds or KV blocks.
-  echo "== soak (${LLMD_TEST_SOAK_MINUTES:-2} min)"
+  step "soak (${LLMD_TEST_SOAK_MINUTES:-2} min)"
   LLMD_BUILD_DIR=$build scripts/soak.sh "${LLMD_TEST_SOAK_MINUTES:-2}" 8
 fi
 
@@ -34,11 +37,11 @@ if [ "${LLMD_TEST_SANITIZE:-1}" != "0" ]; then
   # again under AddressSanitizer and UndefinedBehaviorSanitizer.
   scope=-DLLMD_ENGINE_ONLY=ON
   if [ "${LLMD_TEST_SANITIZE:-1}" = "full" ]; then scope=-DLLMD_ENGINE_ONLY=OFF; fi
-  echo "== sanitizer build ($build/sanitize, $scope)"
+  step "sanitizer build ($build/sanitize, $scope)"
   cmake -S . -B "$build/sanitize" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
     "$scope" -DLLMD_SANITIZE=ON -DLLMD_CUDA=OFF
   cmake --build "$build/sanitize" -j "$jobs"
-  echo "== tests under ASan/UBSan"
+  step "tests under ASan/UBSan"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir "$build/sanitize" --output-on-failure -j "$jobs" -LE nosanitize
 fi
@@ -46,17 +49,17 @@ fi
 if [ "${LLMD_TEST_FUZZ_SECONDS:-10}" != "0" ]; then
   # Every fuzz target for a short while from its seed corpus (clang, libFuzzer,
   # ASan + UBSan, build/fuzz), two at a time; docs/fuzzing.md has the long runs.
-  echo "== fuzz targets (${LLMD_TEST_FUZZ_SECONDS:-10} s each)"
+  step "fuzz targets (${LLMD_TEST_FUZZ_SECONDS:-10} s each)"
   LLMD_FUZZ_JOBS=$jobs scripts/fuzz.sh all "${LLMD_TEST_FUZZ_SECONDS:-10}"
 fi
 
 if [ "${LLMD_TEST_TSAN:-0}" = "1" ]; then
   # Data races and lock misuse between the I/O threads, the engine loop and
   # the ledger. Reports go to files; any report fails the run.
-  echo "== ThreadSanitizer build ($build/tsan)"
+  step "ThreadSanitizer build ($build/tsan)"
   cmake -S . -B "$build/tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMD_TSAN=ON -DLLMD_CUDA=OFF
   cmake --build "$build/tsan" -j "$jobs"
-  echo "== tests under ThreadSanitizer"
+  step "tests under ThreadSanitizer"
   reports="$build/tsan/reports"
   rm -rf "$reports" && mkdir -p "$reports"
   TSAN_OPTIONS="log_path=$reports/tsan second_deadlock_stack=1 halt_on_error=0" \
@@ -68,4 +71,4 @@ if [ "${LLMD_TEST_TSAN:-0}" = "1" ]; then
   fi
 fi
 
-echo "== all tests passed"
+step "all tests passed"
