@@ -7,17 +7,21 @@ namespace {
 
 // A continuation keeps the space its first token carries, and control tokens
 // (which the model may emit without ending) are not shown as text.
-engine::DecodeOptions continuation_options() {
+// Control tokens the caller needs to see (a tool-call format's markers) are
+// the exception.
+engine::DecodeOptions continuation_options(const std::vector<int32_t>& shown_control) {
   engine::DecodeOptions o;
   o.render_special = false;
   o.strip_leading_space = false;
+  o.shown_control = shown_control;
   return o;
 }
 
 }  // namespace
 
-ChoiceStream::ChoiceStream(const engine::Tokenizer& tok, const std::vector<std::string>& stops)
-    : decoder_(tok, continuation_options()), stops_(stops), has_stops_(!stops.empty()) {}
+ChoiceStream::ChoiceStream(const engine::Tokenizer& tok, const std::vector<std::string>& stops,
+                           const std::vector<int32_t>& shown_control)
+    : decoder_(tok, continuation_options(shown_control)), stops_(stops), has_stops_(!stops.empty()) {}
 
 ChoiceText ChoiceStream::push(int32_t id) {
   ChoiceText out;

@@ -20,7 +20,9 @@ struct ChoiceText {
 
 class ChoiceStream {
  public:
-  ChoiceStream(const engine::Tokenizer& tok, const std::vector<std::string>& stops);
+  // shown_control: control tokens shown as their text (others show nothing).
+  ChoiceStream(const engine::Tokenizer& tok, const std::vector<std::string>& stops,
+               const std::vector<int32_t>& shown_control = {});
 
   // Adds a generated token's text.
   ChoiceText push(int32_t id);

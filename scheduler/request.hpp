@@ -88,6 +88,9 @@ struct GenerationRequest {
   int32_t n = 1;                  // choices; with sampling.seed set, choice i samples with seed + i
   std::vector<std::string> stop;  // stop strings: generation ends before them, their text is never sent
   std::vector<int32_t> stop_token_ids;  // further ids that end a choice with FinishReason::stop
+  // Control tokens whose text the output shows (others show nothing): the
+  // markers of the tool-call format the daemon reads back.
+  std::vector<int32_t> shown_control_tokens;
   bool ignore_eos = false;        // keep going past end-of-generation tokens (benchmarks)
   // Structured output: every choice is a document of this grammar (tokens
   // that cannot continue one are masked; end-of-generation only when it is

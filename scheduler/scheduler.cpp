@@ -187,7 +187,7 @@ Result<RequestId> Scheduler::submit(GenerationRequest request) {
     s->sampler.emplace(std::move(sp));
     if (request.embed != engine::PoolingType::none)
       s->pooler.emplace(request.embed, model_.n_embd, static_cast<int32_t>(request.prompt.size()));
-    s->text = std::make_unique<ChoiceStream>(tokenizer_, request.stop);
+    s->text = std::make_unique<ChoiceStream>(tokenizer_, request.stop, request.shown_control_tokens);
     if (i == 0) {
       s->tokens = request.prompt;
       s->state = SeqState::waiting;

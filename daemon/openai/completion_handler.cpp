@@ -61,16 +61,33 @@ std::optional<ApiError> build_prompts(const models::ModelInstance& m, Completion
       }
       if (tools && jt->tool_format() == engine::ToolCallFormat::none) {
         return ApiError{400, "The chat template of model '" + m.id + "' writes tool calls in a format llmd does not "
-                             "read (it reads Hermes/Qwen <tool_call>, Mistral [TOOL_CALLS] and Llama 3 JSON).",
+                             "read (it reads Hermes/Qwen <tool_call>, Mistral [TOOL_CALLS], Llama 3 JSON, "
+                             "firefunction, functionary v3.1/v3.2, Command R/R+/R7B and DeepSeek R1 calls).",
                         "unsupported_parameter", "tools"};
       }
       if (tools && req.logprobs) {
         return ApiError{400, "'logprobs' cannot be combined with 'tools' yet.", "unsupported_parameter", "logprobs"};
       }
       rendered = jt->render_values(req.template_messages, req.tools, /*add_generation_prompt=*/true);
-      if (tools) plan->tool_format = jt->tool_format();
+      if (tools) {
+        plan->tool_format = jt->tool_format();
+        // The format's markers may be control tokens, which output does not
+        // show: the call parser has to see them.
+        for (std::string_view marker : engine::tool_call_markers(plan->tool_format)) {
+          const int32_t id = tok.vocab().find(marker);
+          if (id >= 0 && tok.is_control(id)) plan->request.shown_control_tokens.push_back(id);
+        }
+      }
       plan->parallel_tool_calls = req.parallel_tool_calls;
       if (tools && (req.tool_choice == ToolChoice::required || req.tool_choice == ToolChoice::named)) {
+        if (plan->tool_format == engine::ToolCallFormat::command_r7b ||
+            plan->tool_format == engine::ToolCallFormat::deepseek_r1) {
+          // Constrained sampling writes text tokens only.
+          return ApiError{400, "Model '" + m.id + "' writes tool calls between control tokens (" +
+                                   std::string(engine::tool_call_format_name(plan->tool_format)) +
+                                   " format), which a forced call cannot write yet; use tool_choice \"auto\".",
+                          "unsupported_parameter", "tool_choice"};
+        }
         if (auto e = force_tool_call(req, plan)) return e;
       }
     } else {

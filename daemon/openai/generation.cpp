@@ -44,6 +44,9 @@ Generation::Generation(http::ExchangePtr ex, GenerationPlan plan, auth::Admissio
       if (!plan_.stream) choices_[i].text = plan_.echo[i / n];
     }
   }
+  if (plan_.stream && plan_.tool_format != engine::ToolCallFormat::none) {
+    for (Choice& c : choices_) c.tools = std::make_unique<engine::ToolCallStream>(plan_.tool_format);
+  }
   usage_.resize(plan_.prompts.size());
   outstanding_.store(plan_.prompts.size());
 }
@@ -132,7 +135,11 @@ void Generation::on_event(size_t prompt, scheduler::StreamEvent&& ev) {
 }
 
 void Generation::read_tool_calls(size_t index, std::string* text, std::vector<ToolCallOut>* calls) const {
-  engine::ParsedOutput parsed = engine::parse_tool_calls(plan_.tool_format, choices_[index].text);
+  name_tool_calls(index, engine::parse_tool_calls(plan_.tool_format, choices_[index].text), text, calls);
+}
+
+void Generation::name_tool_calls(size_t index, engine::ParsedOutput parsed, std::string* text,
+                                 std::vector<ToolCallOut>* calls) const {
   if (!plan_.parallel_tool_calls && parsed.calls.size() > 1) parsed.calls.resize(1);
   // Ids unique within the response: its id's suffix, the choice, the call.
   const std::string base = plan_.meta.id.substr(plan_.meta.id.find('-') + 1);
@@ -145,18 +152,20 @@ void Generation::read_tool_calls(size_t index, std::string* text, std::vector<To
 
 void Generation::stream_event(int32_t index, const scheduler::StreamEvent& ev, Choice& c) {
   std::string out;
-  if (plan_.tool_format != engine::ToolCallFormat::none) {
-    // A tool call is known only once the answer is complete.
-    c.text += ev.text;
-    if (!is_normal_finish(ev.finish)) return;
-    c.finish = ev.finish;
-    std::string text;
-    std::vector<ToolCallOut> calls;
-    read_tool_calls(static_cast<size_t>(index), &text, &calls);
-    if (!text.empty()) chunks_.text(out, index, text, nullptr);
-    if (!calls.empty()) chunks_.tool_calls(out, index, calls);
-    chunks_.finish(out, index, calls.empty() ? finish_reason_name(ev.finish) : std::string_view("tool_calls"));
-    send(std::move(out), false);
+  if (c.tools) {
+    // Text that cannot be part of a call streams as it comes; calls are
+    // known, and sent, once the answer is complete.
+    if (std::string text = c.tools->push(ev.text); !text.empty()) chunks_.text(out, index, text, nullptr);
+    if (is_normal_finish(ev.finish)) {
+      c.finish = ev.finish;
+      std::string text;
+      std::vector<ToolCallOut> calls;
+      name_tool_calls(static_cast<size_t>(index), c.tools->finish(), &text, &calls);
+      if (!text.empty()) chunks_.text(out, index, text, nullptr);
+      if (!calls.empty()) chunks_.tool_calls(out, index, calls);
+      chunks_.finish(out, index, calls.empty() ? finish_reason_name(ev.finish) : std::string_view("tool_calls"));
+    }
+    if (!out.empty()) send(std::move(out), false);
     return;
   }
   const bool with_logprobs = plan_.logprobs && !ev.tokens.empty();

@@ -36,6 +36,7 @@
 #include "daemon/openai/api_request.hpp"
 #include "models/lease.hpp"
 #include "daemon/openai/response_json.hpp"
+#include "engine/chat/tool_call_stream.hpp"
 #include "engine/chat/tool_calls.hpp"
 #include "scheduler/request.hpp"
 
@@ -76,6 +77,7 @@ class Generation : public std::enable_shared_from_this<Generation> {
     std::vector<scheduler::GeneratedToken> tokens;      // whole responses with logprobs
     int64_t text_offset = 0;                            // completions logprobs: bytes of text so far
     scheduler::FinishReason finish = scheduler::FinishReason::none;
+    std::unique_ptr<engine::ToolCallStream> tools;     // streamed tool requests
   };
 
   void submit_all();
@@ -85,6 +87,9 @@ class Generation : public std::enable_shared_from_this<Generation> {
   void collect_event(const scheduler::StreamEvent& ev, Choice& c);
   // The choice's answer split into text and tool calls (tool requests).
   void read_tool_calls(size_t index, std::string* text, std::vector<ToolCallOut>* calls) const;
+  // The parsed calls with their response-unique ids.
+  void name_tool_calls(size_t index, engine::ParsedOutput parsed, std::string* text,
+                       std::vector<ToolCallOut>* calls) const;
   void finish_request();
   void send(std::string bytes, bool last);
   void abort_all();

@@ -89,13 +89,24 @@ ParsedOutput parse_llama3(std::string_view output) {
   return r;
 }
 
-// A JSON list of call objects after `marker` (the text before it is content).
-// `name_key`/`args_key`: the object's fields; calls named in `skip` are no calls.
+// A JSON list of call objects after `marker` (the text before it is content),
+// up to `end_marker` when one is given (and present: generation may stop
+// before it). `name_key`/`args_key`: the object's fields; calls named in
+// `skip` are no calls.
 ParsedOutput parse_json_list_after(std::string_view output, std::string_view marker, std::string_view name_key,
-                                   std::string_view args_key, std::string_view skip = {}) {
+                                   std::string_view args_key, std::string_view skip = {},
+                                   std::string_view end_marker = {}) {
   const size_t at = output.find(marker);
   if (at == std::string_view::npos) return as_text(output);
-  std::string_view rest = chat::py_strip(output.substr(at + marker.size()));
+  std::string_view rest = output.substr(at + marker.size());
+  if (!end_marker.empty()) {
+    const size_t end = rest.find(end_marker);
+    if (end != std::string_view::npos) {
+      if (!chat::py_strip(rest.substr(end + end_marker.size())).empty()) return as_text(output);
+      rest = rest.substr(0, end);
+    }
+  }
+  rest = chat::py_strip(rest);
   constexpr std::string_view fence = "```json", fence_end = "```";
   if (rest.substr(0, fence.size()) == fence) {
     rest = rest.substr(fence.size());
@@ -197,11 +208,61 @@ ParsedOutput parse_functionary32(std::string_view output) {
   return r;
 }
 
+namespace deepseek {
+constexpr std::string_view calls_begin = "<｜tool▁calls▁begin｜>", calls_end = "<｜tool▁calls▁end｜>";
+constexpr std::string_view call_begin = "<｜tool▁call▁begin｜>", call_end = "<｜tool▁call▁end｜>";
+constexpr std::string_view sep = "<｜tool▁sep｜>";
+}  // namespace deepseek
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+ParsedOutput parse_deepseek_r1(std::string_view output) {
+  using namespace deepseek;
+  // The list opener may be missing when the model starts with a call.
+  size_t start = output.find(calls_begin);
+  size_t pos = start == std::string_view::npos ? std::string_view::npos : start + calls_begin.size();
+  if (start == std::string_view::npos) pos = start = output.find(call_begin);
+  if (start == std::string_view::npos) return as_text(output);
+  ParsedOutput r;
+  r.content = std::string(chat::py_strip(output.substr(0, start)));
+  for (;;) {
+    std::string_view rest = chat::py_strip(output.substr(pos));
+    pos = output.size() - rest.size();
+    if (rest.empty()) break;
+    if (starts_with(rest, calls_end)) {
+      if (!chat::py_strip(rest.substr(calls_end.size())).empty()) return as_text(output);
+      break;
+    }
+    if (!starts_with(rest, call_begin)) return as_text(output);
+    rest = rest.substr(call_begin.size());
+    const size_t at_sep = rest.find(sep);
+    if (at_sep == std::string_view::npos || chat::py_strip(rest.substr(0, at_sep)) != "function") return as_text(output);
+    rest = rest.substr(at_sep + sep.size());
+    const size_t nl = rest.find('\n');
+    // The last call may lack its end marker when generation stopped at it.
+    const size_t end = rest.find(call_end);
+    if (nl == std::string_view::npos || end < nl) return as_text(output);
+    std::string_view args = chat::py_strip(rest.substr(nl + 1, end == std::string_view::npos ? end : end - nl - 1));
+    constexpr std::string_view fence = "```json", fence_end = "```";
+    if (starts_with(args, fence)) {
+      args = args.substr(fence.size());
+      const size_t close = args.rfind(fence_end);
+      if (close != std::string_view::npos) args = args.substr(0, close);
+    }
+    ParsedToolCall call;
+    if (!call_from_parts(rest.substr(0, nl), args, &call)) return as_text(output);
+    r.calls.push_back(std::move(call));
+    if (end == std::string_view::npos) break;
+    pos = static_cast<size_t>(rest.data() - output.data()) + end + call_end.size();
+  }
+  return r;
+}
+
 }  // namespace
 
 ToolCallFormat tool_call_format_of_template(std::string_view t) {
-  // Calls marked by control tokens (not shown as text) cannot be read back.
-  if (contains(t, "<|START_ACTION|>") || contains(t, "tool▁calls▁begin")) return ToolCallFormat::none;
+  if (contains(t, "<|START_ACTION|>") && contains(t, "\"tool_name\"")) return ToolCallFormat::command_r7b;
+  if (contains(t, "tool▁calls▁begin") && contains(t, "tool▁sep")) return ToolCallFormat::deepseek_r1;
   if (contains(t, "functools[")) return ToolCallFormat::firefunction;
   if (contains(t, "<function=") && contains(t, "</function>")) return ToolCallFormat::functionary31;
   if (contains(t, ">>>all")) return ToolCallFormat::functionary32;
@@ -223,9 +284,28 @@ std::string_view tool_call_format_name(ToolCallFormat f) {
     case ToolCallFormat::functionary31: return "functionary-v3.1";
     case ToolCallFormat::functionary32: return "functionary-v3.2";
     case ToolCallFormat::command_r: return "command-r";
+    case ToolCallFormat::command_r7b: return "command-r7b";
+    case ToolCallFormat::deepseek_r1: return "deepseek-r1";
     case ToolCallFormat::none: break;
   }
   return "none";
+}
+
+std::vector<std::string_view> tool_call_markers(ToolCallFormat f) {
+  switch (f) {
+    case ToolCallFormat::hermes: return {"<tool_call>", "</tool_call>"};
+    case ToolCallFormat::mistral: return {"[TOOL_CALLS]"};
+    case ToolCallFormat::llama3: return {"<|python_tag|>"};
+    case ToolCallFormat::firefunction: return {"functools"};
+    case ToolCallFormat::functionary31: return {"<function=", "</function>"};
+    case ToolCallFormat::functionary32: return {">>>"};
+    case ToolCallFormat::command_r: return {"Action:"};
+    case ToolCallFormat::command_r7b: return {"<|START_ACTION|>", "<|END_ACTION|>"};
+    case ToolCallFormat::deepseek_r1:
+      return {deepseek::calls_begin, deepseek::calls_end, deepseek::call_begin, deepseek::call_end, deepseek::sep};
+    case ToolCallFormat::none: break;
+  }
+  return {};
 }
 
 ParsedOutput parse_tool_calls(ToolCallFormat format, std::string_view output) {
@@ -238,6 +318,9 @@ ParsedOutput parse_tool_calls(ToolCallFormat format, std::string_view output) {
     case ToolCallFormat::functionary32: return parse_functionary32(output);
     case ToolCallFormat::command_r:
       return parse_json_list_after(output, "Action:", "tool_name", "parameters", "directly_answer");
+    case ToolCallFormat::command_r7b:
+      return parse_json_list_after(output, "<|START_ACTION|>", "tool_name", "parameters", {}, "<|END_ACTION|>");
+    case ToolCallFormat::deepseek_r1: return parse_deepseek_r1(output);
     case ToolCallFormat::none: break;
   }
   return as_text(output);

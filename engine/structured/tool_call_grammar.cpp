@@ -8,7 +8,10 @@ namespace llmd::engine::structured {
 
 Result<GrammarPtr> tool_call_grammar(ToolCallFormat format, const std::vector<ToolSchema>& tools,
                                      const std::vector<size_t>& tool_indices, int32_t max_calls) {
-  if (format == ToolCallFormat::none) {
+  if (format == ToolCallFormat::none || format == ToolCallFormat::command_r7b ||
+      format == ToolCallFormat::deepseek_r1) {
+    // The last two write their calls between control tokens; a grammar
+    // writes text tokens only.
     return Error(ErrorCode::unsupported, "the model's chat template has no tool-call format llmd can force");
   }
   if (tool_indices.empty()) return Error(ErrorCode::invalid_argument, "no tool to call");
@@ -69,6 +72,8 @@ Result<GrammarPtr> tool_call_grammar(ToolCallFormat format, const std::vector<To
       prefix = "Action:\n```json\n[\n", separator = ",\n", suffix = "\n]\n```";
       break;
     case ToolCallFormat::llama3:
+    case ToolCallFormat::command_r7b:
+    case ToolCallFormat::deepseek_r1:
     case ToolCallFormat::none:
       max_calls = 1;
       break;

@@ -11,6 +11,9 @@
 //   functionary32  NAME\nARGS (after the prompt's ">>>"), further calls >>>NAME\nARGS
 //   command_r      Action:\n```json\n[\n{"tool_name": "NAME", "parameters": ARGS},\n...\n]\n```
 //
+// Command R7B and DeepSeek R1 write their calls between control tokens, which
+// a grammar cannot produce: no grammar for them (unsupported).
+//
 // NAME is one of the offered tools and ARGS a JSON document valid for that
 // tool's parameters schema (any object when it has none).
 #pragma once

@@ -111,6 +111,14 @@ Result<gguf::GgufWriter> make_synth_writer(const SynthShape& s, const SynthOptio
   if (head_dim <= 0 || head_dim % 2 != 0) return Error(ErrorCode::synth_bad_shape, "shape " + s.name + ": bad head size");
   auto vocab = make_synth_vocab(s.n_vocab);
   if (!vocab) return vocab.take_error();
+  if (opts.control_tokens.size() > vocab->tokens.size() / 2)
+    return Error(ErrorCode::synth_bad_shape, "too many control tokens for the vocabulary");
+  for (size_t i = 0; i < opts.control_tokens.size(); ++i) {
+    const size_t id = vocab->tokens.size() - opts.control_tokens.size() + i;
+    vocab->tokens[id] = opts.control_tokens[i];
+    vocab->scores[id] = 0.0f;
+    vocab->types[id] = 3;
+  }
 
   gguf::GgufWriter w;
   const std::string a = s.arch + ".";

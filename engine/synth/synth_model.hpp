@@ -25,6 +25,10 @@ struct SynthOptions {
   // Pooling type written as "{arch}.pooling_type": -1 = the shape's own,
   // 0 = none (not an embedding model), 1 mean, 2 cls, 3 last.
   int pooling = -1;
+  // Control tokens with these texts take the vocabulary's last ids (in
+  // order), in place of generated word pieces: a test model that has a
+  // template's special tokens ("<|START_ACTION|>").
+  std::vector<std::string> control_tokens;
 };
 
 // Builds a writer holding the metadata, the generated vocabulary and the

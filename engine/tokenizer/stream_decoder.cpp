@@ -1,5 +1,7 @@
 #include "engine/tokenizer/stream_decoder.hpp"
 
+#include <algorithm>
+
 #include "engine/tokenizer/tokenizer.hpp"
 
 namespace llmd::engine {
@@ -7,11 +9,18 @@ namespace llmd::engine {
 StreamDecoder::StreamDecoder(const Tokenizer& tok) : StreamDecoder(tok, DecodeOptions{}) {}
 
 StreamDecoder::StreamDecoder(const Tokenizer& tok, const DecodeOptions& options)
-    : tok_(tok), render_special_(options.render_special), strip_leading_space_(options.strip_leading_space) {}
+    : tok_(tok),
+      render_special_(options.render_special),
+      strip_leading_space_(options.strip_leading_space),
+      shown_control_(options.shown_control) {
+  std::sort(shown_control_.begin(), shown_control_.end());
+}
 
 std::string StreamDecoder::push(int32_t id) {
   std::string out;
-  utf8_.push(tok_.piece_for(id, first_, render_special_, strip_leading_space_), &out);
+  const bool render =
+      render_special_ || std::binary_search(shown_control_.begin(), shown_control_.end(), id);
+  utf8_.push(tok_.piece_for(id, first_, render, strip_leading_space_), &out);
   first_ = false;
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/tokenizer/utf8.hpp"
 
@@ -28,6 +29,7 @@ class StreamDecoder {
   const Tokenizer& tok_;
   bool render_special_;
   bool strip_leading_space_;
+  std::vector<int32_t> shown_control_;  // sorted
   bool first_ = true;
   utf8::Sanitizer utf8_;
 };

@@ -1,5 +1,6 @@
 #include "engine/tokenizer/tokenizer.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "base/log.hpp"
@@ -169,7 +170,10 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, const DecodeOptions&
   std::string out;
   bool first = true;
   for (int32_t id : ids) {
-    s.push(piece_for(id, first, options.render_special, options.strip_leading_space), &out);
+    const bool render = options.render_special ||
+                        std::find(options.shown_control.begin(), options.shown_control.end(), id) !=
+                            options.shown_control.end();
+    s.push(piece_for(id, first, render, options.strip_leading_space), &out);
     first = false;
   }
   out += s.finish();

@@ -32,6 +32,9 @@ struct DecodeOptions {
   // that the first token carries (the one encoding added), so that
   // decode(encode(s)) == s. Turn off when decoding a continuation.
   bool strip_leading_space = true;
+  // Control tokens shown as their text even when render_special is false
+  // (a tool-call format's markers, which the call parser must see).
+  std::vector<int32_t> shown_control;
 };
 
 class Tokenizer {

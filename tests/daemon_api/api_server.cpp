@@ -55,6 +55,7 @@ void ApiServer::start(const ApiServerOptions& options) {
   engine::synth::SynthOptions so;
   so.type = options.weight_type;
   so.threads = 1;
+  so.control_tokens = options.control_tokens;
   ASSERT_TRUE(engine::synth::write_synth_model(*shape, so, (dir_ / "synth.gguf").string()));
   for (const auto& [name, content] : options.files) write_file(dir_ / name, content);
   // Servers of parallel tests must not share the default metrics port.

@@ -37,6 +37,7 @@ struct ApiServerOptions {
   std::string shape = "test-llama";
   engine::synth::SynthShape custom_shape;
   std::string weight_type = "f32";
+  std::vector<std::string> control_tokens;  // the model's last ids (engine::synth::SynthOptions)
   std::string models_extra;      // more keys for the [[models]] table ("max_sequences = 1\n")
   std::string limits;            // the [limits] table's keys
   std::string api;               // the [api] table's keys

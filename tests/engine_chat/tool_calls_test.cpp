@@ -127,6 +127,61 @@ TEST(ToolCalls, CommandRActionList) {
   EXPECT_TRUE(parse_tool_calls(ToolCallFormat::command_r, "No action needed.").calls.empty());
 }
 
+// The markers are control tokens; a request with tools shows them as text.
+TEST(ToolCalls, CommandR7BActionBetweenControlTokens) {
+  // The plan between <|START_THINKING|> and <|END_THINKING|> (not shown) is content.
+  auto r = parse_tool_calls(ToolCallFormat::command_r7b,
+                            "I will look up the weather in Oslo and the time.<|START_ACTION|>[\n    {\"tool_call_id\": "
+                            "\"0\", \"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\"}},\n    "
+                            "{\"tool_call_id\": \"1\", \"tool_name\": \"get_time\", \"parameters\": {}}\n]<|END_ACTION|>");
+  ASSERT_EQ(r.calls.size(), 2u);
+  EXPECT_EQ(r.content, "I will look up the weather in Oslo and the time.");
+  EXPECT_EQ(r.calls[0].name, "get_weather");
+  EXPECT_EQ(r.calls[0].arguments, "{\"city\": \"Oslo\"}");
+  EXPECT_EQ(r.calls[1].name, "get_time");
+  EXPECT_EQ(r.calls[1].arguments, "{}");
+  // Stopped before <|END_ACTION|>: still the calls.
+  EXPECT_EQ(parse_tool_calls(ToolCallFormat::command_r7b,
+                             "<|START_ACTION|>[{\"tool_name\": \"get_time\", \"parameters\": {}}]")
+                .calls.size(),
+            1u);
+  for (const char* text : {"<|START_ACTION|>[{\"tool_name\": \"f\"}]<|END_ACTION|> and more",
+                           "<|START_ACTION|>not json<|END_ACTION|>", "A plain answer."}) {
+    auto t = parse_tool_calls(ToolCallFormat::command_r7b, text);
+    EXPECT_TRUE(t.calls.empty()) << text;
+    EXPECT_EQ(t.content, text);
+  }
+}
+
+TEST(ToolCalls, DeepSeekR1CallsBetweenControlTokens) {
+  auto r = parse_tool_calls(
+      ToolCallFormat::deepseek_r1,
+      "<think>\nThe user wants the weather in two cities.\n</think>\n\n<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>"
+      "function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Oslo\"}\n```<｜tool▁call▁end｜>\n"
+      "<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Rome\", \"days\": 2}\n```"
+      "<｜tool▁call▁end｜><｜tool▁calls▁end｜>");
+  ASSERT_EQ(r.calls.size(), 2u);
+  EXPECT_EQ(r.content, "<think>\nThe user wants the weather in two cities.\n</think>");
+  EXPECT_EQ(r.calls[0].name, "get_weather");
+  EXPECT_EQ(r.calls[0].arguments, "{\"city\": \"Oslo\"}");
+  EXPECT_EQ(r.calls[1].arguments, "{\"city\": \"Rome\", \"days\": 2}");
+  // Without the list opener, without the fence, cut before the end marker.
+  auto bare = parse_tool_calls(ToolCallFormat::deepseek_r1,
+                               "<｜tool▁call▁begin｜>function<｜tool▁sep｜>get_time\n{}");
+  ASSERT_EQ(bare.calls.size(), 1u);
+  EXPECT_EQ(bare.calls[0].name, "get_time");
+  EXPECT_EQ(bare.calls[0].arguments, "{}");
+  for (const char* text :
+       {"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n```json\n[1]\n```<｜tool▁call▁end｜>",
+        "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>f\n{}<｜tool▁call▁end｜>"
+        "<｜tool▁calls▁end｜> trailing words",
+        "<｜tool▁call▁begin｜>function<｜tool▁sep｜>f<｜tool▁call▁end｜>\n{}", "Just text."}) {
+    auto t = parse_tool_calls(ToolCallFormat::deepseek_r1, text);
+    EXPECT_TRUE(t.calls.empty()) << text;
+    EXPECT_EQ(t.content, text);
+  }
+}
+
 TEST(ToolCalls, FormatOfEachReferenceTemplate) {
   const std::pair<const char*, ToolCallFormat> expected[] = {
       {"NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use.jinja", ToolCallFormat::hermes},
@@ -140,11 +195,10 @@ TEST(ToolCalls, FormatOfEachReferenceTemplate) {
       {"meetkai-functionary-medium-v3.1.jinja", ToolCallFormat::functionary31},
       {"meetkai-functionary-medium-v3.2.jinja", ToolCallFormat::functionary32},
       {"CohereForAI-c4ai-command-r-plus-tool_use.jinja", ToolCallFormat::command_r},
-      // Calls between control tokens, which are not shown as text.
-      {"CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja", ToolCallFormat::none},
-      {"llama-cpp-deepseek-r1.jinja", ToolCallFormat::none},
-      {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", ToolCallFormat::none},
-      {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", ToolCallFormat::none},
+      {"CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja", ToolCallFormat::command_r7b},
+      {"llama-cpp-deepseek-r1.jinja", ToolCallFormat::deepseek_r1},
+      {"deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", ToolCallFormat::deepseek_r1},
+      {"deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", ToolCallFormat::deepseek_r1},
       {"google-gemma-2-2b-it.jinja", ToolCallFormat::none},
       {"microsoft-Phi-3.5-mini-instruct.jinja", ToolCallFormat::none},
   };

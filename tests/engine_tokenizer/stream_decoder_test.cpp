@@ -147,3 +147,37 @@ TEST(StreamDecoder, HoldsBackAnIncompleteCodePoint) {
 
 }  // namespace
 }  // namespace llmd::engine
+
+namespace llmd::engine {
+namespace {
+
+// A tool-call format's markers are control tokens in some vocabularies: the
+// ones named in shown_control are shown as text, the other control tokens
+// still show nothing, in a full decode and a stream alike.
+TEST(StreamDecoderShownControl, NamedControlTokensAreShownOthersAreNot) {
+  const std::string rel = "vocab/ggml-vocab-llama-bpe.gguf";
+  LLMD_REQUIRE_SHARED_FILE(rel);
+  auto file = gguf::GgufFile::open(test::shared_file(rel).string());
+  ASSERT_TRUE(file.ok());
+  auto tok = Tokenizer::from_gguf(**file);
+  if (!tok && tok.error().code == ErrorCode::tokenizer_no_regex) GTEST_SKIP() << "built without PCRE2";
+  ASSERT_TRUE(tok.ok()) << tok.error().message;
+  const Tokenizer& t = **tok;
+  const int32_t header = t.vocab().find("<|start_header_id|>");
+  const int32_t eot = t.vocab().find("<|eot_id|>");
+  ASSERT_GE(header, 0);
+  ASSERT_GE(eot, 0);
+  ASSERT_TRUE(t.is_control(header));
+  Ids ids = t.encode("Hi", false, false);
+  ids.insert(ids.begin(), header);
+  ids.push_back(eot);
+  DecodeOptions opt;
+  opt.render_special = false;
+  EXPECT_EQ(t.decode(ids, opt), "Hi");
+  opt.shown_control = {header};
+  EXPECT_EQ(t.decode(ids, opt), "<|start_header_id|>Hi");
+  EXPECT_EQ(stream(t, ids, opt), "<|start_header_id|>Hi");
+}
+
+}  // namespace
+}  // namespace llmd::engine
