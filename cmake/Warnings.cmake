@@ -4,12 +4,9 @@ target_compile_options(llmd_flags INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-missing-field-initializers>)
 target_include_directories(llmd_flags INTERFACE ${PROJECT_SOURCE_DIR})
 
-# Sanitizer builds compile at -O1 (what the ASan documentation advises):
-# instrumented -O0 code runs the suite several times slower, and reports keep
-# their line numbers.
 if(LLMD_SANITIZE)
   target_compile_options(llmd_flags INTERFACE
-    $<$<COMPILE_LANGUAGE:CXX>:-O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -D_GLIBCXX_ASSERTIONS>)
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -D_GLIBCXX_ASSERTIONS>)
   target_link_options(llmd_flags INTERFACE -fsanitize=address,undefined)
 endif()
 
