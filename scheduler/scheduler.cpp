@@ -420,10 +420,14 @@ void Scheduler::run_plan(const StepPlan& plan) {
   }
 }
 
-std::shared_ptr<const engine::structured::VocabTrie> Scheduler::vocab_trie() {
-  std::call_once(vocab_trie_once_,
-                 [this] { vocab_trie_ = std::make_shared<const engine::structured::VocabTrie>(tokenizer_); });
-  return vocab_trie_;
+std::shared_ptr<const engine::structured::VocabTrie> Scheduler::vocab_trie(const std::vector<int32_t>& shown_control) {
+  std::vector<int32_t> key = shown_control;
+  std::sort(key.begin(), key.end());
+  key.erase(std::unique(key.begin(), key.end()), key.end());
+  std::lock_guard lk(vocab_trie_mu_);
+  auto& trie = vocab_tries_[key];
+  if (!trie) trie = std::make_shared<const engine::structured::VocabTrie>(tokenizer_, key);
+  return trie;
 }
 
 void Scheduler::sample_and_emit(Sequence* s, std::span<const float> logits) {
@@ -432,7 +436,8 @@ void Scheduler::sample_and_emit(Sequence* s, std::span<const float> logits) {
   // model), never on a submitting thread.
   const GenerationRequest& p = s->req->params;
   if (!s->constraint && p.grammar && !p.ignore_eos) {
-    s->constraint = std::make_unique<engine::structured::GrammarConstraint>(p.grammar, vocab_trie());
+    s->constraint =
+        std::make_unique<engine::structured::GrammarConstraint>(p.grammar, vocab_trie(p.shown_control_tokens));
   }
   engine::SampledToken t = s->sampler->sample(logits, s->prompt(), s->completion(), s->constraint.get());
   // The other choices of the request share the prompt just computed: fork
@@ -473,7 +478,8 @@ void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
       fair_.push_front(team, c->handle(), c->req->params.priority);
     }
     if (!c->constraint && r->params.grammar && !r->params.ignore_eos) {
-      c->constraint = std::make_unique<engine::structured::GrammarConstraint>(r->params.grammar, vocab_trie());
+      c->constraint = std::make_unique<engine::structured::GrammarConstraint>(
+          r->params.grammar, vocab_trie(r->params.shown_control_tokens));
     }
     engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion(), c->constraint.get());
     accept_token(c, t);

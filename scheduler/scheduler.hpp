@@ -31,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -155,8 +156,11 @@ class Scheduler {
   void fail_all(const Error& error);
   void publish_stats(const StepPlan* plan);
   void note_left_queue(RequestState* r);
-  // The model's vocabulary as a trie for structured output, built on first use.
-  std::shared_ptr<const engine::structured::VocabTrie> vocab_trie();
+  // The model's vocabulary as a trie for structured output, built on first
+  // use; with shown control tokens (a tool-call format's markers), a trie
+  // that lists them too, one per set (the sets come from the tool-call
+  // formats, so a model has few).
+  std::shared_ptr<const engine::structured::VocabTrie> vocab_trie(const std::vector<int32_t>& shown_control);
 
   engine::Backend* backend_;  // engine thread; null while paused
   std::shared_ptr<DeviceArbiter> arbiter_;  // engine thread; may be null
@@ -207,8 +211,8 @@ class Scheduler {
   mutable std::mutex stats_mu_;
   SchedulerStats stats_;
 
-  std::once_flag vocab_trie_once_;
-  std::shared_ptr<const engine::structured::VocabTrie> vocab_trie_;
+  std::mutex vocab_trie_mu_;
+  std::map<std::vector<int32_t>, std::shared_ptr<const engine::structured::VocabTrie>> vocab_tries_;
 
   std::mutex stop_mu_;
   std::thread thread_;

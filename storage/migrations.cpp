@@ -6,6 +6,7 @@
 #include "storage/schema_v1.hpp"
 #include "storage/schema_v2.hpp"
 #include "storage/schema_v3.hpp"
+#include "storage/schema_v4.hpp"
 #include "storage/transaction.hpp"
 
 namespace llmd::storage {
@@ -20,6 +21,7 @@ constexpr Migration kMigrations[] = {
     {1, kSchemaV1},
     {2, kSchemaV2},
     {3, kSchemaV3},
+    {4, kSchemaV4},
 };
 
 }  // namespace

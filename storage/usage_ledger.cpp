@@ -290,6 +290,36 @@ Result<LedgerCheck> check_ledger(Database& db) {
     }
   }
   {
+    // The report's rollup (schema v4) against the rows it sums.
+    auto st = db.prepare(
+        "WITH expected AS (SELECT day, team_id, api_key_id, model, count(*) AS requests,"
+        "  sum(status = 'ok') AS ok, sum(status = 'error') AS errors, sum(status = 'cancelled') AS cancelled,"
+        "  sum(status = 'interrupted') AS interrupted, sum(status = 'open') AS open,"
+        "  sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,"
+        "  sum(cached_tokens) AS cached_tokens, sum(charged_tokens) AS charged_tokens,"
+        "  coalesce(sum(queue_wait_ms), 0) AS queue_wait_ms"
+        "  FROM usage GROUP BY day, team_id, api_key_id, model)"
+        " SELECT coalesce(e.day, d.day), coalesce(e.team_id, d.team_id), coalesce(e.model, d.model),"
+        "  coalesce(e.requests, 0), coalesce(d.requests, 0)"
+        " FROM expected e FULL OUTER JOIN usage_daily d ON d.day = e.day AND d.team_id = e.team_id"
+        "  AND d.api_key_id = e.api_key_id AND d.model = e.model"
+        " WHERE e.day IS NULL OR d.day IS NULL OR e.requests != d.requests OR e.ok != d.ok OR e.errors != d.errors"
+        "  OR e.cancelled != d.cancelled OR e.interrupted != d.interrupted OR e.open != d.open"
+        "  OR e.prompt_tokens != d.prompt_tokens OR e.completion_tokens != d.completion_tokens"
+        "  OR e.cached_tokens != d.cached_tokens OR e.charged_tokens != d.charged_tokens"
+        "  OR e.queue_wait_ms != d.queue_wait_ms LIMIT 100");
+    if (!st) return st.take_error();
+    for (;;) {
+      auto row = st->step();
+      if (!row) return row.take_error();
+      if (!*row) break;
+      check.problems.push_back("usage report rollup for day " + st->column_text(0) + " team " +
+                               std::to_string(st->column_int(1)) + " model " + st->column_text(2) +
+                               " differs from the usage rows (" + std::to_string(st->column_int(4)) + " requests, rows say " +
+                               std::to_string(st->column_int(3)) + ")");
+    }
+  }
+  {
     auto st = db.prepare(
         "SELECT id, status FROM usage WHERE"
         " (status = 'open' AND (finished_at IS NOT NULL OR charged_tokens != 0)) OR"

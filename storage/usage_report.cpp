@@ -11,15 +11,11 @@ Result<std::vector<UsageSummary>> summarize_usage(Database& db, const UsageQuery
     if (*day && !parse_day(**day)) return Error(ErrorCode::usage_invalid, "days are written YYYY-MM-DD");
   }
   auto st = db.prepare(
-      "SELECT u.day, t.name, k.key_id, k.name, u.model, count(*),"
-      " sum(u.status = 'ok'), sum(u.status = 'error'), sum(u.status = 'cancelled'),"
-      " sum(u.status = 'interrupted'), sum(u.status = 'open'),"
-      " sum(u.prompt_tokens), sum(u.completion_tokens), sum(u.cached_tokens), sum(u.charged_tokens),"
-      " coalesce(sum(u.queue_wait_ms), 0)"
-      " FROM usage u JOIN teams t ON t.id = u.team_id JOIN api_keys k ON k.id = u.api_key_id"
+      "SELECT u.day, t.name, k.key_id, k.name, u.model, u.requests, u.ok, u.errors, u.cancelled, u.interrupted,"
+      " u.open, u.prompt_tokens, u.completion_tokens, u.cached_tokens, u.charged_tokens, u.queue_wait_ms"
+      " FROM usage_daily u JOIN teams t ON t.id = u.team_id JOIN api_keys k ON k.id = u.api_key_id"
       " WHERE (?1 IS NULL OR t.name = ?1) AND (?2 IS NULL OR k.key_id = ?2) AND (?3 IS NULL OR u.model = ?3)"
       "  AND (?4 IS NULL OR u.day >= ?4) AND (?5 IS NULL OR u.day <= ?5)"
-      " GROUP BY u.day, u.team_id, u.api_key_id, u.model"
       " ORDER BY u.day, t.name, k.key_id, u.model LIMIT ?6");
   if (!st) return st.take_error();
   auto opt = [](const std::optional<std::string>& s) {

@@ -80,14 +80,6 @@ std::optional<ApiError> build_prompts(const models::ModelInstance& m, Completion
       }
       plan->parallel_tool_calls = req.parallel_tool_calls;
       if (tools && (req.tool_choice == ToolChoice::required || req.tool_choice == ToolChoice::named)) {
-        if (plan->tool_format == engine::ToolCallFormat::command_r7b ||
-            plan->tool_format == engine::ToolCallFormat::deepseek_r1) {
-          // Constrained sampling writes text tokens only.
-          return ApiError{400, "Model '" + m.id + "' writes tool calls between control tokens (" +
-                                   std::string(engine::tool_call_format_name(plan->tool_format)) +
-                                   " format), which a forced call cannot write yet; use tool_choice \"auto\".",
-                          "unsupported_parameter", "tool_choice"};
-        }
         if (auto e = force_tool_call(req, plan)) return e;
       }
     } else {

@@ -8,19 +8,20 @@ namespace llmd::engine::structured {
 
 Result<GrammarPtr> tool_call_grammar(ToolCallFormat format, const std::vector<ToolSchema>& tools,
                                      const std::vector<size_t>& tool_indices, int32_t max_calls) {
-  if (format == ToolCallFormat::none || format == ToolCallFormat::command_r7b ||
-      format == ToolCallFormat::deepseek_r1) {
-    // The last two write their calls between control tokens; a grammar
-    // writes text tokens only.
+  if (format == ToolCallFormat::none) {
     return Error(ErrorCode::unsupported, "the model's chat template has no tool-call format llmd can force");
   }
   if (tool_indices.empty()) return Error(ErrorCode::invalid_argument, "no tool to call");
   auto g = std::make_shared<Grammar>();
   g->allow_leading_whitespace = false;
-  const bool raw = format == ToolCallFormat::functionary31 || format == ToolCallFormat::functionary32;
+  const bool raw = format == ToolCallFormat::functionary31 || format == ToolCallFormat::functionary32 ||
+                   format == ToolCallFormat::deepseek_r1;
   std::string_view name_key = "name", args_key = "arguments";
   if (format == ToolCallFormat::llama3) args_key = "parameters";
-  if (format == ToolCallFormat::command_r) name_key = "tool_name", args_key = "parameters";
+  if (format == ToolCallFormat::command_r || format == ToolCallFormat::command_r7b) {
+    name_key = "tool_name", args_key = "parameters";
+  }
+  const std::vector<std::string_view> markers = tool_call_markers(format);
 
   // One call, the opening shared by all tools: {"NAME_KEY": "NAME", "ARGS_KEY": ARGS}
   // in the JSON formats, NAME>ARGS or NAME\nARGS in functionary's.
@@ -39,6 +40,9 @@ Result<GrammarPtr> tool_call_grammar(ToolCallFormat format, const std::vector<To
       per_tool.push_back(add_sequence(g.get(), {add_literal(g.get(), t.name + ">"), args}));
     } else if (format == ToolCallFormat::functionary32) {
       per_tool.push_back(add_sequence(g.get(), {add_literal(g.get(), t.name + "\n"), args}));
+    } else if (format == ToolCallFormat::deepseek_r1) {
+      per_tool.push_back(
+          add_sequence(g.get(), {add_literal(g.get(), t.name + "\n```json\n"), args, add_literal(g.get(), "\n```")}));
     } else {
       per_tool.push_back(add_sequence(g.get(), {add_literal(g.get(), t.name + "\", \"" + std::string(args_key) + "\": "),
                                                 args, add_literal(g.get(), "}")}));
@@ -71,9 +75,15 @@ Result<GrammarPtr> tool_call_grammar(ToolCallFormat format, const std::vector<To
     case ToolCallFormat::command_r:
       prefix = "Action:\n```json\n[\n", separator = ",\n", suffix = "\n]\n```";
       break;
+    case ToolCallFormat::command_r7b:  // markers: <|START_ACTION|>, <|END_ACTION|>
+      prefix = std::string(markers[0]) + "[", separator = ", ", suffix = "]" + std::string(markers[1]);
+      break;
+    case ToolCallFormat::deepseek_r1:  // markers: calls begin/end, call begin/end, sep
+      one = add_sequence(g.get(), {add_literal(g.get(), std::string(markers[2]) + "function" + std::string(markers[4])),
+                                   call, add_literal(g.get(), std::string(markers[3]))});
+      prefix = markers[0], separator = "\n", suffix = markers[1];
+      break;
     case ToolCallFormat::llama3:
-    case ToolCallFormat::command_r7b:
-    case ToolCallFormat::deepseek_r1:
     case ToolCallFormat::none:
       max_calls = 1;
       break;

@@ -10,9 +10,13 @@
 //   functionary31  <function=NAME>ARGS</function> (calls back to back)
 //   functionary32  NAME\nARGS (after the prompt's ">>>"), further calls >>>NAME\nARGS
 //   command_r      Action:\n```json\n[\n{"tool_name": "NAME", "parameters": ARGS},\n...\n]\n```
+//   command_r7b    <|START_ACTION|>[{"tool_name": "NAME", "parameters": ARGS}, ...]<|END_ACTION|>
+//   deepseek_r1    <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```
+//                  <｜tool▁call▁end｜> (calls separated by "\n") <｜tool▁calls▁end｜>
 //
-// Command R7B and DeepSeek R1 write their calls between control tokens, which
-// a grammar cannot produce: no grammar for them (unsupported).
+// The markers of the last two are control tokens in their vocabularies: the
+// vocabulary trie a constraint walks must list them (VocabTrie's
+// shown_control), as the request shows them.
 //
 // NAME is one of the offered tools and ARGS a JSON document valid for that
 // tool's parameters schema (any object when it has none).

@@ -41,10 +41,11 @@ VocabTrie::TextInfo extend(VocabTrie::TextInfo t, uint8_t c) {
   return t;
 }
 
-std::vector<std::string> pieces_of(const Tokenizer& tok) {
+std::vector<std::string> pieces_of(const Tokenizer& tok, const std::vector<int32_t>& shown_control) {
   std::vector<std::string> out(static_cast<size_t>(tok.n_vocab()));
   for (int32_t id = 0; id < tok.n_vocab(); ++id) {
-    if (tok.is_eog(id) || tok.is_control(id)) continue;
+    const bool shown = std::find(shown_control.begin(), shown_control.end(), id) != shown_control.end();
+    if (tok.is_eog(id) || (tok.is_control(id) && !shown)) continue;
     out[static_cast<size_t>(id)] = std::string(tok.token_piece(id));
   }
   return out;
@@ -57,7 +58,8 @@ std::vector<int32_t> eog_of(const Tokenizer& tok) {
 
 }  // namespace
 
-VocabTrie::VocabTrie(const Tokenizer& tok) : VocabTrie(pieces_of(tok), eog_of(tok)) {}
+VocabTrie::VocabTrie(const Tokenizer& tok, const std::vector<int32_t>& shown_control)
+    : VocabTrie(pieces_of(tok, shown_control), eog_of(tok)) {}
 
 VocabTrie::VocabTrie(const std::vector<std::string>& pieces, std::vector<int32_t> eog)
     : n_vocab_(static_cast<int32_t>(pieces.size())), eog_(std::move(eog)) {

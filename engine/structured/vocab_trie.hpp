@@ -5,8 +5,10 @@
 // bytes are what it adds to decoded text (Tokenizer::token_piece): byte-level
 // BPE symbols mapped back to bytes, SentencePiece "▁" as a space and <0xXX>
 // byte-fallback tokens as their byte. Control and unknown tokens and tokens
-// without text are left out (never allowed under a grammar); end-of-generation
-// tokens are listed apart (allowed when the document may end).
+// without text are left out (never allowed under a grammar), except the
+// control tokens a request shows as text (a tool-call format's markers);
+// end-of-generation tokens are listed apart (allowed when the document may
+// end).
 #pragma once
 
 #include <cstdint>
@@ -21,7 +23,7 @@ namespace llmd::engine::structured {
 
 class VocabTrie {
  public:
-  explicit VocabTrie(const Tokenizer& tok);
+  explicit VocabTrie(const Tokenizer& tok, const std::vector<int32_t>& shown_control = {});
   // pieces[id]: the token's bytes ("" for none); eog: end-of-generation ids.
   VocabTrie(const std::vector<std::string>& pieces, std::vector<int32_t> eog);
 

@@ -2,7 +2,7 @@
 // synthetic model, in "auto" mode: an answer streams as it is generated even
 // when tools are offered (and equals the whole response for the seed), and
 // the control tokens that a format writes its calls with reach the call
-// parser as text.
+// parser as text, also when the call is forced.
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -18,7 +18,7 @@ namespace {
 const char* kChat = "/v1/chat/completions";
 
 const std::string kTools =
-    R"("tools":[{"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{}}}}])";
+    R"("tools":[{"type":"function","function":{"name":"get_time","parameters":{"type":"object","properties":{},"additionalProperties":false}}}])";
 
 std::string chat_body(const std::string& fields) {
   return R"({"model":")" + std::string(kSynthModel) + R"(","messages":[{"role":"user","content":"What time is it?"}],)" +
@@ -113,11 +113,15 @@ TEST(ToolCallsApi, ControlTokenMarkersReachTheCallParser) {
   EXPECT_FALSE(with_tools.tool_calls);
   EXPECT_EQ(streamed(server, chat_body(kTools + "," + one_marker + R"(,"stream":true)")).content, "<|START_ACTION|>");
   EXPECT_EQ(whole(server, chat_body(one_marker)).content, "");
-  // A forced call would have to write the control token: refused by name.
-  auto forced = server.call("POST", kChat, chat_body(kTools + R"(,"tool_choice":"required")"));
-  EXPECT_EQ(forced.status, 400) << forced.body;
-  EXPECT_NE(forced.body.find("command-r7b"), std::string::npos) << forced.body;
-  EXPECT_NE(forced.body.find("\"param\":\"tool_choice\""), std::string::npos) << forced.body;
+  // A forced call writes the markers too (the constraint's vocabulary lists
+  // the shown control tokens) and reads back as the call.
+  for (const char* stream : {"false", "true"}) {
+    const std::string body = chat_body(kTools + R"(,"tool_choice":"required","temperature":1,"seed":5,"stream":)" + stream);
+    const Answer forced = std::string(stream) == "true" ? streamed(server, body) : whole(server, body);
+    EXPECT_TRUE(forced.tool_calls) << stream;
+    EXPECT_EQ(forced.finish, "tool_calls") << stream;
+    EXPECT_EQ(forced.content, "") << stream;
+  }
 }
 
 }  // namespace

@@ -175,7 +175,7 @@ TEST(ToolCallGrammar, EachFormatReadsBackAsValidCalls) {
   const std::vector<ToolSchema> tools = {{"get_weather", weather}, {"get_time", ""}};
   for (ToolCallFormat f : {ToolCallFormat::hermes, ToolCallFormat::mistral, ToolCallFormat::llama3,
                            ToolCallFormat::firefunction, ToolCallFormat::functionary31, ToolCallFormat::functionary32,
-                           ToolCallFormat::command_r}) {
+                           ToolCallFormat::command_r, ToolCallFormat::command_r7b, ToolCallFormat::deepseek_r1}) {
     for (int32_t max_calls : {1, 3}) {
       Result<GrammarPtr> g = tool_call_grammar(f, tools, {0, 1}, max_calls);
       ASSERT_TRUE(g.ok()) << g.error().message;

@@ -247,6 +247,42 @@ TEST_F(Ledger, ReportGroupsByDayTeamKeyAndModel) {
   q = {};
   q.to_day = "2024-13-01";
   EXPECT_EQ(summarize_usage(*db_, q).error().code, ErrorCode::usage_invalid);
+  expect_consistent();  // the report's rollup equals the rows
+}
+
+// The report reads a rollup that triggers keep; every kind of write to the
+// ledger (admission, progress, settlement, recovery, a row deleted by hand)
+// keeps it equal to the rows, and the consistency check sees it drift.
+TEST_F(Ledger, TheReportsRollupFollowsEveryWriteAndTheCheckSeesItDrift) {
+  auto a = reserve(10, 100, kJan10, "a");
+  auto b = reserve(20, 100, kJan10, "a");
+  auto c = reserve(30, 100, kJan10 + kDay, "b");
+  expect_consistent();
+  ASSERT_TRUE(record_usage_progress(*db_, b->usage_id, 40).ok());
+  expect_consistent();
+  ASSERT_TRUE(settle(a->usage_id, 10, 5).ok());
+  expect_consistent();
+  ASSERT_TRUE(close_interrupted_usage(*db_, kJan10 + 99).ok());
+  expect_consistent();
+  auto report = summarize_usage(*db_, {});
+  ASSERT_TRUE(report.ok());
+  ASSERT_EQ(report->size(), 2u);
+  EXPECT_EQ((*report)[0].requests, 2);
+  EXPECT_EQ((*report)[0].ok, 1);
+  EXPECT_EQ((*report)[0].interrupted, 1);
+  EXPECT_EQ((*report)[0].open, 0);
+  EXPECT_EQ((*report)[0].completion_tokens, 5 + 40);
+  EXPECT_EQ((*report)[1].interrupted, 1);
+  ASSERT_TRUE(db_->prepare("DELETE FROM usage WHERE model = 'b'")->run().ok());
+  ASSERT_TRUE(rebuild_budget_counters(*db_).ok());  // the budget counters are not the rollup's business
+  expect_consistent();
+  EXPECT_EQ(summarize_usage(*db_, {})->size(), 1u);
+  ASSERT_TRUE(db_->prepare("UPDATE usage_daily SET prompt_tokens = prompt_tokens + 1")->run().ok());
+  auto drift = check_ledger(*db_);
+  ASSERT_TRUE(drift.ok());
+  ASSERT_FALSE(drift->consistent());
+  EXPECT_NE(drift->problems[0].find("rollup"), std::string::npos) << drift->problems[0];
+  (void)c;
 }
 
 TEST(Calendar, PeriodsAndTheirEnds) {
