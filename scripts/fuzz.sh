@@ -55,11 +55,17 @@ run_one() {
   local t=$1
   local corpus="$build/corpus/$t" findings="$build/findings/$t" log="$build/logs/$t.log"
   mkdir -p "$corpus" "$findings" "$(dirname "$log")"
+  local seeds="fuzz/corpus/$t"
+  if [ "$t" = gguf_reader ]; then
+    # GGUF seeds are model files, written here rather than kept in the repository.
+    seeds="$build/seeds/gguf_reader"
+    python3 fuzz/tools/gguf_seeds.py "$seeds"
+  fi
   local dict=()
   [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
   # -rss_limit_mb: ASan's shadow memory counts; the targets themselves stay small.
   if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
-     nice -n "$niceness" "$build/bin/fuzz_$t" "$corpus" "fuzz/corpus/$t" "${dict[@]}" \
+     nice -n "$niceness" "$build/bin/fuzz_$t" "$corpus" "$seeds" "${dict[@]}" \
        -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 -max_len=65536 \
        -artifact_prefix="$findings/" -print_final_stats=1 >"$log" 2>&1; then
     local execs cov

@@ -86,6 +86,10 @@ def main(out_dir):
         ("tokenizer.ggml.merges", ARR, (STR, ["t h", "th e", "\u0120 the"])),
         ("tokenizer.ggml.eos_token_id", U32, 259),
     ])
+    # Metadata only, cut where the tensor data would start (no padding): the
+    # aligned data offset lies past the end of the file.
+    seeds["no-tensors-data-past-end.gguf"] = gguf([("general.architecture", STR, "llama"), ("a.u8", U8, 1)],
+                                                  alignment=1)
     for name, data in seeds.items():
         with open(os.path.join(out_dir, name), "wb") as f:
             f.write(data)
