@@ -36,7 +36,12 @@ double DeviceArbiter::current_bid_locked(const Member& m) const {
 
 bool DeviceArbiter::my_turn_locked(int id, Clock::time_point now, Clock::time_point* until) const {
   *until = Clock::time_point::max();
+  const Clock::time_point turn_end = turn_start_ + quantum_;
+  const bool in_turn = holder_ != 0 && now < turn_end;
+  // A release within a turn wakes nobody: the others look again when it is over.
+  if (in_turn && holder_ != id) *until = turn_end;
   if (busy_) return false;
+  if (in_turn) return holder_ == id;  // the holder's steps follow one another
   const Member& me = members_.at(id);
   for (const auto& [other_id, m] : members_) {
     if (other_id == id || !m.active) continue;
@@ -65,6 +70,7 @@ void DeviceArbiter::leave(int member) {
   {
     std::lock_guard lk(mu_);
     members_.erase(member);
+    if (holder_ == member) holder_ = 0;
   }
   cv_.notify_all();
 }
@@ -75,6 +81,7 @@ void DeviceArbiter::idle(int member) {
     auto it = members_.find(member);
     if (it == members_.end() || !it->second.active) return;
     it->second.active = false;
+    if (holder_ == member) holder_ = 0;
   }
   cv_.notify_all();
 }
@@ -105,9 +112,20 @@ void DeviceArbiter::acquire(int member, const std::vector<TeamStepShare>& teams)
   busy_ = true;
   ++turns_;
   if (waited) ++contended_;
+  if (holder_ == member && now < turn_start_ + quantum_) return;
+  // A new turn: members waiting without a deadline (no turn was running when
+  // they looked) look again, now with the turn's end as theirs.
+  if (holder_ != member && holder_ != 0) ++handovers_;
+  holder_ = member;
+  turn_start_ = now;
+  const bool others_wait = std::any_of(members_.begin(), members_.end(),
+                                       [&](const auto& m) { return m.first != member && m.second.waiting; });
+  lk.unlock();
+  if (others_wait) cv_.notify_all();
 }
 
 void DeviceArbiter::release(int member, const std::vector<TeamStepShare>& teams, double seconds) {
+  bool turn_over = true;
   {
     std::lock_guard lk(mu_);
     busy_ = false;
@@ -125,8 +143,10 @@ void DeviceArbiter::release(int member, const std::vector<TeamStepShare>& teams,
     }
     auto it = members_.find(member);
     if (it != members_.end()) it->second.released_at = now;
+    // Members waiting within the turn look again at its end by themselves.
+    turn_over = holder_ != member || now >= turn_start_ + quantum_;
   }
-  cv_.notify_all();
+  if (turn_over) cv_.notify_all();
 }
 
 double DeviceArbiter::service(const std::string& team) const {
@@ -141,6 +161,7 @@ DeviceArbiterStats DeviceArbiter::stats() const {
   s.device = device_;
   s.turns = turns_;
   s.contended = contended_;
+  s.handovers = handovers_;
   s.busy_seconds = busy_seconds_;
   for (const auto& [name, t] : teams_) s.teams.push_back(t.c);
   return s;

@@ -25,10 +25,9 @@
 #include <string>
 #include <vector>
 
+#include "bench/scheduler/bench_args.hpp"
 #include "engine/cpu/cpu_backend.hpp"
 #include "engine/model/model.hpp"
-#include "engine/synth/synth_model.hpp"
-#include "engine/synth/synth_shapes.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "scheduler/scheduler.hpp"
 
@@ -38,10 +37,7 @@ using namespace llmd;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string model;
-  std::string shape = "tinyllama-1.1b";
-  std::string type = "q8_0";
-  std::string model_dir = (std::filesystem::temp_directory_path() / "llmd-bench-models").string();
+  bench::ModelChoice model;
   int threads = 2;
   int seqs = 8;
   int prompt = 32;
@@ -50,62 +46,20 @@ struct Options {
   int reps = 3;
 };
 
-[[noreturn]] void usage(const char* msg) {
-  std::fprintf(stderr,
-               "llmd-bench-batch: %s\n"
-               "usage: llmd-bench-batch [-m FILE] [--threads K] [--seqs N] [--prompt P] [--gen G]\n"
-               "                        [--prefix L] [--reps R] [--shape NAME] [--type TYPE] [--model-dir DIR]\n",
-               msg);
-  std::exit(2);
-}
-
-Options parse(int argc, char** argv) {
+Options parse(bench::BenchArgs& args) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(("missing value for " + a).c_str());
-      return argv[++i];
-    };
-    auto number = [&](int lo, int hi) {
-      const std::string v = value();
-      char* end = nullptr;
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (end == v.c_str() || *end || n < lo || n > hi) usage(("bad value for " + a + ": " + v).c_str());
-      return static_cast<int>(n);
-    };
-    if (a == "-m" || a == "--model") o.model = value();
-    else if (a == "--threads") o.threads = number(1, 256);
-    else if (a == "--seqs") o.seqs = number(2, 256);
-    else if (a == "--prompt") o.prompt = number(1, 100000);
-    else if (a == "--gen") o.gen = number(2, 100000);
-    else if (a == "--prefix") o.prefix = number(16, 1000000);
-    else if (a == "--reps") o.reps = number(1, 100);
-    else if (a == "--shape") o.shape = value();
-    else if (a == "--type") o.type = value();
-    else if (a == "--model-dir") o.model_dir = value();
-    else if (a == "-h" || a == "--help") usage("help");
-    else usage(("unknown argument " + a).c_str());
+  std::string a;
+  while (args.next(&a)) {
+    if (bench::take_model_flag(args, a, &o.model)) continue;
+    if (a == "--threads") o.threads = args.number(1, 256);
+    else if (a == "--seqs") o.seqs = args.number(2, 256);
+    else if (a == "--prompt") o.prompt = args.number(1, 100000);
+    else if (a == "--gen") o.gen = args.number(2, 100000);
+    else if (a == "--prefix") o.prefix = args.number(16, 1000000);
+    else if (a == "--reps") o.reps = args.number(1, 100);
+    else args.unknown();
   }
   return o;
-}
-
-std::string ensure_model(const Options& o) {
-  if (!o.model.empty()) return o.model;
-  const auto* shape = engine::synth::find_synth_shape(o.shape);
-  if (!shape) usage(("unknown shape " + o.shape).c_str());
-  std::filesystem::create_directories(o.model_dir);
-  const auto path = std::filesystem::path(o.model_dir) / (o.shape + "-" + o.type + ".gguf");
-  if (!std::filesystem::exists(path)) {
-    std::fprintf(stderr, "writing %s (synthetic %s, %s) ...\n", path.c_str(), o.shape.c_str(), o.type.c_str());
-    engine::synth::SynthOptions so;
-    so.type = o.type;
-    if (Status st = engine::synth::write_synth_model(*shape, so, path.string()); !st) {
-      std::fprintf(stderr, "llmd-bench-batch: %s\n", st.error().message.c_str());
-      std::exit(1);
-    }
-  }
-  return path.string();
 }
 
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
@@ -264,8 +218,12 @@ class Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
-  const std::string path = ensure_model(o);
+  bench::BenchArgs args("llmd-bench-batch",
+                        "llmd-bench-batch [-m FILE] [--threads K] [--seqs N] [--prompt P] [--gen G]\n"
+                        "                        [--prefix L] [--reps R] [--shape NAME] [--type TYPE] [--model-dir DIR]",
+                        argc, argv);
+  const Options o = parse(args);
+  const std::string path = bench::ensure_model(args, o.model);
   auto model = engine::Model::load(path);
   if (!model) {
     std::fprintf(stderr, "llmd-bench-batch: %s\n", model.error().message.c_str());
@@ -286,7 +244,7 @@ int main(int argc, char** argv) {
   const auto& cfg = (*model)->config();
   std::printf("model %s: %d layers, n_embd %d, %d heads / %d KV heads, vocab %d, context %d\n", path.c_str(),
               cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_head_kv, cfg.n_vocab, cfg.n_ctx_train);
-  if (o.prefix + 16 >= cfg.n_ctx_train) usage("--prefix must leave room in the model's context");
+  if (o.prefix + 16 >= cfg.n_ctx_train) args.usage("--prefix must leave room in the model's context");
   Bench b(**backend, **tok, scheduler::ModelLimits{cfg.n_ctx_train, cfg.n_vocab}, o);
   b.run();
   return 0;

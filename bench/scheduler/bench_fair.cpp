@@ -5,11 +5,12 @@
 // (from the engine thread's sink, so with no think time). Per scenario it
 // prints each team's share of completion tokens (or of device time, for the
 // two-model scenarios) against its weight share, the share preemptions per
-// 1,000 tokens, and the aggregate throughput against the single-team run.
+// 1,000 tokens, and the aggregate throughput against the single-team run of
+// the same request lengths.
 //
 //   llmd-bench-fair [-m FILE] [--seconds 20] [--threads 2] [--seqs 16]
 //                   [--prompt 32] [--gen 64] [--shape tinyllama-1.1b] [--type q8_0]
-//                   [--model-dir DIR]
+//                   [--model-dir DIR] [--quantum-us 2000]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,10 +25,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench/scheduler/bench_args.hpp"
 #include "engine/cpu/cpu_backend.hpp"
 #include "engine/model/model.hpp"
-#include "engine/synth/synth_model.hpp"
-#include "engine/synth/synth_shapes.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "scheduler/device_arbiter.hpp"
 #include "scheduler/scheduler.hpp"
@@ -38,72 +38,29 @@ using namespace llmd;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::string model;
-  std::string shape = "tinyllama-1.1b";
-  std::string type = "q8_0";
-  std::string model_dir = (std::filesystem::temp_directory_path() / "llmd-bench-models").string();
+  bench::ModelChoice model;
   int seconds = 20;
   int threads = 2;
   int seqs = 16;
   int prompt = 32;
   int gen = 64;
+  int quantum_us = 2000;  // the device arbiter's turn
 };
 
-[[noreturn]] void usage(const char* msg) {
-  std::fprintf(stderr,
-               "llmd-bench-fair: %s\n"
-               "usage: llmd-bench-fair [-m FILE] [--seconds S] [--threads K] [--seqs N] [--prompt P] [--gen G]\n"
-               "                       [--shape NAME] [--type TYPE] [--model-dir DIR]\n",
-               msg);
-  std::exit(2);
-}
-
-Options parse(int argc, char** argv) {
+Options parse(bench::BenchArgs& args) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage(("missing value for " + a).c_str());
-      return argv[++i];
-    };
-    auto number = [&](int lo, int hi) {
-      const std::string v = value();
-      char* end = nullptr;
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (end == v.c_str() || *end || n < lo || n > hi) usage(("bad value for " + a + ": " + v).c_str());
-      return static_cast<int>(n);
-    };
-    if (a == "-m" || a == "--model") o.model = value();
-    else if (a == "--seconds") o.seconds = number(1, 3600);
-    else if (a == "--threads") o.threads = number(1, 256);
-    else if (a == "--seqs") o.seqs = number(2, 256);
-    else if (a == "--prompt") o.prompt = number(2, 100000);
-    else if (a == "--gen") o.gen = number(2, 100000);
-    else if (a == "--shape") o.shape = value();
-    else if (a == "--type") o.type = value();
-    else if (a == "--model-dir") o.model_dir = value();
-    else if (a == "-h" || a == "--help") usage("help");
-    else usage(("unknown argument " + a).c_str());
+  std::string a;
+  while (args.next(&a)) {
+    if (bench::take_model_flag(args, a, &o.model)) continue;
+    if (a == "--seconds") o.seconds = args.number(1, 3600);
+    else if (a == "--threads") o.threads = args.number(1, 256);
+    else if (a == "--seqs") o.seqs = args.number(2, 256);
+    else if (a == "--prompt") o.prompt = args.number(2, 100000);
+    else if (a == "--gen") o.gen = args.number(2, 100000);
+    else if (a == "--quantum-us") o.quantum_us = args.number(0, 3000);
+    else args.unknown();
   }
   return o;
-}
-
-std::string ensure_model(const Options& o) {
-  if (!o.model.empty()) return o.model;
-  const auto* shape = engine::synth::find_synth_shape(o.shape);
-  if (!shape) usage(("unknown shape " + o.shape).c_str());
-  std::filesystem::create_directories(o.model_dir);
-  const auto path = std::filesystem::path(o.model_dir) / (o.shape + "-" + o.type + ".gguf");
-  if (!std::filesystem::exists(path)) {
-    std::fprintf(stderr, "writing %s (synthetic %s, %s) ...\n", path.c_str(), o.shape.c_str(), o.type.c_str());
-    engine::synth::SynthOptions so;
-    so.type = o.type;
-    if (Status st = engine::synth::write_synth_model(*shape, so, path.string()); !st) {
-      std::fprintf(stderr, "llmd-bench-fair: %s\n", st.error().message.c_str());
-      std::exit(1);
-    }
-  }
-  return path.string();
 }
 
 struct Group {
@@ -120,6 +77,8 @@ struct Scenario {
   std::string name;
   std::vector<Group> groups;
   int models = 1;  // 2: two models on one device, shares of device time
+  // Compared with the single-team run of the same request lengths.
+  bool mixed = false;  // lengths 8..2*gen at random (else --gen)
 };
 
 struct TeamTally {
@@ -200,7 +159,8 @@ struct Bench {
   const engine::Model& model;
   const engine::Tokenizer& tok;
   std::vector<std::unique_ptr<engine::Backend>> backends;  // two, for the two-model scenarios
-  double baseline_tps = 0;
+  double baseline_tps = 0;        // one team, --gen tokens per request
+  double mixed_baseline_tps = 0;  // one team, mixed lengths
 
   std::unique_ptr<scheduler::Scheduler> make(engine::Backend& b) {
     scheduler::SchedulerConfig cfg;
@@ -220,7 +180,9 @@ struct Bench {
   }
 
   void run(const Scenario& sc) {
-    auto arbiter = std::make_shared<scheduler::DeviceArbiter>("cpu");
+    auto arbiter = std::make_shared<scheduler::DeviceArbiter>("cpu", std::chrono::milliseconds(500),
+                                                              std::chrono::microseconds(3000),
+                                                              std::chrono::microseconds(o.quantum_us));
     std::vector<std::unique_ptr<scheduler::Scheduler>> owned;
     std::vector<scheduler::Scheduler*> scheds;
     for (int i = 0; i < sc.models; ++i) {
@@ -261,10 +223,16 @@ struct Bench {
       dev_total += d;
     }
     const double tps = static_cast<double>(tokens) / elapsed;
-    if (baseline_tps == 0) baseline_tps = tps;
+    double& base = sc.mixed ? mixed_baseline_tps : baseline_tps;
+    if (base == 0) base = tps;
     const double per_k = tokens > 0 ? 1000.0 * static_cast<double>(pre_after - pre_before) / static_cast<double>(tokens) : 0;
+    const double busy = after.busy_seconds - before.busy_seconds;
+    const double steps = static_cast<double>(after.turns - before.turns);
     std::printf("\n%s  (%.0f tok/s, %.1f %% of the single-team run; %.2f share preemptions per 1,000 tokens)\n",
-                sc.name.c_str(), tps, 100.0 * tps / baseline_tps, per_k);
+                sc.name.c_str(), tps, 100.0 * tps / base, per_k);
+    std::printf("  device busy %.1f %% of the time; %.0f steps/s of %.3f ms; %.0f hand-overs/s\n",
+                100.0 * busy / elapsed, steps / elapsed, steps > 0 ? 1000.0 * busy / steps : 0.0,
+                static_cast<double>(after.handovers - before.handovers) / elapsed);
     std::printf("  %-10s %7s %8s %-12s %8s %8s %12s\n", "team", "weight", "clients", "class", "want", "got",
                 "p95 TTFT ms");
     // A weight share is what a team is owed only when every team keeps a
@@ -288,8 +256,12 @@ struct Bench {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Options o = parse(argc, argv);
-  const std::string path = ensure_model(o);
+  bench::BenchArgs args("llmd-bench-fair",
+                        "llmd-bench-fair [-m FILE] [--seconds S] [--threads K] [--seqs N] [--prompt P] [--gen G]\n"
+                        "                       [--shape NAME] [--type TYPE] [--model-dir DIR] [--quantum-us Q]",
+                        argc, argv);
+  const Options o = parse(args);
+  const std::string path = bench::ensure_model(args, o.model);
   auto model = engine::Model::load(path);
   if (!model) {
     std::fprintf(stderr, "llmd-bench-fair: %s\n", model.error().message.c_str());
@@ -320,7 +292,11 @@ int main(int argc, char** argv) {
       {"one team (baseline)", {{"solo", 1.0, 3 * n}}},
       {"weights 1:3, b with max_seqs clients", {{"a", 1.0, 2 * n}, {"b", 3.0, n}}},
       {"weights 1:1:2", {{"a", 1.0, n}, {"b", 1.0, n}, {"c", 2.0, n}}},
-      {"weights 1:3, mixed lengths", {{"a", 1.0, 2 * n, 0, P::interactive, 0, -1}, {"b", 3.0, n, 0, P::interactive, 0, -1}}},
+      {"one team, mixed lengths (their baseline)", {{"solo", 1.0, 3 * n, 0, P::interactive, 0, -1}}, 1, true},
+      {"weights 1:3, mixed lengths",
+       {{"a", 1.0, 2 * n, 0, P::interactive, 0, -1}, {"b", 3.0, n, 0, P::interactive, 0, -1}},
+       1,
+       true},
       {"a light team beside a flood", {{"flood", 1.0, 4 * n}, {"light", 1.0, 1, 0, P::interactive, 8, 16}}},
       {"interactive beside a batch flood", {{"nightly", 1.0, 4 * n, 0, P::batch}, {"user", 1.0, 1, 0, P::interactive, 8, 16}}},
       {"two models on one device, 1:1", {{"a", 1.0, n, 0}, {"b", 1.0, n, 1}}, 2},

@@ -12,6 +12,7 @@
 #include "daemon/http/sse_stream.hpp"
 #include "daemon/http/request_id.hpp"
 #include "daemon/openai/generation.hpp"
+#include "daemon/openai/model_request_front.hpp"
 #include "daemon/openai/routes.hpp"
 #include "engine/chat/jinja_chat_template.hpp"
 #include "engine/chat/prompt_tokens.hpp"
@@ -253,53 +254,8 @@ void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::Exc
     ex->set_metric_labels(endpoint_label, {}, caller ? std::string_view(caller->team) : std::string_view());
   }
   if (auto e = parse_completion_request(endpoint, ex->request().body, req.get())) return respond(*ex, *e);
-  if (const std::string_view p = ex->request().header("llmd-priority"); !p.empty()) {
-    scheduler::Priority header_priority;
-    if (!scheduler::parse_priority(p, &header_priority)) {
-      return respond(*ex, ApiError{400, "The llmd-priority header must be \"interactive\" or \"batch\".",
-                                   "invalid_value", "llmd-priority"});
-    }
-    req->priority = header_priority;
-  }
-  const auto id = ctx.models->resolve(req->model);
-  if (!id) return respond_model_not_found(*ex, req->model);
-  ex->log_field("model", *id);
-  ex->set_metric_labels(endpoint_label, *id);
-  // The cheap refusals before any load or tokenizing: a model the team may
-  // not use, an empty RPM bucket, the team's concurrency cap. A rate-limited
-  // flood then never occupies the workers that tokenize prompts.
-  if (auto caller = access::caller_of(ex->request())) {
-    std::optional<auth::Denial> denial;
-    if (ctx.auth) {
-      denial = ctx.auth->admissions().precheck(*caller, *id);
-    } else if (!caller->may_use_model(*id)) {
-      denial = auth::model_not_allowed_denial(*id, caller->team);
-    }
-    if (denial) {
-      ex->set_metric_refusal(denial->code);
-      ex->respond(access::denial_response(*denial));
-      return;
-    }
-  }
-
-  // A resident model answers at once on this (worker) thread; otherwise the
-  // answer comes from the manager's threads and the work moves to a worker.
-  const std::thread::id here = std::this_thread::get_id();
-  auto on_model = [ctx, endpoint, ex, req, here](Result<models::Lease> lease) mutable {
-    if (!lease) {
-      const Error& e = lease.error();
-      if (e.code == ErrorCode::model_failed) {
-        // The request is fine; the server cannot run the model (an admin sees why).
-        ex->respond(http::error_response(503, e.message, "model_failed"));
-        return;
-      }
-      ex->respond(http::error_response_for(e, e.code == ErrorCode::model_not_found ? "model" : ""));
-      return;
-    }
-    if (std::this_thread::get_id() == here) return continue_completion(ctx, endpoint, ex, *req, std::move(*lease));
-    auto held = std::make_shared<models::Lease>(std::move(*lease));
-    ctx.offload([ctx, endpoint, ex, req, held] { continue_completion(ctx, endpoint, ex, *req, std::move(*held)); });
-  };
+  const auto id = front_of_model_request(ctx, ex, endpoint_label, req->model, &req->priority);
+  if (!id) return;
   // A stream that waits for a load keeps its connection alive with SSE
   // comments (proxies close idle connections); its answer then follows as
   // events of that stream.
@@ -311,12 +267,10 @@ void handle_completion(const ApiContext& ctx, Endpoint endpoint, const http::Exc
       http::sse::send_comment(*ex, "waiting for the model to load");
     };
   }
-  const models::ModelManager::Ticket ticket = ctx.models->acquire(*id, std::move(on_model), std::move(tick));
-  if (ticket != 0) {
-    ex->on_done([models = ctx.models, ticket](http::Outcome outcome) {
-      if (outcome != http::Outcome::completed) models->cancel(ticket);
-    });
-  }
+  with_model_lease(
+      ctx, ex, *id,
+      [ctx, endpoint, ex, req](models::Lease lease) { continue_completion(ctx, endpoint, ex, *req, std::move(lease)); },
+      std::move(tick));
 }
 
 }  // namespace llmd::openai

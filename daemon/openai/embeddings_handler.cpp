@@ -10,6 +10,7 @@
 #include "daemon/http/exchange.hpp"
 #include "daemon/openai/embedding_job.hpp"
 #include "daemon/openai/embeddings_request.hpp"
+#include "daemon/openai/model_request_front.hpp"
 #include "daemon/openai/routes.hpp"
 
 namespace llmd::openai {
@@ -126,52 +127,11 @@ void handle_embeddings(const ApiContext& ctx, const http::ExchangePtr& ex) {
     ex->set_metric_labels(kEndpoint, {}, caller ? std::string_view(caller->team) : std::string_view());
   }
   if (auto e = parse_embeddings_request(ex->request().body, req.get())) return respond(*ex, *e);
-  if (const std::string_view p = ex->request().header("llmd-priority"); !p.empty()) {
-    scheduler::Priority header_priority;
-    if (!scheduler::parse_priority(p, &header_priority)) {
-      return respond(*ex, ApiError{400, "The llmd-priority header must be \"interactive\" or \"batch\".",
-                                   "invalid_value", "llmd-priority"});
-    }
-    req->priority = header_priority;
-  }
-  const auto id = ctx.models->resolve(req->model);
-  if (!id) return respond_model_not_found(*ex, req->model);
-  ex->log_field("model", *id);
-  ex->set_metric_labels(kEndpoint, *id);
-  if (auto caller = access::caller_of(ex->request())) {
-    std::optional<auth::Denial> denial;
-    if (ctx.auth) {
-      denial = ctx.auth->admissions().precheck(*caller, *id);
-    } else if (!caller->may_use_model(*id)) {
-      denial = auth::model_not_allowed_denial(*id, caller->team);
-    }
-    if (denial) {
-      ex->set_metric_refusal(denial->code);
-      ex->respond(access::denial_response(*denial));
-      return;
-    }
-  }
-  const std::thread::id here = std::this_thread::get_id();
-  auto on_model = [ctx, ex, req, here](Result<models::Lease> lease) mutable {
-    if (!lease) {
-      const Error& e = lease.error();
-      if (e.code == ErrorCode::model_failed) {
-        ex->respond(http::error_response(503, e.message, "model_failed"));
-        return;
-      }
-      ex->respond(http::error_response_for(e, e.code == ErrorCode::model_not_found ? "model" : ""));
-      return;
-    }
-    if (std::this_thread::get_id() == here) return continue_embeddings(ctx, ex, *req, std::move(*lease));
-    auto held = std::make_shared<models::Lease>(std::move(*lease));
-    ctx.offload([ctx, ex, req, held] { continue_embeddings(ctx, ex, *req, std::move(*held)); });
-  };
-  const models::ModelManager::Ticket ticket = ctx.models->acquire(*id, std::move(on_model), nullptr);
-  if (ticket != 0) {
-    ex->on_done([models = ctx.models, ticket](http::Outcome outcome) {
-      if (outcome != http::Outcome::completed) models->cancel(ticket);
-    });
-  }
+  const auto id = front_of_model_request(ctx, ex, kEndpoint, req->model, &req->priority);
+  if (!id) return;
+  with_model_lease(
+      ctx, ex, *id, [ctx, ex, req](models::Lease lease) { continue_embeddings(ctx, ex, *req, std::move(lease)); },
+      nullptr);
 }
 
 }  // namespace llmd::openai

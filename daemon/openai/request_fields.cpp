@@ -1,5 +1,8 @@
 #include "daemon/openai/request_fields.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/parse_options.hpp>
+
 #include <cmath>
 #include <cstdio>
 
@@ -28,6 +31,24 @@ ApiError wrong_type(std::string_view param, std::string_view expected, const boo
                   "Invalid type for '" + std::string(param) + "': expected " + std::string(expected) + ", but got " +
                       std::string(json_type_name(got)) + ".",
                   "invalid_type", std::string(param)};
+}
+
+std::optional<ApiError> parse_json_object_body(std::string_view body, boost::json::value* doc) {
+  boost::json::parse_options opts;
+  opts.max_depth = kJsonMaxDepth;
+  std::error_code ec;
+  *doc = boost::json::parse(body, ec, {}, opts);
+  if (ec) {
+    return ApiError{400,
+                    "We could not parse the JSON body of your request (" + ec.message() +
+                        "). The body must be a JSON object in UTF-8.",
+                    "invalid_json", ""};
+  }
+  if (!doc->is_object()) {
+    return ApiError{400, "The request body must be a JSON object, not " + std::string(json_type_name(*doc)) + ".",
+                    "invalid_json", ""};
+  }
+  return std::nullopt;
 }
 
 std::optional<int64_t> json_integer(const boost::json::value& v) {

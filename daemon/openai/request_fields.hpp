@@ -22,6 +22,10 @@ std::string_view json_type_name(const boost::json::value& v);
 ApiError invalid_param(std::string_view param, std::string message);
 ApiError wrong_type(std::string_view param, std::string_view expected, const boost::json::value& got);
 
+// Parses a request body into *doc: a JSON object, nested at most
+// kJsonMaxDepth deep; otherwise a 400 invalid_json saying what is wrong.
+std::optional<ApiError> parse_json_object_body(std::string_view body, boost::json::value* doc);
+
 // An integer value (a number with no fraction part), or nullopt when it is not one.
 std::optional<int64_t> json_integer(const boost::json::value& v);
 

@@ -128,7 +128,7 @@ std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const
     if (!prompt || prompt->is_null()) {
       return ApiError{400, "Missing required parameter: 'prompt'.", "missing_required_parameter", "prompt"};
     }
-    if (auto e = detail::parse_prompt(*prompt, &r->prompts)) return e;
+    if (auto e = detail::parse_prompt_inputs(*prompt, "prompt", "prompts", kMaxPrompts, &r->prompts)) return e;
     if (auto e = f.get_bool("echo", r->echo)) return e;
   }
 
@@ -185,20 +185,8 @@ std::optional<ApiError> parse_known_fields(const boost::json::object& obj, const
 }  // namespace
 
 std::optional<ApiError> parse_completion_request(Endpoint endpoint, std::string_view body, CompletionRequest* out) {
-  boost::json::parse_options opts;
-  opts.max_depth = kJsonMaxDepth;
-  std::error_code ec;
-  boost::json::value doc = boost::json::parse(body, ec, {}, opts);
-  if (ec) {
-    return ApiError{400,
-                    "We could not parse the JSON body of your request (" + ec.message() +
-                        "). The body must be a JSON object in UTF-8.",
-                    "invalid_json", ""};
-  }
-  if (!doc.is_object()) {
-    return ApiError{400, "The request body must be a JSON object, not " + std::string(json_type_name(doc)) + ".",
-                    "invalid_json", ""};
-  }
+  boost::json::value doc;
+  if (auto e = parse_json_object_body(body, &doc)) return e;
   out->endpoint = endpoint;
   return parse_fields(doc.get_object(), out);
 }

@@ -151,39 +151,40 @@ std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<
   return std::nullopt;
 }
 
-std::optional<ApiError> parse_prompt(const boost::json::value& v, std::vector<PromptInput>* out) {
-  auto empty = [] { return invalid_param("prompt", "'prompt' must not be empty."); };
+std::optional<ApiError> parse_prompt_inputs(const boost::json::value& v, const std::string& param, std::string_view plural,
+                                            int32_t max_count, std::vector<PromptInput>* out) {
+  auto empty = [&] { return invalid_param(param, "'" + param + "' must not be empty."); };
   if (v.is_string()) {
     if (v.get_string().empty()) return empty();
     out->push_back(PromptInput{std::string(v.get_string()), {}, false});
     return std::nullopt;
   }
-  if (!v.is_array()) return wrong_type("prompt", "a string, an array of strings or an array of token ids", v);
+  if (!v.is_array()) return wrong_type(param, "a string, an array of strings or an array of token ids", v);
   const auto& arr = v.get_array();
   if (arr.empty()) return empty();
-  if (arr[0].is_number()) {  // one prompt of token ids
+  if (arr[0].is_number()) {  // one input of token ids
     PromptInput p;
     p.is_ids = true;
-    if (auto e = parse_token_ids(arr, "prompt", &p.ids)) return e;
+    if (auto e = parse_token_ids(arr, param, &p.ids)) return e;
     out->push_back(std::move(p));
     return std::nullopt;
   }
-  if (arr.size() > static_cast<size_t>(kMaxPrompts)) {
-    return invalid_param("prompt", "At most " + std::to_string(kMaxPrompts) + " prompts may be sent at once (got " +
-                                       std::to_string(arr.size()) + ").");
+  if (arr.size() > static_cast<size_t>(max_count)) {
+    return invalid_param(param, "At most " + std::to_string(max_count) + " " + std::string(plural) +
+                                    " may be sent at once (got " + std::to_string(arr.size()) + ").");
   }
   const bool strings = arr[0].is_string();
   for (size_t i = 0; i < arr.size(); ++i) {
-    const std::string param = at("prompt", i);
+    const std::string item = at(param, i);
     PromptInput p;
     if (strings) {
-      if (!arr[i].is_string()) return wrong_type(param, "a string", arr[i]);
-      if (arr[i].get_string().empty()) return invalid_param(param, "'" + param + "' must not be empty.");
+      if (!arr[i].is_string()) return wrong_type(item, "a string", arr[i]);
+      if (arr[i].get_string().empty()) return invalid_param(item, "'" + item + "' must not be empty.");
       p.text = std::string(arr[i].get_string());
     } else {
-      if (!arr[i].is_array()) return wrong_type(param, "an array of token ids", arr[i]);
+      if (!arr[i].is_array()) return wrong_type(item, "an array of token ids", arr[i]);
       p.is_ids = true;
-      if (auto e = parse_token_ids(arr[i].get_array(), param, &p.ids)) return e;
+      if (auto e = parse_token_ids(arr[i].get_array(), item, &p.ids)) return e;
     }
     out->push_back(std::move(p));
   }

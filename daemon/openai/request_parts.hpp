@@ -18,9 +18,11 @@ namespace llmd::openai::detail {
 std::optional<ApiError> parse_messages(const boost::json::value& v, std::vector<engine::ChatMessage>* out,
                                        engine::jinja::Value* template_messages, bool* tool_messages);
 
-// "prompt": a string, an array of strings, an array of token ids, or an
-// array of arrays of token ids; nothing empty.
-std::optional<ApiError> parse_prompt(const boost::json::value& v, std::vector<PromptInput>* out);
+// A prompt field ("prompt" of completions, "input" of embeddings): a string,
+// an array of strings, an array of token ids, or an array of arrays of token
+// ids; nothing empty, at most `max_count` (named `plural` in the message).
+std::optional<ApiError> parse_prompt_inputs(const boost::json::value& v, const std::string& param, std::string_view plural,
+                                            int32_t max_count, std::vector<PromptInput>* out);
 
 // "stop": a string or an array of at most kMaxStopStrings strings.
 std::optional<ApiError> parse_stop(const boost::json::value& v, std::vector<std::string>* out);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "tests/daemon_api/api_server.hpp"
+#include "tests/daemon_api/sse_events.hpp"
 #include "tests/support/json_schema_validator.hpp"
 
 namespace llmd::test {
@@ -43,12 +44,8 @@ std::pair<std::string, std::string> whole(ApiServer& server, const std::string& 
 std::pair<std::string, std::string> streamed(ApiServer& server, const std::string& body) {
   auto res = server.call("POST", kChat, body);
   EXPECT_EQ(res.status, 200) << res.body;
-  std::string text, finish, rest = res.body;
-  for (size_t at = rest.find("\n\n"); at != std::string::npos; at = rest.find("\n\n")) {
-    const std::string ev = rest.substr(0, at);
-    rest.erase(0, at + 2);
-    if (ev.rfind("data: ", 0) != 0 || ev == "data: [DONE]") continue;
-    const auto v = boost::json::parse(ev.substr(6));
+  std::string text, finish;
+  for (const auto& v : sse_data_objects(res.body)) {
     const auto& choices = v.at("choices").as_array();
     if (choices.empty()) continue;
     const auto& delta = choices[0].at("delta").as_object();

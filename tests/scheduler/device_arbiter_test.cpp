@@ -21,35 +21,97 @@ double seconds_of(const DeviceArbiterStats& s, const std::string& team) {
   return 0.0;
 }
 
-// Two loops that always have work, each serving one team: the device time
-// splits by the weights whatever the step lengths.
-TEST(DeviceArbiter, BusyLoopsSplitDeviceTimeByWeight) {
-  DeviceArbiter arbiter("cpu");
+struct BusyLoop {
+  std::string team;
+  double weight;
+  std::chrono::microseconds step;     // spent holding the device
+  std::chrono::microseconds between;  // sampling and planning between steps
+};
+
+// Runs loops that always have work, each serving one team, for 1.5 s.
+DeviceArbiterStats run_busy_loops(DeviceArbiter& arbiter, const std::vector<BusyLoop>& loops) {
   std::atomic<bool> stop{false};
-  auto loop = [&](const std::string& team, double weight, std::chrono::microseconds step) {
-    const std::vector<TeamStepShare> shares{{team, weight, 1}};
+  auto loop = [&](const BusyLoop& l) {
+    const std::vector<TeamStepShare> shares{{l.team, l.weight, 1}};
     const int me = arbiter.join();
     while (!stop.load()) {
       arbiter.acquire(me, shares);
       const auto t0 = std::chrono::steady_clock::now();
-      std::this_thread::sleep_for(step);
+      while (std::chrono::steady_clock::now() - t0 < l.step) {
+        if (l.step > std::chrono::microseconds(500)) std::this_thread::sleep_for(l.step / 4);
+      }
       arbiter.release(me, shares, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      std::this_thread::sleep_for(std::chrono::microseconds(200));  // sampling and planning between steps
+      if (l.between.count() > 0) std::this_thread::sleep_for(l.between);
     }
     arbiter.leave(me);
   };
-  // The light team's steps are three times longer: weights, not step counts, decide.
-  std::thread a(loop, "a", 1.0, std::chrono::microseconds(3000));
-  std::thread b(loop, "b", 3.0, std::chrono::microseconds(1000));
+  std::vector<std::thread> threads;
+  for (const BusyLoop& l : loops) threads.emplace_back(loop, std::cref(l));
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   stop = true;
-  a.join();
-  b.join();
-  const DeviceArbiterStats s = arbiter.stats();
+  for (auto& t : threads) t.join();
+  return arbiter.stats();
+}
+
+// The device time splits by the weights whatever the step lengths.
+TEST(DeviceArbiter, BusyLoopsSplitDeviceTimeByWeight) {
+  DeviceArbiter arbiter("cpu");
+  // The light team's steps are three times longer: weights, not step counts, decide.
+  const DeviceArbiterStats s = run_busy_loops(arbiter, {{"a", 1.0, std::chrono::microseconds(3000), std::chrono::microseconds(200)},
+                                                        {"b", 3.0, std::chrono::microseconds(1000), std::chrono::microseconds(200)}});
   const double sa = seconds_of(s, "a"), sb = seconds_of(s, "b");
   ASSERT_GT(sa + sb, 0.5);
   EXPECT_NEAR(sb / (sa + sb), 0.75, 0.05) << "a " << sa << " s, b " << sb << " s";
   EXPECT_GT(s.contended, 0u);
+}
+
+// Steps much shorter than the quantum: each loop keeps the device for several
+// steps per turn (few hand-overs), and the shares still follow the weights.
+TEST(DeviceArbiter, ShortStepsTakeTurnsOfAQuantumAndKeepTheWeights) {
+  DeviceArbiter arbiter("cpu", std::chrono::milliseconds(500), std::chrono::microseconds(3000),
+                        std::chrono::microseconds(2000));
+  const DeviceArbiterStats s = run_busy_loops(arbiter, {{"a", 1.0, std::chrono::microseconds(100), {}},
+                                                        {"b", 3.0, std::chrono::microseconds(100), {}}});
+  const double sa = seconds_of(s, "a"), sb = seconds_of(s, "b");
+  ASSERT_GT(sa + sb, 0.3);
+  EXPECT_NEAR(sb / (sa + sb), 0.75, 0.05) << "a " << sa << " s, b " << sb << " s";
+  EXPECT_GT(s.handovers, 10u);                     // they do take turns
+  EXPECT_LT(s.handovers * 5, s.turns) << s.turns;  // of several steps each
+}
+
+// Within its turn the holder's steps are not overtaken; when the turn is over
+// the member with the lower bid goes next. Without a quantum every step is a
+// turn and the lower bid goes at once.
+bool other_goes_first(std::chrono::microseconds quantum, std::chrono::microseconds* waited) {
+  DeviceArbiter arbiter("cpu", std::chrono::milliseconds(500), std::chrono::microseconds(400000), quantum);
+  const std::vector<TeamStepShare> a{{"a", 1.0, 1}}, b{{"b", 1.0, 1}};
+  const int x = arbiter.join(), y = arbiter.join();
+  const auto start = std::chrono::steady_clock::now();
+  arbiter.acquire(x, a);
+  std::atomic<bool> y_ran{false};
+  std::thread other([&] {
+    arbiter.acquire(y, b);  // b's service is the lower once a's step is charged
+    *waited = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+    y_ran = true;
+    arbiter.release(y, b, 0.0001);
+    arbiter.idle(y);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // y waits for x's step
+  arbiter.release(x, a, 0.001);
+  arbiter.acquire(x, a);  // x comes back at once
+  const bool first = y_ran.load();
+  arbiter.release(x, a, 0.001);
+  other.join();
+  EXPECT_GE(arbiter.stats().handovers, 1u);
+  return first;
+}
+
+TEST(DeviceArbiter, TheHolderKeepsItsTurnUntilTheQuantumIsOver) {
+  std::chrono::microseconds waited{0};
+  EXPECT_FALSE(other_goes_first(std::chrono::microseconds(200000), &waited));
+  EXPECT_GE(waited, std::chrono::microseconds(200000));
+  EXPECT_LT(waited, std::chrono::microseconds(2000000));
+  EXPECT_TRUE(other_goes_first(std::chrono::microseconds(0), &waited));
 }
 
 TEST(DeviceArbiter, AStepIsChargedToItsTeamsByTokens) {
