@@ -167,7 +167,7 @@ CONFIGURED=$?
 # --- build -----------------------------------------------------------------------
 # Only what the check runs: the CUDA tests, the benchmark and the llmd tool.
 TARGETS=(llmd llmd-cuda-bench llmd_cuda_probe_test llmd_cuda_kernels_test llmd_cuda_attention_test
-         llmd_cuda_gemm_test llmd_cuda_backend_test llmd_cuda_fault_test llmd-bench-models)
+         llmd_cuda_gemm_test llmd_cuda_backend_test llmd_cuda_fault_test llmd-bench-models llmd-bench-batch)
 BUILT=1
 if [ $CONFIGURED -eq 0 ]; then
   KEEP=()
@@ -249,6 +249,15 @@ if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-bench-models" ] && [ -x "$BUILD
     --type "${GPU_CHECK_MODELS_TYPE:-q8_0}" --threads "$JOBS" -o "$MODEL_FILE"
   stage models "$MODELS_LOG" 240 "$BUILD/bin/llmd-bench-models" --model "$MODEL_FILE" --requests 8 --tokens 64
   note "$(grep -E '^result:' "$MODELS_LOG" | tail -1)"
+  # What requests get through the real scheduler on cuda:0, when asked for
+  # (GPU_CHECK_SERVING=1; with GPU_CHECK_VARIANTS="" it fits the budget):
+  # decode per batch size with mixed contexts and sampling, chunked prefill,
+  # 64 requests at once. The floors' copy rate is llmd-cuda-bench's, above.
+  if [ "${GPU_CHECK_SERVING:-0}" = "1" ] && [ -x "$BUILD/bin/llmd-bench-batch" ]; then
+    SERVING_LOG="$OUT/serving.log"
+    stage serving "$SERVING_LOG" 180 "$BUILD/bin/llmd-bench-batch" -m "$MODEL_FILE" --backend cuda:0 --serving
+    note "$(grep -E '^\| decode, batch 64' "$SERVING_LOG" | tail -1 | cut -c1-100)"
+  fi
   rm -f "$MODEL_FILE"
 fi
 
@@ -286,6 +295,9 @@ fi
   fi
   if [ -s "$MODELS_LOG" ]; then
     sed -n '/^== llmd-bench-models/,$p' "$MODELS_LOG"
+  fi
+  if [ -s "${SERVING_LOG:-}" ]; then
+    grep -E '^\|' "$SERVING_LOG"
   fi
   if [ ${#VARIANT_SETS[@]} -gt 0 ]; then
     # One block per variant: its options line, then its three model figures.

@@ -30,6 +30,24 @@ int BenchArgs::number(int lo, int hi) {
   return static_cast<int>(n);
 }
 
+std::vector<int> BenchArgs::numbers(int lo, int hi, size_t min_count, size_t max_count, char sep) {
+  const std::string v = value();
+  std::vector<int> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = v.find(sep, start);
+    const std::string part = v.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    char* stop = nullptr;
+    const long n = std::strtol(part.c_str(), &stop, 10);
+    if (part.empty() || *stop || n < lo || n > hi) usage("bad value for " + flag_ + ": " + v);
+    out.push_back(static_cast<int>(n));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (out.size() < min_count || out.size() > max_count) usage("bad value for " + flag_ + ": " + v);
+  return out;
+}
+
 void BenchArgs::unknown() { usage("unknown argument " + flag_); }
 
 void BenchArgs::usage(const std::string& why) const {

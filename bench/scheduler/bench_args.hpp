@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace llmd::bench {
 
@@ -19,6 +20,9 @@ class BenchArgs {
   std::string value();
   // The value after the current flag as an integer in [lo, hi].
   int number(int lo, int hi);
+  // The value after the current flag as `min_count`..`max_count` integers in
+  // [lo, hi] separated by `sep` ("1,8,32", "256:2048").
+  std::vector<int> numbers(int lo, int hi, size_t min_count, size_t max_count, char sep = ',');
   // The current flag is not one of the program's.
   [[noreturn]] void unknown();
   [[noreturn]] void usage(const std::string& why) const;

@@ -11,7 +11,10 @@
 //
 //   llmd-bench-batch [-m FILE] [--threads 2] [--seqs 8] [--prompt 32] [--gen 64]
 //                    [--prefix 1000] [--reps 3] [--shape tinyllama-1.1b] [--type q8_0]
-//                    [--model-dir DIR]
+//                    [--model-dir DIR] [--backend cpu|cpu:N|cuda:N]
+//   llmd-bench-batch --serving [...]: decode per batch size with mixed
+//                    contexts and sampling, chunked prefill, N requests at
+//                    once end to end (serving_bench.hpp)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,7 +29,8 @@
 #include <vector>
 
 #include "bench/scheduler/bench_args.hpp"
-#include "engine/cpu/cpu_backend.hpp"
+#include "bench/scheduler/serving_bench.hpp"
+#include "engine/backend/backend_factory.hpp"
 #include "engine/model/model.hpp"
 #include "engine/tokenizer/tokenizer.hpp"
 #include "scheduler/scheduler.hpp"
@@ -38,6 +42,9 @@ using Clock = std::chrono::steady_clock;
 
 struct Options {
   bench::ModelChoice model;
+  std::string backend = "cpu";  // a device name for the backend factory
+  bool serving = false;         // the serving mode (serving_bench.hpp)
+  bench::ServingOptions serve;
   int threads = 2;
   int seqs = 8;
   int prompt = 32;
@@ -57,6 +64,23 @@ Options parse(bench::BenchArgs& args) {
     else if (a == "--gen") o.gen = args.number(2, 100000);
     else if (a == "--prefix") o.prefix = args.number(16, 1000000);
     else if (a == "--reps") o.reps = args.number(1, 100);
+    else if (a == "--backend") o.backend = args.value();
+    else if (a == "--serving") o.serving = true;
+    else if (a == "--batches") o.serve.batches = args.numbers(1, 4096, 1, 16);
+    else if (a == "--contexts") {
+      const auto v = args.numbers(1, 1000000, 2, 2, ':');
+      if (v[0] > v[1]) args.usage("--contexts wants LO:HI with LO <= HI");
+      o.serve.context_lo = v[0];
+      o.serve.context_hi = v[1];
+    } else if (a == "--decode-tokens") o.serve.decode_tokens = args.number(2, 100000);
+    else if (a == "--prefill-tokens") o.serve.prefill = args.number(2, 1000000);
+    else if (a == "--chunk") o.serve.chunk = args.number(16, 1000000);
+    else if (a == "--e2e") {
+      const auto v = args.numbers(1, 1000000, 3, 3, ':');
+      o.serve.e2e_requests = v[0];
+      o.serve.e2e_prompt = v[1];
+      o.serve.e2e_completion = v[2];
+    } else if (a == "--bandwidth-gbs") o.serve.bandwidth = 1e9 * args.number(1, 100000);
     else args.unknown();
   }
   return o;
@@ -220,7 +244,10 @@ class Bench {
 int main(int argc, char** argv) {
   bench::BenchArgs args("llmd-bench-batch",
                         "llmd-bench-batch [-m FILE] [--threads K] [--seqs N] [--prompt P] [--gen G]\n"
-                        "                        [--prefix L] [--reps R] [--shape NAME] [--type TYPE] [--model-dir DIR]",
+                        "                        [--prefix L] [--reps R] [--shape NAME] [--type TYPE] [--model-dir DIR]\n"
+                        "                        [--backend DEVICE] [--serving [--batches 1,8,32,64,128] [--contexts LO:HI]\n"
+                        "                         [--decode-tokens G] [--prefill-tokens P] [--chunk C] [--e2e N:PROMPT:GEN]\n"
+                        "                         [--bandwidth-gbs B]]",
                         argc, argv);
   const Options o = parse(args);
   const std::string path = bench::ensure_model(args, o.model);
@@ -234,9 +261,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "llmd-bench-batch: %s\n", tok.error().message.c_str());
     return 1;
   }
-  engine::CpuBackendOptions bo;
+  engine::BackendOptions bo;
+  bo.device = o.backend;
   bo.threads = o.threads;
-  auto backend = engine::make_cpu_backend(**model, bo);
+  bo.max_batch_tokens = o.serving ? o.serve.chunk : 0;
+  auto backend = engine::make_backend(**model, bo);
   if (!backend) {
     std::fprintf(stderr, "llmd-bench-batch: %s\n", backend.error().message.c_str());
     return 1;
@@ -244,6 +273,17 @@ int main(int argc, char** argv) {
   const auto& cfg = (*model)->config();
   std::printf("model %s: %d layers, n_embd %d, %d heads / %d KV heads, vocab %d, context %d\n", path.c_str(),
               cfg.n_layer, cfg.n_embd, cfg.n_head, cfg.n_head_kv, cfg.n_vocab, cfg.n_ctx_train);
+  if (o.serving) {
+    bench::ServingOptions serve = o.serve;
+    const auto kind = engine::parse_device_name(o.backend);
+    const engine::KvCacheShape kv{1, 16, engine::KvDtype::f16};
+    if (kind) {
+      if (auto est = engine::estimate_memory(**model, kind->kind, kv, serve.chunk)) serve.weight_bytes = est->weights;
+      serve.kv_token_bytes = engine::kv_block_bytes_on(kind->kind, cfg, kv) / 16;
+    }
+    bench::run_serving_bench(**backend, **model, **tok, serve);
+    return 0;
+  }
   if (o.prefix + 16 >= cfg.n_ctx_train) args.usage("--prefix must leave room in the model's context");
   Bench b(**backend, **tok, scheduler::ModelLimits{cfg.n_ctx_train, cfg.n_vocab}, o);
   b.run();
