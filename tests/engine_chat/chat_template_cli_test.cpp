@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "tests/support/shared_data.hpp"
+#include "tests/support/shell_command.hpp"
 
 namespace llmd {
 namespace {
@@ -16,10 +17,7 @@ namespace fs = std::filesystem;
 
 fs::path llmd_binary() { return test::binary_dir() / "bin" / "llmd"; }
 
-struct CmdResult {
-  int status = -1;
-  std::string out;
-};
+using CmdResult = test::CommandOutput;
 
 class ChatTemplateCommand : public ::testing::Test {
  protected:
@@ -37,17 +35,7 @@ class ChatTemplateCommand : public ::testing::Test {
     return "'" + (dir_ / name).string() + "'";
   }
   CmdResult run(const std::string& args) {
-    const std::string cmd = "'" + llmd_binary().string() + "' chat-template " + args + " 2>/dev/null";
-    CmdResult r;
-    FILE* p = popen(cmd.c_str(), "r");
-    EXPECT_NE(p, nullptr);
-    if (!p) return r;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    return r;
+    return test::run_shell("'" + llmd_binary().string() + "' chat-template " + args + " 2>/dev/null");
   }
   fs::path dir_;
 };

@@ -12,6 +12,7 @@
 
 #include "tests/engine_cpu/synth_fixture.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/shell_command.hpp"
 #include "tests/support/stories_reference.hpp"
 
 namespace llmd::test {
@@ -21,24 +22,10 @@ namespace fs = std::filesystem;
 
 fs::path llmd_binary() { return binary_dir() / "bin" / "llmd"; }
 
-struct RunResult {
-  int status = -1;
-  std::string out;
-};
+using RunResult = CommandOutput;
 
 // Runs `llmd ARGS`, capturing stdout (stderr goes to the test log).
-RunResult run_llmd(const std::string& args) {
-  RunResult r;
-  const std::string cmd = "'" + llmd_binary().string() + "' " + args;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+RunResult run_llmd(const std::string& args) { return run_shell("'" + llmd_binary().string() + "' " + args); }
 
 std::string quote(const std::string& s) {
   std::string q = "'";

@@ -10,16 +10,14 @@
 
 #include "engine/tokenizer/regex_splitter.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/shell_command.hpp"
 
 namespace llmd {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CmdResult {
-  int status = -1;
-  std::string out;
-};
+using CmdResult = test::CommandOutput;
 
 fs::path llmd_binary() { return test::binary_dir() / "bin" / "llmd"; }
 
@@ -32,16 +30,7 @@ CmdResult run(const std::string& args, const std::string& input) {
   EXPECT_EQ(write(fd, input.data(), input.size()), static_cast<ssize_t>(input.size()));
   close(fd);
   const std::string cmd = "'" + llmd_binary().string() + "' " + args + " < '" + tmpl + "'";
-  CmdResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  EXPECT_NE(p, nullptr);
-  if (p) {
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  }
+  CmdResult r = test::run_shell(cmd);
   unlink(tmpl);
   return r;
 }

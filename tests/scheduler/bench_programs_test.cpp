@@ -4,37 +4,21 @@
 // not judged here: benchmarks print, tests do not time.)
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
-#include <sys/wait.h>
 
 #include "tests/support/shared_data.hpp"
+#include "tests/support/shell_command.hpp"
 
 namespace llmd::test {
 namespace {
 
-struct RunResult {
-  int status = -1;
-  std::string out;  // stdout and stderr
-};
-
-RunResult run_bench(const std::string& args) {
-  RunResult r;
-  const std::string cmd = std::string("'") + LLMD_BENCH_BATCH_BIN + "' " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+CommandOutput run_bench(const std::string& args) {
+  return run_shell(std::string("'") + LLMD_BENCH_BATCH_BIN + "' " + args + " 2>&1");
 }
 
 TEST(BenchPrograms, TheServingModeRunsEveryPartOnTheCpu) {
   LLMD_REQUIRE_SHARED_FILE("models/stories260K.gguf");
-  const RunResult r = run_bench("-m '" + shared_file("models/stories260K.gguf").string() +
+  const CommandOutput r = run_bench("-m '" + shared_file("models/stories260K.gguf").string() +
                                 "' --threads 1 --serving --batches 1,4 --contexts 16:64 --decode-tokens 8"
                                 " --prefill-tokens 100 --chunk 32 --e2e 4:16:8 --bandwidth-gbs 10");
   ASSERT_EQ(r.status, 0) << r.out;
@@ -50,7 +34,7 @@ TEST(BenchPrograms, TheServingModeRunsEveryPartOnTheCpu) {
 TEST(BenchPrograms, BadArgumentsGetTheUsage) {
   for (const char* args : {"--batches 1,,8", "--batches 0", "--contexts 64", "--contexts 64:16", "--e2e 4:16",
                            "--nope"}) {
-    const RunResult r = run_bench(args);
+    const CommandOutput r = run_bench(args);
     EXPECT_NE(r.status, 0) << args;
     EXPECT_NE(r.out.find("llmd-bench-batch"), std::string::npos) << args << ": " << r.out;
   }
