@@ -85,6 +85,7 @@ void append_device(std::string& out, const scheduler::DeviceArbiterStats& d) {
   append_json_string(out, d.device);
   field(out, "turns", static_cast<int64_t>(d.turns));
   field(out, "contended_turns", static_cast<int64_t>(d.contended));
+  field(out, "handovers", static_cast<int64_t>(d.handovers));
   out += ",\"busy_seconds\":";
   append_json_float(out, static_cast<float>(d.busy_seconds));
   out += ",\"teams\":[";

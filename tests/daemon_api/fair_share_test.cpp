@@ -131,11 +131,17 @@ TEST(FairShareApi, TwoModelsOnOneDeviceShareItsTimeByWeight) {
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const auto before = device_seconds(stats(server));
   std::this_thread::sleep_for(std::chrono::seconds(10));
-  const auto after = device_seconds(stats(server));
+  const boost::json::object end = stats(server);
+  const auto after = device_seconds(end);
   const double b_share = share_of(before, after, "team-b");
   std::printf("  team-b's share of device time: %.3f\n", b_share);
   EXPECT_NEAR(b_share, 0.5, 0.05);
   EXPECT_EQ(clients.failures(), 0);
+  // The two loops took turns on the device, several steps to a turn at most.
+  const auto& device = end.at("devices").as_array().at(0).as_object();
+  const int64_t handovers = device.at("handovers").to_number<int64_t>();
+  EXPECT_GT(handovers, 10);
+  EXPECT_LE(handovers, device.at("turns").to_number<int64_t>());
 }
 
 TEST(FairShareApi, PriorityValuesAreChecked) {
