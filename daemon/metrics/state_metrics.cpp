@@ -100,6 +100,11 @@ std::vector<MetricFamily> StateMetrics::Collect() const {
                         MetricType::Gauge);
   auto dev_time = family("llmd_device_team_seconds_total", "Device time of forward steps charged to each team",
                          MetricType::Counter);
+  auto dev_busy = family("llmd_device_busy_seconds_total",
+                         "Device time of forward steps, all models (its rate is the device's busy fraction)",
+                         MetricType::Counter);
+  auto dev_handovers = family("llmd_device_handovers_total",
+                              "Turns of the device that passed from one model's loop to another's", MetricType::Counter);
   for (const models::DeviceView& d : models_.devices()) {
     const std::string& dev = d.device.id;
     uint64_t used = 0;
@@ -111,13 +116,16 @@ std::vector<MetricFamily> StateMetrics::Collect() const {
     sample(dev_mem, {{"device", dev}, {"kind", "reserved"}}, static_cast<double>(d.device.reserved_total()));
     sample(dev_mem, {{"device", dev}, {"kind", "used"}}, static_cast<double>(used));
     if (d.device.arbiter) {
-      for (const auto& t : d.device.arbiter->stats().teams) {
-        sample(dev_time, {{"device", dev}, {"team", t.team}}, t.device_seconds);
-      }
+      const scheduler::DeviceArbiterStats st = d.device.arbiter->stats();
+      for (const auto& t : st.teams) sample(dev_time, {{"device", dev}, {"team", t.team}}, t.device_seconds);
+      sample(dev_busy, {{"device", dev}}, st.busy_seconds);
+      sample(dev_handovers, {{"device", dev}}, static_cast<double>(st.handovers));
     }
   }
   out.push_back(std::move(dev_mem));
   out.push_back(std::move(dev_time));
+  out.push_back(std::move(dev_busy));
+  out.push_back(std::move(dev_handovers));
   collect_process(&out, start_time_s_);
   return out;
 }

@@ -144,6 +144,8 @@ TEST(Metrics, CountersMatchTheTrafficAndPromtoolAcceptsTheExposition) {
   EXPECT_EQ(value_of(t, R"(llmd_requests_running{model="synth"})"), 0);
   EXPECT_GT(value_of(t, R"(llmd_device_memory_bytes{device="cpu",kind="budget"})"), 0);
   EXPECT_GT(value_of(t, R"(llmd_device_memory_bytes{device="cpu",kind="used"})"), 0);
+  EXPECT_GT(value_of(t, R"(llmd_device_busy_seconds_total{device="cpu"})"), 0);
+  EXPECT_GE(value_of(t, R"(llmd_device_handovers_total{device="cpu"})"), 0);
   EXPECT_GT(value_of(t, "process_resident_memory_bytes"), 0);
   EXPECT_GT(value_of(t, "process_open_fds"), 0);
   // Bounded labels: never a key, its id or a request id.
