@@ -1,6 +1,7 @@
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/gemv.hpp"
 #include "engine/cuda/kernels/launch.cuh"
+#include "engine/cuda/kernels/token_count.cuh"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -168,16 +169,7 @@ cudaError_t launch_nt(const GemvArgs& a, cudaStream_t stream) {
 
 template <typename T>
 cudaError_t launch_typed(const GemvArgs& a, cudaStream_t stream) {
-  switch (a.n_tokens) {
-    case 1: return launch_nt<T, 1>(a, stream);
-    case 2: return launch_nt<T, 2>(a, stream);
-    case 3: return launch_nt<T, 3>(a, stream);
-    case 4: return launch_nt<T, 4>(a, stream);
-    case 5: return launch_nt<T, 5>(a, stream);
-    case 6: return launch_nt<T, 6>(a, stream);
-    case 7: return launch_nt<T, 7>(a, stream);
-    default: return launch_nt<T, 8>(a, stream);
-  }
+  return with_token_count(a.n_tokens, [&](auto nt) { return launch_nt<T, decltype(nt)::value>(a, stream); });
 }
 
 }  // namespace
