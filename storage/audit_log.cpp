@@ -17,13 +17,10 @@ Result<std::vector<AuditEntry>> list_audit(Database& db, const AuditQuery& q) {
   if (!st) return st.take_error();
   st->bind(1, q.since_ms).bind(2, q.before_id).bind(3, std::clamp<int64_t>(q.limit, 1, 10000));
   std::vector<AuditEntry> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.take_error();
-    if (!*row) break;
+  LLMD_TRY(st->each_row([&] {
     out.push_back(AuditEntry{st->column_int(0), st->column_int(1), st->column_text(2), st->column_text(3),
                              st->column_text(4), st->column_text(5)});
-  }
+  }));
   return out;
 }
 

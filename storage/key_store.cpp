@@ -128,12 +128,9 @@ Result<std::vector<KeyRecord>> list_keys(Database& db, std::optional<int64_t> te
   if (!st) return st.take_error();
   st->bind(1, team_id).bind(2, include_revoked ? 1 : 0);
   std::vector<KeyRecord> keys;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.take_error();
-    if (!*row) break;
+  LLMD_TRY(st->each_row([&] {
     keys.push_back(read_key(*st));
-  }
+  }));
   return keys;
 }
 

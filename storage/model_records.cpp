@@ -60,10 +60,7 @@ Result<std::vector<ModelRecord>> list_model_records(Database& db) {
         " kv_cache_bytes, chat_template_name, chat_template, threads, load, created_at, updated_at"
         " FROM models ORDER BY seq");
     if (!st) return st.take_error();
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.take_error();
-      if (!*row) break;
+    LLMD_TRY(st->each_row([&] {
       ModelRecord r;
       r.id = st->column_text(0);
       r.path = st->column_text(1);
@@ -83,17 +80,14 @@ Result<std::vector<ModelRecord>> list_model_records(Database& db) {
       r.updated_at = st->column_int(15);
       index.emplace(r.id, out.size());
       out.push_back(std::move(r));
-    }
+    }));
   }
   auto st = db.prepare("SELECT model_id, alias FROM model_aliases ORDER BY model_id, position");
   if (!st) return st.take_error();
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.take_error();
-    if (!*row) break;
+  LLMD_TRY(st->each_row([&] {
     auto it = index.find(st->column_text(0));
     if (it != index.end()) out[it->second].aliases.push_back(st->column_text(1));
-  }
+  }));
   return out;
 }
 

@@ -55,6 +55,17 @@ class Statement {
   Result<bool> step();
   // Steps until done (for INSERT/UPDATE/DELETE); rows, if any, are skipped.
   Status run();
+  // Steps through every row, calling on_row() for each (it reads the row's
+  // columns from this statement); the first failed step ends it with its error.
+  template <typename OnRow>
+  Status each_row(OnRow&& on_row) {
+    for (;;) {
+      Result<bool> row = step();
+      if (!row) return row.take_error();
+      if (!*row) return ok_status();
+      on_row();
+    }
+  }
 
   int64_t column_int(int col) const;
   double column_double(int col) const;

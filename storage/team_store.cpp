@@ -12,12 +12,9 @@ Status load_models(Database& db, TeamRecord* team) {
   auto st = db.prepare("SELECT model FROM team_models WHERE team_id = ?1 ORDER BY model");
   if (!st) return st.take_error();
   st->bind(1, team->id);
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.take_error();
-    if (!*row) break;
+  LLMD_TRY(st->each_row([&] {
     team->limits.allowed_models.push_back(st->column_text(0));
-  }
+  }));
   return ok_status();
 }
 
@@ -140,12 +137,9 @@ Result<std::vector<TeamRecord>> list_teams(Database& db) {
         "SELECT id, name, weight, rpm_limit, tpm_limit, daily_token_budget, monthly_token_budget,"
         " max_concurrent, created_at, updated_at FROM teams WHERE deleted_at IS NULL ORDER BY name");
     if (!st) return st.take_error();
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.take_error();
-      if (!*row) break;
+    LLMD_TRY(st->each_row([&] {
       teams.push_back(read_team(*st));
-    }
+    }));
   }
   for (TeamRecord& t : teams) {
     if (auto r = load_models(db, &t); !r) return r.take_error();

@@ -279,15 +279,12 @@ Result<LedgerCheck> check_ledger(Database& db) {
                          " WHERE coalesce(e.reserved, 0) != coalesce(b.reserved_tokens, 0)"
                          "  OR coalesce(e.used, 0) != coalesce(b.used_tokens, 0)");
     if (!st) return st.take_error();
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.take_error();
-      if (!*row) break;
+    LLMD_TRY(st->each_row([&] {
       check.problems.push_back("team " + std::to_string(st->column_int(0)) + " period " + st->column_text(1) +
                                ": counters reserved=" + std::to_string(st->column_int(4)) +
                                " used=" + std::to_string(st->column_int(5)) + ", usage rows say reserved=" +
                                std::to_string(st->column_int(2)) + " used=" + std::to_string(st->column_int(3)));
-    }
+    }));
   }
   {
     // The report's rollup (schema v4) against the rows it sums.
@@ -309,15 +306,12 @@ Result<LedgerCheck> check_ledger(Database& db) {
         "  OR e.cached_tokens != d.cached_tokens OR e.charged_tokens != d.charged_tokens"
         "  OR e.queue_wait_ms != d.queue_wait_ms LIMIT 100");
     if (!st) return st.take_error();
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.take_error();
-      if (!*row) break;
+    LLMD_TRY(st->each_row([&] {
       check.problems.push_back("usage report rollup for day " + st->column_text(0) + " team " +
                                std::to_string(st->column_int(1)) + " model " + st->column_text(2) +
                                " differs from the usage rows (" + std::to_string(st->column_int(4)) + " requests, rows say " +
                                std::to_string(st->column_int(3)) + ")");
-    }
+    }));
   }
   {
     auto st = db.prepare(
@@ -326,13 +320,10 @@ Result<LedgerCheck> check_ledger(Database& db) {
         " (status != 'open' AND (finished_at IS NULL OR charged_tokens != prompt_tokens + completion_tokens))"
         " LIMIT 100");
     if (!st) return st.take_error();
-    for (;;) {
-      auto row = st->step();
-      if (!row) return row.take_error();
-      if (!*row) break;
+    LLMD_TRY(st->each_row([&] {
       check.problems.push_back("usage row " + std::to_string(st->column_int(0)) + " (" + st->column_text(1) +
                                ") has inconsistent bookkeeping");
-    }
+    }));
   }
   return check;
 }

@@ -24,10 +24,7 @@ Result<std::vector<UsageSummary>> summarize_usage(Database& db, const UsageQuery
   st->bind(1, opt(q.team)).bind(2, opt(q.key_id)).bind(3, opt(q.model)).bind(4, opt(q.from_day));
   st->bind(5, opt(q.to_day)).bind(6, std::clamp<int64_t>(q.limit, 1, 100000));
   std::vector<UsageSummary> out;
-  for (;;) {
-    auto row = st->step();
-    if (!row) return row.take_error();
-    if (!*row) break;
+  LLMD_TRY(st->each_row([&] {
     UsageSummary s;
     s.day = st->column_text(0);
     s.team = st->column_text(1);
@@ -46,7 +43,7 @@ Result<std::vector<UsageSummary>> summarize_usage(Database& db, const UsageQuery
     s.charged_tokens = st->column_int(14);
     s.queue_wait_ms_total = st->column_int(15);
     out.push_back(std::move(s));
-  }
+  }));
   return out;
 }
 
