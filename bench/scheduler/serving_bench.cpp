@@ -18,8 +18,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 struct Tally {
   int tokens = 0;
-  bool done = false;
-  double first_token_s = -1;  // from submit
+  double first_token_s = -1;  // from submit; -1: no token came
 };
 
 class Serving {
@@ -50,7 +49,8 @@ class Serving {
 
   std::vector<int32_t> prompt(int n) {
     std::vector<int32_t> p(static_cast<size_t>(std::max(n, 1)));
-    for (auto& t : p) t = static_cast<int32_t>(3 + rng_() % static_cast<uint32_t>(limits_.n_vocab - 3));
+    const uint32_t span = static_cast<uint32_t>(std::max(limits_.n_vocab - 3, 1));
+    for (auto& t : p) t = static_cast<int32_t>(3 + rng_() % span);
     return p;
   }
 
@@ -66,7 +66,6 @@ class Serving {
     r.on_event = [t, sent](scheduler::StreamEvent&& ev) {
       if (t->first_token_s < 0 && !ev.tokens.empty()) t->first_token_s = seconds_since(sent);
       t->tokens += static_cast<int>(ev.tokens.size());
-      if (ev.done) t->done = true;
     };
     return r;
   }
@@ -157,14 +156,20 @@ class Serving {
     const double wall = seconds_since(t0);
     std::vector<double> ttft;
     int64_t tokens = 0;
+    int incomplete = 0;  // ended without all their tokens (an error): not in the TTFT figures
     for (const Tally& t : tallies) {
       tokens += t.tokens;
-      ttft.push_back(t.first_token_s);
+      if (t.first_token_s >= 0) ttft.push_back(t.first_token_s);
+      if (t.tokens < gen) ++incomplete;
     }
     std::sort(ttft.begin(), ttft.end());
-    auto pct = [&](double p) { return ttft[std::min(ttft.size() - 1, static_cast<size_t>(p * static_cast<double>(ttft.size())))]; };
-    std::printf("| %d requests at once, %d + %d tokens, mixed sampling | %.1f tok/s, TTFT p50 %.3f s, p99 %.3f s |\n", n,
-                len, gen, static_cast<double>(tokens) / wall, pct(0.50), pct(0.99));
+    auto pct = [&](double p) {
+      return ttft.empty() ? 0.0 : ttft[std::min(ttft.size() - 1, static_cast<size_t>(p * static_cast<double>(ttft.size())))];
+    };
+    std::printf("| %d requests at once, %d + %d tokens, mixed sampling | %.1f tok/s, TTFT p50 %.3f s, p99 %.3f s",
+                n, len, gen, static_cast<double>(tokens) / wall, pct(0.50), pct(0.99));
+    if (incomplete > 0) std::printf(", %d ended early", incomplete);
+    std::printf(" |\n");
   }
 
   void run() {
