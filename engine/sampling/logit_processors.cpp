@@ -16,10 +16,9 @@ void PenaltyScratch::reserve(size_t n_vocab) {
   }
 }
 
-void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> prompt,
-                              std::span<const int32_t> generated, float penalty, int32_t window,
-                              PenaltyScratch* s) {
-  s->reserve(logits.size());
+void append_repetition_edits(std::span<const int32_t> prompt, std::span<const int32_t> generated, float penalty,
+                             int32_t window, size_t n_vocab, PenaltyScratch* s, std::vector<LogitEdit>* out) {
+  s->reserve(n_vocab);
   if (++s->epoch_ == 0) {  // wrapped: forget every old mark
     std::fill(s->mark_.begin(), s->mark_.end(), 0);
     s->epoch_ = 1;
@@ -33,40 +32,48 @@ void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> 
   }
   auto penalize = [&](std::span<const int32_t> ids) {
     for (const int32_t id : ids) {
-      if (!in_vocab(id, logits.size()) || s->mark_[id] == s->epoch_) continue;
+      if (!in_vocab(id, n_vocab) || s->mark_[id] == s->epoch_) continue;
       s->mark_[id] = s->epoch_;
-      float& l = logits[id];
-      l = l > 0.0f ? l / penalty : l * penalty;
+      out->push_back({id, EditOp::repeat, penalty});
     }
   };
   penalize(prompt.last(from_prompt));
   penalize(generated.last(from_generated));
 }
 
-void apply_presence_frequency(std::span<float> logits, std::span<const int32_t> generated, float presence,
-                              float frequency, PenaltyScratch* s) {
-  s->reserve(logits.size());
+void append_presence_frequency_edits(std::span<const int32_t> generated, float presence, float frequency,
+                                     size_t n_vocab, PenaltyScratch* s, std::vector<LogitEdit>* out) {
+  s->reserve(n_vocab);
   for (const int32_t id : generated)
-    if (in_vocab(id, logits.size())) ++s->count_[id];
+    if (in_vocab(id, n_vocab)) ++s->count_[id];
   for (const int32_t id : generated) {
-    if (!in_vocab(id, logits.size()) || s->count_[id] == 0) continue;
-    logits[id] -= static_cast<float>(s->count_[id]) * frequency + presence;
-    s->count_[id] = 0;  // applied once per distinct id; leaves the scratch zeroed
+    if (!in_vocab(id, n_vocab) || s->count_[id] == 0) continue;
+    out->push_back({id, EditOp::subtract, static_cast<float>(s->count_[id]) * frequency + presence});
+    s->count_[id] = 0;  // one edit per distinct id; leaves the scratch zeroed
   }
 }
 
-void apply_logit_bias(std::span<float> logits, std::span<const std::pair<int32_t, float>> bias) {
+void append_logit_bias_edits(std::span<const std::pair<int32_t, float>> bias, size_t n_vocab,
+                             std::vector<LogitEdit>* out) {
   for (const auto& [id, b] : bias)
-    if (in_vocab(id, logits.size())) logits[id] += b;
+    if (in_vocab(id, n_vocab)) out->push_back({id, EditOp::add, b});
 }
 
-void apply_logit_processors(std::span<float> logits, const SamplingParams& p, std::span<const int32_t> prompt,
-                            std::span<const int32_t> generated, PenaltyScratch* scratch) {
+void logit_edits(const SamplingParams& p, std::span<const int32_t> prompt, std::span<const int32_t> generated,
+                 size_t n_vocab, PenaltyScratch* scratch, std::vector<LogitEdit>* out) {
+  out->clear();
   if (p.repetition_penalty != 1.0f)
-    apply_repetition_penalty(logits, prompt, generated, p.repetition_penalty, p.repetition_window, scratch);
+    append_repetition_edits(prompt, generated, p.repetition_penalty, p.repetition_window, n_vocab, scratch, out);
   if (p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f)
-    apply_presence_frequency(logits, generated, p.presence_penalty, p.frequency_penalty, scratch);
-  if (!p.logit_bias.empty()) apply_logit_bias(logits, p.logit_bias);
+    append_presence_frequency_edits(generated, p.presence_penalty, p.frequency_penalty, n_vocab, scratch, out);
+  if (!p.logit_bias.empty()) append_logit_bias_edits(p.logit_bias, n_vocab, out);
+}
+
+void apply_logit_edits(std::span<float> logits, std::span<const LogitEdit> edits) {
+  for (const LogitEdit& e : edits) {
+    float& l = logits[static_cast<size_t>(e.id)];
+    l = apply_edit(l, e.op, e.value);
+  }
 }
 
 }  // namespace llmd::engine

@@ -14,6 +14,10 @@
 // caller's bias shifts the final logit by exactly what was asked and a bias of
 // -100 bans a token whatever the penalties did. Ids outside the vocabulary are
 // ignored (validate() rejects them in logit_bias).
+//
+// The processors are expressed as a list of edits (id, operation, value)
+// applied in order: the host applies them to its row, the CUDA backend sends
+// the same list to the device, so both compute the same logits.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/sampling/choice_steps.hpp"
 #include "engine/sampling/sampling_params.hpp"
 
 namespace llmd::engine {
@@ -32,27 +37,32 @@ class PenaltyScratch {
   void reserve(size_t n_vocab);
 
  private:
-  friend void apply_repetition_penalty(std::span<float>, std::span<const int32_t>, std::span<const int32_t>,
-                                       float, int32_t, PenaltyScratch*);
-  friend void apply_presence_frequency(std::span<float>, std::span<const int32_t>, float, float,
-                                       PenaltyScratch*);
+  friend void append_repetition_edits(std::span<const int32_t>, std::span<const int32_t>, float, int32_t, size_t,
+                                      PenaltyScratch*, std::vector<LogitEdit>*);
+  friend void append_presence_frequency_edits(std::span<const int32_t>, float, float, size_t, PenaltyScratch*,
+                                              std::vector<LogitEdit>*);
   std::vector<uint32_t> mark_;  // mark_[id] == epoch_: id already penalized in this call
   uint32_t epoch_ = 0;
   std::vector<int32_t> count_;  // occurrences in generated; zero between calls
 };
 
-void apply_repetition_penalty(std::span<float> logits, std::span<const int32_t> prompt,
-                              std::span<const int32_t> generated, float penalty, int32_t window,
-                              PenaltyScratch* scratch);
+// Each processor appends, for a vocabulary of n_vocab tokens, the edits it
+// makes (one per distinct id it changes; ids outside the vocabulary skipped),
+// in the order they are applied.
+void append_repetition_edits(std::span<const int32_t> prompt, std::span<const int32_t> generated, float penalty,
+                             int32_t window, size_t n_vocab, PenaltyScratch* scratch, std::vector<LogitEdit>* out);
+void append_presence_frequency_edits(std::span<const int32_t> generated, float presence, float frequency,
+                                     size_t n_vocab, PenaltyScratch* scratch, std::vector<LogitEdit>* out);
+void append_logit_bias_edits(std::span<const std::pair<int32_t, float>> bias, size_t n_vocab,
+                             std::vector<LogitEdit>* out);
 
-void apply_presence_frequency(std::span<float> logits, std::span<const int32_t> generated, float presence,
-                              float frequency, PenaltyScratch* scratch);
+// Replaces *out with the edits of every processor that is on, in the
+// documented order.
+void logit_edits(const SamplingParams& params, std::span<const int32_t> prompt, std::span<const int32_t> generated,
+                 size_t n_vocab, PenaltyScratch* scratch, std::vector<LogitEdit>* out);
 
-void apply_logit_bias(std::span<float> logits, std::span<const std::pair<int32_t, float>> bias);
-
-// All of the above in the documented order, skipping those that are off.
-void apply_logit_processors(std::span<float> logits, const SamplingParams& params,
-                            std::span<const int32_t> prompt, std::span<const int32_t> generated,
-                            PenaltyScratch* scratch);
+// Applies edits in order (apply_edit of choice_steps.hpp); every id must be
+// inside logits.
+void apply_logit_edits(std::span<float> logits, std::span<const LogitEdit> edits);
 
 }  // namespace llmd::engine

@@ -1,8 +1,10 @@
 // Kernels over one row of n_vocab logits: the few O(n_vocab) loops a sample
 // needs (copy, max, exp and sums), vectorized with AVX2 where the CPU has it
 // and SSE2 otherwise. Every kernel computes bit-identical values on either path
-// (the same IEEE single-precision operations, no fused multiply-add), so a
-// seed reproduces the same tokens on every x86-64 machine.
+// (the same IEEE single-precision operations, no fused multiply-add), and the
+// same values as the scalar steps of choice_steps.hpp (exp_nonpositive,
+// block_weight_sum) that the CUDA sampling kernel runs, so a seed reproduces
+// the same tokens on every x86-64 machine and on the device.
 #pragma once
 
 #include <bit>
@@ -11,45 +13,10 @@
 #include <span>
 #include <vector>
 
+#include "engine/sampling/choice_steps.hpp"
+
 namespace llmd::engine {
 
-// Weights below this argument are 0: exp(-87) is about the smallest normal float.
-inline constexpr float kExpCutoff = -87.0f;
-// Rows are summed in blocks of this many entries (block_sums of exp_weights).
-// A draw walks the block sums, then one block entry by entry (a chain of
-// dependent additions): 128 keeps both walks short for small and large vocabularies.
-inline constexpr size_t kRowBlock = 128;
-
-// Fused multiply-add would round differently from separate operations; the
-// kernels must compute the same bits whatever -march the project is built
-// with, so contraction is switched off for them (here and in row_kernels.cpp).
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-
-// exp(x) for x <= 0 (a logit minus the row's maximum): relative error below
-// 2e-7, exactly 1 at 0 and exactly 0 below kExpCutoff (so also for -inf).
-// Range reduction x = n·ln2 + r with |r| <= ln2/2, a degree-7 polynomial for
-// e^r, and 2^n put together from its exponent bits. The vector kernels use the
-// same operations in the same order. Outside the domain it stays defined:
-// positive x gives 1, NaN gives 0.
-inline float exp_nonpositive(float x) {
-  const float xc = x >= kExpCutoff ? (x < 0.0f ? x : 0.0f) : kExpCutoff;  // NaN → cutoff
-  // Round x·log2(e) to the nearest integer by adding and removing 1.5·2^23.
-  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-  float r = xc - n * 0.693145751953125f;  // ln2 split in a high part exact in float ...
-  r = r - n * 1.428606765330187045e-06f;  // ... and the low rest
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);  // 2^n
-  return x >= kExpCutoff ? p * scale : 0.0f;
-}
-
-#pragma GCC pop_options
 
 // dst[i] = src[i], with NaN replaced by -inf and +inf by the largest finite float.
 void copy_sanitized(std::span<const float> src, std::span<float> dst);

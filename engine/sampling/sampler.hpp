@@ -3,7 +3,9 @@
 // One Sampler per sequence: it holds the request's SamplingParams and its
 // random generator, whose state advances with every non-greedy draw. Scratch
 // memory (a few vocabulary-sized buffers) is per thread and shared by all
-// samplers on it, so many sequences cost no more than one. A Sampler is not
+// samplers on it, so many sequences cost no more than one. A sample is plan()
+// (history, draw, constraint) then choose_token() (sample_plan.hpp), which a
+// backend may run on its device. A Sampler is not
 // safe to use from two threads at once; different Samplers are.
 //
 // sample() applies, in this order:
@@ -45,18 +47,12 @@
 #include <span>
 #include <vector>
 
-#include "engine/sampling/logprobs.hpp"
 #include "engine/sampling/rng.hpp"
+#include "engine/sampling/sample_plan.hpp"
 #include "engine/sampling/sampling_params.hpp"
 #include "engine/sampling/token_constraint.hpp"
 
 namespace llmd::engine {
-
-struct SampledToken {
-  int32_t id = -1;
-  float logprob = 0.0f;                    // NaN unless params.wants_logprobs()
-  std::vector<TokenLogprob> top_logprobs;  // params.n_logprobs entries, most likely first
-};
 
 class Sampler {
  public:
@@ -71,6 +67,17 @@ class Sampler {
   // row; when the constraint allows no token the id is one it did not allow.
   SampledToken sample(std::span<const float> logits, std::span<const int32_t> prompt,
                       std::span<const int32_t> generated, TokenConstraint* constraint = nullptr);
+
+  // The first half of sample(): the plan for the next token of a vocabulary
+  // of n_vocab, taking the random draw now when the choice is not greedy
+  // (sample_plan.hpp). choose_token(logits, plan) then gives what sample()
+  // gives. The plan's mask is the constraint's allowed() and is valid until
+  // the constraint is next used.
+  SamplePlan plan(size_t n_vocab, std::span<const int32_t> prompt, std::span<const int32_t> generated,
+                  TokenConstraint* constraint = nullptr);
+  // plan() into *out, reusing its memory.
+  void plan(size_t n_vocab, std::span<const int32_t> prompt, std::span<const int32_t> generated,
+            TokenConstraint* constraint, SamplePlan* out);
 
   const SamplingParams& params() const { return params_; }
   // params.seed, or the random seed chosen when it had none.

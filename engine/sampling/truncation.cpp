@@ -9,10 +9,7 @@
 namespace llmd::engine {
 namespace {
 
-// Candidate a comes before b: larger weight, then lower id.
-bool before(const Candidate& a, const Candidate& b) {
-  return a.weight > b.weight || (a.weight == b.weight && a.id < b.id);
-}
+bool before(const Candidate& a, const Candidate& b) { return ordered_before(a, b); }
 
 // The first, optimistic pass of dense top-p: model distributions usually put
 // top_p of their mass on a few tokens within log(256) ≈ 5.5 of the best
@@ -78,58 +75,11 @@ void top_k_candidates(std::span<const float> values, int32_t k, std::vector<Cand
 void sort_candidates(std::vector<Candidate>* cands) { std::sort(cands->begin(), cands->end(), before); }
 
 void keep_top_p_prefix(std::vector<Candidate>* cands, double total, float top_p) {
-  const double target = static_cast<double>(top_p) * total;
-  double mass = 0.0;
-  for (size_t i = 0; i < cands->size(); ++i) {
-    mass += (*cands)[i].weight;
-    if (mass >= target) {
-      cands->resize(i + 1);
-      return;
-    }
-  }
+  cands->resize(top_p_prefix(cands->data(), cands->size(), total, top_p));
 }
 
 Candidate nucleus_end(std::vector<Candidate>* cands, double target) {
-  std::vector<Candidate>& c = *cands;
-  if (c.empty()) return {-1, 0.0f};
-  size_t lo = 0, hi = c.size();
-  double mass = 0.0;  // weight of the candidates ordered before c[lo, hi)
-  // Quickselect by weight: split the range around a pivot, then continue in
-  // the part where the running sum reaches the target. Own partition code, so
-  // the arithmetic (and thus the result) is the same with any standard library.
-  while (hi - lo > 32) {
-    const size_t mid = lo + (hi - lo) / 2;
-    // Median of three as pivot, moved to the end of the range.
-    if (before(c[mid], c[lo])) std::swap(c[mid], c[lo]);
-    if (before(c[hi - 1], c[lo])) std::swap(c[hi - 1], c[lo]);
-    if (before(c[mid], c[hi - 1])) std::swap(c[mid], c[hi - 1]);
-    const Candidate pivot = c[hi - 1];
-    size_t split = lo;
-    double head = 0.0;  // weight of the candidates ordered before the pivot
-    for (size_t j = lo; j + 1 < hi; ++j) {
-      if (before(c[j], pivot)) {
-        head += c[j].weight;
-        std::swap(c[split++], c[j]);
-      }
-    }
-    std::swap(c[split], c[hi - 1]);  // the pivot between the two parts
-    if (mass + head >= target) {
-      hi = split;
-    } else if (mass + head + pivot.weight >= target) {
-      return pivot;
-    } else {
-      mass += head + pivot.weight;
-      lo = split + 1;
-    }
-  }
-  std::sort(c.begin() + static_cast<std::ptrdiff_t>(lo), c.begin() + static_cast<std::ptrdiff_t>(hi), before);
-  for (size_t i = lo; i < hi; ++i) {
-    mass += c[i].weight;
-    if (mass >= target) return c[i];
-  }
-  // Never reached: the last candidate in order, which ends the range or, when
-  // the range is empty, was the last pivot just before it.
-  return hi > lo ? c[hi - 1] : c[lo > 0 ? lo - 1 : 0];
+  return nucleus_end(cands->data(), cands->size(), target);
 }
 
 std::optional<Candidate> top_p_end(std::span<const float> weights, double total, float top_p,
@@ -170,7 +120,7 @@ std::optional<Candidate> top_p_end(std::span<const float> weights, double total,
 }
 
 void keep_at_least(std::vector<Candidate>* cands, float min_weight) {
-  std::erase_if(*cands, [min_weight](const Candidate& c) { return c.weight < min_weight; });
+  cands->resize(keep_at_least(cands->data(), cands->size(), min_weight));
 }
 
 }  // namespace llmd::engine

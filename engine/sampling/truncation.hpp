@@ -25,12 +25,9 @@
 #include <span>
 #include <vector>
 
-namespace llmd::engine {
+#include "engine/sampling/choice_steps.hpp"
 
-struct Candidate {
-  int32_t id;
-  float weight;  // unnormalized probability (a logit straight out of top_k_candidates)
-};
+namespace llmd::engine {
 
 // The min(k, size) entries with the largest values, ties → lower id, in no
 // particular order; each weight is the value.

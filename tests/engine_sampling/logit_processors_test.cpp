@@ -7,6 +7,35 @@
 namespace llmd::engine {
 namespace {
 
+// Each processor's edits, applied: what the sampler does to a row.
+void apply_repetition_penalty(std::vector<float>& l, const std::vector<int32_t>& prompt,
+                              const std::vector<int32_t>& generated, float penalty, int32_t window,
+                              PenaltyScratch* scratch) {
+  std::vector<LogitEdit> edits;
+  append_repetition_edits(prompt, generated, penalty, window, l.size(), scratch, &edits);
+  apply_logit_edits(l, edits);
+}
+
+void apply_presence_frequency(std::vector<float>& l, const std::vector<int32_t>& generated, float presence,
+                              float frequency, PenaltyScratch* scratch) {
+  std::vector<LogitEdit> edits;
+  append_presence_frequency_edits(generated, presence, frequency, l.size(), scratch, &edits);
+  apply_logit_edits(l, edits);
+}
+
+void apply_logit_bias(std::vector<float>& l, const std::vector<std::pair<int32_t, float>>& bias) {
+  std::vector<LogitEdit> edits;
+  append_logit_bias_edits(bias, l.size(), &edits);
+  apply_logit_edits(l, edits);
+}
+
+void apply_logit_processors(std::vector<float>& l, const SamplingParams& p, const std::vector<int32_t>& prompt,
+                            const std::vector<int32_t>& generated, PenaltyScratch* scratch) {
+  std::vector<LogitEdit> edits;
+  logit_edits(p, prompt, generated, l.size(), scratch, &edits);
+  apply_logit_edits(l, edits);
+}
+
 TEST(RepetitionPenalty, DividesPositiveMultipliesNegativeOncePerId) {
   PenaltyScratch scratch;
   std::vector<float> l = {2.0f, -1.0f, 0.5f, 3.0f, 0.0f};
@@ -74,6 +103,29 @@ TEST(LogitProcessors, DocumentedOrder) {
   EXPECT_EQ(l[0], 2.0f / 2.0f - (2.0f * 0.25f + 0.5f) + 1.0f);
   EXPECT_EQ(l[1], 4.0f / 2.0f - 3.0f);
   EXPECT_EQ(l[2], -1.0f);
+}
+
+// One edit per distinct id and processor, in the order they apply.
+TEST(LogitProcessors, EditsListEachChangeOnceInOrder) {
+  PenaltyScratch scratch;
+  SamplingParams p;
+  p.repetition_penalty = 1.5f;
+  p.frequency_penalty = 0.5f;
+  p.logit_bias = {{2, 3.0f}, {9, 1.0f}, {2, -1.0f}};
+  const std::vector<int32_t> prompt = {1, 1, 0}, generated = {0, 2, 0};
+  std::vector<LogitEdit> edits;
+  logit_edits(p, prompt, generated, 4, &scratch, &edits);
+  ASSERT_EQ(edits.size(), 7u);
+  const std::vector<std::pair<int32_t, EditOp>> want = {{1, EditOp::repeat},   {0, EditOp::repeat},
+                                                        {2, EditOp::repeat},   {0, EditOp::subtract},
+                                                        {2, EditOp::subtract}, {2, EditOp::add},
+                                                        {2, EditOp::add}};
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(edits[i].id, want[i].first) << i;
+    EXPECT_EQ(edits[i].op, want[i].second) << i;
+  }
+  EXPECT_EQ(edits[3].value, 2.0f * 0.5f);
+  EXPECT_EQ(edits[6].value, -1.0f);
 }
 
 }  // namespace
