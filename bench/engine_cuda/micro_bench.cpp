@@ -1,6 +1,6 @@
 // Device ceilings and kernels at Llama-3-8B shapes: copy bandwidth, cuBLASLt
 // bf16 rate (heuristic choice vs the best candidate), decode GEMV against
-// cuBLASLt, paged attention.
+// cuBLASLt, decode GEMV from quantized weights, paged attention.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -12,7 +12,7 @@
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/elementwise.hpp"
 #include "engine/cuda/kernels/gemv.hpp"
-#include "engine/cuda/kernels/gemv_q8_0.hpp"
+#include "engine/cuda/kernels/gemv_quant.hpp"
 #include "engine/quant/device_layout.hpp"
 
 namespace llmd::bench {
@@ -181,43 +181,37 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
     BENCH_CUDA(cudaFree(y));
   }
 
-  // --- Decode projections from Q8_0 weights in the device layout ----------------
-  std::printf("\ndecode projections (q8_0 weights kept quantized): GEMV, GB/s of quantized bytes read\n");
-  std::printf("  %-15s %4s  %9s\n", "shape", "n", "GEMV");
-  for (const VShape& v : vshapes) {
-    const int wrows = v.mode == engine::cuda::GemvMode::swiglu ? 2 * v.rows : v.rows;  // gate and up as one store
-    const engine::cuda::GemvMode mode =
-        v.mode == engine::cuda::GemvMode::swiglu ? engine::cuda::GemvMode::store : v.mode;
-    auto layout = quant::device_layout(gguf::GgmlType::Q8_0, wrows, v.k);
-    if (!layout) std::exit(1);
-    const size_t n_blocks = static_cast<size_t>(wrows) * (v.k / 32);
-    void* w = dalloc(layout->total_bytes);
-    void* x = dalloc(static_cast<size_t>(16) * v.k * 2);
-    void* y = dalloc(static_cast<size_t>(16) * wrows * 4);
-    fill(w, DType::f16, static_cast<size_t>(wrows) * v.k / 2, -100, 100, 11, s);  // any int8 values
-    fill(static_cast<char*>(w) + layout->planes[1].offset, DType::f16, n_blocks, 0.001f, 0.01f, 12, s);
-    fill(x, DType::f16, static_cast<size_t>(16) * v.k, -1, 1, 13, s);
-    fill(y, DType::f32, static_cast<size_t>(16) * wrows, -1, 1, 14, s);
-    for (int n : {1, 2, 4, 8}) {
-      engine::cuda::GemvQ8Args a;
-      a.w = w;
-      a.d_offset = layout->planes[1].offset;
-      a.x = x;
-      a.x_type = DType::f16;
-      a.n_tokens = n;
-      a.rows = wrows;
-      a.k = v.k;
-      a.y = static_cast<float*>(y);
-      a.mode = mode;
-      const double ms = time_ms(s, 3, 20, [&] { BENCH_CUDA(engine::cuda::launch_gemv_q8_0(a, s)); });
-      const double gbs = static_cast<double>(layout->file_bytes()) / (ms * 1e-3) / 1e9;
-      std::printf("  %-15s %4d  %9.0f\n", v.name, n, gbs);
-      rep.add_json("{\"bench\":\"decode_proj_q8_0\",\"name\":\"" + std::string(v.name) + "\",\"n\":" +
-                   std::to_string(n) + ",\"gemv_gbs\":" + std::to_string(gbs) + "}");
+  // --- Decode projections from quantized weights in the device layout ---------
+  std::printf("\ndecode projections (weights kept quantized): GEMV, GB/s of quantized bytes read\n");
+  std::printf("  %-6s %-15s %4s  %9s\n", "type", "shape", "n", "GEMV");
+  for (const gguf::GgmlType type : {gguf::GgmlType::Q8_0, gguf::GgmlType::Q4_0, gguf::GgmlType::Q4_K,
+                                    gguf::GgmlType::Q5_K, gguf::GgmlType::Q6_K}) {
+    const std::string type_name(gguf::ggml_type_name(type));
+    for (const VShape& v : vshapes) {
+      const int wrows = v.mode == engine::cuda::GemvMode::swiglu ? 2 * v.rows : v.rows;  // gate and up as one store
+      const engine::cuda::GemvMode mode =
+          v.mode == engine::cuda::GemvMode::swiglu ? engine::cuda::GemvMode::store : v.mode;
+      auto layout = quant::device_layout(type, wrows, v.k);
+      if (!layout) std::exit(1);
+      void* w = dalloc(layout->total_bytes);
+      void* x = dalloc(static_cast<size_t>(16) * v.k * 2);
+      void* y = dalloc(static_cast<size_t>(16) * wrows * 4);
+      // Any bytes do for timing; as f16 in [-1, 1] every block scale is finite.
+      fill(w, DType::f16, layout->total_bytes / 2, -1, 1, 11, s);
+      fill(x, DType::f16, static_cast<size_t>(16) * v.k, -1, 1, 13, s);
+      fill(y, DType::f32, static_cast<size_t>(16) * wrows, -1, 1, 14, s);
+      for (int n : {1, 2, 4, 8}) {
+        const auto a = engine::cuda::make_gemv_quant_args(*layout, w, x, DType::f16, n, static_cast<float*>(y), mode);
+        const double ms = time_ms(s, 3, 20, [&] { BENCH_CUDA(engine::cuda::launch_gemv_quant(a, s)); });
+        const double gbs = static_cast<double>(layout->file_bytes()) / (ms * 1e-3) / 1e9;
+        std::printf("  %-6s %-15s %4d  %9.0f\n", type_name.c_str(), v.name, n, gbs);
+        rep.add_json("{\"bench\":\"decode_proj_" + type_name + "\",\"name\":\"" + std::string(v.name) +
+                     "\",\"n\":" + std::to_string(n) + ",\"gemv_gbs\":" + std::to_string(gbs) + "}");
+      }
+      BENCH_CUDA(cudaFree(w));
+      BENCH_CUDA(cudaFree(x));
+      BENCH_CUDA(cudaFree(y));
     }
-    BENCH_CUDA(cudaFree(w));
-    BENCH_CUDA(cudaFree(x));
-    BENCH_CUDA(cudaFree(y));
   }
 
   // --- Attention -----------------------------------------------------------

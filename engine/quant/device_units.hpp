@@ -6,8 +6,9 @@
 //
 // A unit is 32 weights (q8_0, q4_0: one block) or 64 (q4_K, q5_K: one 32-byte
 // chunk of a super-block's qs, the two sub-blocks it holds; q6_K: a quarter of
-// a super-block sharing one 16-byte piece of qh). It decodes into groups of 16
-// consecutive weights of the row, each with one scale and one min:
+// a super-block sharing one 16-byte piece of qh). Its loaded bytes decode, one
+// group at a time (what a kernel holds in registers at once), into groups of
+// 16 consecutive weights of the row, each with one scale and one min:
 //
 //   weight = scale * q - min         (q an integer, min zero for q8_0/q4_0/q6_K)
 //
@@ -29,9 +30,14 @@
 #if defined(__CUDACC__)
 #include <cuda_fp16.h>
 #define LLMD_HD __host__ __device__ __forceinline__
-#define LLMD_UNROLL _Pragma("unroll")
 #else
 #define LLMD_HD inline
+#endif
+// Unrolled in device code (constant indices keep the arrays in registers);
+// the host compilers have their own spelling and need no hint.
+#if defined(__CUDA_ARCH__)
+#define LLMD_UNROLL _Pragma("unroll")
+#else
 #define LLMD_UNROLL
 #endif
 
@@ -57,11 +63,10 @@ inline PlaneOffsets plane_offsets(const DeviceLayout& l) {
   return p;
 }
 
-template <int G>
-struct DecodedUnit {
-  float q[G][16];  // integer values
-  float scale[G];
-  float min[G];  // unused (zero) for types without mins
+struct DecodedGroup {
+  float q[16];  // integer values
+  float scale;
+  float min;  // zero for types without mins
 };
 
 // A half float's bits as a float: exact on both sides.
@@ -129,7 +134,7 @@ LLMD_HD float group_dot(const float (&q)[16], const float (&x)[16], float scale,
 //   units_per_row(k)
 //   group_offset(u, g)                 first weight of group g of unit u in its row
 //   fetch<Load>(w, planes, row, k, u, bytes)
-//   decode(bytes, u, unit)
+//   decode(bytes, u, g, group)         group g (0 .. kGroups - 1, a constant in kernels)
 // Load supplies load16(p, uint32_t[4]), load8(p, uint32_t[2]) and
 // load2(p) -> uint32_t, each at an address aligned to its size.
 
@@ -149,15 +154,11 @@ struct UnitQ8_0 {
     Load::load16(w + p.qs + i * 32 + 16, b.qs + 4);
     b.d = Load::load2(w + p.d + i * 2);
   }
-  LLMD_HD static void decode(const Bytes& b, int64_t, DecodedUnit<2>& o) {
-    const float d = half_bits(b.d);
+  LLMD_HD static void decode(const Bytes& b, int64_t, int g, DecodedGroup& o) {
+    o.scale = half_bits(b.d);
+    o.min = 0.0f;
     LLMD_UNROLL
-    for (int g = 0; g < 2; ++g) {
-      o.scale[g] = d;
-      o.min[g] = 0.0f;
-      LLMD_UNROLL
-      for (int j = 0; j < 16; ++j) o.q[g][j] = small_int(byte_of(b.qs, 16 * g + j) ^ 0x80u, 128);  // int8
-    }
+    for (int j = 0; j < 16; ++j) o.q[j] = small_int(byte_of(b.qs, 16 * g + j) ^ 0x80u, 128);  // int8
   }
 };
 
@@ -178,15 +179,11 @@ struct UnitQ4_0 {
     Load::load16(w + p.qs + i * 16, b.qs);
     b.d = Load::load2(w + p.d + i * 2);
   }
-  LLMD_HD static void decode(const Bytes& b, int64_t, DecodedUnit<2>& o) {
-    const float d = half_bits(b.d);
+  LLMD_HD static void decode(const Bytes& b, int64_t, int g, DecodedGroup& o) {
+    o.scale = half_bits(b.d);
+    o.min = 0.0f;
     LLMD_UNROLL
-    for (int g = 0; g < 2; ++g) {
-      o.scale[g] = d;
-      o.min[g] = 0.0f;
-      LLMD_UNROLL
-      for (int j = 0; j < 16; ++j) o.q[g][j] = small_int((byte_of(b.qs, j) >> (4 * g)) & 0x0fu, 8);
-    }
+    for (int j = 0; j < 16; ++j) o.q[j] = small_int((byte_of(b.qs, j) >> (4 * g)) & 0x0fu, 8);
   }
 };
 
@@ -222,29 +219,19 @@ struct UnitKQuant {
       b.qh[0] = 0;
     }
   }
-  LLMD_HD static void decode(const Bytes& b, int64_t u, DecodedUnit<4>& o) {
+  LLMD_HD static void decode(const Bytes& b, int64_t u, int g, DecodedGroup& o) {
     const int c = static_cast<int>(u % 4);
-    const float d = half_bits(b.head[0] & 0xffffu);
-    const float dmin = half_bits(b.head[0] >> 16);
+    const int h = g >> 1;  // sub-block 2c + h: low (h = 0) or high nibbles
+    uint32_t sc, m;
+    kquant_scale_min_words(2 * c + h, b.head[1], b.head[2], b.head[3], &sc, &m);
+    o.scale = half_bits(b.head[0] & 0xffffu) * static_cast<float>(sc);
+    o.min = half_bits(b.head[0] >> 16) * static_cast<float>(m);
     LLMD_UNROLL
-    for (int h = 0; h < 2; ++h) {  // sub-block 2c + h: low (h = 0) or high nibbles
-      uint32_t sc, m;
-      kquant_scale_min_words(2 * c + h, b.head[1], b.head[2], b.head[3], &sc, &m);
-      const float scale = d * static_cast<float>(sc);
-      const float min = dmin * static_cast<float>(m);
-      LLMD_UNROLL
-      for (int half = 0; half < 2; ++half) {  // bytes 0..15, 16..31
-        const int g = 2 * h + half;
-        o.scale[g] = scale;
-        o.min[g] = min;
-        LLMD_UNROLL
-        for (int j = 0; j < 16; ++j) {
-          const int l = 16 * half + j;
-          uint32_t q = (byte_of(b.qs, l) >> (4 * h)) & 0x0fu;
-          if constexpr (kFifthBit) q |= ((byte_of(b.qh, l) >> (2 * c + h)) & 1u) << 4;
-          o.q[g][j] = small_int(q, 0);
-        }
-      }
+    for (int j = 0; j < 16; ++j) {
+      const int l = 16 * (g & 1) + j;  // qs byte: the first or second 16 of the chunk's 32
+      uint32_t q = (byte_of(b.qs, l) >> (4 * h)) & 0x0fu;
+      if constexpr (kFifthBit) q |= ((byte_of(b.qh, l) >> (2 * c + h)) & 1u) << 4;
+      o.q[j] = small_int(q, 0);
     }
   }
 };
@@ -281,24 +268,20 @@ struct UnitQ6_K {
     Load::load8(w + p.scales + i * 16 + 8 * n, b.sc);
     b.d = Load::load2(w + p.d + i * 2);
   }
-  LLMD_HD static void decode(const Bytes& b, int64_t u, DecodedUnit<4>& o) {
+  LLMD_HD static void decode(const Bytes& b, int64_t u, int g, DecodedGroup& o) {
     const int h = static_cast<int>(u % 2);
-    const float d = half_bits(b.d);
+    // scales[h + 2g]: word g / 2, byte h + 2 (g % 2).
+    const uint32_t sc_byte = (b.sc[g >> 1] >> (8 * (h + 2 * (g & 1)))) & 0xffu;
+    const float sc = small_int(sc_byte ^ 0x80u, 128);  // int8
+    const uint32_t* ql = (g & 1) ? b.ql_hi : b.ql_lo;
+    o.scale = half_bits(b.d);
+    o.min = 0.0f;
     LLMD_UNROLL
-    for (int g = 0; g < 4; ++g) {
-      // scales[h + 2g]: word g / 2, byte h + 2 (g % 2).
-      const uint32_t sc_byte = (b.sc[g >> 1] >> (8 * (h + 2 * (g & 1)))) & 0xffu;
-      const float sc = small_int(sc_byte ^ 0x80u, 128);  // int8
-      const uint32_t* ql = (g & 1) ? b.ql_hi : b.ql_lo;
-      o.scale[g] = d;
-      o.min[g] = 0.0f;
-      LLMD_UNROLL
-      for (int j = 0; j < 16; ++j) {
-        const uint32_t q = ((byte_of(ql, j) >> (4 * (g >> 1))) & 0x0fu) | (((byte_of(b.qh, j) >> (2 * g)) & 3u) << 4);
-        // Exact (|sc * (q - 32)| <= 4096); + 0 turns a -0 product into the
-        // +0 that the file's integer product gives, so d * q keeps its sign.
-        o.q[g][j] = small_int(q, 32) * sc + 0.0f;
-      }
+    for (int j = 0; j < 16; ++j) {
+      const uint32_t q = ((byte_of(ql, j) >> (4 * (g >> 1))) & 0x0fu) | (((byte_of(b.qh, j) >> (2 * g)) & 3u) << 4);
+      // Exact (|sc * (q - 32)| <= 4096); + 0 turns a -0 product into the +0
+      // that the file's integer product gives, so that d * q keeps its sign.
+      o.q[j] = small_int(q, 32) * sc + 0.0f;
     }
   }
 };

@@ -83,11 +83,11 @@ std::vector<float> row_from_units(const Matrix& m, int64_t row) {
   for (int64_t u = 0; u < U::units_per_row(k); ++u) {
     typename U::Bytes b;
     U::template fetch<HostLoad>(m.bytes.data, p, row, k, u, b);
-    DecodedUnit<U::kGroups> d;
-    U::decode(b, u, d);
     for (int g = 0; g < U::kGroups; ++g) {
+      DecodedGroup d;
+      U::decode(b, u, g, d);
       for (int j = 0; j < 16; ++j) {
-        out[static_cast<size_t>(U::group_offset(u, g) + j)] = unit_weight<U::kHasMin>(d.scale[g], d.q[g][j], d.min[g]);
+        out[static_cast<size_t>(U::group_offset(u, g) + j)] = unit_weight<U::kHasMin>(d.scale, d.q[j], d.min);
       }
     }
   }
@@ -105,12 +105,12 @@ std::vector<float> product_from_units(const Matrix& m, const std::vector<float>&
     for (int64_t u = 0; u < U::units_per_row(k); ++u) {
       typename U::Bytes b;
       U::template fetch<HostLoad>(m.bytes.data, p, r, k, u, b);
-      DecodedUnit<U::kGroups> d;
-      U::decode(b, u, d);
       for (int g = 0; g < U::kGroups; ++g) {
+        DecodedGroup d;
+        U::decode(b, u, g, d);
         float xs[16];
         std::memcpy(xs, x.data() + U::group_offset(u, g), sizeof xs);
-        acc += group_dot<U::kHasMin>(d.q[g], xs, d.scale[g], d.min[g]);
+        acc += group_dot<U::kHasMin>(d.q, xs, d.scale, d.min);
       }
     }
     y[static_cast<size_t>(r)] = acc;
