@@ -115,17 +115,27 @@ LLMD_HD float unit_weight(float scale, float q, float min) {
   return kHasMin ? scale * q - min : scale * q;
 }
 
-// One group's share of a dot product: scale * (q . x) - min * sum(x), for the
-// 16 activations x of the group's weights.
+// Readies a decoded group for its dot products with every token. Types with
+// mins get their weights (scale * q - min, one operation per weight) in q and
+// a scale of 1: cheaper than subtracting min * sum(x) for each token. Others
+// keep q and their scale, applied once per 16 products.
 template <bool kHasMin>
-LLMD_HD float group_dot(const float (&q)[16], const float (&x)[16], float scale, float min) {
-  float s = 0.0f, sx = 0.0f;
-  LLMD_UNROLL
-  for (int j = 0; j < 16; ++j) {
-    s = fmaf(q[j], x[j], s);
-    if (kHasMin) sx += x[j];
+LLMD_HD void prepare_group(DecodedGroup& d) {
+  if constexpr (kHasMin) {
+    LLMD_UNROLL
+    for (int j = 0; j < 16; ++j) d.q[j] = unit_weight<true>(d.scale, d.q[j], d.min);
+    d.scale = 1.0f;
+    d.min = 0.0f;
   }
-  return kHasMin ? fmaf(scale, s, -min * sx) : scale * s;
+}
+
+// A prepared group's share of a dot product, scale * (q . x), for the 16
+// activations x of its weights.
+LLMD_HD float group_dot(const DecodedGroup& d, const float (&x)[16]) {
+  float s = 0.0f;
+  LLMD_UNROLL
+  for (int j = 0; j < 16; ++j) s = fmaf(d.q[j], x[j], s);
+  return d.scale * s;
 }
 
 // Each unit type below has:
@@ -135,6 +145,7 @@ LLMD_HD float group_dot(const float (&q)[16], const float (&x)[16], float scale,
 //   group_offset(u, g)                 first weight of group g of unit u in its row
 //   fetch<Load>(w, planes, row, k, u, bytes)
 //   decode(bytes, u, g, group)         group g (0 .. kGroups - 1, a constant in kernels)
+// and its groups go through prepare_group<kHasMin> before group_dot.
 // Load supplies load16(p, uint32_t[4]), load8(p, uint32_t[2]) and
 // load2(p) -> uint32_t, each at an address aligned to its size.
 

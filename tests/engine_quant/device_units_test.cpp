@@ -1,10 +1,12 @@
 // The unit decoding the CUDA GEMVs over quantized weights are built from
 // (engine/quant/device_units.hpp), run on the host: walking a matrix's device
-// layout unit by unit, with the same fetch and decode functions the kernels
-// call, gives every weight of every row bit for bit as dequantize_device_row
-// does, for random blocks (every value, scale and min bit pattern); and a
-// product built from the units' group dots, as the kernels build it, matches a
-// float64 product of the dequantized weights.
+// layout unit by unit, with the same fetch, decode and prepare functions the
+// kernels call, gives every weight of every row bit for bit as
+// dequantize_device_row does, for random blocks (every value, scale and min
+// bit pattern); and a product built from the units' group dots, as the
+// kernels build it, matches a float64 product of the dequantized weights. (On
+// the device the compiler may fuse scale * q - min into one rounding: the
+// kernels' tests allow for that, these check the decoding exactly.)
 #include "engine/quant/device_units.hpp"
 
 #include <gtest/gtest.h>
@@ -74,9 +76,11 @@ Matrix random_matrix(GgmlType type, int64_t rows, int64_t cols, std::mt19937_64&
   return m;
 }
 
-// Row `row` as the units give it; weights no unit covers stay NaN.
+// Row `row` as the units give it, decoded (prepared = false) or readied for
+// the kernels' dot products (prepared = true, weight = scale * q); weights no
+// unit covers stay NaN.
 template <class U>
-std::vector<float> row_from_units(const Matrix& m, int64_t row) {
+std::vector<float> row_from_units(const Matrix& m, int64_t row, bool prepared) {
   const int64_t k = m.layout.cols;
   std::vector<float> out(static_cast<size_t>(k), std::numeric_limits<float>::quiet_NaN());
   const PlaneOffsets p = plane_offsets(m.layout);
@@ -86,8 +90,10 @@ std::vector<float> row_from_units(const Matrix& m, int64_t row) {
     for (int g = 0; g < U::kGroups; ++g) {
       DecodedGroup d;
       U::decode(b, u, g, d);
+      if (prepared) prepare_group<U::kHasMin>(d);
       for (int j = 0; j < 16; ++j) {
-        out[static_cast<size_t>(U::group_offset(u, g) + j)] = unit_weight<U::kHasMin>(d.scale, d.q[j], d.min);
+        out[static_cast<size_t>(U::group_offset(u, g) + j)] =
+            prepared ? d.scale * d.q[j] : unit_weight<U::kHasMin>(d.scale, d.q[j], d.min);
       }
     }
   }
@@ -108,9 +114,10 @@ std::vector<float> product_from_units(const Matrix& m, const std::vector<float>&
       for (int g = 0; g < U::kGroups; ++g) {
         DecodedGroup d;
         U::decode(b, u, g, d);
+        prepare_group<U::kHasMin>(d);
         float xs[16];
         std::memcpy(xs, x.data() + U::group_offset(u, g), sizeof xs);
-        acc += group_dot<U::kHasMin>(d.q, xs, d.scale, d.min);
+        acc += group_dot(d, xs);
       }
     }
     y[static_cast<size_t>(r)] = acc;
@@ -141,13 +148,16 @@ TEST(DeviceUnits, RowsDecodeBitForBitAsDequantizeDeviceRow) {
       std::vector<float> want(static_cast<size_t>(cols));
       for (int64_t r = 0; r < rows; ++r) {
         dequantize_device_row(m.layout, m.bytes.data, r, want.data());
-        const std::vector<float> got = with_unit_type(type, std::vector<float>{}, [&](auto unit) {
-          return row_from_units<decltype(unit)>(m, r);
-        });
-        ASSERT_EQ(got.size(), want.size());
-        for (size_t i = 0; i < want.size(); ++i) {
-          ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i]))
-              << "cols " << cols << " row " << r << " weight " << i << ": " << got[i] << " vs " << want[i];
+        for (const bool prepared : {false, true}) {
+          const std::vector<float> got = with_unit_type(type, std::vector<float>{}, [&](auto unit) {
+            return row_from_units<decltype(unit)>(m, r, prepared);
+          });
+          ASSERT_EQ(got.size(), want.size());
+          for (size_t i = 0; i < want.size(); ++i) {
+            ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i]))
+                << (prepared ? "prepared " : "") << "cols " << cols << " row " << r << " weight " << i << ": "
+                << got[i] << " vs " << want[i];
+          }
         }
       }
     }

@@ -51,6 +51,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_quant_kernel(GemvQuantArgs a
     for (int g = 0; g < U::kGroups; ++g) {
       quant::DecodedGroup d;
       U::decode(b, u, g, d);
+      quant::prepare_group<U::kHasMin>(d);
       const int at = static_cast<int>(U::group_offset(u, g));
 #pragma unroll
       for (int t = 0; t < NT; ++t) {
@@ -58,7 +59,7 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_quant_kernel(GemvQuantArgs a
         float xf[16];
         load8(xp, xf);
         load8(xp + 8, xf + 8);
-        acc[t] += quant::group_dot<U::kHasMin>(d.q, xf, d.scale, d.min);
+        acc[t] += quant::group_dot(d, xf);
       }
     }
   }
