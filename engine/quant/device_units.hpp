@@ -29,16 +29,16 @@
 
 #if defined(__CUDACC__)
 #include <cuda_fp16.h>
-#define LLMD_HD __host__ __device__ __forceinline__
+#define LLMD_QUANT_HD __host__ __device__ __forceinline__
 #else
-#define LLMD_HD inline
+#define LLMD_QUANT_HD inline
 #endif
 // Unrolled in device code (constant indices keep the arrays in registers);
 // the host compilers have their own spelling and need no hint.
 #if defined(__CUDA_ARCH__)
-#define LLMD_UNROLL _Pragma("unroll")
+#define LLMD_QUANT_UNROLL _Pragma("unroll")
 #else
-#define LLMD_UNROLL
+#define LLMD_QUANT_UNROLL
 #endif
 
 namespace llmd::quant {
@@ -70,7 +70,7 @@ struct DecodedGroup {
 };
 
 // A half float's bits as a float: exact on both sides.
-LLMD_HD float half_bits(uint32_t h) {
+LLMD_QUANT_HD float half_bits(uint32_t h) {
 #if defined(__CUDA_ARCH__)
   return __half2float(__ushort_as_half(static_cast<unsigned short>(h)));
 #else
@@ -82,7 +82,7 @@ LLMD_HD float half_bits(uint32_t h) {
 // pattern (a logic op and an add, at full rate; integer-to-float conversion
 // runs at a quarter of it and would bound a 4-bit GEMV); exact, so both sides
 // give the same value.
-LLMD_HD float small_int(uint32_t u, uint32_t bias) {
+LLMD_QUANT_HD float small_int(uint32_t u, uint32_t bias) {
 #if defined(__CUDA_ARCH__)
   return __uint_as_float(0x4B000000u | u) - (8388608.0f + static_cast<float>(bias));
 #else
@@ -91,14 +91,14 @@ LLMD_HD float small_int(uint32_t u, uint32_t bias) {
 }
 
 // Byte j of a little-endian array of 32-bit words.
-LLMD_HD uint32_t byte_of(const uint32_t* w, int j) { return (w[j >> 2] >> (8 * (j & 3))) & 0xffu; }
+LLMD_QUANT_HD uint32_t byte_of(const uint32_t* w, int j) { return (w[j >> 2] >> (8 * (j & 3))) & 0xffu; }
 
 // The 6-bit scale and min of sub-block j (0..7) of a q4_K/q5_K super-block
 // whose 12 scale bytes are the words s0, s1, s2 (bytes 4..15 of the block),
 // with shifts instead of indexing (j is known only at run time on the device).
 // Sub-blocks 0..3 keep theirs in the low 6 bits of bytes j and j + 4; 4..7 keep
 // the low 4 bits in byte j + 4 and the top 2 in the top bits of bytes j - 4 / j.
-LLMD_HD void kquant_scale_min_words(int j, uint32_t s0, uint32_t s1, uint32_t s2, uint32_t* sc, uint32_t* m) {
+LLMD_QUANT_HD void kquant_scale_min_words(int j, uint32_t s0, uint32_t s1, uint32_t s2, uint32_t* sc, uint32_t* m) {
   const int sh = 8 * (j & 3);
   if (j < 4) {
     *sc = (s0 >> sh) & 63u;
@@ -111,7 +111,7 @@ LLMD_HD void kquant_scale_min_words(int j, uint32_t s0, uint32_t s1, uint32_t s2
 
 // The weight a decoded group gives: dequantize_row's value.
 template <bool kHasMin>
-LLMD_HD float unit_weight(float scale, float q, float min) {
+LLMD_QUANT_HD float unit_weight(float scale, float q, float min) {
   return kHasMin ? scale * q - min : scale * q;
 }
 
@@ -120,9 +120,9 @@ LLMD_HD float unit_weight(float scale, float q, float min) {
 // a scale of 1: cheaper than subtracting min * sum(x) for each token. Others
 // keep q and their scale, applied once per 16 products.
 template <bool kHasMin>
-LLMD_HD void prepare_group(DecodedGroup& d) {
+LLMD_QUANT_HD void prepare_group(DecodedGroup& d) {
   if constexpr (kHasMin) {
-    LLMD_UNROLL
+    LLMD_QUANT_UNROLL
     for (int j = 0; j < 16; ++j) d.q[j] = unit_weight<true>(d.scale, d.q[j], d.min);
     d.scale = 1.0f;
     d.min = 0.0f;
@@ -131,9 +131,9 @@ LLMD_HD void prepare_group(DecodedGroup& d) {
 
 // A prepared group's share of a dot product, scale * (q . x), for the 16
 // activations x of its weights.
-LLMD_HD float group_dot(const DecodedGroup& d, const float (&x)[16]) {
+LLMD_QUANT_HD float group_dot(const DecodedGroup& d, const float (&x)[16]) {
   float s = 0.0f;
-  LLMD_UNROLL
+  LLMD_QUANT_UNROLL
   for (int j = 0; j < 16; ++j) s = fmaf(d.q[j], x[j], s);
   return d.scale * s;
 }
@@ -156,19 +156,19 @@ struct UnitQ8_0 {
     uint32_t qs[8];
     uint32_t d;
   };
-  LLMD_HD static int64_t units_per_row(int64_t k) { return k / 32; }
-  LLMD_HD static int64_t group_offset(int64_t u, int g) { return 32 * u + 16 * g; }
+  LLMD_QUANT_HD static int64_t units_per_row(int64_t k) { return k / 32; }
+  LLMD_QUANT_HD static int64_t group_offset(int64_t u, int g) { return 32 * u + 16 * g; }
   template <class Load>
-  LLMD_HD static void fetch(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u, Bytes& b) {
+  LLMD_QUANT_HD static void fetch(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u, Bytes& b) {
     const uint64_t i = static_cast<uint64_t>(row * (k / 32) + u);
     Load::load16(w + p.qs + i * 32, b.qs);
     Load::load16(w + p.qs + i * 32 + 16, b.qs + 4);
     b.d = Load::load2(w + p.d + i * 2);
   }
-  LLMD_HD static void decode(const Bytes& b, int64_t, int g, DecodedGroup& o) {
+  LLMD_QUANT_HD static void decode(const Bytes& b, int64_t, int g, DecodedGroup& o) {
     o.scale = half_bits(b.d);
     o.min = 0.0f;
-    LLMD_UNROLL
+    LLMD_QUANT_UNROLL
     for (int j = 0; j < 16; ++j) o.q[j] = small_int(byte_of(b.qs, 16 * g + j) ^ 0x80u, 128);  // int8
   }
 };
@@ -182,18 +182,18 @@ struct UnitQ4_0 {
     uint32_t qs[4];
     uint32_t d;
   };
-  LLMD_HD static int64_t units_per_row(int64_t k) { return k / 32; }
-  LLMD_HD static int64_t group_offset(int64_t u, int g) { return 32 * u + 16 * g; }
+  LLMD_QUANT_HD static int64_t units_per_row(int64_t k) { return k / 32; }
+  LLMD_QUANT_HD static int64_t group_offset(int64_t u, int g) { return 32 * u + 16 * g; }
   template <class Load>
-  LLMD_HD static void fetch(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u, Bytes& b) {
+  LLMD_QUANT_HD static void fetch(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u, Bytes& b) {
     const uint64_t i = static_cast<uint64_t>(row * (k / 32) + u);
     Load::load16(w + p.qs + i * 16, b.qs);
     b.d = Load::load2(w + p.d + i * 2);
   }
-  LLMD_HD static void decode(const Bytes& b, int64_t, int g, DecodedGroup& o) {
+  LLMD_QUANT_HD static void decode(const Bytes& b, int64_t, int g, DecodedGroup& o) {
     o.scale = half_bits(b.d);
     o.min = 0.0f;
-    LLMD_UNROLL
+    LLMD_QUANT_UNROLL
     for (int j = 0; j < 16; ++j) o.q[j] = small_int((byte_of(b.qs, j) >> (4 * g)) & 0x0fu, 8);
   }
 };
@@ -213,10 +213,10 @@ struct UnitKQuant {
     uint32_t qs[8];
     uint32_t qh[kFifthBit ? 8 : 1];
   };
-  LLMD_HD static int64_t units_per_row(int64_t k) { return k / 64; }
-  LLMD_HD static int64_t group_offset(int64_t u, int g) { return 64 * u + 16 * g; }
+  LLMD_QUANT_HD static int64_t units_per_row(int64_t k) { return k / 64; }
+  LLMD_QUANT_HD static int64_t group_offset(int64_t u, int g) { return 64 * u + 16 * g; }
   template <class Load>
-  LLMD_HD static void fetch(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u, Bytes& b) {
+  LLMD_QUANT_HD static void fetch(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u, Bytes& b) {
     const uint64_t i = static_cast<uint64_t>(row * (k / 256) + u / 4);
     const uint8_t* blk = w + p.qs + i * kBlockBytes;
     Load::load16(blk, b.head);
@@ -230,14 +230,14 @@ struct UnitKQuant {
       b.qh[0] = 0;
     }
   }
-  LLMD_HD static void decode(const Bytes& b, int64_t u, int g, DecodedGroup& o) {
+  LLMD_QUANT_HD static void decode(const Bytes& b, int64_t u, int g, DecodedGroup& o) {
     const int c = static_cast<int>(u % 4);
     const int h = g >> 1;  // sub-block 2c + h: low (h = 0) or high nibbles
     uint32_t sc, m;
     kquant_scale_min_words(2 * c + h, b.head[1], b.head[2], b.head[3], &sc, &m);
     o.scale = half_bits(b.head[0] & 0xffffu) * static_cast<float>(sc);
     o.min = half_bits(b.head[0] >> 16) * static_cast<float>(m);
-    LLMD_UNROLL
+    LLMD_QUANT_UNROLL
     for (int j = 0; j < 16; ++j) {
       const int l = 16 * (g & 1) + j;  // qs byte: the first or second 16 of the chunk's 32
       uint32_t q = (byte_of(b.qs, l) >> (4 * h)) & 0x0fu;
@@ -264,12 +264,12 @@ struct UnitQ6_K {
     uint32_t sc[2];     // scales[8n .. 8n + 7]
     uint32_t d;
   };
-  LLMD_HD static int64_t units_per_row(int64_t k) { return k / 64; }
-  LLMD_HD static int64_t group_offset(int64_t u, int g) {
+  LLMD_QUANT_HD static int64_t units_per_row(int64_t k) { return k / 64; }
+  LLMD_QUANT_HD static int64_t group_offset(int64_t u, int g) {
     return 256 * (u / 4) + 128 * ((u / 2) % 2) + 16 * (u % 2) + 32 * g;
   }
   template <class Load>
-  LLMD_HD static void fetch(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u, Bytes& b) {
+  LLMD_QUANT_HD static void fetch(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u, Bytes& b) {
     const uint64_t i = static_cast<uint64_t>(row * (k / 256) + u / 4);
     const uint64_t n = static_cast<uint64_t>((u / 2) % 2), h = static_cast<uint64_t>(u % 2);
     const uint8_t* ql = w + p.qs + i * 128 + 64 * n + 16 * h;
@@ -279,7 +279,7 @@ struct UnitQ6_K {
     Load::load8(w + p.scales + i * 16 + 8 * n, b.sc);
     b.d = Load::load2(w + p.d + i * 2);
   }
-  LLMD_HD static void decode(const Bytes& b, int64_t u, int g, DecodedGroup& o) {
+  LLMD_QUANT_HD static void decode(const Bytes& b, int64_t u, int g, DecodedGroup& o) {
     const int h = static_cast<int>(u % 2);
     // scales[h + 2g]: word g / 2, byte h + 2 (g % 2).
     const uint32_t sc_byte = (b.sc[g >> 1] >> (8 * (h + 2 * (g & 1)))) & 0xffu;
@@ -287,7 +287,7 @@ struct UnitQ6_K {
     const uint32_t* ql = (g & 1) ? b.ql_hi : b.ql_lo;
     o.scale = half_bits(b.d);
     o.min = 0.0f;
-    LLMD_UNROLL
+    LLMD_QUANT_UNROLL
     for (int j = 0; j < 16; ++j) {
       const uint32_t q = ((byte_of(ql, j) >> (4 * (g >> 1))) & 0x0fu) | (((byte_of(b.qh, j) >> (2 * g)) & 3u) << 4);
       // Exact (|sc * (q - 32)| <= 4096); + 0 turns a -0 product into the +0
@@ -311,3 +311,6 @@ R with_unit_type(gguf::GgmlType type, R otherwise, F&& f) {
 }
 
 }  // namespace llmd::quant
+
+#undef LLMD_QUANT_HD
+#undef LLMD_QUANT_UNROLL
