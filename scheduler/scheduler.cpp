@@ -357,9 +357,10 @@ void Scheduler::run_plan(const StepPlan& plan) {
     }
     arbiter_->acquire(arbiter_member_, shares);
   }
+  const std::vector<int32_t> first_sample = plan_samples(plan, &batch);
   const int64_t forward_start = arbiter_ ? now_ns() : 0;
   engine::ForwardOutput out;
-  Status forwarded = backend_->forward(batch, &out);
+  Status forwarded = engine::forward_and_sample(*backend_, batch, &out);
   if (arbiter_) arbiter_->release(arbiter_member_, shares, static_cast<double>(now_ns() - forward_start) * 1e-9);
   if (Status st = std::move(forwarded); !st) {
     log::errorf("scheduler %s: forward step failed: %s", config_.name.c_str(), st.error().message.c_str());
@@ -374,12 +375,11 @@ void Scheduler::run_plan(const StepPlan& plan) {
     return;
   }
 
-  int32_t row = 0, embd_row = 0;
+  int32_t embd_row = 0;
   for (size_t i = 0; i < plan.seqs.size(); ++i) {
     Sequence* s = plan.seqs[i].seq;
     const engine::LogitsMode mode = batch.seqs[i].logits;
     const int32_t n = plan.seqs[i].n_tokens;
-    const int32_t r = mode == engine::LogitsMode::last ? row++ : -1;
     const int32_t er = embd_row;
     embd_row += mode == engine::LogitsMode::embed_all ? n : mode == engine::LogitsMode::embed_last ? 1 : 0;
     if (s->state != SeqState::running) continue;
@@ -409,14 +409,65 @@ void Scheduler::run_plan(const StepPlan& plan) {
       }
       continue;
     }
-    if (r >= 0) {
-      if (r >= out.n_rows || out.n_vocab != model_.n_vocab) {
-        const Error err(ErrorCode::engine_error, "the backend returned fewer logits than asked for");
+    if (first_sample[i] >= 0) {
+      const auto k = static_cast<size_t>(first_sample[i]);
+      if (k >= out.sampled.size() || out.n_vocab != model_.n_vocab) {
+        const Error err(ErrorCode::engine_error, "the backend returned fewer tokens than asked for");
         end_request(s->req, FinishReason::error, &err);
         continue;
       }
-      sample_and_emit(s, out.row(r));
+      emit_sampled(s, std::span<const engine::SampledToken>(out.sampled).subspan(k));
     }
+  }
+}
+
+std::vector<int32_t> Scheduler::plan_samples(const StepPlan& plan, engine::ForwardBatch* batch) {
+  std::vector<int32_t> first(plan.seqs.size(), -1);
+  // Who chooses, and from which row; plans are made once the list is complete
+  // so that the pointers handed to the backend stay valid.
+  struct Choice {
+    Sequence* seq;
+    int32_t row;
+    Sequence* leader;  // for a forking choice: whose prompt it shares
+  };
+  std::vector<Choice> choices;
+  int32_t row = 0;
+  for (size_t i = 0; i < plan.seqs.size(); ++i) {
+    if (batch->seqs[i].logits != engine::LogitsMode::last) continue;
+    const int32_t r = row++;
+    Sequence* s = plan.seqs[i].seq;
+    if (s->pooler || s->state != SeqState::running) continue;
+    first[i] = static_cast<int32_t>(choices.size());
+    choices.push_back({s, r, nullptr});
+    if (s->req->forked) continue;
+    for (size_t c = 1; c < s->req->choices.size(); ++c) {
+      Sequence* choice = s->req->choices[c].get();
+      if (choice->state == SeqState::unborn) choices.push_back({choice, r, s});
+    }
+  }
+  const auto n_vocab = static_cast<size_t>(model_.n_vocab);
+  if (sample_plans_.size() < choices.size()) sample_plans_.resize(choices.size());
+  batch->samples.clear();
+  for (size_t k = 0; k < choices.size(); ++k) {
+    Sequence* s = choices[k].seq;
+    ensure_constraint(s);
+    // A forking choice starts from the leader's prompt with nothing generated.
+    const std::span<const int32_t> prompt = choices[k].leader ? choices[k].leader->prompt() : s->prompt();
+    const std::span<const int32_t> generated = choices[k].leader ? std::span<const int32_t>() : s->completion();
+    s->sampler->plan(n_vocab, prompt, generated, s->constraint.get(), &sample_plans_[k]);
+    batch->samples.push_back({choices[k].row, &sample_plans_[k]});
+  }
+  return first;
+}
+
+void Scheduler::ensure_constraint(Sequence* s) {
+  // A structured-output choice's constraint is made at its first sample, on
+  // the engine thread: the vocabulary trie behind it is built then (once per
+  // model), never on a submitting thread.
+  const GenerationRequest& p = s->req->params;
+  if (!s->constraint && p.grammar && !p.ignore_eos) {
+    s->constraint =
+        std::make_unique<engine::structured::GrammarConstraint>(p.grammar, vocab_trie(p.shown_control_tokens));
   }
 }
 
@@ -430,29 +481,23 @@ std::shared_ptr<const engine::structured::VocabTrie> Scheduler::vocab_trie(const
   return trie;
 }
 
-void Scheduler::sample_and_emit(Sequence* s, std::span<const float> logits) {
-  // A structured-output choice's constraint is made at its first sample, on
-  // the engine thread: the vocabulary trie behind it is built then (once per
-  // model), never on a submitting thread.
-  const GenerationRequest& p = s->req->params;
-  if (!s->constraint && p.grammar && !p.ignore_eos) {
-    s->constraint =
-        std::make_unique<engine::structured::GrammarConstraint>(p.grammar, vocab_trie(p.shown_control_tokens));
-  }
-  engine::SampledToken t = s->sampler->sample(logits, s->prompt(), s->completion(), s->constraint.get());
+void Scheduler::emit_sampled(Sequence* s, std::span<const engine::SampledToken> sampled) {
   // The other choices of the request share the prompt just computed: fork
   // them before this one's token can end it and release its blocks.
-  if (!s->req->forked) fork_choices(s, logits);
-  accept_token(s, t);
+  if (!s->req->forked) fork_choices(s, sampled.subspan(1));
+  accept_token(s, sampled[0]);
 }
 
-void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
+void Scheduler::fork_choices(Sequence* leader, std::span<const engine::SampledToken> sampled) {
   RequestState* r = leader->req;
   r->forked = true;
   const std::string& team = r->params.team;
+  size_t k = 0;  // the next of `sampled`: one per unborn choice, in order
   for (size_t i = 1; i < r->choices.size(); ++i) {
     Sequence* c = r->choices[i].get();
     if (c->state != SeqState::unborn) continue;
+    if (k >= sampled.size()) break;  // planned with the same rule: does not happen
+    const engine::SampledToken& t = sampled[k++];
     c->tokens.assign(leader->tokens.begin(), leader->tokens.begin() + leader->prompt_len);
     engine::kv::BlockCopy copy;
     bool shared = kv_.fork(leader->table, leader->num_computed, c->table, &copy);
@@ -477,11 +522,6 @@ void Scheduler::fork_choices(Sequence* leader, std::span<const float> logits) {
       c->num_computed = 0;
       fair_.push_front(team, c->handle(), c->req->params.priority);
     }
-    if (!c->constraint && r->params.grammar && !r->params.ignore_eos) {
-      c->constraint = std::make_unique<engine::structured::GrammarConstraint>(
-          r->params.grammar, vocab_trie(r->params.shown_control_tokens));
-    }
-    engine::SampledToken t = c->sampler->sample(logits, c->prompt(), c->completion(), c->constraint.get());
     accept_token(c, t);
   }
 }

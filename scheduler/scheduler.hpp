@@ -147,8 +147,15 @@ class Scheduler {
   // Engine-thread parts of a step.
   void drain_inbox();
   void run_plan(const StepPlan& plan);
-  void sample_and_emit(Sequence* s, std::span<const float> logits);
-  void fork_choices(Sequence* leader, std::span<const float> logits);
+  // Plans the tokens a step chooses (into samples_/sample_plans_) and adds
+  // them to the batch: one per sequence whose chunk ends its known tokens,
+  // and, for a leader whose choices fork at this token, one per unborn choice
+  // (they share its logits row). Returns, per planned sequence, the index of
+  // its first sample or -1.
+  std::vector<int32_t> plan_samples(const StepPlan& plan, engine::ForwardBatch* batch);
+  void ensure_constraint(Sequence* s);
+  void emit_sampled(Sequence* s, std::span<const engine::SampledToken> sampled);
+  void fork_choices(Sequence* leader, std::span<const engine::SampledToken> sampled);
   void accept_token(Sequence* s, const engine::SampledToken& t);
   void finish_seq(Sequence* s, FinishReason reason, int32_t stop_index = -1, const Error* error = nullptr);
   void end_request(RequestState* r, FinishReason reason, const Error* error);
@@ -172,6 +179,7 @@ class Scheduler {
   const int32_t max_context_;
 
   // Engine-thread state.
+  std::vector<engine::SamplePlan> sample_plans_;  // the step's token choices, reused
   engine::kv::KvCacheManager kv_;
   FairQueue fair_;
   std::vector<Sequence*> running_;

@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "engine/sampling/sample_plan.hpp"
 
 namespace llmd::engine {
 
@@ -78,8 +79,18 @@ struct BatchSeq {
   LogitsMode logits = LogitsMode::last;
 };
 
+// A token to choose from logits row `row` of the step's output with `plan`
+// (sample_plan.hpp). Several entries may name the same row.
+struct RowSample {
+  int32_t row = 0;
+  const SamplePlan* plan = nullptr;
+};
+
 struct ForwardBatch {
   std::vector<BatchSeq> seqs;
+  // Tokens to choose after the step (see Backend::samples_rows); the plans
+  // must outlive the call.
+  std::vector<RowSample> samples;
 };
 
 // Logits rows in batch order: for each sequence 0, 1 or tokens.size() rows as
@@ -92,6 +103,9 @@ struct ForwardOutput {
   int32_t n_embd_rows = 0;
   int32_t n_embd = 0;
   std::vector<float> embeddings;  // n_embd_rows * n_embd, row-major
+  // One per ForwardBatch::samples entry, in order, when the backend chose
+  // them (samples_rows()); forward_and_sample() fills it otherwise.
+  std::vector<SampledToken> sampled;
   std::span<const float> row(int32_t r) const {
     return {logits.data() + static_cast<size_t>(r) * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab)};
   }
@@ -184,11 +198,24 @@ class Backend {
   // serving the model and exits so it can be restarted).
   virtual bool healthy() const { return true; }
 
+  // True when forward() chooses the tokens of ForwardBatch::samples itself
+  // (where the logits are, e.g. on the GPU): it then fills out->sampled with
+  // exactly what choose_token(out->row(row), *plan) gives for each entry, and
+  // may leave out->logits empty (n_rows and n_vocab still set). A backend that
+  // returns false ignores the samples; forward_and_sample() chooses them on
+  // the host from the logits.
+  virtual bool samples_rows() const { return false; }
+
   // Bytes this backend holds in its device's memory now: weights in the form
   // it keeps them, the KV pool and workspaces (host RAM for the CPU backend;
   // file-backed pages it reads in place are not counted). Like every call,
   // from the thread that drives the backend (or before one does).
   virtual uint64_t memory_bytes() const { return 0; }
 };
+
+// forward(), then the batch's samples: chosen by the backend when it
+// samples_rows(), otherwise here from the returned logits. Fails with
+// "engine_error" when a sample names a row the output does not have.
+Status forward_and_sample(Backend& backend, const ForwardBatch& batch, ForwardOutput* out);
 
 }  // namespace llmd::engine

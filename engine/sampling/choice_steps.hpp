@@ -35,6 +35,12 @@ inline constexpr size_t kRowBlock = 128;
 // order, then the entries after the last whole group of lanes: the order the
 // host's eight-wide vector kernels sum in.
 inline constexpr size_t kSumLanes = 8;
+// Dense top-p first tries the tokens with at least this weight (model
+// distributions usually put top_p of their mass on a few tokens within
+// log(256) ≈ 5.5 of the best tempered logit), and gives up on that shortcut
+// when more than kTopPShortlistMax tokens qualify (truncation.hpp).
+inline constexpr float kTopPShortlistWeight = 1.0f / 256.0f;
+inline constexpr size_t kTopPShortlistMax = 1024;
 
 // One token still in play: its id and its weight (an unnormalized
 // probability, or a logit straight out of top-k selection).
@@ -56,8 +62,10 @@ struct LogitEdit {
   float value;
 };
 
+#if !defined(__CUDACC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace steps {
 
@@ -306,6 +314,8 @@ LLMD_HD inline Candidate nucleus_end(Candidate* c, size_t n, double target) {
   return hi > lo ? c[hi - 1] : c[lo > 0 ? lo - 1 : 0];
 }
 
+#if !defined(__CUDACC__)
 #pragma GCC pop_options
+#endif
 
 }  // namespace llmd::engine

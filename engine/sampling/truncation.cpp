@@ -11,11 +11,9 @@ namespace {
 
 bool before(const Candidate& a, const Candidate& b) { return ordered_before(a, b); }
 
-// The first, optimistic pass of dense top-p: model distributions usually put
-// top_p of their mass on a few tokens within log(256) ≈ 5.5 of the best
-// tempered logit. It gives up when more than kOptimisticMax tokens qualify.
-constexpr float kOptimisticThreshold = 1.0f / 256.0f;
-constexpr size_t kOptimisticMax = 1024;
+// The first, optimistic pass of dense top-p (choice_steps.hpp).
+constexpr float kOptimisticThreshold = kTopPShortlistWeight;
+constexpr size_t kOptimisticMax = kTopPShortlistMax;
 
 // Radix selection on the float bits of weights in [0, 1], which order them
 // like the weights. Level 1 buckets by the top 12 bits (sign 0, 8 exponent
