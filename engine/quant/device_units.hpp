@@ -78,16 +78,21 @@ LLMD_QUANT_HD float half_bits(uint32_t h) {
 #endif
 }
 
-// (float)(u - bias) for u, bias < 2^23. On the device through the float's bit
-// pattern (a logic op and an add, at full rate; integer-to-float conversion
-// runs at a quarter of it and would bound a 4-bit GEMV); exact, so both sides
-// give the same value.
-LLMD_QUANT_HD float small_int(uint32_t u, uint32_t bias) {
+// A float from its bits.
+LLMD_QUANT_HD float float_bits(uint32_t u) {
 #if defined(__CUDA_ARCH__)
-  return __uint_as_float(0x4B000000u | u) - (8388608.0f + static_cast<float>(bias));
+  return __uint_as_float(u);
 #else
-  return static_cast<float>(static_cast<int32_t>(u) - static_cast<int32_t>(bias));
+  return f32_from_bits(u);
 #endif
+}
+
+// (float)(u - bias) for u, bias < 2^23, through the float's bit pattern: 2^23
+// + u, less 2^23 + bias, both exact. A logic op and an add at full rate on
+// the device, where integer-to-float conversion runs at a quarter of it and
+// would bound a 4-bit GEMV; the host computes it the same way.
+LLMD_QUANT_HD float small_int(uint32_t u, uint32_t bias) {
+  return float_bits(0x4B000000u | u) - (8388608.0f + static_cast<float>(bias));
 }
 
 // Byte j of a little-endian array of 32-bit words.
