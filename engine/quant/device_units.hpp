@@ -302,6 +302,34 @@ struct UnitQ6_K {
   }
 };
 
+// What one of `lanes` lanes adds to the products of row `row` with NT tokens'
+// activations: units lane, lane + lanes, ..., each group decoded, readied and
+// dotted with every token's 16 activations. A GEMV's warp runs it in each of
+// its 32 lanes and sums their acc. load_x(t, i, xs) fills xs with activations
+// i .. i + 15 of token t.
+template <class U, int NT, class Load, class LoadX>
+LLMD_QUANT_HD void lane_dots(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int lane, int lanes,
+                             const LoadX& load_x, float (&acc)[NT]) {
+  const int64_t n_units = U::units_per_row(k);
+  for (int64_t u = lane; u < n_units; u += lanes) {
+    typename U::Bytes b;
+    U::template fetch<Load>(w, p, row, k, u, b);
+    LLMD_QUANT_UNROLL
+    for (int g = 0; g < U::kGroups; ++g) {
+      DecodedGroup d;
+      U::decode(b, u, g, d);
+      prepare_group<U::kHasMin>(d);
+      const int64_t at = U::group_offset(u, g);
+      LLMD_QUANT_UNROLL
+      for (int t = 0; t < NT; ++t) {
+        float xs[16];
+        load_x(t, at, xs);
+        acc[t] += group_dot(d, xs);
+      }
+    }
+  }
+}
+
 // f(Unit{}) for the unit type of `type`; `otherwise` for types without one.
 template <class R, class F>
 R with_unit_type(gguf::GgmlType type, R otherwise, F&& f) {

@@ -3,10 +3,11 @@
 // layout unit by unit, with the same fetch, decode and prepare functions the
 // kernels call, gives every weight of every row bit for bit as
 // dequantize_device_row does, for random blocks (every value, scale and min
-// bit pattern); and a product built from the units' group dots, as the
-// kernels build it, matches a float64 product of the dequantized weights. (On
-// the device the compiler may fuse scale * q - min into one rounding: the
-// kernels' tests allow for that, these check the decoding exactly.)
+// bit pattern); and products with several tokens built by lane_dots in 32
+// lanes, as the kernels' warps build them, match a float64 product of the
+// dequantized weights. (On the device the compiler may fuse scale * q - min
+// into one rounding: the kernels' tests allow for that, these check the
+// decoding exactly.)
 #include "engine/quant/device_units.hpp"
 
 #include <gtest/gtest.h>
@@ -100,27 +101,22 @@ std::vector<float> row_from_units(const Matrix& m, int64_t row, bool prepared) {
   return out;
 }
 
-// y[r] = W[r] . x as the kernels form it: group dots summed in float per unit.
-template <class U>
+// y[t][r] = W[r] . x[t] for NT tokens as the kernels form it: lane_dots in
+// each of 32 lanes, the lanes' sums added.
+template <class U, int NT>
 std::vector<float> product_from_units(const Matrix& m, const std::vector<float>& x) {
-  const int64_t k = m.layout.cols;
+  const int64_t k = m.layout.cols, rows = m.layout.rows;
   const PlaneOffsets p = plane_offsets(m.layout);
-  std::vector<float> y(static_cast<size_t>(m.layout.rows));
-  for (int64_t r = 0; r < m.layout.rows; ++r) {
-    float acc = 0.0f;
-    for (int64_t u = 0; u < U::units_per_row(k); ++u) {
-      typename U::Bytes b;
-      U::template fetch<HostLoad>(m.bytes.data, p, r, k, u, b);
-      for (int g = 0; g < U::kGroups; ++g) {
-        DecodedGroup d;
-        U::decode(b, u, g, d);
-        prepare_group<U::kHasMin>(d);
-        float xs[16];
-        std::memcpy(xs, x.data() + U::group_offset(u, g), sizeof xs);
-        acc += group_dot(d, xs);
-      }
+  const auto load_x = [&](int t, int64_t i, float(&xs)[16]) {
+    std::memcpy(xs, x.data() + static_cast<size_t>(t * k + i), sizeof xs);
+  };
+  std::vector<float> y(static_cast<size_t>(NT * rows), 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int lane = 0; lane < 32; ++lane) {
+      float acc[NT] = {};
+      lane_dots<U, NT, HostLoad>(m.bytes.data, p, r, k, lane, 32, load_x, acc);
+      for (int t = 0; t < NT; ++t) y[static_cast<size_t>(t * rows + r)] += acc[t];
     }
-    y[static_cast<size_t>(r)] = acc;
   }
   return y;
 }
@@ -164,31 +160,41 @@ TEST(DeviceUnits, RowsDecodeBitForBitAsDequantizeDeviceRow) {
   }
 }
 
-TEST(DeviceUnits, ProductMatchesFloat64ProductOfTheDequantizedWeights) {
-  std::mt19937_64 rng(7);
+void check_product(GgmlType type, int64_t blocks, std::mt19937_64& rng) {
+  constexpr int kTokens = 3;
+  const int64_t rows = 9, cols = blocks * block_elems(type);
+  SCOPED_TRACE(std::string(gguf::ggml_type_name(type)) + " cols " + std::to_string(cols));
+  const Matrix m = random_matrix(type, rows, cols, rng);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (GgmlType type : kTypes) {
-    SCOPED_TRACE(std::string(gguf::ggml_type_name(type)));
-    const int64_t rows = 9, cols = 14 * block_elems(type);
-    const Matrix m = random_matrix(type, rows, cols, rng);
-    std::vector<float> x(static_cast<size_t>(cols));
-    for (float& v : x) v = normal(rng);
-    const std::vector<float> y = with_unit_type(type, std::vector<float>{}, [&](auto unit) {
-      return product_from_units<decltype(unit)>(m, x);
-    });
-    ASSERT_EQ(y.size(), static_cast<size_t>(rows));
-    std::vector<float> w(static_cast<size_t>(cols));
-    for (int64_t r = 0; r < rows; ++r) {
-      dequantize_device_row(m.layout, m.bytes.data, r, w.data());
+  std::vector<float> x(static_cast<size_t>(kTokens * cols));
+  for (float& v : x) v = normal(rng);
+  const std::vector<float> y = with_unit_type(type, std::vector<float>{}, [&](auto unit) {
+    return product_from_units<decltype(unit), kTokens>(m, x);
+  });
+  ASSERT_EQ(y.size(), static_cast<size_t>(kTokens * rows));
+  std::vector<float> w(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_device_row(m.layout, m.bytes.data, r, w.data());
+    for (int t = 0; t < kTokens; ++t) {
       double ref = 0, mag = 0;
       for (int64_t i = 0; i < cols; ++i) {
-        ref += static_cast<double>(w[i]) * x[i];
-        mag += std::fabs(static_cast<double>(w[i]) * x[i]);
+        const double prod = static_cast<double>(w[static_cast<size_t>(i)]) * x[static_cast<size_t>(t * cols + i)];
+        ref += prod;
+        mag += std::fabs(prod);
       }
-      // Float accumulation over a few thousand products: far below this bound;
-      // a wrong nibble, scale or min moves a row by a sizeable part of mag.
-      EXPECT_LE(std::fabs(y[static_cast<size_t>(r)] - ref), 1e-5 * mag) << "row " << r;
+      // Float accumulation over thousands of products stays far below this
+      // bound; a wrong nibble, scale, min or activation moves an output by a
+      // sizeable part of mag.
+      EXPECT_LE(std::fabs(y[static_cast<size_t>(t * rows + r)] - ref), 1e-5 * mag) << "token " << t << " row " << r;
     }
+  }
+}
+
+TEST(DeviceUnits, ProductMatchesFloat64ProductOfTheDequantizedWeights) {
+  std::mt19937_64 rng(7);
+  for (GgmlType type : kTypes) {
+    // 5 to 184 units a row: lanes with none, one, two or more.
+    for (const int64_t blocks : {5, 14, 46}) check_product(type, blocks, rng);
   }
 }
 

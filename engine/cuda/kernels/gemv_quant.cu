@@ -29,6 +29,19 @@ struct DeviceLoad {
   __device__ static uint32_t load2(const uint8_t* p) { return __ldg(reinterpret_cast<const unsigned short*>(p)); }
 };
 
+// A token's 16 activations as floats (16-byte aligned: 32-weight groups start
+// at multiples of 16 elements and rows are whole blocks).
+template <typename T>
+struct DeviceX {
+  const T* x;
+  int k;
+  __device__ void operator()(int t, int64_t i, float (&xs)[16]) const {
+    const T* xp = x + static_cast<size_t>(t) * k + i;
+    load8(xp, xs);
+    load8(xp + 8, xs + 8);
+  }
+};
+
 // One warp per output row; lane l takes units l, l + 32, ... of the row.
 template <class U, typename T, int NT, bool kAccumulate>
 __global__ void __launch_bounds__(kWarps * 32) gemv_quant_kernel(GemvQuantArgs a) {
@@ -37,32 +50,11 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_quant_kernel(GemvQuantArgs a
   pdl_wait();
   pdl_launch_dependents();
   if (row >= a.rows) return;  // whole warp
-  const int k = a.k;
-  const uint8_t* w = static_cast<const uint8_t*>(a.w);
-  const T* x = static_cast<const T*>(a.x);
   float acc[NT];
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
-  const int n_units = static_cast<int>(U::units_per_row(k));
-  for (int u = lane; u < n_units; u += 32) {
-    typename U::Bytes b;
-    U::template fetch<DeviceLoad>(w, a.planes, row, k, u, b);
-#pragma unroll
-    for (int g = 0; g < U::kGroups; ++g) {
-      quant::DecodedGroup d;
-      U::decode(b, u, g, d);
-      quant::prepare_group<U::kHasMin>(d);
-      const int at = static_cast<int>(U::group_offset(u, g));
-#pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        const T* xp = x + static_cast<size_t>(t) * k + at;
-        float xf[16];
-        load8(xp, xf);
-        load8(xp + 8, xf + 8);
-        acc[t] += quant::group_dot(d, xf);
-      }
-    }
-  }
+  quant::lane_dots<U, NT, DeviceLoad>(static_cast<const uint8_t*>(a.w), a.planes, row, a.k, lane, 32,
+                                      DeviceX<T>{static_cast<const T*>(a.x), a.k}, acc);
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = warp_sum(acc[t]);
   if (lane == 0) {
