@@ -137,4 +137,6 @@ Result<std::unique_ptr<Backend>> make_split_backend(std::vector<SplitStage> stag
   return std::unique_ptr<Backend>(std::make_unique<SplitBackend>(std::move(stages), n_vocab));
 }
 
+bool SplitBackend::samples_rows() const { return !stages_.empty() && stages_.back().backend->samples_rows(); }
+
 }  // namespace llmd::engine

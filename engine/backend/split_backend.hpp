@@ -59,6 +59,9 @@ class SplitBackend final : public Backend {
   Status validate_batch(const ForwardBatch& batch) const override;
   bool healthy() const override;
   uint64_t memory_bytes() const override;
+  // The last stage's: it computes the logits, so it chooses the tokens when
+  // it can (the batch reaches it with its samples).
+  bool samples_rows() const override;
 
   std::vector<SplitStageInfo> stages() const;
   Backend& stage(size_t i) { return *stages_[i].backend; }

@@ -116,6 +116,8 @@ class CudaBackend final : public Backend {
   Status forward(const ForwardBatch& batch, ForwardOutput* out) override;
   Status copy_kv_block(int32_t src, int32_t dst) override;
   bool healthy() const override;
+  // Chooses ForwardBatch::samples on the device (device_sampler.hpp).
+  bool samples_rows() const override { return true; }
 
   // Like forward(), but picks one token per logits row on the device and
   // returns only the ids (rows in the same order as forward's logits).

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <set>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "engine/cuda/cuda_status.hpp"
 #include "engine/cuda/cuda_weights.hpp"
 #include "engine/cuda/device_pool.hpp"
+#include "engine/cuda/device_sampler.hpp"
 #include "engine/cuda/gemm_lt.hpp"
 #include "engine/cuda/kernels/gemv.hpp"
 #include "engine/cuda/step_plan.hpp"
@@ -39,7 +41,9 @@ class CudaBackendImpl {
   Status init_kv(const KvCacheShape& shape);
   uint64_t kv_block_bytes(const KvCacheShape& shape) const;
   Status copy_kv_block(int32_t src, int32_t dst);
-  // out and/or ids (one of them) receive the rows.
+  // out and/or ids (one of them) receive the rows. With batch.samples and
+  // `out`, the tokens are chosen on the device into out->sampled and no
+  // logits are copied to the host.
   Status forward(const ForwardBatch& batch, ForwardOutput* out, const DeviceSampling* sampling,
                  std::vector<int32_t>* ids);
 
@@ -78,8 +82,15 @@ class CudaBackendImpl {
   PlanLimits limits() const;
   // `decode`: every sequence of the batch brings one token and the batch is
   // this single step (graph-eligible shapes).
+  // `plans`: the batch's samples (rows numbered from the batch's first
+  // row; this step's first row is row_base), chosen into *sampled.
+  struct StepSamples {
+    std::span<const RowSample> plans;
+    int row_base = 0;
+    std::vector<SampledToken>* sampled = nullptr;
+  };
   Status run_step(const StepPlan& p, const DeviceSampling* sampling, float* logits_out, int32_t* ids_out,
-                  bool decode);
+                  bool decode, const StepSamples* samples);
   // Launches the layers (and, with head_rows >= 0, the output head for rows
   // [0, head_rows) plus sampling) on the stream.
   Status enqueue_layers(const StepPlan& p, const StepPtrs& d, int n_splits);
@@ -124,6 +135,7 @@ class CudaBackendImpl {
   float* part_ml_ = nullptr;      // [kMaxAttnPartials][n_head][2]
   void* gemm_ws_ = nullptr;
   PinnedBuffer ids_host_;         // [head_rows] int32
+  DeviceSampler sampler_{health_};  // ForwardBatch::samples
 
   // KV pool: [n_layer][K|V][n_blocks][n_head_kv][block_size][head_dim].
   KvCacheShape kv_shape_;

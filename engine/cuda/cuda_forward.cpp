@@ -67,24 +67,28 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
   size_t total_rows = 0;
   for (const StepPlan& p : steps) total_rows += p.rows.size();
   const size_t V = static_cast<size_t>(cfg_.n_vocab);
+  // Tokens chosen here: no logits go to the host.
+  const bool choose = out && !batch.samples.empty() && !sampling && !ids;
   if (out) {
     out->n_vocab = cfg_.n_vocab;
     out->n_rows = static_cast<int32_t>(total_rows);
-    out->logits.resize(total_rows * V);
+    out->logits.resize(choose ? 0 : total_rows * V);
+    out->sampled.assign(choose ? batch.samples.size() : 0, SampledToken{});
   }
   if (ids) ids->assign(total_rows, 0);
 
   size_t row = 0;
   for (const StepPlan& p : steps) {
-    LLMD_TRY(run_step(p, sampling, out ? out->logits.data() + row * V : nullptr,
-                             ids ? ids->data() + row : nullptr, decode && steps.size() == 1));
+    StepSamples ss{batch.samples, static_cast<int>(row), out ? &out->sampled : nullptr};
+    LLMD_TRY(run_step(p, sampling, out && !choose ? out->logits.data() + row * V : nullptr,
+                      ids ? ids->data() + row : nullptr, decode && steps.size() == 1, choose ? &ss : nullptr));
     row += p.rows.size();
   }
   return ok_status();
 }
 
 Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampling, float* logits_out,
-                                 int32_t* ids_out, bool decode) {
+                                 int32_t* ids_out, bool decode, const StepSamples* samples) {
   const StepLayout L = step_layout(p);
   if (L.total > in_cap_words_) {
     return Error(errc::kBadBatch, "step inputs exceed their buffer (" + std::to_string(L.total) + " > " +
@@ -172,6 +176,9 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
     } else if (logits_out && n_rows > 0) {
       LLMD_CUDA_TRY(health_, cudaMemcpyAsync(logits_out, logits_, static_cast<size_t>(n_rows) * cfg_.n_vocab * 4,
                                              cudaMemcpyDeviceToHost, stream_));
+    } else if (samples) {
+      LLMD_TRY(sampler_.run(logits_, samples->row_base, n_rows, cfg_.n_vocab, samples->plans, samples->sampled,
+                            stream_));
     }
     LLMD_CUDA_TRY(health_, cudaStreamSynchronize(stream_));
     if (ids_out && n_rows > 0) std::memcpy(ids_out, ids_host_.get(), static_cast<size_t>(n_rows) * 4);
@@ -194,6 +201,10 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
       LLMD_CUDA_TRY(health_, cudaMemcpyAsync(logits_out + static_cast<size_t>(r0) * cfg_.n_vocab, logits_,
                                              static_cast<size_t>(n) * cfg_.n_vocab * 4, cudaMemcpyDeviceToHost,
                                              stream_));
+    } else if (samples) {
+      // Before the next pass overwrites the logits buffer.
+      LLMD_TRY(sampler_.run(logits_, samples->row_base + r0, n, cfg_.n_vocab, samples->plans, samples->sampled,
+                            stream_));
     }
   }
   LLMD_CUDA_TRY(health_, cudaStreamSynchronize(stream_));
