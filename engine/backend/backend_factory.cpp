@@ -238,8 +238,11 @@ Result<MemoryEstimate> estimate_memory(const Model& model, DeviceKind kind, cons
     m.workspace = activations + T * (E + F) * 2;  // int8 activations and their scales
   } else {
     m.weights = cuda_weight_bytes(model);
-    // cuBLASLt workspace, step inputs, decode graphs and the split attention's partials.
-    m.workspace = activations + (64ull << 20);
+    // cuBLASLt workspace, step inputs, decode graphs and the split attention's
+    // partials; and the device sampler's scratch, one processed row of logits
+    // per plan of a launch (device_sampler.hpp).
+    constexpr uint64_t kSamplerRows = 64;
+    m.workspace = activations + (64ull << 20) + kSamplerRows * V * 4;
   }
   return m;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 namespace llmd::engine::cuda {
 namespace {
@@ -14,7 +15,7 @@ int n_row_blocks(int vocab) { return (vocab + static_cast<int>(kRowBlock) - 1) /
 
 bool sample_on_device(const SamplePlan& plan, int vocab) {
   if (vocab <= 0 || n_row_blocks(vocab) > kSampleMaxBlocks) return false;
-  if (plan.logprobs || plan.n_logprobs > 0) return false;
+  if (plan.n_logprobs < 0 || plan.n_logprobs > kSampleMaxTopLogprobs) return false;
   if (plan.greedy) return true;
   return plan.top_k <= 0 || plan.top_k >= vocab || plan.top_k <= kSampleMaxTopK;
 }
@@ -66,6 +67,8 @@ Status DeviceSampler::run(const float* logits, int row0, int n_rows, int vocab, 
       d.inv_t = p.inv_t;
       d.top_p = p.top_p;
       d.min_p = p.min_p;
+      d.logprobs = p.logprobs || p.n_logprobs > 0 ? 1 : 0;
+      d.n_logprobs = p.n_logprobs;
       d.u = p.u;
       plans_.push_back(d);
     }
@@ -81,6 +84,11 @@ Status DeviceSampler::run(const float* logits, int row0, int n_rows, int vocab, 
       t = SampledToken{};
       t.id = r.id;
       t.logprob = std::numeric_limits<float>::quiet_NaN();  // as choose_token without logprobs
+      if (plans_[j - c0].logprobs) {
+        t.logprob = r.logprob;
+        for (int i = 0; i < std::min(r.n_top, kSampleMaxTopLogprobs); ++i)
+          t.top_logprobs.push_back({r.top[i].id, r.top[i].logprob});
+      }
     }
   }
   // The rest on the host, from a copy of the row.

@@ -3,9 +3,11 @@
 // (kernels/sample_rows.hpp), launches it over the logits still on the device,
 // copies back one id per plan, and finishes on the host, with choose_token
 // on that row's logits, the plans the device leaves: those it cannot take
-// (logprobs, a top-k above kSampleMaxTopK, a vocabulary above its limit) and
+// (a top-k above kSampleMaxTopK, more top logprobs than
+// kSampleMaxTopLogprobs, a vocabulary above its limit) and
 // those it hands back (a flat top-p distribution). Either way each token is
-// what choose_token gives for the same logits and plan.
+// what choose_token gives for the same logits and plan (log-probability
+// values up to the last bit of the device's logarithm).
 //
 // Owned by one backend and driven by its engine thread; its buffers grow on
 // demand and are kept.

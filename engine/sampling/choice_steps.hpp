@@ -181,17 +181,23 @@ LLMD_HD inline void insertion_sort_candidates(Candidate* c, size_t n) {
   }
 }
 
-// The float sum of weights w[begin, end) in the lane order of kSumLanes.
-// begin is a multiple of kSumLanes.
-LLMD_HD inline float block_weight_sum(const float* w, size_t begin, size_t end) {
+// The float sum of value(i) for i in [begin, end) in the lane order of
+// kSumLanes. begin is a multiple of kSumLanes.
+template <typename Value>
+LLMD_HD inline float block_sum_of(Value value, size_t begin, size_t end) {
   float lanes[kSumLanes] = {};
   size_t i = begin;
   for (; i + kSumLanes <= end; i += kSumLanes)
-    for (size_t l = 0; l < kSumLanes; ++l) lanes[l] = steps::fadd(lanes[l], w[i + l]);
+    for (size_t l = 0; l < kSumLanes; ++l) lanes[l] = steps::fadd(lanes[l], value(i + l));
   float block = 0.0f;
   for (size_t l = 0; l < kSumLanes; ++l) block = steps::fadd(block, lanes[l]);
-  for (; i < end; ++i) block = steps::fadd(block, w[i]);
+  for (; i < end; ++i) block = steps::fadd(block, value(i));
   return block;
+}
+
+// The float sum of weights w[begin, end) in the lane order of kSumLanes.
+LLMD_HD inline float block_weight_sum(const float* w, size_t begin, size_t end) {
+  return block_sum_of([w](size_t i) { return w[i]; }, begin, end);
 }
 
 // The last index of [begin, end) with positive weight, or -1.

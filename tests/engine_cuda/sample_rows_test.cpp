@@ -1,11 +1,13 @@
 // Sampling on the device with the host sampler's plans: for the same logits
 // and plan the device chooses exactly what choose_token() chooses, per
-// parameter and combined, with penalties, bias and token masks, for rows it
+// parameter and combined, with penalties, bias, token masks and
+// log-probabilities, for rows it
 // finishes itself and rows it hands back to the host; and a CUDA backend
 // step with samples gives the tokens the host would choose from its logits,
 // in eager steps and in replayed decode graphs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -100,7 +102,19 @@ void expect_device_equals_host(const std::vector<float>& logits, int vocab, cons
     const std::span<const float> row(logits.data() + static_cast<size_t>(samples[k].row) * vocab,
                                      static_cast<size_t>(vocab));
     const SampledToken want = choose_token(row, *samples[k].plan);
-    EXPECT_EQ(got[k].id, want.id) << what << ", sample " << k << " (row " << samples[k].row << ")";
+    const std::string where = what + ", sample " + std::to_string(k) + " (row " + std::to_string(samples[k].row) + ")";
+    EXPECT_EQ(got[k].id, want.id) << where;
+    // Log-probabilities: the same tokens, values up to the last bit of the
+    // logarithm.
+    auto same_value = [](float a, float b) {
+      return (std::isnan(a) && std::isnan(b)) || a == b || std::fabs(a - b) <= 1e-6f * std::max(1.0f, std::fabs(b));
+    };
+    EXPECT_TRUE(same_value(got[k].logprob, want.logprob)) << where << ": " << got[k].logprob << " vs " << want.logprob;
+    ASSERT_EQ(got[k].top_logprobs.size(), want.top_logprobs.size()) << where;
+    for (size_t j = 0; j < want.top_logprobs.size(); ++j) {
+      EXPECT_EQ(got[k].top_logprobs[j].id, want.top_logprobs[j].id) << where << ", top " << j;
+      EXPECT_TRUE(same_value(got[k].top_logprobs[j].logprob, want.top_logprobs[j].logprob)) << where << ", top " << j;
+    }
   }
 }
 
@@ -114,11 +128,14 @@ TEST(CudaSampleRows, DeviceChoicesEqualChooseTokenForEveryParameterSet) {
     std::vector<SamplePlan> plans;
     std::vector<RowSample> samples;
     const auto sets = parameter_sets();
-    plans.reserve(sets.size() * rows * 3);
+    plans.reserve(sets.size() * rows * 4);
     for (const Params& p : sets) {
       for (int r = 0; r < rows; ++r) {
-        for (int draw = 0; draw < 3; ++draw) {
+        for (int draw = 0; draw < 4; ++draw) {
           plans.push_back(plan_of(p, rng.uniform(0.0f, 1.0f)));
+          // Log-probabilities on some: the chosen token's alone, and top lists.
+          plans.back().logprobs = draw >= 2;
+          plans.back().n_logprobs = draw == 2 ? 0 : draw == 3 ? (r % 2 ? 20 : 5) : 0;
           samples.push_back({r, &plans.back()});
         }
       }
@@ -172,6 +189,8 @@ TEST(CudaSampleRows, PenaltiesBiasAndMasksAreAppliedAsOnTheHost) {
       plans.push_back(sampler.plan(vocab, prompt, generated));
       plans.back().has_mask = true;
       plans.back().allowed = three;  // fewer tokens allowed than top-k keeps
+      plans.back().logprobs = true;
+      plans.back().n_logprobs = 4;
       samples.push_back({r, &plans.back()});
     }
   }

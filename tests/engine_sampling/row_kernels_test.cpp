@@ -76,6 +76,50 @@ TEST(ExpWeights, BitIdenticalToScalarWithBlockSums) {
   }
 }
 
+// The CUDA sampling kernel computes weights with tempered_weight and block
+// sums with block_weight_sum (choice_steps.hpp), one block at a time: both
+// must equal the vector kernels' values bit for bit, after exp_weights and
+// after keep_weights, or the device would draw other tokens.
+TEST(ChoiceSteps, ScalarWeightsAndBlockSumsEqualTheVectorKernels) {
+  for (size_t n : {1u, 7u, 8u, 127u, 128u, 129u, 1000u, 32000u}) {
+    std::vector<float> x = random_row(n, 7 * n + 3, -20.0f, 3.0f);
+    if (n > 5) x[5] = -kInf;
+    const float max = max_value(x);
+    for (const float inv_t : {1.0f, 1.0f / 0.8f, 1.0f / 1.7f}) {
+      for (const float floor : {0.0f, 0.05f}) {
+        std::vector<float> w(n);
+        std::vector<double> blocks;
+        const double total = exp_weights(x, max, inv_t, floor, w, &blocks);
+        std::vector<float> scalar(n);
+        for (size_t i = 0; i < n; ++i) scalar[i] = tempered_weight(x[i], max, inv_t, floor);
+        ASSERT_EQ(std::memcmp(scalar.data(), w.data(), n * sizeof(float)), 0) << n;
+        double scalar_total = 0.0;
+        for (size_t b = 0; b < blocks.size(); ++b) {
+          const float sum = block_weight_sum(scalar.data(), b * kRowBlock, std::min(n, (b + 1) * kRowBlock));
+          ASSERT_EQ(static_cast<double>(sum), blocks[b]) << "n=" << n << " block " << b;
+          scalar_total += sum;
+        }
+        EXPECT_EQ(scalar_total, total);
+        // keep_weights: the survivors' block sums too.
+        const Candidate last{static_cast<int32_t>(n / 2), w[n / 2]};
+        const double kept_total = keep_weights(w, 0.01f, last.weight, last.id, &blocks);
+        double scalar_kept = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+          const float v = scalar[i];
+          const bool keep = v >= 0.01f && (v > last.weight || (v == last.weight && static_cast<int32_t>(i) <= last.id));
+          scalar[i] = keep ? v : 0.0f;
+        }
+        for (size_t b = 0; b < blocks.size(); ++b) {
+          const float sum = block_weight_sum(scalar.data(), b * kRowBlock, std::min(n, (b + 1) * kRowBlock));
+          ASSERT_EQ(static_cast<double>(sum), blocks[b]) << "kept, n=" << n << " block " << b;
+          scalar_kept += sum;
+        }
+        EXPECT_EQ(scalar_kept, kept_total);
+      }
+    }
+  }
+}
+
 TEST(MaxValue, MatchesMaxElement) {
   EXPECT_EQ(max_value({}), -kInf);
   for (size_t n = 1; n < 40; ++n) {

@@ -27,8 +27,9 @@ struct Shared {
   uint32_t prefix;
   int remaining;
   int total_count;
-  int done;  // 1: the result is set
+  int done;  // 1: the host finishes this plan
   Candidate last;
+  double lse;  // log Σ exp of the processed logits
 };
 
 // A key whose unsigned order is the float order (-0 and +0 equal, so ties
@@ -167,6 +168,138 @@ __device__ double sum_blocks(int n, const Shared& s) {
   return total;
 }
 
+// The token `plan` chooses from the processed logits w[0, n) whose largest
+// value is max (finite): steps 2-5 of choose_token. Every thread calls it;
+// the result is meaningful on thread 0. May overwrite w with weights.
+struct Choice {
+  int32_t id = -1;
+  SampleStatus status = SampleStatus::done;
+};
+
+__device__ __noinline__ Choice choose_in_block(const DeviceSamplePlan& plan, float* w, int n, float max, Shared& s) {
+  Choice r;
+  if (plan.greedy) {  // 2. the first id with the largest logit
+    int first = INT_MAX;
+    for (int i = threadIdx.x; i < n; i += kThreads)
+      if (w[i] >= max) {
+        first = i;
+        break;
+      }
+    r.id = block_min(first, s);
+    return r;
+  }
+
+  const bool use_top_p = plan.top_p < 1.0f;
+  if (plan.top_k > 0 && plan.top_k < n) {
+    // 3-4, top-k: the k largest logits (ties to the lower id), then the
+    // candidate steps on thread 0.
+    const int k = plan.top_k;
+    int equal_needed = 0;
+    const uint32_t t = kth_largest_key(w, n, k, &equal_needed, s);
+    const int greater = k - equal_needed;
+    ordered_select(n, [&](int i) { return order_key(w[i]) > t; }, w, s.cands, 0, greater, s);
+    ordered_select(n, [&](int i) { return order_key(w[i]) == t; }, w, s.cands, greater, equal_needed, s);
+    if (threadIdx.x == 0) {
+      Candidate* c = s.cands;
+      size_t kept = static_cast<size_t>(k);
+      for (size_t j = 0; j < kept; ++j) c[j].weight = tempered_weight(c[j].weight, max, plan.inv_t, 0.0f);
+      insertion_sort_candidates(c, kept);
+      if (use_top_p) {
+        double total = 0.0;
+        for (size_t j = 0; j < kept; ++j) total = steps::dadd(total, static_cast<double>(c[j].weight));
+        kept = top_p_prefix(c, kept, total, plan.top_p);
+      }
+      if (plan.min_p > 0.0f) kept = keep_at_least(c, kept, plan.min_p);
+      r.id = draw_candidates(c, kept, plan.u);
+    }
+    return r;
+  }
+
+  // 3-5, dense: weights over the whole vocabulary, drawn in id order.
+  weigh_blocks(w, n, max, plan.inv_t, use_top_p ? 0.0f : plan.min_p, s);
+  const auto n_blocks = static_cast<size_t>((n + static_cast<int>(kRowBlock) - 1) / static_cast<int>(kRowBlock));
+  if (!use_top_p) {
+    if (threadIdx.x == 0) r.id = draw_dense(w, static_cast<size_t>(n), s.block_sums, n_blocks, sum_blocks(n, s), plan.u);
+    return r;
+  }
+  // Top-p through the shortlist: the tokens of weight ≥ kTopPShortlistWeight
+  // in id order; the host takes over when they are too many, none, or do not
+  // reach the target.
+  const int listed = ordered_select(
+      n, [&](int i) { return w[i] >= kTopPShortlistWeight; }, w, s.cands, 0, static_cast<int>(kTopPShortlistMax), s);
+  if (listed == 0 || listed > static_cast<int>(kTopPShortlistMax)) {
+    r.status = SampleStatus::host;
+    return r;
+  }
+  if (threadIdx.x == 0) {
+    const double target = steps::dmul(static_cast<double>(plan.top_p), sum_blocks(n, s));
+    double mass = 0.0;
+    for (int j = 0; j < listed; ++j) mass = steps::dadd(mass, static_cast<double>(s.cands[j].weight));
+    s.done = mass >= target ? 0 : 1;
+    if (!s.done) s.last = nucleus_end(s.cands, static_cast<size_t>(listed), target);
+  }
+  __syncthreads();
+  if (s.done) {
+    r.status = SampleStatus::host;
+    return r;
+  }
+  keep_blocks(w, n, plan.min_p, s.last, s);
+  if (threadIdx.x == 0) r.id = draw_dense(w, static_cast<size_t>(n), s.block_sums, n_blocks, sum_blocks(n, s), plan.u);
+  return r;
+}
+
+// log Σ exp(w[i]) over the processed logits (max finite) into s.lse, and the
+// n_top largest logits (ties to the lower id) with their log-probabilities
+// into out: what log_sum_exp and top_logprobs give on the host.
+__device__ __noinline__ void logprobs_in_block(const float* w, int n, float max, int n_top, DeviceSampleResult* out, Shared& s) {
+  if (max != -INFINITY) {
+    const int n_blocks = (n + static_cast<int>(kRowBlock) - 1) / static_cast<int>(kRowBlock);
+    for (int b = threadIdx.x; b < n_blocks; b += kThreads) {
+      const size_t begin = static_cast<size_t>(b) * kRowBlock;
+      const size_t end = begin + kRowBlock < static_cast<size_t>(n) ? begin + kRowBlock : static_cast<size_t>(n);
+      s.block_sums[b] = static_cast<double>(
+          block_sum_of([&](size_t i) { return tempered_weight(w[i], max, 1.0f, 0.0f); }, begin, end));
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) s.lse = static_cast<double>(max) + log(sum_blocks(n, s));
+  } else if (threadIdx.x == 0) {
+    s.lse = 0.0;
+  }
+  const int k = min(n_top, n);
+  if (k > 0) {
+    int equal_needed = 0;
+    const uint32_t t = kth_largest_key(w, n, k, &equal_needed, s);
+    const int greater = k - equal_needed;
+    ordered_select(n, [&](int i) { return order_key(w[i]) > t; }, w, s.cands, 0, greater, s);
+    ordered_select(n, [&](int i) { return order_key(w[i]) == t; }, w, s.cands, greater, equal_needed, s);
+  }
+  if (threadIdx.x == 0) {
+    insertion_sort_candidates(s.cands, static_cast<size_t>(k));
+    for (int j = 0; j < k; ++j)
+      out->top[j] = DeviceTokenLogprob{s.cands[j].id, static_cast<float>(static_cast<double>(s.cands[j].weight) - s.lse)};
+    out->n_top = k;
+  }
+  __syncthreads();
+}
+
+// Token id's processed logit, from its raw value: sanitized, its edits in
+// order, the mask (thread 0; for the chosen token's log-probability once w
+// holds weights).
+__device__ float processed_logit(const float* src, int id, const DeviceSamplePlan& plan, const LogitEdit* edits,
+                                 const uint64_t* masks) {
+  float v = sanitize_logit(src[id]);
+  for (int e = 0; e < plan.edit_count; ++e) {
+    const LogitEdit ed = edits[plan.edit_begin + e];
+    if (ed.id == id) v = apply_edit(v, ed.op, ed.value);
+  }
+  if (plan.mask_begin >= 0) {
+    const int word = id >> 6;
+    const uint64_t bits = word < plan.mask_words ? masks[plan.mask_begin + word] : 0;
+    if (!((bits >> (id & 63)) & 1u)) v = -INFINITY;
+  }
+  return v;
+}
+
 __global__ void __launch_bounds__(kThreads)
     sample_rows_kernel(const float* __restrict__ logits, int vocab, const DeviceSamplePlan* __restrict__ plans,
                        const LogitEdit* __restrict__ edits, const uint64_t* __restrict__ masks, float* work,
@@ -205,89 +338,21 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
   const float max = block_max(local_max, s);
 
+  if (plan.logprobs) logprobs_in_block(w, n, max, plan.n_logprobs, out, s);
+  Choice r;
   if (max == -INFINITY) {  // every token impossible
-    if (threadIdx.x == 0) *out = DeviceSampleResult{0, SampleStatus::done};
-    return;
-  }
-  if (plan.greedy) {  // 2. the first id with the largest logit
-    int first = INT_MAX;
-    for (int i = threadIdx.x; i < n; i += kThreads)
-      if (w[i] >= max) {
-        first = i;
-        break;
-      }
-    first = block_min(first, s);
-    if (threadIdx.x == 0) *out = DeviceSampleResult{first, SampleStatus::done};
-    return;
-  }
-
-  const bool use_top_p = plan.top_p < 1.0f;
-  if (plan.top_k > 0 && plan.top_k < n) {
-    // 3-4, top-k: the k largest logits (ties to the lower id), then the
-    // candidate steps on thread 0.
-    const int k = plan.top_k;
-    int equal_needed = 0;
-    const uint32_t t = kth_largest_key(w, n, k, &equal_needed, s);
-    const int greater = k - equal_needed;
-    ordered_select(n, [&](int i) { return order_key(w[i]) > t; }, w, s.cands, 0, greater, s);
-    ordered_select(n, [&](int i) { return order_key(w[i]) == t; }, w, s.cands, greater, equal_needed, s);
-    if (threadIdx.x == 0) {
-      Candidate* c = s.cands;
-      size_t kept = static_cast<size_t>(k);
-      for (size_t j = 0; j < kept; ++j) c[j].weight = tempered_weight(c[j].weight, max, plan.inv_t, 0.0f);
-      insertion_sort_candidates(c, kept);
-      if (use_top_p) {
-        double total = 0.0;
-        for (size_t j = 0; j < kept; ++j) total = steps::dadd(total, static_cast<double>(c[j].weight));
-        kept = top_p_prefix(c, kept, total, plan.top_p);
-      }
-      if (plan.min_p > 0.0f) kept = keep_at_least(c, kept, plan.min_p);
-      *out = DeviceSampleResult{draw_candidates(c, kept, plan.u), SampleStatus::done};
-    }
-    return;
-  }
-
-  // 3-5, dense: weights over the whole vocabulary, drawn in id order.
-  weigh_blocks(w, n, max, plan.inv_t, use_top_p ? 0.0f : plan.min_p, s);
-  const int n_blocks = (n + static_cast<int>(kRowBlock) - 1) / static_cast<int>(kRowBlock);
-  if (!use_top_p) {
-    if (threadIdx.x == 0) {
-      const double total = sum_blocks(n, s);
-      *out = DeviceSampleResult{draw_dense(w, static_cast<size_t>(n), s.block_sums, static_cast<size_t>(n_blocks),
-                                           total, plan.u),
-                                SampleStatus::done};
-    }
-    return;
-  }
-  // Top-p through the shortlist: the tokens of weight ≥ kTopPShortlistWeight
-  // in id order; the host takes over when they are too many, none, or do not
-  // reach the target.
-  const int listed = ordered_select(
-      n, [&](int i) { return w[i] >= kTopPShortlistWeight; }, w, s.cands, 0, static_cast<int>(kTopPShortlistMax), s);
-  if (listed == 0 || listed > static_cast<int>(kTopPShortlistMax)) {
-    if (threadIdx.x == 0) *out = DeviceSampleResult{-1, SampleStatus::host};
-    return;
+    r.id = 0;
+  } else {
+    r = choose_in_block(plan, w, n, max, s);
   }
   if (threadIdx.x == 0) {
-    const double total = sum_blocks(n, s);
-    const double target = steps::dmul(static_cast<double>(plan.top_p), total);
-    double mass = 0.0;
-    for (int j = 0; j < listed; ++j) mass = steps::dadd(mass, static_cast<double>(s.cands[j].weight));
-    s.done = mass >= target ? 0 : 1;
-    if (s.done) {
-      *out = DeviceSampleResult{-1, SampleStatus::host};
-    } else {
-      s.last = nucleus_end(s.cands, static_cast<size_t>(listed), target);
+    out->id = r.id;
+    out->status = r.status;
+    if (plan.logprobs && r.status == SampleStatus::done) {
+      out->logprob = max == -INFINITY ? -INFINITY
+                                      : static_cast<float>(
+                                            static_cast<double>(processed_logit(src, r.id, plan, edits, masks)) - s.lse);
     }
-  }
-  __syncthreads();
-  if (s.done) return;
-  keep_blocks(w, n, plan.min_p, s.last, s);
-  if (threadIdx.x == 0) {
-    const double total = sum_blocks(n, s);
-    *out = DeviceSampleResult{
-        draw_dense(w, static_cast<size_t>(n), s.block_sums, static_cast<size_t>(n_blocks), total, plan.u),
-        SampleStatus::done};
   }
 }
 

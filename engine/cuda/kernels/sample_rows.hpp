@@ -6,13 +6,14 @@
 // same token the host would for the same logits and plan.
 //
 // One thread block per plan. What it does on the device: sanitizing, the
-// plan's edits (penalties, bias) and token mask, greedy, top-k up to
+// plan's edits (penalties, bias) and token mask, log-probabilities, greedy, top-k up to
 // kSampleMaxTopK (radix selection of the k-th largest logit), the dense
 // draw with temperature and min-p, and dense top-p when the nucleus lies
 // among at most kTopPShortlistMax tokens of weight ≥ kTopPShortlistWeight
 // (the usual case for a model's peaked distribution). The rest is left to
 // the host, per plan, with the row's logits untouched: the caller
-// (engine/cuda/device_sampler.hpp) decides up front (logprobs, a larger top-k, a vocabulary of more than
+// (engine/cuda/device_sampler.hpp) decides up front (a larger top-k or top
+// logprobs list, a vocabulary of more than
 // kSampleMaxBlocks blocks), and a result with status `host` says it after
 // the fact (a flat distribution whose top-p nucleus is not in the shortlist).
 #pragma once
@@ -28,6 +29,7 @@ namespace llmd::engine::cuda {
 
 constexpr int kSampleMaxTopK = 128;
 constexpr int kSampleMaxBlocks = 2048;  // vocabularies up to 2048 * kRowBlock tokens
+constexpr int kSampleMaxTopLogprobs = 20;
 
 // A SamplePlan as the kernel reads it; edits and mask words live in arrays
 // shared by all plans of a launch.
@@ -42,14 +44,28 @@ struct DeviceSamplePlan {
   float inv_t = 1.0f;
   float top_p = 1.0f;
   float min_p = 0.0f;
+  int32_t logprobs = 0;    // fill the result's logprob and top list
+  int32_t n_logprobs = 0;  // 0 .. kSampleMaxTopLogprobs
   double u = 0.0;
 };
 
 enum class SampleStatus : int32_t { done = 0, host = 1 };
 
+struct DeviceTokenLogprob {
+  int32_t id;
+  float logprob;
+};
+
+// With logprobs, logprob is the chosen token's log-probability and top the
+// n_logprobs most likely tokens (most likely first), as choose_token reports
+// them; their values may differ from the host's in the last bit of the
+// logarithm (the device's log), the ids do not.
 struct DeviceSampleResult {
   int32_t id = -1;
   SampleStatus status = SampleStatus::host;
+  float logprob = 0.0f;
+  int32_t n_top = 0;
+  DeviceTokenLogprob top[kSampleMaxTopLogprobs];
 };
 
 // Scratch the launch needs: one processed row of `vocab` floats per plan.
