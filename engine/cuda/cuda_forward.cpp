@@ -69,6 +69,13 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
   const size_t V = static_cast<size_t>(cfg_.n_vocab);
   // Tokens chosen here: no logits go to the host.
   const bool choose = out && !batch.samples.empty() && !sampling && !ids;
+  if (choose) {
+    for (const RowSample& rs : batch.samples) {
+      if (!rs.plan || rs.row < 0 || static_cast<size_t>(rs.row) >= total_rows)
+        return Error(errc::kBadBatch, "a sample names logits row " + std::to_string(rs.row) + " of " +
+                                          std::to_string(total_rows));
+    }
+  }
   if (out) {
     out->n_vocab = cfg_.n_vocab;
     out->n_rows = static_cast<int32_t>(total_rows);

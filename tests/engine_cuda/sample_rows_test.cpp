@@ -281,6 +281,18 @@ TEST(CudaBackendSampling, StepsWithSamplesEqualHostChoicesOnTheirLogits) {
   }
   EXPECT_GT(device->stats().graph_replays, 0u) << "no decode step was replayed from a graph";
   EXPECT_TRUE(device->healthy());
+
+  // A sample naming a row the step does not have is refused before anything runs.
+  ForwardBatch bad;
+  const std::vector<int32_t> one = {1};
+  bad.seqs.push_back(seq_of(one, 0, tables[0], LogitsMode::last));
+  SamplePlan p;
+  bad.samples.push_back({1, &p});
+  ForwardOutput out;
+  const Status st = forward_and_sample(*device, bad, &out);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, ErrorCode::forward_bad_batch);
+  EXPECT_TRUE(device->healthy());
 }
 
 }  // namespace
