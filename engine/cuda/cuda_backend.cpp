@@ -66,7 +66,7 @@ Status CudaBackendImpl::open_device() {
 
 Status CudaBackendImpl::load(const Model& model) {
   const DType wtype = choose_weight_type(model);
-  LLMD_TRY(upload_weights(model, wtype, pool_, health_, stream_, &w_));
+  LLMD_TRY(upload_weights(model, wtype, opts_.quantized_weights, pool_, health_, stream_, &w_));
   act_ = w_.wtype;
   return prepare(model.rope_inv_freq());
 }
@@ -147,6 +147,7 @@ Status CudaBackendImpl::prepare(const std::vector<double>& inv_freq) {
                       reinterpret_cast<void**>(&part_o_)));
   LLMD_TRY(get(partials * 2 * 4, "attention partial sums", reinterpret_cast<void**>(&part_ml_)));
   LLMD_TRY(ids_host_.allocate(health_, static_cast<size_t>(head_rows_) * 4, "sampled ids"));
+  LLMD_TRY(prepare_dequant_scratch());
   if (opts_.tune_gemms) LLMD_TRY(tune_gemms());
   return ok_status();
 }
@@ -163,6 +164,8 @@ Status CudaBackendImpl::tune_gemms() {
   LLMD_CUDA_TRY(health_, cudaMemsetAsync(h_, 0, T * static_cast<size_t>(F) * a, stream_));
   LLMD_CUDA_TRY(health_, cudaMemsetAsync(x_, 0, T * static_cast<size_t>(E) * 4, stream_));
   const DeviceLayer& L = w_.layers[0];
+  // A quantized matrix's GEMMs read the scratch copy (the same shapes).
+  auto dense = [&](const DeviceMatrix& m) { return m.dense() ? m.parts[0].w : dq_scratch_; };
   const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;
   constexpr int kMinTunedTokens = 256;  // below that a step is mostly decode-sized
   std::string summary;
@@ -171,10 +174,10 @@ Status CudaBackendImpl::tune_gemms() {
     if (n < kMinTunedTokens || n == last_n || n <= opts_.gemv_max_tokens) continue;
     last_n = n;
     const GemmArgs shapes[] = {
-        {L.wqkv, act_, xn_, act_, qkv_, DType::f32, Q + 2 * KV, n, E, false},
-        {L.wo, act_, attn_, act_, x_, DType::f32, E, n, Q, true},
-        {L.wgu, act_, xn_, act_, gu_, gu_type, 2 * F, n, E, false},
-        {L.wdown, act_, h_, act_, x_, DType::f32, E, n, F, true},
+        {dense(L.wqkv), act_, xn_, act_, qkv_, DType::f32, Q + 2 * KV, n, E, false},
+        {dense(L.wo), act_, attn_, act_, x_, DType::f32, E, n, Q, true},
+        {dense(L.wgu), act_, xn_, act_, gu_, gu_type, 2 * F, n, E, false},
+        {dense(L.wdown), act_, h_, act_, x_, DType::f32, E, n, F, true},
     };
     summary += " n=" + std::to_string(n) + ":";
     for (const GemmArgs& g : shapes) {
@@ -295,11 +298,14 @@ CudaBackendStats CudaBackend::stats() const { return impl_->stats(); }
 
 std::string CudaBackend::describe() const {
   const auto& o = impl_->options();
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB, %d layers, max %d tokens x %d sequences per step, graphs %s, "
+  const auto& w = impl_->weights();
+  char quant[64] = "";
+  if (w.quantized_parts > 0) std::snprintf(quant, sizeof quant, " (%d matrices kept quantized)", w.quantized_parts);
+  char buf[600];
+  std::snprintf(buf, sizeof buf, "%s %s: weights %s %.2f GiB%s, %d layers, max %d tokens x %d sequences per step, graphs %s, "
                 "programmatic launch %s, gate/up %s, norm %s, decode RoPE %s, prefill attention %s, GEMMs %s",
                 name().c_str(), cuda::describe(impl_->device()).c_str(), dtype_name(weight_type()),
-                static_cast<double>(weight_bytes()) / (1ull << 30), impl_->config().n_layer, o.max_batch_tokens,
+                static_cast<double>(weight_bytes()) / (1ull << 30), quant, impl_->config().n_layer, o.max_batch_tokens,
                 o.max_seqs, o.cuda_graphs ? "on" : "off", impl_->programmatic() ? "on" : "off",
                 o.gate_up_16bit ? "16-bit" : "f32", o.fuse_norm_gemv ? "fused into GEMVs" : "separate",
                 o.fuse_rope_decode ? "in attention" : "separate", o.prefill_pipelined ? "pipelined" : "single-buffered",

@@ -1,13 +1,16 @@
 // The CUDA implementation of Backend (engine/backend/backend.hpp).
 //
-// Weights are converted once into device memory (cuda_weights.hpp). A forward
+// Weights are converted once into device memory (cuda_weights.hpp), block-
+// quantized ones kept quantized unless the options say otherwise. A forward
 // step runs: embedding gather -> per layer [RMSNorm -> QKV projection -> RoPE
 // and K/V store into the paged cache -> paged attention -> output projection
 // added to the residual -> RMSNorm -> gate/up projection -> SwiGLU -> down
 // projection added to the residual] -> final RMSNorm of the rows whose logits
 // are wanted -> output projection. Projections use cuBLASLt (f32
 // accumulation); decode steps with few tokens use our weight-streaming GEMV
-// kernels instead, with the RMSNorm before QKV and gate/up folded into them. Decode steps (one token per sequence) are captured as CUDA
+// kernels instead, with the RMSNorm before QKV and gate/up folded into them
+// (16-bit weights; quantized ones take the norm and SwiGLU as separate
+// kernels). Decode steps (one token per sequence) are captured as CUDA
 // graphs per (batch size, logits rows, block-table width) and replayed.
 //
 // Every CUDA call is checked; a sticky device error (illegal address, ...)
@@ -61,7 +64,7 @@ struct CudaBackendOptions {
   // Decode steps (one token per sequence) leave RoPE and the K/V store to the
   // attention kernel (one launch fewer per layer; the same bits). Off: fused
   // is no faster at batch 1 and slower at batch 64 on an H100
-  // (docs/gpu-results.md has the figures).
+  // (docs/engine-cuda-backend.md has the figures).
   bool fuse_rope_decode = false;
   // The tiled prefill attention copies the next K/V tile during the whole of
   // the current one (two buffers) and starts the heaviest tiles of every
@@ -75,6 +78,14 @@ struct CudaBackendOptions {
   // heuristic's first choice. A tuned choice depends on timings, so two
   // backends may sum those GEMMs in different orders.
   bool tune_gemms = false;
+  // Matrices of q8_0, q4_0, q4_K, q5_K and q6_K stay quantized in device
+  // memory, in the layout of engine/quant/device_layout.hpp (the file's bytes
+  // plus alignment). Steps of up to kGemvMaxTokens tokens read them with the
+  // quantized GEMVs; larger steps dequantize one matrix at a time into a
+  // scratch buffer of the activation type and run cuBLASLt. Off: they are
+  // dequantized to f16 at load, like a 16-bit file's (more memory, and
+  // decode reads 2 bytes per weight).
+  bool quantized_weights = true;
 };
 
 // Token choice on the device (bench and greedy serving): temperature 0 is
@@ -95,6 +106,8 @@ struct CudaBackendStats {
   // the options choose, so a test can tell that an option took effect:
   uint64_t attn_fused_rope = 0;      // per-token attention doing RoPE/KV itself
   uint64_t prefill_pipelined = 0;    // double-buffered tiled prefill attention
+  uint64_t quant_gemvs = 0;          // GEMVs straight from quantized weights
+  uint64_t dequantized_gemms = 0;    // GEMMs over a quantized matrix's scratch copy
 };
 
 class CudaBackendImpl;

@@ -95,8 +95,23 @@ class CudaBackendImpl {
   // [0, head_rows) plus sampling) on the stream.
   Status enqueue_layers(const StepPlan& p, const StepPtrs& d, int n_splits);
   Status enqueue_head(const StepPtrs& d, int row0, int n_rows, const DeviceSampling* sampling);
-  // y = x W^T (or +=), by GEMV for few tokens else cuBLASLt.
-  Status project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type, bool accumulate);
+  // y = x W^T (or +=) for n tokens x [n][w.cols] of act_, y [n][w.rows]:
+  // by GEMV for few tokens else cuBLASLt.
+  Status project(const DeviceMatrix& w, const void* x, int n, void* y, DType y_type, bool accumulate);
+  // cuBLASLt over a dense [m][k] matrix of act_.
+  Status gemm(const void* w, int m, int k, const void* x, int n, void* y, DType y_type, bool accumulate);
+  // The projection of a matrix with quantized parts (cuda_project_quant.cpp):
+  // the quantized GEMVs when quant_gemv(w, n), else the matrix dequantized
+  // into the scratch buffer (in chunks of rows when it is larger) and gemm().
+  Status project_quantized(const DeviceMatrix& w, const void* x, int n, void* y, DType y_type, bool accumulate);
+  // Whether project() on w with n tokens runs the quantized GEMVs (y f32).
+  bool quant_gemv(const DeviceMatrix& w, int n) const;
+  // Rows [row0, row0 + n_rows) of w as a dense matrix of act_ at dst.
+  Status dense_rows(const DeviceMatrix& w, int row0, int n_rows, void* dst);
+  // The token embedding's rows of d.tokens into x_ (f32).
+  Status embed(const int32_t* tokens, int n_tokens);
+  // The scratch buffers of project_quantized, sized for the weights.
+  Status prepare_dequant_scratch();
   // CudaBackendOptions::tune_gemms, run once the weights and activation
   // buffers exist.
   Status tune_gemms();
@@ -134,6 +149,13 @@ class CudaBackendImpl {
   float* part_o_ = nullptr;       // [kMaxAttnPartials][n_head][head_dim]
   float* part_ml_ = nullptr;      // [kMaxAttnPartials][n_head][2]
   void* gemm_ws_ = nullptr;
+  // A quantized matrix dequantized for a GEMM: [dq_rows_cap_ * cols] of act_,
+  // enough for every layer matrix at once; larger ones (the output head) go in
+  // chunks of rows, each GEMM's output staged in head_chunk_ [head_rows][chunk].
+  void* dq_scratch_ = nullptr;
+  size_t dq_scratch_elems_ = 0;
+  float* head_chunk_ = nullptr;
+  size_t head_chunk_elems_ = 0;
   PinnedBuffer ids_host_;         // [head_rows] int32
   DeviceSampler sampler_{health_};  // ForwardBatch::samples
 

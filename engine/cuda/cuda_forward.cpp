@@ -227,12 +227,20 @@ bool CudaBackendImpl::uses_gemv(int n_tokens, int k) const {
   return n_tokens <= opts_.gemv_max_tokens && gemv_supported(act_, k, n_tokens);
 }
 
-Status CudaBackendImpl::project(const void* w, int m, int k, const void* x, int n, void* y, DType y_type,
+Status CudaBackendImpl::project(const DeviceMatrix& w, const void* x, int n, void* y, DType y_type,
                                 bool accumulate) {
+  if (!w.dense()) return project_quantized(w, x, n, y, y_type, accumulate);
+  const void* dw = w.parts[0].w;
+  const int m = w.rows, k = w.cols;
   if (y_type == DType::f32 && uses_gemv(n, k)) {
-    GemvArgs g = make_gemv_args(w, act_, x, n, m, k, y, accumulate ? GemvMode::accumulate : GemvMode::store);
+    GemvArgs g = make_gemv_args(dw, act_, x, n, m, k, y, accumulate ? GemvMode::accumulate : GemvMode::store);
     return run_gemv(g);
   }
+  return gemm(dw, m, k, x, n, y, y_type, accumulate);
+}
+
+Status CudaBackendImpl::gemm(const void* w, int m, int k, const void* x, int n, void* y, DType y_type,
+                             bool accumulate) {
   GemmArgs g;
   g.w = w;
   g.w_type = act_;
@@ -253,9 +261,10 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
   const int E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff;
   const DType kv_type = kv_shape_.dtype == KvDtype::f16 ? DType::f16 : DType::f32;
 
-  LLMD_CUDA_TRY(health_, launch_embed(w_.tok_embd, w_.embd_type, d.tokens, T, E, x_, stream_));
+  LLMD_TRY(embed(d.tokens, T));
   const bool gemv = uses_gemv(T, E);
-  // RMSNorm inside the GEMVs that read its output (QKV, gate/up), or apart.
+  // RMSNorm inside the 16-bit GEMVs that read its output (QKV, gate/up), or
+  // apart (always for quantized matrices: their GEMVs read normalised rows).
   const bool fused_norm = gemv && opts_.fuse_norm_gemv;
   // RoPE and the K/V store inside the attention: every token is the only one
   // of its sequence, so no token reads a key another block writes.
@@ -266,14 +275,14 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
     char* vbase = kbase + kv_half_bytes_;
 
     // Attention block.
-    if (fused_norm) {
-      GemvArgs g = make_gemv_args(Lw.wqkv, act_, x_, T, Q + 2 * KV, E, qkv_, GemvMode::store);
+    if (fused_norm && Lw.wqkv.dense()) {
+      GemvArgs g = make_gemv_args(Lw.wqkv.parts[0].w, act_, x_, T, Q + 2 * KV, E, qkv_, GemvMode::store);
       g.norm_w = Lw.attn_norm;
       g.norm_eps = c.rms_eps;
       LLMD_TRY(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
-      LLMD_TRY(project(Lw.wqkv, Q + 2 * KV, E, xn_, T, qkv_, DType::f32, false));
+      LLMD_TRY(project(Lw.wqkv, xn_, T, qkv_, DType::f32, false));
     }
     if (!fused_rope) {
       RopeKvArgs r;
@@ -332,25 +341,27 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       LLMD_CUDA_TRY(health_, launch_attention_prefill(a, d.tiles, static_cast<int>(p.tiles.size()), stream_, v));
       stats_.prefill_pipelined += v.double_buffered;
     }
-    LLMD_TRY(project(Lw.wo, E, Q, attn_, T, x_, DType::f32, true));
+    LLMD_TRY(project(Lw.wo, attn_, T, x_, DType::f32, true));
 
     // Feed-forward block.
-    if (fused_norm) {
-      GemvArgs g = make_gemv_args(Lw.wgu, act_, x_, T, F, E, h_, GemvMode::swiglu);
+    if (fused_norm && Lw.wgu.dense()) {
+      GemvArgs g = make_gemv_args(Lw.wgu.parts[0].w, act_, x_, T, F, E, h_, GemvMode::swiglu);
       g.norm_w = Lw.ffn_norm;
       g.norm_eps = c.rms_eps;
       LLMD_TRY(run_gemv(g));
-    } else if (gemv) {
+    } else if (gemv && Lw.wgu.dense()) {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
-      GemvArgs g = make_gemv_args(Lw.wgu, act_, xn_, T, F, E, h_, GemvMode::swiglu);
+      GemvArgs g = make_gemv_args(Lw.wgu.parts[0].w, act_, xn_, T, F, E, h_, GemvMode::swiglu);
       LLMD_TRY(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
-      const DType gu_type = opts_.gate_up_16bit && act_ != DType::f32 ? act_ : DType::f32;
-      LLMD_TRY(project(Lw.wgu, 2 * F, E, xn_, T, gu_, gu_type, false));
+      // The quantized GEMVs write f32.
+      const bool gu_16 = opts_.gate_up_16bit && act_ != DType::f32 && !quant_gemv(Lw.wgu, T);
+      const DType gu_type = gu_16 ? act_ : DType::f32;
+      LLMD_TRY(project(Lw.wgu, xn_, T, gu_, gu_type, false));
       LLMD_CUDA_TRY(health_, launch_swiglu(gu_, gu_type, T, F, h_, act_, stream_));
     }
-    LLMD_TRY(project(Lw.wdown, E, F, h_, T, x_, DType::f32, true));
+    LLMD_TRY(project(Lw.wdown, h_, T, x_, DType::f32, true));
   }
   return ok_status();
 }
@@ -360,7 +371,7 @@ Status CudaBackendImpl::enqueue_head(const StepPtrs& d, int row0, int n_rows, co
   const ModelConfig& c = cfg_;
   LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, d.rows + row0, n_rows, c.n_embd, w_.out_norm, c.rms_eps, xn_, act_,
                                         stream_));
-  LLMD_TRY(project(w_.out_w, c.n_vocab, c.n_embd, xn_, n_rows, logits_, DType::f32, false));
+  LLMD_TRY(project(w_.out_w, xn_, n_rows, logits_, DType::f32, false));
   if (sampling) {
     if (sampling->temperature > 0.0f) {
       LLMD_CUDA_TRY(health_, launch_sample_topk(logits_, n_rows, c.n_vocab, sampling->top_k, sampling->temperature,

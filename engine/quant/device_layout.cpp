@@ -38,6 +38,17 @@ size_t align_up(size_t n) { return (n + kPlaneAlign - 1) / kPlaneAlign * kPlaneA
 
 }  // namespace
 
+bool is_quantized_device_type(GgmlType type) {
+  switch (type) {
+    case GgmlType::Q8_0:
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K: return true;
+    default: return false;
+  }
+}
+
 Result<DeviceLayout> device_layout(GgmlType type, int64_t rows, int64_t cols) {
   if (!is_supported_weight_type(type)) {
     return Error(ErrorCode::unsupported,

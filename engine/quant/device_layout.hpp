@@ -51,6 +51,10 @@ struct DeviceLayout {
   size_t file_bytes() const { return static_cast<size_t>(rows * blocks_per_row) * block_bytes; }
 };
 
+// The block-quantized types that have a split or kept device layout and that
+// the CUDA kernels read in it: q8_0, q4_0, q4_K, q5_K, q6_K.
+bool is_quantized_device_type(gguf::GgmlType type);
+
 // The layout of a rows x cols matrix of `type` (F32, F16, BF16, Q8_0, Q4_0,
 // Q4_K, Q5_K, Q6_K). invalid_argument when cols is not a whole number of
 // blocks or a size is not positive; unsupported for other types.

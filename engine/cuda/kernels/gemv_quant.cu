@@ -58,9 +58,10 @@ __global__ void __launch_bounds__(kWarps * 32) gemv_quant_kernel(GemvQuantArgs a
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = warp_sum(acc[t]);
   if (lane == 0) {
+    const size_t ldy = static_cast<size_t>(a.ldy > 0 ? a.ldy : a.rows);
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
-      float* out = a.y + static_cast<size_t>(t) * a.rows + row;
+      float* out = a.y + static_cast<size_t>(t) * ldy + row;
       *out = kAccumulate ? *out + acc[t] : acc[t];
     }
   }
@@ -94,6 +95,7 @@ bool gemv_quant_supported(gguf::GgmlType type, DType x_type, int k, int n_tokens
 
 cudaError_t launch_gemv_quant(const GemvQuantArgs& a, cudaStream_t stream) {
   if (!gemv_quant_supported(a.type, a.x_type, a.k, a.n_tokens, a.mode)) return cudaErrorInvalidValue;
+  if (a.ldy != 0 && a.ldy < a.rows) return cudaErrorInvalidValue;
   if (!aligned(a.w, a.planes.qs, 16) || !aligned(a.w, a.planes.qh, 16) || !aligned(a.w, a.planes.scales, 8) ||
       !aligned(a.w, a.planes.d, 2)) {
     return cudaErrorInvalidValue;

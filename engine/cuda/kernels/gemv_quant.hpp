@@ -27,7 +27,8 @@ struct GemvQuantArgs {
   int n_tokens = 1;  // 1 .. kGemvMaxTokens
   int rows = 0;
   int k = 0;           // a whole number of the type's blocks (32 or 256)
-  float* y = nullptr;  // [n_tokens][rows]
+  float* y = nullptr;  // [n_tokens][ldy]: row r of token t at y[t * ldy + r]
+  int ldy = 0;         // y's token stride in floats; 0 = rows (a matrix of its own)
   GemvMode mode = GemvMode::store;  // store or accumulate
 };
 

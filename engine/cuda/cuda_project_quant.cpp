@@ -1,0 +1,169 @@
+// Projections over weights kept quantized (CudaBackendOptions::
+// quantized_weights): the quantized GEMVs for decode-sized steps, a scratch
+// copy dequantized for cuBLASLt otherwise; and the token embedding's gather
+// from a quantized table.
+#include <algorithm>
+#include <string>
+
+#include "engine/cuda/cuda_backend_impl.hpp"
+#include "engine/cuda/kernels/dequant_layout.hpp"
+#include "engine/cuda/kernels/elementwise.hpp"
+#include "engine/cuda/kernels/gemv_quant.hpp"
+
+namespace llmd::engine::cuda {
+namespace {
+
+// The scratch holds at least this many weights, so that an output head
+// dequantized in chunks of rows takes a few chunks, not hundreds.
+constexpr size_t kMinScratchElems = size_t{16} << 20;
+
+bool all_quantized(const DeviceMatrix& w) {
+  for (int i = 0; i < w.n_parts; ++i)
+    if (!w.parts[i].quantized) return false;
+  return w.n_parts > 0;
+}
+
+size_t elems(const DeviceMatrix& w) { return static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols); }
+
+}  // namespace
+
+bool CudaBackendImpl::quant_gemv(const DeviceMatrix& w, int n) const {
+  if (!all_quantized(w)) return false;
+  for (int i = 0; i < w.n_parts; ++i) {
+    if (!gemv_quant_supported(w.parts[i].type, act_, w.cols, n, GemvMode::store)) return false;
+  }
+  return true;
+}
+
+Status CudaBackendImpl::project_quantized(const DeviceMatrix& w, const void* x, int n, void* y, DType y_type,
+                                          bool accumulate) {
+  if (y_type == DType::f32 && quant_gemv(w, n)) {
+    // Each part writes its rows' columns of y (stride w.rows).
+    int row0 = 0;
+    for (int i = 0; i < w.n_parts; ++i) {
+      const MatrixPart& p = w.parts[i];
+      GemvQuantArgs g;
+      g.type = p.type;
+      g.w = p.w;
+      g.planes = p.planes;
+      g.x = x;
+      g.x_type = act_;
+      g.n_tokens = n;
+      g.rows = p.rows;
+      g.k = p.cols;
+      g.y = static_cast<float*>(y) + row0;
+      g.ldy = w.rows;
+      g.mode = accumulate ? GemvMode::accumulate : GemvMode::store;
+      LLMD_CUDA_TRY(health_, launch_gemv_quant(g, stream_));
+      ++stats_.quant_gemvs;
+      row0 += p.rows;
+    }
+    return ok_status();
+  }
+
+  const int m = w.rows, k = w.cols;
+  if (!dq_scratch_ || k <= 0) return Error(errc::kUnsupported, "no scratch buffer for a quantized matrix");
+  const int chunk = static_cast<int>(std::min<size_t>(static_cast<size_t>(m), dq_scratch_elems_ / static_cast<size_t>(k)));
+  ++stats_.dequantized_gemms;
+  if (chunk >= m) {
+    LLMD_TRY(dense_rows(w, 0, m, dq_scratch_));
+    return gemm(dq_scratch_, m, k, x, n, y, y_type, accumulate);
+  }
+  // Chunks of rows: each GEMM's [n][rows] output goes to its columns of y.
+  if (accumulate || y_type != DType::f32 || chunk <= 0 ||
+      static_cast<size_t>(n) * static_cast<size_t>(chunk) > head_chunk_elems_) {
+    return Error(errc::kUnsupported, "a quantized " + std::to_string(m) + " x " + std::to_string(k) +
+                                         " matrix does not fit the dequantization scratch for " + std::to_string(n) +
+                                         " tokens");
+  }
+  for (int r0 = 0; r0 < m; r0 += chunk) {
+    const int rows = std::min(chunk, m - r0);
+    LLMD_TRY(dense_rows(w, r0, rows, dq_scratch_));
+    LLMD_TRY(gemm(dq_scratch_, rows, k, x, n, head_chunk_, DType::f32, false));
+    LLMD_CUDA_TRY(health_, cudaMemcpy2DAsync(static_cast<float*>(y) + r0, static_cast<size_t>(m) * 4, head_chunk_,
+                                             static_cast<size_t>(rows) * 4, static_cast<size_t>(rows) * 4,
+                                             static_cast<size_t>(n), cudaMemcpyDeviceToDevice, stream_));
+  }
+  return ok_status();
+}
+
+Status CudaBackendImpl::dense_rows(const DeviceMatrix& w, int row0, int n_rows, void* dst) {
+  const size_t row_bytes = static_cast<size_t>(w.cols) * dtype_size(act_);
+  int start = 0;  // first row of part i in w
+  for (int i = 0; i < w.n_parts; ++i) {
+    const MatrixPart& p = w.parts[i];
+    const int lo = std::max(row0, start), hi = std::min(row0 + n_rows, start + p.rows);
+    if (lo < hi) {
+      char* out = static_cast<char*>(dst) + static_cast<size_t>(lo - row0) * row_bytes;
+      if (p.quantized) {
+        DequantRowsArgs a;
+        a.type = p.type;
+        a.w = p.w;
+        a.planes = p.planes;
+        a.k = p.cols;
+        a.row0 = lo - start;
+        a.n_rows = hi - lo;
+        a.y = out;
+        a.y_type = act_;
+        LLMD_CUDA_TRY(health_, launch_dequantize_rows(a, stream_));
+      } else {
+        LLMD_CUDA_TRY(health_, cudaMemcpyAsync(out, static_cast<const char*>(p.w) + static_cast<size_t>(lo - start) * row_bytes,
+                                               static_cast<size_t>(hi - lo) * row_bytes, cudaMemcpyDeviceToDevice,
+                                               stream_));
+      }
+    }
+    start += p.rows;
+  }
+  return ok_status();
+}
+
+Status CudaBackendImpl::embed(const int32_t* tokens, int n_tokens) {
+  const DeviceMatrix& t = w_.tok_embd;
+  if (t.dense()) {
+    LLMD_CUDA_TRY(health_, launch_embed(t.parts[0].w, w_.embd_type, tokens, n_tokens, cfg_.n_embd, x_, stream_));
+    return ok_status();
+  }
+  // One tensor: one part.
+  const MatrixPart& p = t.parts[0];
+  DequantRowsArgs a;
+  a.type = p.type;
+  a.w = p.w;
+  a.planes = p.planes;
+  a.k = p.cols;
+  a.row_ids = tokens;
+  a.n_rows = n_tokens;
+  a.y = x_;
+  a.y_type = DType::f32;
+  LLMD_CUDA_TRY(health_, launch_dequantize_rows(a, stream_));
+  return ok_status();
+}
+
+Status CudaBackendImpl::prepare_dequant_scratch() {
+  size_t need = 0;
+  for (const DeviceLayer& L : w_.layers) {
+    for (const DeviceMatrix* m : {&L.wqkv, &L.wo, &L.wgu, &L.wdown}) {
+      if (!m->dense()) need = std::max(need, elems(*m));
+    }
+  }
+  const DeviceMatrix& head = w_.out_w;
+  if (!head.dense() && head.cols > 0) {
+    // The head in chunks of whole rows when it does not fit.
+    const size_t cap = std::max(need, kMinScratchElems);
+    const size_t rows = std::min(static_cast<size_t>(head.rows), cap / static_cast<size_t>(head.cols));
+    need = std::max(need, rows * static_cast<size_t>(head.cols));
+    if (rows < static_cast<size_t>(head.rows)) {
+      head_chunk_elems_ = static_cast<size_t>(head_rows_) * rows;
+      auto r = pool_.alloc_array<float>(head_chunk_elems_, "output head chunk");
+      if (!r) return r.take_error();
+      head_chunk_ = *r;
+    }
+  }
+  if (need == 0) return ok_status();
+  auto r = pool_.alloc(need * dtype_size(act_), "dequantized weight scratch");
+  if (!r) return r.take_error();
+  dq_scratch_ = *r;
+  dq_scratch_elems_ = need;
+  return ok_status();
+}
+
+}  // namespace llmd::engine::cuda
