@@ -1,10 +1,13 @@
 #include "engine/backend/backend_factory.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <initializer_list>
 
 #include "engine/backend/split_backend.hpp"
 #include "engine/cpu/cpu_backend.hpp"
 #include "engine/cpu/kv_cache.hpp"
+#include "engine/quant/device_layout.hpp"
 #if LLMD_HAVE_CUDA
 #include "engine/cuda/copy_rate.hpp"
 #include "engine/cuda/cuda_backend.hpp"
@@ -35,19 +38,93 @@ uint64_t cuda_matrix_elem_bytes(const Model& model) {
   return all_f32 ? 4 : 2;
 }
 
-uint64_t cuda_weight_bytes(const Model& model) {
+// Whether the CUDA backend keeps a tensor quantized in device memory
+// (CudaBackendOptions::quantized_weights, on in the backends made here).
+bool cuda_keeps_quantized(const WeightView& v) {
+  return quant::is_quantized_device_type(v.type) && quant::device_layout(v.type, v.rows, v.cols).ok();
+}
+
+// Device bytes of one projection's tensors as cuda_weights.cpp stores them:
+// a run of tensors kept quantized in one type is one matrix in the device
+// layout, the others take dense_elem bytes per weight. Sets *quantized when
+// any tensor stays quantized.
+uint64_t cuda_projection_bytes(std::initializer_list<const WeightView*> views, uint64_t dense_elem, bool* quantized) {
+  uint64_t b = 0;
+  const WeightView* run = nullptr;
+  int64_t run_rows = 0;
+  auto flush = [&] {
+    if (!run) return;
+    auto l = quant::device_layout(run->type, run_rows, run->cols);
+    b += l ? l->total_bytes : static_cast<uint64_t>(run_rows) * run->row_bytes;
+    run = nullptr;
+    run_rows = 0;
+  };
+  for (const WeightView* v : views) {
+    if (cuda_keeps_quantized(*v)) {
+      *quantized = true;
+      if (run && run->type == v->type) {
+        run_rows += v->rows;
+      } else {
+        flush();
+        run = v;
+        run_rows = v->rows;
+      }
+    } else {
+      flush();
+      b += static_cast<uint64_t>(v->rows) * static_cast<uint64_t>(v->cols) * dense_elem;
+    }
+  }
+  flush();
+  return b;
+}
+
+struct CudaWeightSizes {
+  uint64_t weights = 0;
+  // The scratch a quantized matrix is dequantized into for the GEMMs, and the
+  // output head's chunk buffer (cuda_project_quant.cpp).
+  uint64_t scratch = 0;
+};
+
+CudaWeightSizes cuda_weight_bytes(const Model& model, uint64_t max_batch_tokens) {
   const ModelConfig& c = model.config();
   const uint64_t w = cuda_matrix_elem_bytes(model);
   const gguf::GgmlType et = model.token_embd().type;
-  const uint64_t e = et == gguf::GgmlType::F32 ? 4 : (et == gguf::GgmlType::F16 || et == gguf::GgmlType::BF16) ? 2 : w;
-  const uint64_t E = static_cast<uint64_t>(c.n_embd), V = static_cast<uint64_t>(c.n_vocab);
-  const uint64_t Q = static_cast<uint64_t>(c.q_dim()), KV = static_cast<uint64_t>(c.kv_dim());
-  const uint64_t F = static_cast<uint64_t>(c.n_ff), L = static_cast<uint64_t>(c.n_layer);
-  uint64_t b = V * E * e + E * 4;  // embedding, output norm
-  if (!c.tied_output) b += V * E * w;
-  const uint64_t per_layer = ((Q + 2 * KV) * E + E * Q + 2 * F * E + E * F) * w + 2 * E * 4 +
-                             (c.qkv_bias ? (Q + 2 * KV) * 4 : 0);
-  return b + L * per_layer;
+  const uint64_t e = c.tied_output ? w
+                     : et == gguf::GgmlType::F32 ? 4
+                     : (et == gguf::GgmlType::F16 || et == gguf::GgmlType::BF16) ? 2
+                                                                                  : w;
+  const uint64_t E = static_cast<uint64_t>(c.n_embd);
+  CudaWeightSizes s;
+  bool embd_q = false, head_q = false;
+  s.weights = cuda_projection_bytes({&model.token_embd()}, e, &embd_q) + E * 4;  // embedding, output norm
+  if (!c.tied_output) s.weights += cuda_projection_bytes({&model.output()}, w, &head_q);
+  const WeightView& head = c.tied_output ? model.token_embd() : model.output();
+  head_q = c.tied_output ? embd_q : head_q;
+  uint64_t scratch_elems = 0;
+  auto add = [&](std::initializer_list<const WeightView*> views) {
+    bool q = false;
+    s.weights += cuda_projection_bytes(views, w, &q);
+    uint64_t rows = 0;
+    for (const WeightView* v : views) rows += static_cast<uint64_t>(v->rows);
+    if (q) scratch_elems = std::max(scratch_elems, rows * static_cast<uint64_t>((*views.begin())->cols));
+  };
+  for (int l = 0; l < c.n_layer; ++l) {
+    const LayerWeights& L = model.layer(l);
+    add({&L.wq, &L.wk, &L.wv});
+    add({&L.wo});
+    add({&L.w_gate, &L.w_up});
+    add({&L.w_down});
+    s.weights += 2 * E * 4 + (c.qkv_bias ? static_cast<uint64_t>(c.q_dim() + 2 * c.kv_dim()) * 4 : 0);
+  }
+  if (head_q && head.cols > 0) {
+    const uint64_t cols = static_cast<uint64_t>(head.cols), rows = static_cast<uint64_t>(head.rows);
+    const uint64_t chunk = std::min(rows, std::max<uint64_t>(scratch_elems, 16ull << 20) / cols);
+    scratch_elems = std::max(scratch_elems, chunk * cols);
+    // Logits rows per head pass: at most the default 256 sequences.
+    if (chunk < rows) s.scratch += std::min<uint64_t>(max_batch_tokens, 256) * chunk * 4;
+  }
+  s.scratch += scratch_elems * w;
+  return s;
 }
 
 }  // namespace
@@ -237,12 +314,13 @@ Result<MemoryEstimate> estimate_memory(const Model& model, DeviceKind kind, cons
     m.weights = *w;
     m.workspace = activations + T * (E + F) * 2;  // int8 activations and their scales
   } else {
-    m.weights = cuda_weight_bytes(model);
+    const CudaWeightSizes sizes = cuda_weight_bytes(model, T);
+    m.weights = sizes.weights;
     // cuBLASLt workspace, step inputs, decode graphs and the split attention's
     // partials; and the device sampler's scratch, one processed row of logits
     // per plan of a launch (device_sampler.hpp).
     constexpr uint64_t kSamplerRows = 64;
-    m.workspace = activations + (64ull << 20) + kSamplerRows * V * 4;
+    m.workspace = activations + (64ull << 20) + kSamplerRows * V * 4 + sizes.scratch;
   }
   return m;
 }
