@@ -81,11 +81,9 @@ class Uploader {
       const int b = next_buffer();
       LLMD_CUDA_TRY(health_, cudaEventSynchronize(done_[b]));
       quant::to_device_layout(*chunk, v.row(r0), pinned_[b].get());
-      const uint64_t first_block = static_cast<uint64_t>(row0 + r0) * static_cast<uint64_t>(whole.blocks_per_row);
       for (size_t p = 0; p < whole.planes.size(); ++p) {
-        const quant::Plane& to = whole.planes[p];
         const quant::Plane& from = chunk->planes[p];
-        LLMD_CUDA_TRY(health_, cudaMemcpyAsync(static_cast<char*>(dst) + to.offset + first_block * to.bytes_per_block,
+        LLMD_CUDA_TRY(health_, cudaMemcpyAsync(static_cast<char*>(dst) + quant::plane_rows_offset(whole, p, row0 + r0),
                                                static_cast<const char*>(pinned_[b].get()) + from.offset, from.bytes,
                                                cudaMemcpyHostToDevice, stream_));
       }

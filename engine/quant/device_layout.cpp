@@ -84,6 +84,11 @@ Result<DeviceLayout> device_layout(GgmlType type, int64_t rows, int64_t cols) {
   return l;
 }
 
+size_t plane_rows_offset(const DeviceLayout& l, size_t plane, int64_t row0) {
+  const Plane& p = l.planes[plane];
+  return p.offset + static_cast<size_t>(row0 * l.blocks_per_row) * p.bytes_per_block;
+}
+
 void to_device_layout(const DeviceLayout& l, const void* file_bytes, void* device_bytes) {
   const auto* src = static_cast<const uint8_t*>(file_bytes);
   auto* dst = static_cast<uint8_t*>(device_bytes);

@@ -60,6 +60,13 @@ bool is_quantized_device_type(gguf::GgmlType type);
 // blocks or a size is not positive; unsupported for other types.
 Result<DeviceLayout> device_layout(gguf::GgmlType type, int64_t rows, int64_t cols);
 
+// Where rows [row0, ...) of a matrix of layout `l` start in plane `plane` of
+// its device bytes. Consecutive rows are a contiguous run of every plane, so
+// a chunk of rows laid out on its own (device_layout(type, n, cols)) lands
+// plane by plane at these offsets: how a matrix is uploaded in pieces and
+// how stacked tensors (q | k | v) become one matrix.
+size_t plane_rows_offset(const DeviceLayout& l, size_t plane, int64_t row0);
+
 // Rearranges the matrix's file bytes (file_bytes() of them) into the device
 // layout (total_bytes() at dst; padding is zeroed).
 void to_device_layout(const DeviceLayout& layout, const void* file_bytes, void* device_bytes);

@@ -330,6 +330,25 @@ LLMD_QUANT_HD void lane_dots(const uint8_t* w, const PlaneOffsets& p, int64_t ro
   }
 }
 
+// Unit u of row `row` dequantized: out(i, w) for each of its weights, i the
+// weight's column in the row and w its value as dequantize_device_row gives
+// it. What the CUDA kernels that copy quantized rows into dense ones run per
+// unit (the prefill path's scratch matrix, the embedding's gather).
+template <class U, class Load, class Out>
+LLMD_QUANT_HD void dequantize_unit(const uint8_t* w, const PlaneOffsets& p, int64_t row, int64_t k, int64_t u,
+                                   Out&& out) {
+  typename U::Bytes b;
+  U::template fetch<Load>(w, p, row, k, u, b);
+  LLMD_QUANT_UNROLL
+  for (int g = 0; g < U::kGroups; ++g) {
+    DecodedGroup d;
+    U::decode(b, u, g, d);
+    const int64_t at = U::group_offset(u, g);
+    LLMD_QUANT_UNROLL
+    for (int j = 0; j < 16; ++j) out(at + j, unit_weight<U::kHasMin>(d.scale, d.q[j], d.min));
+  }
+}
+
 // f(Unit{}) for the unit type of `type`; `otherwise` for types without one.
 template <class R, class F>
 R with_unit_type(gguf::GgmlType type, R otherwise, F&& f) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -55,6 +56,54 @@ TEST(DeviceLayout, RoundTripAndRowsDequantizeAsTheFileDoes) {
       ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0) << "row " << r;
     }
   }
+}
+
+// Tensors stacked by rows (q | k | v) and uploaded in chunks of rows, each
+// chunk laid out on its own and copied plane by plane to plane_rows_offset,
+// give the bytes of the stacked matrix laid out whole.
+TEST(DeviceLayout, ChunksOfStackedRowsLandWhereTheWholeMatrixHasThem) {
+  for (GgmlType type : kTypes) {
+    SCOPED_TRACE(std::string(gguf::ggml_type_name(type)));
+    const int64_t cols = 512;
+    const int64_t part_rows[] = {5, 3, 7};
+    const uint64_t row_bytes = *gguf::ggml_row_bytes(type, static_cast<uint64_t>(cols));
+    std::vector<std::vector<uint8_t>> parts;
+    std::vector<uint8_t> stacked;
+    for (int64_t rows : part_rows) {
+      parts.push_back(random_matrix(type, rows, cols, static_cast<uint32_t>(rows)));
+      stacked.insert(stacked.end(), parts.back().begin(), parts.back().end());
+    }
+    auto whole = device_layout(type, 15, cols);
+    ASSERT_TRUE(whole) << whole.error().message;
+    std::vector<uint8_t> want(whole->total_bytes), got(whole->total_bytes, 0);
+    to_device_layout(*whole, stacked.data(), want.data());
+    int64_t row0 = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      for (int64_t r = 0; r < part_rows[i]; r += 2) {
+        const int64_t n = std::min<int64_t>(2, part_rows[i] - r);
+        auto chunk = device_layout(type, n, cols);
+        ASSERT_TRUE(chunk);
+        std::vector<uint8_t> staged(chunk->total_bytes);
+        to_device_layout(*chunk, parts[i].data() + r * row_bytes, staged.data());
+        ASSERT_EQ(chunk->planes.size(), whole->planes.size());
+        for (size_t p = 0; p < chunk->planes.size(); ++p) {
+          std::memcpy(got.data() + plane_rows_offset(*whole, p, row0 + r), staged.data() + chunk->planes[p].offset,
+                      chunk->planes[p].bytes);
+        }
+      }
+      row0 += part_rows[i];
+    }
+    EXPECT_EQ(got, want);
+  }
+}
+
+TEST(DeviceLayout, QuantizedDeviceTypesAreTheFiveBlockTypes) {
+  for (GgmlType type : kTypes) {
+    const bool block = type == GgmlType::Q8_0 || type == GgmlType::Q4_0 || type == GgmlType::Q4_K ||
+                       type == GgmlType::Q5_K || type == GgmlType::Q6_K;
+    EXPECT_EQ(is_quantized_device_type(type), block) << gguf::ggml_type_name(type);
+  }
+  EXPECT_FALSE(is_quantized_device_type(GgmlType::Q5_0));
 }
 
 TEST(DeviceLayout, PlanesAreAlignedSeparateAndAddOnlyPadding) {

@@ -160,6 +160,39 @@ TEST(DeviceUnits, RowsDecodeBitForBitAsDequantizeDeviceRow) {
   }
 }
 
+// dequantize_unit, which the kernels copying quantized rows into dense ones
+// run once per unit, gives every weight of a row exactly once, as
+// dequantize_device_row gives it.
+TEST(DeviceUnits, DequantizedUnitsCoverTheRowBitForBit) {
+  std::mt19937_64 rng(41);
+  for (GgmlType type : kTypes) {
+    SCOPED_TRACE(std::string(gguf::ggml_type_name(type)));
+    const int64_t rows = 4, cols = 3 * block_elems(type);
+    const Matrix m = random_matrix(type, rows, cols, rng);
+    const PlaneOffsets p = plane_offsets(m.layout);
+    std::vector<float> want(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      dequantize_device_row(m.layout, m.bytes.data, r, want.data());
+      std::vector<float> got(static_cast<size_t>(cols), std::numeric_limits<float>::quiet_NaN());
+      std::vector<int> seen(static_cast<size_t>(cols), 0);
+      with_unit_type(type, 0, [&](auto unit) {
+        using U = decltype(unit);
+        for (int64_t u = 0; u < U::units_per_row(cols); ++u) {
+          dequantize_unit<U, HostLoad>(m.bytes.data, p, r, cols, u, [&](int64_t i, float v) {
+            got[static_cast<size_t>(i)] = v;
+            ++seen[static_cast<size_t>(i)];
+          });
+        }
+        return 0;
+      });
+      for (size_t i = 0; i < want.size(); ++i) {
+        ASSERT_EQ(seen[i], 1) << "row " << r << " weight " << i;
+        ASSERT_EQ(f32_to_bits(got[i]), f32_to_bits(want[i])) << "row " << r << " weight " << i;
+      }
+    }
+  }
+}
+
 void check_product(GgmlType type, int64_t blocks, std::mt19937_64& rng) {
   constexpr int kTokens = 3;
   const int64_t rows = 9, cols = blocks * block_elems(type);

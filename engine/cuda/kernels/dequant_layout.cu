@@ -43,17 +43,9 @@ __global__ void __launch_bounds__(kThreads) dequant_rows_kernel(DequantRowsArgs 
        idx += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t r = idx / units, u = idx - r * units;
     const int64_t src = a.row_ids ? static_cast<int64_t>(a.row_ids[r]) : a.row0 + r;
-    typename U::Bytes b;
-    U::template fetch<PlainLoad>(w, a.planes, src, a.k, u, b);
     TO* out = y + r * a.k;
-#pragma unroll
-    for (int g = 0; g < U::kGroups; ++g) {
-      quant::DecodedGroup d;
-      U::decode(b, u, g, d);
-      TO* o = out + U::group_offset(u, g);
-#pragma unroll
-      for (int j = 0; j < 16; ++j) o[j] = from_float<TO>(quant::unit_weight<U::kHasMin>(d.scale, d.q[j], d.min));
-    }
+    quant::dequantize_unit<U, PlainLoad>(w, a.planes, src, a.k, u,
+                                         [out](int64_t i, float v) { out[i] = from_float<TO>(v); });
   }
 }
 
