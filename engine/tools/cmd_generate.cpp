@@ -207,16 +207,21 @@ int cmd_generate(int argc, char** argv) {
   int32_t pos = 0;
   const auto t_start = std::chrono::steady_clock::now();
   auto t_first = t_start;
+  engine::SamplePlan plan;
   for (int i = 0; i < n_predict; ++i) {
     batch.seqs.clear();
     batch.seqs.push_back({step_tokens, pos, table, engine::LogitsMode::last});
-    if (Status st = be.forward(batch, &out); !st) {
+    // The token is chosen where the backend keeps the logits (on the GPU for
+    // CUDA), exactly as the sampler would choose it on the host.
+    sampler.plan(static_cast<size_t>(cfg.n_vocab), prompt_ids, generated, nullptr, &plan);
+    batch.samples.assign(1, engine::RowSample{0, &plan});
+    if (Status st = engine::forward_and_sample(be, batch, &out); !st) {
       std::fprintf(stderr, "llmd generate: %s\n", st.error().message.c_str());
       return 1;
     }
     if (i == 0) t_first = std::chrono::steady_clock::now();
     pos += static_cast<int32_t>(step_tokens.size());
-    const engine::SampledToken next = sampler.sample(out.row(0), prompt_ids, generated);
+    const engine::SampledToken next = out.sampled.empty() ? engine::SampledToken{} : out.sampled[0];
     if (next.id < 0) {
       std::fprintf(stderr, "llmd generate: sampling failed\n");
       return 1;
