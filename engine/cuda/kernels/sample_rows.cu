@@ -40,28 +40,27 @@ __device__ __forceinline__ uint32_t order_key(float v) {
   return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 
-__device__ float block_max(float v, Shared& s) {
+// op over every thread's v, returned to every thread; red holds kWarps
+// partial results.
+template <typename T, typename Op>
+__device__ T block_reduce(T v, Op op, T* red) {
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(dev::kFullMask, v, o));
-  if (lane == 0) s.red_f[warp] = v;
+  for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(dev::kFullMask, v, o));
+  if (lane == 0) red[warp] = v;
   __syncthreads();
-  float m = s.red_f[0];
-  for (int w = 1; w < kWarps; ++w) m = fmaxf(m, s.red_f[w]);
+  T r = red[0];
+  for (int w = 1; w < kWarps; ++w) r = op(r, red[w]);
   __syncthreads();
-  return m;
+  return r;
+}
+
+__device__ float block_max(float v, Shared& s) {
+  return block_reduce(v, [](float a, float b) { return fmaxf(a, b); }, s.red_f);
 }
 
 __device__ int block_min(int v, Shared& s) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = min(v, __shfl_xor_sync(dev::kFullMask, v, o));
-  if (lane == 0) s.red_i[warp] = v;
-  __syncthreads();
-  int m = s.red_i[0];
-  for (int w = 1; w < kWarps; ++w) m = min(m, s.red_i[w]);
-  __syncthreads();
-  return m;
+  return block_reduce(v, [](int a, int b) { return min(a, b); }, s.red_i);
 }
 
 // Writes the indices i of [0, n) with pred(i), in index order, as candidates
