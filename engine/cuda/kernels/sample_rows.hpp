@@ -5,7 +5,8 @@
 // decode step returns ids instead of n_rows x n_vocab logits and chooses the
 // same token the host would for the same logits and plan.
 //
-// One thread block per plan. What it does on the device: sanitizing, the
+// One thread block per plan, running sample_row_in_block
+// (sample_rows_block.hpp). What it does on the device: sanitizing, the
 // plan's edits (penalties, bias) and token mask, log-probabilities, greedy, top-k up to
 // kSampleMaxTopK (radix selection of the k-th largest logit), the dense
 // draw with temperature and min-p, and dense top-p when the nucleus lies
@@ -23,50 +24,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/sampling/choice_steps.hpp"
+#include "engine/cuda/kernels/sample_rows_types.hpp"
 
 namespace llmd::engine::cuda {
-
-constexpr int kSampleMaxTopK = 128;
-constexpr int kSampleMaxBlocks = 2048;  // vocabularies up to 2048 * kRowBlock tokens
-constexpr int kSampleMaxTopLogprobs = 20;
-
-// A SamplePlan as the kernel reads it; edits and mask words live in arrays
-// shared by all plans of a launch.
-struct DeviceSamplePlan {
-  int32_t row = 0;          // logits row
-  int32_t edit_begin = 0;   // first of its edits
-  int32_t edit_count = 0;
-  int32_t mask_begin = -1;  // first of its mask words; -1: no mask
-  int32_t mask_words = 0;
-  int32_t greedy = 1;
-  int32_t top_k = 0;
-  float inv_t = 1.0f;
-  float top_p = 1.0f;
-  float min_p = 0.0f;
-  int32_t logprobs = 0;    // fill the result's logprob and top list
-  int32_t n_logprobs = 0;  // 0 .. kSampleMaxTopLogprobs
-  double u = 0.0;
-};
-
-enum class SampleStatus : int32_t { done = 0, host = 1 };
-
-struct DeviceTokenLogprob {
-  int32_t id;
-  float logprob;
-};
-
-// With logprobs, logprob is the chosen token's log-probability and top the
-// n_logprobs most likely tokens (most likely first), as choose_token reports
-// them; their values may differ from the host's in the last bit of the
-// logarithm (the device's log), the ids do not.
-struct DeviceSampleResult {
-  int32_t id = -1;
-  SampleStatus status = SampleStatus::host;
-  float logprob = 0.0f;
-  int32_t n_top = 0;
-  DeviceTokenLogprob top[kSampleMaxTopLogprobs];
-};
 
 // Scratch the launch needs: one processed row of `vocab` floats per plan.
 size_t sample_rows_work_bytes(int n_plans, int vocab);
