@@ -33,7 +33,7 @@ double copy_bandwidth(cudaStream_t s) {
 }
 
 struct GemmShape {
-  const char* name;
+  std::string name;
   int m, n, k;
   DType y;
   bool acc;
@@ -91,15 +91,24 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
   }
 
   // --- Prefill GEMM shapes: heuristic vs best ------------------------------
-  const GemmShape shapes[] = {{"qkv", 6144, 2048, 4096, DType::f32, false},
-                              {"o", 4096, 2048, 4096, DType::f32, true},
-                              {"gate_up", 28672, 2048, 4096, DType::f32, false},
-                              {"down", 4096, 2048, 14336, DType::f32, true},
-                              {"qkv b64", 6144, 64, 4096, DType::f32, false},
-                              {"gate_up b64", 28672, 64, 4096, DType::f32, false},
-                              {"down b64", 4096, 64, 14336, DType::f32, true}};
+  // The prefill's four projections at 2,048 tokens, then the same matrices
+  // at decode batch sizes (batches above the GEMV's few tokens take
+  // cuBLASLt): there the weights' bytes, not the FLOPs, set the floor, so
+  // the table also prints GB/s of weights read at the heuristic's choice.
+  std::vector<GemmShape> shapes = {{"qkv", 6144, 2048, 4096, DType::f32, false},
+                                   {"o", 4096, 2048, 4096, DType::f32, true},
+                                   {"gate_up", 28672, 2048, 4096, DType::f32, false},
+                                   {"down", 4096, 2048, 14336, DType::f32, true}};
+  for (const int batch : {8, 16, 32, 64, 128, 256}) {
+    const std::string b = " b" + std::to_string(batch);
+    shapes.push_back({"qkv" + b, 6144, batch, 4096, DType::f32, false});
+    shapes.push_back({"o" + b, 4096, batch, 4096, DType::f32, true});
+    shapes.push_back({"gate_up" + b, 28672, batch, 4096, DType::f32, false});
+    shapes.push_back({"down" + b, 4096, batch, 14336, DType::f32, true});
+  }
   std::printf("\nprefill/batch GEMMs (llama-3-8b shapes, bf16 in, f32 accumulate):\n");
-  std::printf("  %-12s %6s %6s %6s  %10s %10s  %s\n", "shape", "m", "n", "k", "heur TF/s", "best TF/s", "best#");
+  std::printf("  %-14s %6s %6s %6s  %10s %10s  %-9s %10s\n", "shape", "m", "n", "k", "heur TF/s", "best TF/s", "best#",
+              "heur GB/s");
   for (const GemmShape& sh : shapes) {
     const size_t wn = static_cast<size_t>(sh.m) * sh.k, xn = static_cast<size_t>(sh.n) * sh.k,
                  yn = static_cast<size_t>(sh.n) * sh.m;
@@ -122,10 +131,16 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
       if (i == 0) heur = tf;
       if (tf > best) best = tf, best_i = i;
     }
-    std::printf("  %-12s %6d %6d %6d  %10.0f %10.0f  #%d of %d\n", sh.name, sh.m, sh.n, sh.k, heur, best, best_i, count);
+    // Weights read once per product: 2 bytes each.
+    const double heur_gbs = heur > 0 ? heur * 1e12 / (2.0 * sh.n) * 2.0 / 1e9 : 0.0;
+    char best_of[32];
+    std::snprintf(best_of, sizeof best_of, "#%d of %d", best_i, count);
+    std::printf("  %-14s %6d %6d %6d  %10.0f %10.0f  %-9s %10.0f\n", sh.name.c_str(), sh.m, sh.n, sh.k, heur, best,
+                best_of, heur_gbs);
     if (sh.n == 2048 && heur > 0) c.prefill_layer_gemm_ms += 2.0 * sh.m * static_cast<double>(sh.n) * sh.k / (heur * 1e12) * 1e3;
-    rep.add_json("{\"bench\":\"gemm_shape\",\"name\":\"" + std::string(sh.name) + "\",\"heuristic_tflops\":" +
-                 std::to_string(heur) + ",\"best_tflops\":" + std::to_string(best) + "}");
+    rep.add_json("{\"bench\":\"gemm_shape\",\"name\":\"" + sh.name + "\",\"heuristic_tflops\":" +
+                 std::to_string(heur) + ",\"best_tflops\":" + std::to_string(best) +
+                 ",\"heuristic_weight_gbs\":" + std::to_string(heur_gbs) + "}");
     BENCH_CUDA(cudaFree(w));
     BENCH_CUDA(cudaFree(x));
     BENCH_CUDA(cudaFree(y));
