@@ -19,15 +19,12 @@
 
 #include "engine/cpu/cpu_backend.hpp"
 #include "engine/cuda/cuda_backend.hpp"
-#include "engine/gguf/gguf_reader.hpp"
-#include "engine/gguf/gguf_writer.hpp"
 #include "engine/model/model.hpp"
-#include "engine/quant/dequantize.hpp"
-#include "engine/quant/quantize.hpp"
 #include "tests/engine_cuda/backend_fixtures.hpp"
 #include "tests/engine_cuda/cuda_test_util.hpp"
 #include "tests/engine_cuda/f64_reference.hpp"
 #include "tests/support/shared_data.hpp"
+#include "tests/support/q8_0_copy.hpp"
 #include "tests/support/stories_reference.hpp"
 
 namespace llmd::engine::cuda {
@@ -183,44 +180,6 @@ TEST(CudaQuantizedWeights, StepsOfOneToTenTokensMatchFloat64Reference) {
   }
 }
 
-// stories260K with every matrix whose rows are whole q8_0 blocks rewritten in
-// q8_0 (the project's quantizer and writer) and the others (rows of 172) in
-// f16: projections mix quantized and dense parts, activations are f16.
-std::string write_q8_0_copy(const std::string& src, const std::string& dst) {
-  auto f = gguf::GgufFile::open(src);
-  EXPECT_TRUE(f.ok()) << f.error().message;
-  if (!f.ok()) return "";
-  gguf::GgufWriter w;
-  for (const auto& kv : (*f)->metadata()) {
-    if (kv.key != "general.alignment") w.set(kv.key, kv.value);
-  }
-  EXPECT_TRUE(w.set_alignment((*f)->alignment()).ok());
-  for (const auto& t : (*f)->tensors()) {
-    const uint8_t* data = (*f)->tensor_data(t);
-    const bool matrix = t.dims.size() == 2 && (t.type == gguf::GgmlType::F32 || t.type == gguf::GgmlType::F16);
-    Status st;
-    if (matrix) {
-      const gguf::GgmlType to = t.dims[0] % 32 == 0 ? gguf::GgmlType::Q8_0 : gguf::GgmlType::F16;
-      const int64_t cols = static_cast<int64_t>(t.dims[0]), rows = static_cast<int64_t>(t.rows());
-      const uint64_t src_row = gguf::ggml_row_bytes(t.type, t.dims[0]).value_or(0);
-      const uint64_t dst_row = gguf::ggml_row_bytes(to, t.dims[0]).value_or(0);
-      std::vector<uint8_t> bytes(static_cast<size_t>(rows) * dst_row);
-      std::vector<float> row(static_cast<size_t>(cols));
-      for (int64_t r = 0; r < rows; ++r) {
-        EXPECT_TRUE(quant::dequantize_row(t.type, data + r * src_row, row.data(), cols));
-        EXPECT_TRUE(quant::quantize_row(to, row.data(), bytes.data() + r * dst_row, cols));
-      }
-      st = w.add_tensor(t.name, to, t.dims, std::move(bytes));
-    } else {
-      st = w.add_tensor(t.name, t.type, t.dims, std::vector<uint8_t>(data, data + t.n_bytes));
-    }
-    EXPECT_TRUE(st.ok()) << st.error().message;
-  }
-  Status st = w.write_file(dst);
-  EXPECT_TRUE(st.ok()) << st.error().message;
-  return st.ok() ? dst : "";
-}
-
 std::vector<int32_t> greedy_ids(Backend& be, const std::vector<int32_t>& prompt, int n) {
   const auto table = iota_table(static_cast<int>((prompt.size() + n) / 16 + 2));
   ForwardBatch b;
@@ -241,13 +200,15 @@ std::vector<int32_t> greedy_ids(Backend& be, const std::vector<int32_t>& prompt,
   return gen;
 }
 
+// stories260K rewritten in q8_0 (tests/support/q8_0_copy.hpp): projections
+// mix quantized parts and f16 ones (rows of 172), activations are f16.
 TEST(CudaQuantizedWeights, Stories260KInQ8_0GreedyIdsMatchCpuBackend) {
   LLMD_REQUIRE_GPU();
   LLMD_REQUIRE_SHARED_FILE("models/stories260K.gguf");
   LLMD_REQUIRE_SHARED_FILE("models/stories260K.reference.txt");
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("llmd-stories260K-q8_0-" + std::to_string(::getpid()) + ".gguf")).string();
-  ASSERT_FALSE(write_q8_0_copy(test::shared_file("models/stories260K.gguf").string(), path).empty());
+  ASSERT_FALSE(test::write_q8_0_copy(test::shared_file("models/stories260K.gguf").string(), path).empty());
   auto model = Model::load(path);
   std::filesystem::remove(path);
   ASSERT_TRUE(model.ok()) << model.error().message;
