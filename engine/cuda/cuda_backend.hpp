@@ -107,7 +107,7 @@ struct CudaBackendStats {
   uint64_t attn_fused_rope = 0;      // per-token attention doing RoPE/KV itself
   uint64_t prefill_pipelined = 0;    // double-buffered tiled prefill attention
   uint64_t quant_gemvs = 0;          // GEMVs straight from quantized weights
-  uint64_t dequantized_gemms = 0;    // GEMMs over a quantized matrix's scratch copy
+  uint64_t dequantized_gemms = 0;    // GEMMs over a quantized matrix's scratch copy (one per chunk)
 };
 
 class CudaBackendImpl;

@@ -64,8 +64,8 @@ Status CudaBackendImpl::project_quantized(const DeviceMatrix& w, const void* x, 
   const int m = w.rows, k = w.cols;
   if (!dq_scratch_ || k <= 0) return Error(errc::kUnsupported, "no scratch buffer for a quantized matrix");
   const int chunk = static_cast<int>(std::min<size_t>(static_cast<size_t>(m), dq_scratch_elems_ / static_cast<size_t>(k)));
-  ++stats_.dequantized_gemms;
   if (chunk >= m) {
+    ++stats_.dequantized_gemms;
     LLMD_TRY(dense_rows(w, 0, m, dq_scratch_));
     return gemm(dq_scratch_, m, k, x, n, y, y_type, accumulate);
   }
@@ -78,6 +78,7 @@ Status CudaBackendImpl::project_quantized(const DeviceMatrix& w, const void* x, 
   }
   for (int r0 = 0; r0 < m; r0 += chunk) {
     const int rows = std::min(chunk, m - r0);
+    ++stats_.dequantized_gemms;
     LLMD_TRY(dense_rows(w, r0, rows, dq_scratch_));
     LLMD_TRY(gemm(dq_scratch_, rows, k, x, n, head_chunk_, DType::f32, false));
     LLMD_CUDA_TRY(health_, cudaMemcpy2DAsync(static_cast<float*>(y) + r0, static_cast<size_t>(m) * 4, head_chunk_,

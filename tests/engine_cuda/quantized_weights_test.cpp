@@ -200,6 +200,47 @@ std::vector<int32_t> greedy_ids(Backend& be, const std::vector<int32_t>& prompt,
   return gen;
 }
 
+// An output head larger than the dequantization scratch (70,000 x 256 q8_0
+// weights, the scratch's floor being 16 Mi): a prefill step's logits come from
+// two chunks of rows, each staged and copied into its columns.
+TEST(CudaQuantizedWeights, HeadLargerThanTheScratchGoesInChunks) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  synth::SynthShape shape = *synth::find_synth_shape("test-llama");
+  shape.name = "test-llama-wide-vocab";
+  shape.n_vocab = 70000;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("llmd-wide-vocab-q8_0-" + std::to_string(::getpid()) + ".gguf")).string();
+  synth::SynthOptions so;
+  so.type = "q8_0";
+  so.seed = 3;
+  ASSERT_TRUE(synth::write_synth_model(shape, so, path).ok());
+  auto model = Model::load(path);
+  std::filesystem::remove(path);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  std::vector<int32_t> tokens(12);
+  for (auto& t : tokens) t = rng.range(0, shape.n_vocab - 1);
+  const auto want = test::F64Reference(**model).logits(tokens);
+  auto kept = backend(**model, true);
+  auto dequantized = backend(**model, false);
+  ASSERT_TRUE(kept && dequantized);
+  ForwardBatch b;
+  b.seqs.push_back(seq_of(tokens, 0, iota_table(2), LogitsMode::all));
+  ForwardOutput got, base;
+  Status st = kept->forward(b, &got);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  st = dequantized->forward(b, &base);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  // Four projections in each of two layers, and the head in two chunks.
+  EXPECT_EQ(kept->stats().dequantized_gemms, 2u * 4u + 2u);
+  ASSERT_EQ(got.n_rows, 12);
+  for (int r = 0; r < 12; ++r) {
+    EXPECT_LT(rel_to(want[static_cast<size_t>(r)], got.row(r)), 2e-2) << "row " << r;
+    EXPECT_LT(rel_to(widened(base.row(r)), got.row(r)), 2e-3) << "row " << r;
+  }
+}
+
 // stories260K rewritten in q8_0 (tests/support/q8_0_copy.hpp): projections
 // mix quantized parts and f16 ones (rows of 172), activations are f16.
 TEST(CudaQuantizedWeights, Stories260KInQ8_0GreedyIdsMatchCpuBackend) {
