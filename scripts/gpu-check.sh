@@ -258,6 +258,30 @@ if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-bench-models" ] && [ -x "$BUILD
     stage serving "$SERVING_LOG" 180 "$BUILD/bin/llmd-bench-batch" -m "$MODEL_FILE" --backend cuda:0 --serving
     note "$(grep -E '^\| decode, batch 64' "$SERVING_LOG" | tail -1 | cut -c1-100)"
   fi
+  # Weights kept quantized (GPU_CHECK_QUANT=1): the model part of
+  # llmd-cuda-bench on this Q8_0 file and on a Q4_K one of the same shape,
+  # to hold against the bf16 figures of the bench stage above (the quantized
+  # weights' targets: memory <= 1.05x the file's weight bytes, batch-1 decode
+  # >= 65 % of the quantized byte floor, batch 64 >= bf16's, prefill >= 0.8x
+  # bf16's).
+  if [ "${GPU_CHECK_QUANT:-0}" = "1" ] && [ -x "$BUILD/bin/llmd-cuda-bench" ]; then
+    QUANT_LOG="$OUT/quantized.log"
+    : >"$QUANT_LOG"
+    # The copy rate the bench stage measured, for the byte floors.
+    COPY_GBS=$(grep -o '"bench":"copy","gbs":[0-9.]*' "$OUT/bench.json" 2>/dev/null | grep -o '[0-9.]*$' | head -1)
+    QUANT_ARGS=()
+    [ -n "$COPY_GBS" ] && QUANT_ARGS=(--copy-gbs "$COPY_GBS")
+    echo "== ${GPU_CHECK_MODELS_TYPE:-q8_0}" >>"$QUANT_LOG"
+    stage quant-q8_0 "$QUANT_LOG" 90 "$BUILD/bin/llmd-cuda-bench" --no-micro "${QUANT_ARGS[@]}" --model "$MODEL_FILE"
+    note "$(grep -E '^weights on the device' "$QUANT_LOG" | tail -1)"
+    Q4K_FILE="${TMPDIR:-/tmp}/llmd-gpu-check-q4k.gguf"
+    stage quant-synth "$QUANT_LOG" 120 "$BUILD/bin/llmd" gguf synth --shape "${GPU_CHECK_MODELS_SHAPE:-llama-3-8b}" \
+      --type q4_k --threads "$JOBS" -o "$Q4K_FILE"
+    echo "== q4_k" >>"$QUANT_LOG"
+    stage quant-q4_k "$QUANT_LOG" 90 "$BUILD/bin/llmd-cuda-bench" --no-micro "${QUANT_ARGS[@]}" --model "$Q4K_FILE"
+    note "$(grep -E '^weights on the device' "$QUANT_LOG" | tail -1)"
+    rm -f "$Q4K_FILE"
+  fi
   rm -f "$MODEL_FILE"
 fi
 
@@ -295,6 +319,9 @@ fi
   fi
   if [ -s "$MODELS_LOG" ]; then
     sed -n '/^== llmd-bench-models/,$p' "$MODELS_LOG"
+  fi
+  if [ -s "${QUANT_LOG:-}" ]; then
+    grep -E '^== |^weights on the device|^decode batch|^prefill' "$QUANT_LOG"
   fi
   if [ -s "${SERVING_LOG:-}" ]; then
     grep -E '^\|' "$SERVING_LOG"

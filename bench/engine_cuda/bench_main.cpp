@@ -9,7 +9,11 @@
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
 //                   [--fuse-rope | --no-fuse-rope] [--prefill-pipelined | --prefill-single]
-//                   [--tune | --no-tune] [--json FILE]
+//                   [--tune | --no-tune] [--copy-gbs GBS] [--json FILE]
+//
+// --copy-gbs gives a run without the micro benchmarks the copy rate (GB/s)
+// measured by an earlier one, so its decode figures are still set against
+// their byte floor.
 //
 // The model runs with the backend's default options unless told otherwise:
 // --pdl launches its kernels with programmatic dependent launch; --gate-up-*
@@ -20,6 +24,7 @@
 // candidates for the prefill GEMMs at creation (--no-tune keeps the
 // heuristic's first choice).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -43,7 +48,7 @@ int usage() {
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
                "                       [--fuse-norm | --no-fuse-norm] [--fuse-rope | --no-fuse-rope]\n"
                "                       [--prefill-pipelined | --prefill-single]\n"
-               "                       [--tune | --no-tune] [--json FILE]\n");
+               "                       [--tune | --no-tune] [--copy-gbs GBS] [--json FILE]\n");
   return 2;
 }
 
@@ -53,6 +58,7 @@ int main(int argc, char** argv) {
   using namespace llmd::bench;
   ModelBenchOptions mo;
   bool micro = true, model = true;
+  double copy_gbs = 0.0;  // --copy-gbs: a copy rate measured earlier, for --no-micro runs
   std::string json_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -103,6 +109,9 @@ int main(int argc, char** argv) {
       mo.backend.prefill_pipelined = a == "--prefill-pipelined";
     } else if (a == "--tune" || a == "--no-tune") {
       mo.backend.tune_gemms = a == "--tune";
+    } else if (a == "--copy-gbs") {
+      const char* v = next();
+      if (!v || (copy_gbs = std::atof(v)) <= 0.0) return usage();
     } else if (a == "--json") {
       const char* v = next();
       if (!v) return usage();
@@ -129,6 +138,8 @@ int main(int argc, char** argv) {
     c = run_micro(rep, s);
     run_prefill_parts(rep, c, s);
     run_launch_chain(rep, s);
+  } else {
+    c.copy_gbs = copy_gbs;  // the decode floors without measuring again
   }
   if (model) run_model(rep, c, mo);
 
