@@ -41,6 +41,7 @@ std::vector<RefCase> read_reference() { return test::read_stories_reference(); }
 // Greedy generation of one sequence (blocks 0..), by host argmax over the
 // logits or by device sampling.
 std::vector<int32_t> greedy(Backend& be, const std::vector<int32_t>& prompt, int n, bool device_pick = false) {
+  if (!device_pick) return greedy_ids(be, prompt, n);
   const auto table = iota_table(static_cast<int>((prompt.size() + n) / 16 + 2));
   ForwardBatch b;
   b.seqs.push_back(seq_of(prompt, 0, table, LogitsMode::last));
@@ -48,22 +49,12 @@ std::vector<int32_t> greedy(Backend& be, const std::vector<int32_t>& prompt, int
   std::vector<int32_t> tok(1);
   int32_t pos = static_cast<int32_t>(prompt.size());
   for (int i = 0; i < n; ++i) {
-    int32_t next;
-    if (device_pick) {
-      std::vector<int32_t> ids;
-      Status st = static_cast<CudaBackend&>(be).forward_sample(b, DeviceSampling{}, &ids);
-      EXPECT_TRUE(st.ok()) << st.error().message;
-      if (!st.ok() || ids.size() != 1) return gen;
-      next = ids[0];
-    } else {
-      ForwardOutput out;
-      Status st = be.forward(b, &out);
-      EXPECT_TRUE(st.ok()) << st.error().message;
-      if (!st.ok() || out.n_rows != 1) return gen;
-      next = argmax(out.row(0));
-    }
-    gen.push_back(next);
-    tok[0] = next;
+    std::vector<int32_t> ids;
+    Status st = static_cast<CudaBackend&>(be).forward_sample(b, DeviceSampling{}, &ids);
+    EXPECT_TRUE(st.ok()) << st.error().message;
+    if (!st.ok() || ids.size() != 1) return gen;
+    gen.push_back(ids[0]);
+    tok[0] = ids[0];
     b.seqs[0].tokens = tok;
     b.seqs[0].pos = pos++;
   }

@@ -180,25 +180,6 @@ TEST(CudaQuantizedWeights, StepsOfOneToTenTokensMatchFloat64Reference) {
   }
 }
 
-std::vector<int32_t> greedy_ids(Backend& be, const std::vector<int32_t>& prompt, int n) {
-  const auto table = iota_table(static_cast<int>((prompt.size() + n) / 16 + 2));
-  ForwardBatch b;
-  b.seqs.push_back(seq_of(prompt, 0, table, LogitsMode::last));
-  std::vector<int32_t> gen;
-  std::vector<int32_t> tok(1);
-  int32_t pos = static_cast<int32_t>(prompt.size());
-  for (int i = 0; i < n; ++i) {
-    ForwardOutput out;
-    Status st = be.forward(b, &out);
-    EXPECT_TRUE(st.ok()) << st.error().message;
-    if (!st.ok() || out.n_rows != 1) return gen;
-    gen.push_back(argmax(out.row(0)));
-    tok[0] = gen.back();
-    b.seqs[0].tokens = tok;
-    b.seqs[0].pos = pos++;
-  }
-  return gen;
-}
 
 // An output head larger than the dequantization scratch (70,000 x 256 q8_0
 // weights, the scratch's floor being 16 Mi): a prefill step's logits come from

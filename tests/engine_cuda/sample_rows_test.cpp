@@ -19,6 +19,7 @@
 #include "engine/sampling/sampler.hpp"
 #include "tests/engine_cuda/backend_fixtures.hpp"
 #include "tests/engine_cuda/cuda_test_util.hpp"
+#include "tests/support/sample_cases.hpp"
 #include "tests/support/shared_data.hpp"
 
 namespace llmd::engine::cuda {
@@ -27,65 +28,6 @@ namespace {
 using test::cuda::DevArray;
 using test::cuda::Rng;
 using namespace test_fixtures;
-
-struct Params {
-  std::string name;
-  bool greedy = false;
-  float temperature = 1.0f;
-  int32_t top_k = 0;
-  float top_p = 1.0f;
-  float min_p = 0.0f;
-};
-
-std::vector<Params> parameter_sets() {
-  return {
-      {"greedy", true},
-      {"t0.8", false, 0.8f},
-      {"t1", false, 1.0f},
-      {"t0.8_top_p0.95", false, 0.8f, 0, 0.95f},
-      {"t1_top_p0.5", false, 1.0f, 0, 0.5f},
-      {"t1.5_top_p0.9", false, 1.5f, 0, 0.9f},
-      {"top_k1", false, 1.0f, 1},
-      {"top_k40", false, 1.0f, 40},
-      {"top_k128_t0.7", false, 0.7f, 128},
-      {"top_k40_top_p0.9_min_p0.05", false, 0.9f, 40, 0.9f, 0.05f},
-      {"min_p0.1", false, 1.0f, 0, 1.0f, 0.1f},
-      {"top_p0.9_min_p0.2_t2", false, 2.0f, 0, 0.9f, 0.2f},
-      {"top_k300_host", false, 1.0f, 300},
-  };
-}
-
-SamplePlan plan_of(const Params& p, double u) {
-  SamplePlan plan;
-  plan.greedy = p.greedy;
-  plan.inv_t = p.greedy ? 1.0f : 1.0f / p.temperature;
-  plan.plain_t = p.temperature == 1.0f;
-  plan.top_k = p.top_k;
-  plan.top_p = p.top_p;
-  plan.min_p = p.min_p;
-  plan.u = p.greedy ? 0.0 : u;
-  return plan;
-}
-
-// Rows of several shapes: peaked (scale 6) and flat (scale 0.5) normal
-// logits, exact ties at the maximum, NaN and +inf entries, a row of -inf.
-std::vector<float> test_rows(Rng& rng, int rows, int vocab) {
-  std::vector<float> l(static_cast<size_t>(rows) * static_cast<size_t>(vocab));
-  for (int r = 0; r < rows; ++r) {
-    float* row = l.data() + static_cast<size_t>(r) * static_cast<size_t>(vocab);
-    const float sd = r % 3 == 2 ? 0.5f : 6.0f;
-    for (int i = 0; i < vocab; ++i) row[i] = rng.normal(sd);
-  }
-  auto at = [&](int r, int i) -> float& { return l[static_cast<size_t>(r) * static_cast<size_t>(vocab) + i]; };
-  if (rows > 3) {
-    at(1, 7) = at(1, vocab - 3) = 50.0f;  // a tie at the top
-    at(3, 11) = std::numeric_limits<float>::quiet_NaN();
-    at(3, 12) = std::numeric_limits<float>::infinity();
-  }
-  if (rows > 4)
-    for (int i = 0; i < vocab; ++i) at(4, i) = -std::numeric_limits<float>::infinity();
-  return l;
-}
 
 // Device choices of `plans` against choose_token on the same rows.
 void expect_device_equals_host(const std::vector<float>& logits, int vocab, const std::vector<RowSample>& samples,
@@ -122,20 +64,21 @@ TEST(CudaSampleRows, DeviceChoicesEqualChooseTokenForEveryParameterSet) {
   LLMD_REQUIRE_GPU();
   Rng rng;
   SCOPED_TRACE(rng.trace());
+  engine::Rng rows_rng(rng.seed());
   for (const int vocab : {1000, 32000, 128256}) {
     const int rows = 6;
-    const std::vector<float> logits = test_rows(rng, rows, vocab);
+    const std::vector<float> logits = test::sample_test_rows(rows_rng, rows, vocab);
+    const auto& sets = test::sample_parameter_sets();
     std::vector<SamplePlan> plans;
     std::vector<RowSample> samples;
-    const auto sets = parameter_sets();
     plans.reserve(sets.size() * rows * 4);
-    for (const Params& p : sets) {
+    for (const test::SampleParams& p : sets) {
       for (int r = 0; r < rows; ++r) {
         for (int draw = 0; draw < 4; ++draw) {
-          plans.push_back(plan_of(p, rng.uniform(0.0f, 1.0f)));
+          plans.push_back(test::sample_plan_of(p, rng.uniform(0.0f, 1.0f)));
           // Log-probabilities on some: the chosen token's alone, and top lists.
           plans.back().logprobs = draw >= 2;
-          plans.back().n_logprobs = draw == 2 ? 0 : draw == 3 ? (r % 2 ? 20 : 5) : 0;
+          plans.back().n_logprobs = draw == 3 ? (r % 2 ? 20 : 5) : 0;
           samples.push_back({r, &plans.back()});
         }
       }
@@ -148,52 +91,14 @@ TEST(CudaSampleRows, PenaltiesBiasAndMasksAreAppliedAsOnTheHost) {
   LLMD_REQUIRE_GPU();
   Rng rng;
   SCOPED_TRACE(rng.trace());
-  const int vocab = 32000, rows = 4;
-  const std::vector<float> logits = test_rows(rng, rows, vocab);
-  // History and parameters through the real Sampler, so the edits are the
-  // ones a request makes.
-  std::vector<int32_t> prompt, generated;
-  for (int i = 0; i < 300; ++i) prompt.push_back(rng.range(0, vocab - 1));
-  for (int i = 0; i < 80; ++i) generated.push_back(rng.range(0, 200));
-  std::vector<uint64_t> mask((vocab + 63) / 64, 0);
-  for (int i = 0; i < 500; ++i) {
-    const int id = rng.range(0, vocab - 1);
-    mask[id / 64] |= uint64_t{1} << (id % 64);
-  }
-  std::vector<uint64_t> three((vocab + 63) / 64, 0);
-  for (const int id : {5, 9000, 31999}) three[id / 64] |= uint64_t{1} << (id % 64);
-
+  engine::Rng cases(rng.seed());
+  const int vocab = 32000, rows = 5;
+  const std::vector<float> logits = test::sample_test_rows(cases, rows, vocab);
   std::vector<SamplePlan> plans;
+  std::vector<std::vector<uint64_t>> masks;
   std::vector<RowSample> samples;
-  plans.reserve(256);
-  for (const Params& p : parameter_sets()) {
-    SamplingParams sp;
-    sp.temperature = p.greedy ? 0.0f : p.temperature;
-    sp.top_k = p.top_k;
-    sp.top_p = p.top_p;
-    sp.min_p = p.min_p;
-    sp.repetition_penalty = 1.3f;
-    sp.repetition_window = 256;
-    sp.presence_penalty = 0.4f;
-    sp.frequency_penalty = 0.3f;
-    sp.logit_bias = {{17, 30.0f}, {42, -100.0f}, {17, -5.0f}, {vocab - 1, 12.0f}};
-    sp.seed = rng.gen()();
-    Sampler sampler(sp);
-    for (int r = 0; r < rows; ++r) {
-      plans.push_back(sampler.plan(vocab, prompt, generated));
-      samples.push_back({r, &plans.back()});
-      plans.push_back(sampler.plan(vocab, prompt, generated));
-      plans.back().has_mask = true;
-      plans.back().allowed = mask;
-      samples.push_back({r, &plans.back()});
-      plans.push_back(sampler.plan(vocab, prompt, generated));
-      plans.back().has_mask = true;
-      plans.back().allowed = three;  // fewer tokens allowed than top-k keeps
-      plans.back().logprobs = true;
-      plans.back().n_logprobs = 4;
-      samples.push_back({r, &plans.back()});
-    }
-  }
+  for (const auto& [row, plan] : test::penalty_samples(cases, rows, vocab, &plans, &masks))
+    samples.push_back({row, plan});
   expect_device_equals_host(logits, vocab, samples, "penalties, bias, masks");
 }
 
@@ -210,7 +115,7 @@ TEST(CudaSampleRows, FlatTopPRowsAreFinishedOnTheHostIdentically) {
   std::vector<RowSample> samples;
   plans.reserve(32);
   for (int k = 0; k < 32; ++k) {
-    plans.push_back(plan_of({"flat", false, 1.0f, 0, 0.5f}, rng.uniform(0.0f, 1.0f)));
+    plans.push_back(test::sample_plan_of({"flat", false, 1.0f, 0, 0.5f, 0.0f}, rng.uniform(0.0f, 1.0f)));
     samples.push_back({0, &plans.back()});
   }
   expect_device_equals_host(logits, vocab, samples, "flat top-p");
@@ -233,8 +138,9 @@ TEST(CudaBackendSampling, StepsWithSamplesEqualHostChoicesOnTheirLogits) {
   ASSERT_TRUE(host->init_kv(kv).ok());
 
   const std::vector<std::vector<int32_t>> prompts = {{1, 403, 407, 261}, {1, 9, 33, 60, 70, 80}, {1, 5}};
-  const std::vector<Params> sets = {{"t0.8_top_p0.95", false, 0.8f, 0, 0.95f}, {"top_k20", false, 1.0f, 20},
-                                    {"greedy", true}};
+  const std::vector<test::SampleParams> sets = {
+      {"t0.8_top_p0.95", false, 0.8f, 0, 0.95f, 0.0f}, {"top_k20", false, 1.0f, 20, 1.0f, 0.0f},
+      {"greedy", true, 1.0f, 0, 1.0f, 0.0f}};
   std::vector<Sampler> dev_samplers, host_samplers;
   for (size_t i = 0; i < prompts.size(); ++i) {
     SamplingParams sp;

@@ -21,6 +21,7 @@
 #include "engine/cuda/kernels/sample_rows_block.hpp"
 #include "engine/sampling/rng.hpp"
 #include "engine/sampling/sampler.hpp"
+#include "tests/support/sample_cases.hpp"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -147,70 +148,19 @@ int expect_blocks_equal_choose_token(const std::vector<float>& logits, int vocab
   return handed_back;
 }
 
-struct Params {
-  const char* name;
-  bool greedy;
-  float temperature;
-  int32_t top_k;
-  float top_p;
-  float min_p;
-};
-
-const Params kSets[] = {
-    {"greedy", true, 1.0f, 0, 1.0f, 0.0f},          {"t0.8", false, 0.8f, 0, 1.0f, 0.0f},
-    {"t1", false, 1.0f, 0, 1.0f, 0.0f},             {"t0.8_top_p0.95", false, 0.8f, 0, 0.95f, 0.0f},
-    {"t1_top_p0.5", false, 1.0f, 0, 0.5f, 0.0f},    {"t1.5_top_p0.9", false, 1.5f, 0, 0.9f, 0.0f},
-    {"top_k1", false, 1.0f, 1, 1.0f, 0.0f},         {"top_k40", false, 1.0f, 40, 1.0f, 0.0f},
-    {"top_k128_t0.7", false, 0.7f, 128, 1.0f, 0.0f}, {"top_k40_p0.9_min_p0.05", false, 0.9f, 40, 0.9f, 0.05f},
-    {"min_p0.1", false, 1.0f, 0, 1.0f, 0.1f},       {"top_p0.9_min_p0.2_t2", false, 2.0f, 0, 0.9f, 0.2f},
-};
-
-SamplePlan plan_of(const Params& p, double u) {
-  SamplePlan plan;
-  plan.greedy = p.greedy;
-  plan.inv_t = p.greedy ? 1.0f : 1.0f / p.temperature;
-  plan.plain_t = p.temperature == 1.0f;
-  plan.top_k = p.top_k;
-  plan.top_p = p.top_p;
-  plan.min_p = p.min_p;
-  plan.u = p.greedy ? 0.0 : u;
-  return plan;
-}
-
-// Peaked and flat rows, a tie at the top, NaN and +inf, a row of -inf,
-// zeros of both signs tied.
-std::vector<float> test_rows(Rng& rng, int rows, int vocab) {
-  std::vector<float> l(static_cast<size_t>(rows) * static_cast<size_t>(vocab));
-  for (int r = 0; r < rows; ++r) {
-    const float scale = r % 3 == 2 ? 1.0f : 12.0f;
-    for (int i = 0; i < vocab; ++i)
-      l[static_cast<size_t>(r) * vocab + i] = static_cast<float>(rng.uniform() * 2.0 - 1.0) * scale;
-  }
-  auto at = [&](int r, int i) -> float& { return l[static_cast<size_t>(r) * static_cast<size_t>(vocab) + i]; };
-  if (rows > 1) at(1, 7) = at(1, vocab - 3) = 50.0f;
-  if (rows > 3) {
-    at(3, 11) = std::numeric_limits<float>::quiet_NaN();
-    at(3, 12) = std::numeric_limits<float>::infinity();
-  }
-  if (rows > 4)
-    for (int i = 0; i < vocab; ++i) at(4, i) = -std::numeric_limits<float>::infinity();
-  if (rows > 5)
-    for (int i = 0; i < vocab; ++i) at(5, i) = i % 2 ? 0.0f : -0.0f;
-  return l;
-}
-
 TEST(SampleRowsBlock, EqualsChooseTokenForEveryParameterSetAndLogprobs) {
   Rng rng(2024);
   for (const int vocab : {300, 32000}) {
     const int rows = 6;
-    const std::vector<float> logits = test_rows(rng, rows, vocab);
+    const std::vector<float> logits = test::sample_test_rows(rng, rows, vocab);
+    const auto& sets = test::sample_parameter_sets();
     std::vector<SamplePlan> plans;
-    plans.reserve(std::size(kSets) * rows * 3);
+    plans.reserve(sets.size() * rows * 3);
     std::vector<std::pair<int32_t, const SamplePlan*>> samples;
-    for (const Params& p : kSets) {
+    for (const test::SampleParams& p : sets) {
       for (int r = 0; r < rows; ++r) {
         for (int draw = 0; draw < 3; ++draw) {
-          plans.push_back(plan_of(p, rng.uniform()));
+          plans.push_back(test::sample_plan_of(p, rng.uniform()));
           plans.back().logprobs = draw >= 1;
           plans.back().n_logprobs = draw == 2 ? (r % 2 ? 20 : 3) : 0;
           samples.push_back({r, &plans.back()});
@@ -224,46 +174,10 @@ TEST(SampleRowsBlock, EqualsChooseTokenForEveryParameterSetAndLogprobs) {
 TEST(SampleRowsBlock, PenaltiesBiasAndMasksAsOnTheHost) {
   Rng rng(77);
   const int vocab = 5000, rows = 5;
-  const std::vector<float> logits = test_rows(rng, rows, vocab);
-  std::vector<int32_t> prompt, generated;
-  for (int i = 0; i < 300; ++i) prompt.push_back(static_cast<int32_t>(rng.next() % vocab));
-  for (int i = 0; i < 80; ++i) generated.push_back(static_cast<int32_t>(rng.next() % 200));
-  std::vector<uint64_t> mask((vocab + 63) / 64, 0), three((vocab + 63) / 64, 0);
-  for (int i = 0; i < 400; ++i) {
-    const auto id = static_cast<size_t>(rng.next() % vocab);
-    mask[id / 64] |= uint64_t{1} << (id % 64);
-  }
-  for (const int id : {5, 900, vocab - 1}) three[id / 64] |= uint64_t{1} << (id % 64);
+  const std::vector<float> logits = test::sample_test_rows(rng, rows, vocab);
   std::vector<SamplePlan> plans;
-  plans.reserve(std::size(kSets) * rows * 3);
-  std::vector<std::pair<int32_t, const SamplePlan*>> samples;
-  for (const Params& p : kSets) {
-    SamplingParams sp;
-    sp.temperature = p.greedy ? 0.0f : p.temperature;
-    sp.top_k = p.top_k;
-    sp.top_p = p.top_p;
-    sp.min_p = p.min_p;
-    sp.repetition_penalty = 1.3f;
-    sp.repetition_window = 256;
-    sp.presence_penalty = 0.4f;
-    sp.frequency_penalty = 0.3f;
-    sp.logit_bias = {{17, 30.0f}, {42, -100.0f}, {17, -5.0f}, {vocab - 1, 12.0f}};
-    sp.seed = rng.next();
-    Sampler sampler(sp);
-    for (int r = 0; r < rows; ++r) {
-      plans.push_back(sampler.plan(vocab, prompt, generated));
-      samples.push_back({r, &plans.back()});
-      plans.push_back(sampler.plan(vocab, prompt, generated));
-      plans.back().has_mask = true;
-      plans.back().allowed = mask;
-      samples.push_back({r, &plans.back()});
-      plans.push_back(sampler.plan(vocab, prompt, generated));
-      plans.back().has_mask = true;
-      plans.back().allowed = three;  // fewer tokens allowed than top-k keeps
-      plans.back().n_logprobs = 4;
-      samples.push_back({r, &plans.back()});
-    }
-  }
+  std::vector<std::vector<uint64_t>> masks;
+  const auto samples = test::penalty_samples(rng, rows, vocab, &plans, &masks);
   expect_blocks_equal_choose_token(logits, vocab, samples, "penalties, bias, masks");
 }
 
@@ -280,11 +194,11 @@ TEST(SampleRowsBlock, FlatTopPGoesBackToTheHostAndPeakedStays) {
   plans.reserve(16);
   std::vector<std::pair<int32_t, const SamplePlan*>> samples;
   for (int k = 0; k < 8; ++k) {
-    plans.push_back(plan_of({"flat", false, 1.0f, 0, 0.5f, 0.0f}, rng.uniform()));
+    plans.push_back(test::sample_plan_of({"flat", false, 1.0f, 0, 0.5f, 0.0f}, rng.uniform()));
     samples.push_back({0, &plans.back()});
   }
   for (int k = 0; k < 8; ++k) {
-    plans.push_back(plan_of({"peaked", false, 1.0f, 0, 0.9f, 0.0f}, rng.uniform()));
+    plans.push_back(test::sample_plan_of({"peaked", false, 1.0f, 0, 0.9f, 0.0f}, rng.uniform()));
     samples.push_back({1, &plans.back()});
   }
   EXPECT_EQ(expect_blocks_equal_choose_token(logits, vocab, samples, "top-p"), 8);

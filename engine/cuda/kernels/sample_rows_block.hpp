@@ -198,6 +198,17 @@ LLMD_BLOCK_FN double sum_blocks(int n, const SampleShared<B>& s) {
   return total;
 }
 
+// The k largest values of w[0, n) (1 <= k <= n; ties to the lower id) as
+// candidates {id, value} in s.cands[0, k), in no particular order.
+template <typename B>
+LLMD_BLOCK_FN void top_k_in_block(const B& blk, const float* w, int n, int k, SampleShared<B>& s) {
+  int equal_needed = 0;
+  const uint32_t t = kth_largest_key(blk, w, n, k, &equal_needed, s);
+  const int greater = k - equal_needed;
+  ordered_select(blk, n, [&](int i) { return order_key(w[i]) > t; }, w, s.cands, 0, greater, s);
+  ordered_select(blk, n, [&](int i) { return order_key(w[i]) == t; }, w, s.cands, greater, equal_needed, s);
+}
+
 // The token `plan` chooses from the processed logits w[0, n) whose largest
 // value is max (finite): steps 2-5 of choose_token. Every thread calls it;
 // the result is meaningful on thread 0. May overwrite w with weights.
@@ -227,11 +238,7 @@ LLMD_BLOCK_FN LLMD_BLOCK_NOINLINE Choice choose_in_block(const B& blk, const Dev
     // 3-4, top-k: the k largest logits (ties to the lower id), then the
     // candidate steps on thread 0.
     const int k = plan.top_k;
-    int equal_needed = 0;
-    const uint32_t t = kth_largest_key(blk, w, n, k, &equal_needed, s);
-    const int greater = k - equal_needed;
-    ordered_select(blk, n, [&](int i) { return order_key(w[i]) > t; }, w, s.cands, 0, greater, s);
-    ordered_select(blk, n, [&](int i) { return order_key(w[i]) == t; }, w, s.cands, greater, equal_needed, s);
+    top_k_in_block(blk, w, n, k, s);
     if (blk.tid() == 0) {
       Candidate* c = s.cands;
       size_t kept = static_cast<size_t>(k);
@@ -302,13 +309,7 @@ LLMD_BLOCK_FN LLMD_BLOCK_NOINLINE void logprobs_in_block(const B& blk, const flo
     s.lse = 0.0;
   }
   const int k = imin(n_top, n);
-  if (k > 0) {
-    int equal_needed = 0;
-    const uint32_t t = kth_largest_key(blk, w, n, k, &equal_needed, s);
-    const int greater = k - equal_needed;
-    ordered_select(blk, n, [&](int i) { return order_key(w[i]) > t; }, w, s.cands, 0, greater, s);
-    ordered_select(blk, n, [&](int i) { return order_key(w[i]) == t; }, w, s.cands, greater, equal_needed, s);
-  }
+  if (k > 0) top_k_in_block(blk, w, n, k, s);
   if (blk.tid() == 0) {
     insertion_sort_candidates(s.cands, static_cast<size_t>(k));
     for (int j = 0; j < k; ++j)
