@@ -62,7 +62,9 @@ struct LogitEdit {
   float value;
 };
 
-#if !defined(__CUDACC__)
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__) && !defined(__CUDACC__)
 #pragma GCC push_options
 #pragma GCC optimize("fp-contract=off")
 #endif
@@ -320,7 +322,9 @@ LLMD_HD inline Candidate nucleus_end(Candidate* c, size_t n, double target) {
   return hi > lo ? c[hi - 1] : c[lo > 0 ? lo - 1 : 0];
 }
 
-#if !defined(__CUDACC__)
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT DEFAULT
+#elif defined(__GNUC__) && !defined(__CUDACC__)
 #pragma GCC pop_options
 #endif
 
