@@ -23,6 +23,16 @@ bool all_quantized(const DeviceMatrix& w) {
   return w.n_parts > 0;
 }
 
+// What every dequantization of a quantized part's rows reads.
+DequantRowsArgs dequant_args(const MatrixPart& p) {
+  DequantRowsArgs a;
+  a.type = p.type;
+  a.w = p.w;
+  a.planes = p.planes;
+  a.k = p.cols;
+  return a;
+}
+
 size_t elems(const DeviceMatrix& w) { return static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols); }
 
 }  // namespace
@@ -97,11 +107,7 @@ Status CudaBackendImpl::dense_rows(const DeviceMatrix& w, int row0, int n_rows, 
     if (lo < hi) {
       char* out = static_cast<char*>(dst) + static_cast<size_t>(lo - row0) * row_bytes;
       if (p.quantized) {
-        DequantRowsArgs a;
-        a.type = p.type;
-        a.w = p.w;
-        a.planes = p.planes;
-        a.k = p.cols;
+        DequantRowsArgs a = dequant_args(p);
         a.row0 = lo - start;
         a.n_rows = hi - lo;
         a.y = out;
@@ -126,11 +132,7 @@ Status CudaBackendImpl::embed(const int32_t* tokens, int n_tokens) {
   }
   // One tensor: one part.
   const MatrixPart& p = t.parts[0];
-  DequantRowsArgs a;
-  a.type = p.type;
-  a.w = p.w;
-  a.planes = p.planes;
-  a.k = p.cols;
+  DequantRowsArgs a = dequant_args(p);
   a.row_ids = tokens;
   a.n_rows = n_tokens;
   a.y = x_;

@@ -48,9 +48,18 @@ inline std::vector<int32_t> iota_table(int n, int first = 0) {
   return t;
 }
 
-// Greedy generation of one sequence (blocks 0..) by argmax over the logits
-// the backend returns.
-inline std::vector<int32_t> greedy_ids(Backend& be, const std::vector<int32_t>& prompt, int n) {
+// Greedy generation of one sequence (blocks 0..): `pick` runs one step of
+// the batch and gives its token (-1 on failure); by default, argmax over the
+// logits the backend returns.
+inline int32_t pick_by_host_argmax(Backend& be, const ForwardBatch& b) {
+  ForwardOutput out;
+  Status st = be.forward(b, &out);
+  EXPECT_TRUE(st.ok()) << st.error().message;
+  return st.ok() && out.n_rows == 1 ? argmax(out.row(0)) : -1;
+}
+
+inline std::vector<int32_t> greedy_ids(Backend& be, const std::vector<int32_t>& prompt, int n,
+                                       int32_t (*pick)(Backend&, const ForwardBatch&) = pick_by_host_argmax) {
   const auto table = iota_table(static_cast<int>((prompt.size() + n) / 16 + 2));
   ForwardBatch b;
   b.seqs.push_back(seq_of(prompt, 0, table, LogitsMode::last));
@@ -58,12 +67,10 @@ inline std::vector<int32_t> greedy_ids(Backend& be, const std::vector<int32_t>& 
   std::vector<int32_t> tok(1);
   int32_t pos = static_cast<int32_t>(prompt.size());
   for (int i = 0; i < n; ++i) {
-    ForwardOutput out;
-    Status st = be.forward(b, &out);
-    EXPECT_TRUE(st.ok()) << st.error().message;
-    if (!st.ok() || out.n_rows != 1) return gen;
-    gen.push_back(argmax(out.row(0)));
-    tok[0] = gen.back();
+    const int32_t next = pick(be, b);
+    if (next < 0) return gen;
+    gen.push_back(next);
+    tok[0] = next;
     b.seqs[0].tokens = tok;
     b.seqs[0].pos = pos++;
   }

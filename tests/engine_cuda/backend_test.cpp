@@ -40,25 +40,15 @@ std::vector<RefCase> read_reference() { return test::read_stories_reference(); }
 
 // Greedy generation of one sequence (blocks 0..), by host argmax over the
 // logits or by device sampling.
+int32_t pick_on_device(Backend& be, const ForwardBatch& b) {
+  std::vector<int32_t> ids;
+  Status st = static_cast<CudaBackend&>(be).forward_sample(b, DeviceSampling{}, &ids);
+  EXPECT_TRUE(st.ok()) << st.error().message;
+  return st.ok() && ids.size() == 1 ? ids[0] : -1;
+}
+
 std::vector<int32_t> greedy(Backend& be, const std::vector<int32_t>& prompt, int n, bool device_pick = false) {
-  if (!device_pick) return greedy_ids(be, prompt, n);
-  const auto table = iota_table(static_cast<int>((prompt.size() + n) / 16 + 2));
-  ForwardBatch b;
-  b.seqs.push_back(seq_of(prompt, 0, table, LogitsMode::last));
-  std::vector<int32_t> gen;
-  std::vector<int32_t> tok(1);
-  int32_t pos = static_cast<int32_t>(prompt.size());
-  for (int i = 0; i < n; ++i) {
-    std::vector<int32_t> ids;
-    Status st = static_cast<CudaBackend&>(be).forward_sample(b, DeviceSampling{}, &ids);
-    EXPECT_TRUE(st.ok()) << st.error().message;
-    if (!st.ok() || ids.size() != 1) return gen;
-    gen.push_back(ids[0]);
-    tok[0] = ids[0];
-    b.seqs[0].tokens = tok;
-    b.seqs[0].pos = pos++;
-  }
-  return gen;
+  return greedy_ids(be, prompt, n, device_pick ? pick_on_device : pick_by_host_argmax);
 }
 
 double row_rel_error(const std::vector<double>& ref, std::span<const float> out) {
