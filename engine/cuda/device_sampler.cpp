@@ -54,8 +54,9 @@ Status DeviceSampler::run(const float* logits, int row0, int n_rows, int vocab, 
       DeviceSamplePlan d;
       d.row = s.row - row0;
       d.edit_begin = static_cast<int32_t>(edits_.size());
-      d.edit_count = static_cast<int32_t>(p.edits.size());
-      edits_.insert(edits_.end(), p.edits.begin(), p.edits.end());
+      for (const LogitEdit& e : p.edits)  // as on the host, ids outside the vocabulary change nothing
+        if (e.id >= 0 && e.id < vocab) edits_.push_back(e);
+      d.edit_count = static_cast<int32_t>(edits_.size()) - d.edit_begin;
       if (p.has_mask) {
         const size_t words = std::min(p.allowed.size(), mask_words);
         d.mask_begin = static_cast<int32_t>(masks_.size());

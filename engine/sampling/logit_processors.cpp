@@ -71,6 +71,7 @@ void logit_edits(const SamplingParams& p, std::span<const int32_t> prompt, std::
 
 void apply_logit_edits(std::span<float> logits, std::span<const LogitEdit> edits) {
   for (const LogitEdit& e : edits) {
+    if (!in_vocab(e.id, logits.size())) continue;  // the builders never make one; a plan from elsewhere might
     float& l = logits[static_cast<size_t>(e.id)];
     l = apply_edit(l, e.op, e.value);
   }

@@ -61,8 +61,8 @@ void append_logit_bias_edits(std::span<const std::pair<int32_t, float>> bias, si
 void logit_edits(const SamplingParams& params, std::span<const int32_t> prompt, std::span<const int32_t> generated,
                  size_t n_vocab, PenaltyScratch* scratch, std::vector<LogitEdit>* out);
 
-// Applies edits in order (apply_edit of choice_steps.hpp); every id must be
-// inside logits.
+// Applies edits in order (apply_edit of choice_steps.hpp); ids outside the
+// logits are skipped.
 void apply_logit_edits(std::span<float> logits, std::span<const LogitEdit> edits);
 
 }  // namespace llmd::engine

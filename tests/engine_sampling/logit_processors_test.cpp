@@ -105,6 +105,13 @@ TEST(LogitProcessors, DocumentedOrder) {
   EXPECT_EQ(l[2], -1.0f);
 }
 
+TEST(LogitProcessors, EditsOutsideTheLogitsChangeNothing) {
+  std::vector<float> l = {1.0f, 2.0f};
+  const std::vector<LogitEdit> edits = {{-1, EditOp::add, 5.0f}, {2, EditOp::repeat, 2.0f}, {1, EditOp::subtract, 0.5f}};
+  apply_logit_edits(l, edits);
+  EXPECT_EQ(l, (std::vector<float>{1.0f, 1.5f}));
+}
+
 // One edit per distinct id and processor, in the order they apply.
 TEST(LogitProcessors, EditsListEachChangeOnceInOrder) {
   PenaltyScratch scratch;
