@@ -280,6 +280,12 @@ if [ $RUN_BENCH -eq 1 ] && [ -x "$BUILD/bin/llmd-bench-models" ] && [ -x "$BUILD
     echo "== q4_k" >>"$QUANT_LOG"
     stage quant-q4_k "$QUANT_LOG" 90 "$BUILD/bin/llmd-cuda-bench" --no-micro "${QUANT_ARGS[@]}" --model "$Q4K_FILE"
     note "$(grep -E '^weights on the device' "$QUANT_LOG" | tail -1)"
+    # The same without the quantized tensor-core products (batch 64 and
+    # prefill through the dequantized scratch and cuBLASLt): which is faster
+    # where, for CudaBackendOptions::quant_gemm_max_tokens.
+    echo "== q4_k --quant-gemm-max-tokens 0" >>"$QUANT_LOG"
+    stage quant-q4_k-scratch "$QUANT_LOG" 90 "$BUILD/bin/llmd-cuda-bench" --no-micro "${QUANT_ARGS[@]}" \
+      --quant-gemm-max-tokens 0 --model "$Q4K_FILE"
     rm -f "$Q4K_FILE"
   fi
   rm -f "$MODEL_FILE"

@@ -9,7 +9,8 @@
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
 //                   [--fuse-rope | --no-fuse-rope] [--prefill-pipelined | --prefill-single]
-//                   [--tune | --no-tune] [--copy-gbs GBS] [--json FILE]
+//                   [--tune | --no-tune] [--quant-gemm-max-tokens N] [--copy-gbs GBS]
+//                   [--json FILE]
 //
 // --copy-gbs gives a run without the micro benchmarks the copy rate (GB/s)
 // measured by an earlier one, so its decode figures are still set against
@@ -22,7 +23,9 @@
 // the attention kernel; --prefill-single runs the prefill attention with one
 // K/V buffer, head by head (the kernel it replaced); --tune times cuBLASLt's
 // candidates for the prefill GEMMs at creation (--no-tune keeps the
-// heuristic's first choice).
+// heuristic's first choice); --quant-gemm-max-tokens sets the largest step
+// that multiplies quantized weights with the tensor-core kernel (0: the
+// dequantized scratch and cuBLASLt above the GEMVs' 8 tokens).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -48,7 +51,8 @@ int usage() {
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
                "                       [--fuse-norm | --no-fuse-norm] [--fuse-rope | --no-fuse-rope]\n"
                "                       [--prefill-pipelined | --prefill-single]\n"
-               "                       [--tune | --no-tune] [--copy-gbs GBS] [--json FILE]\n");
+               "                       [--tune | --no-tune] [--quant-gemm-max-tokens N] [--copy-gbs GBS]\n"
+               "                       [--json FILE]\n");
   return 2;
 }
 
@@ -109,6 +113,9 @@ int main(int argc, char** argv) {
       mo.backend.prefill_pipelined = a == "--prefill-pipelined";
     } else if (a == "--tune" || a == "--no-tune") {
       mo.backend.tune_gemms = a == "--tune";
+    } else if (a == "--quant-gemm-max-tokens") {
+      const char* v = next();
+      if (!v || (mo.backend.quant_gemm_max_tokens = std::atoi(v)) < 0) return usage();
     } else if (a == "--copy-gbs") {
       const char* v = next();
       if (!v || (copy_gbs = std::atof(v)) <= 0.0) return usage();

@@ -80,8 +80,9 @@ uint64_t cuda_projection_bytes(std::initializer_list<const WeightView*> views, u
 
 struct CudaWeightSizes {
   uint64_t weights = 0;
-  // The scratch a quantized matrix is dequantized into for the GEMMs, and the
-  // output head's chunk buffer (cuda_project_quant.cpp).
+  // The scratch a quantized matrix is dequantized into for the GEMMs, the
+  // output head's chunk buffer, and the quantized tensor-core kernel's split
+  // partials (cuda_project_quant.cpp).
   uint64_t scratch = 0;
 };
 
@@ -124,6 +125,9 @@ CudaWeightSizes cuda_weight_bytes(const Model& model, uint64_t max_batch_tokens)
     if (chunk < rows) s.scratch += std::min<uint64_t>(max_batch_tokens, 256) * chunk * 4;
   }
   s.scratch += scratch_elems * w;
+  // 64 KiB per multiprocessor (gemm_quant_partial_floats), counted for 192.
+  constexpr uint64_t kQmmPartialBytes = 192ull * 64 * 1024;
+  if (scratch_elems > 0) s.scratch += kQmmPartialBytes;
   return s;
 }
 

@@ -81,11 +81,18 @@ struct CudaBackendOptions {
   // Matrices of q8_0, q4_0, q4_K, q5_K and q6_K stay quantized in device
   // memory, in the layout of engine/quant/device_layout.hpp (the file's bytes
   // plus alignment). Steps of up to kGemvMaxTokens tokens read them with the
-  // quantized GEMVs; larger steps dequantize one matrix at a time into a
-  // scratch buffer of the activation type and run cuBLASLt. Off: they are
-  // dequantized to f16 at load, like a 16-bit file's (more memory, and
+  // quantized GEMVs, steps of up to quant_gemm_max_tokens with the
+  // tensor-core kernel that decodes tiles into shared memory
+  // (kernels/gemm_quant.hpp); larger steps dequantize one matrix at a time
+  // into a scratch buffer of the activation type and run cuBLASLt. Off: they
+  // are dequantized to f16 at load, like a 16-bit file's (more memory, and
   // decode reads 2 bytes per weight).
   bool quantized_weights = true;
+  // The largest step (in tokens) that multiplies quantized matrices with the
+  // tensor-core kernel: it reads a weight once per 64 tokens, the scratch
+  // path reads the quantized bytes and writes and reads 16 bits per weight
+  // per step but then runs cuBLASLt's faster matrix products. 0: never.
+  int quant_gemm_max_tokens = 256;
 };
 
 // Token choice on the device (bench and greedy serving): temperature 0 is
@@ -107,6 +114,7 @@ struct CudaBackendStats {
   uint64_t attn_fused_rope = 0;      // per-token attention doing RoPE/KV itself
   uint64_t prefill_pipelined = 0;    // double-buffered tiled prefill attention
   uint64_t quant_gemvs = 0;          // GEMVs straight from quantized weights
+  uint64_t quant_gemms = 0;          // tensor-core products straight from quantized weights
   uint64_t dequantized_gemms = 0;    // GEMMs over a quantized matrix's scratch copy (one per chunk)
 };
 

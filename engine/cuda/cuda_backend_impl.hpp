@@ -101,11 +101,16 @@ class CudaBackendImpl {
   // cuBLASLt over a dense [m][k] matrix of act_.
   Status gemm(const void* w, int m, int k, const void* x, int n, void* y, DType y_type, bool accumulate);
   // The projection of a matrix with quantized parts (cuda_project_quant.cpp):
-  // the quantized GEMVs when quant_gemv(w, n), else the matrix dequantized
-  // into the scratch buffer (in chunks of rows when it is larger) and gemm().
+  // the quantized GEMVs when quant_gemv(w, n), the tensor-core kernel when
+  // quant_gemm(w, n), else the matrix dequantized into the scratch buffer
+  // (in chunks of rows when it is larger) and gemm().
   Status project_quantized(const DeviceMatrix& w, const void* x, int n, void* y, DType y_type, bool accumulate);
   // Whether project() on w with n tokens runs the quantized GEMVs (y f32).
   bool quant_gemv(const DeviceMatrix& w, int n) const;
+  // Whether it runs the quantized tensor-core kernel (y f32).
+  bool quant_gemm(const DeviceMatrix& w, int n) const;
+  // Either: project() then writes f32 only.
+  bool quant_direct(const DeviceMatrix& w, int n) const { return quant_gemv(w, n) || quant_gemm(w, n); }
   // Rows [row0, row0 + n_rows) of w as a dense matrix of act_ at dst.
   Status dense_rows(const DeviceMatrix& w, int row0, int n_rows, void* dst);
   // The token embedding's rows of d.tokens into x_ (f32).
@@ -156,6 +161,10 @@ class CudaBackendImpl {
   size_t dq_scratch_elems_ = 0;
   float* head_chunk_ = nullptr;
   size_t head_chunk_elems_ = 0;
+  // The quantized tensor-core kernel's split partials
+  // (gemm_quant_partial_floats for this device).
+  float* qmm_partial_ = nullptr;
+  size_t qmm_partial_floats_ = 0;
   PinnedBuffer ids_host_;         // [head_rows] int32
   DeviceSampler sampler_{health_};  // ForwardBatch::samples
 

@@ -355,8 +355,8 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       LLMD_TRY(run_gemv(g));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
-      // The quantized GEMVs write f32.
-      const bool gu_16 = opts_.gate_up_16bit && act_ != DType::f32 && !quant_gemv(Lw.wgu, T);
+      // The quantized kernels write f32.
+      const bool gu_16 = opts_.gate_up_16bit && act_ != DType::f32 && !quant_direct(Lw.wgu, T);
       const DType gu_type = gu_16 ? act_ : DType::f32;
       LLMD_TRY(project(Lw.wgu, xn_, T, gu_, gu_type, false));
       LLMD_CUDA_TRY(health_, launch_swiglu(gu_, gu_type, T, F, h_, act_, stream_));

@@ -1,13 +1,15 @@
 // Projections over weights kept quantized (CudaBackendOptions::
-// quantized_weights): the quantized GEMVs for decode-sized steps, a scratch
-// copy dequantized for cuBLASLt otherwise; and the token embedding's gather
-// from a quantized table.
+// quantized_weights): the quantized GEMVs for decode-sized steps, the
+// quantized tensor-core kernel for batches up to quant_gemm_max_tokens, a
+// scratch copy dequantized for cuBLASLt otherwise; and the token embedding's
+// gather from a quantized table.
 #include <algorithm>
 #include <string>
 
 #include "engine/cuda/cuda_backend_impl.hpp"
 #include "engine/cuda/kernels/dequant_layout.hpp"
 #include "engine/cuda/kernels/elementwise.hpp"
+#include "engine/cuda/kernels/gemm_quant.hpp"
 #include "engine/cuda/kernels/gemv_quant.hpp"
 
 namespace llmd::engine::cuda {
@@ -45,9 +47,18 @@ bool CudaBackendImpl::quant_gemv(const DeviceMatrix& w, int n) const {
   return true;
 }
 
+bool CudaBackendImpl::quant_gemm(const DeviceMatrix& w, int n) const {
+  if (n > opts_.quant_gemm_max_tokens || !qmm_partial_ || !all_quantized(w)) return false;
+  for (int i = 0; i < w.n_parts; ++i) {
+    if (!gemm_quant_supported(w.parts[i].type, act_, w.cols, n, GemvMode::store)) return false;
+  }
+  return true;
+}
+
 Status CudaBackendImpl::project_quantized(const DeviceMatrix& w, const void* x, int n, void* y, DType y_type,
                                           bool accumulate) {
-  if (y_type == DType::f32 && quant_gemv(w, n)) {
+  const bool gemv = quant_gemv(w, n);
+  if (y_type == DType::f32 && (gemv || quant_gemm(w, n))) {
     // Each part writes its rows' columns of y (stride w.rows).
     int row0 = 0;
     for (int i = 0; i < w.n_parts; ++i) {
@@ -64,8 +75,14 @@ Status CudaBackendImpl::project_quantized(const DeviceMatrix& w, const void* x, 
       g.y = static_cast<float*>(y) + row0;
       g.ldy = w.rows;
       g.mode = accumulate ? GemvMode::accumulate : GemvMode::store;
-      LLMD_CUDA_TRY(health_, launch_gemv_quant(g, stream_));
-      ++stats_.quant_gemvs;
+      if (gemv) {
+        LLMD_CUDA_TRY(health_, launch_gemv_quant(g, stream_));
+        ++stats_.quant_gemvs;
+      } else {
+        const int splits = gemm_quant_splits(p.rows, n, p.cols, dev_.sm_count, qmm_partial_floats_);
+        LLMD_CUDA_TRY(health_, launch_gemm_quant(g, splits, qmm_partial_, stream_));
+        ++stats_.quant_gemms;
+      }
       row0 += p.rows;
     }
     return ok_status();
@@ -149,6 +166,12 @@ Status CudaBackendImpl::prepare_dequant_scratch() {
     }
   }
   const DeviceMatrix& head = w_.out_w;
+  if ((need > 0 || !head.dense()) && opts_.quant_gemm_max_tokens > kGemvMaxTokens) {
+    qmm_partial_floats_ = gemm_quant_partial_floats(dev_.sm_count);
+    auto r = pool_.alloc_array<float>(qmm_partial_floats_, "quantized product partials");
+    if (!r) return r.take_error();
+    qmm_partial_ = *r;
+  }
   if (!head.dense() && head.cols > 0) {
     // The head in chunks of whole rows when it does not fit.
     const size_t cap = std::max(need, kMinScratchElems);

@@ -1,15 +1,18 @@
-// The GEMVs over quantized weights in the device layout (q8_0, q4_0, q4_K,
-// q5_K, q6_K; engine/cuda/kernels/gemv_quant.hpp) against a float64 product
-// of the dequantized layout (the host reference reading the same bytes), for
-// random blocks (every value, scale and min bit pattern), every token count,
-// both activation types, store and accumulate, odd row counts, one-block rows
-// and rows that do not fill a lane's share evenly; and the refusals.
+// The GEMVs and the tensor-core products over quantized weights in the device
+// layout (q8_0, q4_0, q4_K, q5_K, q6_K; engine/cuda/kernels/gemv_quant.hpp,
+// gemm_quant.hpp) against a float64 product of the dequantized layout (the
+// host reference reading the same bytes), for random blocks (every value,
+// scale and min bit pattern), every GEMV token count and partial token tiles
+// of the products, column splits, both activation types, store and
+// accumulate, odd row counts, one-block rows and rows that do not fill a
+// lane's share evenly; and the refusals and the choice of splits.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "engine/cuda/kernels/gemm_quant.hpp"
 #include "engine/cuda/kernels/gemv_quant.hpp"
 #include "engine/quant/dequantize.hpp"
 #include "engine/quant/device_layout.hpp"
@@ -28,12 +31,14 @@ using test::cuda::Rng;
 // value, scale or min moves an output by a sizeable part of it.
 constexpr double kMaxError = 2e-3;
 
+// splits == 0: the GEMV; else the tensor-core product in that many splits.
 template <typename T>
-void run_case(Rng& rng, GgmlType type, DType xt, int rows, int k, int nt, GemvMode mode) {
-  SCOPED_TRACE(std::string(gguf::ggml_type_name(type)) + " gemv rows " + std::to_string(rows) + " k " +
-               std::to_string(k) + " tokens " + std::to_string(nt) + " x " + std::string(dtype_name(xt)) +
-               (mode == GemvMode::accumulate ? " accumulate" : " store"));
-  ASSERT_TRUE(gemv_quant_supported(type, xt, k, nt, mode));
+void run_case(Rng& rng, GgmlType type, DType xt, int rows, int k, int nt, GemvMode mode, int splits = 0) {
+  SCOPED_TRACE(std::string(gguf::ggml_type_name(type)) + (splits ? " gemm, splits " + std::to_string(splits) : " gemv") +
+               " rows " + std::to_string(rows) + " k " + std::to_string(k) + " tokens " + std::to_string(nt) + " x " +
+               std::string(dtype_name(xt)) + (mode == GemvMode::accumulate ? " accumulate" : " store"));
+  if (splits) ASSERT_TRUE(gemm_quant_supported(type, xt, k, nt, mode));
+  else ASSERT_TRUE(gemv_quant_supported(type, xt, k, nt, mode));
   const std::vector<uint8_t> file = test::random_blocks(type, rows, k, rng.gen());
   auto layout = quant::device_layout(type, rows, k);
   ASSERT_TRUE(layout) << layout.error().message;
@@ -73,7 +78,16 @@ void run_case(Rng& rng, GgmlType type, DType xt, int rows, int k, int nt, GemvMo
   ASSERT_TRUE(d_w.ok() && d_x.ok() && d_y.ok());
   if (mode == GemvMode::accumulate) d_y.upload(y0);
   else d_y.poison();
-  CUDA_OK(launch_gemv_quant(make_gemv_quant_args(*layout, d_w.get(), d_x.get(), xt, nt, d_y.get(), mode), nullptr));
+  const GemvQuantArgs args = make_gemv_quant_args(*layout, d_w.get(), d_x.get(), xt, nt, d_y.get(), mode);
+  if (splits) {
+    DevArray<float> partial(static_cast<size_t>(splits) * nt * rows);
+    ASSERT_TRUE(partial.ok());
+    partial.poison();
+    CUDA_OK(launch_gemm_quant(args, splits, partial.get(), nullptr));
+    CUDA_OK(cudaDeviceSynchronize());
+  } else {
+    CUDA_OK(launch_gemv_quant(args, nullptr));
+  }
   CUDA_OK(cudaDeviceSynchronize());
   const std::vector<float> y = d_y.download();
   double worst = 0;
@@ -98,6 +112,17 @@ void run_type(GgmlType type) {
   run_case<__nv_bfloat16>(rng, type, DType::bf16, 5, b, 8, GemvMode::accumulate);  // one block per row
   run_case<__half>(rng, type, DType::f16, 1, 14336, 1, GemvMode::store);
   run_case<__nv_bfloat16>(rng, type, DType::bf16, 3, 14336, 2, GemvMode::accumulate);
+
+  // The tensor-core products: partial and whole tiles of rows and tokens,
+  // one and several column splits.
+  const int k1 = b > 128 ? b : 128;
+  for (int nt : {9, 17, 64, 65, 130, 256}) {
+    run_case<__half>(rng, type, DType::f16, 200, 4 * k1, nt, GemvMode::store, 1);
+    run_case<__nv_bfloat16>(rng, type, DType::bf16, 64, 8 * k1, nt, GemvMode::accumulate, 3);
+  }
+  run_case<__half>(rng, type, DType::f16, 4096, 4096, 64, GemvMode::accumulate,
+                   gemm_quant_splits(4096, 64, 4096, 132, size_t{1} << 30));
+  run_case<__nv_bfloat16>(rng, type, DType::bf16, 37, 14336, 33, GemvMode::store, 112);  // a chunk per split
 }
 
 TEST(CudaGemvQuant, Q8_0MatchesFloat64ProductOfTheDequantizedWeights) {
@@ -151,6 +176,61 @@ TEST(CudaGemvQuant, RefusesWhatItDoesNotCompute) {
   }
   EXPECT_FALSE(gemv_quant_supported(GgmlType::F16, DType::f16, 64, 1, GemvMode::store));
   EXPECT_FALSE(gemv_quant_supported(GgmlType::Q8_1, DType::f16, 64, 1, GemvMode::store));
+}
+
+// Checked before any device call: runs without a GPU too.
+TEST(CudaGemmQuant, RefusesWhatItDoesNotCompute) {
+  for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    SCOPED_TRACE(std::string(gguf::ggml_type_name(type)));
+    const int k = 512;  // whole blocks and whole 128-column chunks for every type
+    EXPECT_TRUE(gemm_quant_supported(type, DType::f16, k, 1, GemvMode::store));
+    EXPECT_TRUE(gemm_quant_supported(type, DType::bf16, k, 4096, GemvMode::accumulate));
+    EXPECT_FALSE(gemm_quant_supported(type, DType::f16, k + 64, 9, GemvMode::store));  // not whole chunks
+    EXPECT_FALSE(gemm_quant_supported(type, DType::f32, k, 9, GemvMode::store));
+    EXPECT_FALSE(gemm_quant_supported(type, DType::f16, k, 0, GemvMode::store));
+    EXPECT_FALSE(gemm_quant_supported(type, DType::f16, k, 9, GemvMode::swiglu));
+
+    auto layout = quant::device_layout(type, 4, k);
+    ASSERT_TRUE(layout);
+    alignas(16) static char fake[16];  // never read: the checks come first
+    GemvQuantArgs a = make_gemv_quant_args(*layout, fake, fake, DType::f16, 9, nullptr, GemvMode::store);
+    EXPECT_EQ(launch_gemm_quant(a, 2, nullptr, nullptr), cudaErrorInvalidValue);  // splits without a scratch
+    EXPECT_EQ(launch_gemm_quant(a, 0, nullptr, nullptr), cudaErrorInvalidValue);
+    EXPECT_EQ(launch_gemm_quant(a, k / 128 + 1, reinterpret_cast<float*>(fake), nullptr),
+              cudaErrorInvalidValue);  // more splits than chunks
+    a.x = fake + 8;  // activation rows are copied 16 bytes at a time
+    EXPECT_EQ(launch_gemm_quant(a, 1, nullptr, nullptr), cudaErrorInvalidValue);
+    a.x = fake;
+    a.w = fake + 2;
+    EXPECT_EQ(launch_gemm_quant(a, 1, nullptr, nullptr), cudaErrorInvalidValue);
+  }
+  EXPECT_FALSE(gemm_quant_supported(GgmlType::F16, DType::f16, 512, 9, GemvMode::store));
+}
+
+// Splits only where the tiles leave multiprocessors idle, never more than
+// chunks, and never more partials than the scratch holds.
+TEST(CudaGemmQuant, SplitsFillTheDeviceWithinTheScratch) {
+  const int sm = 132;
+  const size_t cap = gemm_quant_partial_floats(sm);
+  EXPECT_EQ(gemm_quant_splits(28672, 64, 4096, sm, cap), 1);    // 448 tiles: enough alone
+  EXPECT_EQ(gemm_quant_splits(4096, 64, 14336, sm, cap), 5);    // 64 tiles: 5 x 64 >= 264 blocks
+  EXPECT_EQ(gemm_quant_splits(6144, 64, 4096, sm, cap), 3);     // 96 tiles
+  EXPECT_EQ(gemm_quant_splits(4096, 256, 4096, sm, cap), 2);    // 256 tiles: 2 x 256 >= 264
+  EXPECT_EQ(gemm_quant_splits(64, 9, 256, sm, cap), 2);         // one tile, two chunks
+  EXPECT_EQ(gemm_quant_splits(4096, 64, 14336, sm, 2 * 4096 * 64), 2);  // the scratch limits them
+  EXPECT_EQ(gemm_quant_splits(4096, 64, 14336, sm, 0), 1);
+  for (int rows : {1, 63, 64, 65, 1000, 4096, 14336, 128256}) {
+    for (int n : {1, 9, 64, 65, 256, 2048}) {
+      for (int k : {128, 4096, 14336}) {
+        const int s = gemm_quant_splits(rows, n, k, sm, cap);
+        EXPECT_GE(s, 1);
+        EXPECT_LE(s, k / 128);
+        if (s > 1) {
+          EXPECT_LE(static_cast<size_t>(s) * rows * n, cap) << rows << " " << n << " " << k;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

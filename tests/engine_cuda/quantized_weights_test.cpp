@@ -1,9 +1,10 @@
 // Weights kept quantized on the device (CudaBackendOptions::quantized_weights):
 // synthetic models of each block type and a q4_K_M-style mix (q6_K attn_v,
 // ffn_down and output beside q4_K) against the float64 reference and against
-// the same model dequantized at load, through prefill (dequantized scratch and
-// cuBLASLt), steps of 1 to 10 tokens (the quantized GEMVs up to 8) and decode
-// steps replayed from graphs; weight memory within 5 % of the file's tensor
+// the same model dequantized at load, through prefill (the quantized
+// tensor-core products, and the dequantized scratch with cuBLASLt), steps of
+// 1 to 130 tokens (the quantized GEMVs up to 8, the tensor-core products
+// above) and decode steps replayed from graphs; weight memory within 5 % of the file's tensor
 // bytes; and greedy ids of stories260K rewritten in q8_0 by the project's
 // writer equal the CPU backend's.
 #include <gtest/gtest.h>
@@ -72,9 +73,12 @@ std::vector<std::vector<float>> prefill_then_decode(CudaBackend& be, const std::
   return rows;
 }
 
-std::unique_ptr<CudaBackend> backend(const Model& m, bool keep) {
+// quant_gemm_max_tokens: the largest step of the quantized tensor-core
+// products (0: the dequantized scratch for every step over 8 tokens).
+std::unique_ptr<CudaBackend> backend(const Model& m, bool keep, int quant_gemm_max_tokens = 256) {
   CudaBackendOptions o;
   o.quantized_weights = keep;
+  o.quant_gemm_max_tokens = quant_gemm_max_tokens;
   auto be = cuda_backend(m, o);
   if (be) {
     EXPECT_TRUE(be->init_kv({.n_blocks = 32, .block_size = 16, .dtype = KvDtype::f16}).ok());
@@ -99,17 +103,21 @@ TEST(CudaQuantizedWeights, EveryTypeMatchesFloat64ReferenceAndTheDequantizedWeig
       const auto want = test::F64Reference(*model).logits(tokens);
 
       auto kept = backend(*model, true);
+      auto scratch = backend(*model, true, 0);
       auto dequantized = backend(*model, false);
-      ASSERT_TRUE(kept && dequantized);
+      ASSERT_TRUE(kept && scratch && dequantized);
       EXPECT_LE(static_cast<double>(kept->weight_bytes()), 1.05 * static_cast<double>(model->weight_bytes()));
       EXPECT_LT(kept->weight_bytes(), dequantized->weight_bytes());
       EXPECT_NE(kept->describe().find("kept quantized"), std::string::npos) << kept->describe();
 
       const auto got = prefill_then_decode(*kept, tokens);
+      const auto via_scratch = prefill_then_decode(*scratch, tokens);
       const auto base = prefill_then_decode(*dequantized, tokens);
       ASSERT_EQ(got.size(), tokens.size());
+      ASSERT_EQ(via_scratch.size(), tokens.size());
       ASSERT_EQ(base.size(), tokens.size());
-      double err2 = 0, ref2 = 0, worst = 0, worst_prefill_vs_base = 0, worst_decode_vs_base = 0;
+      double err2 = 0, ref2 = 0, worst = 0, worst_prefill_vs_base = 0, worst_decode_vs_base = 0,
+             worst_scratch_vs_base = 0;
       for (size_t r = 0; r < tokens.size(); ++r) {
         worst = std::max(worst, rel_to(want[r], got[r]));
         for (size_t i = 0; i < want[r].size(); ++i) {
@@ -120,24 +128,32 @@ TEST(CudaQuantizedWeights, EveryTypeMatchesFloat64ReferenceAndTheDequantizedWeig
         const double vs_base = rel_to(widened(base[r]), got[r]);
         double& w = r + 3 < tokens.size() ? worst_prefill_vs_base : worst_decode_vs_base;
         w = std::max(w, vs_base);
+        if (r + 3 < tokens.size()) {
+          worst_scratch_vs_base = std::max(worst_scratch_vs_base, rel_to(widened(base[r]), via_scratch[r]));
+        }
       }
       const double rel = std::sqrt(err2 / ref2);
       std::printf("%-12s %-6s kept %.3f MiB (file %.3f MiB): vs float64 %.2e (worst row %.2e), vs dequantized "
-                  "prefill %.2e decode %.2e\n",
+                  "prefill %.2e (scratch path %.2e) decode %.2e\n",
                   shape, type, static_cast<double>(kept->weight_bytes()) / (1 << 20),
                   static_cast<double>(model->weight_bytes()) / (1 << 20), rel, worst, worst_prefill_vs_base,
-                  worst_decode_vs_base);
+                  worst_scratch_vs_base, worst_decode_vs_base);
       EXPECT_LE(rel, 1e-2);
       EXPECT_LT(worst, 2e-2);
-      // Prefill: the same 16-bit weights through the same GEMMs. Decode: the
-      // quantized GEMVs use the weights unrounded.
+      // Prefill: the same 16-bit weights, through the tensor-core products
+      // or the scratch and the same GEMMs. Decode: the quantized GEMVs use
+      // the weights unrounded.
       EXPECT_LT(worst_prefill_vs_base, 2e-3);
+      EXPECT_LT(worst_scratch_vs_base, 2e-3);
       EXPECT_LT(worst_decode_vs_base, 1e-2);
 
       const CudaBackendStats s = kept->stats();
       EXPECT_GT(s.quant_gemvs, 0u);
-      EXPECT_GT(s.dequantized_gemms, 0u);
+      EXPECT_GT(s.quant_gemms, 0u);
+      EXPECT_EQ(s.dequantized_gemms, 0u);  // prefills of under 256 tokens
       EXPECT_GT(s.graph_replays, 0u);
+      EXPECT_GT(scratch->stats().dequantized_gemms, 0u);
+      EXPECT_EQ(scratch->stats().quant_gemms, 0u);
       EXPECT_EQ(dequantized->stats().quant_gemvs, 0u);
       EXPECT_EQ(dequantized->stats().dequantized_gemms, 0u);
       EXPECT_TRUE(kept->healthy());
@@ -145,10 +161,11 @@ TEST(CudaQuantizedWeights, EveryTypeMatchesFloat64ReferenceAndTheDequantizedWeig
   }
 }
 
-// One step of n tokens (1..10) of a fresh sequence, every position's logits:
-// up to 8 tokens take the quantized GEMVs (split parts writing their columns
-// of a wider output), more the dequantized GEMMs.
-TEST(CudaQuantizedWeights, StepsOfOneToTenTokensMatchFloat64Reference) {
+// One step of n tokens of a fresh sequence, every position's logits: up to 8
+// tokens take the quantized GEMVs (split parts writing their columns of a
+// wider output), up to quant_gemm_max_tokens (here 64) the tensor-core
+// products, more the dequantized GEMMs.
+TEST(CudaQuantizedWeights, StepsOfOneToOneHundredThirtyTokensMatchFloat64Reference) {
   LLMD_REQUIRE_GPU();
   Rng rng;
   SCOPED_TRACE(rng.trace());
@@ -156,26 +173,25 @@ TEST(CudaQuantizedWeights, StepsOfOneToTenTokensMatchFloat64Reference) {
     auto model = synth_models().get("test-llama", type);
     ASSERT_TRUE(model);
     const test::F64Reference ref(*model);
-    auto be = backend(*model, true);
+    auto be = backend(*model, true, 64);
     ASSERT_TRUE(be);
-    for (int n = 1; n <= 10; ++n) {
+    for (int n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 33, 64, 65, 130}) {
       SCOPED_TRACE(std::string(type) + ", " + std::to_string(n) + " tokens");
       std::vector<int32_t> tokens(static_cast<size_t>(n));
       for (auto& t : tokens) t = rng.range(0, model->config().n_vocab - 1);
       const auto want = ref.logits(tokens);
-      const uint64_t gemvs = be->stats().quant_gemvs;
+      const CudaBackendStats before = be->stats();
       ForwardBatch b;
-      b.seqs.push_back(seq_of(tokens, 0, iota_table(2), LogitsMode::all));
+      b.seqs.push_back(seq_of(tokens, 0, iota_table((n + 15) / 16), LogitsMode::all));
       ForwardOutput out;
       Status st = be->forward(b, &out);
       ASSERT_TRUE(st.ok()) << st.error().message;
       ASSERT_EQ(out.n_rows, n);
       for (int r = 0; r < n; ++r) EXPECT_LT(rel_to(want[static_cast<size_t>(r)], out.row(r)), 2e-2) << "row " << r;
-      if (n <= 8) {
-        EXPECT_GT(be->stats().quant_gemvs, gemvs);
-      } else {
-        EXPECT_EQ(be->stats().quant_gemvs, gemvs);
-      }
+      const CudaBackendStats after = be->stats();
+      EXPECT_EQ(after.quant_gemvs > before.quant_gemvs, n <= 8);
+      EXPECT_EQ(after.quant_gemms > before.quant_gemms, n > 8 && n <= 64);
+      EXPECT_EQ(after.dequantized_gemms > before.dequantized_gemms, n > 64);
     }
   }
 }
@@ -203,14 +219,19 @@ TEST(CudaQuantizedWeights, HeadLargerThanTheScratchGoesInChunks) {
   std::vector<int32_t> tokens(12);
   for (auto& t : tokens) t = rng.range(0, shape.n_vocab - 1);
   const auto want = test::F64Reference(**model).logits(tokens);
-  auto kept = backend(**model, true);
+  auto kept = backend(**model, true, 0);
+  auto direct = backend(**model, true);  // the tensor-core products need no scratch
   auto dequantized = backend(**model, false);
-  ASSERT_TRUE(kept && dequantized);
+  ASSERT_TRUE(kept && direct && dequantized);
   ForwardBatch b;
   b.seqs.push_back(seq_of(tokens, 0, iota_table(2), LogitsMode::all));
-  ForwardOutput got, base;
+  ForwardOutput got, base, got_direct;
   Status st = kept->forward(b, &got);
   ASSERT_TRUE(st.ok()) << st.error().message;
+  st = direct->forward(b, &got_direct);
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(direct->stats().dequantized_gemms, 0u);
+  EXPECT_EQ(direct->stats().quant_gemms, 2u * 4u + 1u);
   st = dequantized->forward(b, &base);
   ASSERT_TRUE(st.ok()) << st.error().message;
   // Four projections in each of two layers, and the head in two chunks.
@@ -219,6 +240,7 @@ TEST(CudaQuantizedWeights, HeadLargerThanTheScratchGoesInChunks) {
   for (int r = 0; r < 12; ++r) {
     EXPECT_LT(rel_to(want[static_cast<size_t>(r)], got.row(r)), 2e-2) << "row " << r;
     EXPECT_LT(rel_to(widened(base.row(r)), got.row(r)), 2e-3) << "row " << r;
+    EXPECT_LT(rel_to(widened(base.row(r)), got_direct.row(r)), 2e-3) << "row " << r;
   }
 }
 
