@@ -9,8 +9,8 @@
 //                   [--no-micro] [--no-model] [--no-graphs] [--pdl | --no-pdl]
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
 //                   [--fuse-rope | --no-fuse-rope] [--prefill-pipelined | --prefill-single]
-//                   [--tune | --no-tune] [--quant-gemm-max-tokens N] [--copy-gbs GBS]
-//                   [--json FILE]
+//                   [--tune | --no-tune] [--quant-gemm-max-tokens N] [--attn-split-keys N]
+//                   [--copy-gbs GBS] [--json FILE]
 //
 // --copy-gbs gives a run without the micro benchmarks the copy rate (GB/s)
 // measured by an earlier one, so its decode figures are still set against
@@ -25,7 +25,9 @@
 // candidates for the prefill GEMMs at creation (--no-tune keeps the
 // heuristic's first choice); --quant-gemm-max-tokens sets the largest step
 // that multiplies quantized weights with the tensor-core kernel (0: the
-// dequantized scratch and cuBLASLt above the GEMVs' 8 tokens).
+// dequantized scratch and cuBLASLt above the GEMVs' 8 tokens);
+// --attn-split-keys the piece of a long context one attention block takes
+// in decode steps (0: split only to fill the device).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -51,8 +53,8 @@ int usage() {
                "                       [--pdl | --no-pdl] [--gate-up-16bit | --gate-up-f32]\n"
                "                       [--fuse-norm | --no-fuse-norm] [--fuse-rope | --no-fuse-rope]\n"
                "                       [--prefill-pipelined | --prefill-single]\n"
-               "                       [--tune | --no-tune] [--quant-gemm-max-tokens N] [--copy-gbs GBS]\n"
-               "                       [--json FILE]\n");
+               "                       [--tune | --no-tune] [--quant-gemm-max-tokens N] [--attn-split-keys N]\n"
+               "                       [--copy-gbs GBS] [--json FILE]\n");
   return 2;
 }
 
@@ -116,6 +118,9 @@ int main(int argc, char** argv) {
     } else if (a == "--quant-gemm-max-tokens") {
       const char* v = next();
       if (!v || (mo.backend.quant_gemm_max_tokens = std::atoi(v)) < 0) return usage();
+    } else if (a == "--attn-split-keys") {
+      const char* v = next();
+      if (!v || (mo.backend.attn_split_keys = std::atoi(v)) < 0) return usage();
     } else if (a == "--copy-gbs") {
       const char* v = next();
       if (!v || (copy_gbs = std::atof(v)) <= 0.0) return usage();

@@ -324,6 +324,43 @@ Ceilings run_micro(Report& rep, cudaStream_t s) {
         BENCH_CUDA(cudaFree(pml));
       }
     }
+    // Decode, 64 sequences of mixed contexts (256 .. 2,048 keys, evenly
+    // spread): one pass per (sequence, head) against long contexts cut into
+    // pieces of about 512 keys (CudaBackendOptions::attn_split_keys).
+    {
+      constexpr int b = 64;
+      std::vector<int32_t> dpos(static_cast<size_t>(b)), dseq(static_cast<size_t>(b));
+      double keys = 0;
+      for (int i = 0; i < b; ++i) {
+        dpos[static_cast<size_t>(i)] = 256 + (2048 - 256) * i / (b - 1) - 1;
+        dseq[static_cast<size_t>(i)] = i;
+        keys += dpos[static_cast<size_t>(i)] + 1;
+      }
+      BENCH_CUDA(cudaMemcpy(d_pos, dpos.data(), dpos.size() * 4, cudaMemcpyHostToDevice));
+      BENCH_CUDA(cudaMemcpy(d_seq, dseq.data(), dseq.size() * 4, cudaMemcpyHostToDevice));
+      int sms = 0;
+      BENCH_CUDA(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+      int32_t* d_sl = static_cast<int32_t*>(dalloc(4));
+      float* po = static_cast<float*>(dalloc(static_cast<size_t>(2048) * H * hd * 4));
+      float* pml = static_cast<float*>(dalloc(static_cast<size_t>(2048) * H * 2 * 4));
+      for (int split_keys : {0, 512, 256}) {
+        const auto split = engine::cuda::choose_attention_split(b, Hkv, 0, sms, 2048, 2048, split_keys);
+        const int32_t sl = engine::cuda::attention_split_len(2048, split.n_splits);
+        BENCH_CUDA(cudaMemcpy(d_sl, &sl, 4, cudaMemcpyHostToDevice));
+        const double dms = time_ms(s, 3, 20, [&] {
+          BENCH_CUDA(engine::cuda::launch_attention_tokens(a, nullptr, b, split.n_splits, d_sl, po, pml, s));
+        });
+        const double bytes = 2.0 * keys * Hkv * hd * 2;
+        std::printf("decode attention, batch %d, contexts 256-2048, split keys %d (%d splits): %.1f us, %.0f GB/s "
+                    "of K/V\n",
+                    b, split_keys, split.n_splits, dms * 1e3, bytes / (dms * 1e-3) / 1e9);
+        rep.add_json("{\"bench\":\"attn_decode_mixed\",\"batch\":" + std::to_string(b) +
+                     ",\"split_keys\":" + std::to_string(split_keys) + ",\"us\":" + std::to_string(dms * 1e3) + "}");
+      }
+      BENCH_CUDA(cudaFree(d_sl));
+      BENCH_CUDA(cudaFree(po));
+      BENCH_CUDA(cudaFree(pml));
+    }
     for (void* p : {static_cast<void*>(kc), vc, static_cast<void*>(q), out, static_cast<void*>(d_bt),
                     static_cast<void*>(d_pos), static_cast<void*>(d_seq), static_cast<void*>(d_tiles)}) {
       BENCH_CUDA(cudaFree(p));

@@ -88,6 +88,11 @@ struct CudaBackendOptions {
   // are dequantized to f16 at load, like a 16-bit file's (more memory, and
   // decode reads 2 bytes per weight).
   bool quantized_weights = true;
+  // The per-token attention cuts contexts longer than this many keys into
+  // pieces of about this size, one block each, even when the batch alone
+  // fills the device (0: only to fill it): a batch mixing short and long
+  // contexts keeps every multiprocessor busy to the end of the step.
+  int attn_split_keys = 512;
   // The largest step (in tokens) that multiplies quantized matrices with the
   // tensor-core kernel: it reads a weight once per 64 tokens, the scratch
   // path reads the quantized bytes and writes and reads 16 bits per weight

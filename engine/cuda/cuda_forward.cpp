@@ -102,10 +102,12 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
                                       std::to_string(in_cap_words_) + " words)");
   }
   const int n_dlist = static_cast<int>(p.dlist.size());
-  // Decode steps choose the split from the batch size only, so a captured
-  // grid stays valid as contexts grow (the split length is read on the device).
+  // Decode steps choose the split from the batch size and the block-table
+  // stride (both in the graph key), so a captured grid stays valid as
+  // contexts grow (the split length is read on the device).
+  const int long_ctx = decode ? p.bt_stride * kv_shape_.block_size : p.max_ctx;
   const AttnSplit split = choose_attention_split(n_dlist, cfg_.n_head_kv, decode ? 0 : p.max_ctx, dev_.sm_count,
-                                                 kMaxAttnPartials);
+                                                 kMaxAttnPartials, long_ctx, opts_.attn_split_keys);
   const int split_len = attention_split_len(std::max(p.max_ctx, 1), split.n_splits);
 
   std::vector<uint64_t> seeds;

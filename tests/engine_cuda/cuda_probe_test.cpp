@@ -103,6 +103,17 @@ TEST(CudaAttentionSplit, LengthsCoverTheContextInGranules) {
   EXPECT_EQ(choose_attention_split(1, 8, 0, 132, 2048).n_splits, 32);
   EXPECT_EQ(choose_attention_split(1, 8, 100, 132, 2048).n_splits, 7);  // capped by 100 keys / 16
   EXPECT_EQ(choose_attention_split(64, 8, 0, 132, 2048).n_splits, 1);
+  // Long contexts are cut into pieces of about split_keys even when the
+  // batch fills the device: 64 sequences of up to 2,048 keys in four.
+  EXPECT_EQ(choose_attention_split(64, 8, 0, 132, 2048, 2048, 512).n_splits, 4);
+  EXPECT_EQ(choose_attention_split(64, 8, 0, 132, 2048, 2049, 512).n_splits, 5);
+  EXPECT_EQ(choose_attention_split(64, 8, 0, 132, 2048, 512, 512).n_splits, 1);  // short: one pass
+  EXPECT_EQ(choose_attention_split(64, 8, 0, 132, 2048, 2048, 0).n_splits, 1);   // off
+  // The partials bound them (256 x 8 = 2,048), and so does the cap of 32.
+  EXPECT_EQ(choose_attention_split(256, 8, 0, 132, 2048, 32768, 512).n_splits, 8);
+  EXPECT_EQ(choose_attention_split(1, 8, 0, 132, 2048, 65536, 512).n_splits, 32);
+  // Filling the device still decides where it asks for more.
+  EXPECT_EQ(choose_attention_split(1, 8, 0, 132, 2048, 1024, 512).n_splits, 32);
 }
 
 TEST(CudaProbe, VersionsAreStrings) {

@@ -67,10 +67,16 @@ bool attention_tokens_supported(int head_dim, int n_head, int n_head_kv);
 struct AttnSplit {
   int n_splits = 1;
 };
-// Splits for `n_items` tokens whose longest context is `max_ctx`, on a device
-// with `sm_count` multiprocessors, with room for at most `max_partials`
-// (item, split) partial results.
-AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm_count, int max_partials);
+// Splits for `n_items` tokens whose longest context is `max_ctx` (0: not
+// known; the split length is then set per step), on a device with
+// `sm_count` multiprocessors, with room for at most `max_partials` (item,
+// split) partial results: enough (item, kv head, split) blocks to fill the
+// device twice over. With split_keys > 0, also enough that contexts of up to
+// `long_ctx` keys are cut into pieces of about split_keys: a batch whose
+// contexts differ (256 and 2,048 keys) then spreads its long sequences over
+// several blocks instead of leaving them to finish alone.
+AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm_count, int max_partials,
+                                 int long_ctx = 0, int split_keys = 0);
 
 // Attention for the tokens token_idx[0..n_items) (indices into q/pos/seq/out
 // rows; nullptr means 0..n_items-1). With n_splits > 1, `split_len` (device

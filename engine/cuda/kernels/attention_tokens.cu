@@ -412,13 +412,18 @@ bool attention_tokens_supported(int head_dim, int n_head, int n_head_kv) {
   }
 }
 
-AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm_count, int max_partials) {
+AttnSplit choose_attention_split(int n_items, int n_head_kv, int max_ctx, int sm_count, int max_partials,
+                                 int long_ctx, int split_keys) {
   AttnSplit s;
+  if (n_items <= 0) return s;
   const long blocks = static_cast<long>(n_items) * n_head_kv;
   const long target = 2L * std::max(sm_count, 1);
-  if (n_items <= 0 || blocks >= target) return s;
-  long n = (target + blocks - 1) / blocks;
-  if (max_ctx > 0) n = std::min<long>(n, (max_ctx + kAttnSplitGranule - 1) / kAttnSplitGranule);
+  long n = 1;
+  if (blocks < target) {
+    n = (target + blocks - 1) / blocks;
+    if (max_ctx > 0) n = std::min<long>(n, (max_ctx + kAttnSplitGranule - 1) / kAttnSplitGranule);
+  }
+  if (split_keys > 0 && long_ctx > split_keys) n = std::max<long>(n, (long_ctx + split_keys - 1) / split_keys);
   n = std::min<long>(n, 32);
   n = std::min<long>(n, max_partials / std::max(n_items, 1));
   s.n_splits = static_cast<int>(std::max<long>(n, 1));
