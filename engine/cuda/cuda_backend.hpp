@@ -57,9 +57,11 @@ struct CudaBackendOptions {
   // the activation type (bf16/f16) instead of f32: half the bytes between the
   // GEMM and SwiGLU, one more 16-bit rounding of each before SwiGLU.
   bool gate_up_16bit = true;
-  // Steps that use the GEMV kernels fold the RMSNorm before the QKV and
-  // gate/up projections into those kernels (two fewer launches per layer; the
-  // normalised activations stay in f32 instead of being rounded to 16 bits).
+  // Steps that use the GEMV kernels (16-bit or quantized) fold the RMSNorm
+  // before the QKV and gate/up projections into those kernels (two fewer
+  // launches per layer; the normalised activations stay in f32 instead of
+  // being rounded to 16 bits). The 16-bit gate/up GEMV applies SwiGLU
+  // either way; the quantized one only with this (one launch fewer again).
   bool fuse_norm_gemv = true;
   // Decode steps (one token per sequence) leave RoPE and the K/V store to the
   // attention kernel (one launch fewer per layer; the same bits). Off: fused
@@ -119,6 +121,7 @@ struct CudaBackendStats {
   uint64_t attn_fused_rope = 0;      // per-token attention doing RoPE/KV itself
   uint64_t prefill_pipelined = 0;    // double-buffered tiled prefill attention
   uint64_t quant_gemvs = 0;          // GEMVs straight from quantized weights
+  uint64_t quant_norm_folded = 0;    // of those, with the RMSNorm (and for gate/up SwiGLU) folded in
   uint64_t quant_gemms = 0;          // tensor-core products straight from quantized weights
   uint64_t dequantized_gemms = 0;    // GEMMs over a quantized matrix's scratch copy (one per chunk)
 };

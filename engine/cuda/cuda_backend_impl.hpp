@@ -111,6 +111,13 @@ class CudaBackendImpl {
   bool quant_gemm(const DeviceMatrix& w, int n) const;
   // Either: project() then writes f32 only.
   bool quant_direct(const DeviceMatrix& w, int n) const { return quant_gemv(w, n) || quant_gemm(w, n); }
+  // Whether project_quantized_normed() runs on w with n tokens: quantized
+  // GEMVs, fuse_norm_gemv, and for swiglu one part holding gate and up.
+  bool quant_norm_gemv(const DeviceMatrix& w, int n, bool swiglu) const;
+  // The quantized GEMVs with the RMSNorm of the residual x_ (norm_w) folded
+  // in: out = W norm(x) (f32, [n][w.rows]), or with swiglu, out = silu(gate)
+  // * up ([n][w.rows / 2] of act_).
+  Status project_quantized_normed(const DeviceMatrix& w, const float* norm_w, int n, void* out, bool swiglu);
   // Rows [row0, row0 + n_rows) of w as a dense matrix of act_ at dst.
   Status dense_rows(const DeviceMatrix& w, int row0, int n_rows, void* dst);
   // The token embedding's rows of d.tokens into x_ (f32).

@@ -265,8 +265,8 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
 
   LLMD_TRY(embed(d.tokens, T));
   const bool gemv = uses_gemv(T, E);
-  // RMSNorm inside the 16-bit GEMVs that read its output (QKV, gate/up), or
-  // apart (always for quantized matrices: their GEMVs read normalised rows).
+  // RMSNorm inside the GEMVs that read its output (QKV, gate/up; the 16-bit
+  // ones and the quantized ones alike), or apart.
   const bool fused_norm = gemv && opts_.fuse_norm_gemv;
   // RoPE and the K/V store inside the attention: every token is the only one
   // of its sequence, so no token reads a key another block writes.
@@ -282,6 +282,8 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       g.norm_w = Lw.attn_norm;
       g.norm_eps = c.rms_eps;
       LLMD_TRY(run_gemv(g));
+    } else if (quant_norm_gemv(Lw.wqkv, T, false)) {
+      LLMD_TRY(project_quantized_normed(Lw.wqkv, Lw.attn_norm, T, qkv_, false));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.attn_norm, c.rms_eps, xn_, act_, stream_));
       LLMD_TRY(project(Lw.wqkv, xn_, T, qkv_, DType::f32, false));
@@ -355,6 +357,8 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       GemvArgs g = make_gemv_args(Lw.wgu.parts[0].w, act_, xn_, T, F, E, h_, GemvMode::swiglu);
       LLMD_TRY(run_gemv(g));
+    } else if (quant_norm_gemv(Lw.wgu, T, true)) {
+      LLMD_TRY(project_quantized_normed(Lw.wgu, Lw.ffn_norm, T, h_, true));
     } else {
       LLMD_CUDA_TRY(health_, launch_rmsnorm(x_, nullptr, T, E, Lw.ffn_norm, c.rms_eps, xn_, act_, stream_));
       // The quantized kernels write f32.

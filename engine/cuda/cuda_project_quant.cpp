@@ -115,6 +115,50 @@ Status CudaBackendImpl::project_quantized(const DeviceMatrix& w, const void* x, 
   return ok_status();
 }
 
+bool CudaBackendImpl::quant_norm_gemv(const DeviceMatrix& w, int n, bool swiglu) const {
+  if (!opts_.fuse_norm_gemv || !quant_gemv(w, n)) return false;
+  if (swiglu && (w.n_parts != 1 || w.parts[0].rows % 2 != 0)) return false;
+  for (int i = 0; i < w.n_parts; ++i) {
+    if (!gemv_quant_supported(w.parts[i].type, act_, w.cols, n, swiglu ? GemvMode::swiglu : GemvMode::store, true)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status CudaBackendImpl::project_quantized_normed(const DeviceMatrix& w, const float* norm_w, int n, void* out,
+                                                 bool swiglu) {
+  int row0 = 0;
+  for (int i = 0; i < w.n_parts; ++i) {
+    const MatrixPart& p = w.parts[i];
+    GemvQuantArgs g;
+    g.type = p.type;
+    g.w = p.w;
+    g.planes = p.planes;
+    g.x = x_;
+    g.x_type = act_;
+    g.norm_w = norm_w;
+    g.norm_eps = cfg_.rms_eps;
+    g.n_tokens = n;
+    g.k = p.cols;
+    if (swiglu) {
+      g.rows = p.rows / 2;
+      g.h = out;
+      g.mode = GemvMode::swiglu;
+    } else {
+      g.rows = p.rows;
+      g.y = static_cast<float*>(out) + row0;
+      g.ldy = w.rows;
+      g.mode = GemvMode::store;
+    }
+    LLMD_CUDA_TRY(health_, launch_gemv_quant(g, stream_));
+    ++stats_.quant_gemvs;
+    ++stats_.quant_norm_folded;
+    row0 += p.rows;
+  }
+  return ok_status();
+}
+
 Status CudaBackendImpl::dense_rows(const DeviceMatrix& w, int row0, int n_rows, void* dst) {
   const size_t row_bytes = static_cast<size_t>(w.cols) * dtype_size(act_);
   int start = 0;  // first row of part i in w

@@ -330,6 +330,42 @@ LLMD_QUANT_HD void lane_dots(const uint8_t* w, const PlaneOffsets& p, int64_t ro
   }
 }
 
+// The activations of a product with its RMSNorm folded in, for lane_dots:
+// token t's values x[t][i .. i + 15] * norm_w[i .. i + 15] from the f32
+// residual x ([n][k], 16-byte aligned rows) and the norm's weights, each
+// value's square added to ss[t] when ss is set. A row's units cover every
+// column once, so the lanes' ss summed give the row's sum of squares, and
+// W (x * norm_w) / rms = (W (x * norm_w)) * rms_scale(ss, k, eps).
+template <class Load>
+struct NormedX {
+  const float* x;
+  const float* norm_w;
+  int64_t k;
+  float* ss;
+  LLMD_QUANT_HD void operator()(int t, int64_t i, float (&xs)[16]) const {
+    const uint8_t* xp = reinterpret_cast<const uint8_t*>(x + t * k + i);
+    const uint8_t* wp = reinterpret_cast<const uint8_t*>(norm_w + i);
+    uint32_t xv[16], wv[16];
+    LLMD_QUANT_UNROLL
+    for (int q = 0; q < 4; ++q) {
+      Load::load16(xp + 16 * q, xv + 4 * q);
+      Load::load16(wp + 16 * q, wv + 4 * q);
+    }
+    LLMD_QUANT_UNROLL
+    for (int j = 0; j < 16; ++j) {
+      const float v = float_bits(xv[j]);
+      if (ss) ss[t] = fmaf(v, v, ss[t]);
+      xs[j] = v * float_bits(wv[j]);
+    }
+  }
+};
+
+// The RMSNorm's factor for a row of k values whose squares sum to ss: the
+// RMSNorm kernel's expression.
+LLMD_QUANT_HD float rms_scale(float ss, int64_t k, float eps) {
+  return 1.0f / sqrtf(ss / static_cast<float>(k) + eps);
+}
+
 // Unit u of row `row` dequantized: out(i, w) for each of its weights, i the
 // weight's column in the row and w its value as dequantize_device_row gives
 // it. What the CUDA kernels that copy quantized rows into dense ones run per

@@ -100,6 +100,86 @@ void run_case(Rng& rng, GgmlType type, DType xt, int rows, int k, int nt, GemvMo
                               << " vs " << ref[worst_at];
 }
 
+// The RMSNorm folded in: x is the f32 residual and norm_w its weights; store
+// writes W norm(x), swiglu silu(gate . norm(x)) * (up . norm(x)) in T from a
+// matrix of 2 * rows (gate rows, then up rows).
+template <typename T>
+void run_normed_case(Rng& rng, GgmlType type, DType xt, int rows, int k, int nt, bool swiglu) {
+  SCOPED_TRACE(std::string(gguf::ggml_type_name(type)) + " normed gemv rows " + std::to_string(rows) + " k " +
+               std::to_string(k) + " tokens " + std::to_string(nt) + (swiglu ? " swiglu " : " store ") +
+               std::string(dtype_name(xt)));
+  const GemvMode mode = swiglu ? GemvMode::swiglu : GemvMode::store;
+  ASSERT_TRUE(gemv_quant_supported(type, xt, k, nt, mode, true));
+  const int m_rows = swiglu ? 2 * rows : rows;
+  const std::vector<uint8_t> file = test::random_blocks(type, m_rows, k, rng.gen());
+  auto layout = quant::device_layout(type, m_rows, k);
+  ASSERT_TRUE(layout) << layout.error().message;
+  std::vector<uint8_t> dev_bytes(layout->total_bytes);
+  quant::to_device_layout(*layout, file.data(), dev_bytes.data());
+  std::vector<float> w(static_cast<size_t>(m_rows) * k);
+  for (int r = 0; r < m_rows; ++r) {
+    quant::dequantize_device_row(*layout, dev_bytes.data(), r, w.data() + static_cast<size_t>(r) * k);
+  }
+  std::vector<float> x = rng.normal_vec(static_cast<size_t>(nt) * k), nw = rng.normal_vec(static_cast<size_t>(k));
+  for (float& v : x) v *= 3.0f;
+  for (float& v : nw) v = 1.0f + 0.25f * v;
+  constexpr float kEps = 1e-5f;
+
+  DevArray<uint8_t> d_w(dev_bytes);
+  DevArray<float> d_x(x), d_nw(nw), d_y(static_cast<size_t>(nt) * rows);
+  DevArray<T> d_h(static_cast<size_t>(nt) * rows);
+  ASSERT_TRUE(d_w.ok() && d_x.ok() && d_nw.ok() && d_y.ok() && d_h.ok());
+  d_y.poison();
+  d_h.poison();
+  GemvQuantArgs a = make_gemv_quant_args(*layout, d_w.get(), d_x.get(), xt, nt, d_y.get(), mode);
+  a.rows = rows;
+  a.norm_w = d_nw.get();
+  a.norm_eps = kEps;
+  if (swiglu) a.h = d_h.get();
+  CUDA_OK(launch_gemv_quant(a, nullptr));
+  CUDA_OK(cudaDeviceSynchronize());
+  const std::vector<float> y = d_y.download();
+  const std::vector<T> h = d_h.download();
+  // The 16-bit output's own rounding.
+  const double out_ulp = std::is_same_v<T, __half> ? 1.0 / 2048 : 1.0 / 256;
+  double worst = 0;
+  for (int t = 0; t < nt; ++t) {
+    const float* xr = x.data() + static_cast<size_t>(t) * k;
+    double sq = 0;
+    for (int i = 0; i < k; ++i) sq += static_cast<double>(xr[i]) * xr[i];
+    const double inv_rms = 1.0 / std::sqrt(sq / k + kEps);
+    auto dot = [&](int r, double* mag) {
+      double s = 0;
+      *mag = 0;
+      for (int i = 0; i < k; ++i) {
+        const double p = static_cast<double>(w[static_cast<size_t>(r) * k + i]) * xr[i] * nw[i] * inv_rms;
+        s += p;
+        *mag += std::fabs(p);
+      }
+      return s;
+    };
+    for (int r = 0; r < rows; ++r) {
+      double mag_g = 0, mag_u = 0;
+      const double g = dot(r, &mag_g);
+      const size_t o = static_cast<size_t>(t) * rows + r;
+      double e;
+      if (swiglu) {
+        const double u = dot(rows + r, &mag_u);
+        const double sg = 1.0 / (1.0 + std::exp(-g)), silu = g * sg, dsilu = sg * (1.0 + g * (1.0 - sg));
+        const double want = silu * u;
+        const double got = static_cast<double>(static_cast<float>(h[o]));
+        const double tol = kMaxError * (std::fabs(dsilu * u) * mag_g + std::fabs(silu) * mag_u) +
+                           out_ulp * std::fabs(want) + 1e-6;
+        e = std::isfinite(got) ? std::fabs(got - want) / tol : INFINITY;
+      } else {
+        e = std::isfinite(y[o]) ? std::fabs(y[o] - g) / (kMaxError * mag_g) : INFINITY;
+      }
+      worst = std::max(worst, e);
+    }
+  }
+  EXPECT_LE(worst, 1.0) << "worst error as a share of its bound";
+}
+
 void run_type(GgmlType type) {
   Rng rng;
   SCOPED_TRACE(rng.trace());
@@ -112,6 +192,13 @@ void run_type(GgmlType type) {
   run_case<__nv_bfloat16>(rng, type, DType::bf16, 5, b, 8, GemvMode::accumulate);  // one block per row
   run_case<__half>(rng, type, DType::f16, 1, 14336, 1, GemvMode::store);
   run_case<__nv_bfloat16>(rng, type, DType::bf16, 3, 14336, 2, GemvMode::accumulate);
+
+  // The RMSNorm (and SwiGLU) folded in.
+  for (int nt : {1, 3, 8}) {
+    run_normed_case<__half>(rng, type, DType::f16, 67, 1024 + b, nt, false);
+    run_normed_case<__half>(rng, type, DType::f16, 45, 2048, nt, true);
+    run_normed_case<__nv_bfloat16>(rng, type, DType::bf16, 130, 1024, nt, true);
+  }
 
   // The tensor-core products: partial and whole tiles of rows and tokens,
   // one and several column splits.
@@ -163,6 +250,8 @@ TEST(CudaGemvQuant, RefusesWhatItDoesNotCompute) {
     EXPECT_FALSE(gemv_quant_supported(type, DType::f16, 2 * b, 0, GemvMode::store));
     EXPECT_FALSE(gemv_quant_supported(type, DType::f16, 2 * b, kGemvMaxTokens + 1, GemvMode::store));
     EXPECT_FALSE(gemv_quant_supported(type, DType::f16, 2 * b, 1, GemvMode::swiglu));
+    EXPECT_TRUE(gemv_quant_supported(type, DType::f16, 2 * b, 1, GemvMode::swiglu, true));
+    EXPECT_FALSE(gemv_quant_supported(type, DType::f16, 2 * b, 1, GemvMode::accumulate, true));
 
     auto layout = quant::device_layout(type, 4, 2 * b);
     ASSERT_TRUE(layout);

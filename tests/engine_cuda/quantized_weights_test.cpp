@@ -3,8 +3,9 @@
 // ffn_down and output beside q4_K) against the float64 reference and against
 // the same model dequantized at load, through prefill (the quantized
 // tensor-core products, and the dequantized scratch with cuBLASLt), steps of
-// 1 to 130 tokens (the quantized GEMVs up to 8, the tensor-core products
-// above) and decode steps replayed from graphs; weight memory within 5 % of the file's tensor
+// 1 to 130 tokens (the quantized GEMVs up to 8, with the RMSNorm and
+// SwiGLU folded in, the tensor-core products above) and decode steps
+// replayed from graphs; weight memory within 5 % of the file's tensor
 // bytes; and greedy ids of stories260K rewritten in q8_0 by the project's
 // writer equal the CPU backend's.
 #include <gtest/gtest.h>
@@ -149,6 +150,7 @@ TEST(CudaQuantizedWeights, EveryTypeMatchesFloat64ReferenceAndTheDequantizedWeig
 
       const CudaBackendStats s = kept->stats();
       EXPECT_GT(s.quant_gemvs, 0u);
+      EXPECT_GT(s.quant_norm_folded, 0u);  // decode steps: RMSNorm (and SwiGLU) inside the GEMVs
       EXPECT_GT(s.quant_gemms, 0u);
       EXPECT_EQ(s.dequantized_gemms, 0u);  // prefills of under 256 tokens
       EXPECT_GT(s.graph_replays, 0u);

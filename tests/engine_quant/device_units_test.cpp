@@ -223,6 +223,61 @@ void check_product(GgmlType type, int64_t blocks, std::mt19937_64& rng) {
   }
 }
 
+// The RMSNorm folded in (NormedX): 32 lanes' products of the f32 residual
+// times the norm's weights, scaled by rms_scale of their summed squares,
+// match float64 products with the normalised rows.
+void check_normed_product(GgmlType type, int64_t blocks, std::mt19937_64& rng) {
+  constexpr int kTokens = 2;
+  const int64_t rows = 7, cols = blocks * block_elems(type);
+  SCOPED_TRACE(std::string(gguf::ggml_type_name(type)) + " normed, cols " + std::to_string(cols));
+  const Matrix m = random_matrix(type, rows, cols, rng);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  AlignedBytes xb(static_cast<size_t>(kTokens * cols) * 4), wb(static_cast<size_t>(cols) * 4);
+  auto* x = reinterpret_cast<float*>(xb.data);
+  auto* nw = reinterpret_cast<float*>(wb.data);
+  for (int64_t i = 0; i < kTokens * cols; ++i) x[i] = 3.0f * normal(rng);
+  for (int64_t i = 0; i < cols; ++i) nw[i] = 1.0f + 0.5f * normal(rng);
+  constexpr float kEps = 1e-5f;
+  const PlaneOffsets p = plane_offsets(m.layout);
+  std::vector<float> w(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    float acc[kTokens] = {}, ss[kTokens] = {};
+    for (int lane = 0; lane < 32; ++lane) {
+      float lacc[kTokens] = {}, lss[kTokens] = {};
+      with_unit_type(type, 0, [&](auto unit) {
+        lane_dots<decltype(unit), kTokens, HostLoad>(m.bytes.data, p, r, cols, lane, 32,
+                                                     NormedX<HostLoad>{x, nw, cols, lss}, lacc);
+        return 0;
+      });
+      for (int t = 0; t < kTokens; ++t) acc[t] += lacc[t], ss[t] += lss[t];
+    }
+    dequantize_device_row(m.layout, m.bytes.data, r, w.data());
+    for (int t = 0; t < kTokens; ++t) {
+      const float* xt = x + t * cols;
+      double sq = 0;
+      for (int64_t i = 0; i < cols; ++i) sq += static_cast<double>(xt[i]) * xt[i];
+      // Every column's square counted once.
+      EXPECT_NEAR(ss[t], sq, 1e-5 * sq) << "token " << t << " row " << r;
+      const double inv_rms = 1.0 / std::sqrt(sq / static_cast<double>(cols) + kEps);
+      double ref = 0, mag = 0;
+      for (int64_t i = 0; i < cols; ++i) {
+        const double prod = static_cast<double>(w[static_cast<size_t>(i)]) * xt[i] * nw[i] * inv_rms;
+        ref += prod;
+        mag += std::fabs(prod);
+      }
+      const float got = acc[t] * rms_scale(ss[t], cols, kEps);
+      EXPECT_LE(std::fabs(got - ref), 1e-5 * mag) << "token " << t << " row " << r;
+    }
+  }
+}
+
+TEST(DeviceUnits, NormedProductMatchesFloat64ProductOfTheNormalisedRows) {
+  std::mt19937_64 rng(11);
+  for (GgmlType type : kTypes) {
+    for (const int64_t blocks : {5, 46}) check_normed_product(type, blocks, rng);
+  }
+}
+
 TEST(DeviceUnits, ProductMatchesFloat64ProductOfTheDequantizedWeights) {
   std::mt19937_64 rng(7);
   for (GgmlType type : kTypes) {

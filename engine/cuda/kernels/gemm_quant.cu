@@ -140,7 +140,7 @@ size_t gemm_quant_partial_floats(int sm_count) {
 }
 
 cudaError_t launch_gemm_quant(const GemvQuantArgs& a, int n_splits, float* partial, cudaStream_t stream) {
-  if (!gemm_quant_supported(a.type, a.x_type, a.k, a.n_tokens, a.mode)) return cudaErrorInvalidValue;
+  if (!gemm_quant_supported(a.type, a.x_type, a.k, a.n_tokens, a.mode) || a.norm_w) return cudaErrorInvalidValue;
   if (a.ldy != 0 && a.ldy < a.rows) return cudaErrorInvalidValue;
   if (n_splits < 1 || n_splits > a.k / kQmmK || (n_splits > 1 && partial == nullptr)) return cudaErrorInvalidValue;
   if (!aligned(a.w, a.planes.qs, 16) || !aligned(a.w, a.planes.qh, 16) || !aligned(a.w, a.planes.scales, 8) ||

@@ -34,7 +34,8 @@ int gemm_quant_splits(int rows, int n_tokens, int k, int sm_count, size_t partia
 // with sm_count multiprocessors (whatever the shape).
 size_t gemm_quant_partial_floats(int sm_count);
 
-// y = W x (or y += W x) for a.n_tokens >= 1 tokens, y[t * ldy + r]. With
+// y = W x (or y += W x) for a.n_tokens >= 1 tokens, y[t * ldy + r] (no
+// folded norm: a.norm_w must be null). With
 // n_splits > 1, `partial` holds n_splits * n_tokens * rows floats.
 // cudaErrorInvalidValue when not supported, when an address is not aligned
 // as the loads need (w's planes as for the GEMV; x 16 bytes) or when the

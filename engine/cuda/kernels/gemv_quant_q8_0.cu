@@ -1,0 +1,11 @@
+// The quantized GEMVs for q8_0 weights (gemv_quant_kernel.cuh).
+#include "engine/cuda/kernels/gemv_quant_kernel.cuh"
+
+namespace llmd::engine::cuda {
+
+template <>
+cudaError_t launch_gemv_quant_unit<quant::UnitQ8_0>(const GemvQuantArgs& a, cudaStream_t stream) {
+  return gemv_quant_detail::launch_unit<quant::UnitQ8_0>(a, stream);
+}
+
+}  // namespace llmd::engine::cuda
