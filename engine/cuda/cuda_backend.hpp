@@ -48,6 +48,14 @@ struct CudaBackendOptions {
   int max_seqs = 256;           // sequences per internal step
   int max_context = 0;          // highest position + 1; 0 = the model's context length
   bool cuda_graphs = true;      // replay decode steps as CUDA graphs
+  // Batches that run as one step but are not pure decode (a prefill chunk
+  // beside decode tokens) get the stable shapes of decode steps (block-table
+  // width rounded to a power of two, attention split from the batch and that
+  // width) and, with cuda_graphs, are captured and replayed when their shape
+  // (tokens, decode tokens, prefill tiles, logits rows, width) comes again: a
+  // server in steady state repeats one chunk size beside the same decodes.
+  // At most kMaxMixedGraphs such graphs are kept.
+  bool graph_mixed_steps = true;
   int gemv_max_tokens = 4;      // steps with at most this many tokens use the GEMV kernels
   // Launch each kernel so that it may start while the previous one finishes
   // (programmatic dependent launch, sm_90+; ignored on older devices). The
@@ -115,6 +123,7 @@ struct CudaBackendStats {
   uint64_t steps = 0;           // internal steps run
   uint64_t graph_replays = 0;   // of those, replayed from a captured graph
   uint64_t graph_captures = 0;  // graphs captured
+  uint64_t mixed_graph_replays = 0;  // replays of steps that were not pure decode
   uint64_t tokens = 0;          // tokens processed
   // Kernel launches enqueued (eagerly or into a captured graph) on the paths
   // the options choose, so a test can tell that an option took effect:

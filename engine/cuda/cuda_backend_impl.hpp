@@ -25,6 +25,10 @@ namespace llmd::engine::cuda {
 
 // Most (token, split) partial results of split attention per step.
 constexpr int kMaxAttnPartials = 2048;
+// Graphs of steps that are not pure decode kept at most (graph_mixed_steps):
+// their shapes vary more than decode steps', and each graph holds memory.
+constexpr int kMaxMixedGraphs = 64;
+constexpr size_t kMaxSeenShapes = 4096;
 
 class CudaBackendImpl {
  public:
@@ -70,18 +74,24 @@ class CudaBackendImpl {
     const int32_t* block_tables;
     const uint64_t* seeds;
   };
+  // Everything the launches of a step depend on besides the device inputs.
   struct GraphKey {
     int n_tokens, n_rows, bt_stride, sample_mode, top_k;
     float temperature;
+    int n_dlist, n_tiles, n_splits;
+    bool all_decode;
     bool operator<(const GraphKey& o) const {
-      return std::tie(n_tokens, n_rows, bt_stride, sample_mode, top_k, temperature) <
-             std::tie(o.n_tokens, o.n_rows, o.bt_stride, o.sample_mode, o.top_k, o.temperature);
+      return std::tie(n_tokens, n_rows, bt_stride, sample_mode, top_k, temperature, n_dlist, n_tiles, n_splits,
+                      all_decode) < std::tie(o.n_tokens, o.n_rows, o.bt_stride, o.sample_mode, o.top_k,
+                                             o.temperature, o.n_dlist, o.n_tiles, o.n_splits, o.all_decode);
     }
   };
 
   PlanLimits limits() const;
-  // `decode`: every sequence of the batch brings one token and the batch is
-  // this single step (graph-eligible shapes).
+  // `stable`: the batch is this single step and either every sequence brings
+  // one token or graph_mixed_steps is on: the step's shapes (attention split,
+  // block-table width) depend only on what the graph key holds, and it may
+  // be captured and replayed.
   // `plans`: the batch's samples (rows numbered from the batch's first
   // row; this step's first row is row_base), chosen into *sampled.
   struct StepSamples {
@@ -90,7 +100,7 @@ class CudaBackendImpl {
     std::vector<SampledToken>* sampled = nullptr;
   };
   Status run_step(const StepPlan& p, const DeviceSampling* sampling, float* logits_out, int32_t* ids_out,
-                  bool decode, const StepSamples* samples);
+                  bool stable, const StepSamples* samples);
   // Launches the layers (and, with head_rows >= 0, the output head for rows
   // [0, head_rows) plus sampling) on the stream.
   Status enqueue_layers(const StepPlan& p, const StepPtrs& d, int n_splits);
@@ -188,6 +198,7 @@ class CudaBackendImpl {
 
   // Decode graphs.
   std::map<GraphKey, cudaGraphExec_t> graphs_;
+  int mixed_graphs_ = 0;  // of graphs_, those of steps that are not pure decode
   std::set<GraphKey> seen_;
   bool graphs_ok_ = true;
 

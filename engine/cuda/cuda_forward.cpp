@@ -60,9 +60,11 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
   bool decode = !batch.seqs.empty() && static_cast<int>(batch.seqs.size()) <= opts_.max_seqs &&
                 static_cast<int>(batch.seqs.size()) <= max_tokens_;
   for (const BatchSeq& s : batch.seqs) decode = decode && s.tokens.size() == 1;
-  // Decode batches get the same shapes (block-table stride, attention split)
-  // with or without graphs, so replayed and eager steps compute identically.
-  std::vector<StepPlan> steps = plan_steps(batch, lim, decode);
+  // Decode batches (and with graph_mixed_steps every batch) get the same
+  // shapes (block-table stride, attention split) with or without graphs, so
+  // replayed and eager steps compute identically.
+  const bool stable_shapes = decode || opts_.graph_mixed_steps;
+  std::vector<StepPlan> steps = plan_steps(batch, lim, stable_shapes);
 
   size_t total_rows = 0;
   for (const StepPlan& p : steps) total_rows += p.rows.size();
@@ -88,25 +90,25 @@ Status CudaBackendImpl::forward(const ForwardBatch& batch, ForwardOutput* out, c
   for (const StepPlan& p : steps) {
     StepSamples ss{batch.samples, static_cast<int>(row), out ? &out->sampled : nullptr};
     LLMD_TRY(run_step(p, sampling, out && !choose ? out->logits.data() + row * V : nullptr,
-                      ids ? ids->data() + row : nullptr, decode && steps.size() == 1, choose ? &ss : nullptr));
+                      ids ? ids->data() + row : nullptr, stable_shapes && steps.size() == 1, choose ? &ss : nullptr));
     row += p.rows.size();
   }
   return ok_status();
 }
 
 Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampling, float* logits_out,
-                                 int32_t* ids_out, bool decode, const StepSamples* samples) {
+                                 int32_t* ids_out, bool stable, const StepSamples* samples) {
   const StepLayout L = step_layout(p);
   if (L.total > in_cap_words_) {
     return Error(errc::kBadBatch, "step inputs exceed their buffer (" + std::to_string(L.total) + " > " +
                                       std::to_string(in_cap_words_) + " words)");
   }
   const int n_dlist = static_cast<int>(p.dlist.size());
-  // Decode steps choose the split from the batch size and the block-table
+  // Stable steps choose the split from the batch size and the block-table
   // stride (both in the graph key), so a captured grid stays valid as
   // contexts grow (the split length is read on the device).
-  const int long_ctx = decode ? p.bt_stride * kv_shape_.block_size : p.max_ctx;
-  const AttnSplit split = choose_attention_split(n_dlist, cfg_.n_head_kv, decode ? 0 : p.max_ctx, dev_.sm_count,
+  const int long_ctx = stable ? p.bt_stride * kv_shape_.block_size : p.max_ctx;
+  const AttnSplit split = choose_attention_split(n_dlist, cfg_.n_head_kv, stable ? 0 : p.max_ctx, dev_.sm_count,
                                                  kMaxAttnPartials, long_ctx, opts_.attn_split_keys);
   const int split_len = attention_split_len(std::max(p.max_ctx, 1), split.n_splits);
 
@@ -138,11 +140,13 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
   stats_.tokens += p.tokens.size();
 
   bool launched = false;
-  if (decode && head_fits && opts_.cuda_graphs && graphs_ok_) {
+  if (stable && head_fits && opts_.cuda_graphs && graphs_ok_) {
     const GraphKey key{static_cast<int>(p.tokens.size()), n_rows, p.bt_stride, sample_mode(sampling),
-                       sampling ? sampling->top_k : 0, sampling ? sampling->temperature : 0.0f};
+                       sampling ? sampling->top_k : 0, sampling ? sampling->temperature : 0.0f, n_dlist,
+                       static_cast<int>(p.tiles.size()), split.n_splits, p.all_decode};
     auto it = graphs_.find(key);
-    if (it == graphs_.end() && seen_.count(key)) {
+    const bool room = p.all_decode || mixed_graphs_ < kMaxMixedGraphs;
+    if (it == graphs_.end() && seen_.count(key) && room) {
       // Second time this shape comes: capture it (the first run planned every
       // GEMM and loaded every kernel outside capture).
       cudaGraph_t graph = nullptr;
@@ -167,13 +171,18 @@ Status CudaBackendImpl::run_step(const StepPlan& p, const DeviceSampling* sampli
       } else {
         it = graphs_.emplace(key, exec).first;
         ++stats_.graph_captures;
+        mixed_graphs_ += !p.all_decode;
       }
-    } else if (it == graphs_.end()) {
+    } else if (it == graphs_.end() && room) {
+      // Shapes seen once; forgotten wholesale if a server's mixed steps ever
+      // make them many.
+      if (seen_.size() >= kMaxSeenShapes) seen_.clear();
       seen_.insert(key);
     }
     if (it != graphs_.end()) {
       LLMD_CUDA_TRY(health_, cudaGraphLaunch(it->second, stream_));
       ++stats_.graph_replays;
+      stats_.mixed_graph_replays += !p.all_decode;
       launched = true;
     }
   }

@@ -354,6 +354,61 @@ TEST(CudaGraphs, ReplayEqualsEagerBitForBit) {
   }
 }
 
+// Steps that mix a prefill chunk into decodes (graph_mixed_steps): a
+// sequence's prompt fed 12 tokens a step beside three decoding sequences,
+// the same shapes again and again, replayed from graphs bit for bit as the
+// eager backend computes them.
+TEST(CudaGraphs, MixedStepsReplayEqualEagerBitForBit) {
+  LLMD_REQUIRE_GPU();
+  Rng rng;
+  SCOPED_TRACE(rng.trace());
+  auto model = synth_models().get("test-llama", "bf16");
+  ASSERT_TRUE(model);
+  const int V = model->config().n_vocab;
+  CudaBackendOptions on, off;
+  off.cuda_graphs = false;
+  on.tune_gemms = off.tune_gemms = false;
+  auto g = cuda_backend(*model, on);
+  auto e = cuda_backend(*model, off);
+  ASSERT_TRUE(g && e);
+  constexpr int kDecoding = 3, kChunk = 12, kSteps = 10;
+  const KvCacheShape kv{.n_blocks = 4 * 8, .block_size = 16, .dtype = KvDtype::f16};
+  ASSERT_TRUE(g->init_kv(kv).ok());
+  ASSERT_TRUE(e->init_kv(kv).ok());
+  ForwardBatch b;
+  std::vector<std::vector<int32_t>> prompts(kDecoding + 1);
+  for (int i = 0; i <= kDecoding; ++i) {
+    prompts[static_cast<size_t>(i)].resize(static_cast<size_t>(i < kDecoding ? rng.range(20, 40) : kChunk * kSteps));
+    for (auto& t : prompts[static_cast<size_t>(i)]) t = rng.range(0, V - 1);
+  }
+  // The decoding sequences' prompts first, in one step.
+  for (int i = 0; i < kDecoding; ++i) {
+    b.seqs.push_back(seq_of(prompts[static_cast<size_t>(i)], 0, iota_table(8, i * 8), LogitsMode::last));
+  }
+  ForwardOutput og, oe;
+  ASSERT_TRUE(g->forward(b, &og).ok());
+  ASSERT_TRUE(e->forward(b, &oe).ok());
+  const std::vector<int32_t>& chunked = prompts[kDecoding];
+  b.seqs.push_back(seq_of({chunked[0]}, 0, iota_table(8, kDecoding * 8), LogitsMode::last));
+  std::vector<std::vector<int32_t>> toks(kDecoding, std::vector<int32_t>(1));
+  for (int step = 0; step < kSteps; ++step) {
+    for (int i = 0; i < kDecoding; ++i) {
+      toks[static_cast<size_t>(i)][0] = argmax(oe.row(i));
+      b.seqs[static_cast<size_t>(i)].tokens = toks[static_cast<size_t>(i)];
+      b.seqs[static_cast<size_t>(i)].pos = static_cast<int32_t>(prompts[static_cast<size_t>(i)].size()) + step;
+    }
+    BatchSeq& c = b.seqs[kDecoding];
+    c.tokens = std::span<const int32_t>(chunked).subspan(static_cast<size_t>(step) * kChunk, kChunk);
+    c.pos = step * kChunk;
+    ASSERT_TRUE(g->forward(b, &og).ok());
+    ASSERT_TRUE(e->forward(b, &oe).ok());
+    ASSERT_EQ(og.n_rows, kDecoding + 1);
+    ASSERT_EQ(og.logits, oe.logits) << "step " << step;
+  }
+  EXPECT_GT(g->stats().mixed_graph_replays, 0u);
+  EXPECT_EQ(e->stats().graph_replays, 0u);
+}
+
 TEST(CudaKv, CopiedBlockContinuesIdentically) {
   LLMD_REQUIRE_GPU();
   auto model = synth_models().get("test-llama", "f16");
