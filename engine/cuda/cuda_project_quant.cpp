@@ -35,6 +35,20 @@ DequantRowsArgs dequant_args(const MatrixPart& p) {
   return a;
 }
 
+// The product of part p with n tokens' activations x of type act.
+GemvQuantArgs part_args(const MatrixPart& p, const void* x, DType act, int n) {
+  GemvQuantArgs g;
+  g.type = p.type;
+  g.w = p.w;
+  g.planes = p.planes;
+  g.x = x;
+  g.x_type = act;
+  g.n_tokens = n;
+  g.rows = p.rows;
+  g.k = p.cols;
+  return g;
+}
+
 size_t elems(const DeviceMatrix& w) { return static_cast<size_t>(w.rows) * static_cast<size_t>(w.cols); }
 
 }  // namespace
@@ -63,15 +77,7 @@ Status CudaBackendImpl::project_quantized(const DeviceMatrix& w, const void* x, 
     int row0 = 0;
     for (int i = 0; i < w.n_parts; ++i) {
       const MatrixPart& p = w.parts[i];
-      GemvQuantArgs g;
-      g.type = p.type;
-      g.w = p.w;
-      g.planes = p.planes;
-      g.x = x;
-      g.x_type = act_;
-      g.n_tokens = n;
-      g.rows = p.rows;
-      g.k = p.cols;
+      GemvQuantArgs g = part_args(p, x, act_, n);
       g.y = static_cast<float*>(y) + row0;
       g.ldy = w.rows;
       g.mode = accumulate ? GemvMode::accumulate : GemvMode::store;
@@ -131,22 +137,14 @@ Status CudaBackendImpl::project_quantized_normed(const DeviceMatrix& w, const fl
   int row0 = 0;
   for (int i = 0; i < w.n_parts; ++i) {
     const MatrixPart& p = w.parts[i];
-    GemvQuantArgs g;
-    g.type = p.type;
-    g.w = p.w;
-    g.planes = p.planes;
-    g.x = x_;
-    g.x_type = act_;
+    GemvQuantArgs g = part_args(p, x_, act_, n);
     g.norm_w = norm_w;
     g.norm_eps = cfg_.rms_eps;
-    g.n_tokens = n;
-    g.k = p.cols;
     if (swiglu) {
       g.rows = p.rows / 2;
       g.h = out;
       g.mode = GemvMode::swiglu;
     } else {
-      g.rows = p.rows;
       g.y = static_cast<float*>(out) + row0;
       g.ldy = w.rows;
       g.mode = GemvMode::store;

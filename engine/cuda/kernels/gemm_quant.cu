@@ -5,6 +5,7 @@
 #include "engine/cuda/kernels/gemm_quant_block.hpp"
 #include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/mma.cuh"
+#include "engine/cuda/kernels/quant_loads.cuh"
 
 namespace llmd::engine::cuda {
 namespace {
@@ -16,29 +17,12 @@ using namespace dev;
 constexpr int kBlocksPerSm = 2;
 constexpr int kReduceThreads = 256;
 
-// Quantized bytes through the read-only path: a weight is read by every
-// token tile of its rows, which L2 serves after the first.
-struct QmmLoad {
-  __device__ static void load16(const uint8_t* p, uint32_t out[4]) {
-    const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
-    out[0] = v.x;
-    out[1] = v.y;
-    out[2] = v.z;
-    out[3] = v.w;
-  }
-  __device__ static void load8(const uint8_t* p, uint32_t out[2]) {
-    const uint2 v = __ldg(reinterpret_cast<const uint2*>(p));
-    out[0] = v.x;
-    out[1] = v.y;
-  }
-  __device__ static uint32_t load2(const uint8_t* p) { return __ldg(reinterpret_cast<const unsigned short*>(p)); }
-};
-
 // The real block for qmm_block.
 template <bool kBf16>
 struct CudaQmmBlock {
   static constexpr int kThreads = kQmmThreads;
-  using Load = QmmLoad;
+  // Through L2: a weight is read by every token tile of its rows.
+  using Load = CachedLoad;
   __device__ int tid() const { return static_cast<int>(threadIdx.x); }
   __device__ void sync() const { __syncthreads(); }
   __device__ void copy16(void* smem, const void* gmem, bool valid) const { cp_async16(smem, gmem, valid ? 16 : 0); }

@@ -67,23 +67,15 @@ struct QmmProduct {
   bool accumulate = false;
 };
 
-// One block's work: tile (row_tile, tok_tile) over the column chunks
-// [kc_begin, kc_end), its products written to out[token * ld_out + row]
-// (added to what is there with accumulate).
+// One block's work: tile (row_tile, tok_tile) of product p over the column
+// chunks [kc_begin, kc_end). With splits, p is the whole product with its
+// output redirected to the split's plane of partial sums.
 struct QmmTile {
-  const uint8_t* w = nullptr;  // the matrix in the device layout
-  quant::PlaneOffsets planes;
-  int rows = 0;
-  int k = 0;                    // a multiple of kQmmK and of the type's block
-  const uint16_t* x = nullptr;  // [n_tokens][k] 16-bit activations, rows 16-byte aligned
-  int n_tokens = 0;
+  QmmProduct p;
   int row_tile = 0;
   int tok_tile = 0;
   int kc_begin = 0;
   int kc_end = 0;
-  float* out = nullptr;
-  size_t ld_out = 0;
-  bool accumulate = false;
 };
 
 // Column chunks [begin, end) of split s of n over `chunks` chunks: as even as
@@ -93,29 +85,20 @@ LLMD_QMM_FN int qmm_split_begin(int s, int n_splits, int chunks) {
 }
 
 // Block (row_tile, tok_tile, split) of product p cut into n_splits column
-// splits: without splits it writes y; with them, split's plane of `partial`
-// ([split][n_tokens][rows], added up by qmm_reduce_one).
+// splits: without splits it writes p.y; with them, split's plane of
+// `partial` ([split][n_tokens][rows], added up by qmm_reduce_one).
 LLMD_QMM_FN QmmTile qmm_tile(const QmmProduct& p, int row_tile, int tok_tile, int split, int n_splits,
                              float* partial) {
   QmmTile t;
-  t.w = p.w;
-  t.planes = p.planes;
-  t.rows = p.rows;
-  t.k = p.k;
-  t.x = p.x;
-  t.n_tokens = p.n_tokens;
+  t.p = p;
   t.row_tile = row_tile;
   t.tok_tile = tok_tile;
   t.kc_begin = qmm_split_begin(split, n_splits, p.k / kQmmK);
   t.kc_end = qmm_split_begin(split + 1, n_splits, p.k / kQmmK);
   if (n_splits > 1) {
-    t.out = partial + static_cast<size_t>(split) * static_cast<size_t>(p.n_tokens) * static_cast<size_t>(p.rows);
-    t.ld_out = static_cast<size_t>(p.rows);
-    t.accumulate = false;
-  } else {
-    t.out = p.y;
-    t.ld_out = p.ldy;
-    t.accumulate = p.accumulate;
+    t.p.y = partial + static_cast<size_t>(split) * static_cast<size_t>(p.n_tokens) * static_cast<size_t>(p.rows);
+    t.p.ldy = static_cast<size_t>(p.rows);
+    t.p.accumulate = false;
   }
   return t;
 }
@@ -130,7 +113,7 @@ LLMD_QMM_FN void qmm_block(const B& blk, const QmmTile& tile, QmmShared& sh) {
   const int tid = blk.tid(), warp = tid >> 5, lane = tid & 31;
   const int g = lane >> 2, t4 = lane & 3;
   const int row0 = tile.row_tile * kQmmRows, tok0 = tile.tok_tile * kQmmTokens;
-  const size_t k = static_cast<size_t>(tile.k);
+  const size_t k = static_cast<size_t>(tile.p.k);
 
   float acc[8][4];
   LLMD_QMM_UNROLL
@@ -141,8 +124,8 @@ LLMD_QMM_FN void qmm_block(const B& blk, const QmmTile& tile, QmmShared& sh) {
     // The activations, copied while the weights are decoded.
     for (int i = tid; i < kQmmTokens * kPieces; i += kQmmThreads) {
       const int tok = i / kPieces, piece = i % kPieces;
-      const bool valid = tok0 + tok < tile.n_tokens;
-      const uint16_t* src = tile.x + static_cast<size_t>(valid ? tok0 + tok : 0) * k + col0 + 8 * piece;
+      const bool valid = tok0 + tok < tile.p.n_tokens;
+      const uint16_t* src = tile.p.x + static_cast<size_t>(valid ? tok0 + tok : 0) * k + col0 + 8 * piece;
       blk.copy16(&sh.x[(tok * kQmmLds + 8 * piece) / 2], src, valid);
     }
     // The weights: thread i decodes unit i % kUnitsPerRow of row i / kUnitsPerRow,
@@ -150,10 +133,10 @@ LLMD_QMM_FN void qmm_block(const B& blk, const QmmTile& tile, QmmShared& sh) {
     for (int i = tid; i < kQmmRows * kUnitsPerRow; i += kQmmThreads) {
       const int r = i / kUnitsPerRow, uc = i % kUnitsPerRow;
       uint32_t* dst = &sh.w[r * kQmmLds / 2];
-      if (row0 + r < tile.rows) {
+      if (row0 + r < tile.p.rows) {
         uint32_t lo = 0;
         quant::dequantize_unit<U, typename B::Load>(
-            tile.w, tile.planes, row0 + r, tile.k, static_cast<int64_t>(kc) * kUnitsPerRow + uc,
+            tile.p.w, tile.p.planes, row0 + r, tile.p.k, static_cast<int64_t>(kc) * kUnitsPerRow + uc,
             [&](int64_t col, float v) {
               const uint32_t e = blk.to_elem(v);
               const int c = static_cast<int>(col) - col0;
@@ -199,9 +182,9 @@ LLMD_QMM_FN void qmm_block(const B& blk, const QmmTile& tile, QmmShared& sh) {
     for (int i = 0; i < 4; ++i) {
       const int row = row0 + 16 * warp + g + 8 * (i >> 1);
       const int tok = tok0 + 8 * n + 2 * t4 + (i & 1);
-      if (row < tile.rows && tok < tile.n_tokens) {
-        float* o = tile.out + static_cast<size_t>(tok) * tile.ld_out + static_cast<size_t>(row);
-        *o = tile.accumulate ? *o + acc[n][i] : acc[n][i];
+      if (row < tile.p.rows && tok < tile.p.n_tokens) {
+        float* o = tile.p.y + static_cast<size_t>(tok) * tile.p.ldy + static_cast<size_t>(row);
+        *o = tile.p.accumulate ? *o + acc[n][i] : acc[n][i];
       }
     }
   }

@@ -7,6 +7,7 @@
 #include "engine/cuda/kernels/common.cuh"
 #include "engine/cuda/kernels/gemv_quant.hpp"
 #include "engine/cuda/kernels/launch.cuh"
+#include "engine/cuda/kernels/quant_loads.cuh"
 #include "engine/cuda/kernels/token_count.cuh"
 
 namespace llmd::engine::cuda {
@@ -16,25 +17,6 @@ using namespace dev;
 
 
 constexpr int kWarps = 4;  // rows per block
-
-// The unit loads on the device. Weights are read once per step: the 16-byte
-// loads keep them out of L1 (evict-first); the small scale loads are shared by
-// neighbouring units and go through the read-only path.
-struct DeviceLoad {
-  __device__ static void load16(const uint8_t* p, uint32_t out[4]) {
-    const int4 v = __ldcs(reinterpret_cast<const int4*>(p));
-    out[0] = static_cast<uint32_t>(v.x);
-    out[1] = static_cast<uint32_t>(v.y);
-    out[2] = static_cast<uint32_t>(v.z);
-    out[3] = static_cast<uint32_t>(v.w);
-  }
-  __device__ static void load8(const uint8_t* p, uint32_t out[2]) {
-    const uint2 v = __ldg(reinterpret_cast<const uint2*>(p));
-    out[0] = v.x;
-    out[1] = v.y;
-  }
-  __device__ static uint32_t load2(const uint8_t* p) { return __ldg(reinterpret_cast<const unsigned short*>(p)); }
-};
 
 // A token's 16 activations as floats (16-byte aligned: 32-weight groups start
 // at multiples of 16 elements and rows are whole blocks).
@@ -49,27 +31,16 @@ struct DeviceX {
   }
 };
 
-// The residual and the norm's weights, read by every row's warp: cached.
-struct XLoad {
-  __device__ static void load16(const uint8_t* p, uint32_t out[4]) {
-    const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
-    out[0] = v.x;
-    out[1] = v.y;
-    out[2] = v.z;
-    out[3] = v.w;
-  }
-};
-
 // acc[t] += W[row] . x[t] over this lane's units, with x as the kernel reads
 // it (kNorm: the f32 residual times the norm's weights, squares into ss).
 template <class U, typename T, int NT, bool kNorm>
 __device__ __forceinline__ void row_dots(const GemvQuantArgs& a, int row, int lane, float (&acc)[NT], float* ss) {
   const uint8_t* w = static_cast<const uint8_t*>(a.w);
   if constexpr (kNorm) {
-    const quant::NormedX<XLoad> x{static_cast<const float*>(a.x), a.norm_w, a.k, ss};
-    quant::lane_dots<U, NT, DeviceLoad>(w, a.planes, row, a.k, lane, 32, x, acc);
+    const quant::NormedX<CachedLoad> x{static_cast<const float*>(a.x), a.norm_w, a.k, ss};
+    quant::lane_dots<U, NT, StreamLoad>(w, a.planes, row, a.k, lane, 32, x, acc);
   } else {
-    quant::lane_dots<U, NT, DeviceLoad>(w, a.planes, row, a.k, lane, 32, DeviceX<T>{static_cast<const T*>(a.x), a.k},
+    quant::lane_dots<U, NT, StreamLoad>(w, a.planes, row, a.k, lane, 32, DeviceX<T>{static_cast<const T*>(a.x), a.k},
                                         acc);
   }
 }
