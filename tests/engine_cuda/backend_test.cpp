@@ -308,6 +308,19 @@ TEST(CudaBatch, MixedBatchOf64EqualsOneByOne) {
   check_mixed_batch("bf16", 1e-2);
 }
 
+// A backend with graphs and one without, otherwise alike (the same GEMM
+// algorithms), their KV-caches ready.
+std::pair<std::unique_ptr<CudaBackend>, std::unique_ptr<CudaBackend>> graphed_and_eager(const Model& m,
+                                                                                        const KvCacheShape& kv) {
+  CudaBackendOptions on, off;
+  off.cuda_graphs = false;
+  on.tune_gemms = off.tune_gemms = false;
+  auto g = cuda_backend(m, on);
+  auto e = cuda_backend(m, off);
+  if (!g || !e || !g->init_kv(kv).ok() || !e->init_kv(kv).ok()) return {};
+  return {std::move(g), std::move(e)};
+}
+
 TEST(CudaGraphs, ReplayEqualsEagerBitForBit) {
   LLMD_REQUIRE_GPU();
   Rng rng;
@@ -317,15 +330,8 @@ TEST(CudaGraphs, ReplayEqualsEagerBitForBit) {
   const int V = model->config().n_vocab;
   for (int batch : {1, 3, 8, 16}) {
     SCOPED_TRACE("batch " + std::to_string(batch));
-    CudaBackendOptions on, off;
-    off.cuda_graphs = false;
-    on.tune_gemms = off.tune_gemms = false;  // the same GEMM algorithms in both
-    auto g = cuda_backend(*model, on);
-    auto e = cuda_backend(*model, off);
+    auto [g, e] = graphed_and_eager(*model, {.n_blocks = batch * 8, .block_size = 16, .dtype = KvDtype::f16});
     ASSERT_TRUE(g && e);
-    const KvCacheShape kv{.n_blocks = batch * 8, .block_size = 16, .dtype = KvDtype::f16};
-    ASSERT_TRUE(g->init_kv(kv).ok());
-    ASSERT_TRUE(e->init_kv(kv).ok());
     std::vector<std::vector<int32_t>> tables(static_cast<size_t>(batch));
     ForwardBatch b;
     std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(batch));
@@ -365,16 +371,9 @@ TEST(CudaGraphs, MixedStepsReplayEqualEagerBitForBit) {
   auto model = synth_models().get("test-llama", "bf16");
   ASSERT_TRUE(model);
   const int V = model->config().n_vocab;
-  CudaBackendOptions on, off;
-  off.cuda_graphs = false;
-  on.tune_gemms = off.tune_gemms = false;
-  auto g = cuda_backend(*model, on);
-  auto e = cuda_backend(*model, off);
-  ASSERT_TRUE(g && e);
   constexpr int kDecoding = 3, kChunk = 12, kSteps = 10;
-  const KvCacheShape kv{.n_blocks = 4 * 8, .block_size = 16, .dtype = KvDtype::f16};
-  ASSERT_TRUE(g->init_kv(kv).ok());
-  ASSERT_TRUE(e->init_kv(kv).ok());
+  auto [g, e] = graphed_and_eager(*model, {.n_blocks = 4 * 8, .block_size = 16, .dtype = KvDtype::f16});
+  ASSERT_TRUE(g && e);
   ForwardBatch b;
   std::vector<std::vector<int32_t>> prompts(kDecoding + 1);
   for (int i = 0; i <= kDecoding; ++i) {

@@ -31,6 +31,30 @@ using test::cuda::Rng;
 // value, scale or min moves an output by a sizeable part of it.
 constexpr double kMaxError = 2e-3;
 
+// A random quantized matrix: its device-layout bytes and its weights as
+// dequantize_device_row gives them.
+struct QuantMatrix {
+  quant::DeviceLayout layout;
+  std::vector<uint8_t> bytes;
+  std::vector<float> w;  // [rows][k]
+};
+
+QuantMatrix random_matrix(Rng& rng, GgmlType type, int rows, int k) {
+  QuantMatrix m;
+  const std::vector<uint8_t> file = test::random_blocks(type, rows, k, rng.gen());
+  auto layout = quant::device_layout(type, rows, k);
+  EXPECT_TRUE(layout) << layout.error().message;
+  if (!layout) return m;
+  m.layout = *layout;
+  m.bytes.resize(m.layout.total_bytes);
+  quant::to_device_layout(m.layout, file.data(), m.bytes.data());
+  m.w.resize(static_cast<size_t>(rows) * k);
+  for (int r = 0; r < rows; ++r) {
+    quant::dequantize_device_row(m.layout, m.bytes.data(), r, m.w.data() + static_cast<size_t>(r) * k);
+  }
+  return m;
+}
+
 // splits == 0: the GEMV; else the tensor-core product in that many splits.
 template <typename T>
 void run_case(Rng& rng, GgmlType type, DType xt, int rows, int k, int nt, GemvMode mode, int splits = 0) {
@@ -39,15 +63,11 @@ void run_case(Rng& rng, GgmlType type, DType xt, int rows, int k, int nt, GemvMo
                std::string(dtype_name(xt)) + (mode == GemvMode::accumulate ? " accumulate" : " store"));
   if (splits) ASSERT_TRUE(gemm_quant_supported(type, xt, k, nt, mode));
   else ASSERT_TRUE(gemv_quant_supported(type, xt, k, nt, mode));
-  const std::vector<uint8_t> file = test::random_blocks(type, rows, k, rng.gen());
-  auto layout = quant::device_layout(type, rows, k);
-  ASSERT_TRUE(layout) << layout.error().message;
-  std::vector<uint8_t> dev_bytes(layout->total_bytes);
-  quant::to_device_layout(*layout, file.data(), dev_bytes.data());
-  std::vector<float> w(static_cast<size_t>(rows) * k);
-  for (int r = 0; r < rows; ++r) {
-    quant::dequantize_device_row(*layout, dev_bytes.data(), r, w.data() + static_cast<size_t>(r) * k);
-  }
+  const QuantMatrix m = random_matrix(rng, type, rows, k);
+  ASSERT_EQ(m.w.size(), static_cast<size_t>(rows) * k);
+  const quant::DeviceLayout* layout = &m.layout;
+  const std::vector<uint8_t>& dev_bytes = m.bytes;
+  const std::vector<float>& w = m.w;
 
   // The activations, rounded to their type.
   std::vector<float> x = rng.normal_vec(static_cast<size_t>(nt) * k);
@@ -111,15 +131,11 @@ void run_normed_case(Rng& rng, GgmlType type, DType xt, int rows, int k, int nt,
   const GemvMode mode = swiglu ? GemvMode::swiglu : GemvMode::store;
   ASSERT_TRUE(gemv_quant_supported(type, xt, k, nt, mode, true));
   const int m_rows = swiglu ? 2 * rows : rows;
-  const std::vector<uint8_t> file = test::random_blocks(type, m_rows, k, rng.gen());
-  auto layout = quant::device_layout(type, m_rows, k);
-  ASSERT_TRUE(layout) << layout.error().message;
-  std::vector<uint8_t> dev_bytes(layout->total_bytes);
-  quant::to_device_layout(*layout, file.data(), dev_bytes.data());
-  std::vector<float> w(static_cast<size_t>(m_rows) * k);
-  for (int r = 0; r < m_rows; ++r) {
-    quant::dequantize_device_row(*layout, dev_bytes.data(), r, w.data() + static_cast<size_t>(r) * k);
-  }
+  const QuantMatrix m = random_matrix(rng, type, m_rows, k);
+  ASSERT_EQ(m.w.size(), static_cast<size_t>(m_rows) * k);
+  const quant::DeviceLayout* layout = &m.layout;
+  const std::vector<uint8_t>& dev_bytes = m.bytes;
+  const std::vector<float>& w = m.w;
   std::vector<float> x = rng.normal_vec(static_cast<size_t>(nt) * k), nw = rng.normal_vec(static_cast<size_t>(k));
   for (float& v : x) v *= 3.0f;
   for (float& v : nw) v = 1.0f + 0.25f * v;
