@@ -13,7 +13,7 @@
 #include "engine/backend/backend_factory.hpp"
 #include "engine/model/model.hpp"
 #include "tests/engine_cpu/synth_fixture.hpp"
-#include "tests/support/q8_0_copy.hpp"
+#include "tests/support/quantized_copy.hpp"
 #include "tests/support/shared_data.hpp"
 
 namespace llmd::engine {
@@ -63,7 +63,8 @@ TEST(CudaMemoryEstimate, QuantizedModelsCountTheDequantizationScratch) {
 TEST(CudaMemoryEstimate, Stories260KInQ8_0) {
   LLMD_REQUIRE_SHARED_FILE("models/stories260K.gguf");
   const std::string path = test::temp_path("stories260K-q8_0.gguf");
-  ASSERT_FALSE(test::write_q8_0_copy(test::shared_file("models/stories260K.gguf").string(), path).empty());
+  ASSERT_FALSE(test::write_quantized_copy(test::shared_file("models/stories260K.gguf").string(), path,
+                                                gguf::GgmlType::Q8_0).empty());
   auto m = Model::load(path);
   ASSERT_TRUE(m.ok()) << m.error().message;
   const LayerWeights& L = (*m)->layer(0);

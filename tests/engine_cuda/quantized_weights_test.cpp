@@ -6,8 +6,8 @@
 // 1 to 130 tokens (the quantized GEMVs up to 8, with the RMSNorm and
 // SwiGLU folded in, the tensor-core products above) and decode steps
 // replayed from graphs; weight memory within 5 % of the file's tensor
-// bytes; and greedy ids of stories260K rewritten in q8_0 by the project's
-// writer equal the CPU backend's.
+// bytes; and greedy ids of stories260K rewritten in q8_0 and q4_0 by the
+// project's writer equal the CPU backend's.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -26,7 +26,7 @@
 #include "tests/engine_cuda/cuda_test_util.hpp"
 #include "tests/engine_cuda/f64_reference.hpp"
 #include "tests/support/shared_data.hpp"
-#include "tests/support/q8_0_copy.hpp"
+#include "tests/support/quantized_copy.hpp"
 #include "tests/support/stories_reference.hpp"
 
 namespace llmd::engine::cuda {
@@ -246,15 +246,16 @@ TEST(CudaQuantizedWeights, HeadLargerThanTheScratchGoesInChunks) {
   }
 }
 
-// stories260K rewritten in q8_0 (tests/support/q8_0_copy.hpp): projections
-// mix quantized parts and f16 ones (rows of 172), activations are f16.
-TEST(CudaQuantizedWeights, Stories260KInQ8_0GreedyIdsMatchCpuBackend) {
-  LLMD_REQUIRE_GPU();
-  LLMD_REQUIRE_SHARED_FILE("models/stories260K.gguf");
-  LLMD_REQUIRE_SHARED_FILE("models/stories260K.reference.txt");
+// stories260K rewritten in a quantized type by the project's writer
+// (tests/support/quantized_copy.hpp): projections mix quantized parts and f16
+// ones (rows of 172), activations are f16. The types whose blocks fit its
+// 64-wide rows: q8_0 and q4_0 (the K-quants' 256 do not).
+void check_stories(gguf::GgmlType type) {
+  const std::string name(gguf::ggml_type_name(type));
   const std::string path = (std::filesystem::temp_directory_path() /
-                            ("llmd-stories260K-q8_0-" + std::to_string(::getpid()) + ".gguf")).string();
-  ASSERT_FALSE(test::write_q8_0_copy(test::shared_file("models/stories260K.gguf").string(), path).empty());
+                            ("llmd-stories260K-" + name + "-" + std::to_string(::getpid()) + ".gguf")).string();
+  ASSERT_FALSE(
+      test::write_quantized_copy(test::shared_file("models/stories260K.gguf").string(), path, type).empty());
   auto model = Model::load(path);
   std::filesystem::remove(path);
   ASSERT_TRUE(model.ok()) << model.error().message;
@@ -268,11 +269,25 @@ TEST(CudaQuantizedWeights, Stories260KInQ8_0GreedyIdsMatchCpuBackend) {
   for (const auto& c : test::read_stories_reference()) {
     SCOPED_TRACE("prompt '" + c.prompt + "'");
     const auto ids = greedy_ids(*kept, c.prompt_ids, 64);
-    EXPECT_EQ(ids, greedy_ids(**cpu, c.prompt_ids, 64)) << "kept q8_0 on CUDA and the CPU backend disagree";
-    EXPECT_EQ(ids, greedy_ids(*dequantized, c.prompt_ids, 64)) << "kept and dequantized q8_0 disagree";
+    EXPECT_EQ(ids, greedy_ids(**cpu, c.prompt_ids, 64)) << "kept " << name << " on CUDA and the CPU backend disagree";
+    EXPECT_EQ(ids, greedy_ids(*dequantized, c.prompt_ids, 64)) << "kept and dequantized " << name << " disagree";
   }
   EXPECT_GT(kept->stats().quant_gemvs, 0u);
   EXPECT_TRUE(kept->healthy());
+}
+
+TEST(CudaQuantizedWeights, Stories260KInQ8_0GreedyIdsMatchCpuBackend) {
+  LLMD_REQUIRE_GPU();
+  LLMD_REQUIRE_SHARED_FILE("models/stories260K.gguf");
+  LLMD_REQUIRE_SHARED_FILE("models/stories260K.reference.txt");
+  check_stories(gguf::GgmlType::Q8_0);
+}
+
+TEST(CudaQuantizedWeights, Stories260KInQ4_0GreedyIdsMatchCpuBackend) {
+  LLMD_REQUIRE_GPU();
+  LLMD_REQUIRE_SHARED_FILE("models/stories260K.gguf");
+  LLMD_REQUIRE_SHARED_FILE("models/stories260K.reference.txt");
+  check_stories(gguf::GgmlType::Q4_0);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
-// A GGUF model rewritten with its matrices in q8_0 by the project's quantizer
-// and writer (tests of quantized weights on real models): every 2-D F32/F16
-// tensor whose rows are whole q8_0 blocks becomes q8_0, the other 2-D ones
-// f16 (so a backend computes in f16), the rest is copied as it is.
+// A GGUF model rewritten with its matrices quantized by the project's
+// quantizer and writer (tests of quantized weights on real models): every
+// 2-D F32/F16 tensor whose rows are whole blocks of the type (q8_0, q4_0,
+// q4_K, q5_K, q6_K) becomes that type, the other 2-D ones f16 (so a backend
+// computes in f16), the rest is copied as it is.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,8 +18,10 @@
 
 namespace llmd::test {
 
-// Writes the copy of `src` to `dst`; returns dst, or "" (with a test failure).
-inline std::string write_q8_0_copy(const std::string& src, const std::string& dst) {
+// Writes the copy of `src` in `type` to `dst`; returns dst, or "" (with a
+// test failure).
+inline std::string write_quantized_copy(const std::string& src, const std::string& dst, gguf::GgmlType type) {
+  const int64_t block = gguf::ggml_type_traits(static_cast<uint32_t>(type))->block_elems;
   auto f = gguf::GgufFile::open(src);
   EXPECT_TRUE(f.ok()) << f.error().message;
   if (!f.ok()) return "";
@@ -32,7 +35,7 @@ inline std::string write_q8_0_copy(const std::string& src, const std::string& ds
     const bool matrix = t.dims.size() == 2 && (t.type == gguf::GgmlType::F32 || t.type == gguf::GgmlType::F16);
     Status st;
     if (matrix) {
-      const gguf::GgmlType to = t.dims[0] % 32 == 0 ? gguf::GgmlType::Q8_0 : gguf::GgmlType::F16;
+      const gguf::GgmlType to = static_cast<int64_t>(t.dims[0]) % block == 0 ? type : gguf::GgmlType::F16;
       const int64_t cols = static_cast<int64_t>(t.dims[0]), rows = static_cast<int64_t>(t.rows());
       const uint64_t src_row = gguf::ggml_row_bytes(t.type, t.dims[0]).value_or(0);
       const uint64_t dst_row = gguf::ggml_row_bytes(to, t.dims[0]).value_or(0);
