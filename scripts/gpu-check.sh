@@ -294,9 +294,9 @@ fi
 # The model part again with other options, one run per set
 # (GPU_CHECK_VARIANTS: sets separated by ';', empty for none; by default the
 # defaults twice, around the nearest option, for the run-to-run spread, then
-# the single-buffered prefill attention), to compare with the defaults above on the same
+# the single-buffered prefill attention, then the q8_0 KV-cache), to compare with the defaults above on the same
 # machine; the ceilings are not measured again.
-VARIANTS="${GPU_CHECK_VARIANTS---no-fuse-rope;--fuse-rope;--no-fuse-rope;--prefill-single}"
+VARIANTS="${GPU_CHECK_VARIANTS---no-fuse-rope;--fuse-rope;--no-fuse-rope;--prefill-single;--kv-dtype q8_0}"
 # All variants share one log (the device machine returns only a few files).
 VARIANT_LOG="$OUT/variants.log"
 VARIANT_SETS=()

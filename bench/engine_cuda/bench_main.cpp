@@ -10,7 +10,7 @@
 //                   [--gate-up-16bit | --gate-up-f32] [--fuse-norm | --no-fuse-norm]
 //                   [--fuse-rope | --no-fuse-rope] [--prefill-pipelined | --prefill-single]
 //                   [--tune | --no-tune] [--quant-gemm-max-tokens N] [--attn-split-keys N]
-//                   [--copy-gbs GBS] [--json FILE]
+//                   [--kv-dtype f16|q8_0] [--copy-gbs GBS] [--json FILE]
 //
 // --copy-gbs gives a run without the micro benchmarks the copy rate (GB/s)
 // measured by an earlier one, so its decode figures are still set against
@@ -27,7 +27,8 @@
 // that multiplies quantized weights with the tensor-core kernel (0: the
 // dequantized scratch and cuBLASLt above the GEMVs' 8 tokens);
 // --attn-split-keys the piece of a long context one attention block takes
-// in decode steps (0: split only to fill the device).
+// in decode steps (0: split only to fill the device); --kv-dtype q8_0 keeps
+// the KV-cache in q8_0 (per-token attention for every token).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -54,7 +55,7 @@ int usage() {
                "                       [--fuse-norm | --no-fuse-norm] [--fuse-rope | --no-fuse-rope]\n"
                "                       [--prefill-pipelined | --prefill-single]\n"
                "                       [--tune | --no-tune] [--quant-gemm-max-tokens N] [--attn-split-keys N]\n"
-               "                       [--copy-gbs GBS] [--json FILE]\n");
+               "                       [--kv-dtype f16|q8_0] [--copy-gbs GBS] [--json FILE]\n");
   return 2;
 }
 
@@ -121,6 +122,10 @@ int main(int argc, char** argv) {
     } else if (a == "--attn-split-keys") {
       const char* v = next();
       if (!v || (mo.backend.attn_split_keys = std::atoi(v)) < 0) return usage();
+    } else if (a == "--kv-dtype") {
+      const char* v = next();
+      if (!v || (std::strcmp(v, "f16") != 0 && std::strcmp(v, "q8_0") != 0)) return usage();
+      mo.kv_dtype = std::strcmp(v, "q8_0") == 0 ? llmd::engine::KvDtype::q8_0 : llmd::engine::KvDtype::f16;
     } else if (a == "--copy-gbs") {
       const char* v = next();
       if (!v || (copy_gbs = std::atof(v)) <= 0.0) return usage();

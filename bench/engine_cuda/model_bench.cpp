@@ -126,7 +126,7 @@ void run_model(Report& rep, const Ceilings& ceil, const ModelBenchOptions& o) {
   const int per_seq = (o.prompt + o.gen) / bs + 2;
   const int n_blocks = std::max(o.batch * per_seq, o.prefill / bs + 2) + 8;
   {
-    Status st = be->init_kv({.n_blocks = n_blocks, .block_size = bs, .dtype = engine::KvDtype::f16});
+    Status st = be->init_kv({.n_blocks = n_blocks, .block_size = bs, .dtype = o.kv_dtype});
     if (!st.ok()) die("init_kv", st.error());
   }
   std::mt19937 g(42);

@@ -18,6 +18,7 @@ struct ModelBenchOptions {
   int batch = 64;      // sequences of the batched decode run
   int prefill = 2048;  // tokens of the prefill run
   bool graphs = true;
+  engine::KvDtype kv_dtype = engine::KvDtype::f16;  // the KV-cache's type (f16 or q8_0)
   // Backend options (the sizes are set from the fields above).
   engine::cuda::CudaBackendOptions backend;
 };

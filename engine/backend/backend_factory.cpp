@@ -286,6 +286,16 @@ Result<std::unique_ptr<Backend>> make_backend(const Model& model, const BackendO
 
 uint64_t kv_block_bytes_on(DeviceKind kind, const ModelConfig& config, const KvCacheShape& shape) {
   if (kind == DeviceKind::cpu) return cpu::CpuKvCache::block_bytes(config, shape);
+  if (shape.dtype == KvDtype::q8_0) {
+    // engine/cuda/kernels/kv_q8.hpp: int8 values and an f16 scale per 32,
+    // head dimensions a multiple of 32 up to 256, a block's values a
+    // multiple of 256 bytes.
+    const int hd = config.head_dim;
+    const uint64_t values = static_cast<uint64_t>(config.n_head_kv) * static_cast<uint64_t>(shape.block_size) *
+                            static_cast<uint64_t>(hd);
+    if (hd < 32 || hd > 256 || hd % 32 != 0 || values == 0 || values % 256 != 0) return 0;
+    return 2ull * static_cast<uint64_t>(config.n_layer) * values * 17 / 16;
+  }
   if (shape.dtype != KvDtype::f16 && shape.dtype != KvDtype::f32) return 0;
   const uint64_t esz = shape.dtype == KvDtype::f16 ? 2 : 4;
   return 2ull * static_cast<uint64_t>(config.n_layer) * static_cast<uint64_t>(config.n_head_kv) *
@@ -325,6 +335,8 @@ Result<MemoryEstimate> estimate_memory(const Model& model, DeviceKind kind, cons
     // per plan of a launch (device_sampler.hpp).
     constexpr uint64_t kSamplerRows = 64;
     m.workspace = activations + (64ull << 20) + kSamplerRows * V * 4 + sizes.scratch;
+    // A q8_0 cache stages a step's rotated keys and values in f32.
+    if (kv.dtype == KvDtype::q8_0) m.workspace += T * 2 * static_cast<uint64_t>(c.kv_dim()) * 4;
   }
   return m;
 }

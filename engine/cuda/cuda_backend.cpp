@@ -8,6 +8,7 @@
 #include "base/log.hpp"
 #include "engine/cuda/cuda_backend_impl.hpp"
 #include "engine/cuda/kernels/attention.hpp"
+#include "engine/cuda/kernels/kv_q8.hpp"
 #include "engine/cuda/kernels/rope_kv.hpp"
 
 namespace llmd::engine::cuda {
@@ -195,6 +196,10 @@ Status CudaBackendImpl::tune_gemms() {
 }
 
 uint64_t CudaBackendImpl::kv_block_bytes(const KvCacheShape& shape) const {
+  if (shape.dtype == KvDtype::q8_0) {
+    const KvQ8Layout q8{cfg_.n_head_kv, shape.block_size, cfg_.head_dim};
+    return q8.valid() ? 2ull * static_cast<uint64_t>(cfg_.n_layer) * q8.block_bytes() : 0;
+  }
   if (shape.dtype != KvDtype::f16 && shape.dtype != KvDtype::f32) return 0;
   const uint64_t esz = shape.dtype == KvDtype::f16 ? 2 : 4;
   return 2ull * static_cast<uint64_t>(cfg_.n_layer) * static_cast<uint64_t>(cfg_.n_head_kv) *
@@ -203,8 +208,11 @@ uint64_t CudaBackendImpl::kv_block_bytes(const KvCacheShape& shape) const {
 
 Status CudaBackendImpl::init_kv(const KvCacheShape& shape) {
   if (!health_.healthy()) return health_.failed_error();
-  if (shape.dtype != KvDtype::f16 && shape.dtype != KvDtype::f32) {
-    return Error(errc::kKvUnsupportedDtype, "the CUDA backend keeps the KV-cache in f16 or f32, not q8_0");
+  if (shape.dtype == KvDtype::q8_0 && !KvQ8Layout{cfg_.n_head_kv, shape.block_size, cfg_.head_dim}.valid()) {
+    return Error(errc::kKvUnsupportedDtype,
+                 "a q8_0 KV-cache on the GPU needs a head dimension that is a multiple of 32 (up to 256) and blocks "
+                 "of a multiple of 256 bytes of values; head dimension " + std::to_string(cfg_.head_dim) +
+                     ", block size " + std::to_string(shape.block_size));
   }
   if (shape.n_blocks <= 0 || shape.block_size <= 0 || shape.block_size > 4096) {
     return Error(errc::kKvBadShape, "bad KV pool shape: " + std::to_string(shape.n_blocks) + " blocks of " +
@@ -215,11 +223,16 @@ Status CudaBackendImpl::init_kv(const KvCacheShape& shape) {
   clear_graphs();
   kv_ready_ = false;
   kv_.reset();
+  kv_rows_.reset();
   const uint64_t block = kv_block_bytes(shape);
   const uint64_t total = block * static_cast<uint64_t>(shape.n_blocks);
   LLMD_TRY(kv_.allocate(health_, total, "KV-cache"));
   kv_shape_ = shape;
   kv_half_bytes_ = total / (2ull * static_cast<uint64_t>(cfg_.n_layer));
+  if (shape.dtype == KvDtype::q8_0) {
+    // The rotated keys and values of a step, before they are quantized.
+    LLMD_TRY(kv_rows_.allocate(health_, kv_rows_bytes(), "q8_0 KV staging rows"));
+  }
 
   // Step inputs: tokens, positions, sequences, rows, decode list (5 T), tiles
   // (4 per tile, at most T/64 + S tiles), block tables (S rows of the widest

@@ -188,6 +188,10 @@ class CudaBackendImpl {
   // KV pool: [n_layer][K|V][n_blocks][n_head_kv][block_size][head_dim].
   KvCacheShape kv_shape_;
   DeviceBuffer kv_;
+  DeviceBuffer kv_rows_;  // q8_0 caches: a step's rotated K and V rows in f32 (RopeKvArgs::kv_rows)
+  size_t kv_rows_bytes() const {
+    return static_cast<size_t>(max_tokens_) * 2 * static_cast<size_t>(cfg_.kv_dim()) * sizeof(float);
+  }
   size_t kv_half_bytes_ = 0;      // one layer's K (or V) for all blocks
   bool kv_ready_ = false;
 

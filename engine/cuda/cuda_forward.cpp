@@ -38,7 +38,9 @@ PlanLimits CudaBackendImpl::limits() const {
   lim.block_size = kv_shape_.block_size;
   lim.max_tokens = max_tokens_;
   lim.max_seqs = opts_.max_seqs;
-  lim.tiled_attention = attention_prefill_supported(cfg_.head_dim, kv_shape_.dtype == KvDtype::f16 ? DType::f16 : DType::f32, act_);
+  // A q8_0 cache is read by the per-token kernel only.
+  lim.tiled_attention = kv_shape_.dtype != KvDtype::q8_0 &&
+                        attention_prefill_supported(cfg_.head_dim, kv_shape_.dtype == KvDtype::f16 ? DType::f16 : DType::f32, act_);
   return lim;
 }
 
@@ -279,7 +281,9 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
   const bool fused_norm = gemv && opts_.fuse_norm_gemv;
   // RoPE and the K/V store inside the attention: every token is the only one
   // of its sequence, so no token reads a key another block writes.
-  const bool fused_rope = opts_.fuse_rope_decode && p.all_decode && p.tiles.empty() && !p.dlist.empty();
+  const bool kv_q8 = kv_shape_.dtype == KvDtype::q8_0;
+  const bool fused_rope =
+      opts_.fuse_rope_decode && !kv_q8 && p.all_decode && p.tiles.empty() && !p.dlist.empty();
   for (int l = 0; l < c.n_layer; ++l) {
     const DeviceLayer& Lw = w_.layers[static_cast<size_t>(l)];
     char* kbase = static_cast<char*>(kv_.get()) + (2 * static_cast<size_t>(l)) * kv_half_bytes_;
@@ -317,7 +321,11 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
       r.rope_dim = c.n_rot;
       r.block_size = kv_shape_.block_size;
       r.neox = c.rope_style == RopeStyle::neox;
+      if (kv_q8) r.kv_rows = static_cast<float*>(kv_rows_.get());
       LLMD_CUDA_TRY(health_, launch_rope_kv(r, stream_));
+      if (kv_q8) {
+        LLMD_CUDA_TRY(health_, launch_store_kv_q8(r, stream_));
+      }
     }
 
     AttnArgs a;
@@ -325,6 +333,7 @@ Status CudaBackendImpl::enqueue_layers(const StepPlan& p, const StepPtrs& d, int
     a.k_cache = kbase;
     a.v_cache = vbase;
     a.kv_type = kv_type;
+    a.kv_q8_0 = kv_q8;
     a.pos = d.pos;
     a.seq = d.seq;
     a.block_tables = d.block_tables;

@@ -38,7 +38,10 @@ struct AttnArgs {
   const float* q = nullptr;  // [n_tokens][n_head][head_dim] f32, rotated, unscaled (unused with rope.qkv)
   void* k_cache = nullptr;   // written only with rope.qkv (the tokens' own positions)
   void* v_cache = nullptr;
-  DType kv_type = DType::f16;
+  DType kv_type = DType::f16;  // f16 or f32 (ignored with kv_q8_0)
+  // The cache holds q8_0 rows (kv_q8.hpp; launch_attention_tokens only,
+  // without rope, head_dim a multiple of 32).
+  bool kv_q8_0 = false;
   const int32_t* pos = nullptr;           // [n_tokens]
   const int32_t* seq = nullptr;           // [n_tokens] row of block_tables
   const int32_t* block_tables = nullptr;  // [n_seqs][bt_stride]

@@ -288,7 +288,7 @@ bool attention_prefill_supported(int head_dim, DType kv_type, DType out_type) {
 cudaError_t launch_attention_prefill(const AttnArgs& a, const AttnTile* tiles, int n_tiles, cudaStream_t stream,
                                      PrefillVariant v) {
   if (n_tiles <= 0) return cudaSuccess;
-  if (!attention_prefill_supported(a.head_dim, a.kv_type, a.out_type) || a.n_head_kv <= 0 ||
+  if (a.kv_q8_0 || !attention_prefill_supported(a.head_dim, a.kv_type, a.out_type) || a.n_head_kv <= 0 ||
       a.n_head % a.n_head_kv != 0 || n_tiles > 65535 || a.n_head > 65535) {
     return cudaErrorInvalidValue;
   }

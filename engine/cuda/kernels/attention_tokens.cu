@@ -5,6 +5,7 @@
 
 #include "engine/cuda/kernels/attention.hpp"
 #include "engine/cuda/kernels/common.cuh"
+#include "engine/cuda/kernels/kv_q8.hpp"
 #include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/rope.cuh"
 
@@ -74,6 +75,10 @@ __device__ __forceinline__ void load_dims(const KT* p, float* out) {
       out[2 * i] = f.x;
       out[2 * i + 1] = f.y;
     }
+  } else if constexpr (std::is_same_v<KT, int8_t>) {
+    // q8_0 values: the caller applies the group's scale.
+#pragma unroll
+    for (int i = 0; i < DPL; ++i) out[i] = static_cast<float>(p[i]);
   } else if constexpr (std::is_same_v<KT, float> && kBytes == 16) {
     const float4 f = *reinterpret_cast<const float4*>(p);
     out[0] = f.x; out[1] = f.y; out[2] = f.z; out[3] = f.w;
@@ -133,6 +138,11 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
   const int32_t* bt = a.block_tables + static_cast<size_t>(a.seq[t]) * a.bt_stride;
   const int bs = a.block_size;
   const size_t head_stride = static_cast<size_t>(bs) * hd;  // elements of one (block, kv head)
+  // KT int8_t: a q8_0 cache (kv_q8.hpp), whose blocks carry their scales
+  // after the values; the block stride then exceeds n_head_kv head strides.
+  constexpr bool kQ8 = std::is_same_v<KT, int8_t>;
+  const KvQ8Layout q8{a.n_head_kv, bs, hd};
+  const size_t block_stride = kQ8 ? q8.block_bytes() : static_cast<size_t>(a.n_head_kv) * head_stride;
   {
     const int rows = min(k_end - k_begin, kAttnKeyTile);
     const int lines = max(1, hd * static_cast<int>(sizeof(KT)) / 128);  // 128-byte lines per row
@@ -140,7 +150,7 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
       const int key = k_begin + i / (lines * 2);
       const int line = (i >> 1) % lines;
       const KT* cache = static_cast<const KT*>((i & 1) ? a.v_cache : a.k_cache);
-      prefetch_l2(cache + (static_cast<size_t>(bt[key / bs]) * a.n_head_kv + kvh) * head_stride +
+      prefetch_l2(cache + static_cast<size_t>(bt[key / bs]) * block_stride + static_cast<size_t>(kvh) * head_stride +
                   static_cast<size_t>(key % bs) * hd + static_cast<size_t>(line) * (128 / sizeof(KT)));
     }
   }
@@ -157,8 +167,10 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
       const int h = i / hd;
       q_s[i] = rope_element(row, r.bias, kvh * G + h, hd, i - h * hd, r.rope_dim, r.neox, cs) * a.scale;
     }
-    if (k_begin <= ctx - 1 && ctx - 1 < k_end) {
-      const size_t at = (static_cast<size_t>(bt[(ctx - 1) / bs]) * a.n_head_kv + kvh) * head_stride +
+    // Not with a q8_0 cache (launch_attention_tokens refuses the pair): its
+    // rows are quantized by groups that launch_store_kv_q8 forms.
+    if constexpr (!kQ8) if (k_begin <= ctx - 1 && ctx - 1 < k_end) {
+      const size_t at = static_cast<size_t>(bt[(ctx - 1) / bs]) * block_stride + static_cast<size_t>(kvh) * head_stride +
                         static_cast<size_t>((ctx - 1) % bs) * hd;
       const float* vrow = row + static_cast<size_t>(a.n_head + a.n_head_kv + kvh) * hd;
       for (int e = tid; e < hd; e += blockDim.x) {
@@ -214,10 +226,23 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
       const bool valid = j < nk;
       const int key = kt + (valid ? j : 0);
       const int blk = bt[key / bs];
-      const KT* krow = kc + (static_cast<size_t>(blk) * a.n_head_kv + kvh) * head_stride +
+      const KT* krow = kc + static_cast<size_t>(blk) * block_stride + static_cast<size_t>(kvh) * head_stride +
                        static_cast<size_t>(key % bs) * hd + tl * 8;
       float kv[8];
-      load8(krow, kv);
+      if constexpr (kQ8) {
+        // Eight int8 keys in one load, times their group's f16 scale: d * q
+        // exactly, the key as quantized.
+        const uint2 raw = *reinterpret_cast<const uint2*>(krow);
+        const float d = __half2float(*reinterpret_cast<const __half*>(
+            reinterpret_cast<const char*>(kc) + q8.scale(blk, kvh, key % bs, tl * 8 / kKvQ8Group)));
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const uint32_t w = i < 4 ? raw.x : raw.y;
+          kv[i] = d * static_cast<float>(static_cast<int8_t>((w >> (8 * (i & 3))) & 0xffu));
+        }
+      } else {
+        load8(krow, kv);
+      }
 #pragma unroll
       for (int h = 0; h < kAttnMaxGroup; ++h) {
         if (h < G) {
@@ -273,10 +298,16 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
       for (int j = warp; j < nk; j += n_warps) {
         const int key = kt + j;
         const int blk = bt[key / bs];
-        const KT* vrow = vc + (static_cast<size_t>(blk) * a.n_head_kv + kvh) * head_stride +
+        const KT* vrow = vc + static_cast<size_t>(blk) * block_stride + static_cast<size_t>(kvh) * head_stride +
                          static_cast<size_t>(key % bs) * hd + lane * DPL;
         float v[DPL];
         load_dims<KT, DPL>(vrow, v);
+        if constexpr (kQ8) {
+          const float d = __half2float(*reinterpret_cast<const __half*>(
+              reinterpret_cast<const char*>(vc) + q8.scale(blk, kvh, key % bs, lane * DPL / kKvQ8Group)));
+#pragma unroll
+          for (int i = 0; i < DPL; ++i) v[i] *= d;
+        }
 #pragma unroll
         for (int h = 0; h < kAttnMaxGroup; ++h) {
           if (h < G) {
@@ -297,7 +328,7 @@ __global__ void __launch_bounds__(256) attn_tokens_kernel(AttnArgs a, const int3
       for (int j = 0; j < nk; ++j) {
         const int key = kt + j;
         const int blk = bt[key / bs];
-        const float v = to_float(vc[(static_cast<size_t>(blk) * a.n_head_kv + kvh) * head_stride +
+        const float v = to_float(vc[static_cast<size_t>(blk) * block_stride + static_cast<size_t>(kvh) * head_stride +
                                     static_cast<size_t>(key % bs) * hd + tid]);
 #pragma unroll
         for (int h = 0; h < kAttnMaxGroup; ++h) {
@@ -387,7 +418,10 @@ cudaError_t launch_typed(const AttnArgs& a, const int32_t* token_idx, int n_item
                   static_cast<unsigned>(n_splits));
   cudaError_t e = cudaSuccess;
   switch (dpl) {
-    case 0: e = launch_kernel(attn_tokens_kernel<KT, 0>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
+    case 0:
+      if constexpr (std::is_same_v<KT, int8_t>) return cudaErrorInvalidValue;  // q8_0 rows are whole groups of 32
+      else e = launch_kernel(attn_tokens_kernel<KT, 0>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml);
+      break;
     case 1: e = launch_kernel(attn_tokens_kernel<KT, 1>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
     case 2: e = launch_kernel(attn_tokens_kernel<KT, 2>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
     case 4: e = launch_kernel(attn_tokens_kernel<KT, 4>, grid, dim3(threads), smem, stream, a, token_idx, split_len, part_o, part_ml); break;
@@ -447,6 +481,10 @@ cudaError_t launch_attention_tokens(const AttnArgs& a, const int32_t* token_idx,
   if (a.out_type != DType::f32 && a.out_type != DType::f16 && a.out_type != DType::bf16) return cudaErrorInvalidValue;
   if (a.rope.qkv && (!a.rope.rope_cs || a.rope.rope_dim < 0 || a.rope.rope_dim > a.head_dim || (a.rope.rope_dim & 1))) {
     return cudaErrorInvalidValue;
+  }
+  if (a.kv_q8_0) {
+    if (!KvQ8Layout{a.n_head_kv, a.block_size, a.head_dim}.valid() || a.rope.qkv) return cudaErrorInvalidValue;
+    return launch_typed<int8_t>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);
   }
   if (a.kv_type == DType::f16) {
     return launch_typed<__half>(a, token_idx, n_items, n_splits, split_len, part_o, part_ml, stream);

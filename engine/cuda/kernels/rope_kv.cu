@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "engine/cuda/kernels/common.cuh"
+#include "engine/cuda/kernels/kv_q8.hpp"
 #include "engine/cuda/kernels/launch.cuh"
 #include "engine/cuda/kernels/rope.cuh"
 #include "engine/cuda/kernels/rope_kv.hpp"
@@ -38,15 +39,22 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
   // (neither past the last head).
   float* qrow[HPT];
   KT* krow[HPT];
+  KT* vrow[HPT];
 #pragma unroll
   for (int j = 0; j < HPT; ++j) {
     const int h = h0 + j;
     const bool is_q = h < a.n_head;
     const bool is_k = !is_q && h < heads;
     qrow[j] = is_q ? a.q_out + (static_cast<size_t>(t) * a.n_head + h) * hd : nullptr;
-    krow[j] = is_k ? static_cast<KT*>(a.k_cache) +
-                         ((static_cast<size_t>(blk) * a.n_head_kv + (h - a.n_head)) * a.block_size + slot) * hd
-                   : nullptr;
+    krow[j] = vrow[j] = nullptr;
+    if (is_k && a.kv_rows) {  // the q8_0 cache's staging rows (KT is float)
+      krow[j] = reinterpret_cast<KT*>(a.kv_rows) + (static_cast<size_t>(t) * 2 * a.n_head_kv + (h - a.n_head)) * hd;
+      vrow[j] = krow[j] + static_cast<size_t>(a.n_head_kv) * hd;
+    } else if (is_k) {
+      const size_t off = ((static_cast<size_t>(blk) * a.n_head_kv + (h - a.n_head)) * a.block_size + slot) * hd;
+      krow[j] = static_cast<KT*>(a.k_cache) + off;
+      vrow[j] = static_cast<KT*>(a.v_cache) + off;
+    }
   }
   auto input = [&](int h, int e) { return a.bias ? in[h * hd + e] + a.bias[h * hd + e] : in[h * hd + e]; };
   auto put = [&](int j, int e, float v) {
@@ -98,11 +106,29 @@ __global__ void rope_kv_kernel(RopeKvArgs a) {
     }
 #pragma unroll
     for (int j = 0; j < HPT; ++j) {
-      if (h0 + j < heads && krow[j]) {
-        const size_t off = krow[j] - static_cast<KT*>(a.k_cache);
-        static_cast<KT*>(a.v_cache)[off + e] = from_float<KT>(v[j]);
-      }
+      if (h0 + j < heads && krow[j]) vrow[j][e] = from_float<KT>(v[j]);
     }
+  }
+}
+
+// Block (token, kv head), one thread per element: warp w quantizes group w
+// of the key row, then of the value row.
+__global__ void store_kv_q8_kernel(RopeKvArgs a) {
+  pdl_wait();
+  pdl_launch_dependents();
+  const int t = blockIdx.x, kvh = blockIdx.y, e = threadIdx.x;
+  const int hd = a.head_dim;
+  const int pos = a.pos[t];
+  const int blk = a.block_tables[static_cast<size_t>(a.seq[t]) * a.bt_stride + pos / a.block_size];
+  const int slot = pos % a.block_size;
+  const KvQ8Layout L{a.n_head_kv, a.block_size, hd};
+#pragma unroll
+  for (int kv = 0; kv < 2; ++kv) {
+    const float x = a.kv_rows[(static_cast<size_t>(t) * 2 + kv) * a.n_head_kv * hd + static_cast<size_t>(kvh) * hd + e];
+    const float d = kv_q8_scale(warp_max(fabsf(x)));
+    char* base = static_cast<char*>(kv ? a.v_cache : a.k_cache);
+    base[L.row(blk, kvh, slot) + static_cast<size_t>(e)] = static_cast<char>(kv_q8_value(x, kv_q8_inverse(d)));
+    if ((e & 31) == 0) *reinterpret_cast<__half*>(base + L.scale(blk, kvh, slot, e / kKvQ8Group)) = __float2half_rn(d);
   }
 }
 
@@ -151,19 +177,26 @@ cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream) {
   }
   const int heads = a.n_head + a.n_head_kv;
   if (heads <= 0 || heads > 65535 || a.head_dim <= 0) return cudaErrorInvalidValue;
-  if (a.kv_type != DType::f16 && a.kv_type != DType::f32) return cudaErrorInvalidValue;
+  if (!a.kv_rows && a.kv_type != DType::f16 && a.kv_type != DType::f32) return cudaErrorInvalidValue;
   // A thread per rotating pair (two value elements each) of one head, or of
   // four heads in prefill-sized steps (see the kernel).
   const bool wide = a.n_tokens >= kRopeKvWideTokens;
   const int hpt = wide ? 4 : 1;
   const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>((heads + hpt - 1) / hpt));
   const dim3 block(static_cast<unsigned>(std::min(128, std::max(32, a.head_dim / 2))));
-  if (a.kv_type == DType::f16) {
+  if (a.kv_type == DType::f16 && !a.kv_rows) {
     return wide ? launch_kernel(rope_kv_kernel<__half, 4>, grid, block, 0, stream, a)
                 : launch_kernel(rope_kv_kernel<__half, 1>, grid, block, 0, stream, a);
   }
   return wide ? launch_kernel(rope_kv_kernel<float, 4>, grid, block, 0, stream, a)
               : launch_kernel(rope_kv_kernel<float, 1>, grid, block, 0, stream, a);
+}
+
+cudaError_t launch_store_kv_q8(const RopeKvArgs& a, cudaStream_t stream) {
+  if (a.n_tokens <= 0) return cudaSuccess;
+  if (!a.kv_rows || !KvQ8Layout{a.n_head_kv, a.block_size, a.head_dim}.valid()) return cudaErrorInvalidValue;
+  return launch_kernel(store_kv_q8_kernel, dim3(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head_kv)),
+                       dim3(static_cast<unsigned>(a.head_dim)), 0, stream, a);
 }
 
 }  // namespace llmd::engine::cuda

@@ -25,7 +25,11 @@ struct RopeKvArgs {
   float* q_out = nullptr;           // [n_tokens][n_head][head_dim] f32, rotated
   void* k_cache = nullptr;          // this layer's K, layout above
   void* v_cache = nullptr;          // this layer's V
-  DType kv_type = DType::f16;       // f16 or f32
+  DType kv_type = DType::f16;       // f16 or f32 (ignored with kv_rows)
+  // A q8_0 cache (kv_q8.hpp): launch_rope_kv writes the rotated keys and the
+  // values here instead, [n_tokens][2][n_head_kv][head_dim] f32 (K then V),
+  // and launch_store_kv_q8 quantizes them into the cache.
+  float* kv_rows = nullptr;
   int n_tokens = 0;
   int n_head = 0;
   int n_head_kv = 0;
@@ -40,6 +44,10 @@ struct RopeKvArgs {
 constexpr int kRopeKvWideTokens = 64;
 
 cudaError_t launch_rope_kv(const RopeKvArgs& a, cudaStream_t stream);
+
+// The rows launch_rope_kv left in a.kv_rows quantized into the q8_0 cache at
+// a.k_cache / a.v_cache (layout in kv_q8.hpp), one warp per group of 32.
+cudaError_t launch_store_kv_q8(const RopeKvArgs& a, cudaStream_t stream);
 
 // Fills the RoPE table: cs[p][i] = (cos, sin)(p * inv_freq[i]) computed in
 // double and rounded to f32, for p < n_pos, i < half.
